@@ -1,0 +1,265 @@
+//! The booking actor: creates a one-shot booking (all seats or none) and
+//! cancels it. Its id comes from (user, key), so a retry reaches the same
+//! actor; it runs one request at a time to its end.
+//!
+//! Booking protocol (see ARCHITECTURE.md): prepare every seat (each reserves
+//! itself for this txn, in memory) -> one atomic store write (booking, seat
+//! states, key record) -> wait for the group flush -> commit the seats ->
+//! reply. A crash before the write leaves nothing; after it, everything.
+
+use super::registry::{Depth, Mailbox};
+use crate::domain::{
+    Booking, BookingId, BookingStatus, Claim, Holder, IdempotencyLedger, SeatLabel, SeatRefusal,
+    SeatState, ShowId, TxnId, UserId,
+};
+use crate::engine::{not_found, now_ms, Engine, Request};
+use crate::store::Mutation;
+use crate::wire::{self, Reply};
+use actix::{
+    Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, Message, WrapFuture,
+};
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+pub enum BookingOp {
+    Create {
+        req: Request,
+        show: Option<ShowId>,
+        seats: Vec<SeatLabel>,
+    },
+    Cancel {
+        user: UserId,
+    },
+}
+
+pub struct BookingMsg {
+    pub op: BookingOp,
+    pub reply: oneshot::Sender<Reply>,
+}
+
+impl Message for BookingMsg {
+    type Result = ();
+}
+
+pub struct BookingActor {
+    engine: Engine,
+    id: BookingId,
+    booking: Option<Booking>,
+    ledger: IdempotencyLedger,
+    depth: Depth,
+    last_used: Instant,
+}
+
+impl BookingActor {
+    pub fn launch(engine: Engine, id: BookingId, booking: Option<Booking>) -> Mailbox<BookingActor> {
+        let depth = Depth::new("booking");
+        let capacity = engine.config.mailbox_capacity;
+        let arbiter = engine.arbiter_for(id.0.as_u64_pair().1).clone();
+        let actor_depth = depth.clone();
+        let addr = crate::engine::start_on(&arbiter, move |ctx: &mut Context<BookingActor>| {
+            ctx.set_mailbox_capacity(capacity + 64);
+            BookingActor {
+                engine,
+                id,
+                booking,
+                ledger: IdempotencyLedger::default(),
+                depth: actor_depth,
+                last_used: Instant::now(),
+            }
+        });
+        Mailbox::new(addr, &depth, capacity)
+    }
+}
+
+impl Actor for BookingActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let idle = Duration::from_millis(self.engine.config.actor_idle_ms.max(10));
+        ctx.run_interval(idle, move |act, ctx| {
+            if act.last_used.elapsed() >= idle && act.ledger.in_flight() == 0 {
+                ctx.stop();
+            }
+        });
+    }
+
+    fn stopped(&mut self, ctx: &mut Context<Self>) {
+        self.engine
+            .bookings
+            .remove_if_same(&self.id, &ctx.address());
+    }
+}
+
+/// What a finished request changes in the actor.
+struct Done {
+    booking: Option<Booking>,
+    settle: Option<Request>,
+    reply: Reply,
+}
+
+impl Handler<BookingMsg> for BookingActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: BookingMsg, ctx: &mut Context<Self>) {
+        self.depth.taken();
+        self.last_used = Instant::now();
+        let engine = self.engine.clone();
+        let work = match msg.op {
+            BookingOp::Create { req, show, seats } => {
+                if let Err(answer) = engine.admit(&mut self.ledger, &req) {
+                    let reply = msg.reply;
+                    ctx.wait(answer.into_actor(self).map(move |answer, _, _| {
+                        let _ = reply.send(answer);
+                    }));
+                    return;
+                }
+                let id = self.id;
+                Box::pin(async move { create(engine, id, req, show, seats).await })
+                    as futures_util::future::BoxFuture<'static, Done>
+            }
+            BookingOp::Cancel { user } => {
+                let booking = self.booking.clone();
+                Box::pin(async move { cancel(engine, booking, user).await })
+            }
+        };
+        let reply = msg.reply;
+        ctx.wait(work.into_actor(self).map(move |done, act, _| {
+            if let Some(booking) = done.booking {
+                act.booking = Some(booking);
+            }
+            if let Some(req) = done.settle {
+                act.ledger.settle(req.user, &req.key);
+            }
+            act.last_used = Instant::now();
+            let _ = reply.send(done.reply);
+        }));
+    }
+}
+
+async fn create(
+    engine: Engine,
+    id: BookingId,
+    req: Request,
+    show: Option<ShowId>,
+    labels: Vec<SeatLabel>,
+) -> Done {
+    let finish = |booking, reply| Done {
+        booking,
+        settle: Some(req.clone()),
+        reply,
+    };
+    // Unknown show or seat: a business outcome, stored with the key.
+    let view = match show.and_then(|s| engine.view(s)) {
+        Some(view) => view,
+        None => {
+            let (_, reply) = engine.settle("booking", Some(&req), not_found("show"), vec![]).await;
+            return finish(None, reply);
+        }
+    };
+    let mut seats = Vec::with_capacity(labels.len());
+    for label in labels {
+        match view.show.layout.index_of(&label) {
+            Some(index) => seats.push((index, label)),
+            None => {
+                let reply = not_found(&format!("seat {label}"));
+                let (_, reply) = engine.settle("booking", Some(&req), reply, vec![]).await;
+                return finish(None, reply);
+            }
+        }
+    }
+    let show = view.show.id;
+    let txn = TxnId(Uuid::new_v4());
+    let claim = Claim::Book {
+        booking: id,
+        via_cart: None,
+    };
+    let refused = match engine.prepare_all(show, &seats, txn, claim).await {
+        Ok(refused) => refused,
+        Err(error) => return finish(None, error.reply()),
+    };
+    if !refused.is_empty() {
+        crate::metrics::CONFLICTS
+            .with_label_values(&["seat-unavailable"])
+            .inc();
+        let names: Vec<String> = refused.iter().map(|(l, _)| l.to_string()).collect();
+        let (_, reply) = engine
+            .settle("booking", Some(&req), wire::seat_unavailable(&names), vec![])
+            .await;
+        return finish(None, reply);
+    }
+    let booking = Booking {
+        id,
+        owner: req.user,
+        show,
+        seats,
+        status: BookingStatus::Confirmed,
+        created_at_ms: now_ms(),
+        cart: None,
+    };
+    let mut mutations: Vec<Mutation> = booking
+        .seats
+        .iter()
+        .map(|(index, _)| Mutation::Seat {
+            show,
+            index: *index,
+            state: SeatState::Booked { booking: id },
+        })
+        .collect();
+    mutations.push(Mutation::Booking(booking.clone()));
+    let reply = Reply::json(201, &wire::booking_out(&booking));
+    let (applied, reply) = engine.settle("booking", Some(&req), reply, mutations).await;
+    engine.resolve_all(show, &booking.seats, txn, applied);
+    if applied {
+        crate::metrics::BOOKINGS.inc();
+        crate::metrics::SEATS_BOOKED.inc_by(booking.seats.len() as u64);
+        finish(Some(booking), reply)
+    } else {
+        finish(None, reply)
+    }
+}
+
+async fn cancel(engine: Engine, booking: Option<Booking>, user: UserId) -> Done {
+    let done = |booking, reply| Done {
+        booking,
+        settle: None,
+        reply,
+    };
+    let Some(mut booking) = booking.filter(|b| b.owner == user) else {
+        return done(None, not_found("booking"));
+    };
+    let Some(seats) = booking.plan_cancel().map(<[_]>::to_vec) else {
+        return done(None, Reply::empty(204));
+    };
+    let txn = TxnId(Uuid::new_v4());
+    let claim = Claim::Release {
+        holder: Holder::Booking(booking.id),
+    };
+    match engine.prepare_all(booking.show, &seats, txn, claim).await {
+        Ok(refused) if refused.is_empty() => {}
+        Ok(refused) => {
+            // A booked seat answers only to its booking; a refusal means a
+            // change is in flight there. Nothing happened: retry later.
+            debug_assert!(refused.iter().all(|(_, r)| *r == SeatRefusal::Unavailable));
+            return done(None, crate::engine::EngineError::Overloaded.reply());
+        }
+        Err(error) => return done(None, error.reply()),
+    }
+    booking.cancel();
+    let mut mutations: Vec<Mutation> = seats
+        .iter()
+        .map(|(index, _)| Mutation::Seat {
+            show: booking.show,
+            index: *index,
+            state: SeatState::Available,
+        })
+        .collect();
+    mutations.push(Mutation::Booking(booking.clone()));
+    let (applied, reply) = engine.settle("cancel", None, Reply::empty(204), mutations).await;
+    engine.resolve_all(booking.show, &seats, txn, applied);
+    if applied {
+        done(Some(booking), reply)
+    } else {
+        done(None, reply)
+    }
+}

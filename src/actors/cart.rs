@@ -1,0 +1,442 @@
+//! The cart actor: holds seats for one user and checks them out.
+//!
+//! Its id comes from (user, key) of the create request, so a retried create
+//! reaches the same actor. Each request runs to its end before the next
+//! (`ctx.wait`), so the cart never sees two of its own changes interleave.
+//!
+//! Checkout protocol (see ARCHITECTURE.md): the cart checks every hold is
+//! live -> prepares every seat with `Book { via_cart }` -> one atomic write
+//! (booking, seats booked, cart checked out, key record) -> group flush ->
+//! commit the seats -> reply. Any refusal aborts every prepared seat.
+
+use super::registry::{Depth, Mailbox};
+use crate::domain::{
+    AddPlan, Booking, BookingStatus, Cart, CartError, CartId, CartItem, CartStatus, Claim, Holder,
+    IdempotencyLedger, SeatLabel, SeatRefusal, SeatState, ShowId, TxnId, UserId,
+};
+use crate::engine::{not_found, now_ms, Engine, EngineError, Request};
+use crate::store::Mutation;
+use crate::wire::{self, Code, Reply};
+use actix::{
+    Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, Message, WrapFuture,
+};
+use futures_util::future::BoxFuture;
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+pub enum CartOp {
+    Create {
+        req: Request,
+    },
+    AddItem {
+        req: Request,
+        show: Option<ShowId>,
+        seat: SeatLabel,
+    },
+    RemoveItem {
+        user: UserId,
+        show: Option<ShowId>,
+        seat: Option<SeatLabel>,
+    },
+    Checkout {
+        req: Request,
+    },
+}
+
+pub struct CartMsg {
+    pub op: CartOp,
+    pub reply: oneshot::Sender<Reply>,
+}
+
+impl Message for CartMsg {
+    type Result = ();
+}
+
+pub struct CartActor {
+    engine: Engine,
+    id: CartId,
+    cart: Option<Cart>,
+    ledger: IdempotencyLedger,
+    depth: Depth,
+    last_used: Instant,
+}
+
+impl CartActor {
+    pub fn launch(engine: Engine, id: CartId, cart: Option<Cart>) -> Mailbox<CartActor> {
+        let depth = Depth::new("cart");
+        let capacity = engine.config.mailbox_capacity;
+        let arbiter = engine.arbiter_for(id.0.as_u64_pair().1).clone();
+        let actor_depth = depth.clone();
+        let addr = crate::engine::start_on(&arbiter, move |ctx: &mut Context<CartActor>| {
+            ctx.set_mailbox_capacity(capacity + 64);
+            CartActor {
+                engine,
+                id,
+                cart,
+                ledger: IdempotencyLedger::default(),
+                depth: actor_depth,
+                last_used: Instant::now(),
+            }
+        });
+        Mailbox::new(addr, &depth, capacity)
+    }
+}
+
+impl Actor for CartActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let idle = Duration::from_millis(self.engine.config.actor_idle_ms.max(10));
+        ctx.run_interval(idle, move |act, ctx| {
+            if act.last_used.elapsed() >= idle && act.ledger.in_flight() == 0 {
+                ctx.stop();
+            }
+        });
+    }
+
+    fn stopped(&mut self, ctx: &mut Context<Self>) {
+        self.engine.carts.remove_if_same(&self.id, &ctx.address());
+    }
+}
+
+/// What a finished request changes in the actor.
+struct Done {
+    cart: Option<Cart>,
+    settle: Option<Request>,
+    reply: Reply,
+}
+
+impl Handler<CartMsg> for CartActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: CartMsg, ctx: &mut Context<Self>) {
+        self.depth.taken();
+        self.last_used = Instant::now();
+        let engine = self.engine.clone();
+        let cart = self.cart.clone();
+        let keyed = match &msg.op {
+            CartOp::Create { req } | CartOp::AddItem { req, .. } | CartOp::Checkout { req } => {
+                Some(req)
+            }
+            CartOp::RemoveItem { .. } => None,
+        };
+        if let Some(req) = keyed {
+            if let Err(answer) = engine.admit(&mut self.ledger, req) {
+                let reply = msg.reply;
+                ctx.wait(answer.into_actor(self).map(move |answer, _, _| {
+                    let _ = reply.send(answer);
+                }));
+                return;
+            }
+        }
+        let id = self.id;
+        let work: BoxFuture<'static, Done> = match msg.op {
+            CartOp::Create { req } => Box::pin(create(engine, id, cart, req)),
+            CartOp::AddItem { req, show, seat } => {
+                Box::pin(add_item(engine, cart, req, show, seat))
+            }
+            CartOp::RemoveItem { user, show, seat } => {
+                Box::pin(remove_item(engine, cart, user, show, seat))
+            }
+            CartOp::Checkout { req } => Box::pin(checkout(engine, cart, req)),
+        };
+        let reply = msg.reply;
+        ctx.wait(work.into_actor(self).map(move |done, act, _| {
+            if let Some(cart) = done.cart {
+                act.cart = Some(cart);
+            }
+            if let Some(req) = done.settle {
+                act.ledger.settle(req.user, &req.key);
+            }
+            act.last_used = Instant::now();
+            let _ = reply.send(done.reply);
+        }));
+    }
+}
+
+fn owned(cart: Option<Cart>, user: UserId) -> Option<Cart> {
+    cart.filter(|c| c.owner == user)
+}
+
+fn cart_reply(status: u16, cart: &Cart) -> Reply {
+    Reply::json(status, &wire::cart_out(cart, now_ms()))
+}
+
+fn cart_error(error: CartError) -> Reply {
+    match error {
+        CartError::Closed => wire::problem(Code::CartClosed, "the cart is already checked out"),
+        CartError::OtherShow => wire::problem(
+            Code::InvalidRequest,
+            "a cart holds seats of one show; this seat is of another",
+        ),
+        CartError::Empty => wire::problem(Code::InvalidRequest, "the cart is empty"),
+        CartError::HoldExpired => {
+            wire::problem(Code::HoldExpired, "a hold in this cart has lapsed; nothing was booked")
+        }
+        CartError::NoSuchItem => not_found("cart item"),
+    }
+}
+
+async fn create(engine: Engine, id: CartId, existing: Option<Cart>, req: Request) -> Done {
+    if existing.is_some() {
+        // Only this key makes this id, and its record would have replayed.
+        tracing::error!(cart = %id, "cart exists without its key record");
+        return Done {
+            cart: None,
+            settle: Some(req),
+            reply: wire::problem(Code::Internal, "cart exists without its key record"),
+        };
+    }
+    let cart = Cart::new(id, req.user, now_ms());
+    let reply = cart_reply(201, &cart);
+    let (applied, reply) = engine
+        .settle("cart", Some(&req), reply, vec![Mutation::Cart(cart.clone())])
+        .await;
+    Done {
+        cart: applied.then_some(cart),
+        settle: Some(req),
+        reply,
+    }
+}
+
+async fn add_item(
+    engine: Engine,
+    cart: Option<Cart>,
+    req: Request,
+    show: Option<ShowId>,
+    seat: SeatLabel,
+) -> Done {
+    let finish = |cart, reply| Done {
+        cart,
+        settle: Some(req.clone()),
+        reply,
+    };
+    // Outcomes decided without touching a seat: stored with the key (or,
+    // for a 400, not stored) and nothing else changes.
+    let answer = |reply: Reply| async { engine.settle("hold", Some(&req), reply, vec![]).await.1 };
+    let Some(mut cart) = owned(cart, req.user) else {
+        return finish(None, answer(not_found("cart")).await);
+    };
+    let Some(view) = show.and_then(|s| engine.view(s)) else {
+        return finish(None, answer(not_found("show")).await);
+    };
+    let Some(index) = view.show.layout.index_of(&seat) else {
+        return finish(None, answer(not_found(&format!("seat {seat}"))).await);
+    };
+    let show = view.show.id;
+    let now = now_ms();
+    let until_ms = match cart.plan_add(show, &seat, now, engine.config.hold_ttl_ms) {
+        Ok(AddPlan::AlreadyHeld) => {
+            return finish(None, answer(cart_reply(201, &cart)).await);
+        }
+        Ok(AddPlan::Hold { until_ms }) => until_ms,
+        Err(error) => return finish(None, answer(cart_error(error)).await),
+    };
+    let quota_ok = engine.holds.try_reserve(
+        req.user,
+        show,
+        cart.id,
+        index,
+        until_ms,
+        now,
+        engine.config.max_holds_per_user,
+    );
+    if !quota_ok {
+        crate::metrics::CONFLICTS
+            .with_label_values(&["too-many-holds"])
+            .inc();
+        let reply = wire::problem(
+            Code::TooManyHolds,
+            &format!(
+                "you already hold {} seats of this show",
+                engine.config.max_holds_per_user
+            ),
+        );
+        return finish(None, answer(reply).await);
+    }
+    let txn = TxnId(Uuid::new_v4());
+    let claim = Claim::Hold {
+        cart: cart.id,
+        until_ms,
+    };
+    let decision = engine.seat_prepare(show, index, txn, claim).await;
+    match decision {
+        Ok(Ok(_)) => {}
+        Ok(Err(_)) => {
+            engine.holds.release(req.user, show, cart.id, index);
+            crate::metrics::CONFLICTS
+                .with_label_values(&["seat-unavailable"])
+                .inc();
+            let reply = wire::seat_unavailable(&[seat.to_string()]);
+            return finish(None, answer(reply).await);
+        }
+        Err(error) => {
+            engine.holds.release(req.user, show, cart.id, index);
+            return finish(None, error.reply());
+        }
+    }
+    cart.add(CartItem {
+        show,
+        seat,
+        seat_index: index,
+        until_ms,
+    });
+    let mutations = vec![
+        Mutation::Seat {
+            show,
+            index,
+            state: SeatState::Held {
+                cart: cart.id,
+                until_ms,
+            },
+        },
+        Mutation::Cart(cart.clone()),
+    ];
+    let reply = cart_reply(201, &cart);
+    let (applied, reply) = engine.settle("hold", Some(&req), reply, mutations).await;
+    engine.seat_resolve(show, index, txn, applied);
+    if !applied {
+        engine.holds.release(req.user, show, cart.id, index);
+    }
+    finish(applied.then_some(cart), reply)
+}
+
+async fn remove_item(
+    engine: Engine,
+    cart: Option<Cart>,
+    user: UserId,
+    show: Option<ShowId>,
+    seat: Option<SeatLabel>,
+) -> Done {
+    let done = |cart, reply| Done {
+        cart,
+        settle: None,
+        reply,
+    };
+    let Some(mut cart) = owned(cart, user) else {
+        return done(None, not_found("cart"));
+    };
+    let Some(view) = show.and_then(|s| engine.view(s)) else {
+        return done(None, not_found("show"));
+    };
+    let Some((seat, index)) = seat.and_then(|s| view.show.layout.index_of(&s).map(|i| (s, i)))
+    else {
+        return done(None, not_found("seat"));
+    };
+    let show = view.show.id;
+    match cart.plan_remove(show, &seat) {
+        Ok(_) => {}
+        // Already gone (a repeated DELETE): nothing to do, same answer.
+        Err(CartError::NoSuchItem) => return done(None, Reply::empty(204)),
+        Err(error) => return done(None, cart_error(error)),
+    }
+    let txn = TxnId(Uuid::new_v4());
+    let claim = Claim::Release {
+        holder: Holder::Cart(cart.id),
+    };
+    let seat_changes = match engine.seat_prepare(show, index, txn, claim).await {
+        Ok(Ok(Some(_))) => true,
+        Ok(Ok(None)) => false,
+        Ok(Err(SeatRefusal::Unavailable | SeatRefusal::HoldExpired)) | Err(_) => {
+            return done(None, EngineError::Overloaded.reply());
+        }
+    };
+    cart.remove(show, &seat);
+    let mut mutations = vec![Mutation::Cart(cart.clone())];
+    if seat_changes {
+        mutations.push(Mutation::Seat {
+            show,
+            index,
+            state: SeatState::Available,
+        });
+    }
+    let (applied, reply) = engine
+        .settle("release", None, Reply::empty(204), mutations)
+        .await;
+    if seat_changes {
+        engine.seat_resolve(show, index, txn, applied);
+    }
+    if applied {
+        engine.holds.release(user, show, cart.id, index);
+    }
+    done(applied.then_some(cart), reply)
+}
+
+async fn checkout(engine: Engine, cart: Option<Cart>, req: Request) -> Done {
+    let finish = |cart, reply| Done {
+        cart,
+        settle: Some(req.clone()),
+        reply,
+    };
+    let answer = |reply: Reply| async { engine.settle("checkout", Some(&req), reply, vec![]).await.1 };
+    let Some(mut cart) = owned(cart, req.user) else {
+        return finish(None, answer(not_found("cart")).await);
+    };
+    let now = now_ms();
+    let items = match cart.plan_checkout(now) {
+        Ok(items) => items.to_vec(),
+        Err(error) => {
+            if error == CartError::HoldExpired {
+                crate::metrics::CONFLICTS
+                    .with_label_values(&["hold-expired"])
+                    .inc();
+            }
+            return finish(None, answer(cart_error(error)).await);
+        }
+    };
+    let show = items[0].show;
+    let booking_id = Engine::checkout_booking_id(cart.id);
+    let seats: Vec<(u32, SeatLabel)> = items
+        .iter()
+        .map(|item| (item.seat_index, item.seat.clone()))
+        .collect();
+    let txn = TxnId(Uuid::new_v4());
+    let claim = Claim::Book {
+        booking: booking_id,
+        via_cart: Some(cart.id),
+    };
+    match engine.prepare_all(show, &seats, txn, claim).await {
+        Ok(refused) if refused.is_empty() => {}
+        Ok(_) => {
+            crate::metrics::CONFLICTS
+                .with_label_values(&["hold-expired"])
+                .inc();
+            return finish(None, answer(cart_error(CartError::HoldExpired)).await);
+        }
+        Err(error) => return finish(None, error.reply()),
+    }
+    let booking = Booking {
+        id: booking_id,
+        owner: req.user,
+        show,
+        seats,
+        status: BookingStatus::Confirmed,
+        created_at_ms: now,
+        cart: Some(cart.id),
+    };
+    cart.check_out(booking_id);
+    let mut mutations: Vec<Mutation> = booking
+        .seats
+        .iter()
+        .map(|(index, _)| Mutation::Seat {
+            show,
+            index: *index,
+            state: SeatState::Booked {
+                booking: booking_id,
+            },
+        })
+        .collect();
+    mutations.push(Mutation::Booking(booking.clone()));
+    mutations.push(Mutation::Cart(cart.clone()));
+    let reply = Reply::json(201, &wire::booking_out(&booking));
+    let (applied, reply) = engine.settle("checkout", Some(&req), reply, mutations).await;
+    engine.resolve_all(show, &booking.seats, txn, applied);
+    if applied {
+        debug_assert!(matches!(cart.status, CartStatus::CheckedOut { .. }));
+        engine.holds.release_cart(req.user, show, cart.id);
+        crate::metrics::BOOKINGS.inc();
+        crate::metrics::SEATS_BOOKED.inc_by(booking.seats.len() as u64);
+    }
+    finish(applied.then_some(cart), reply)
+}

@@ -1,0 +1,12 @@
+//! Actors: thin shells that own one seat, cart or booking each.
+//!
+//! An actor receives a message, asks the pure domain what it means, has the
+//! engine persist the outcome, and replies. Exclusion comes from the
+//! mailbox: a seat actor decides and changes its state in one synchronous
+//! handler; cart and booking actors run each request to its end before the
+//! next (`ctx.wait`), so their state never interleaves.
+
+pub mod booking;
+pub mod cart;
+pub mod registry;
+pub mod seat;

@@ -1,0 +1,177 @@
+//! Activation and passivation of actors, and bounded mailboxes.
+//!
+//! An actor exists only while it is used: the first message for an id starts
+//! it (its state loaded from the store), and it stops itself when idle. The
+//! registry maps ids to live addresses; a message that reaches a stopping
+//! actor is returned as `Closed` and the caller activates a fresh one.
+//!
+//! Mailboxes are bounded by our own counter, not actix's: actix lets every
+//! `Addr` clone push one message past capacity, so its bound grows with the
+//! number of callers. Here `depth` counts queued requests exactly and a full
+//! mailbox refuses at once (answered 503 `overloaded`).
+
+use actix::dev::ToEnvelope;
+use actix::{Actor, Addr, Handler, Message};
+use dashmap::DashMap;
+use std::hash::Hash;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// Why a message was not delivered.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SendFailure {
+    /// The mailbox is full: shed load.
+    Full,
+    /// The actor is stopping; activate a new one and try again.
+    Closed,
+}
+
+/// A live actor's address with its queue counter.
+pub struct Mailbox<A: Actor> {
+    pub addr: Addr<A>,
+    pub depth: Arc<AtomicUsize>,
+    capacity: usize,
+    kind: &'static str,
+}
+
+impl<A: Actor> Clone for Mailbox<A> {
+    fn clone(&self) -> Self {
+        Mailbox {
+            addr: self.addr.clone(),
+            depth: self.depth.clone(),
+            capacity: self.capacity,
+            kind: self.kind,
+        }
+    }
+}
+
+/// The counter an actor holds to mark a request as taken off its queue.
+#[derive(Clone)]
+pub struct Depth {
+    counter: Arc<AtomicUsize>,
+    kind: &'static str,
+}
+
+impl Depth {
+    pub fn new(kind: &'static str) -> Self {
+        Depth {
+            counter: Arc::new(AtomicUsize::new(0)),
+            kind,
+        }
+    }
+
+    /// Call once per bounded message, when its handler starts.
+    pub fn taken(&self) {
+        self.counter.fetch_sub(1, Ordering::AcqRel);
+        crate::metrics::MAILBOX_DEPTH
+            .with_label_values(&[self.kind])
+            .dec();
+    }
+}
+
+impl<A: Actor> Mailbox<A> {
+    pub fn new(addr: Addr<A>, depth: &Depth, capacity: usize) -> Self {
+        Mailbox {
+            addr,
+            depth: depth.counter.clone(),
+            capacity,
+            kind: depth.kind,
+        }
+    }
+
+    /// Queues a request if the mailbox has room. The handler must call
+    /// `Depth::taken` exactly once.
+    pub fn try_send<M>(&self, message: M) -> Result<(), (SendFailure, M)>
+    where
+        A: Handler<M>,
+        A::Context: ToEnvelope<A, M>,
+        M: Message + Send + 'static,
+        M::Result: Send,
+    {
+        if self.depth.fetch_add(1, Ordering::AcqRel) >= self.capacity {
+            self.depth.fetch_sub(1, Ordering::AcqRel);
+            crate::metrics::OVERLOADED.inc();
+            return Err((SendFailure::Full, message));
+        }
+        match self.addr.try_send(message) {
+            Ok(()) => {
+                crate::metrics::MAILBOX_DEPTH
+                    .with_label_values(&[self.kind])
+                    .inc();
+                Ok(())
+            }
+            Err(error) => {
+                self.depth.fetch_sub(1, Ordering::AcqRel);
+                let message = match error {
+                    actix::prelude::SendError::Full(m) | actix::prelude::SendError::Closed(m) => m,
+                };
+                Err((SendFailure::Closed, message))
+            }
+        }
+    }
+}
+
+/// Live actors of one kind by id.
+pub struct Registry<K, A: Actor> {
+    live: DashMap<K, Mailbox<A>>,
+    kind: &'static str,
+}
+
+impl<K: Eq + Hash + Clone, A: Actor> Registry<K, A> {
+    pub fn new(kind: &'static str) -> Self {
+        Registry {
+            live: DashMap::new(),
+            kind,
+        }
+    }
+
+    /// The live actor for `id`, or one started by `start` (at most one per
+    /// id: the map entry is held while starting).
+    pub fn get_or_start<E>(
+        &self,
+        id: &K,
+        start: impl FnOnce() -> Result<Mailbox<A>, E>,
+    ) -> Result<Mailbox<A>, E> {
+        if let Some(live) = self.live.get(id) {
+            if live.addr.connected() {
+                return Ok(live.clone());
+            }
+        }
+        match self.live.entry(id.clone()) {
+            dashmap::Entry::Occupied(mut entry) => {
+                if entry.get().addr.connected() {
+                    Ok(entry.get().clone())
+                } else {
+                    let mailbox = start()?;
+                    entry.insert(mailbox.clone());
+                    Ok(mailbox)
+                }
+            }
+            dashmap::Entry::Vacant(entry) => {
+                let mailbox = start()?;
+                entry.insert(mailbox.clone());
+                crate::metrics::ACTORS_ACTIVE
+                    .with_label_values(&[self.kind])
+                    .inc();
+                Ok(mailbox)
+            }
+        }
+    }
+
+    /// Forgets `id` if it still maps to `addr` (called by a stopping actor).
+    pub fn remove_if_same(&self, id: &K, addr: &Addr<A>) {
+        if self.live.remove_if(id, |_, live| &live.addr == addr).is_some() {
+            crate::metrics::ACTORS_ACTIVE
+                .with_label_values(&[self.kind])
+                .dec();
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.live.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.live.is_empty()
+    }
+}

@@ -1,0 +1,123 @@
+//! Settings, layered: built-in defaults < `config/default.toml` (or the file
+//! given with `--config`) < `BOXOFFICE_*` environment variables < flags.
+
+use crate::engine::EngineConfig;
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Address to listen on.
+    pub bind: String,
+    /// Directory of the embedded sled store.
+    pub data_dir: PathBuf,
+    /// Bearer token of the admin; unset means admin endpoints answer 403.
+    pub admin_token: Option<String>,
+    pub hold_ttl_secs: u64,
+    pub idempotency_ttl_secs: u64,
+    /// Requests per second per user (burst twice that); 0 turns it off.
+    pub user_rate_limit: u32,
+    pub max_holds_per_user: usize,
+    pub max_seats_per_booking: usize,
+    pub seat_mailbox_capacity: usize,
+    pub mailbox_capacity: usize,
+    pub actor_idle_secs: u64,
+    /// HTTP worker threads (0: one per core).
+    pub workers: usize,
+    /// Actor threads (0: one per core).
+    pub actor_threads: usize,
+    /// Open connections per worker before new ones wait in the backlog.
+    pub max_connections: usize,
+    /// Seconds a client may take to send its request head.
+    pub client_request_timeout_secs: u64,
+    /// Seed demo shows on first start with an empty data directory.
+    pub demo: bool,
+    /// Test hook: abort at this step (e.g. `booking.written`).
+    pub crash_point: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            bind: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./data"),
+            admin_token: None,
+            hold_ttl_secs: 600,
+            idempotency_ttl_secs: 86_400,
+            user_rate_limit: 20,
+            max_holds_per_user: 10,
+            max_seats_per_booking: 10,
+            seat_mailbox_capacity: 4096,
+            mailbox_capacity: 64,
+            actor_idle_secs: 30,
+            workers: 0,
+            actor_threads: 0,
+            max_connections: 25_000,
+            client_request_timeout_secs: 5,
+            demo: true,
+            crash_point: None,
+        }
+    }
+}
+
+impl Settings {
+    /// Defaults, then the TOML file (if it exists), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Settings, Box<figment::Error>> {
+        let file = file
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("config/default.toml"));
+        Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::file(file))
+            .merge(Env::prefixed("BOXOFFICE_"))
+            .extract()
+            .map_err(Box::new)
+    }
+
+    pub fn engine(&self) -> EngineConfig {
+        EngineConfig {
+            hold_ttl_ms: self.hold_ttl_secs.saturating_mul(1000),
+            max_holds_per_user: self.max_holds_per_user,
+            max_seats_per_booking: self.max_seats_per_booking,
+            seat_mailbox_capacity: self.seat_mailbox_capacity.max(1),
+            mailbox_capacity: self.mailbox_capacity.max(1),
+            actor_idle_ms: self.actor_idle_secs.max(1).saturating_mul(1000),
+            arbiters: threads(self.actor_threads),
+            crash_point: self.crash_point.clone(),
+        }
+    }
+
+    pub fn http_workers(&self) -> usize {
+        threads(self.workers)
+    }
+}
+
+fn threads(configured: usize) -> usize {
+    if configured > 0 {
+        configured
+    } else {
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_and_environment_override_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("boxoffice.toml", "hold_ttl_secs = 30\nuser_rate_limit = 5")?;
+            jail.set_env("BOXOFFICE_USER_RATE_LIMIT", "7");
+            jail.set_env("BOXOFFICE_ADMIN_TOKEN", "secret");
+            let settings = Settings::load(Some(Path::new("boxoffice.toml"))).unwrap();
+            assert_eq!(settings.hold_ttl_secs, 30);
+            assert_eq!(settings.user_rate_limit, 7);
+            assert_eq!(settings.admin_token.as_deref(), Some("secret"));
+            assert_eq!(settings.max_holds_per_user, 10);
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,68 @@
+//! A booking: seats of one show sold to one user, confirmed or cancelled.
+
+use super::ids::{BookingId, CartId, SeatLabel, ShowId, UserId};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BookingStatus {
+    Confirmed,
+    Cancelled,
+}
+
+impl BookingStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BookingStatus::Confirmed => "confirmed",
+            BookingStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Booking {
+    pub id: BookingId,
+    pub owner: UserId,
+    pub show: ShowId,
+    /// Seat index and label, in the order the client asked for them.
+    pub seats: Vec<(u32, SeatLabel)>,
+    pub status: BookingStatus,
+    pub created_at_ms: u64,
+    /// The cart this booking was checked out from, if any.
+    pub cart: Option<CartId>,
+}
+
+impl Booking {
+    /// Seats to give back on cancel; `None` if already cancelled (a repeat
+    /// cancel changes nothing).
+    pub fn plan_cancel(&self) -> Option<&[(u32, SeatLabel)]> {
+        match self.status {
+            BookingStatus::Confirmed => Some(&self.seats),
+            BookingStatus::Cancelled => None,
+        }
+    }
+
+    pub fn cancel(&mut self) {
+        self.status = BookingStatus::Cancelled;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uuid::Uuid;
+
+    #[test]
+    fn cancel_happens_once() {
+        let mut booking = Booking {
+            id: BookingId(Uuid::new_v4()),
+            owner: UserId(Uuid::new_v4()),
+            show: ShowId(Uuid::new_v4()),
+            seats: vec![(0, SeatLabel::parse("A1").unwrap())],
+            status: BookingStatus::Confirmed,
+            created_at_ms: 0,
+            cart: None,
+        };
+        assert_eq!(booking.plan_cancel().map(<[_]>::len), Some(1));
+        booking.cancel();
+        assert_eq!(booking.plan_cancel(), None);
+    }
+}

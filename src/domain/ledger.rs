@@ -1,0 +1,138 @@
+//! The idempotency ledger of one actor: which keys are in flight here.
+//!
+//! Completed keys live in the store (written in the same atomic write as the
+//! effect); in-flight keys live only in actor memory, so a crash never
+//! leaves a key stuck "in progress": either the write happened and the key
+//! replays, or it did not and the key is free.
+
+use super::ids::UserId;
+use super::key::{Fingerprint, IdempotencyKey};
+use bytes::Bytes;
+use std::collections::HashMap;
+
+/// A completed request's final answer, replayed byte for byte.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredReply {
+    pub fingerprint: Fingerprint,
+    pub status: u16,
+    pub body: Bytes,
+    pub created_at_ms: u64,
+}
+
+impl StoredReply {
+    /// Whether a response with this status is stored with its key: 2xx and
+    /// business outcomes decided after the request was accepted (404, 409).
+    /// Validation errors, auth, limits, overload and 5xx are not.
+    pub fn is_storable(status: u16) -> bool {
+        (200..300).contains(&status) || status == 404 || status == 409
+    }
+}
+
+/// What to do with a request carrying a key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Admission {
+    /// First use: run it (the key is now in flight).
+    Run,
+    /// Same request, already completed: send the stored answer again.
+    Replay(StoredReply),
+    /// Same request, still running.
+    InProgress,
+    /// The key was used for a different request.
+    Reused,
+}
+
+#[derive(Debug, Default)]
+pub struct IdempotencyLedger {
+    in_flight: HashMap<(UserId, IdempotencyKey), Fingerprint>,
+}
+
+impl IdempotencyLedger {
+    /// Decides a request. `stored` is the key's completed record, if any.
+    pub fn admit(
+        &mut self,
+        user: UserId,
+        key: &IdempotencyKey,
+        fingerprint: Fingerprint,
+        stored: Option<&StoredReply>,
+    ) -> Admission {
+        let scoped = (user, key.clone());
+        if let Some(running) = self.in_flight.get(&scoped) {
+            return if *running == fingerprint {
+                Admission::InProgress
+            } else {
+                Admission::Reused
+            };
+        }
+        match stored {
+            Some(reply) if reply.fingerprint == fingerprint => Admission::Replay(reply.clone()),
+            Some(_) => Admission::Reused,
+            None => {
+                self.in_flight.insert(scoped, fingerprint);
+                Admission::Run
+            }
+        }
+    }
+
+    /// The request finished (stored or not): the key is no longer in flight.
+    pub fn settle(&mut self, user: UserId, key: &IdempotencyKey) {
+        self.in_flight.remove(&(user, key.clone()));
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uuid::Uuid;
+
+    fn reply(fp: Fingerprint) -> StoredReply {
+        StoredReply {
+            fingerprint: fp,
+            status: 201,
+            body: Bytes::from_static(b"{}"),
+            created_at_ms: 0,
+        }
+    }
+
+    #[test]
+    fn lifecycle_run_in_progress_replay_reused() {
+        let mut ledger = IdempotencyLedger::default();
+        let user = UserId(Uuid::new_v4());
+        let key = IdempotencyKey::parse(b"k").unwrap();
+        let fp = Fingerprint::of("POST", "/a", b"{}");
+        let other = Fingerprint::of("POST", "/b", b"{}");
+        assert_eq!(ledger.admit(user, &key, fp, None), Admission::Run);
+        assert_eq!(ledger.admit(user, &key, fp, None), Admission::InProgress);
+        assert_eq!(ledger.admit(user, &key, other, None), Admission::Reused);
+        ledger.settle(user, &key);
+        let stored = reply(fp);
+        assert_eq!(
+            ledger.admit(user, &key, fp, Some(&stored)),
+            Admission::Replay(stored.clone())
+        );
+        assert_eq!(ledger.admit(user, &key, other, Some(&stored)), Admission::Reused);
+        assert_eq!(ledger.in_flight(), 0);
+    }
+
+    #[test]
+    fn keys_are_scoped_to_users() {
+        let mut ledger = IdempotencyLedger::default();
+        let key = IdempotencyKey::parse(b"same").unwrap();
+        let fp = Fingerprint::of("POST", "/a", b"{}");
+        assert_eq!(ledger.admit(UserId(Uuid::new_v4()), &key, fp, None), Admission::Run);
+        assert_eq!(ledger.admit(UserId(Uuid::new_v4()), &key, fp, None), Admission::Run);
+    }
+
+    #[test]
+    fn storable_statuses() {
+        for status in [200, 201, 204, 404, 409] {
+            assert!(StoredReply::is_storable(status));
+        }
+        for status in [400, 401, 403, 413, 422, 429, 500, 503] {
+            assert!(!StoredReply::is_storable(status));
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! Pure domain logic: seats, carts, bookings, shows and the idempotency ledger.
+//!
+//! Why pure: every rule that decides who gets a seat lives here, with no IO,
+//! no actix, no clock reads (time is an argument, `now_ms`) and no serde.
+//! That keeps the rules testable in microseconds, reusable by the simulator,
+//! and portable to another actor runtime or store.
+
+pub mod booking;
+pub mod cart;
+pub mod ids;
+pub mod key;
+pub mod ledger;
+pub mod seat;
+pub mod show;
+
+pub use booking::{Booking, BookingStatus};
+pub use cart::{AddPlan, Cart, CartError, CartItem, CartStatus};
+pub use ids::{BookingId, CartId, SeatLabel, ShowId, TxnId, UserId};
+pub use key::{Fingerprint, IdempotencyKey, KeyError};
+pub use ledger::{Admission, IdempotencyLedger, StoredReply};
+pub use seat::{Claim, Holder, Seat, SeatRefusal, SeatState, SeatStatus};
+pub use show::{Layout, LayoutError, Row, Show};

@@ -1,0 +1,350 @@
+//! One seat's state machine.
+//!
+//! A seat is available, held by one cart until an instant, or booked by one
+//! booking. Changes that other records depend on go through two phases so a
+//! multi-seat operation can be all-or-nothing: `prepare` reserves the seat for
+//! one transaction (every other claim is refused meanwhile), then the
+//! coordinator writes everything in one atomic store write and calls
+//! `commit`, or calls `abort` if any seat refused.
+
+use super::ids::{BookingId, CartId, TxnId};
+
+/// Durable state of a seat.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeatState {
+    Available,
+    /// Held for a cart until `until_ms` (exclusive): at `now_ms >= until_ms`
+    /// the hold has lapsed and the seat counts as available.
+    Held { cart: CartId, until_ms: u64 },
+    Booked { booking: BookingId },
+}
+
+/// What the public seat map shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum SeatStatus {
+    Available = 0,
+    Held = 1,
+    Booked = 2,
+}
+
+impl SeatStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SeatStatus::Available => "available",
+            SeatStatus::Held => "held",
+            SeatStatus::Booked => "booked",
+        }
+    }
+
+    pub fn from_u8(value: u8) -> SeatStatus {
+        match value {
+            1 => SeatStatus::Held,
+            2 => SeatStatus::Booked,
+            _ => SeatStatus::Available,
+        }
+    }
+}
+
+impl SeatState {
+    /// The state as it stands at `now_ms`: a lapsed hold is availability.
+    pub fn at(self, now_ms: u64) -> SeatState {
+        match self {
+            SeatState::Held { until_ms, .. } if now_ms >= until_ms => SeatState::Available,
+            other => other,
+        }
+    }
+
+    pub fn status(self) -> SeatStatus {
+        match self {
+            SeatState::Available => SeatStatus::Available,
+            SeatState::Held { .. } => SeatStatus::Held,
+            SeatState::Booked { .. } => SeatStatus::Booked,
+        }
+    }
+}
+
+/// Who gives a seat back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Holder {
+    Cart(CartId),
+    Booking(BookingId),
+}
+
+/// A requested change of a seat.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// Hold an available seat for a cart.
+    Hold { cart: CartId, until_ms: u64 },
+    /// Book a seat: an available one (`via_cart: None`, one-shot booking) or
+    /// one held by `via_cart` whose hold has not lapsed (checkout).
+    Book {
+        booking: BookingId,
+        via_cart: Option<CartId>,
+    },
+    /// Give the seat back; a no-op if `holder` no longer has it.
+    Release { holder: Holder },
+}
+
+/// Why a seat refused a claim.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeatRefusal {
+    /// Held or booked by someone else, or in the middle of another change.
+    Unavailable,
+    /// Checkout of a hold that has lapsed (or was never this cart's).
+    HoldExpired,
+}
+
+/// A seat with its durable state and at most one prepared change.
+#[derive(Clone, Debug)]
+pub struct Seat {
+    state: SeatState,
+    pending: Option<(TxnId, SeatState)>,
+}
+
+impl Seat {
+    pub fn new(state: SeatState) -> Self {
+        Seat {
+            state,
+            pending: None,
+        }
+    }
+
+    /// The committed state (a lapsed hold still shows as held until `expire`).
+    pub fn state(&self) -> SeatState {
+        self.state
+    }
+
+    pub fn is_pending(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// Decides a claim. On success the seat is reserved for `txn` and the
+    /// state to persist is returned; `Ok(None)` means the claim changes
+    /// nothing (a release of a seat the holder no longer has).
+    pub fn prepare(
+        &mut self,
+        txn: TxnId,
+        claim: Claim,
+        now_ms: u64,
+    ) -> Result<Option<SeatState>, SeatRefusal> {
+        let current = self.state.at(now_ms);
+        let next = match claim {
+            Claim::Hold { cart, until_ms } => {
+                if self.pending.is_some() || current != SeatState::Available {
+                    return Err(SeatRefusal::Unavailable);
+                }
+                SeatState::Held { cart, until_ms }
+            }
+            Claim::Book {
+                booking,
+                via_cart: None,
+            } => {
+                if self.pending.is_some() || current != SeatState::Available {
+                    return Err(SeatRefusal::Unavailable);
+                }
+                SeatState::Booked { booking }
+            }
+            Claim::Book {
+                booking,
+                via_cart: Some(cart),
+            } => match current {
+                SeatState::Held { cart: holder, .. } if holder == cart => {
+                    if self.pending.is_some() {
+                        return Err(SeatRefusal::Unavailable);
+                    }
+                    SeatState::Booked { booking }
+                }
+                _ => return Err(SeatRefusal::HoldExpired),
+            },
+            Claim::Release { holder } => {
+                let held_by_holder = match (self.state, holder) {
+                    (SeatState::Held { cart, .. }, Holder::Cart(c)) => cart == c,
+                    (SeatState::Booked { booking }, Holder::Booking(b)) => booking == b,
+                    _ => false,
+                };
+                if !held_by_holder {
+                    return Ok(None);
+                }
+                if self.pending.is_some() {
+                    return Err(SeatRefusal::Unavailable);
+                }
+                SeatState::Available
+            }
+        };
+        self.pending = Some((txn, next));
+        Ok(Some(next))
+    }
+
+    /// Makes the prepared change of `txn` the seat's state (after the store
+    /// write is durable). Returns the new state, or `None` for an unknown txn.
+    pub fn commit(&mut self, txn: TxnId) -> Option<SeatState> {
+        match self.pending {
+            Some((pending_txn, next)) if pending_txn == txn => {
+                self.pending = None;
+                self.state = next;
+                Some(next)
+            }
+            _ => None,
+        }
+    }
+
+    /// Drops the prepared change of `txn`; the seat keeps its state.
+    pub fn abort(&mut self, txn: TxnId) -> bool {
+        match self.pending {
+            Some((pending_txn, _)) if pending_txn == txn => {
+                self.pending = None;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Releases a lapsed hold. Returns true if the seat became available.
+    /// A seat in the middle of a change is left alone (the change decides).
+    pub fn expire(&mut self, now_ms: u64) -> bool {
+        if self.pending.is_some() {
+            return false;
+        }
+        match self.state {
+            SeatState::Held { until_ms, .. } if now_ms >= until_ms => {
+                self.state = SeatState::Available;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uuid::Uuid;
+
+    fn txn() -> TxnId {
+        TxnId(Uuid::new_v4())
+    }
+    fn cart() -> CartId {
+        CartId(Uuid::new_v4())
+    }
+    fn booking() -> BookingId {
+        BookingId(Uuid::new_v4())
+    }
+
+    #[test]
+    fn one_shot_booking_takes_an_available_seat_once() {
+        let mut seat = Seat::new(SeatState::Available);
+        let (t1, b1) = (txn(), booking());
+        let claim = Claim::Book {
+            booking: b1,
+            via_cart: None,
+        };
+        assert_eq!(
+            seat.prepare(t1, claim, 0),
+            Ok(Some(SeatState::Booked { booking: b1 }))
+        );
+        // While prepared, every other claim is refused.
+        let other = Claim::Book {
+            booking: booking(),
+            via_cart: None,
+        };
+        assert_eq!(seat.prepare(txn(), other, 0), Err(SeatRefusal::Unavailable));
+        assert_eq!(seat.commit(t1), Some(SeatState::Booked { booking: b1 }));
+        assert_eq!(seat.prepare(txn(), other, 0), Err(SeatRefusal::Unavailable));
+    }
+
+    #[test]
+    fn abort_leaves_the_seat_as_it_was() {
+        let mut seat = Seat::new(SeatState::Available);
+        let t1 = txn();
+        let hold = Claim::Hold {
+            cart: cart(),
+            until_ms: 100,
+        };
+        seat.prepare(t1, hold, 0).unwrap();
+        assert!(seat.abort(t1));
+        assert_eq!(seat.state(), SeatState::Available);
+        assert!(!seat.is_pending());
+        assert_eq!(seat.commit(t1), None, "an aborted txn cannot commit");
+    }
+
+    #[test]
+    fn holds_lapse_at_their_deadline() {
+        let c = cart();
+        let mut seat = Seat::new(SeatState::Held {
+            cart: c,
+            until_ms: 100,
+        });
+        let hold = Claim::Hold {
+            cart: cart(),
+            until_ms: 200,
+        };
+        assert_eq!(seat.prepare(txn(), hold, 99), Err(SeatRefusal::Unavailable));
+        assert!(!seat.expire(99));
+        // Checkout by the holder works before the deadline, not at it.
+        let checkout = Claim::Book {
+            booking: booking(),
+            via_cart: Some(c),
+        };
+        let t = txn();
+        assert!(seat.prepare(t, checkout, 99).is_ok());
+        seat.abort(t);
+        assert_eq!(
+            seat.prepare(txn(), checkout, 100),
+            Err(SeatRefusal::HoldExpired)
+        );
+        // A lapsed hold is available to others even before `expire` runs.
+        let t2 = txn();
+        assert!(seat.prepare(t2, hold, 100).is_ok());
+        seat.abort(t2);
+        assert!(seat.expire(100));
+        assert_eq!(seat.state(), SeatState::Available);
+    }
+
+    #[test]
+    fn checkout_by_another_cart_is_refused() {
+        let mut seat = Seat::new(SeatState::Held {
+            cart: cart(),
+            until_ms: 100,
+        });
+        let claim = Claim::Book {
+            booking: booking(),
+            via_cart: Some(cart()),
+        };
+        assert_eq!(seat.prepare(txn(), claim, 0), Err(SeatRefusal::HoldExpired));
+    }
+
+    #[test]
+    fn release_only_by_the_holder() {
+        let b = booking();
+        let mut seat = Seat::new(SeatState::Booked { booking: b });
+        let stranger = Claim::Release {
+            holder: Holder::Booking(booking()),
+        };
+        assert_eq!(seat.prepare(txn(), stranger, 0), Ok(None));
+        assert!(!seat.is_pending());
+        let t = txn();
+        let owner = Claim::Release {
+            holder: Holder::Booking(b),
+        };
+        assert_eq!(seat.prepare(t, owner, 0), Ok(Some(SeatState::Available)));
+        assert_eq!(seat.commit(t), Some(SeatState::Available));
+    }
+
+    #[test]
+    fn expire_waits_for_a_pending_change() {
+        let c = cart();
+        let mut seat = Seat::new(SeatState::Held {
+            cart: c,
+            until_ms: 100,
+        });
+        let t = txn();
+        let release = Claim::Release {
+            holder: Holder::Cart(c),
+        };
+        seat.prepare(t, release, 50).unwrap();
+        assert!(!seat.expire(150));
+        seat.commit(t);
+        assert_eq!(seat.state(), SeatState::Available);
+    }
+}

@@ -1,0 +1,806 @@
+//! The engine: the one entry point that HTTP and the simulator call.
+//!
+//! It owns the store, the actor registries and the seat-map projections,
+//! routes each request to the actor that owns what it changes, and holds
+//! the shared steps of the idempotency protocol (admit, commit with the key
+//! record, wait for durability, replay).
+
+pub mod quota;
+pub mod view;
+
+use crate::actors::booking::{BookingActor, BookingMsg, BookingOp};
+use crate::actors::cart::{CartActor, CartMsg, CartOp};
+use crate::actors::registry::{Mailbox, Registry, SendFailure};
+use crate::actors::seat::{Prepare, Resolve, SeatActor};
+use crate::domain::{
+    Admission, BookingId, CartId, Claim, Fingerprint, IdempotencyKey, IdempotencyLedger, Row,
+    SeatLabel, SeatRefusal, SeatState, SeatStatus, Show, ShowId, StoredReply, TxnId, UserId,
+};
+use crate::store::{CommitOutcome, KeyRecord, Mutation, Store, StoreError, WriteSet};
+use crate::wire::{self, Code, Reply};
+use actix::{Actor, Arbiter, ArbiterHandle};
+use dashmap::DashMap;
+use futures_util::future::BoxFuture;
+use quota::HoldQuota;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+use tokio::sync::oneshot;
+use uuid::Uuid;
+use view::ShowView;
+
+/// Namespaces for ids derived from (user, key): a retry lands in the same
+/// actor, which already knows the key.
+const CART_NS: Uuid = Uuid::from_u128(0x6b0f_1c3e_9a57_4d2b_8e61_2f0a_c4d9_7e01);
+const BOOKING_NS: Uuid = Uuid::from_u128(0x6b0f_1c3e_9a57_4d2b_8e61_2f0a_c4d9_7e02);
+const SHOW_NS: Uuid = Uuid::from_u128(0x6b0f_1c3e_9a57_4d2b_8e61_2f0a_c4d9_7e03);
+const CHECKOUT_NS: Uuid = Uuid::from_u128(0x6b0f_1c3e_9a57_4d2b_8e61_2f0a_c4d9_7e04);
+/// The admin token acts as this one user.
+pub const ADMIN_USER: UserId = UserId(Uuid::from_u128(0xad));
+/// Sessions kept in the token cache before it is cleared.
+const SESSION_CACHE_LIMIT: usize = 100_000;
+
+/// Settings the engine needs (see `config/default.toml`).
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    pub hold_ttl_ms: u64,
+    pub max_holds_per_user: usize,
+    pub max_seats_per_booking: usize,
+    /// Queued requests one seat actor accepts before answering overloaded.
+    pub seat_mailbox_capacity: usize,
+    /// Same for one cart or booking actor.
+    pub mailbox_capacity: usize,
+    /// An actor with nothing to do for this long stops (passivation).
+    pub actor_idle_ms: u64,
+    /// Threads that run actors.
+    pub arbiters: usize,
+    /// Test hook: abort the process at this named step (crash tests).
+    pub crash_point: Option<String>,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            hold_ttl_ms: 600_000,
+            max_holds_per_user: 10,
+            max_seats_per_booking: 10,
+            seat_mailbox_capacity: 4096,
+            mailbox_capacity: 64,
+            actor_idle_ms: 30_000,
+            arbiters: 2,
+            crash_point: None,
+        }
+    }
+}
+
+/// Who sent a keyed request, its key, and what it was.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub user: UserId,
+    pub key: IdempotencyKey,
+    pub fingerprint: Fingerprint,
+}
+
+/// A new show as the admin asked for it (already parsed).
+#[derive(Clone, Debug)]
+pub struct NewShow {
+    pub title: String,
+    pub starts_at_ms: i64,
+    pub rows: Vec<Row>,
+}
+
+/// Why the engine could not run a request at all (nothing happened).
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("overloaded")]
+    Overloaded,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl EngineError {
+    pub fn reply(&self) -> Reply {
+        match self {
+            EngineError::Overloaded | EngineError::Store(StoreError::Overloaded) => {
+                wire::problem(Code::Overloaded, "the engine is busy; retry shortly")
+            }
+            EngineError::Store(error) => {
+                tracing::error!(%error, "store failure");
+                wire::problem(Code::Internal, "storage failure; the request had no effect")
+            }
+        }
+    }
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Cheap to clone; every clone is the same engine.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+pub struct Inner {
+    pub config: EngineConfig,
+    pub store: Arc<dyn Store>,
+    views: DashMap<ShowId, Arc<ShowView>>,
+    pub seats: Registry<(ShowId, u32), SeatActor>,
+    pub carts: Registry<CartId, CartActor>,
+    pub bookings: Registry<BookingId, BookingActor>,
+    pub holds: HoldQuota,
+    sessions: DashMap<[u8; 32], UserId>,
+    arbiters: Vec<ArbiterHandle>,
+}
+
+impl std::ops::Deref for Engine {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.inner
+    }
+}
+
+impl Engine {
+    /// Loads shows and live holds from the store and starts the actor
+    /// threads. Must run inside an actix `System`.
+    pub fn start(config: EngineConfig, store: Arc<dyn Store>) -> Result<Engine, StoreError> {
+        crate::metrics::init();
+        let arbiters = (0..config.arbiters.max(1))
+            .map(|_| Arbiter::new().handle())
+            .collect();
+        let engine = Engine {
+            inner: Arc::new(Inner {
+                config,
+                store,
+                views: DashMap::new(),
+                seats: Registry::new("seat"),
+                carts: Registry::new("cart"),
+                bookings: Registry::new("booking"),
+                holds: HoldQuota::default(),
+                sessions: DashMap::new(),
+                arbiters,
+            }),
+        };
+        engine.recover()?;
+        Ok(engine)
+    }
+
+    /// Rebuilds the in-memory projections from the store. Nothing to repair:
+    /// every multi-record change was one atomic write, and in-flight keys
+    /// were never persisted. Held seats get their actor back so their
+    /// expiry timers run.
+    fn recover(&self) -> Result<(), StoreError> {
+        let now = now_ms();
+        let mut live_holds = Vec::new();
+        for show in self.store.list_shows()? {
+            let view = ShowView::new(show);
+            for (index, state) in self.store.load_taken_seats(view.show.id)? {
+                if index >= view.show.layout.capacity() {
+                    return Err(StoreError::Corrupt(format!(
+                        "seat {index} outside show {}",
+                        view.show.id
+                    )));
+                }
+                let state = state.at(now);
+                view.set(index, state.status());
+                if matches!(state, SeatState::Held { .. }) {
+                    live_holds.push((view.show.id, index));
+                }
+            }
+            self.views.insert(view.show.id, Arc::new(view));
+        }
+        for cart in self.store.list_open_carts()? {
+            for item in cart.items.iter().filter(|item| item.is_live(now)) {
+                self.holds.try_reserve(
+                    cart.owner,
+                    item.show,
+                    cart.id,
+                    item.seat_index,
+                    item.until_ms,
+                    now,
+                    usize::MAX,
+                );
+            }
+        }
+        for (show, index) in live_holds {
+            if let Err(error) = self.seat_mailbox(show, index) {
+                tracing::warn!(?error, "could not activate held seat");
+            }
+        }
+        Ok(())
+    }
+
+    /// Aborts the process at step `step` of operation `op` when configured
+    /// to (`crash_point = "booking.written"`): the crash tests' hook.
+    pub fn crash_at(&self, op: &str, step: &str) {
+        if let Some(point) = &self.config.crash_point {
+            if point.strip_prefix(op).and_then(|rest| rest.strip_prefix('.')) == Some(step) {
+                eprintln!("crash point {point}: aborting");
+                std::process::abort();
+            }
+        }
+    }
+
+    pub fn arbiter_for(&self, hash: u64) -> &ArbiterHandle {
+        &self.arbiters[(hash % self.arbiters.len() as u64) as usize]
+    }
+
+    pub fn view(&self, show: ShowId) -> Option<Arc<ShowView>> {
+        self.views.get(&show).map(|v| v.clone())
+    }
+
+    pub fn shows(&self) -> Vec<Arc<ShowView>> {
+        let mut shows: Vec<_> = self.views.iter().map(|v| v.clone()).collect();
+        shows.sort_by_key(|v| (v.show.starts_at_ms, v.show.title.clone(), v.show.id));
+        shows
+    }
+
+    // ---- seats ----
+
+    fn seat_mailbox(&self, show: ShowId, index: u32) -> Result<Mailbox<SeatActor>, EngineError> {
+        let view = self
+            .view(show)
+            .ok_or_else(|| StoreError::Corrupt(format!("no show {show}")))?;
+        self.seats.get_or_start(&(show, index), || {
+            let state = self.store.load_seat(show, index)?;
+            Ok::<_, EngineError>(SeatActor::launch(self.clone(), view, index, state))
+        })
+    }
+
+    /// Asks a seat to reserve itself for `txn`. Retries when it reached an
+    /// actor that was passivating (its message was dropped unprocessed).
+    pub async fn seat_prepare(
+        &self,
+        show: ShowId,
+        index: u32,
+        txn: TxnId,
+        claim: Claim,
+    ) -> Result<Result<Option<SeatState>, SeatRefusal>, EngineError> {
+        for _ in 0..8 {
+            let mailbox = self.seat_mailbox(show, index)?;
+            let (reply, answer) = oneshot::channel();
+            let message = Prepare {
+                txn,
+                claim,
+                now_ms: now_ms(),
+                reply,
+            };
+            match mailbox.try_send(message) {
+                Ok(()) => match answer.await {
+                    Ok(decision) => return Ok(decision),
+                    Err(_) => continue,
+                },
+                Err((SendFailure::Full, _)) => return Err(EngineError::Overloaded),
+                Err((SendFailure::Closed, _)) => continue,
+            }
+        }
+        Err(EngineError::Overloaded)
+    }
+
+    /// Tells a prepared seat the outcome. Never refused for capacity: a
+    /// prepared seat waits for exactly one of these.
+    pub fn seat_resolve(&self, show: ShowId, index: u32, txn: TxnId, commit: bool) {
+        match self.seat_mailbox(show, index) {
+            Ok(mailbox) => mailbox.addr.do_send(Resolve { txn, commit }),
+            Err(error) => tracing::error!(?error, "seat resolve undeliverable"),
+        }
+    }
+
+    /// Prepares every seat at once; on any refusal or failure the prepared
+    /// ones are aborted. Returns the refused seats (empty when all agreed).
+    pub async fn prepare_all(
+        &self,
+        show: ShowId,
+        seats: &[(u32, SeatLabel)],
+        txn: TxnId,
+        claim: Claim,
+    ) -> Result<Vec<(SeatLabel, SeatRefusal)>, EngineError> {
+        let answers = futures_util::future::join_all(
+            seats
+                .iter()
+                .map(|(index, _)| self.seat_prepare(show, *index, txn, claim)),
+        )
+        .await;
+        let mut refused = Vec::new();
+        let mut failure = None;
+        let mut prepared = Vec::new();
+        for ((index, label), answer) in seats.iter().zip(answers) {
+            match answer {
+                Ok(Ok(Some(_))) => prepared.push(*index),
+                Ok(Ok(None)) => {}
+                Ok(Err(refusal)) => refused.push((label.clone(), refusal)),
+                Err(error) => failure = Some(error),
+            }
+        }
+        if failure.is_some() || !refused.is_empty() {
+            for index in prepared {
+                self.seat_resolve(show, index, txn, false);
+            }
+        }
+        match failure {
+            Some(error) => Err(error),
+            None => Ok(refused),
+        }
+    }
+
+    pub fn resolve_all(&self, show: ShowId, seats: &[(u32, SeatLabel)], txn: TxnId, commit: bool) {
+        for (index, _) in seats {
+            self.seat_resolve(show, *index, txn, commit);
+        }
+    }
+
+    // ---- the idempotency protocol ----
+
+    /// First step of every keyed request inside its owning actor.
+    /// `Err` carries the answer when the request must not run.
+    pub fn admit(
+        &self,
+        ledger: &mut IdempotencyLedger,
+        req: &Request,
+    ) -> Result<(), BoxFuture<'static, Reply>> {
+        let stored = match self.store.load_key(req.user, &req.key) {
+            Ok(stored) => stored,
+            Err(error) => {
+                let reply = EngineError::from(error).reply();
+                return Err(Box::pin(async move { reply }));
+            }
+        };
+        match ledger.admit(req.user, &req.key, req.fingerprint, stored.as_ref()) {
+            Admission::Run => Ok(()),
+            Admission::Replay(stored) => Err(self.replay(stored)),
+            Admission::InProgress => Err(Box::pin(async {
+                wire::problem(
+                    Code::RequestInProgress,
+                    "a request with this Idempotency-Key is still being processed",
+                )
+            })),
+            Admission::Reused => Err(Box::pin(async { key_reused() })),
+        }
+    }
+
+    /// The stored answer, sent only once everything committed so far is on
+    /// disk (the record may belong to a commit still waiting for its flush).
+    fn replay(&self, stored: StoredReply) -> BoxFuture<'static, Reply> {
+        let durable = self.store.durable(self.store.last_ticket());
+        Box::pin(async move {
+            if let Err(error) = durable.await {
+                return EngineError::from(error).reply();
+            }
+            crate::metrics::REPLAYS.inc();
+            Reply {
+                status: stored.status,
+                body: stored.body,
+                replayed: true,
+                retry_after_secs: None,
+            }
+        })
+    }
+
+    /// Last step: writes the effect with the key record (for storable
+    /// answers) in one atomic commit and waits until it is durable.
+    /// Returns whether the mutations were applied, and the answer to send.
+    pub async fn settle(
+        &self,
+        op: &'static str,
+        req: Option<&Request>,
+        reply: Reply,
+        mutations: Vec<Mutation>,
+    ) -> (bool, Reply) {
+        let key = match req {
+            Some(req) if StoredReply::is_storable(reply.status) => Some(KeyRecord {
+                user: req.user,
+                key: req.key.clone(),
+                reply: StoredReply {
+                    fingerprint: req.fingerprint,
+                    status: reply.status,
+                    body: reply.body.clone(),
+                    created_at_ms: now_ms(),
+                },
+            }),
+            _ => None,
+        };
+        if key.is_none() && mutations.is_empty() {
+            return (true, reply);
+        }
+        self.crash_at(op, "prepared");
+        let outcome = self.store.commit(WriteSet { key, mutations });
+        match outcome {
+            Ok(CommitOutcome::Committed(ticket)) => {
+                self.crash_at(op, "written");
+                match self.store.durable(ticket).await {
+                    Ok(()) => {
+                        self.crash_at(op, "durable");
+                        (true, reply)
+                    }
+                    Err(error) => (false, EngineError::from(error).reply()),
+                }
+            }
+            Ok(CommitOutcome::KeyTaken(existing)) => {
+                // Another request with this key (on another route) won.
+                let fingerprint = req.map(|r| r.fingerprint);
+                let answer = if Some(existing.fingerprint) == fingerprint {
+                    self.replay(existing).await
+                } else {
+                    key_reused()
+                };
+                (false, answer)
+            }
+            Err(error) => (false, EngineError::from(error).reply()),
+        }
+    }
+
+    // ---- sessions ----
+
+    pub async fn create_session(&self) -> Reply {
+        let token = format!(
+            "{}{}",
+            Uuid::new_v4().simple(),
+            Uuid::new_v4().simple()
+        );
+        let user = UserId(Uuid::new_v4());
+        let mutation = Mutation::Session {
+            token_hash: token_hash(&token),
+            user,
+        };
+        let reply = Reply::json(
+            201,
+            &wire::SessionOut {
+                token,
+                user_id: user.to_string(),
+            },
+        );
+        self.settle("session", None, reply, vec![mutation]).await.1
+    }
+
+    /// The user a bearer token belongs to.
+    pub fn authenticate(&self, token: &str) -> Result<Option<UserId>, EngineError> {
+        let hash = token_hash(token);
+        if let Some(user) = self.sessions.get(&hash) {
+            return Ok(Some(*user));
+        }
+        let user = self.store.load_session(&hash)?;
+        if let Some(user) = user {
+            if self.sessions.len() >= SESSION_CACHE_LIMIT {
+                self.sessions.clear();
+            }
+            self.sessions.insert(hash, user);
+        }
+        Ok(user)
+    }
+
+    // ---- shows ----
+
+    pub async fn create_show(&self, req: Request, new: NewShow) -> Reply {
+        let id = ShowId(derived_id(SHOW_NS, req.user, &req.key));
+        if let Ok(Some(stored)) = self.store.load_key(req.user, &req.key) {
+            return if stored.fingerprint == req.fingerprint {
+                self.replay(stored).await
+            } else {
+                key_reused()
+            };
+        }
+        let show = match Show::new(id, new.title, new.starts_at_ms, new.rows) {
+            Ok(show) => show,
+            Err(error) => return wire::problem(Code::InvalidRequest, &error.to_string()),
+        };
+        let view = ShowView::new(show.clone());
+        let reply = Reply::json(201, &wire::show_out(&show, |i| view.status(i)));
+        let (applied, reply) = self
+            .settle("show", Some(&req), reply, vec![Mutation::Show(show)])
+            .await;
+        if applied {
+            self.views.entry(id).or_insert_with(|| Arc::new(view));
+        }
+        reply
+    }
+
+    /// Seeds a few demo shows (first start on an empty store).
+    pub async fn seed_demo(&self) -> Result<(), EngineError> {
+        let day_ms = 86_400_000i64;
+        let tomorrow = (now_ms() as i64 / day_ms + 1) * day_ms;
+        let layouts: [(&str, i64, &[(&str, u32)]); 3] = [
+            (
+                "Dune: Part Two",
+                tomorrow + 19 * 3_600_000 + 1_800_000,
+                &[("A", 10), ("B", 12), ("C", 12), ("D", 14), ("E", 14), ("F", 14), ("G", 12), ("H", 10)],
+            ),
+            (
+                "Casablanca",
+                tomorrow + 2 * day_ms + 20 * 3_600_000,
+                &[("A", 8), ("B", 8), ("C", 10), ("D", 10), ("E", 10)],
+            ),
+            (
+                "Spirited Away",
+                tomorrow + 3 * day_ms + 15 * 3_600_000,
+                &[("A", 12), ("B", 12), ("C", 14), ("D", 14), ("E", 16), ("F", 16)],
+            ),
+        ];
+        let mut mutations = Vec::new();
+        let mut views = Vec::new();
+        for (title, starts_at_ms, rows) in layouts {
+            let rows = rows
+                .iter()
+                .map(|(label, seats)| Row {
+                    label: label.to_string(),
+                    seats: *seats,
+                })
+                .collect();
+            let show = Show::new(ShowId(Uuid::new_v4()), title.into(), starts_at_ms, rows)
+                .expect("demo layouts are valid");
+            views.push(ShowView::new(show.clone()));
+            mutations.push(Mutation::Show(show));
+        }
+        let (applied, reply) = self.settle("seed", None, Reply::empty(204), mutations).await;
+        if !applied {
+            return Err(EngineError::Store(StoreError::Corrupt(format!(
+                "demo seed failed: {}",
+                reply.status
+            ))));
+        }
+        for view in views {
+            self.views.insert(view.show.id, Arc::new(view));
+        }
+        Ok(())
+    }
+
+    pub fn list_shows(&self) -> Reply {
+        let shows = self
+            .shows()
+            .iter()
+            .map(|view| wire::ShowSummaryOut {
+                id: view.show.id.to_string(),
+                title: view.show.title.clone(),
+                starts_at: wire::rfc3339(view.show.starts_at_ms),
+                capacity: view.show.layout.capacity(),
+                available: view.available(),
+            })
+            .collect();
+        Reply::json(200, &wire::ShowListOut { shows })
+    }
+
+    pub fn get_show(&self, show: Option<ShowId>) -> Reply {
+        match show.and_then(|id| self.view(id)) {
+            Some(view) => Reply::json(200, &wire::show_out(&view.show, |i| view.status(i))),
+            None => not_found("show"),
+        }
+    }
+
+    // ---- bookings ----
+
+    pub async fn book(&self, req: Request, show: Option<ShowId>, seats: Vec<SeatLabel>) -> Reply {
+        let id = BookingId(derived_id(BOOKING_NS, req.user, &req.key));
+        self.ask_booking(id, |reply| BookingMsg {
+            op: BookingOp::Create { req, show, seats },
+            reply,
+        })
+        .await
+    }
+
+    pub async fn cancel_booking(&self, user: UserId, id: Option<BookingId>) -> Reply {
+        let Some(id) = id else {
+            return not_found("booking");
+        };
+        match self.store.load_booking(id) {
+            Ok(Some(booking)) if booking.owner == user => {}
+            Ok(_) => return not_found("booking"),
+            Err(error) => return EngineError::from(error).reply(),
+        }
+        self.ask_booking(id, |reply| BookingMsg {
+            op: BookingOp::Cancel { user },
+            reply,
+        })
+        .await
+    }
+
+    pub async fn get_booking(&self, user: UserId, id: Option<BookingId>) -> Reply {
+        let Some(id) = id else {
+            return not_found("booking");
+        };
+        let found = self.store.load_booking(id);
+        self.read_reply(found.map(|b| {
+            b.filter(|b| b.owner == user)
+                .map(|b| Reply::json(200, &wire::booking_out(&b)))
+                .unwrap_or_else(|| not_found("booking"))
+        }))
+        .await
+    }
+
+    pub async fn list_bookings(&self, user: UserId) -> Reply {
+        let found = self.store.list_bookings(user);
+        self.read_reply(found.map(|bookings| {
+            Reply::json(
+                200,
+                &wire::BookingListOut {
+                    bookings: bookings.iter().map(wire::booking_out).collect(),
+                },
+            )
+        }))
+        .await
+    }
+
+    /// A read answered only once what it saw is durable (it may have read
+    /// a commit whose flush is still running).
+    async fn read_reply(&self, read: Result<Reply, StoreError>) -> Reply {
+        match read {
+            Ok(reply) => match self.store.durable(self.store.last_ticket()).await {
+                Ok(()) => reply,
+                Err(error) => EngineError::from(error).reply(),
+            },
+            Err(error) => EngineError::from(error).reply(),
+        }
+    }
+
+    // ---- carts ----
+
+    pub async fn create_cart(&self, req: Request) -> Reply {
+        let id = CartId(derived_id(CART_NS, req.user, &req.key));
+        self.ask_cart(id, |reply| CartMsg {
+            op: CartOp::Create { req },
+            reply,
+        })
+        .await
+    }
+
+    pub async fn add_item(
+        &self,
+        req: Request,
+        cart: Option<CartId>,
+        show: Option<ShowId>,
+        seat: SeatLabel,
+    ) -> Reply {
+        // An unknown cart id still goes to an actor: the 404 is an answer
+        // stored with the key, like any other business outcome.
+        let id = cart.unwrap_or(CartId(Uuid::nil()));
+        self.ask_cart(id, |reply| CartMsg {
+            op: CartOp::AddItem { req, show, seat },
+            reply,
+        })
+        .await
+    }
+
+    pub async fn remove_item(
+        &self,
+        user: UserId,
+        cart: Option<CartId>,
+        show: Option<ShowId>,
+        seat: Option<SeatLabel>,
+    ) -> Reply {
+        let Some(cart) = cart else {
+            return not_found("cart");
+        };
+        self.ask_cart(cart, |reply| CartMsg {
+            op: CartOp::RemoveItem { user, show, seat },
+            reply,
+        })
+        .await
+    }
+
+    pub async fn checkout(&self, req: Request, cart: Option<CartId>) -> Reply {
+        let id = cart.unwrap_or(CartId(Uuid::nil()));
+        self.ask_cart(id, |reply| CartMsg {
+            op: CartOp::Checkout { req },
+            reply,
+        })
+        .await
+    }
+
+    pub async fn get_cart(&self, user: UserId, cart: Option<CartId>) -> Reply {
+        let Some(cart) = cart else {
+            return not_found("cart");
+        };
+        let found = self.store.load_cart(cart);
+        self.read_reply(found.map(|c| {
+            c.filter(|c| c.owner == user)
+                .map(|c| Reply::json(200, &wire::cart_out(&c, now_ms())))
+                .unwrap_or_else(|| not_found("cart"))
+        }))
+        .await
+    }
+
+    /// The booking id a checkout of `cart` creates (one checkout per cart).
+    pub fn checkout_booking_id(cart: CartId) -> BookingId {
+        BookingId(Uuid::new_v5(&CHECKOUT_NS, cart.0.as_bytes()))
+    }
+
+    async fn ask_cart(
+        &self,
+        id: CartId,
+        make: impl FnOnce(oneshot::Sender<Reply>) -> CartMsg,
+    ) -> Reply {
+        let (reply, answer) = oneshot::channel();
+        let mut message = make(reply);
+        for _ in 0..8 {
+            let mailbox = match self.carts.get_or_start(&id, || {
+                let cart = self.store.load_cart(id)?;
+                Ok::<_, EngineError>(CartActor::launch(self.clone(), id, cart))
+            }) {
+                Ok(mailbox) => mailbox,
+                Err(error) => return error.reply(),
+            };
+            match mailbox.try_send(message) {
+                Ok(()) => return answer.await.unwrap_or_else(|_| stopped()),
+                Err((SendFailure::Full, _)) => return overloaded(),
+                Err((SendFailure::Closed, back)) => message = back,
+            }
+        }
+        overloaded()
+    }
+
+    async fn ask_booking(
+        &self,
+        id: BookingId,
+        make: impl FnOnce(oneshot::Sender<Reply>) -> BookingMsg,
+    ) -> Reply {
+        let (reply, answer) = oneshot::channel();
+        let mut message = make(reply);
+        for _ in 0..8 {
+            let mailbox = match self.bookings.get_or_start(&id, || {
+                let booking = self.store.load_booking(id)?;
+                Ok::<_, EngineError>(BookingActor::launch(self.clone(), id, booking))
+            }) {
+                Ok(mailbox) => mailbox,
+                Err(error) => return error.reply(),
+            };
+            match mailbox.try_send(message) {
+                Ok(()) => return answer.await.unwrap_or_else(|_| stopped()),
+                Err((SendFailure::Full, _)) => return overloaded(),
+                Err((SendFailure::Closed, back)) => message = back,
+            }
+        }
+        overloaded()
+    }
+
+    /// Seat statuses of a show as the map shows them (tests, simulator).
+    pub fn seat_statuses(&self, show: ShowId) -> Option<Vec<SeatStatus>> {
+        let view = self.view(show)?;
+        Some(
+            (0..view.show.layout.capacity())
+                .map(|i| view.status(i))
+                .collect(),
+        )
+    }
+}
+
+/// The id of the thing a keyed create makes: same user and key, same id.
+pub fn derived_id(namespace: Uuid, user: UserId, key: &IdempotencyKey) -> Uuid {
+    let mut name = Vec::with_capacity(16 + key.as_str().len());
+    name.extend_from_slice(user.0.as_bytes());
+    name.extend_from_slice(key.as_str().as_bytes());
+    Uuid::new_v5(&namespace, &name)
+}
+
+pub fn token_hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+pub fn not_found(what: &str) -> Reply {
+    wire::problem(Code::NotFound, &format!("no such {what}"))
+}
+
+fn key_reused() -> Reply {
+    wire::problem(
+        Code::IdempotencyKeyReused,
+        "this Idempotency-Key was already used for a different request",
+    )
+}
+
+fn overloaded() -> Reply {
+    EngineError::Overloaded.reply()
+}
+
+fn stopped() -> Reply {
+    wire::problem(Code::Overloaded, "the engine is shutting down; retry shortly")
+}
+
+/// Starts an actor on one of the engine's arbiters.
+pub fn start_on<A, F>(arbiter: &ArbiterHandle, make: F) -> actix::Addr<A>
+where
+    A: Actor<Context = actix::Context<A>> + Send,
+    F: FnOnce(&mut actix::Context<A>) -> A + Send + 'static,
+{
+    A::start_in_arbiter(arbiter, make)
+}

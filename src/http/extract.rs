@@ -1,0 +1,204 @@
+//! Request parsing in the contract's order: auth (401/403), rate (429),
+//! size (413), key (400 idempotency-key-*), body (400 invalid-request).
+
+use super::{AppState, MAX_BODY_BYTES};
+use crate::domain::{Fingerprint, IdempotencyKey, UserId};
+use crate::engine::{Request, ADMIN_USER};
+use crate::wire::{self, Code, Reply};
+use actix_web::{web, HttpRequest};
+use bytes::{Bytes, BytesMut};
+use dashmap::DashMap;
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+use std::time::Instant;
+use subtle::ConstantTimeEq;
+
+/// Users tracked by the rate limiter before stale entries are dropped.
+const LIMITER_USERS_LIMIT: usize = 100_000;
+
+/// A token bucket per user: `rate` per second, bursts of `2 * rate`.
+pub struct RateLimiter {
+    rate: f64,
+    buckets: DashMap<UserId, (f64, Instant)>,
+}
+
+impl RateLimiter {
+    pub fn new(rate: u32) -> Self {
+        RateLimiter {
+            rate: rate as f64,
+            buckets: DashMap::new(),
+        }
+    }
+
+    /// Takes one token; `Err(seconds)` to wait when there is none.
+    pub fn check(&self, user: UserId) -> Result<(), u32> {
+        if self.rate <= 0.0 {
+            return Ok(());
+        }
+        let now = Instant::now();
+        if self.buckets.len() > LIMITER_USERS_LIMIT {
+            self.buckets
+                .retain(|_, (_, last)| now.duration_since(*last).as_secs() < 10);
+        }
+        let burst = 2.0 * self.rate;
+        let mut bucket = self.buckets.entry(user).or_insert((burst, now));
+        let (tokens, last) = &mut *bucket;
+        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * self.rate).min(burst);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(((1.0 - *tokens) / self.rate).ceil().max(1.0) as u32)
+        }
+    }
+}
+
+fn bearer(req: &HttpRequest) -> Option<&str> {
+    let value = req.headers().get("authorization")?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+fn is_admin_token(state: &AppState, token: &str) -> bool {
+    match &state.admin_token {
+        Some(admin) => bool::from(admin.as_bytes().ct_eq(token.as_bytes())),
+        None => false,
+    }
+}
+
+fn unauthorized() -> Reply {
+    wire::problem(Code::Unauthorized, "a valid bearer token is required")
+}
+
+/// The calling user (a guest session or the admin), rate-limited.
+pub fn user(state: &AppState, req: &HttpRequest) -> Result<UserId, Reply> {
+    let token = bearer(req).ok_or_else(unauthorized)?;
+    let user = if is_admin_token(state, token) {
+        ADMIN_USER
+    } else {
+        match state.engine.authenticate(token) {
+            Ok(Some(user)) => user,
+            Ok(None) => return Err(unauthorized()),
+            Err(error) => return Err(error.reply()),
+        }
+    };
+    limit(state, user)?;
+    Ok(user)
+}
+
+/// The admin, or 401 (no or unknown token) / 403 (someone else).
+pub fn admin(state: &AppState, req: &HttpRequest) -> Result<UserId, Reply> {
+    let forbidden = || wire::problem(Code::Forbidden, "this endpoint needs the admin token");
+    if state.admin_token.is_none() {
+        return Err(forbidden());
+    }
+    let token = bearer(req).ok_or_else(unauthorized)?;
+    if is_admin_token(state, token) {
+        return Ok(ADMIN_USER);
+    }
+    match state.engine.authenticate(token) {
+        Ok(Some(_)) => Err(forbidden()),
+        Ok(None) => Err(unauthorized()),
+        Err(error) => Err(error.reply()),
+    }
+}
+
+fn limit(state: &AppState, user: UserId) -> Result<(), Reply> {
+    if user == ADMIN_USER {
+        return Ok(());
+    }
+    state.limiter.check(user).map_err(|secs| {
+        wire::problem(Code::RateLimited, "too many requests from this user").with_retry_after(secs)
+    })
+}
+
+fn too_large() -> Reply {
+    wire::problem(Code::PayloadTooLarge, "request bodies are limited to 64 KiB")
+}
+
+/// The body, at most 64 KiB.
+pub async fn body(req: &HttpRequest, mut payload: web::Payload) -> Result<Bytes, Reply> {
+    let declared = req
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
+        return Err(too_large());
+    }
+    let mut body = BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| wire::problem(Code::InvalidRequest, "unreadable body"))?;
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+pub fn key(req: &HttpRequest) -> Result<IdempotencyKey, Reply> {
+    let Some(value) = req.headers().get("idempotency-key") else {
+        return Err(wire::problem(
+            Code::IdempotencyKeyMissing,
+            "this request needs an Idempotency-Key header",
+        ));
+    };
+    IdempotencyKey::parse(value.as_bytes())
+        .map_err(|e| wire::problem(Code::IdempotencyKeyInvalid, &e.to_string()))
+}
+
+pub fn invalid(detail: &str) -> Reply {
+    wire::problem(Code::InvalidRequest, detail)
+}
+
+/// Parses the body into `T` (unknown fields and wrong types are errors) and
+/// fingerprints the request: JSON-equal bodies give equal fingerprints.
+pub fn json<T: DeserializeOwned>(
+    req: &HttpRequest,
+    body: &[u8],
+    empty_is_object: bool,
+) -> Result<(T, Fingerprint), Reply> {
+    let body: &[u8] = if empty_is_object && body.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        body
+    };
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| invalid(&format!("the body is not valid JSON: {e}")))?;
+    // serde_json's map is ordered by key, so this is a canonical form.
+    let canonical = serde_json::to_vec(&value).expect("values serialise");
+    let parsed = serde_json::from_value(value).map_err(|e| invalid(&e.to_string()))?;
+    let fingerprint = Fingerprint::of(req.method().as_str(), req.path(), &canonical);
+    Ok((parsed, fingerprint))
+}
+
+/// Everything a keyed POST needs, checked in the contract's order.
+pub async fn keyed<T: DeserializeOwned>(
+    state: &AppState,
+    req: &HttpRequest,
+    payload: web::Payload,
+    admin_only: bool,
+    empty_is_object: bool,
+) -> Result<(Request, T), Reply> {
+    let user = if admin_only {
+        admin(state, req)?
+    } else {
+        user(state, req)?
+    };
+    let body = body(req, payload).await?;
+    let key = key(req)?;
+    let (parsed, fingerprint) = json(req, &body, empty_is_object)?;
+    Ok((
+        Request {
+            user,
+            key,
+            fingerprint,
+        },
+        parsed,
+    ))
+}

@@ -1,0 +1,146 @@
+//! The HTTP edge: parse, authenticate, check the key, call the engine, and
+//! turn its `Reply` into a response. No business rule lives here.
+
+mod extract;
+mod routes;
+mod sse;
+
+use crate::config::Settings;
+use crate::engine::Engine;
+use crate::store::{SledStore, Store};
+use crate::wire::{self, Code, Reply};
+use actix_web::dev::{Server, ServerHandle, Service};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{web, App, HttpResponse, HttpServer};
+use extract::RateLimiter;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// Largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// What every handler shares.
+pub struct AppState {
+    pub engine: Engine,
+    pub admin_token: Option<String>,
+    pub limiter: RateLimiter,
+    pub max_seats_per_booking: usize,
+    /// Flips to true on shutdown: event streams end.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// A running server.
+pub struct Running {
+    pub server: Server,
+    pub addr: SocketAddr,
+    pub engine: Engine,
+    pub store: Arc<SledStore>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Running {
+    /// Graceful stop: end event streams, finish in-flight requests, flush.
+    pub async fn stop(handle: ServerHandle, shutdown: &watch::Sender<bool>) {
+        let _ = shutdown.send(true);
+        handle.stop(true).await;
+    }
+
+    pub fn shutdown_sender(&self) -> watch::Sender<bool> {
+        self.shutdown.clone()
+    }
+}
+
+/// Opens the store, recovers the engine, seeds demo shows on an empty
+/// store, and binds the server. Must run inside an actix `System`.
+pub async fn start(settings: &Settings) -> std::io::Result<Running> {
+    std::fs::create_dir_all(&settings.data_dir)?;
+    let store = Arc::new(SledStore::open(&settings.data_dir).map_err(std::io::Error::other)?);
+    let was_empty = store.is_empty();
+    let engine = Engine::start(settings.engine(), store.clone() as Arc<dyn Store>)
+        .map_err(std::io::Error::other)?;
+    if was_empty && settings.demo {
+        engine
+            .seed_demo()
+            .await
+            .map_err(std::io::Error::other)?;
+        tracing::info!("seeded demo shows");
+    }
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let state = web::Data::new(AppState {
+        engine: engine.clone(),
+        admin_token: settings.admin_token.clone().filter(|t| !t.is_empty()),
+        limiter: RateLimiter::new(settings.user_rate_limit),
+        max_seats_per_booking: settings.max_seats_per_booking,
+        shutdown: shutdown_rx,
+    });
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .wrap_fn(|req, srv| {
+                let started = Instant::now();
+                let method = req.method().to_string();
+                let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+                let fut = srv.call(req);
+                async move {
+                    let res = fut.await?;
+                    let status = res.status().as_u16().to_string();
+                    crate::metrics::HTTP_REQUESTS
+                        .with_label_values(&[&method, &route, &status])
+                        .inc();
+                    crate::metrics::HTTP_LATENCY
+                        .with_label_values(&[&method, &route])
+                        .observe(started.elapsed().as_secs_f64());
+                    Ok(res)
+                }
+            })
+            .configure(routes::configure)
+            .default_service(web::to(|| async {
+                respond(wire::problem(Code::NotFound, "no such resource"))
+            }))
+    })
+    .workers(settings.http_workers())
+    .max_connections(settings.max_connections)
+    .client_request_timeout(Duration::from_secs(settings.client_request_timeout_secs))
+    .client_disconnect_timeout(Duration::from_secs(2))
+    .shutdown_timeout(10)
+    .disable_signals()
+    .bind(&settings.bind)?;
+    let addr = server.addrs()[0];
+    let server = server.run();
+    Ok(Running {
+        server,
+        addr,
+        engine,
+        store,
+        shutdown: shutdown_tx,
+    })
+}
+
+/// Turns an engine reply into a response with the contract's headers.
+pub fn respond(reply: Reply) -> HttpResponse {
+    let status = actix_web::http::StatusCode::from_u16(reply.status)
+        .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = HttpResponse::build(status);
+    if reply.replayed {
+        response.insert_header(("Idempotent-Replayed", "true"));
+    }
+    if let Some(secs) = reply.retry_after_secs {
+        response.insert_header((header::RETRY_AFTER, secs.to_string()));
+    }
+    if reply.status == 401 {
+        response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+    }
+    if reply.body.is_empty() {
+        return response.finish();
+    }
+    let content_type = if reply.is_problem() {
+        "application/problem+json"
+    } else {
+        "application/json"
+    };
+    response
+        .insert_header((header::CONTENT_TYPE, content_type))
+        .body(reply.body)
+}

@@ -1,0 +1,150 @@
+//! Prometheus metrics, served as text at `GET /metrics`.
+//!
+//! Why statics: counters are bumped on hot paths from actors, the store and
+//! HTTP; a process-wide registry keeps that a single atomic add.
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
+use std::sync::LazyLock;
+
+pub static REGISTRY: LazyLock<Registry> = LazyLock::new(Registry::new);
+
+fn register<T: prometheus::core::Collector + Clone + 'static>(metric: T) -> T {
+    REGISTRY
+        .register(Box::new(metric.clone()))
+        .expect("metric registers once");
+    metric
+}
+
+pub static HTTP_REQUESTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register(
+        IntCounterVec::new(
+            Opts::new("boxoffice_http_requests_total", "HTTP requests by route and status"),
+            &["method", "route", "status"],
+        )
+        .unwrap(),
+    )
+});
+
+pub static HTTP_LATENCY: LazyLock<HistogramVec> = LazyLock::new(|| {
+    register(
+        HistogramVec::new(
+            HistogramOpts::new(
+                "boxoffice_http_request_duration_seconds",
+                "HTTP request latency by route",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+            ]),
+            &["method", "route"],
+        )
+        .unwrap(),
+    )
+});
+
+pub static BOOKINGS: LazyLock<IntCounter> = LazyLock::new(|| {
+    register(IntCounter::new("boxoffice_bookings_total", "Bookings confirmed").unwrap())
+});
+
+pub static SEATS_BOOKED: LazyLock<IntCounter> = LazyLock::new(|| {
+    register(IntCounter::new("boxoffice_seats_booked_total", "Seats sold").unwrap())
+});
+
+pub static CONFLICTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register(
+        IntCounterVec::new(
+            Opts::new("boxoffice_conflicts_total", "Business conflicts by code"),
+            &["code"],
+        )
+        .unwrap(),
+    )
+});
+
+pub static REPLAYS: LazyLock<IntCounter> = LazyLock::new(|| {
+    register(
+        IntCounter::new(
+            "boxoffice_idempotent_replays_total",
+            "Responses replayed for a repeated Idempotency-Key",
+        )
+        .unwrap(),
+    )
+});
+
+pub static MAILBOX_DEPTH: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+    register(
+        IntGaugeVec::new(
+            Opts::new(
+                "boxoffice_mailbox_depth",
+                "Messages queued in actor mailboxes, by actor kind",
+            ),
+            &["actor"],
+        )
+        .unwrap(),
+    )
+});
+
+pub static ACTORS_ACTIVE: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+    register(
+        IntGaugeVec::new(
+            Opts::new("boxoffice_actors_active", "Activated actors, by kind"),
+            &["actor"],
+        )
+        .unwrap(),
+    )
+});
+
+pub static OVERLOADED: LazyLock<IntCounter> = LazyLock::new(|| {
+    register(
+        IntCounter::new(
+            "boxoffice_overloaded_total",
+            "Requests shed with 503 because a mailbox or queue was full",
+        )
+        .unwrap(),
+    )
+});
+
+pub static FLUSHES: LazyLock<IntCounter> = LazyLock::new(|| {
+    register(IntCounter::new("boxoffice_store_flushes_total", "Group-commit flushes").unwrap())
+});
+
+pub static FLUSH_BATCH: LazyLock<Histogram> = LazyLock::new(|| {
+    register(
+        Histogram::with_opts(
+            HistogramOpts::new(
+                "boxoffice_store_flush_batch_size",
+                "Commits made durable by one flush",
+            )
+            .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0]),
+        )
+        .unwrap(),
+    )
+});
+
+/// Touches every metric so the first scrape lists them all.
+pub fn init() {
+    LazyLock::force(&HTTP_REQUESTS);
+    LazyLock::force(&HTTP_LATENCY);
+    LazyLock::force(&BOOKINGS);
+    LazyLock::force(&SEATS_BOOKED);
+    LazyLock::force(&CONFLICTS);
+    LazyLock::force(&REPLAYS);
+    LazyLock::force(&MAILBOX_DEPTH);
+    LazyLock::force(&ACTORS_ACTIVE);
+    LazyLock::force(&OVERLOADED);
+    LazyLock::force(&FLUSHES);
+    LazyLock::force(&FLUSH_BATCH);
+    for kind in ["seat", "cart", "booking"] {
+        MAILBOX_DEPTH.with_label_values(&[kind]);
+        ACTORS_ACTIVE.with_label_values(&[kind]);
+    }
+}
+
+pub fn render() -> String {
+    let mut out = Vec::new();
+    TextEncoder::new()
+        .encode(&REGISTRY.gather(), &mut out)
+        .expect("text encoding");
+    String::from_utf8(out).expect("prometheus text is UTF-8")
+}

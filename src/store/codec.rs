@@ -1,0 +1,367 @@
+//! Record codec: every value starts with a version byte so stored data can
+//! be migrated. Keys are binary: a one-byte record kind, then ids.
+//!
+//! Decoding never panics: a corrupt record is a `StoreError::Corrupt`.
+
+use super::{StoreError, StoreResult};
+use crate::domain::{
+    Booking, BookingId, BookingStatus, Cart, CartId, CartItem, CartStatus, Fingerprint,
+    IdempotencyKey, Row, SeatLabel, SeatState, Show, ShowId, StoredReply, UserId,
+};
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub const VERSION: u8 = 1;
+
+pub const KIND_SHOW: u8 = 1;
+pub const KIND_SEAT: u8 = 2;
+pub const KIND_CART: u8 = 3;
+pub const KIND_BOOKING: u8 = 4;
+pub const KIND_USER_BOOKING: u8 = 5;
+pub const KIND_SESSION: u8 = 6;
+pub const KIND_KEY: u8 = 7;
+
+fn id_key(kind: u8, id: &Uuid) -> Vec<u8> {
+    let mut key = Vec::with_capacity(17);
+    key.push(kind);
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+pub fn show_key(id: ShowId) -> Vec<u8> {
+    id_key(KIND_SHOW, &id.0)
+}
+
+pub fn seat_prefix(show: ShowId) -> Vec<u8> {
+    id_key(KIND_SEAT, &show.0)
+}
+
+pub fn seat_key(show: ShowId, index: u32) -> Vec<u8> {
+    let mut key = seat_prefix(show);
+    key.extend_from_slice(&index.to_be_bytes());
+    key
+}
+
+pub fn cart_key(id: CartId) -> Vec<u8> {
+    id_key(KIND_CART, &id.0)
+}
+
+pub fn booking_key(id: BookingId) -> Vec<u8> {
+    id_key(KIND_BOOKING, &id.0)
+}
+
+pub fn user_booking_prefix(user: UserId) -> Vec<u8> {
+    id_key(KIND_USER_BOOKING, &user.0)
+}
+
+pub fn user_booking_key(user: UserId, booking: BookingId) -> Vec<u8> {
+    let mut key = user_booking_prefix(user);
+    key.extend_from_slice(booking.0.as_bytes());
+    key
+}
+
+pub fn session_key(token_hash: &[u8; 32]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(33);
+    key.push(KIND_SESSION);
+    key.extend_from_slice(token_hash);
+    key
+}
+
+pub fn key_record_key(user: UserId, key: &IdempotencyKey) -> Vec<u8> {
+    let mut out = id_key(KIND_KEY, &user.0);
+    out.extend_from_slice(key.as_str().as_bytes());
+    out
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+fn check_version<'a>(bytes: &'a [u8], what: &str) -> StoreResult<&'a [u8]> {
+    match bytes.split_first() {
+        Some((&VERSION, rest)) => Ok(rest),
+        _ => Err(corrupt(what)),
+    }
+}
+
+fn json<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut out = vec![VERSION];
+    serde_json::to_writer(&mut out, value).expect("records serialise");
+    out
+}
+
+fn from_json<'a, T: Deserialize<'a>>(bytes: &'a [u8], what: &str) -> StoreResult<T> {
+    serde_json::from_slice(check_version(bytes, what)?).map_err(|e| corrupt(&format!("{what}: {e}")))
+}
+
+pub fn uuid_at(bytes: &[u8], offset: usize) -> StoreResult<Uuid> {
+    bytes
+        .get(offset..offset + 16)
+        .and_then(|b| Uuid::from_slice(b).ok())
+        .ok_or_else(|| corrupt("id"))
+}
+
+// ---- seats: binary, they are the hot path ----
+
+const SEAT_HELD: u8 = 1;
+const SEAT_BOOKED: u8 = 2;
+
+/// `None` for `Available` (the record is deleted).
+pub fn encode_seat(state: SeatState) -> Option<Vec<u8>> {
+    let mut out = vec![VERSION];
+    match state {
+        SeatState::Available => return None,
+        SeatState::Held { cart, until_ms } => {
+            out.push(SEAT_HELD);
+            out.extend_from_slice(cart.0.as_bytes());
+            out.extend_from_slice(&until_ms.to_be_bytes());
+        }
+        SeatState::Booked { booking } => {
+            out.push(SEAT_BOOKED);
+            out.extend_from_slice(booking.0.as_bytes());
+        }
+    }
+    Some(out)
+}
+
+pub fn decode_seat(bytes: &[u8]) -> StoreResult<SeatState> {
+    let rest = check_version(bytes, "seat")?;
+    match rest.first() {
+        Some(&SEAT_HELD) if rest.len() == 25 => {
+            let until = u64::from_be_bytes(rest[17..25].try_into().expect("8 bytes"));
+            Ok(SeatState::Held {
+                cart: CartId(uuid_at(rest, 1)?),
+                until_ms: until,
+            })
+        }
+        Some(&SEAT_BOOKED) if rest.len() == 17 => Ok(SeatState::Booked {
+            booking: BookingId(uuid_at(rest, 1)?),
+        }),
+        _ => Err(corrupt("seat")),
+    }
+}
+
+// ---- idempotency records: binary, replayed byte for byte ----
+
+pub fn encode_reply(reply: &StoredReply) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 + 32 + 2 + 8 + reply.body.len());
+    out.push(VERSION);
+    out.extend_from_slice(&reply.fingerprint.0);
+    out.extend_from_slice(&reply.status.to_be_bytes());
+    out.extend_from_slice(&reply.created_at_ms.to_be_bytes());
+    out.extend_from_slice(&reply.body);
+    out
+}
+
+pub fn decode_reply(bytes: &[u8]) -> StoreResult<StoredReply> {
+    let rest = check_version(bytes, "idempotency record")?;
+    if rest.len() < 42 {
+        return Err(corrupt("idempotency record"));
+    }
+    Ok(StoredReply {
+        fingerprint: Fingerprint(rest[..32].try_into().expect("32 bytes")),
+        status: u16::from_be_bytes(rest[32..34].try_into().expect("2 bytes")),
+        created_at_ms: u64::from_be_bytes(rest[34..42].try_into().expect("8 bytes")),
+        body: Bytes::copy_from_slice(&rest[42..]),
+    })
+}
+
+// ---- shows, carts, bookings: JSON bodies behind the version byte ----
+
+#[derive(Serialize, Deserialize)]
+struct ShowRecord {
+    id: Uuid,
+    title: String,
+    starts_at_ms: i64,
+    rows: Vec<(String, u32)>,
+}
+
+pub fn encode_show(show: &Show) -> Vec<u8> {
+    json(&ShowRecord {
+        id: show.id.0,
+        title: show.title.clone(),
+        starts_at_ms: show.starts_at_ms,
+        rows: show
+            .layout
+            .rows()
+            .iter()
+            .map(|r| (r.label.clone(), r.seats))
+            .collect(),
+    })
+}
+
+pub fn decode_show(bytes: &[u8]) -> StoreResult<Show> {
+    let record: ShowRecord = from_json(bytes, "show")?;
+    let rows = record
+        .rows
+        .into_iter()
+        .map(|(label, seats)| Row { label, seats })
+        .collect();
+    Show::new(ShowId(record.id), record.title, record.starts_at_ms, rows)
+        .map_err(|e| corrupt(&format!("show: {e}")))
+}
+
+#[derive(Serialize, Deserialize)]
+struct ItemRecord {
+    show: Uuid,
+    seat: String,
+    index: u32,
+    until_ms: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CartRecord {
+    id: Uuid,
+    owner: Uuid,
+    checked_out: Option<Uuid>,
+    items: Vec<ItemRecord>,
+    created_at_ms: u64,
+}
+
+pub fn encode_cart(cart: &Cart) -> Vec<u8> {
+    json(&CartRecord {
+        id: cart.id.0,
+        owner: cart.owner.0,
+        checked_out: match cart.status {
+            CartStatus::Open => None,
+            CartStatus::CheckedOut { booking } => Some(booking.0),
+        },
+        items: cart
+            .items
+            .iter()
+            .map(|item| ItemRecord {
+                show: item.show.0,
+                seat: item.seat.to_string(),
+                index: item.seat_index,
+                until_ms: item.until_ms,
+            })
+            .collect(),
+        created_at_ms: cart.created_at_ms,
+    })
+}
+
+fn label(text: &str) -> StoreResult<SeatLabel> {
+    SeatLabel::parse(text).ok_or_else(|| corrupt("seat label"))
+}
+
+pub fn decode_cart(bytes: &[u8]) -> StoreResult<Cart> {
+    let record: CartRecord = from_json(bytes, "cart")?;
+    let mut items = Vec::with_capacity(record.items.len());
+    for item in record.items {
+        items.push(CartItem {
+            show: ShowId(item.show),
+            seat: label(&item.seat)?,
+            seat_index: item.index,
+            until_ms: item.until_ms,
+        });
+    }
+    Ok(Cart {
+        id: CartId(record.id),
+        owner: UserId(record.owner),
+        status: match record.checked_out {
+            None => CartStatus::Open,
+            Some(id) => CartStatus::CheckedOut {
+                booking: BookingId(id),
+            },
+        },
+        items,
+        created_at_ms: record.created_at_ms,
+    })
+}
+
+#[derive(Serialize, Deserialize)]
+struct BookingRecord {
+    id: Uuid,
+    owner: Uuid,
+    show: Uuid,
+    seats: Vec<(u32, String)>,
+    cancelled: bool,
+    created_at_ms: u64,
+    cart: Option<Uuid>,
+}
+
+pub fn encode_booking(booking: &Booking) -> Vec<u8> {
+    json(&BookingRecord {
+        id: booking.id.0,
+        owner: booking.owner.0,
+        show: booking.show.0,
+        seats: booking
+            .seats
+            .iter()
+            .map(|(i, l)| (*i, l.to_string()))
+            .collect(),
+        cancelled: booking.status == BookingStatus::Cancelled,
+        created_at_ms: booking.created_at_ms,
+        cart: booking.cart.map(|c| c.0),
+    })
+}
+
+pub fn decode_booking(bytes: &[u8]) -> StoreResult<Booking> {
+    let record: BookingRecord = from_json(bytes, "booking")?;
+    let mut seats = Vec::with_capacity(record.seats.len());
+    for (index, text) in record.seats {
+        seats.push((index, label(&text)?));
+    }
+    Ok(Booking {
+        id: BookingId(record.id),
+        owner: UserId(record.owner),
+        show: ShowId(record.show),
+        seats,
+        status: if record.cancelled {
+            BookingStatus::Cancelled
+        } else {
+            BookingStatus::Confirmed
+        },
+        created_at_ms: record.created_at_ms,
+        cart: record.cart.map(CartId),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seats_round_trip_and_corruption_is_an_error() {
+        let states = [
+            SeatState::Held {
+                cart: CartId(Uuid::new_v4()),
+                until_ms: 42,
+            },
+            SeatState::Booked {
+                booking: BookingId(Uuid::new_v4()),
+            },
+        ];
+        for state in states {
+            let bytes = encode_seat(state).unwrap();
+            assert_eq!(decode_seat(&bytes).unwrap(), state);
+            for cut in 0..bytes.len() {
+                assert!(decode_seat(&bytes[..cut]).is_err());
+            }
+        }
+        assert!(encode_seat(SeatState::Available).is_none());
+        assert!(decode_seat(&[9, 1]).is_err());
+    }
+
+    #[test]
+    fn replies_round_trip_byte_for_byte() {
+        let reply = StoredReply {
+            fingerprint: Fingerprint([7; 32]),
+            status: 409,
+            body: Bytes::from_static(b"{\"x\":1}"),
+            created_at_ms: 99,
+        };
+        let bytes = encode_reply(&reply);
+        assert_eq!(decode_reply(&bytes).unwrap(), reply);
+        assert!(decode_reply(&bytes[..20]).is_err());
+        assert!(decode_reply(b"").is_err());
+    }
+
+    #[test]
+    fn corrupt_json_records_are_errors() {
+        assert!(decode_show(b"\x01{not json").is_err());
+        assert!(decode_cart(b"\x02{}").is_err());
+        assert!(decode_booking(b"").is_err());
+    }
+}

@@ -1,0 +1,102 @@
+//! Durable storage behind a trait, so the embedded sled store can later be
+//! swapped for a distributed one (PostgreSQL) without touching actors.
+//!
+//! The contract every implementation keeps:
+//! - `commit` applies a `WriteSet` atomically: all mutations and the
+//!   idempotency record, or nothing. If the record's key is already taken,
+//!   nothing is written and the existing record is returned.
+//! - a commit is visible to reads at once but durable only when the future
+//!   from `durable(ticket)` resolves; callers reply only after that.
+//! - durability is shared: one flusher serves every waiter queued since its
+//!   last flush (group commit), so fsyncs per second stay constant while
+//!   commits per fsync grow with load.
+
+mod codec;
+mod group_commit;
+mod sled_store;
+
+pub use sled_store::SledStore;
+
+use crate::domain::{
+    Booking, Cart, IdempotencyKey, SeatState, Show, ShowId, StoredReply, UserId,
+};
+use futures_util::future::BoxFuture;
+
+/// A position in the commit order; durable once the flusher has passed it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Ticket(pub u64);
+
+/// One record to write.
+#[derive(Clone, Debug)]
+pub enum Mutation {
+    Show(Show),
+    /// A seat's state; `Available` deletes the record.
+    Seat {
+        show: ShowId,
+        index: u32,
+        state: SeatState,
+    },
+    Cart(Cart),
+    /// A booking, also indexed under its owner.
+    Booking(Booking),
+    /// A session: the SHA-256 of its bearer token names the user.
+    Session { token_hash: [u8; 32], user: UserId },
+}
+
+/// The idempotency record written with an effect.
+#[derive(Clone, Debug)]
+pub struct KeyRecord {
+    pub user: UserId,
+    pub key: IdempotencyKey,
+    pub reply: StoredReply,
+}
+
+/// Everything one request changes, applied atomically.
+#[derive(Clone, Debug, Default)]
+pub struct WriteSet {
+    pub key: Option<KeyRecord>,
+    pub mutations: Vec<Mutation>,
+}
+
+#[derive(Debug)]
+pub enum CommitOutcome {
+    Committed(Ticket),
+    /// The idempotency key already had this record; nothing was written.
+    KeyTaken(StoredReply),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage error: {0}")]
+    Io(#[from] sled::Error),
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+    #[error("the commit queue is full")]
+    Overloaded,
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// What the engine needs from durable storage.
+pub trait Store: Send + Sync + 'static {
+    fn commit(&self, writes: WriteSet) -> StoreResult<CommitOutcome>;
+    /// Resolves once every commit up to `ticket` is on disk.
+    fn durable(&self, ticket: Ticket) -> BoxFuture<'static, StoreResult<()>>;
+    /// The ticket of the newest commit; `durable(last_ticket())` is a sync point.
+    fn last_ticket(&self) -> Ticket;
+
+    fn load_show(&self, id: ShowId) -> StoreResult<Option<Show>>;
+    fn list_shows(&self) -> StoreResult<Vec<Show>>;
+    /// Every seat of a show whose state is not `Available`.
+    fn load_taken_seats(&self, show: ShowId) -> StoreResult<Vec<(u32, SeatState)>>;
+    fn load_seat(&self, show: ShowId, index: u32) -> StoreResult<SeatState>;
+    fn load_cart(&self, id: crate::domain::CartId) -> StoreResult<Option<Cart>>;
+    fn list_open_carts(&self) -> StoreResult<Vec<Cart>>;
+    fn load_booking(&self, id: crate::domain::BookingId) -> StoreResult<Option<Booking>>;
+    fn list_bookings(&self, user: UserId) -> StoreResult<Vec<Booking>>;
+    fn load_session(&self, token_hash: &[u8; 32]) -> StoreResult<Option<UserId>>;
+    fn load_key(&self, user: UserId, key: &IdempotencyKey) -> StoreResult<Option<StoredReply>>;
+
+    /// Flushes everything now (shutdown).
+    fn flush(&self) -> StoreResult<()>;
+}

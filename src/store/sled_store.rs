@@ -1,0 +1,317 @@
+//! The embedded store: one sled tree, binary keys (see `codec`), commits as
+//! single-tree transactions so the effect and its idempotency record are
+//! applied together or not at all, and durability through group commit.
+
+use super::codec::{self, *};
+use super::group_commit::GroupCommit;
+use super::{CommitOutcome, Mutation, Store, StoreError, StoreResult, Ticket, WriteSet};
+use crate::domain::{
+    Booking, BookingId, Cart, CartId, CartStatus, IdempotencyKey, SeatState, Show, ShowId,
+    StoredReply, UserId,
+};
+use futures_util::future::BoxFuture;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use std::path::Path;
+
+pub struct SledStore {
+    db: sled::Db,
+    group: GroupCommit,
+}
+
+impl SledStore {
+    pub fn open(dir: &Path) -> StoreResult<Self> {
+        let db = sled::Config::new()
+            .path(dir)
+            // Durability comes from our group commit, not a timer.
+            .flush_every_ms(None)
+            .open()?;
+        let flushed = db.clone();
+        let group = GroupCommit::start(move || flushed.flush().map(|_| ()).map_err(Into::into));
+        Ok(SledStore { db, group })
+    }
+
+    /// True when the store holds no show and was never seeded.
+    pub fn is_empty(&self) -> bool {
+        self.db.is_empty()
+    }
+
+    fn get(&self, key: &[u8]) -> StoreResult<Option<sled::IVec>> {
+        Ok(self.db.get(key)?)
+    }
+}
+
+/// A mutation encoded ahead of the transaction (closures may rerun).
+enum Encoded {
+    Put(Vec<u8>, Vec<u8>),
+    Delete(Vec<u8>),
+}
+
+fn encode(mutations: &[Mutation]) -> Vec<Encoded> {
+    let mut out = Vec::with_capacity(mutations.len() + 1);
+    for mutation in mutations {
+        match mutation {
+            Mutation::Show(show) => out.push(Encoded::Put(show_key(show.id), encode_show(show))),
+            Mutation::Seat { show, index, state } => {
+                let key = seat_key(*show, *index);
+                out.push(match encode_seat(*state) {
+                    Some(value) => Encoded::Put(key, value),
+                    None => Encoded::Delete(key),
+                });
+            }
+            Mutation::Cart(cart) => out.push(Encoded::Put(cart_key(cart.id), encode_cart(cart))),
+            Mutation::Booking(booking) => {
+                out.push(Encoded::Put(booking_key(booking.id), encode_booking(booking)));
+                out.push(Encoded::Put(
+                    user_booking_key(booking.owner, booking.id),
+                    Vec::new(),
+                ));
+            }
+            Mutation::Session { token_hash, user } => out.push(Encoded::Put(
+                session_key(token_hash),
+                user.0.as_bytes().to_vec(),
+            )),
+        }
+    }
+    out
+}
+
+impl Store for SledStore {
+    fn commit(&self, writes: WriteSet) -> StoreResult<CommitOutcome> {
+        let encoded = encode(&writes.mutations);
+        let key = writes
+            .key
+            .as_ref()
+            .map(|record| (key_record_key(record.user, &record.key), encode_reply(&record.reply)));
+        let result = self.db.transaction(|tx| {
+            if let Some((key, value)) = &key {
+                if let Some(existing) = tx.get(key)? {
+                    return Err(ConflictableTransactionError::Abort(existing));
+                }
+                tx.insert(key.as_slice(), value.as_slice())?;
+            }
+            for write in &encoded {
+                match write {
+                    Encoded::Put(k, v) => {
+                        tx.insert(k.as_slice(), v.as_slice())?;
+                    }
+                    Encoded::Delete(k) => {
+                        tx.remove(k.as_slice())?;
+                    }
+                }
+            }
+            Ok(())
+        });
+        match result {
+            Ok(()) => Ok(CommitOutcome::Committed(self.group.next_ticket())),
+            Err(TransactionError::Abort(existing)) => {
+                Ok(CommitOutcome::KeyTaken(decode_reply(&existing)?))
+            }
+            Err(TransactionError::Storage(e)) => Err(e.into()),
+        }
+    }
+
+    fn durable(&self, ticket: Ticket) -> BoxFuture<'static, StoreResult<()>> {
+        self.group.durable(ticket)
+    }
+
+    fn last_ticket(&self) -> Ticket {
+        self.group.last_ticket()
+    }
+
+    fn load_show(&self, id: ShowId) -> StoreResult<Option<Show>> {
+        self.get(&show_key(id))?.map(|v| decode_show(&v)).transpose()
+    }
+
+    fn list_shows(&self) -> StoreResult<Vec<Show>> {
+        self.db
+            .scan_prefix([codec::KIND_SHOW])
+            .map(|entry| decode_show(&entry?.1))
+            .collect()
+    }
+
+    fn load_taken_seats(&self, show: ShowId) -> StoreResult<Vec<(u32, SeatState)>> {
+        self.db
+            .scan_prefix(seat_prefix(show))
+            .map(|entry| {
+                let (key, value) = entry?;
+                let index = key
+                    .get(17..21)
+                    .map(|b| u32::from_be_bytes(b.try_into().expect("4 bytes")))
+                    .ok_or_else(|| StoreError::Corrupt("seat key".into()))?;
+                Ok((index, decode_seat(&value)?))
+            })
+            .collect()
+    }
+
+    fn load_seat(&self, show: ShowId, index: u32) -> StoreResult<SeatState> {
+        match self.get(&seat_key(show, index))? {
+            Some(value) => decode_seat(&value),
+            None => Ok(SeatState::Available),
+        }
+    }
+
+    fn load_cart(&self, id: CartId) -> StoreResult<Option<Cart>> {
+        self.get(&cart_key(id))?.map(|v| decode_cart(&v)).transpose()
+    }
+
+    fn list_open_carts(&self) -> StoreResult<Vec<Cart>> {
+        let mut carts = Vec::new();
+        for entry in self.db.scan_prefix([codec::KIND_CART]) {
+            let cart = decode_cart(&entry?.1)?;
+            if cart.status == CartStatus::Open && !cart.items.is_empty() {
+                carts.push(cart);
+            }
+        }
+        Ok(carts)
+    }
+
+    fn load_booking(&self, id: BookingId) -> StoreResult<Option<Booking>> {
+        self.get(&booking_key(id))?
+            .map(|v| decode_booking(&v))
+            .transpose()
+    }
+
+    fn list_bookings(&self, user: UserId) -> StoreResult<Vec<Booking>> {
+        let mut bookings = Vec::new();
+        for entry in self.db.scan_prefix(user_booking_prefix(user)) {
+            let (key, _) = entry?;
+            let id = BookingId(uuid_at(&key, 17)?);
+            if let Some(booking) = self.load_booking(id)? {
+                bookings.push(booking);
+            }
+        }
+        bookings.sort_by_key(|b| (b.created_at_ms, b.id));
+        Ok(bookings)
+    }
+
+    fn load_session(&self, token_hash: &[u8; 32]) -> StoreResult<Option<UserId>> {
+        match self.get(&session_key(token_hash))? {
+            Some(value) => Ok(Some(UserId(uuid_at(&value, 0)?))),
+            None => Ok(None),
+        }
+    }
+
+    fn load_key(&self, user: UserId, key: &IdempotencyKey) -> StoreResult<Option<StoredReply>> {
+        self.get(&key_record_key(user, key))?
+            .map(|v| decode_reply(&v))
+            .transpose()
+    }
+
+    fn flush(&self) -> StoreResult<()> {
+        self.db.flush()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Fingerprint, Row};
+    use crate::store::KeyRecord;
+    use bytes::Bytes;
+    use uuid::Uuid;
+
+    fn reply(fp: u8) -> StoredReply {
+        StoredReply {
+            fingerprint: Fingerprint([fp; 32]),
+            status: 201,
+            body: Bytes::from_static(b"{}"),
+            created_at_ms: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn effect_and_key_commit_together_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let user = UserId(Uuid::new_v4());
+        let key = IdempotencyKey::parse(b"k1").unwrap();
+        let show = Show::new(
+            ShowId(Uuid::new_v4()),
+            "T".into(),
+            0,
+            vec![Row {
+                label: "A".into(),
+                seats: 2,
+            }],
+        )
+        .unwrap();
+        let booked = SeatState::Booked {
+            booking: BookingId(Uuid::new_v4()),
+        };
+        let first = WriteSet {
+            key: Some(KeyRecord {
+                user,
+                key: key.clone(),
+                reply: reply(1),
+            }),
+            mutations: vec![
+                Mutation::Show(show.clone()),
+                Mutation::Seat {
+                    show: show.id,
+                    index: 1,
+                    state: booked,
+                },
+            ],
+        };
+        let ticket = match store.commit(first).unwrap() {
+            CommitOutcome::Committed(t) => t,
+            other => panic!("{other:?}"),
+        };
+        store.durable(ticket).await.unwrap();
+        // The same key again: nothing written, the first record returned.
+        let second = WriteSet {
+            key: Some(KeyRecord {
+                user,
+                key: key.clone(),
+                reply: reply(2),
+            }),
+            mutations: vec![Mutation::Seat {
+                show: show.id,
+                index: 0,
+                state: booked,
+            }],
+        };
+        match store.commit(second).unwrap() {
+            CommitOutcome::KeyTaken(existing) => assert_eq!(existing, reply(1)),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(store.load_seat(show.id, 0).unwrap(), SeatState::Available);
+        assert_eq!(store.load_taken_seats(show.id).unwrap(), vec![(1, booked)]);
+        assert_eq!(store.load_key(user, &key).unwrap(), Some(reply(1)));
+        drop(store);
+        let reopened = SledStore::open(dir.path()).unwrap();
+        assert_eq!(reopened.load_show(show.id).unwrap().unwrap().title, "T");
+        assert_eq!(reopened.load_seat(show.id, 1).unwrap(), booked);
+    }
+
+    #[tokio::test]
+    async fn many_waiters_share_flushes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(SledStore::open(dir.path()).unwrap());
+        let mut waits = Vec::new();
+        for i in 0..200u32 {
+            let ticket = match store
+                .commit(WriteSet {
+                    key: None,
+                    mutations: vec![Mutation::Seat {
+                        show: ShowId(Uuid::nil()),
+                        index: i,
+                        state: SeatState::Booked {
+                            booking: BookingId(Uuid::new_v4()),
+                        },
+                    }],
+                })
+                .unwrap()
+            {
+                CommitOutcome::Committed(t) => t,
+                other => panic!("{other:?}"),
+            };
+            waits.push(store.durable(ticket));
+        }
+        for wait in waits {
+            wait.await.unwrap();
+        }
+        assert_eq!(store.load_taken_seats(ShowId(Uuid::nil())).unwrap().len(), 200);
+    }
+}

@@ -1,0 +1,330 @@
+//! What goes over the wire: JSON bodies and RFC 9457 problems.
+//!
+//! Replies are built here once, as bytes, because the engine stores them
+//! with their idempotency key and replays them byte for byte.
+
+use crate::domain::{Booking, Cart, CartStatus, SeatStatus, Show};
+use bytes::Bytes;
+use serde::Serialize;
+
+/// Base of every problem `type`; the last segment is the code.
+pub const PROBLEM_BASE: &str = "https://boxoffice.dev/problems/";
+
+/// A finished HTTP answer: status, body and the headers that vary.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Bytes,
+    /// `Idempotent-Replayed: true`.
+    pub replayed: bool,
+    /// `Retry-After` in seconds (409 in progress, 429, 503).
+    pub retry_after_secs: Option<u32>,
+}
+
+impl Reply {
+    pub fn json<T: Serialize>(status: u16, value: &T) -> Reply {
+        Reply {
+            status,
+            body: Bytes::from(serde_json::to_vec(value).expect("replies serialise")),
+            replayed: false,
+            retry_after_secs: None,
+        }
+    }
+
+    pub fn empty(status: u16) -> Reply {
+        Reply {
+            status,
+            body: Bytes::new(),
+            replayed: false,
+            retry_after_secs: None,
+        }
+    }
+
+    pub fn is_problem(&self) -> bool {
+        self.status >= 400
+    }
+
+    pub fn with_retry_after(mut self, secs: u32) -> Reply {
+        self.retry_after_secs = Some(secs);
+        self
+    }
+}
+
+/// The problem codes of the contract (API.md), plus `internal`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Code {
+    InvalidRequest,
+    IdempotencyKeyMissing,
+    IdempotencyKeyInvalid,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    SeatUnavailable,
+    HoldExpired,
+    CartClosed,
+    TooManyHolds,
+    RequestInProgress,
+    PayloadTooLarge,
+    IdempotencyKeyReused,
+    RateLimited,
+    Internal,
+    Overloaded,
+}
+
+impl Code {
+    pub fn status(self) -> u16 {
+        match self {
+            Code::InvalidRequest | Code::IdempotencyKeyMissing | Code::IdempotencyKeyInvalid => 400,
+            Code::Unauthorized => 401,
+            Code::Forbidden => 403,
+            Code::NotFound => 404,
+            Code::MethodNotAllowed => 405,
+            Code::SeatUnavailable
+            | Code::HoldExpired
+            | Code::CartClosed
+            | Code::TooManyHolds
+            | Code::RequestInProgress => 409,
+            Code::PayloadTooLarge => 413,
+            Code::IdempotencyKeyReused => 422,
+            Code::RateLimited => 429,
+            Code::Internal => 500,
+            Code::Overloaded => 503,
+        }
+    }
+
+    pub fn slug(self) -> &'static str {
+        match self {
+            Code::InvalidRequest => "invalid-request",
+            Code::IdempotencyKeyMissing => "idempotency-key-missing",
+            Code::IdempotencyKeyInvalid => "idempotency-key-invalid",
+            Code::Unauthorized => "unauthorized",
+            Code::Forbidden => "forbidden",
+            Code::NotFound => "not-found",
+            Code::MethodNotAllowed => "method-not-allowed",
+            Code::SeatUnavailable => "seat-unavailable",
+            Code::HoldExpired => "hold-expired",
+            Code::CartClosed => "cart-closed",
+            Code::TooManyHolds => "too-many-holds",
+            Code::RequestInProgress => "request-in-progress",
+            Code::PayloadTooLarge => "payload-too-large",
+            Code::IdempotencyKeyReused => "idempotency-key-reused",
+            Code::RateLimited => "rate-limited",
+            Code::Internal => "internal",
+            Code::Overloaded => "overloaded",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Code::InvalidRequest => "Invalid request",
+            Code::IdempotencyKeyMissing => "Idempotency-Key missing",
+            Code::IdempotencyKeyInvalid => "Idempotency-Key invalid",
+            Code::Unauthorized => "Unauthorized",
+            Code::Forbidden => "Forbidden",
+            Code::NotFound => "Not found",
+            Code::MethodNotAllowed => "Method not allowed",
+            Code::SeatUnavailable => "Seat unavailable",
+            Code::HoldExpired => "Hold expired",
+            Code::CartClosed => "Cart closed",
+            Code::TooManyHolds => "Too many holds",
+            Code::RequestInProgress => "Request in progress",
+            Code::PayloadTooLarge => "Payload too large",
+            Code::IdempotencyKeyReused => "Idempotency-Key reused",
+            Code::RateLimited => "Rate limited",
+            Code::Internal => "Internal error",
+            Code::Overloaded => "Overloaded",
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ProblemBody<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    detail: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seats: Option<&'a [String]>,
+}
+
+/// An `application/problem+json` reply.
+pub fn problem(code: Code, detail: &str) -> Reply {
+    problem_with_seats(code, detail, None)
+}
+
+fn problem_with_seats(code: Code, detail: &str, seats: Option<&[String]>) -> Reply {
+    let mut reply = Reply::json(
+        code.status(),
+        &ProblemBody {
+            kind: format!("{PROBLEM_BASE}{}", code.slug()),
+            title: code.title(),
+            status: code.status(),
+            detail,
+            seats,
+        },
+    );
+    if matches!(
+        code,
+        Code::RequestInProgress | Code::RateLimited | Code::Overloaded
+    ) {
+        reply.retry_after_secs = Some(1);
+    }
+    reply
+}
+
+/// 409 `seat-unavailable` naming the seats.
+pub fn seat_unavailable(seats: &[String]) -> Reply {
+    let detail = format!("not available: {}", seats.join(", "));
+    problem_with_seats(Code::SeatUnavailable, &detail, Some(seats))
+}
+
+/// RFC 3339 UTC with milliseconds.
+pub fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+#[derive(Serialize)]
+pub struct SessionOut {
+    pub token: String,
+    pub user_id: String,
+}
+
+#[derive(Serialize)]
+pub struct ShowSummaryOut {
+    pub id: String,
+    pub title: String,
+    pub starts_at: String,
+    pub capacity: u32,
+    pub available: u32,
+}
+
+#[derive(Serialize)]
+pub struct ShowListOut {
+    pub shows: Vec<ShowSummaryOut>,
+}
+
+#[derive(Serialize)]
+pub struct SeatOut {
+    pub id: String,
+    pub row: String,
+    pub number: u32,
+    pub status: &'static str,
+}
+
+#[derive(Serialize)]
+pub struct ShowOut {
+    pub id: String,
+    pub title: String,
+    pub starts_at: String,
+    pub seats: Vec<SeatOut>,
+}
+
+/// The show with each seat's status from `status_of(index)`.
+pub fn show_out(show: &Show, status_of: impl Fn(u32) -> SeatStatus) -> ShowOut {
+    ShowOut {
+        id: show.id.to_string(),
+        title: show.title.clone(),
+        starts_at: rfc3339(show.starts_at_ms),
+        seats: show
+            .layout
+            .labels()
+            .map(|(index, label)| SeatOut {
+                id: label.to_string(),
+                number: label.number,
+                row: label.row,
+                status: status_of(index).as_str(),
+            })
+            .collect(),
+    }
+}
+
+#[derive(Serialize)]
+pub struct BookingOut {
+    pub id: String,
+    pub show_id: String,
+    pub seats: Vec<String>,
+    pub status: &'static str,
+    pub created_at: String,
+}
+
+pub fn booking_out(booking: &Booking) -> BookingOut {
+    BookingOut {
+        id: booking.id.to_string(),
+        show_id: booking.show.to_string(),
+        seats: booking.seats.iter().map(|(_, l)| l.to_string()).collect(),
+        status: booking.status.as_str(),
+        created_at: rfc3339(booking.created_at_ms as i64),
+    }
+}
+
+#[derive(Serialize)]
+pub struct BookingListOut {
+    pub bookings: Vec<BookingOut>,
+}
+
+#[derive(Serialize)]
+pub struct CartItemOut {
+    pub show_id: String,
+    pub seat_id: String,
+    pub status: &'static str,
+    pub expires_at: String,
+}
+
+#[derive(Serialize)]
+pub struct CartOut {
+    pub id: String,
+    pub status: &'static str,
+    pub items: Vec<CartItemOut>,
+    pub expires_at: Option<String>,
+}
+
+pub fn cart_out(cart: &Cart, now_ms: u64) -> CartOut {
+    CartOut {
+        id: cart.id.to_string(),
+        status: match cart.status {
+            CartStatus::Open => "open",
+            CartStatus::CheckedOut { .. } => "checked_out",
+        },
+        items: cart
+            .items
+            .iter()
+            .map(|item| CartItemOut {
+                show_id: item.show.to_string(),
+                seat_id: item.seat.to_string(),
+                status: if cart.status == CartStatus::Open && !item.is_live(now_ms) {
+                    "expired"
+                } else {
+                    "held"
+                },
+                expires_at: rfc3339(item.until_ms as i64),
+            })
+            .collect(),
+        expires_at: cart.expires_at_ms(now_ms).map(|ms| rfc3339(ms as i64)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn problems_carry_code_status_and_seats() {
+        let reply = seat_unavailable(&["A1".into(), "A2".into()]);
+        assert_eq!(reply.status, 409);
+        let body: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
+        assert_eq!(body["type"], "https://boxoffice.dev/problems/seat-unavailable");
+        assert_eq!(body["status"], 409);
+        assert_eq!(body["seats"], serde_json::json!(["A1", "A2"]));
+        assert!(body["detail"].as_str().unwrap().contains("A1, A2"));
+        assert_eq!(problem(Code::Overloaded, "x").retry_after_secs, Some(1));
+    }
+
+    #[test]
+    fn times_are_rfc3339_utc() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
+    }
+}
