@@ -6,7 +6,11 @@ use std::io::Write;
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "boxoffice", version, about = "Seat reservation engine for movie-ticket booking")]
+#[command(
+    name = "boxoffice",
+    version,
+    about = "Seat reservation engine for movie-ticket booking"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

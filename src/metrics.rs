@@ -21,7 +21,10 @@ fn register<T: prometheus::core::Collector + Clone + 'static>(metric: T) -> T {
 pub static HTTP_REQUESTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     register(
         IntCounterVec::new(
-            Opts::new("boxoffice_http_requests_total", "HTTP requests by route and status"),
+            Opts::new(
+                "boxoffice_http_requests_total",
+                "HTTP requests by route and status",
+            ),
             &["method", "route", "status"],
         )
         .unwrap(),

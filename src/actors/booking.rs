@@ -52,7 +52,11 @@ pub struct BookingActor {
 }
 
 impl BookingActor {
-    pub fn launch(engine: Engine, id: BookingId, booking: Option<Booking>) -> Mailbox<BookingActor> {
+    pub fn launch(
+        engine: Engine,
+        id: BookingId,
+        booking: Option<Booking>,
+    ) -> Mailbox<BookingActor> {
         let depth = Depth::new("booking");
         let capacity = engine.config.mailbox_capacity;
         let arbiter = engine.arbiter_for(id.0.as_u64_pair().1).clone();
@@ -153,7 +157,9 @@ async fn create(
     let view = match show.and_then(|s| engine.view(s)) {
         Some(view) => view,
         None => {
-            let (_, reply) = engine.settle("booking", Some(&req), not_found("show"), vec![]).await;
+            let (_, reply) = engine
+                .settle("booking", Some(&req), not_found("show"), vec![])
+                .await;
             return finish(None, reply);
         }
     };
@@ -184,7 +190,12 @@ async fn create(
             .inc();
         let names: Vec<String> = refused.iter().map(|(l, _)| l.to_string()).collect();
         let (_, reply) = engine
-            .settle("booking", Some(&req), wire::seat_unavailable(&names), vec![])
+            .settle(
+                "booking",
+                Some(&req),
+                wire::seat_unavailable(&names),
+                vec![],
+            )
             .await;
         return finish(None, reply);
     }
@@ -255,7 +266,9 @@ async fn cancel(engine: Engine, booking: Option<Booking>, user: UserId) -> Done 
         })
         .collect();
     mutations.push(Mutation::Booking(booking.clone()));
-    let (applied, reply) = engine.settle("cancel", None, Reply::empty(204), mutations).await;
+    let (applied, reply) = engine
+        .settle("cancel", None, Reply::empty(204), mutations)
+        .await;
     engine.resolve_all(booking.show, &seats, txn, applied);
     if applied {
         done(Some(booking), reply)

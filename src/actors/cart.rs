@@ -171,9 +171,10 @@ fn cart_error(error: CartError) -> Reply {
             "a cart holds seats of one show; this seat is of another",
         ),
         CartError::Empty => wire::problem(Code::InvalidRequest, "the cart is empty"),
-        CartError::HoldExpired => {
-            wire::problem(Code::HoldExpired, "a hold in this cart has lapsed; nothing was booked")
-        }
+        CartError::HoldExpired => wire::problem(
+            Code::HoldExpired,
+            "a hold in this cart has lapsed; nothing was booked",
+        ),
         CartError::NoSuchItem => not_found("cart item"),
     }
 }
@@ -191,7 +192,12 @@ async fn create(engine: Engine, id: CartId, existing: Option<Cart>, req: Request
     let cart = Cart::new(id, req.user, now_ms());
     let reply = cart_reply(201, &cart);
     let (applied, reply) = engine
-        .settle("cart", Some(&req), reply, vec![Mutation::Cart(cart.clone())])
+        .settle(
+            "cart",
+            Some(&req),
+            reply,
+            vec![Mutation::Cart(cart.clone())],
+        )
         .await;
     Done {
         cart: applied.then_some(cart),
@@ -369,7 +375,8 @@ async fn checkout(engine: Engine, cart: Option<Cart>, req: Request) -> Done {
         settle: Some(req.clone()),
         reply,
     };
-    let answer = |reply: Reply| async { engine.settle("checkout", Some(&req), reply, vec![]).await.1 };
+    let answer =
+        |reply: Reply| async { engine.settle("checkout", Some(&req), reply, vec![]).await.1 };
     let Some(mut cart) = owned(cart, req.user) else {
         return finish(None, answer(not_found("cart")).await);
     };
@@ -430,7 +437,9 @@ async fn checkout(engine: Engine, cart: Option<Cart>, req: Request) -> Done {
     mutations.push(Mutation::Booking(booking.clone()));
     mutations.push(Mutation::Cart(cart.clone()));
     let reply = Reply::json(201, &wire::booking_out(&booking));
-    let (applied, reply) = engine.settle("checkout", Some(&req), reply, mutations).await;
+    let (applied, reply) = engine
+        .settle("checkout", Some(&req), reply, mutations)
+        .await;
     engine.resolve_all(show, &booking.seats, txn, applied);
     if applied {
         debug_assert!(matches!(cart.status, CartStatus::CheckedOut { .. }));

@@ -160,7 +160,11 @@ impl<K: Eq + Hash + Clone, A: Actor> Registry<K, A> {
 
     /// Forgets `id` if it still maps to `addr` (called by a stopping actor).
     pub fn remove_if_same(&self, id: &K, addr: &Addr<A>) {
-        if self.live.remove_if(id, |_, live| &live.addr == addr).is_some() {
+        if self
+            .live
+            .remove_if(id, |_, live| &live.addr == addr)
+            .is_some()
+        {
             crate::metrics::ACTORS_ACTIVE
                 .with_label_values(&[self.kind])
                 .dec();

@@ -145,9 +145,7 @@ impl Handler<Prepare> for SeatActor {
         self.last_used = Instant::now();
         let decision = self.seat.prepare(msg.txn, msg.claim, msg.now_ms);
         if decision.is_err() {
-            crate::metrics::CONFLICTS
-                .with_label_values(&["seat"])
-                .inc();
+            crate::metrics::CONFLICTS.with_label_values(&["seat"]).inc();
         }
         if msg.reply.send(decision).is_err() {
             // The coordinator is gone (it never drops a pending reply in

@@ -205,7 +205,10 @@ mod tests {
             c.plan_add(s2, &seat("A2"), 0, 100),
             Err(CartError::OtherShow)
         );
-        assert_eq!(c.plan_add(s1, &seat("A1"), 50, 100), Ok(AddPlan::AlreadyHeld));
+        assert_eq!(
+            c.plan_add(s1, &seat("A1"), 50, 100),
+            Ok(AddPlan::AlreadyHeld)
+        );
         // A lapsed item may be held again, replacing the old entry.
         assert_eq!(
             c.plan_add(s1, &seat("A1"), 100, 100),

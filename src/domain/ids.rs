@@ -97,7 +97,9 @@ mod tests {
         assert_eq!(label.row, "AB");
         assert_eq!(label.number, 12);
         assert_eq!(label.to_string(), "AB12");
-        for bad in ["", "A", "12", "a1", "A01", "ABCD1", "A1000", "A1B", "A-1", " A1"] {
+        for bad in [
+            "", "A", "12", "a1", "A01", "ABCD1", "A1000", "A1B", "A-1", " A1",
+        ] {
             assert!(SeatLabel::parse(bad).is_none(), "{bad:?} must not parse");
         }
     }

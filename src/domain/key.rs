@@ -118,7 +118,11 @@ mod tests {
             b"\"a\"b\"",
             b"\"a\\nb\"",
         ] {
-            assert_eq!(IdempotencyKey::parse(bad), Err(KeyError::Invalid), "{bad:?}");
+            assert_eq!(
+                IdempotencyKey::parse(bad),
+                Err(KeyError::Invalid),
+                "{bad:?}"
+            );
         }
         assert!(IdempotencyKey::parse(&vec![b'a'; 255]).is_ok());
     }

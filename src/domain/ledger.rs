@@ -113,7 +113,10 @@ mod tests {
             ledger.admit(user, &key, fp, Some(&stored)),
             Admission::Replay(stored.clone())
         );
-        assert_eq!(ledger.admit(user, &key, other, Some(&stored)), Admission::Reused);
+        assert_eq!(
+            ledger.admit(user, &key, other, Some(&stored)),
+            Admission::Reused
+        );
         assert_eq!(ledger.in_flight(), 0);
     }
 
@@ -122,8 +125,14 @@ mod tests {
         let mut ledger = IdempotencyLedger::default();
         let key = IdempotencyKey::parse(b"same").unwrap();
         let fp = Fingerprint::of("POST", "/a", b"{}");
-        assert_eq!(ledger.admit(UserId(Uuid::new_v4()), &key, fp, None), Admission::Run);
-        assert_eq!(ledger.admit(UserId(Uuid::new_v4()), &key, fp, None), Admission::Run);
+        assert_eq!(
+            ledger.admit(UserId(Uuid::new_v4()), &key, fp, None),
+            Admission::Run
+        );
+        assert_eq!(
+            ledger.admit(UserId(Uuid::new_v4()), &key, fp, None),
+            Admission::Run
+        );
     }
 
     #[test]

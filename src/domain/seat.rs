@@ -15,8 +15,13 @@ pub enum SeatState {
     Available,
     /// Held for a cart until `until_ms` (exclusive): at `now_ms >= until_ms`
     /// the hold has lapsed and the seat counts as available.
-    Held { cart: CartId, until_ms: u64 },
-    Booked { booking: BookingId },
+    Held {
+        cart: CartId,
+        until_ms: u64,
+    },
+    Booked {
+        booking: BookingId,
+    },
 }
 
 /// What the public seat map shows.

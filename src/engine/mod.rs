@@ -218,7 +218,11 @@ impl Engine {
     /// to (`crash_point = "booking.written"`): the crash tests' hook.
     pub fn crash_at(&self, op: &str, step: &str) {
         if let Some(point) = &self.config.crash_point {
-            if point.strip_prefix(op).and_then(|rest| rest.strip_prefix('.')) == Some(step) {
+            if point
+                .strip_prefix(op)
+                .and_then(|rest| rest.strip_prefix('.'))
+                == Some(step)
+            {
                 eprintln!("crash point {point}: aborting");
                 std::process::abort();
             }
@@ -436,11 +440,7 @@ impl Engine {
     // ---- sessions ----
 
     pub async fn create_session(&self) -> Reply {
-        let token = format!(
-            "{}{}",
-            Uuid::new_v4().simple(),
-            Uuid::new_v4().simple()
-        );
+        let token = format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
         let user = UserId(Uuid::new_v4());
         let mutation = Mutation::Session {
             token_hash: token_hash(&token),
@@ -506,7 +506,16 @@ impl Engine {
             (
                 "Dune: Part Two",
                 tomorrow + 19 * 3_600_000 + 1_800_000,
-                &[("A", 10), ("B", 12), ("C", 12), ("D", 14), ("E", 14), ("F", 14), ("G", 12), ("H", 10)],
+                &[
+                    ("A", 10),
+                    ("B", 12),
+                    ("C", 12),
+                    ("D", 14),
+                    ("E", 14),
+                    ("F", 14),
+                    ("G", 12),
+                    ("H", 10),
+                ],
             ),
             (
                 "Casablanca",
@@ -516,7 +525,14 @@ impl Engine {
             (
                 "Spirited Away",
                 tomorrow + 3 * day_ms + 15 * 3_600_000,
-                &[("A", 12), ("B", 12), ("C", 14), ("D", 14), ("E", 16), ("F", 16)],
+                &[
+                    ("A", 12),
+                    ("B", 12),
+                    ("C", 14),
+                    ("D", 14),
+                    ("E", 16),
+                    ("F", 16),
+                ],
             ),
         ];
         let mut mutations = Vec::new();
@@ -534,7 +550,9 @@ impl Engine {
             views.push(ShowView::new(show.clone()));
             mutations.push(Mutation::Show(show));
         }
-        let (applied, reply) = self.settle("seed", None, Reply::empty(204), mutations).await;
+        let (applied, reply) = self
+            .settle("seed", None, Reply::empty(204), mutations)
+            .await;
         if !applied {
             return Err(EngineError::Store(StoreError::Corrupt(format!(
                 "demo seed failed: {}",
@@ -793,7 +811,10 @@ fn overloaded() -> Reply {
 }
 
 fn stopped() -> Reply {
-    wire::problem(Code::Overloaded, "the engine is shutting down; retry shortly")
+    wire::problem(
+        Code::Overloaded,
+        "the engine is shutting down; retry shortly",
+    )
 }
 
 /// Starts an actor on one of the engine's arbiters.

@@ -49,14 +49,16 @@ impl HoldQuota {
         if let Some(mut holds) = self.holds.get_mut(&(user, show)) {
             holds.retain(|h| !(h.cart == cart && h.seat == seat));
         }
-        self.holds.remove_if(&(user, show), |_, holds| holds.is_empty());
+        self.holds
+            .remove_if(&(user, show), |_, holds| holds.is_empty());
     }
 
     pub fn release_cart(&self, user: UserId, show: ShowId, cart: CartId) {
         if let Some(mut holds) = self.holds.get_mut(&(user, show)) {
             holds.retain(|h| h.cart != cart);
         }
-        self.holds.remove_if(&(user, show), |_, holds| holds.is_empty());
+        self.holds
+            .remove_if(&(user, show), |_, holds| holds.is_empty());
     }
 }
 

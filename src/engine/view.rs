@@ -49,7 +49,8 @@ impl ShowView {
     /// start-up before any actor runs), so per seat the order is the order
     /// of changes.
     pub fn set(&self, index: u32, status: SeatStatus) {
-        let old = SeatStatus::from_u8(self.statuses[index as usize].swap(status as u8, Ordering::AcqRel));
+        let old =
+            SeatStatus::from_u8(self.statuses[index as usize].swap(status as u8, Ordering::AcqRel));
         if old == status {
             return;
         }

@@ -117,7 +117,10 @@ fn limit(state: &AppState, user: UserId) -> Result<(), Reply> {
 }
 
 fn too_large() -> Reply {
-    wire::problem(Code::PayloadTooLarge, "request bodies are limited to 64 KiB")
+    wire::problem(
+        Code::PayloadTooLarge,
+        "request bodies are limited to 64 KiB",
+    )
 }
 
 /// The body, at most 64 KiB.

@@ -61,10 +61,7 @@ pub async fn start(settings: &Settings) -> std::io::Result<Running> {
     let engine = Engine::start(settings.engine(), store.clone() as Arc<dyn Store>)
         .map_err(std::io::Error::other)?;
     if was_empty && settings.demo {
-        engine
-            .seed_demo()
-            .await
-            .map_err(std::io::Error::other)?;
+        engine.seed_demo().await.map_err(std::io::Error::other)?;
         tracing::info!("seeded demo shows");
     }
     let (shutdown_tx, shutdown_rx) = watch::channel(false);

@@ -128,28 +128,36 @@ struct NewShowIn {
 }
 
 async fn create_show(state: State, req: HttpRequest, payload: web::Payload) -> HttpResponse {
-    answer(async {
-        let (request, body) = extract::keyed::<NewShowIn>(&state, &req, payload, true, false).await?;
-        let starts_at = chrono::DateTime::parse_from_rfc3339(&body.starts_at)
-            .map_err(|_| invalid("starts_at must be an RFC 3339 time"))?;
-        let new = NewShow {
-            title: body.title,
-            starts_at_ms: starts_at.timestamp_millis(),
-            rows: body
-                .rows
-                .into_iter()
-                .map(|r| Row {
-                    label: r.label,
-                    seats: r.seats,
-                })
-                .collect(),
-        };
-        // Validate here too so a bad layout is a plain 400, never stored.
-        crate::domain::Show::new(ShowId(uuid::Uuid::nil()), new.title.clone(), 0, new.rows.clone())
+    answer(
+        async {
+            let (request, body) =
+                extract::keyed::<NewShowIn>(&state, &req, payload, true, false).await?;
+            let starts_at = chrono::DateTime::parse_from_rfc3339(&body.starts_at)
+                .map_err(|_| invalid("starts_at must be an RFC 3339 time"))?;
+            let new = NewShow {
+                title: body.title,
+                starts_at_ms: starts_at.timestamp_millis(),
+                rows: body
+                    .rows
+                    .into_iter()
+                    .map(|r| Row {
+                        label: r.label,
+                        seats: r.seats,
+                    })
+                    .collect(),
+            };
+            // Validate here too so a bad layout is a plain 400, never stored.
+            crate::domain::Show::new(
+                ShowId(uuid::Uuid::nil()),
+                new.title.clone(),
+                0,
+                new.rows.clone(),
+            )
             .map_err(|e| invalid(&e.to_string()))?;
-        Ok(state.engine.create_show(request, new).await)
-    }
-    .await)
+            Ok(state.engine.create_show(request, new).await)
+        }
+        .await,
+    )
 }
 
 async fn list_shows(state: State) -> HttpResponse {
@@ -189,43 +197,54 @@ fn seat_labels(seats: &[String], max: usize) -> Result<Vec<SeatLabel>, Reply> {
 }
 
 async fn create_booking(state: State, req: HttpRequest, payload: web::Payload) -> HttpResponse {
-    answer(async {
-        let (request, body) =
-            extract::keyed::<NewBookingIn>(&state, &req, payload, false, false).await?;
-        let seats = seat_labels(&body.seats, state.max_seats_per_booking)?;
-        Ok(state
-            .engine
-            .book(request, ShowId::parse(&body.show_id), seats)
-            .await)
-    }
-    .await)
+    answer(
+        async {
+            let (request, body) =
+                extract::keyed::<NewBookingIn>(&state, &req, payload, false, false).await?;
+            let seats = seat_labels(&body.seats, state.max_seats_per_booking)?;
+            Ok(state
+                .engine
+                .book(request, ShowId::parse(&body.show_id), seats)
+                .await)
+        }
+        .await,
+    )
 }
 
 async fn list_bookings(state: State, req: HttpRequest) -> HttpResponse {
-    answer(async {
-        let user = extract::user(&state, &req)?;
-        Ok(state.engine.list_bookings(user).await)
-    }
-    .await)
+    answer(
+        async {
+            let user = extract::user(&state, &req)?;
+            Ok(state.engine.list_bookings(user).await)
+        }
+        .await,
+    )
 }
 
 async fn get_booking(state: State, req: HttpRequest, path: web::Path<String>) -> HttpResponse {
-    answer(async {
-        let user = extract::user(&state, &req)?;
-        Ok(state.engine.get_booking(user, BookingId::parse(&path)).await)
-    }
-    .await)
+    answer(
+        async {
+            let user = extract::user(&state, &req)?;
+            Ok(state
+                .engine
+                .get_booking(user, BookingId::parse(&path))
+                .await)
+        }
+        .await,
+    )
 }
 
 async fn cancel_booking(state: State, req: HttpRequest, path: web::Path<String>) -> HttpResponse {
-    answer(async {
-        let user = extract::user(&state, &req)?;
-        Ok(state
-            .engine
-            .cancel_booking(user, BookingId::parse(&path))
-            .await)
-    }
-    .await)
+    answer(
+        async {
+            let user = extract::user(&state, &req)?;
+            Ok(state
+                .engine
+                .cancel_booking(user, BookingId::parse(&path))
+                .await)
+        }
+        .await,
+    )
 }
 
 #[derive(Deserialize)]
@@ -233,19 +252,23 @@ async fn cancel_booking(state: State, req: HttpRequest, path: web::Path<String>)
 struct EmptyIn {}
 
 async fn create_cart(state: State, req: HttpRequest, payload: web::Payload) -> HttpResponse {
-    answer(async {
-        let (request, EmptyIn {}) = extract::keyed(&state, &req, payload, false, true).await?;
-        Ok(state.engine.create_cart(request).await)
-    }
-    .await)
+    answer(
+        async {
+            let (request, EmptyIn {}) = extract::keyed(&state, &req, payload, false, true).await?;
+            Ok(state.engine.create_cart(request).await)
+        }
+        .await,
+    )
 }
 
 async fn get_cart(state: State, req: HttpRequest, path: web::Path<String>) -> HttpResponse {
-    answer(async {
-        let user = extract::user(&state, &req)?;
-        Ok(state.engine.get_cart(user, CartId::parse(&path)).await)
-    }
-    .await)
+    answer(
+        async {
+            let user = extract::user(&state, &req)?;
+            Ok(state.engine.get_cart(user, CartId::parse(&path)).await)
+        }
+        .await,
+    )
 }
 
 #[derive(Deserialize)]
@@ -261,17 +284,25 @@ async fn add_item(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> HttpResponse {
-    answer(async {
-        let (request, body) =
-            extract::keyed::<NewItemIn>(&state, &req, payload, false, false).await?;
-        let seat = SeatLabel::parse(&body.seat_id)
-            .ok_or_else(|| invalid(&format!("{:?} is not a seat id like \"A1\"", body.seat_id)))?;
-        Ok(state
-            .engine
-            .add_item(request, CartId::parse(&path), ShowId::parse(&body.show_id), seat)
-            .await)
-    }
-    .await)
+    answer(
+        async {
+            let (request, body) =
+                extract::keyed::<NewItemIn>(&state, &req, payload, false, false).await?;
+            let seat = SeatLabel::parse(&body.seat_id).ok_or_else(|| {
+                invalid(&format!("{:?} is not a seat id like \"A1\"", body.seat_id))
+            })?;
+            Ok(state
+                .engine
+                .add_item(
+                    request,
+                    CartId::parse(&path),
+                    ShowId::parse(&body.show_id),
+                    seat,
+                )
+                .await)
+        }
+        .await,
+    )
 }
 
 async fn remove_item(
@@ -279,20 +310,22 @@ async fn remove_item(
     req: HttpRequest,
     path: web::Path<(String, String, String)>,
 ) -> HttpResponse {
-    answer(async {
-        let user = extract::user(&state, &req)?;
-        let (cart, show, seat) = path.into_inner();
-        Ok(state
-            .engine
-            .remove_item(
-                user,
-                CartId::parse(&cart),
-                ShowId::parse(&show),
-                SeatLabel::parse(&seat),
-            )
-            .await)
-    }
-    .await)
+    answer(
+        async {
+            let user = extract::user(&state, &req)?;
+            let (cart, show, seat) = path.into_inner();
+            Ok(state
+                .engine
+                .remove_item(
+                    user,
+                    CartId::parse(&cart),
+                    ShowId::parse(&show),
+                    SeatLabel::parse(&seat),
+                )
+                .await)
+        }
+        .await,
+    )
 }
 
 async fn checkout(
@@ -301,9 +334,11 @@ async fn checkout(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> HttpResponse {
-    answer(async {
-        let (request, EmptyIn {}) = extract::keyed(&state, &req, payload, false, true).await?;
-        Ok(state.engine.checkout(request, CartId::parse(&path)).await)
-    }
-    .await)
+    answer(
+        async {
+            let (request, EmptyIn {}) = extract::keyed(&state, &req, payload, false, true).await?;
+            Ok(state.engine.checkout(request, CartId::parse(&path)).await)
+        }
+        .await,
+    )
 }

@@ -45,7 +45,10 @@ pub async fn events(state: web::Data<AppState>, path: web::Path<String>) -> Http
                 _ = shutdown.changed() => return None,
                 _ = tokio::time::sleep(KEEPALIVE) => Bytes::from_static(b": keepalive\n\n"),
             };
-            Some((Ok::<_, actix_web::Error>(chunk), (receiver, shutdown, false)))
+            Some((
+                Ok::<_, actix_web::Error>(chunk),
+                (receiver, shutdown, false),
+            ))
         },
     );
     use futures_util::StreamExt;

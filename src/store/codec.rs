@@ -92,7 +92,8 @@ fn json<T: Serialize>(value: &T) -> Vec<u8> {
 }
 
 fn from_json<'a, T: Deserialize<'a>>(bytes: &'a [u8], what: &str) -> StoreResult<T> {
-    serde_json::from_slice(check_version(bytes, what)?).map_err(|e| corrupt(&format!("{what}: {e}")))
+    serde_json::from_slice(check_version(bytes, what)?)
+        .map_err(|e| corrupt(&format!("{what}: {e}")))
 }
 
 pub fn uuid_at(bytes: &[u8], offset: usize) -> StoreResult<Uuid> {

@@ -69,7 +69,10 @@ impl GroupCommit {
         Ticket(self.committed.load(Ordering::SeqCst))
     }
 
-    pub fn durable(&self, ticket: Ticket) -> futures_util::future::BoxFuture<'static, StoreResult<()>> {
+    pub fn durable(
+        &self,
+        ticket: Ticket,
+    ) -> futures_util::future::BoxFuture<'static, StoreResult<()>> {
         if self.durable.load(Ordering::SeqCst) >= ticket.0 {
             return Box::pin(async { Ok(()) });
         }

@@ -17,9 +17,7 @@ mod sled_store;
 
 pub use sled_store::SledStore;
 
-use crate::domain::{
-    Booking, Cart, IdempotencyKey, SeatState, Show, ShowId, StoredReply, UserId,
-};
+use crate::domain::{Booking, Cart, IdempotencyKey, SeatState, Show, ShowId, StoredReply, UserId};
 use futures_util::future::BoxFuture;
 
 /// A position in the commit order; durable once the flusher has passed it.
@@ -40,7 +38,10 @@ pub enum Mutation {
     /// A booking, also indexed under its owner.
     Booking(Booking),
     /// A session: the SHA-256 of its bearer token names the user.
-    Session { token_hash: [u8; 32], user: UserId },
+    Session {
+        token_hash: [u8; 32],
+        user: UserId,
+    },
 }
 
 /// The idempotency record written with an effect.

@@ -60,7 +60,10 @@ fn encode(mutations: &[Mutation]) -> Vec<Encoded> {
             }
             Mutation::Cart(cart) => out.push(Encoded::Put(cart_key(cart.id), encode_cart(cart))),
             Mutation::Booking(booking) => {
-                out.push(Encoded::Put(booking_key(booking.id), encode_booking(booking)));
+                out.push(Encoded::Put(
+                    booking_key(booking.id),
+                    encode_booking(booking),
+                ));
                 out.push(Encoded::Put(
                     user_booking_key(booking.owner, booking.id),
                     Vec::new(),
@@ -78,10 +81,12 @@ fn encode(mutations: &[Mutation]) -> Vec<Encoded> {
 impl Store for SledStore {
     fn commit(&self, writes: WriteSet) -> StoreResult<CommitOutcome> {
         let encoded = encode(&writes.mutations);
-        let key = writes
-            .key
-            .as_ref()
-            .map(|record| (key_record_key(record.user, &record.key), encode_reply(&record.reply)));
+        let key = writes.key.as_ref().map(|record| {
+            (
+                key_record_key(record.user, &record.key),
+                encode_reply(&record.reply),
+            )
+        });
         let result = self.db.transaction(|tx| {
             if let Some((key, value)) = &key {
                 if let Some(existing) = tx.get(key)? {
@@ -119,7 +124,9 @@ impl Store for SledStore {
     }
 
     fn load_show(&self, id: ShowId) -> StoreResult<Option<Show>> {
-        self.get(&show_key(id))?.map(|v| decode_show(&v)).transpose()
+        self.get(&show_key(id))?
+            .map(|v| decode_show(&v))
+            .transpose()
     }
 
     fn list_shows(&self) -> StoreResult<Vec<Show>> {
@@ -151,7 +158,9 @@ impl Store for SledStore {
     }
 
     fn load_cart(&self, id: CartId) -> StoreResult<Option<Cart>> {
-        self.get(&cart_key(id))?.map(|v| decode_cart(&v)).transpose()
+        self.get(&cart_key(id))?
+            .map(|v| decode_cart(&v))
+            .transpose()
     }
 
     fn list_open_carts(&self) -> StoreResult<Vec<Cart>> {
@@ -312,6 +321,9 @@ mod tests {
         for wait in waits {
             wait.await.unwrap();
         }
-        assert_eq!(store.load_taken_seats(ShowId(Uuid::nil())).unwrap().len(), 200);
+        assert_eq!(
+            store.load_taken_seats(ShowId(Uuid::nil())).unwrap().len(),
+            200
+        );
     }
 }
