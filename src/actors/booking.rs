@@ -49,6 +49,8 @@ pub struct BookingActor {
     ledger: IdempotencyLedger,
     depth: Depth,
     last_used: Instant,
+    /// A request is running (`ctx.wait`): never passivate in the middle.
+    busy: bool,
 }
 
 impl BookingActor {
@@ -70,6 +72,7 @@ impl BookingActor {
                 ledger: IdempotencyLedger::default(),
                 depth: actor_depth,
                 last_used: Instant::now(),
+                busy: false,
             }
         });
         Mailbox::new(addr, &depth, capacity)
@@ -82,7 +85,7 @@ impl Actor for BookingActor {
     fn started(&mut self, ctx: &mut Context<Self>) {
         let idle = Duration::from_millis(self.engine.config.actor_idle_ms.max(10));
         ctx.run_interval(idle, move |act, ctx| {
-            if act.last_used.elapsed() >= idle && act.ledger.in_flight() == 0 {
+            if !act.busy && act.last_used.elapsed() >= idle {
                 ctx.stop();
             }
         });
@@ -128,7 +131,9 @@ impl Handler<BookingMsg> for BookingActor {
             }
         };
         let reply = msg.reply;
+        self.busy = true;
         ctx.wait(work.into_actor(self).map(move |done, act, _| {
+            act.busy = false;
             if let Some(booking) = done.booking {
                 act.booking = Some(booking);
             }

@@ -60,6 +60,8 @@ pub struct CartActor {
     ledger: IdempotencyLedger,
     depth: Depth,
     last_used: Instant,
+    /// A request is running (`ctx.wait`): never passivate in the middle.
+    busy: bool,
 }
 
 impl CartActor {
@@ -77,6 +79,7 @@ impl CartActor {
                 ledger: IdempotencyLedger::default(),
                 depth: actor_depth,
                 last_used: Instant::now(),
+                busy: false,
             }
         });
         Mailbox::new(addr, &depth, capacity)
@@ -89,7 +92,7 @@ impl Actor for CartActor {
     fn started(&mut self, ctx: &mut Context<Self>) {
         let idle = Duration::from_millis(self.engine.config.actor_idle_ms.max(10));
         ctx.run_interval(idle, move |act, ctx| {
-            if act.last_used.elapsed() >= idle && act.ledger.in_flight() == 0 {
+            if !act.busy && act.last_used.elapsed() >= idle {
                 ctx.stop();
             }
         });
@@ -142,7 +145,9 @@ impl Handler<CartMsg> for CartActor {
             CartOp::Checkout { req } => Box::pin(checkout(engine, cart, req)),
         };
         let reply = msg.reply;
+        self.busy = true;
         ctx.wait(work.into_actor(self).map(move |done, act, _| {
+            act.busy = false;
             if let Some(cart) = done.cart {
                 act.cart = Some(cart);
             }
