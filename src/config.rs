@@ -107,6 +107,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API
     fn file_and_environment_override_defaults() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("boxoffice.toml", "hold_ttl_secs = 30\nuser_rate_limit = 5")?;

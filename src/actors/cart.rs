@@ -244,15 +244,15 @@ async fn add_item(
         Ok(AddPlan::Hold { until_ms }) => until_ms,
         Err(error) => return finish(None, answer(cart_error(error)).await),
     };
-    let quota_ok = engine.holds.try_reserve(
-        req.user,
-        show,
-        cart.id,
-        index,
+    let hold = crate::engine::quota::Hold {
+        cart: cart.id,
+        seat: index,
         until_ms,
-        now,
-        engine.config.max_holds_per_user,
-    );
+    };
+    let quota_ok =
+        engine
+            .holds
+            .try_reserve(req.user, show, hold, now, engine.config.max_holds_per_user);
     if !quota_ok {
         crate::metrics::CONFLICTS
             .with_label_values(&["too-many-holds"])

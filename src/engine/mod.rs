@@ -195,15 +195,13 @@ impl Engine {
         }
         for cart in self.store.list_open_carts()? {
             for item in cart.items.iter().filter(|item| item.is_live(now)) {
-                self.holds.try_reserve(
-                    cart.owner,
-                    item.show,
-                    cart.id,
-                    item.seat_index,
-                    item.until_ms,
-                    now,
-                    usize::MAX,
-                );
+                let hold = quota::Hold {
+                    cart: cart.id,
+                    seat: item.seat_index,
+                    until_ms: item.until_ms,
+                };
+                self.holds
+                    .try_reserve(cart.owner, item.show, hold, now, usize::MAX);
             }
         }
         for (show, index) in live_holds {
@@ -502,7 +500,8 @@ impl Engine {
     pub async fn seed_demo(&self) -> Result<(), EngineError> {
         let day_ms = 86_400_000i64;
         let tomorrow = (now_ms() as i64 / day_ms + 1) * day_ms;
-        let layouts: [(&str, i64, &[(&str, u32)]); 3] = [
+        type DemoShow = (&'static str, i64, &'static [(&'static str, u32)]);
+        let layouts: [DemoShow; 3] = [
             (
                 "Dune: Part Two",
                 tomorrow + 19 * 3_600_000 + 1_800_000,

@@ -13,11 +13,12 @@ pub struct HoldQuota {
     holds: DashMap<(UserId, ShowId), Vec<Hold>>,
 }
 
+/// One live hold: a seat held by a cart until an instant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Hold {
-    cart: CartId,
-    seat: u32,
-    until_ms: u64,
+pub struct Hold {
+    pub cart: CartId,
+    pub seat: u32,
+    pub until_ms: u64,
 }
 
 impl HoldQuota {
@@ -26,22 +27,16 @@ impl HoldQuota {
         &self,
         user: UserId,
         show: ShowId,
-        cart: CartId,
-        seat: u32,
-        until_ms: u64,
+        hold: Hold,
         now_ms: u64,
         max: usize,
     ) -> bool {
         let mut holds = self.holds.entry((user, show)).or_default();
-        holds.retain(|h| h.until_ms > now_ms && !(h.cart == cart && h.seat == seat));
+        holds.retain(|h| h.until_ms > now_ms && !(h.cart == hold.cart && h.seat == hold.seat));
         if holds.len() >= max {
             return false;
         }
-        holds.push(Hold {
-            cart,
-            seat,
-            until_ms,
-        });
+        holds.push(hold);
         true
     }
 
@@ -72,17 +67,97 @@ mod tests {
         let quota = HoldQuota::default();
         let (user, show) = (UserId(Uuid::new_v4()), ShowId(Uuid::new_v4()));
         let (c1, c2) = (CartId(Uuid::new_v4()), CartId(Uuid::new_v4()));
-        assert!(quota.try_reserve(user, show, c1, 0, 100, 0, 2));
-        assert!(quota.try_reserve(user, show, c2, 1, 100, 0, 2));
-        assert!(!quota.try_reserve(user, show, c2, 2, 100, 0, 2));
+        assert!(quota.try_reserve(
+            user,
+            show,
+            Hold {
+                cart: c1,
+                seat: 0,
+                until_ms: 100
+            },
+            0,
+            2
+        ));
+        assert!(quota.try_reserve(
+            user,
+            show,
+            Hold {
+                cart: c2,
+                seat: 1,
+                until_ms: 100
+            },
+            0,
+            2
+        ));
+        assert!(!quota.try_reserve(
+            user,
+            show,
+            Hold {
+                cart: c2,
+                seat: 2,
+                until_ms: 100
+            },
+            0,
+            2
+        ));
         // Another show and another user have their own counts.
-        assert!(quota.try_reserve(user, ShowId(Uuid::new_v4()), c1, 2, 100, 0, 2));
-        assert!(quota.try_reserve(UserId(Uuid::new_v4()), show, c1, 2, 100, 0, 2));
+        assert!(quota.try_reserve(
+            user,
+            ShowId(Uuid::new_v4()),
+            Hold {
+                cart: c1,
+                seat: 2,
+                until_ms: 100
+            },
+            0,
+            2
+        ));
+        assert!(quota.try_reserve(
+            UserId(Uuid::new_v4()),
+            show,
+            Hold {
+                cart: c1,
+                seat: 2,
+                until_ms: 100
+            },
+            0,
+            2
+        ));
         quota.release(user, show, c1, 0);
-        assert!(quota.try_reserve(user, show, c2, 2, 100, 0, 2));
+        assert!(quota.try_reserve(
+            user,
+            show,
+            Hold {
+                cart: c2,
+                seat: 2,
+                until_ms: 100
+            },
+            0,
+            2
+        ));
         // Lapsed holds stop counting.
-        assert!(quota.try_reserve(user, show, c2, 3, 200, 100, 2));
+        assert!(quota.try_reserve(
+            user,
+            show,
+            Hold {
+                cart: c2,
+                seat: 3,
+                until_ms: 200
+            },
+            100,
+            2
+        ));
         quota.release_cart(user, show, c2);
-        assert!(quota.try_reserve(user, show, c1, 4, 300, 100, 2));
+        assert!(quota.try_reserve(
+            user,
+            show,
+            Hold {
+                cart: c1,
+                seat: 4,
+                until_ms: 300
+            },
+            100,
+            2
+        ));
     }
 }
