@@ -20,7 +20,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             ))
         })
     };
-    cfg.route("/healthz", web::get().to(healthz))
+    cfg.route("/", web::get().to(page_index))
+        .route("/index.html", web::get().to(page_index))
+        .route("/app.js", web::get().to(page_script))
+        .route("/style.css", web::get().to(page_style))
+        .route("/healthz", web::get().to(healthz))
         .route("/metrics", web::get().to(metrics))
         .route("/openapi.json", web::get().to(openapi))
         .service(
@@ -86,6 +90,31 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// Runs a handler body written with `?` on `Reply` errors.
 fn answer(result: Result<Reply, Reply>) -> HttpResponse {
     respond(result.unwrap_or_else(|problem| problem))
+}
+
+// The booking page: static files embedded in the binary, no build step.
+const PAGE_HTML: &str = include_str!("../web/index.html");
+const PAGE_JS: &str = include_str!("../web/app.js");
+const PAGE_CSS: &str = include_str!("../web/style.css");
+
+fn page(content_type: &str, body: &'static str) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header(("Cache-Control", "no-cache"))
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .body(body)
+}
+
+async fn page_index() -> HttpResponse {
+    page("text/html; charset=utf-8", PAGE_HTML)
+}
+
+async fn page_script() -> HttpResponse {
+    page("text/javascript; charset=utf-8", PAGE_JS)
+}
+
+async fn page_style() -> HttpResponse {
+    page("text/css; charset=utf-8", PAGE_CSS)
 }
 
 async fn healthz() -> HttpResponse {
