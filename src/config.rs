@@ -39,6 +39,27 @@ pub struct Settings {
     pub crash_point: Option<String>,
 }
 
+/// Every settings key, for the environment filter.
+const KEYS: &[&str] = &[
+    "bind",
+    "data_dir",
+    "admin_token",
+    "hold_ttl_secs",
+    "idempotency_ttl_secs",
+    "user_rate_limit",
+    "max_holds_per_user",
+    "max_seats_per_booking",
+    "seat_mailbox_capacity",
+    "mailbox_capacity",
+    "actor_idle_secs",
+    "workers",
+    "actor_threads",
+    "max_connections",
+    "client_request_timeout_secs",
+    "demo",
+    "crash_point",
+];
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {
@@ -71,7 +92,9 @@ impl Settings {
             .unwrap_or_else(|| PathBuf::from("config/default.toml"));
         Figment::from(Serialized::defaults(Settings::default()))
             .merge(Toml::file(file))
-            .merge(Env::prefixed("BOXOFFICE_"))
+            // Only known keys: other BOXOFFICE_* variables (a test harness's,
+            // a wrapper script's) are not ours to reject.
+            .merge(Env::prefixed("BOXOFFICE_").only(KEYS))
             .extract()
             .map_err(Box::new)
     }
@@ -113,11 +136,20 @@ mod tests {
             jail.create_file("boxoffice.toml", "hold_ttl_secs = 30\nuser_rate_limit = 5")?;
             jail.set_env("BOXOFFICE_USER_RATE_LIMIT", "7");
             jail.set_env("BOXOFFICE_ADMIN_TOKEN", "secret");
+            jail.set_env("BOXOFFICE_SOMETHING_ELSE", "ignored");
             let settings = Settings::load(Some(Path::new("boxoffice.toml"))).unwrap();
             assert_eq!(settings.hold_ttl_secs, 30);
             assert_eq!(settings.user_rate_limit, 7);
             assert_eq!(settings.admin_token.as_deref(), Some("secret"));
             assert_eq!(settings.max_holds_per_user, 10);
+            // Every field is reachable from the environment.
+            let fields = serde_json::to_value(Settings::default()).unwrap();
+            assert_eq!(fields.as_object().unwrap().len(), KEYS.len());
+            for key in KEYS {
+                assert!(fields.get(*key).is_some(), "{key} is not a field");
+            }
+            jail.create_file("typo.toml", "hold_ttl_sec = 30")?;
+            assert!(Settings::load(Some(Path::new("typo.toml"))).is_err());
             Ok(())
         });
     }

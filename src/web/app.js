@@ -466,7 +466,9 @@ async function checkout() {
     if (answer.status === 201) {
       localStorage.removeItem(cartStorageKey());
       state.cart = null;
-      notify(`Booked! Seats ${answer.json.seats.join(', ')} are yours.`, 'success');
+      const seats = answer.json.seats;
+      notify(seats.length === 1 ? `Booked! Seat ${seats[0]} is yours.`
+        : `Booked! Seats ${seats.join(', ')} are yours.`, 'success');
       await refreshBookings();
       await refreshMap();
     } else {

@@ -1,0 +1,98 @@
+// Shared helpers for the browser tests: start the real boxoffice binary on
+// port 0 with a temporary data directory, drive Debian's Chromium through
+// playwright-core, and talk to the API directly for setup and checks.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { randomUUID } from 'node:crypto';
+import { chromium } from 'playwright-core';
+
+export const ADMIN = 'e2e-admin-token';
+export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+
+export async function startServer(env = {}) {
+  const bin = process.env.BOXOFFICE_BIN;
+  if (!bin) throw new Error('BOXOFFICE_BIN is not set (run through `cargo test --test browser`)');
+  const dir = mkdtempSync(join(tmpdir(), 'boxoffice-e2e-'));
+  const child = spawn(bin, ['serve', '--bind', '127.0.0.1:0', '--no-demo', '--data-dir', join(dir, 'data')], {
+    cwd: dir,
+    env: {
+      ...process.env,
+      BOXOFFICE_ADMIN_TOKEN: ADMIN,
+      BOXOFFICE_USER_RATE_LIMIT: '0',
+      RUST_LOG: 'warn',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const line = await new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout });
+    lines.once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+  });
+  const base = line.replace('listening on ', '').trim();
+  return {
+    base,
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function api(base, method, path, { token, key, body } = {}) {
+  const headers = {};
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (key) headers['Idempotency-Key'] = key;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const response = await fetch(base + path, {
+    method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, json: text ? JSON.parse(text) : null };
+}
+
+export async function createShow(base, title, rows) {
+  const answer = await api(base, 'POST', '/v1/shows', {
+    token: ADMIN,
+    key: randomUUID(),
+    body: { title, starts_at: '2026-12-24T20:00:00Z', rows: rows.map(([label, seats]) => ({ label, seats })) },
+  });
+  if (answer.status !== 201) throw new Error(`create show: ${answer.status}`);
+  return answer.json.id;
+}
+
+export async function launch() {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    ],
+  });
+}
+
+// A fresh visitor: its own context, so its own session and cart.
+export async function visitor(browser, base, viewport = { width: 1100, height: 800 }) {
+  const context = await browser.newContext({ baseURL: base, viewport });
+  const page = await context.newPage();
+  return { context, page };
+}
+
+export async function openShow(page, showId) {
+  await page.goto(`/#/shows/${showId}`);
+  await page.waitForSelector('body[data-ready="true"]');
+  await page.waitForSelector('#seat-map button.seat');
+}
+
+export const seat = (page, id) => page.locator(`#seat-${id}`);
+
+export async function tokenOf(page) {
+  return page.evaluate(() => localStorage.getItem('boxoffice.token'));
+}
+
+export const SCREENSHOTS = new URL('../../docs/screenshots/', import.meta.url);
