@@ -59,7 +59,6 @@ pub enum Code {
     Unauthorized,
     Forbidden,
     NotFound,
-    MethodNotAllowed,
     SeatUnavailable,
     HoldExpired,
     CartClosed,
@@ -79,7 +78,6 @@ impl Code {
             Code::Unauthorized => 401,
             Code::Forbidden => 403,
             Code::NotFound => 404,
-            Code::MethodNotAllowed => 405,
             Code::SeatUnavailable
             | Code::HoldExpired
             | Code::CartClosed
@@ -101,7 +99,6 @@ impl Code {
             Code::Unauthorized => "unauthorized",
             Code::Forbidden => "forbidden",
             Code::NotFound => "not-found",
-            Code::MethodNotAllowed => "method-not-allowed",
             Code::SeatUnavailable => "seat-unavailable",
             Code::HoldExpired => "hold-expired",
             Code::CartClosed => "cart-closed",
@@ -123,7 +120,6 @@ impl Code {
             Code::Unauthorized => "Unauthorized",
             Code::Forbidden => "Forbidden",
             Code::NotFound => "Not found",
-            Code::MethodNotAllowed => "Method not allowed",
             Code::SeatUnavailable => "Seat unavailable",
             Code::HoldExpired => "Hold expired",
             Code::CartClosed => "Cart closed",

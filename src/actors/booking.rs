@@ -225,7 +225,7 @@ async fn create(
     mutations.push(Mutation::Booking(booking.clone()));
     let reply = Reply::json(201, &wire::booking_out(&booking));
     let (applied, reply) = engine.settle("booking", Some(&req), reply, mutations).await;
-    engine.resolve_all(show, &booking.seats, txn, applied);
+    engine.resolve_all(show, &booking.seats, txn, applied).await;
     if applied {
         crate::metrics::BOOKINGS.inc();
         crate::metrics::SEATS_BOOKED.inc_by(booking.seats.len() as u64);
@@ -274,7 +274,7 @@ async fn cancel(engine: Engine, booking: Option<Booking>, user: UserId) -> Done 
     let (applied, reply) = engine
         .settle("cancel", None, Reply::empty(204), mutations)
         .await;
-    engine.resolve_all(booking.show, &seats, txn, applied);
+    engine.resolve_all(booking.show, &seats, txn, applied).await;
     if applied {
         done(Some(booking), reply)
     } else {

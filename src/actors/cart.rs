@@ -306,7 +306,7 @@ async fn add_item(
     ];
     let reply = cart_reply(201, &cart);
     let (applied, reply) = engine.settle("hold", Some(&req), reply, mutations).await;
-    engine.seat_resolve(show, index, txn, applied);
+    engine.seat_resolve(show, index, txn, applied).await;
     if !applied {
         engine.holds.release(req.user, show, cart.id, index);
     }
@@ -366,7 +366,7 @@ async fn remove_item(
         .settle("release", None, Reply::empty(204), mutations)
         .await;
     if seat_changes {
-        engine.seat_resolve(show, index, txn, applied);
+        engine.seat_resolve(show, index, txn, applied).await;
     }
     if applied {
         engine.holds.release(user, show, cart.id, index);
@@ -445,7 +445,7 @@ async fn checkout(engine: Engine, cart: Option<Cart>, req: Request) -> Done {
     let (applied, reply) = engine
         .settle("checkout", Some(&req), reply, mutations)
         .await;
-    engine.resolve_all(show, &booking.seats, txn, applied);
+    engine.resolve_all(show, &booking.seats, txn, applied).await;
     if applied {
         debug_assert!(matches!(cart.status, CartStatus::CheckedOut { .. }));
         engine.holds.release_cart(req.user, show, cart.id);

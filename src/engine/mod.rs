@@ -283,11 +283,17 @@ impl Engine {
         Err(EngineError::Overloaded)
     }
 
-    /// Tells a prepared seat the outcome. Never refused for capacity: a
-    /// prepared seat waits for exactly one of these.
-    pub fn seat_resolve(&self, show: ShowId, index: u32, txn: TxnId, commit: bool) {
+    /// Tells a prepared seat the outcome and waits until it has applied it
+    /// (so the public seat map shows a change before the client hears of
+    /// it). Never refused for capacity: a prepared seat waits for exactly
+    /// one of these, and cannot passivate meanwhile.
+    pub async fn seat_resolve(&self, show: ShowId, index: u32, txn: TxnId, commit: bool) {
         match self.seat_mailbox(show, index) {
-            Ok(mailbox) => mailbox.addr.do_send(Resolve { txn, commit }),
+            Ok(mailbox) => {
+                if mailbox.addr.send(Resolve { txn, commit }).await.is_err() {
+                    tracing::error!(%show, index, "seat stopped before its resolve");
+                }
+            }
             Err(error) => tracing::error!(?error, "seat resolve undeliverable"),
         }
     }
@@ -319,9 +325,10 @@ impl Engine {
             }
         }
         if failure.is_some() || !refused.is_empty() {
-            for index in prepared {
-                self.seat_resolve(show, index, txn, false);
-            }
+            let aborts = prepared
+                .into_iter()
+                .map(|index| self.seat_resolve(show, index, txn, false));
+            futures_util::future::join_all(aborts).await;
         }
         match failure {
             Some(error) => Err(error),
@@ -329,10 +336,17 @@ impl Engine {
         }
     }
 
-    pub fn resolve_all(&self, show: ShowId, seats: &[(u32, SeatLabel)], txn: TxnId, commit: bool) {
-        for (index, _) in seats {
-            self.seat_resolve(show, *index, txn, commit);
-        }
+    pub async fn resolve_all(
+        &self,
+        show: ShowId,
+        seats: &[(u32, SeatLabel)],
+        txn: TxnId,
+        commit: bool,
+    ) {
+        let resolves = seats
+            .iter()
+            .map(|(index, _)| self.seat_resolve(show, *index, txn, commit));
+        futures_util::future::join_all(resolves).await;
     }
 
     // ---- the idempotency protocol ----

@@ -12,11 +12,13 @@ use std::collections::HashSet;
 type State = web::Data<AppState>;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    // API.md lists every problem code a client may see; an unsupported
+    // method is an invalid request there (400), with the usual Allow hint.
     let not_allowed = || {
-        web::to(|| async {
+        web::to(|req: HttpRequest| async move {
             respond(wire::problem(
-                Code::MethodNotAllowed,
-                "this method is not allowed on this resource",
+                Code::InvalidRequest,
+                &format!("{} is not supported on {}", req.method(), req.path()),
             ))
         })
     };
