@@ -12,6 +12,8 @@
 //! - [`wire`]: JSON bodies and problem+json, built once and stored for replay.
 //! - [`http`]: the actix-web edge: parse, authenticate, call the engine.
 //! - [`config`]: layered settings (`config/default.toml`, `BOXOFFICE_*`, flags).
+//! - [`sim`]: `boxoffice simulate`: a crowd with faults and crashes, and the
+//!   invariant checker that judges what it saw.
 
 pub mod actors;
 pub mod config;
@@ -19,5 +21,6 @@ pub mod domain;
 pub mod engine;
 pub mod http;
 pub mod metrics;
+pub mod sim;
 pub mod store;
 pub mod wire;

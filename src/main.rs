@@ -33,6 +33,64 @@ enum Command {
         #[arg(long)]
         no_demo: bool,
     },
+    /// Simulate a crowd booking concurrently, with faults, and check the
+    /// engine's promises on what happened (exit 1 on any violation).
+    Simulate(SimulateArgs),
+}
+
+#[derive(clap::Args)]
+struct SimulateArgs {
+    /// premiere, steady or hot-seat.
+    #[arg(long, value_enum, default_value = "premiere")]
+    scenario: boxoffice::sim::workload::Scenario,
+    /// Simulated users.
+    #[arg(long, default_value_t = 200)]
+    users: usize,
+    /// Seed of the workload and the fault schedule.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Rows and seats per row of the show under test.
+    #[arg(long, default_value_t = 10)]
+    rows: usize,
+    #[arg(long, default_value_t = 20)]
+    seats_per_row: u32,
+    /// Arrivals spread over this many seconds (steady: run this long).
+    #[arg(long, default_value_t = 5.0)]
+    duration_secs: f64,
+    /// Fault rates (0-1): answers lost on the way back (the client retries
+    /// its key), requests sent twice, sent twice at once, users too slow
+    /// for their holds.
+    #[arg(long, default_value_t = 0.0)]
+    lost_response: f64,
+    #[arg(long, default_value_t = 0.0)]
+    duplicate: f64,
+    #[arg(long, default_value_t = 0.0)]
+    concurrent_duplicate: f64,
+    #[arg(long, default_value_t = 0.0)]
+    slow_client: f64,
+    /// Crash and restart the engine every this many seconds (in-process,
+    /// or with --server-cmd).
+    #[arg(long)]
+    crash_every: Option<f64>,
+    /// Drive a running server over HTTP instead of an in-process engine.
+    #[arg(long)]
+    target: Option<String>,
+    /// Admin token of the target (to create the show).
+    #[arg(long, env = "BOXOFFICE_ADMIN_TOKEN")]
+    admin_token: Option<String>,
+    /// Command that starts the target server; lets the simulator kill -9
+    /// and restart it (with --crash-every).
+    #[arg(long)]
+    server_cmd: Option<String>,
+    /// Hold TTL of the in-process engine, seconds (match the target's).
+    #[arg(long, default_value_t = 600)]
+    hold_ttl_secs: u64,
+    /// Write an HTML report (charts, no server needed) into this directory.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
 }
 
 fn main() -> std::process::ExitCode {
@@ -75,7 +133,61 @@ fn main() -> std::process::ExitCode {
                 }
             }
         }
+        Command::Simulate(args) => simulate(args),
     }
+}
+
+fn simulate(args: SimulateArgs) -> std::process::ExitCode {
+    use boxoffice::sim::{self, client::Faults, SimConfig};
+    let rate = |r: f64| r.clamp(0.0, 1.0);
+    let config = SimConfig {
+        scenario: args.scenario,
+        users: args.users.max(1),
+        seed: args.seed,
+        rows: args.rows.clamp(1, 26 * 27),
+        seats_per_row: args.seats_per_row.clamp(1, 999),
+        duration: std::time::Duration::from_secs_f64(args.duration_secs.max(0.0)),
+        faults: Faults {
+            lost_response: rate(args.lost_response),
+            duplicate: rate(args.duplicate),
+            concurrent_duplicate: rate(args.concurrent_duplicate),
+            slow_client: rate(args.slow_client),
+        },
+        crash_every: args
+            .crash_every
+            .map(|s| std::time::Duration::from_secs_f64(s.max(0.05))),
+        target: args.target,
+        admin_token: args.admin_token,
+        server_cmd: args.server_cmd,
+        hold_ttl_secs: args.hold_ttl_secs,
+        report: args.report,
+        progress: !args.quiet,
+    };
+    let seed = config.seed;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let outcome = match runtime.block_on(sim::run(config.clone())) {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            eprintln!("boxoffice simulate: {error}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    println!("{}", outcome.summary.table());
+    if let Some(dir) = &config.report {
+        println!("report: {}", dir.join("index.html").display());
+    }
+    if outcome.violations.is_empty() {
+        println!("checker: no violation in {} requests", outcome.history.events.len());
+        return std::process::ExitCode::SUCCESS;
+    }
+    println!("checker: {} violation(s), seed {seed}", outcome.violations.len());
+    for violation in &outcome.violations {
+        println!("{}", sim::checker::describe(&outcome.history, violation));
+    }
+    std::process::ExitCode::FAILURE
 }
 
 async fn serve(settings: Settings) -> std::io::Result<()> {

@@ -135,6 +135,8 @@ pub struct Inner {
     pub holds: HoldQuota,
     sessions: DashMap<[u8; 32], UserId>,
     arbiters: Vec<ArbiterHandle>,
+    /// The actor threads themselves, taken by `stop_actors` to join them.
+    arbiter_threads: std::sync::Mutex<Vec<Arbiter>>,
 }
 
 impl std::ops::Deref for Engine {
@@ -149,9 +151,8 @@ impl Engine {
     /// threads. Must run inside an actix `System`.
     pub fn start(config: EngineConfig, store: Arc<dyn Store>) -> Result<Engine, StoreError> {
         crate::metrics::init();
-        let arbiters = (0..config.arbiters.max(1))
-            .map(|_| Arbiter::new().handle())
-            .collect();
+        let threads: Vec<Arbiter> = (0..config.arbiters.max(1)).map(|_| Arbiter::new()).collect();
+        let arbiters = threads.iter().map(Arbiter::handle).collect();
         let engine = Engine {
             inner: Arc::new(Inner {
                 config,
@@ -163,6 +164,7 @@ impl Engine {
                 holds: HoldQuota::default(),
                 sessions: DashMap::new(),
                 arbiters,
+                arbiter_threads: std::sync::Mutex::new(threads),
             }),
         };
         engine.recover()?;
@@ -210,6 +212,18 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    /// Stops every actor thread and waits for it: actors and their
+    /// in-memory state are dropped (what a crash does to them). Used by
+    /// the simulator's in-process crash-and-restart; the store is released
+    /// once the caller drops its last engine handle.
+    pub fn stop_actors(&self) {
+        let threads = std::mem::take(&mut *self.arbiter_threads.lock().expect("not poisoned"));
+        for arbiter in threads {
+            arbiter.stop();
+            let _ = arbiter.join();
+        }
     }
 
     /// Aborts the process at step `step` of operation `op` when configured

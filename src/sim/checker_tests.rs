@@ -1,0 +1,2 @@
+//! The checker is itself tested: histories with planted violations.
+use super::*;

@@ -1,0 +1,480 @@
+//! `boxoffice simulate`: a crowd of concurrent clients against an engine,
+//! with faults, crashes and an invariant checker.
+//!
+//! Why it exists: "does this engine hold up when a premiere goes on sale?"
+//! is answered by running one, with lost responses, duplicates, slow
+//! clients and crashes, then checking the recorded history and the final
+//! state against the promises (see `checker`). A seed fixes the workload
+//! and the fault schedule; thread timing still varies between runs.
+
+pub mod checker;
+pub mod client;
+pub mod history;
+pub mod report;
+pub mod target;
+pub mod workload;
+
+use client::{Client, Faults, Shared};
+use history::{BookingObs, CartObs, FinalState, History, ItemObs, Op};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use serde_json::json;
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use workload::{Plan, Scenario, Venue};
+
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    pub scenario: Scenario,
+    pub users: usize,
+    pub seed: u64,
+    /// Rows and seats per row of the show under test.
+    pub rows: usize,
+    pub seats_per_row: u32,
+    /// Arrivals spread over this long; steady users keep going this long.
+    pub duration: Duration,
+    pub faults: Faults,
+    /// Crash and restart the engine this often.
+    pub crash_every: Option<Duration>,
+    /// A running server (`http://host:port`) instead of an in-process one.
+    pub target: Option<String>,
+    pub admin_token: Option<String>,
+    /// Command that starts the target server (so it can be killed with -9
+    /// and restarted).
+    pub server_cmd: Option<String>,
+    pub hold_ttl_secs: u64,
+    pub report: Option<PathBuf>,
+    pub progress: bool,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            scenario: Scenario::Premiere,
+            users: 200,
+            seed: 1,
+            rows: 10,
+            seats_per_row: 20,
+            duration: Duration::from_secs(5),
+            faults: Faults::default(),
+            crash_every: None,
+            target: None,
+            admin_token: None,
+            server_cmd: None,
+            hold_ttl_secs: 600,
+            report: None,
+            progress: false,
+        }
+    }
+}
+
+/// What a run found.
+pub struct Outcome {
+    pub history: History,
+    pub final_state: FinalState,
+    pub violations: Vec<checker::Violation>,
+    pub summary: Summary,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Summary {
+    pub requests: u64,
+    pub bookings: u64,
+    pub seats_sold: u64,
+    pub capacity: u64,
+    pub conflicts: u64,
+    pub retries: u64,
+    pub replays: u64,
+    pub overloaded: u64,
+    pub no_answer: u64,
+    pub crashes: u64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    pub elapsed_secs: f64,
+    pub seats_per_sec: f64,
+    /// Seconds from the first request until the last seat was sold.
+    pub sold_out_secs: Option<f64>,
+}
+
+impl Summary {
+    pub fn table(&self) -> String {
+        let sold_out = self
+            .sold_out_secs
+            .map_or("not sold out".to_string(), |s| format!("{s:.2} s"));
+        format!(
+            "\
+| metric | value |
+| --- | --- |
+| requests (attempts) | {} |
+| bookings | {} |
+| seats sold | {} of {} |
+| conflicts (409) | {} |
+| retries | {} |
+| replays | {} |
+| shed (503/429) | {} |
+| no answer | {} |
+| engine crashes | {} |
+| latency p50 / p95 / p99 / max | {:.1} / {:.1} / {:.1} / {:.1} ms |
+| seats sold per second | {:.1} |
+| time to sell out | {} |
+| elapsed | {:.2} s |
+",
+            self.requests,
+            self.bookings,
+            self.seats_sold,
+            self.capacity,
+            self.conflicts,
+            self.retries,
+            self.replays,
+            self.overloaded,
+            self.no_answer,
+            self.crashes,
+            self.p50_ms,
+            self.p95_ms,
+            self.p99_ms,
+            self.max_ms,
+            self.seats_per_sec,
+            sold_out,
+            self.elapsed_secs
+        )
+    }
+}
+
+/// The server the run drives, kept so it can be crashed.
+enum Server {
+    InProcess(target::InProcess),
+    External(target::External),
+    Remote,
+}
+
+impl Server {
+    fn crash_and_restart(&mut self) -> std::io::Result<bool> {
+        match self {
+            Server::InProcess(s) => s.crash_and_restart().map(|_| true),
+            Server::External(s) => s.crash_and_restart().map(|_| true),
+            Server::Remote => Ok(false),
+        }
+    }
+}
+
+fn row_label(index: usize) -> String {
+    let mut label = String::new();
+    let mut n = index + 1;
+    while n > 0 {
+        label.insert(0, (b'A' + ((n - 1) % 26) as u8) as char);
+        n = (n - 1) / 26;
+    }
+    label
+}
+
+/// Runs a simulation. Must run inside a tokio runtime.
+pub async fn run(config: SimConfig) -> std::io::Result<Outcome> {
+    let ttl_secs = config.hold_ttl_secs;
+    let (base, admin, server) = match (&config.target, &config.server_cmd) {
+        (Some(base), Some(cmd)) => {
+            let server = target::External::start(cmd, base)?;
+            (base.clone(), config.admin_token.clone(), Server::External(server))
+        }
+        (Some(base), None) => (base.clone(), config.admin_token.clone(), Server::Remote),
+        (None, _) => {
+            let server = tokio::task::spawn_blocking(move || target::InProcess::start(ttl_secs))
+                .await
+                .map_err(std::io::Error::other)??;
+            let base = server.base.clone();
+            (
+                base,
+                Some(target::SIM_ADMIN_TOKEN.to_string()),
+                Server::InProcess(server),
+            )
+        }
+    };
+    let hold_ttl = Duration::from_secs(config.hold_ttl_secs);
+    let shared = Shared::new(base.clone(), config.faults, hold_ttl.as_millis() as u64);
+    let venue = create_venue(&shared, admin.as_deref(), &config).await?;
+    let capacity = venue.rows.iter().map(|(_, n)| *n as u64).sum::<u64>();
+
+    // Sessions first, so the crowd is released together.
+    let mut clients = Vec::with_capacity(config.users);
+    for user in 0..config.users {
+        let token = new_session(&shared).await?;
+        clients.push(Client {
+            user,
+            token,
+            shared: shared.clone(),
+            rng: StdRng::seed_from_u64(config.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ user as u64),
+        });
+    }
+    let tokens: Vec<String> = clients.iter().map(|c| c.token.clone()).collect();
+
+    let started = Instant::now();
+    let plan = Plan {
+        scenario: config.scenario,
+        ramp: if config.scenario == Scenario::Steady {
+            Duration::from_millis(200)
+        } else {
+            config.duration
+        },
+        until: started + config.duration,
+        hold_ttl,
+    };
+    let progress = progress_bar(config.progress, config.users as u64);
+    let mut tasks = tokio::task::JoinSet::new();
+    for client in clients {
+        tasks.spawn(workload::run_user(client, venue.clone(), plan));
+    }
+
+    // Crashes, and the progress display, while the crowd runs.
+    let server = Arc::new(std::sync::Mutex::new(server));
+    let mut crashes = 0u64;
+    let mut next_crash = config.crash_every.map(|every| Instant::now() + every);
+    let mut finished = 0u64;
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let limit = started + config.duration * 4 + Duration::from_secs(60);
+    while !tasks.is_empty() {
+        tokio::select! {
+            done = tasks.join_next() => {
+                if let Some(Err(error)) = done {
+                    return Err(std::io::Error::other(format!("a simulated user failed: {error}")));
+                }
+                finished += 1;
+                progress.set_position(finished);
+            }
+            _ = tick.tick() => {
+                let elapsed = started.elapsed().as_secs_f64().max(0.001);
+                let stats = &shared.stats;
+                progress.set_message(format!(
+                    "{:.0} req/s, {} conflicts, {} retries",
+                    stats.requests.load(Ordering::Relaxed) as f64 / elapsed,
+                    stats.conflicts.load(Ordering::Relaxed),
+                    stats.retries.load(Ordering::Relaxed),
+                ));
+                if next_crash.is_some_and(|at| Instant::now() >= at) {
+                    let server = server.clone();
+                    let restarted = tokio::task::spawn_blocking(move || {
+                        server.lock().expect("server").crash_and_restart()
+                    })
+                    .await
+                    .map_err(std::io::Error::other)??;
+                    if restarted {
+                        crashes += 1;
+                    }
+                    next_crash = config.crash_every.map(|every| Instant::now() + every);
+                }
+                if Instant::now() > limit {
+                    tasks.abort_all();
+                }
+            }
+        }
+    }
+    progress.finish_and_clear();
+    let elapsed = started.elapsed();
+
+    // Holds lapse within the TTL; the map shows it within a second.
+    let final_state = read_final_state(&shared, &venue, &tokens).await;
+    let history = shared.history.lock().expect("history").clone();
+    let violations = checker::check(&history, &final_state);
+    let summary = summarize(&shared, &history, &final_state, capacity, crashes, elapsed);
+    if let Some(dir) = &config.report {
+        report::write(dir, &config, &history, &final_state, &venue, &summary, &violations)?;
+    }
+    drop(server);
+    Ok(Outcome {
+        history,
+        final_state,
+        violations,
+        summary,
+    })
+}
+
+fn progress_bar(visible: bool, users: u64) -> indicatif::ProgressBar {
+    if !visible {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(users);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} users done  {msg}",
+        )
+        .expect("template"),
+    );
+    bar
+}
+
+async fn new_session(shared: &Shared) -> std::io::Result<String> {
+    for _ in 0..20 {
+        if let Ok(response) = shared
+            .http
+            .post(format!("{}/v1/sessions", shared.base))
+            .send()
+            .await
+        {
+            if response.status().as_u16() == 201 {
+                if let Ok(body) = response.json::<serde_json::Value>().await {
+                    if let Some(token) = body["token"].as_str() {
+                        return Ok(token.to_string());
+                    }
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(std::io::Error::other("could not create a session"))
+}
+
+async fn create_venue(shared: &Shared, admin: Option<&str>, config: &SimConfig) -> std::io::Result<Venue> {
+    let admin = admin.ok_or_else(|| {
+        std::io::Error::other("--admin-token is needed to create the show on a remote target")
+    })?;
+    let rows: Vec<(String, u32)> = (0..config.rows)
+        .map(|i| (row_label(i), config.seats_per_row))
+        .collect();
+    let body = json!({
+        "title": format!("Simulated {:?} (seed {})", config.scenario, config.seed),
+        "starts_at": "2030-01-01T20:00:00Z",
+        "rows": rows.iter().map(|(l, n)| json!({"label": l, "seats": n})).collect::<Vec<_>>(),
+    });
+    let response = shared
+        .http
+        .post(format!("{}/v1/shows", shared.base))
+        .bearer_auth(admin)
+        .header("Idempotency-Key", uuid::Uuid::new_v4().to_string())
+        .json(&body)
+        .send()
+        .await
+        .map_err(std::io::Error::other)?;
+    let status = response.status();
+    let body: serde_json::Value = response.json().await.map_err(std::io::Error::other)?;
+    if status.as_u16() != 201 {
+        return Err(std::io::Error::other(format!("creating the show: {status} {body}")));
+    }
+    Ok(Venue {
+        show: body["id"].as_str().unwrap_or_default().to_string(),
+        rows,
+    })
+}
+
+async fn read_final_state(shared: &Arc<Shared>, venue: &Venue, tokens: &[String]) -> FinalState {
+    let reader = |user: usize| Client {
+        user,
+        token: tokens[user].clone(),
+        shared: shared.clone(),
+        rng: StdRng::seed_from_u64(0),
+    };
+    let mut state = FinalState::default();
+    let carts: BTreeSet<(usize, String)> = {
+        let history = shared.history.lock().expect("history");
+        history
+            .events
+            .iter()
+            .filter_map(|e| match (&e.op, &e.answer) {
+                (Op::CreateCart, Some(a)) if a.status == 201 => {
+                    a.json()?["id"].as_str().map(|id| (e.user, id.to_string()))
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    for (user, _) in tokens.iter().enumerate() {
+        let client = reader(user);
+        if let Some(body) = client.get("/v1/bookings").await {
+            for b in body["bookings"].as_array().into_iter().flatten() {
+                state.bookings.push(BookingObs {
+                    id: b["id"].as_str().unwrap_or_default().into(),
+                    user,
+                    show: b["show_id"].as_str().unwrap_or_default().into(),
+                    seats: b["seats"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|s| s.as_str().map(String::from))
+                        .collect(),
+                    confirmed: b["status"] == "confirmed",
+                });
+            }
+        }
+    }
+    for (user, id) in carts {
+        let client = reader(user);
+        if let Some(cart) = client.get(&format!("/v1/carts/{id}")).await {
+            state.carts.push(CartObs {
+                id,
+                user,
+                show: venue.show.clone(),
+                open: cart["status"] == "open",
+                items: cart["items"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|i| {
+                        let expires = chrono::DateTime::parse_from_rfc3339(i["expires_at"].as_str()?).ok()?;
+                        Some(ItemObs {
+                            seat: i["seat_id"].as_str()?.to_string(),
+                            expires_at_ms: expires.timestamp_millis() as u64,
+                        })
+                    })
+                    .collect(),
+            });
+        }
+    }
+    state.observed_at_ms = crate::engine::now_ms();
+    if let Some(show) = reader(0).get(&format!("/v1/shows/{}", venue.show)).await {
+        for seat in show["seats"].as_array().into_iter().flatten() {
+            state.seat_map.insert(
+                (venue.show.clone(), seat["id"].as_str().unwrap_or_default().to_string()),
+                seat["status"].as_str().unwrap_or_default().to_string(),
+            );
+        }
+    }
+    state
+}
+
+fn summarize(
+    shared: &Shared,
+    history: &History,
+    final_state: &FinalState,
+    capacity: u64,
+    crashes: u64,
+    elapsed: Duration,
+) -> Summary {
+    let stats = &shared.stats;
+    let latency = shared.latency_us.lock().expect("histogram");
+    let ms = |q: f64| latency.value_at_quantile(q) as f64 / 1000.0;
+    let confirmed: Vec<&BookingObs> = final_state.bookings.iter().filter(|b| b.confirmed).collect();
+    let seats_sold = confirmed.iter().map(|b| b.seats.len() as u64).sum::<u64>();
+    let first = history.events.iter().map(|e| e.start_ms).min().unwrap_or(0);
+    let sold_out_secs = (seats_sold == capacity && capacity > 0)
+        .then(|| {
+            history
+                .events
+                .iter()
+                .filter(|e| e.ok() && matches!(e.op, Op::Book { .. } | Op::Checkout { .. }))
+                .map(|e| e.end_ms)
+                .max()
+                .map(|last| (last.saturating_sub(first)) as f64 / 1000.0)
+        })
+        .flatten();
+    Summary {
+        requests: stats.requests.load(Ordering::Relaxed),
+        bookings: confirmed.len() as u64,
+        seats_sold,
+        capacity,
+        conflicts: stats.conflicts.load(Ordering::Relaxed),
+        retries: stats.retries.load(Ordering::Relaxed),
+        replays: stats.replays.load(Ordering::Relaxed),
+        overloaded: stats.overloaded.load(Ordering::Relaxed),
+        no_answer: stats.no_answer.load(Ordering::Relaxed),
+        crashes,
+        p50_ms: ms(0.50),
+        p95_ms: ms(0.95),
+        p99_ms: ms(0.99),
+        max_ms: latency.max() as f64 / 1000.0,
+        elapsed_secs: elapsed.as_secs_f64(),
+        seats_per_sec: seats_sold as f64 / elapsed.as_secs_f64().max(0.001),
+        sold_out_secs,
+    }
+}

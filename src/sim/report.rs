@@ -1,0 +1,229 @@
+//! `--report DIR`: one self-contained HTML page (inline SVG charts, no
+//! scripts, no server) with the summary, throughput and latency over time,
+//! and a heat map of when each seat sold.
+
+use super::checker::{self, Violation};
+use super::history::{FinalState, History, Op};
+use super::workload::Venue;
+use super::{SimConfig, Summary};
+use plotters::prelude::*;
+use std::collections::HashMap;
+use std::path::Path;
+
+const WIDTH: u32 = 900;
+const HEIGHT: u32 = 320;
+
+pub fn write(
+    dir: &Path,
+    config: &SimConfig,
+    history: &History,
+    final_state: &FinalState,
+    venue: &Venue,
+    summary: &Summary,
+    violations: &[Violation],
+) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let start = history.events.iter().map(|e| e.start_ms).min().unwrap_or(0);
+    let throughput = throughput_svg(history, start).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let latency = latency_svg(history, start).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let heat = heat_svg(history, final_state, venue, start).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let rows: String = summary
+        .table()
+        .lines()
+        .skip(2)
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+            (cells.len() == 2)
+                .then(|| format!("<tr><th>{}</th><td>{}</td></tr>", escape(cells[0]), escape(cells[1])))
+        })
+        .collect();
+    let verdict = if violations.is_empty() {
+        "<p class=ok>The checker found no violation.</p>".to_string()
+    } else {
+        let items: String = violations
+            .iter()
+            .map(|v| format!("<li><pre>{}</pre></li>", escape(&checker::describe(history, v))))
+            .collect();
+        format!("<p class=bad>{} violation(s):</p><ul>{items}</ul>", violations.len())
+    };
+    let html = format!(
+        "<!doctype html><html lang=en><head><meta charset=utf-8>\
+<title>boxoffice simulation: {scenario:?}</title>\
+<style>body{{font-family:system-ui,sans-serif;max-width:960px;margin:2rem auto;padding:0 1rem}}\
+table{{border-collapse:collapse}}th,td{{padding:.25rem .75rem;border-bottom:1px solid #ddd;text-align:left}}\
+.ok{{color:#17693a;font-weight:600}}.bad{{color:#a4161a;font-weight:600}}pre{{white-space:pre-wrap}}</style></head>\
+<body><h1>Simulation: {scenario:?}</h1>\
+<p>{users} users, seed {seed}, {rows} rows x {seats} seats, faults {faults:?}, crash every {crash:?}.</p>\
+{verdict}<h2>Summary</h2><table>{rows_html}</table>\
+<h2>Throughput</h2>{throughput}<h2>Latency</h2>{latency}\
+<h2>When each seat sold</h2><p>Earlier sales are darker; grey seats did not sell.</p>{heat}\
+</body></html>",
+        scenario = config.scenario,
+        users = config.users,
+        seed = config.seed,
+        rows = config.rows,
+        seats = config.seats_per_row,
+        faults = config.faults,
+        crash = config.crash_every,
+        rows_html = rows,
+    );
+    std::fs::write(dir.join("index.html"), html)
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+type ChartResult = Result<String, Box<dyn std::error::Error>>;
+
+/// Per-second bins of (requests, bookings).
+fn bins(history: &History, start: u64) -> Vec<(u32, u32)> {
+    let last = history.events.iter().map(|e| e.end_ms).max().unwrap_or(start);
+    let mut bins = vec![(0u32, 0u32); ((last - start) / 1000 + 1) as usize];
+    for event in &history.events {
+        let bin = &mut bins[((event.end_ms - start) / 1000) as usize];
+        bin.0 += 1;
+        if event.ok() && matches!(event.op, Op::Book { .. } | Op::Checkout { .. }) {
+            bin.1 += 1;
+        }
+    }
+    bins
+}
+
+fn throughput_svg(history: &History, start: u64) -> ChartResult {
+    let bins = bins(history, start);
+    let top = bins.iter().map(|b| b.0).max().unwrap_or(1).max(1) as f64 * 1.1;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0f64..bins.len().max(1) as f64, 0f64..top)?;
+        chart
+            .configure_mesh()
+            .x_desc("seconds")
+            .y_desc("per second")
+            .draw()?;
+        chart
+            .draw_series(LineSeries::new(
+                bins.iter().enumerate().map(|(i, b)| (i as f64, b.0 as f64)),
+                &BLUE,
+            ))?
+            .label("requests")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE));
+        chart
+            .draw_series(LineSeries::new(
+                bins.iter().enumerate().map(|(i, b)| (i as f64, b.1 as f64)),
+                &RED,
+            ))?
+            .label("bookings")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED));
+        chart.configure_series_labels().border_style(BLACK).draw()?;
+        root.present()?;
+    }
+    Ok(svg)
+}
+
+fn latency_svg(history: &History, start: u64) -> ChartResult {
+    let last = history.events.iter().map(|e| e.end_ms).max().unwrap_or(start);
+    let mut per_bin: Vec<Vec<u64>> = vec![Vec::new(); ((last - start) / 1000 + 1) as usize];
+    for event in &history.events {
+        per_bin[((event.end_ms - start) / 1000) as usize].push(event.end_ms - event.start_ms);
+    }
+    let quantile = |values: &mut Vec<u64>, q: f64| {
+        values.sort_unstable();
+        values
+            .get(((values.len() as f64 - 1.0) * q).round() as usize)
+            .copied()
+            .unwrap_or(0) as f64
+    };
+    let points: Vec<(f64, f64, f64)> = per_bin
+        .iter_mut()
+        .enumerate()
+        .map(|(i, v)| (i as f64, quantile(v, 0.5), quantile(v, 0.99)))
+        .collect();
+    let top = points.iter().map(|p| p.2).fold(1.0, f64::max) * 1.1;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0f64..points.len().max(1) as f64, 0f64..top)?;
+        chart.configure_mesh().x_desc("seconds").y_desc("ms").draw()?;
+        chart
+            .draw_series(LineSeries::new(points.iter().map(|p| (p.0, p.1)), &BLUE))?
+            .label("p50")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE));
+        chart
+            .draw_series(LineSeries::new(points.iter().map(|p| (p.0, p.2)), &RED))?
+            .label("p99")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED));
+        chart.configure_series_labels().border_style(BLACK).draw()?;
+        root.present()?;
+    }
+    Ok(svg)
+}
+
+fn heat_svg(history: &History, final_state: &FinalState, venue: &Venue, start: u64) -> ChartResult {
+    // When each seat's (surviving) booking was acknowledged.
+    let confirmed: HashMap<&str, ()> = final_state
+        .bookings
+        .iter()
+        .filter(|b| b.confirmed)
+        .map(|b| (b.id.as_str(), ()))
+        .collect();
+    let mut sold_at: HashMap<String, u64> = HashMap::new();
+    for event in history.events.iter().filter(|e| e.ok()) {
+        let Some(body) = event.answer.as_ref().and_then(|a| a.json()) else {
+            continue;
+        };
+        if !matches!(event.op, Op::Book { .. } | Op::Checkout { .. }) {
+            continue;
+        }
+        if !body["id"].as_str().is_some_and(|id| confirmed.contains_key(id)) {
+            continue;
+        }
+        for seat in body["seats"].as_array().into_iter().flatten() {
+            if let Some(seat) = seat.as_str() {
+                let at = event.end_ms - start;
+                sold_at
+                    .entry(seat.to_string())
+                    .and_modify(|t| *t = (*t).min(at))
+                    .or_insert(at);
+            }
+        }
+    }
+    let latest = sold_at.values().copied().max().unwrap_or(1).max(1) as f64;
+    let columns = venue.rows.iter().map(|(_, n)| *n).max().unwrap_or(1);
+    let cell = (WIDTH as f64 / (columns as f64 + 2.0)).min(30.0);
+    let height = (cell * (venue.rows.len() as f64 + 1.0)) as u32 + 20;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
+        root.fill(&WHITE)?;
+        for (r, (label, seats)) in venue.rows.iter().enumerate() {
+            let y = (10.0 + r as f64 * cell) as i32;
+            root.draw(&Text::new(label.clone(), (2, y + (cell / 4.0) as i32), ("sans-serif", 12)))?;
+            for n in 1..=*seats {
+                let x = (cell * (n as f64)) as i32;
+                let colour = match sold_at.get(&format!("{label}{n}")) {
+                    Some(at) => {
+                        let shade = (40.0 + 180.0 * (*at as f64 / latest)) as u8;
+                        RGBColor(shade, shade / 3, 30)
+                    }
+                    None => RGBColor(210, 210, 210),
+                };
+                let size = (cell * 0.85) as i32;
+                root.draw(&Rectangle::new([(x, y), (x + size, y + size)], colour.filled()))?;
+            }
+        }
+        root.present()?;
+    }
+    Ok(svg)
+}

@@ -1,0 +1,203 @@
+//! Where the simulated crowd sends its requests: an engine in this process
+//! on a temporary sled directory (crashable and restartable from it), or a
+//! server over HTTP, optionally one we start and `kill -9` ourselves.
+
+use crate::config::Settings;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Admin token the simulator gives servers it starts.
+pub const SIM_ADMIN_TOKEN: &str = "boxoffice-simulator-admin";
+
+/// An engine with its HTTP edge in this process.
+pub struct InProcess {
+    pub base: String,
+    settings: Settings,
+    _dir: Option<tempfile::TempDir>,
+    stop: Option<mpsc::Sender<bool>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl InProcess {
+    /// Starts on a new temporary directory.
+    pub fn start(hold_ttl_secs: u64) -> std::io::Result<InProcess> {
+        let dir = tempfile::tempdir()?;
+        let settings = Settings {
+            bind: "127.0.0.1:0".into(),
+            data_dir: dir.path().join("data"),
+            admin_token: Some(SIM_ADMIN_TOKEN.into()),
+            user_rate_limit: 0,
+            hold_ttl_secs,
+            demo: false,
+            workers: 2,
+            actor_threads: 2,
+            ..Settings::default()
+        };
+        let mut server = InProcess {
+            base: String::new(),
+            settings,
+            _dir: Some(dir),
+            stop: None,
+            thread: None,
+        };
+        server.launch()?;
+        // Restarts keep the port, so clients keep their address.
+        server.settings.bind = server.base.trim_start_matches("http://").to_string();
+        Ok(server)
+    }
+
+    fn launch(&mut self) -> std::io::Result<()> {
+        let settings = self.settings.clone();
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let (stop_tx, stop_rx) = mpsc::channel::<bool>();
+        let thread = std::thread::spawn(move || {
+            let system = actix_web::rt::System::new();
+            system.block_on(async move {
+                let running = match crate::http::start(&settings).await {
+                    Ok(running) => running,
+                    Err(error) => {
+                        let _ = ready_tx.send(Err(error));
+                        return;
+                    }
+                };
+                let handle = running.server.handle();
+                let shutdown = running.shutdown_sender();
+                let engine = running.engine.clone();
+                let _ = ready_tx.send(Ok(running.addr));
+                let server = actix_web::rt::spawn(running.server);
+                let graceful = actix_web::rt::task::spawn_blocking(move || stop_rx.recv())
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .unwrap_or(true);
+                let _ = shutdown.send(true);
+                handle.stop(graceful).await;
+                let _ = server.await;
+                engine.stop_actors();
+            });
+        });
+        let addr = ready_rx
+            .recv_timeout(Duration::from_secs(30))
+            .map_err(|_| std::io::Error::other("in-process engine did not start"))??;
+        self.base = format!("http://{addr}");
+        self.stop = Some(stop_tx);
+        self.thread = Some(thread);
+        Ok(())
+    }
+
+    fn halt(&mut self, graceful: bool) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(graceful);
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+
+    /// Stops the engine abruptly (in-flight requests are cut off, actors
+    /// and their in-memory state dropped) and starts it again from its
+    /// sled directory.
+    pub fn crash_and_restart(&mut self) -> std::io::Result<()> {
+        self.halt(false);
+        // The store is released when the last engine handle is dropped;
+        // opening may race that by a moment, so retry for a bounded time.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match self.launch() {
+                Ok(()) => return Ok(()),
+                Err(error) if Instant::now() < deadline => {
+                    tracing::debug!(%error, "restart not yet possible");
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+}
+
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        self.halt(true);
+    }
+}
+
+/// A server process the simulator started with `--server-cmd`.
+pub struct External {
+    command: String,
+    child: Option<Child>,
+    base: String,
+}
+
+impl External {
+    pub fn start(command: &str, base: &str) -> std::io::Result<External> {
+        let mut server = External {
+            command: command.to_string(),
+            child: None,
+            base: base.to_string(),
+        };
+        server.launch()?;
+        Ok(server)
+    }
+
+    fn launch(&mut self) -> std::io::Result<()> {
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg(format!("exec {}", self.command))
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        self.child = Some(child);
+        wait_healthy(&self.base, Duration::from_secs(30))
+    }
+
+    /// `kill -9` and start again.
+    pub fn crash_and_restart(&mut self) -> std::io::Result<()> {
+        if let Some(mut child) = self.child.take() {
+            child.kill()?;
+            child.wait()?;
+        }
+        self.launch()
+    }
+}
+
+impl Drop for External {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Polls `/healthz` until it answers 200, within `limit`.
+pub fn wait_healthy(base: &str, limit: Duration) -> std::io::Result<()> {
+    let deadline = Instant::now() + limit;
+    let addr = base.trim_start_matches("http://").trim_end_matches('/');
+    loop {
+        if healthz_ok(addr) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(std::io::Error::other(format!("{base} did not become healthy")));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A plain blocking `GET /healthz` (no async runtime needed here).
+fn healthz_ok(addr: &str) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(addr) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let request = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.1 200")
+}
