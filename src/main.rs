@@ -180,10 +180,16 @@ fn simulate(args: SimulateArgs) -> std::process::ExitCode {
         println!("report: {}", dir.join("index.html").display());
     }
     if outcome.violations.is_empty() {
-        println!("checker: no violation in {} requests", outcome.history.events.len());
+        println!(
+            "checker: no violation in {} requests",
+            outcome.history.events.len()
+        );
         return std::process::ExitCode::SUCCESS;
     }
-    println!("checker: {} violation(s), seed {seed}", outcome.violations.len());
+    println!(
+        "checker: {} violation(s), seed {seed}",
+        outcome.violations.len()
+    );
     for violation in &outcome.violations {
         println!("{}", sim::checker::describe(&outcome.history, violation));
     }

@@ -2,6 +2,13 @@
 //!
 //! Its handlers never await: `Prepare` decides and reserves in one step, so
 //! two racing claims are ordered by the mailbox and exactly one wins.
+//!
+//! A claim that arrives while the seat is reserved for another transaction
+//! waits (in `waiting`) until that transaction commits or aborts, and is
+//! decided then. So a refusal always means the seat *is* held or booked, not
+//! that someone was about to take it and then gave up: every answer is
+//! linearizable. Coordinators prepare seats one at a time in seat order,
+//! so waiting never forms a cycle (no deadlock).
 
 use super::registry::{Depth, Mailbox};
 use crate::domain::{Claim, Seat, SeatRefusal, SeatState, TxnId};
@@ -9,6 +16,7 @@ use crate::engine::view::ShowView;
 use crate::engine::{now_ms, Engine};
 use crate::store::{Mutation, WriteSet};
 use actix::{Actor, ActorContext, AsyncContext, Context, Handler, Message, SpawnHandle};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
@@ -42,6 +50,9 @@ pub struct SeatActor {
     index: u32,
     seat: Seat,
     depth: Depth,
+    /// Claims that arrived while the seat was reserved; decided in order
+    /// once it is not. They still count in `depth`, so the bound holds.
+    waiting: VecDeque<Prepare>,
     expiry: Option<SpawnHandle>,
     last_used: Instant,
 }
@@ -67,6 +78,7 @@ impl SeatActor {
                 index,
                 seat: Seat::new(state),
                 depth: actor_depth,
+                waiting: VecDeque::new(),
                 expiry: None,
                 last_used: Instant::now(),
             }
@@ -109,8 +121,34 @@ impl SeatActor {
         }
     }
 
+    /// Decides a claim now, with the current time.
+    fn decide(&mut self, msg: Prepare) {
+        self.depth.taken();
+        let now = now_ms().max(msg.now_ms);
+        let decision = self.seat.prepare(msg.txn, msg.claim, now);
+        if decision.is_err() {
+            crate::metrics::CONFLICTS.with_label_values(&["seat"]).inc();
+        }
+        if msg.reply.send(decision).is_err() {
+            // The coordinator is gone (it never drops a pending reply in
+            // normal operation); do not keep the seat reserved for it.
+            self.seat.abort(msg.txn);
+        }
+    }
+
+    /// Decides waiting claims until one reserves the seat again.
+    fn drain_waiting(&mut self) {
+        while !self.seat.is_pending() {
+            match self.waiting.pop_front() {
+                Some(msg) => self.decide(msg),
+                None => break,
+            }
+        }
+    }
+
     fn is_idle(&self) -> bool {
-        !self.seat.is_pending()
+        self.waiting.is_empty()
+            && !self.seat.is_pending()
             && !matches!(self.seat.state(), SeatState::Held { .. })
             && self.last_used.elapsed() >= Duration::from_millis(self.engine.config.actor_idle_ms)
     }
@@ -141,16 +179,11 @@ impl Handler<Prepare> for SeatActor {
     type Result = ();
 
     fn handle(&mut self, msg: Prepare, _ctx: &mut Context<Self>) {
-        self.depth.taken();
         self.last_used = Instant::now();
-        let decision = self.seat.prepare(msg.txn, msg.claim, msg.now_ms);
-        if decision.is_err() {
-            crate::metrics::CONFLICTS.with_label_values(&["seat"]).inc();
-        }
-        if msg.reply.send(decision).is_err() {
-            // The coordinator is gone (it never drops a pending reply in
-            // normal operation); do not keep the seat reserved for it.
-            self.seat.abort(msg.txn);
+        if self.seat.is_pending() {
+            self.waiting.push_back(msg);
+        } else {
+            self.decide(msg);
         }
     }
 }
@@ -169,5 +202,6 @@ impl Handler<Resolve> for SeatActor {
             // An expiry may have been skipped while the seat was pending.
             self.expire(ctx);
         }
+        self.drain_waiting();
     }
 }

@@ -151,7 +151,9 @@ impl Engine {
     /// threads. Must run inside an actix `System`.
     pub fn start(config: EngineConfig, store: Arc<dyn Store>) -> Result<Engine, StoreError> {
         crate::metrics::init();
-        let threads: Vec<Arbiter> = (0..config.arbiters.max(1)).map(|_| Arbiter::new()).collect();
+        let threads: Vec<Arbiter> = (0..config.arbiters.max(1))
+            .map(|_| Arbiter::new())
+            .collect();
         let arbiters = threads.iter().map(Arbiter::handle).collect();
         let engine = Engine {
             inner: Arc::new(Inner {
@@ -312,8 +314,11 @@ impl Engine {
         }
     }
 
-    /// Prepares every seat at once; on any refusal or failure the prepared
-    /// ones are aborted. Returns the refused seats (empty when all agreed).
+    /// Prepares the seats one at a time in seat order (a global order, so
+    /// claims waiting at a reserved seat never wait in a cycle). Every seat
+    /// is asked, so a refusal names all the unavailable ones; on any refusal
+    /// or failure the prepared seats are aborted. Returns the refused seats
+    /// (empty when all agreed).
     pub async fn prepare_all(
         &self,
         show: ShowId,
@@ -321,21 +326,20 @@ impl Engine {
         txn: TxnId,
         claim: Claim,
     ) -> Result<Vec<(SeatLabel, SeatRefusal)>, EngineError> {
-        let answers = futures_util::future::join_all(
-            seats
-                .iter()
-                .map(|(index, _)| self.seat_prepare(show, *index, txn, claim)),
-        )
-        .await;
+        let mut ordered: Vec<&(u32, SeatLabel)> = seats.iter().collect();
+        ordered.sort_by_key(|(index, _)| *index);
         let mut refused = Vec::new();
-        let mut failure = None;
         let mut prepared = Vec::new();
-        for ((index, label), answer) in seats.iter().zip(answers) {
-            match answer {
+        let mut failure = None;
+        for (index, label) in ordered {
+            match self.seat_prepare(show, *index, txn, claim).await {
                 Ok(Ok(Some(_))) => prepared.push(*index),
                 Ok(Ok(None)) => {}
                 Ok(Err(refusal)) => refused.push((label.clone(), refusal)),
-                Err(error) => failure = Some(error),
+                Err(error) => {
+                    failure = Some(error);
+                    break;
+                }
             }
         }
         if failure.is_some() || !refused.is_empty() {
@@ -346,7 +350,11 @@ impl Engine {
         }
         match failure {
             Some(error) => Err(error),
-            None => Ok(refused),
+            None => {
+                // Name the refused seats in the client's order.
+                refused.sort_by_key(|(label, _)| seats.iter().position(|(_, l)| l == label));
+                Ok(refused)
+            }
         }
     }
 

@@ -166,7 +166,9 @@ fn no_seat_in_two_bookings(history: &History, final_state: &FinalState) -> Vec<V
             .collect();
         if live.len() > 1 {
             let ids: Vec<&String> = live.keys().copied().collect();
-            let already = found.iter().any(|v| v.detail.contains(&format!("seat {seat} ")));
+            let already = found
+                .iter()
+                .any(|v| v.detail.contains(&format!("seat {seat} ")));
             if !already {
                 found.push(Violation::new(
                     "double-booking",
@@ -362,7 +364,8 @@ fn replays_equal_first_answer(history: &History) -> Vec<Violation> {
             // Only stored answers are replayed; the first such is the one.
             let storable = (200..300).contains(&answer.status)
                 || (answer.status == 404)
-                || (answer.status == 409 && answer.code().as_deref() != Some("request-in-progress"));
+                || (answer.status == 409
+                    && answer.code().as_deref() != Some("request-in-progress"));
             if storable {
                 first.entry((event.user, key.as_str())).or_insert(event);
             }
@@ -412,11 +415,23 @@ struct SeatOp {
 
 #[derive(Clone, Debug)]
 enum SeatOpKind {
-    Hold { cart: String, until_ms: u64 },
-    Book { booking: String },
-    Checkout { cart: String, booking: String },
-    Release { cart: String },
-    Cancel { booking: String },
+    Hold {
+        cart: String,
+        until_ms: u64,
+    },
+    Book {
+        booking: String,
+    },
+    Checkout {
+        cart: String,
+        booking: String,
+    },
+    Release {
+        cart: String,
+    },
+    Cancel {
+        booking: String,
+    },
     /// A 409 seat-unavailable naming this seat: it was taken at that point.
     Refused,
 }
@@ -429,7 +444,10 @@ fn seat_ops(history: &History) -> BTreeMap<(String, String), Vec<SeatOp>> {
     let mut unkeyed = Vec::new();
     for event in &history.events {
         match &event.key {
-            Some(key) => by_key.entry((event.user, key.clone())).or_default().push(event),
+            Some(key) => by_key
+                .entry((event.user, key.clone()))
+                .or_default()
+                .push(event),
             None => unkeyed.push(vec![event]),
         }
     }
@@ -488,7 +506,13 @@ fn seat_ops(history: &History) -> BTreeMap<(String, String), Vec<SeatOp>> {
         match &event.op {
             Op::Book { show, seats } => {
                 for seat in seats {
-                    push(show, seat, SeatOpKind::Book { booking: booking_id.clone() });
+                    push(
+                        show,
+                        seat,
+                        SeatOpKind::Book {
+                            booking: booking_id.clone(),
+                        },
+                    );
                 }
             }
             Op::Hold { cart, show, seat } => {
@@ -502,7 +526,14 @@ fn seat_ops(history: &History) -> BTreeMap<(String, String), Vec<SeatOp>> {
                     })
                     .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
                     .map_or(start + history.hold_ttl_ms, |t| t.timestamp_millis() as u64);
-                push(show, seat, SeatOpKind::Hold { cart: cart.clone(), until_ms });
+                push(
+                    show,
+                    seat,
+                    SeatOpKind::Hold {
+                        cart: cart.clone(),
+                        until_ms,
+                    },
+                );
             }
             Op::Checkout { cart, show, seats } => {
                 let seats = answer.map(body_seats).unwrap_or_else(|| seats.clone());
@@ -510,16 +541,29 @@ fn seat_ops(history: &History) -> BTreeMap<(String, String), Vec<SeatOp>> {
                     push(
                         show,
                         seat,
-                        SeatOpKind::Checkout { cart: cart.clone(), booking: booking_id.clone() },
+                        SeatOpKind::Checkout {
+                            cart: cart.clone(),
+                            booking: booking_id.clone(),
+                        },
                     );
                 }
             }
             Op::Release { cart, show, seat } => {
                 push(show, seat, SeatOpKind::Release { cart: cart.clone() })
             }
-            Op::Cancel { booking, show, seats } => {
+            Op::Cancel {
+                booking,
+                show,
+                seats,
+            } => {
                 for seat in seats {
-                    push(show, seat, SeatOpKind::Cancel { booking: booking.clone() });
+                    push(
+                        show,
+                        seat,
+                        SeatOpKind::Cancel {
+                            booking: booking.clone(),
+                        },
+                    );
                 }
             }
             Op::CreateCart => {}
@@ -536,7 +580,10 @@ fn seats_linearizable(history: &History, final_state: &FinalState) -> Vec<Violat
     let mut found = Vec::new();
     for ((show, seat), mut ops) in seat_ops(history) {
         let final_val = final_state.seat_map.get(&(show.clone(), seat.clone()));
-        let effects = ops.iter().filter(|o| !matches!(o.kind, SeatOpKind::Refused)).count();
+        let effects = ops
+            .iter()
+            .filter(|o| !matches!(o.kind, SeatOpKind::Refused))
+            .count();
         if ops.len() > MAX_SEARCH_OPS {
             // Keep every effect and as many refusals as fit, earliest first.
             ops.sort_by_key(|o| (matches!(o.kind, SeatOpKind::Refused), o.start));
@@ -581,7 +628,8 @@ impl Search<'_> {
             .enumerate()
             .any(|(i, o)| done & (1 << i) == 0 && !o.optional);
         if !required_left {
-            return final_matches(&val, final_val) || done != all && self.try_next(done, &val, now, final_val);
+            return final_matches(&val, final_val)
+                || done != all && self.try_next(done, &val, now, final_val);
         }
         self.try_next(done, &val, now, final_val)
     }
@@ -637,17 +685,22 @@ fn apply(val: &SeatVal, kind: &SeatOpKind, at: u64) -> Option<SeatVal> {
     };
     match kind {
         SeatOpKind::Hold { cart, until_ms } => match &current {
-            SeatVal::Free => Some(SeatVal::Held { cart: cart.clone(), until_ms: *until_ms }),
+            SeatVal::Free => Some(SeatVal::Held {
+                cart: cart.clone(),
+                until_ms: *until_ms,
+            }),
             _ => None,
         },
         SeatOpKind::Book { booking } => match &current {
-            SeatVal::Free => Some(SeatVal::Booked { booking: booking.clone() }),
+            SeatVal::Free => Some(SeatVal::Booked {
+                booking: booking.clone(),
+            }),
             _ => None,
         },
         SeatOpKind::Checkout { cart, booking } => match &current {
-            SeatVal::Held { cart: holder, .. } if holder == cart => {
-                Some(SeatVal::Booked { booking: booking.clone() })
-            }
+            SeatVal::Held { cart: holder, .. } if holder == cart => Some(SeatVal::Booked {
+                booking: booking.clone(),
+            }),
             _ => None,
         },
         SeatOpKind::Release { cart } => match &current {

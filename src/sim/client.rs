@@ -97,7 +97,10 @@ impl Client {
         let mut request = self
             .shared
             .http
-            .request(call.method.clone(), format!("{}{}", self.shared.base, call.path))
+            .request(
+                call.method.clone(),
+                format!("{}{}", self.shared.base, call.path),
+            )
             .bearer_auth(&self.token);
         if let Some(key) = key {
             request = request.header("Idempotency-Key", key);
@@ -126,7 +129,12 @@ impl Client {
         let started = Instant::now();
         let answer = self.attempt(call, key).await;
         let micros = started.elapsed().as_micros().max(1) as u64;
-        let _ = self.shared.latency_us.lock().expect("histogram").record(micros);
+        let _ = self
+            .shared
+            .latency_us
+            .lock()
+            .expect("histogram")
+            .record(micros);
         match &answer {
             None => {
                 stats.no_answer.fetch_add(1, Ordering::Relaxed);

@@ -7,12 +7,31 @@ use std::collections::BTreeMap;
 /// A state-changing request as the client meant it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Op {
-    Book { show: String, seats: Vec<String> },
+    Book {
+        show: String,
+        seats: Vec<String>,
+    },
     CreateCart,
-    Hold { cart: String, show: String, seat: String },
-    Release { cart: String, show: String, seat: String },
-    Checkout { cart: String, show: String, seats: Vec<String> },
-    Cancel { booking: String, show: String, seats: Vec<String> },
+    Hold {
+        cart: String,
+        show: String,
+        seat: String,
+    },
+    Release {
+        cart: String,
+        show: String,
+        seat: String,
+    },
+    Checkout {
+        cart: String,
+        show: String,
+        seats: Vec<String>,
+    },
+    Cancel {
+        booking: String,
+        show: String,
+        seats: Vec<String>,
+    },
 }
 
 impl Op {

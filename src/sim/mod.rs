@@ -178,7 +178,11 @@ pub async fn run(config: SimConfig) -> std::io::Result<Outcome> {
     let (base, admin, server) = match (&config.target, &config.server_cmd) {
         (Some(base), Some(cmd)) => {
             let server = target::External::start(cmd, base)?;
-            (base.clone(), config.admin_token.clone(), Server::External(server))
+            (
+                base.clone(),
+                config.admin_token.clone(),
+                Server::External(server),
+            )
         }
         (Some(base), None) => (base.clone(), config.admin_token.clone(), Server::Remote),
         (None, _) => {
@@ -206,7 +210,9 @@ pub async fn run(config: SimConfig) -> std::io::Result<Outcome> {
             user,
             token,
             shared: shared.clone(),
-            rng: StdRng::seed_from_u64(config.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ user as u64),
+            rng: StdRng::seed_from_u64(
+                config.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ user as u64,
+            ),
         });
     }
     let tokens: Vec<String> = clients.iter().map(|c| c.token.clone()).collect();
@@ -280,7 +286,15 @@ pub async fn run(config: SimConfig) -> std::io::Result<Outcome> {
     let violations = checker::check(&history, &final_state);
     let summary = summarize(&shared, &history, &final_state, capacity, crashes, elapsed);
     if let Some(dir) = &config.report {
-        report::write(dir, &config, &history, &final_state, &venue, &summary, &violations)?;
+        report::write(
+            dir,
+            &config,
+            &history,
+            &final_state,
+            &venue,
+            &summary,
+            &violations,
+        )?;
     }
     drop(server);
     Ok(Outcome {
@@ -326,7 +340,11 @@ async fn new_session(shared: &Shared) -> std::io::Result<String> {
     Err(std::io::Error::other("could not create a session"))
 }
 
-async fn create_venue(shared: &Shared, admin: Option<&str>, config: &SimConfig) -> std::io::Result<Venue> {
+async fn create_venue(
+    shared: &Shared,
+    admin: Option<&str>,
+    config: &SimConfig,
+) -> std::io::Result<Venue> {
     let admin = admin.ok_or_else(|| {
         std::io::Error::other("--admin-token is needed to create the show on a remote target")
     })?;
@@ -350,7 +368,9 @@ async fn create_venue(shared: &Shared, admin: Option<&str>, config: &SimConfig) 
     let status = response.status();
     let body: serde_json::Value = response.json().await.map_err(std::io::Error::other)?;
     if status.as_u16() != 201 {
-        return Err(std::io::Error::other(format!("creating the show: {status} {body}")));
+        return Err(std::io::Error::other(format!(
+            "creating the show: {status} {body}"
+        )));
     }
     Ok(Venue {
         show: body["id"].as_str().unwrap_or_default().to_string(),
@@ -411,7 +431,8 @@ async fn read_final_state(shared: &Arc<Shared>, venue: &Venue, tokens: &[String]
                     .into_iter()
                     .flatten()
                     .filter_map(|i| {
-                        let expires = chrono::DateTime::parse_from_rfc3339(i["expires_at"].as_str()?).ok()?;
+                        let expires =
+                            chrono::DateTime::parse_from_rfc3339(i["expires_at"].as_str()?).ok()?;
                         Some(ItemObs {
                             seat: i["seat_id"].as_str()?.to_string(),
                             expires_at_ms: expires.timestamp_millis() as u64,
@@ -425,7 +446,10 @@ async fn read_final_state(shared: &Arc<Shared>, venue: &Venue, tokens: &[String]
     if let Some(show) = reader(0).get(&format!("/v1/shows/{}", venue.show)).await {
         for seat in show["seats"].as_array().into_iter().flatten() {
             state.seat_map.insert(
-                (venue.show.clone(), seat["id"].as_str().unwrap_or_default().to_string()),
+                (
+                    venue.show.clone(),
+                    seat["id"].as_str().unwrap_or_default().to_string(),
+                ),
                 seat["status"].as_str().unwrap_or_default().to_string(),
             );
         }
@@ -444,7 +468,11 @@ fn summarize(
     let stats = &shared.stats;
     let latency = shared.latency_us.lock().expect("histogram");
     let ms = |q: f64| latency.value_at_quantile(q) as f64 / 1000.0;
-    let confirmed: Vec<&BookingObs> = final_state.bookings.iter().filter(|b| b.confirmed).collect();
+    let confirmed: Vec<&BookingObs> = final_state
+        .bookings
+        .iter()
+        .filter(|b| b.confirmed)
+        .collect();
     let seats_sold = confirmed.iter().map(|b| b.seats.len() as u64).sum::<u64>();
     let first = history.events.iter().map(|e| e.start_ms).min().unwrap_or(0);
     let sold_out_secs = (seats_sold == capacity && capacity > 0)

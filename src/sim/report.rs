@@ -24,17 +24,24 @@ pub fn write(
 ) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let start = history.events.iter().map(|e| e.start_ms).min().unwrap_or(0);
-    let throughput = throughput_svg(history, start).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let throughput =
+        throughput_svg(history, start).map_err(|e| std::io::Error::other(e.to_string()))?;
     let latency = latency_svg(history, start).map_err(|e| std::io::Error::other(e.to_string()))?;
-    let heat = heat_svg(history, final_state, venue, start).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let heat = heat_svg(history, final_state, venue, start)
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
     let rows: String = summary
         .table()
         .lines()
         .skip(2)
         .filter_map(|line| {
             let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
-            (cells.len() == 2)
-                .then(|| format!("<tr><th>{}</th><td>{}</td></tr>", escape(cells[0]), escape(cells[1])))
+            (cells.len() == 2).then(|| {
+                format!(
+                    "<tr><th>{}</th><td>{}</td></tr>",
+                    escape(cells[0]),
+                    escape(cells[1])
+                )
+            })
         })
         .collect();
     let verdict = if violations.is_empty() {
@@ -42,9 +49,17 @@ pub fn write(
     } else {
         let items: String = violations
             .iter()
-            .map(|v| format!("<li><pre>{}</pre></li>", escape(&checker::describe(history, v))))
+            .map(|v| {
+                format!(
+                    "<li><pre>{}</pre></li>",
+                    escape(&checker::describe(history, v))
+                )
+            })
             .collect();
-        format!("<p class=bad>{} violation(s):</p><ul>{items}</ul>", violations.len())
+        format!(
+            "<p class=bad>{} violation(s):</p><ul>{items}</ul>",
+            violations.len()
+        )
     };
     let html = format!(
         "<!doctype html><html lang=en><head><meta charset=utf-8>\
@@ -71,14 +86,21 @@ table{{border-collapse:collapse}}th,td{{padding:.25rem .75rem;border-bottom:1px 
 }
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 type ChartResult = Result<String, Box<dyn std::error::Error>>;
 
 /// Per-second bins of (requests, bookings).
 fn bins(history: &History, start: u64) -> Vec<(u32, u32)> {
-    let last = history.events.iter().map(|e| e.end_ms).max().unwrap_or(start);
+    let last = history
+        .events
+        .iter()
+        .map(|e| e.end_ms)
+        .max()
+        .unwrap_or(start);
     let mut bins = vec![(0u32, 0u32); ((last - start) / 1000 + 1) as usize];
     for event in &history.events {
         let bin = &mut bins[((event.end_ms - start) / 1000) as usize];
@@ -128,7 +150,12 @@ fn throughput_svg(history: &History, start: u64) -> ChartResult {
 }
 
 fn latency_svg(history: &History, start: u64) -> ChartResult {
-    let last = history.events.iter().map(|e| e.end_ms).max().unwrap_or(start);
+    let last = history
+        .events
+        .iter()
+        .map(|e| e.end_ms)
+        .max()
+        .unwrap_or(start);
     let mut per_bin: Vec<Vec<u64>> = vec![Vec::new(); ((last - start) / 1000 + 1) as usize];
     for event in &history.events {
         per_bin[((event.end_ms - start) / 1000) as usize].push(event.end_ms - event.start_ms);
@@ -155,7 +182,11 @@ fn latency_svg(history: &History, start: u64) -> ChartResult {
             .x_label_area_size(30)
             .y_label_area_size(50)
             .build_cartesian_2d(0f64..points.len().max(1) as f64, 0f64..top)?;
-        chart.configure_mesh().x_desc("seconds").y_desc("ms").draw()?;
+        chart
+            .configure_mesh()
+            .x_desc("seconds")
+            .y_desc("ms")
+            .draw()?;
         chart
             .draw_series(LineSeries::new(points.iter().map(|p| (p.0, p.1)), &BLUE))?
             .label("p50")
@@ -186,7 +217,10 @@ fn heat_svg(history: &History, final_state: &FinalState, venue: &Venue, start: u
         if !matches!(event.op, Op::Book { .. } | Op::Checkout { .. }) {
             continue;
         }
-        if !body["id"].as_str().is_some_and(|id| confirmed.contains_key(id)) {
+        if !body["id"]
+            .as_str()
+            .is_some_and(|id| confirmed.contains_key(id))
+        {
             continue;
         }
         for seat in body["seats"].as_array().into_iter().flatten() {
@@ -209,7 +243,11 @@ fn heat_svg(history: &History, final_state: &FinalState, venue: &Venue, start: u
         root.fill(&WHITE)?;
         for (r, (label, seats)) in venue.rows.iter().enumerate() {
             let y = (10.0 + r as f64 * cell) as i32;
-            root.draw(&Text::new(label.clone(), (2, y + (cell / 4.0) as i32), ("sans-serif", 12)))?;
+            root.draw(&Text::new(
+                label.clone(),
+                (2, y + (cell / 4.0) as i32),
+                ("sans-serif", 12),
+            ))?;
             for n in 1..=*seats {
                 let x = (cell * (n as f64)) as i32;
                 let colour = match sold_at.get(&format!("{label}{n}")) {
@@ -220,7 +258,10 @@ fn heat_svg(history: &History, final_state: &FinalState, venue: &Venue, start: u
                     None => RGBColor(210, 210, 210),
                 };
                 let size = (cell * 0.85) as i32;
-                root.draw(&Rectangle::new([(x, y), (x + size, y + size)], colour.filled()))?;
+                root.draw(&Rectangle::new(
+                    [(x, y), (x + size, y + size)],
+                    colour.filled(),
+                ))?;
             }
         }
         root.present()?;

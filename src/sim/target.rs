@@ -181,7 +181,9 @@ pub fn wait_healthy(base: &str, limit: Duration) -> std::io::Result<()> {
             return Ok(());
         }
         if Instant::now() > deadline {
-            return Err(std::io::Error::other(format!("{base} did not become healthy")));
+            return Err(std::io::Error::other(format!(
+                "{base} did not become healthy"
+            )));
         }
         std::thread::sleep(Duration::from_millis(50));
     }

@@ -87,7 +87,12 @@ async fn seat_map(client: &Client, venue: &Venue) -> Vec<Vec<bool>> {
 }
 
 /// A block of `size` free adjacent seats near the centre, a little random.
-fn pick_block(client: &mut Client, venue: &Venue, free: &[Vec<bool>], size: usize) -> Option<Vec<String>> {
+fn pick_block(
+    client: &mut Client,
+    venue: &Venue,
+    free: &[Vec<bool>],
+    size: usize,
+) -> Option<Vec<String>> {
     let best_row = venue.rows.len() as f64 * 0.4;
     let mut candidates = Vec::new();
     for (row, seats) in free.iter().enumerate() {
@@ -164,7 +169,12 @@ async fn release(client: &mut Client, venue: &Venue, cart: &str, seat: &str) -> 
     client.run(op, call).await
 }
 
-async fn checkout(client: &mut Client, venue: &Venue, cart: &str, seats: &[String]) -> Option<Answer> {
+async fn checkout(
+    client: &mut Client,
+    venue: &Venue,
+    cart: &str,
+    seats: &[String],
+) -> Option<Answer> {
     let op = Op::Checkout {
         cart: cart.into(),
         show: venue.show.clone(),
@@ -178,7 +188,12 @@ async fn checkout(client: &mut Client, venue: &Venue, cart: &str, seats: &[Strin
     client.run(op, call).await
 }
 
-async fn cancel(client: &mut Client, venue: &Venue, booking: &str, seats: &[String]) -> Option<Answer> {
+async fn cancel(
+    client: &mut Client,
+    venue: &Venue,
+    booking: &str,
+    seats: &[String],
+) -> Option<Answer> {
     let op = Op::Cancel {
         booking: booking.into(),
         show: venue.show.clone(),
@@ -193,7 +208,11 @@ async fn cancel(client: &mut Client, venue: &Venue, booking: &str, seats: &[Stri
 }
 
 /// Holds `seats` in a new cart; returns the cart and the seats it got.
-async fn hold_all(client: &mut Client, venue: &Venue, seats: &[String]) -> Option<(String, Vec<String>)> {
+async fn hold_all(
+    client: &mut Client,
+    venue: &Venue,
+    seats: &[String],
+) -> Option<(String, Vec<String>)> {
     let cart = create_cart(client).await?;
     let mut held = Vec::new();
     for seat in seats {
