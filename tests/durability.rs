@@ -1126,7 +1126,9 @@ async fn zz_probe_read_your_writes() {
             }
         }));
     }
-    for t in tasks { t.await.unwrap(); }
+    for t in tasks {
+        t.await.unwrap();
+    }
     eprintln!("stale {} of 3200", stale.load(Ordering::SeqCst));
     stop(server);
 }
