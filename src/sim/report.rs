@@ -93,17 +93,30 @@ fn escape(text: &str) -> String {
 
 type ChartResult = Result<String, Box<dyn std::error::Error>>;
 
-/// Per-second bins of (requests, bookings).
-fn bins(history: &History, start: u64) -> Vec<(u32, u32)> {
-    let last = history
+fn last_ms(history: &History, start: u64) -> u64 {
+    history
         .events
         .iter()
         .map(|e| e.end_ms)
         .max()
-        .unwrap_or(start);
-    let mut bins = vec![(0u32, 0u32); ((last - start) / 1000 + 1) as usize];
+        .unwrap_or(start)
+}
+
+/// Chart resolution: tenths of a second for short runs, seconds otherwise.
+fn bin_ms(history: &History, start: u64) -> u64 {
+    if last_ms(history, start) - start <= 20_000 {
+        100
+    } else {
+        1000
+    }
+}
+
+/// Bins of (requests, bookings), `width` ms wide.
+fn bins(history: &History, start: u64, width: u64) -> Vec<(u32, u32)> {
+    let last = last_ms(history, start);
+    let mut bins = vec![(0u32, 0u32); ((last - start) / width + 1) as usize];
     for event in &history.events {
-        let bin = &mut bins[((event.end_ms - start) / 1000) as usize];
+        let bin = &mut bins[((event.end_ms - start) / width) as usize];
         bin.0 += 1;
         if event.ok() && matches!(event.op, Op::Book { .. } | Op::Checkout { .. }) {
             bin.1 += 1;
@@ -113,8 +126,11 @@ fn bins(history: &History, start: u64) -> Vec<(u32, u32)> {
 }
 
 fn throughput_svg(history: &History, start: u64) -> ChartResult {
-    let bins = bins(history, start);
-    let top = bins.iter().map(|b| b.0).max().unwrap_or(1).max(1) as f64 * 1.1;
+    let width = bin_ms(history, start);
+    let per_sec = 1000.0 / width as f64;
+    let secs = |i: usize| i as f64 * width as f64 / 1000.0;
+    let bins = bins(history, start, width);
+    let top = bins.iter().map(|b| b.0).max().unwrap_or(1).max(1) as f64 * per_sec * 1.1;
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
@@ -123,7 +139,7 @@ fn throughput_svg(history: &History, start: u64) -> ChartResult {
             .margin(10)
             .x_label_area_size(30)
             .y_label_area_size(50)
-            .build_cartesian_2d(0f64..bins.len().max(1) as f64, 0f64..top)?;
+            .build_cartesian_2d(0f64..secs(bins.len().max(1)), 0f64..top)?;
         chart
             .configure_mesh()
             .x_desc("seconds")
@@ -131,14 +147,14 @@ fn throughput_svg(history: &History, start: u64) -> ChartResult {
             .draw()?;
         chart
             .draw_series(LineSeries::new(
-                bins.iter().enumerate().map(|(i, b)| (i as f64, b.0 as f64)),
+                bins.iter().enumerate().map(|(i, b)| (secs(i), b.0 as f64 * per_sec)),
                 &BLUE,
             ))?
             .label("requests")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE));
         chart
             .draw_series(LineSeries::new(
-                bins.iter().enumerate().map(|(i, b)| (i as f64, b.1 as f64)),
+                bins.iter().enumerate().map(|(i, b)| (secs(i), b.1 as f64 * per_sec)),
                 &RED,
             ))?
             .label("bookings")
@@ -150,15 +166,11 @@ fn throughput_svg(history: &History, start: u64) -> ChartResult {
 }
 
 fn latency_svg(history: &History, start: u64) -> ChartResult {
-    let last = history
-        .events
-        .iter()
-        .map(|e| e.end_ms)
-        .max()
-        .unwrap_or(start);
-    let mut per_bin: Vec<Vec<u64>> = vec![Vec::new(); ((last - start) / 1000 + 1) as usize];
+    let width = bin_ms(history, start);
+    let last = last_ms(history, start);
+    let mut per_bin: Vec<Vec<u64>> = vec![Vec::new(); ((last - start) / width + 1) as usize];
     for event in &history.events {
-        per_bin[((event.end_ms - start) / 1000) as usize].push(event.end_ms - event.start_ms);
+        per_bin[((event.end_ms - start) / width) as usize].push(event.end_ms - event.start_ms);
     }
     let quantile = |values: &mut Vec<u64>, q: f64| {
         values.sort_unstable();
@@ -170,8 +182,10 @@ fn latency_svg(history: &History, start: u64) -> ChartResult {
     let points: Vec<(f64, f64, f64)> = per_bin
         .iter_mut()
         .enumerate()
-        .map(|(i, v)| (i as f64, quantile(v, 0.5), quantile(v, 0.99)))
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(i, v)| (i as f64 * width as f64 / 1000.0, quantile(v, 0.5), quantile(v, 0.99)))
         .collect();
+    let span = (per_bin.len() as f64 * width as f64 / 1000.0).max(0.1);
     let top = points.iter().map(|p| p.2).fold(1.0, f64::max) * 1.1;
     let mut svg = String::new();
     {
@@ -181,7 +195,7 @@ fn latency_svg(history: &History, start: u64) -> ChartResult {
             .margin(10)
             .x_label_area_size(30)
             .y_label_area_size(50)
-            .build_cartesian_2d(0f64..points.len().max(1) as f64, 0f64..top)?;
+            .build_cartesian_2d(0f64..span, 0f64..top)?;
         chart
             .configure_mesh()
             .x_desc("seconds")
