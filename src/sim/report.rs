@@ -147,14 +147,18 @@ fn throughput_svg(history: &History, start: u64) -> ChartResult {
             .draw()?;
         chart
             .draw_series(LineSeries::new(
-                bins.iter().enumerate().map(|(i, b)| (secs(i), b.0 as f64 * per_sec)),
+                bins.iter()
+                    .enumerate()
+                    .map(|(i, b)| (secs(i), b.0 as f64 * per_sec)),
                 &BLUE,
             ))?
             .label("requests")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE));
         chart
             .draw_series(LineSeries::new(
-                bins.iter().enumerate().map(|(i, b)| (secs(i), b.1 as f64 * per_sec)),
+                bins.iter()
+                    .enumerate()
+                    .map(|(i, b)| (secs(i), b.1 as f64 * per_sec)),
                 &RED,
             ))?
             .label("bookings")
@@ -183,7 +187,13 @@ fn latency_svg(history: &History, start: u64) -> ChartResult {
         .iter_mut()
         .enumerate()
         .filter(|(_, v)| !v.is_empty())
-        .map(|(i, v)| (i as f64 * width as f64 / 1000.0, quantile(v, 0.5), quantile(v, 0.99)))
+        .map(|(i, v)| {
+            (
+                i as f64 * width as f64 / 1000.0,
+                quantile(v, 0.5),
+                quantile(v, 0.99),
+            )
+        })
         .collect();
     let span = (per_bin.len() as f64 * width as f64 / 1000.0).max(0.1);
     let top = points.iter().map(|p| p.2).fold(1.0, f64::max) * 1.1;
