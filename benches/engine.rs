@@ -1,0 +1,231 @@
+//! Criterion benches: domain transitions, one actor round trip, the store's
+//! commit path, and an end-to-end booking in process (no HTTP).
+//!
+//! Run: `cargo bench --bench engine`. Figures and how to read them:
+//! docs/PERFORMANCE.md.
+
+use boxoffice::domain::{
+    BookingId, Cart, CartId, Claim, Fingerprint, IdempotencyKey, IdempotencyLedger, Row, Seat,
+    SeatLabel, SeatState, ShowId, TxnId, UserId,
+};
+use boxoffice::engine::{Engine, EngineConfig, NewShow, Request};
+use boxoffice::store::{CommitOutcome, Mutation, SledStore, Store, WriteSet};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+fn domain(c: &mut Criterion) {
+    let mut group = c.benchmark_group("domain");
+    group.bench_function("seat prepare+commit", |b| {
+        b.iter_batched(
+            || Seat::new(SeatState::Available),
+            |mut seat| {
+                let txn = TxnId(Uuid::from_u128(1));
+                let claim = Claim::Book {
+                    booking: BookingId(Uuid::from_u128(2)),
+                    via_cart: None,
+                };
+                seat.prepare(txn, claim, 0).unwrap();
+                seat.commit(txn)
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("cart plan_add", |b| {
+        let cart = Cart::new(CartId(Uuid::from_u128(1)), UserId(Uuid::from_u128(2)), 0);
+        let show = ShowId(Uuid::from_u128(3));
+        let seat = SeatLabel::parse("C7").unwrap();
+        b.iter(|| cart.plan_add(show, &seat, 10, 600_000))
+    });
+    group.bench_function("ledger admit+settle", |b| {
+        let mut ledger = IdempotencyLedger::default();
+        let user = UserId(Uuid::from_u128(1));
+        let key = IdempotencyKey::parse(b"8e03978e-40d5-43e8-bc93-6894a57f9324").unwrap();
+        let fp = Fingerprint::of("POST", "/v1/bookings", b"{}");
+        b.iter(|| {
+            ledger.admit(user, &key, fp, None);
+            ledger.settle(user, &key);
+        })
+    });
+    group.bench_function("key parse + fingerprint", |b| {
+        b.iter(|| {
+            let key = IdempotencyKey::parse(b"\"8e03978e-40d5-43e8-bc93-6894a57f9324\"").unwrap();
+            (
+                key,
+                Fingerprint::of("POST", "/v1/bookings", br#"{"seats":["A1"],"show_id":"x"}"#),
+            )
+        })
+    });
+    group.finish();
+}
+
+fn booking_write(show: ShowId, index: u32) -> WriteSet {
+    WriteSet {
+        key: None,
+        mutations: vec![Mutation::Seat {
+            show,
+            index,
+            state: SeatState::Booked {
+                booking: BookingId(Uuid::new_v4()),
+            },
+        }],
+    }
+}
+
+/// The store's commit path: one transaction, then waiting for the shared
+/// flush. Sequential (one waiter per fsync) and 64 at a time (group commit).
+fn store(c: &mut Criterion) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SledStore::open(dir.path()).unwrap());
+    let show = ShowId(Uuid::new_v4());
+    let next = AtomicU64::new(0);
+    let mut group = c.benchmark_group("store");
+    group.measurement_time(Duration::from_secs(5));
+    group.bench_function("commit + durable, one at a time", |b| {
+        b.iter(|| {
+            let index = next.fetch_add(1, Ordering::Relaxed) as u32;
+            let CommitOutcome::Committed(ticket) =
+                store.commit(booking_write(show, index)).unwrap()
+            else {
+                unreachable!()
+            };
+            runtime.block_on(store.durable(ticket)).unwrap();
+        })
+    });
+    group.throughput(Throughput::Elements(64));
+    group.bench_function("commit + durable, 64 concurrent", |b| {
+        b.iter(|| {
+            runtime.block_on(async {
+                let waits: Vec<_> = (0..64)
+                    .map(|_| {
+                        let index = next.fetch_add(1, Ordering::Relaxed) as u32;
+                        let CommitOutcome::Committed(ticket) =
+                            store.commit(booking_write(show, index)).unwrap()
+                        else {
+                            unreachable!()
+                        };
+                        store.durable(ticket)
+                    })
+                    .collect();
+                for wait in futures_util::future::join_all(waits).await {
+                    wait.unwrap();
+                }
+            })
+        })
+    });
+    group.finish();
+}
+
+/// An engine in an actix system with one big show; returns it and the show.
+async fn engine_with_show(dir: &std::path::Path) -> (Engine, ShowId) {
+    let store = Arc::new(SledStore::open(dir).unwrap());
+    let engine = Engine::start(EngineConfig::default(), store as Arc<dyn Store>).unwrap();
+    let rows = (0..100)
+        .map(|i| Row {
+            label: format!(
+                "{}{}",
+                (b'A' + (i / 26) as u8) as char,
+                (b'A' + (i % 26) as u8) as char
+            ),
+            seats: 999,
+        })
+        .collect();
+    let admin = UserId(Uuid::from_u128(0xad));
+    let reply = engine
+        .create_show(
+            Request {
+                user: admin,
+                key: IdempotencyKey::parse(b"bench-show").unwrap(),
+                fingerprint: Fingerprint::of("POST", "/v1/shows", b"bench"),
+            },
+            NewShow {
+                title: "Bench".into(),
+                starts_at_ms: 0,
+                rows,
+            },
+        )
+        .await;
+    let body: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
+    (engine, ShowId::parse(body["id"].as_str().unwrap()).unwrap())
+}
+
+fn seat_label(index: u64) -> SeatLabel {
+    let row = (index / 999) as u8;
+    SeatLabel {
+        row: format!("{}{}", (b'A' + row / 26) as char, (b'A' + row % 26) as char),
+        number: (index % 999) as u32 + 1,
+    }
+}
+
+/// Actor round trip (prepare + abort at one seat actor) and a whole
+/// durable booking through the engine, without HTTP.
+fn actors(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let system = actix_rt::System::new();
+    let (engine, show) = system.block_on(engine_with_show(dir.path()));
+    let mut group = c.benchmark_group("engine");
+    group.bench_function("seat actor round trip (prepare + abort)", |b| {
+        b.iter_custom(|iterations| {
+            system.block_on(async {
+                let started = Instant::now();
+                for _ in 0..iterations {
+                    let txn = TxnId(Uuid::new_v4());
+                    let claim = Claim::Book {
+                        booking: BookingId(Uuid::new_v4()),
+                        via_cart: None,
+                    };
+                    engine
+                        .seat_prepare(show, 0, txn, claim)
+                        .await
+                        .unwrap()
+                        .unwrap();
+                    engine.seat_resolve(show, 0, txn, false).await;
+                }
+                started.elapsed()
+            })
+        })
+    });
+    let next = AtomicU64::new(1);
+    let user = UserId(Uuid::new_v4());
+    let book = |concurrency: u64, iterations: u64| {
+        system.block_on(async {
+            let started = Instant::now();
+            let mut done = 0;
+            while done < iterations {
+                let batch = concurrency.min(iterations - done);
+                let requests = (0..batch).map(|_| {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    let request = Request {
+                        user,
+                        key: IdempotencyKey::parse(format!("bench-{n}").as_bytes()).unwrap(),
+                        fingerprint: Fingerprint::of("POST", "/v1/bookings", &n.to_le_bytes()),
+                    };
+                    engine.book(request, Some(show), vec![seat_label(n)])
+                });
+                for reply in futures_util::future::join_all(requests).await {
+                    assert_eq!(reply.status, 201);
+                }
+                done += batch;
+            }
+            started.elapsed()
+        })
+    };
+    group.bench_function("durable booking, one at a time", |b| {
+        b.iter_custom(|iterations| book(1, iterations))
+    });
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("durable booking, 64 concurrent", |b| {
+        b.iter_custom(|iterations| book(64, iterations))
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(20).measurement_time(Duration::from_secs(3));
+    targets = domain, store, actors
+}
+criterion_main!(benches);
