@@ -96,8 +96,16 @@ fn body_seats(answer: &Answer) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Acknowledged bookings from the history: (booking id, show, seats, event).
-fn acked_bookings(history: &History) -> Vec<(String, String, Vec<String>, &Event)> {
+/// A booking the server acknowledged (201) in the history.
+struct AckedBooking<'a> {
+    id: String,
+    show: String,
+    seats: Vec<String>,
+    event: &'a Event,
+}
+
+/// Acknowledged bookings from the history.
+fn acked_bookings(history: &History) -> Vec<AckedBooking<'_>> {
     let mut out = Vec::new();
     for event in &history.events {
         let (Some(answer), true) = (&event.answer, event.ok()) else {
@@ -107,7 +115,12 @@ fn acked_bookings(history: &History) -> Vec<(String, String, Vec<String>, &Event
             continue;
         }
         if let (Some(id), Some(show)) = (body_str(answer, "id"), body_str(answer, "show_id")) {
-            out.push((id, show, body_seats(answer), event));
+            out.push(AckedBooking {
+                id,
+                show,
+                seats: body_seats(answer),
+                event,
+            });
         }
     }
     out
@@ -148,12 +161,11 @@ fn no_seat_in_two_bookings(history: &History, final_state: &FinalState) -> Vec<V
     // which anyone tried to cancel.
     let cancelled = cancels_attempted(history);
     let acked = acked_bookings(history);
-    let mut by_seat: HashMap<(String, String), Vec<&(String, String, Vec<String>, &Event)>> =
-        HashMap::new();
+    let mut by_seat: HashMap<(String, String), Vec<&AckedBooking>> = HashMap::new();
     for booking in &acked {
-        for seat in &booking.2 {
+        for seat in &booking.seats {
             by_seat
-                .entry((booking.1.clone(), seat.clone()))
+                .entry((booking.show.clone(), seat.clone()))
                 .or_default()
                 .push(booking);
         }
@@ -161,8 +173,8 @@ fn no_seat_in_two_bookings(history: &History, final_state: &FinalState) -> Vec<V
     for ((show, seat), bookings) in by_seat {
         let live: BTreeMap<&String, &Event> = bookings
             .iter()
-            .filter(|b| !cancelled.contains(&b.0))
-            .map(|b| (&b.0, b.3))
+            .filter(|b| !cancelled.contains(&b.id))
+            .map(|b| (&b.id, b.event))
             .collect();
         if live.len() > 1 {
             let ids: Vec<&String> = live.keys().copied().collect();
@@ -236,7 +248,10 @@ fn acknowledged_bookings_present(history: &History, final_state: &FinalState) ->
         .map(|b| (b.id.as_str(), b))
         .collect();
     let mut seen = BTreeSet::new();
-    for (id, _, seats, event) in acked_bookings(history) {
+    for AckedBooking {
+        id, seats, event, ..
+    } in acked_bookings(history)
+    {
         if !seen.insert(id.clone()) {
             continue;
         }
