@@ -1,8 +1,9 @@
 //! The booking actor: creates a one-shot booking (all seats or none) and
 //! cancels it. Its id comes from (user, key), so a retry reaches the same
-//! actor; it runs one request at a time to its end.
+//! actor. It runs one request at a time to its end (later ones queue) and
+//! answers a repeat of the running key at once: 409 `request-in-progress`.
 //!
-//! Booking protocol (see ARCHITECTURE.md): prepare every seat (each reserves
+//! Booking protocol (see ARCHITECTURE.md): prepare each seat in seat order (each reserves
 //! itself for this txn, in memory) -> one atomic store write (booking, seat
 //! states, key record) -> wait for the group flush -> commit the seats ->
 //! reply. A crash before the write leaves nothing; after it, everything.
@@ -18,6 +19,8 @@ use crate::wire::{self, Reply};
 use actix::{
     Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, Message, WrapFuture,
 };
+use futures_util::future::BoxFuture;
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 use uuid::Uuid;
@@ -49,8 +52,10 @@ pub struct BookingActor {
     ledger: IdempotencyLedger,
     depth: Depth,
     last_used: Instant,
-    /// A request is running (`ctx.wait`): never passivate in the middle.
+    /// A request is running: never passivate in the middle.
     busy: bool,
+    /// Requests waiting for the running one (still counted in `depth`).
+    queue: VecDeque<BookingMsg>,
 }
 
 impl BookingActor {
@@ -73,6 +78,7 @@ impl BookingActor {
                 depth: actor_depth,
                 last_used: Instant::now(),
                 busy: false,
+                queue: VecDeque::new(),
             }
         });
         Mailbox::new(addr, &depth, capacity)
@@ -85,7 +91,7 @@ impl Actor for BookingActor {
     fn started(&mut self, ctx: &mut Context<Self>) {
         let idle = Duration::from_millis(self.engine.config.actor_idle_ms.max(10));
         ctx.run_interval(idle, move |act, ctx| {
-            if !act.busy && act.last_used.elapsed() >= idle {
+            if !act.busy && act.queue.is_empty() && act.last_used.elapsed() >= idle {
                 ctx.stop();
             }
         });
@@ -108,31 +114,45 @@ struct Done {
 impl Handler<BookingMsg> for BookingActor {
     type Result = ();
 
+    /// One request runs at a time. A repeat of the running key is answered
+    /// at once (409 in progress, or 422); others queue behind it.
     fn handle(&mut self, msg: BookingMsg, ctx: &mut Context<Self>) {
-        self.depth.taken();
         self.last_used = Instant::now();
+        if let BookingOp::Create { req, .. } = &msg.op {
+            if let Some(answer) = self.engine.answer_if_running(&self.ledger, req) {
+                self.depth.taken();
+                let _ = msg.reply.send(answer);
+                return;
+            }
+        }
+        if self.busy {
+            self.queue.push_back(msg);
+        } else {
+            self.start(msg, ctx);
+        }
+    }
+}
+
+impl BookingActor {
+    fn start(&mut self, msg: BookingMsg, ctx: &mut Context<Self>) {
+        self.depth.taken();
         let engine = self.engine.clone();
-        let work = match msg.op {
-            BookingOp::Create { req, show, seats } => {
-                if let Err(answer) = engine.admit(&mut self.ledger, &req) {
-                    let reply = msg.reply;
-                    ctx.wait(answer.into_actor(self).map(move |answer, _, _| {
-                        let _ = reply.send(answer);
-                    }));
-                    return;
-                }
-                let id = self.id;
-                Box::pin(async move { create(engine, id, req, show, seats).await })
-                    as futures_util::future::BoxFuture<'static, Done>
-            }
-            BookingOp::Cancel { user } => {
-                let booking = self.booking.clone();
-                Box::pin(async move { cancel(engine, booking, user).await })
-            }
+        let work: BoxFuture<'static, Done> = match msg.op {
+            BookingOp::Create { req, show, seats } => match engine.admit(&mut self.ledger, &req) {
+                Err(answer) => Box::pin(async move {
+                    Done {
+                        booking: None,
+                        settle: None,
+                        reply: answer.await,
+                    }
+                }),
+                Ok(()) => Box::pin(create(engine, self.id, req, show, seats)),
+            },
+            BookingOp::Cancel { user } => Box::pin(cancel(engine, self.booking.clone(), user)),
         };
         let reply = msg.reply;
         self.busy = true;
-        ctx.wait(work.into_actor(self).map(move |done, act, _| {
+        ctx.spawn(work.into_actor(self).map(move |done, act, ctx| {
             act.busy = false;
             if let Some(booking) = done.booking {
                 act.booking = Some(booking);
@@ -142,6 +162,9 @@ impl Handler<BookingMsg> for BookingActor {
             }
             act.last_used = Instant::now();
             let _ = reply.send(done.reply);
+            if let Some(next) = act.queue.pop_front() {
+                act.start(next, ctx);
+            }
         }));
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! Its id comes from (user, key) of the create request, so a retried create
 //! reaches the same actor. Each request runs to its end before the next
-//! (`ctx.wait`), so the cart never sees two of its own changes interleave.
+//! starts (later ones queue), so the cart never sees two of its own changes
+//! interleave; a repeat of the running key is answered 409 at once.
 //!
 //! Checkout protocol (see ARCHITECTURE.md): the cart checks every hold is
 //! live -> prepares every seat with `Book { via_cart }` -> one atomic write
@@ -21,6 +22,7 @@ use actix::{
     Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, Message, WrapFuture,
 };
 use futures_util::future::BoxFuture;
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 use uuid::Uuid;
@@ -60,8 +62,11 @@ pub struct CartActor {
     ledger: IdempotencyLedger,
     depth: Depth,
     last_used: Instant,
-    /// A request is running (`ctx.wait`): never passivate in the middle.
+    /// A request is running: never passivate in the middle.
     busy: bool,
+    /// Requests waiting for the running one to finish (they still count in
+    /// `depth`, so the mailbox bound holds).
+    queue: VecDeque<CartMsg>,
 }
 
 impl CartActor {
@@ -80,6 +85,7 @@ impl CartActor {
                 depth: actor_depth,
                 last_used: Instant::now(),
                 busy: false,
+                queue: VecDeque::new(),
             }
         });
         Mailbox::new(addr, &depth, capacity)
@@ -92,7 +98,7 @@ impl Actor for CartActor {
     fn started(&mut self, ctx: &mut Context<Self>) {
         let idle = Duration::from_millis(self.engine.config.actor_idle_ms.max(10));
         ctx.run_interval(idle, move |act, ctx| {
-            if !act.busy && act.last_used.elapsed() >= idle {
+            if !act.busy && act.queue.is_empty() && act.last_used.elapsed() >= idle {
                 ctx.stop();
             }
         });
@@ -110,43 +116,69 @@ struct Done {
     reply: Reply,
 }
 
-impl Handler<CartMsg> for CartActor {
-    type Result = ();
-
-    fn handle(&mut self, msg: CartMsg, ctx: &mut Context<Self>) {
-        self.depth.taken();
-        self.last_used = Instant::now();
-        let engine = self.engine.clone();
-        let cart = self.cart.clone();
-        let keyed = match &msg.op {
+impl CartOp {
+    fn request(&self) -> Option<&Request> {
+        match self {
             CartOp::Create { req } | CartOp::AddItem { req, .. } | CartOp::Checkout { req } => {
                 Some(req)
             }
             CartOp::RemoveItem { .. } => None,
-        };
-        if let Some(req) = keyed {
-            if let Err(answer) = engine.admit(&mut self.ledger, req) {
-                let reply = msg.reply;
-                ctx.wait(answer.into_actor(self).map(move |answer, _, _| {
-                    let _ = reply.send(answer);
-                }));
+        }
+    }
+}
+
+impl Handler<CartMsg> for CartActor {
+    type Result = ();
+
+    /// One request runs at a time. A repeat of the running key is answered
+    /// at once (409 in progress, or 422); others queue behind it.
+    fn handle(&mut self, msg: CartMsg, ctx: &mut Context<Self>) {
+        self.last_used = Instant::now();
+        if let Some(req) = msg.op.request() {
+            if let Some(answer) = self.engine.answer_if_running(&self.ledger, req) {
+                self.depth.taken();
+                let _ = msg.reply.send(answer);
                 return;
             }
         }
+        if self.busy {
+            self.queue.push_back(msg);
+        } else {
+            self.start(msg, ctx);
+        }
+    }
+}
+
+impl CartActor {
+    fn start(&mut self, msg: CartMsg, ctx: &mut Context<Self>) {
+        self.depth.taken();
+        let engine = self.engine.clone();
+        let cart = self.cart.clone();
         let id = self.id;
-        let work: BoxFuture<'static, Done> = match msg.op {
-            CartOp::Create { req } => Box::pin(create(engine, id, cart, req)),
-            CartOp::AddItem { req, show, seat } => {
+        let admitted = match msg.op.request() {
+            Some(req) => engine.admit(&mut self.ledger, req),
+            None => Ok(()),
+        };
+        let work: BoxFuture<'static, Done> = match (admitted, msg.op) {
+            (Err(answer), _) => Box::pin(async move {
+                Done {
+                    cart: None,
+                    settle: None,
+                    reply: answer.await,
+                }
+            }),
+            (Ok(()), CartOp::Create { req }) => Box::pin(create(engine, id, cart, req)),
+            (Ok(()), CartOp::AddItem { req, show, seat }) => {
                 Box::pin(add_item(engine, cart, req, show, seat))
             }
-            CartOp::RemoveItem { user, show, seat } => {
+            (Ok(()), CartOp::RemoveItem { user, show, seat }) => {
                 Box::pin(remove_item(engine, cart, user, show, seat))
             }
-            CartOp::Checkout { req } => Box::pin(checkout(engine, cart, req)),
+            (Ok(()), CartOp::Checkout { req }) => Box::pin(checkout(engine, cart, req)),
         };
         let reply = msg.reply;
         self.busy = true;
-        ctx.wait(work.into_actor(self).map(move |done, act, _| {
+        ctx.spawn(work.into_actor(self).map(move |done, act, ctx| {
             act.busy = false;
             if let Some(cart) = done.cart {
                 act.cart = Some(cart);
@@ -156,6 +188,9 @@ impl Handler<CartMsg> for CartActor {
             }
             act.last_used = Instant::now();
             let _ = reply.send(done.reply);
+            if let Some(next) = act.queue.pop_front() {
+                act.start(next, ctx);
+            }
         }));
     }
 }

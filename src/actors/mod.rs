@@ -4,7 +4,8 @@
 //! engine persist the outcome, and replies. Exclusion comes from the
 //! mailbox: a seat actor decides and changes its state in one synchronous
 //! handler; cart and booking actors run each request to its end before the
-//! next (`ctx.wait`), so their state never interleaves.
+//! next starts (later ones wait in a queue), so their state never
+//! interleaves, and a repeat of the running key is answered 409 at once.
 
 pub mod booking;
 pub mod cart;

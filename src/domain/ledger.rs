@@ -73,6 +73,22 @@ impl IdempotencyLedger {
         }
     }
 
+    /// What to answer at once if this key is running here now (`InProgress`
+    /// for the same request, `Reused` for another); `None` if it is not.
+    pub fn running(
+        &self,
+        user: UserId,
+        key: &IdempotencyKey,
+        fingerprint: Fingerprint,
+    ) -> Option<Admission> {
+        let running = self.in_flight.get(&(user, key.clone()))?;
+        Some(if *running == fingerprint {
+            Admission::InProgress
+        } else {
+            Admission::Reused
+        })
+    }
+
     /// The request finished (stored or not): the key is no longer in flight.
     pub fn settle(&mut self, user: UserId, key: &IdempotencyKey) {
         self.in_flight.remove(&(user, key.clone()));
@@ -107,7 +123,10 @@ mod tests {
         assert_eq!(ledger.admit(user, &key, fp, None), Admission::Run);
         assert_eq!(ledger.admit(user, &key, fp, None), Admission::InProgress);
         assert_eq!(ledger.admit(user, &key, other, None), Admission::Reused);
+        assert_eq!(ledger.running(user, &key, fp), Some(Admission::InProgress));
+        assert_eq!(ledger.running(user, &key, other), Some(Admission::Reused));
         ledger.settle(user, &key);
+        assert_eq!(ledger.running(user, &key, fp), None);
         let stored = reply(fp);
         assert_eq!(
             ledger.admit(user, &key, fp, Some(&stored)),

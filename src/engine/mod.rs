@@ -390,13 +390,17 @@ impl Engine {
         match ledger.admit(req.user, &req.key, req.fingerprint, stored.as_ref()) {
             Admission::Run => Ok(()),
             Admission::Replay(stored) => Err(self.replay(stored)),
-            Admission::InProgress => Err(Box::pin(async {
-                wire::problem(
-                    Code::RequestInProgress,
-                    "a request with this Idempotency-Key is still being processed",
-                )
-            })),
+            Admission::InProgress => Err(Box::pin(async { in_progress() })),
             Admission::Reused => Err(Box::pin(async { key_reused() })),
+        }
+    }
+
+    /// The answer to a request whose key is running in this actor right
+    /// now: 409 `request-in-progress` (same request) or 422 (another one).
+    pub fn answer_if_running(&self, ledger: &IdempotencyLedger, req: &Request) -> Option<Reply> {
+        match ledger.running(req.user, &req.key, req.fingerprint)? {
+            Admission::Reused => Some(key_reused()),
+            _ => Some(in_progress()),
         }
     }
 
@@ -832,6 +836,13 @@ pub fn token_hash(token: &str) -> [u8; 32] {
 
 pub fn not_found(what: &str) -> Reply {
     wire::problem(Code::NotFound, &format!("no such {what}"))
+}
+
+fn in_progress() -> Reply {
+    wire::problem(
+        Code::RequestInProgress,
+        "a request with this Idempotency-Key is still being processed",
+    )
 }
 
 fn key_reused() -> Reply {
