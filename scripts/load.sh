@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Load run: starts a release server on a fresh data directory, prepares
+# shows and sessions, then measures with wrk (64 connections, 2 threads):
+# GET /healthz, durable one-shot bookings (fresh key, free seat each) and
+# idempotent replays. Prints req/s, p50/p99 and the ratios of issue 5.
+#
+#   scripts/load.sh [seconds per run, default 10]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_PER_RUN=${1:-10}
+PORT=${PORT:-18080}
+BASE="http://127.0.0.1:$PORT"
+ADMIN=load-admin
+export LOAD_DIR=$(mktemp -d)
+export WRK_THREADS=2
+trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -rf "$LOAD_DIR"' EXIT
+
+command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
+cargo build --release --quiet
+BOXOFFICE_ADMIN_TOKEN=$ADMIN BOXOFFICE_USER_RATE_LIMIT=0 RUST_LOG=warn \
+  target/release/boxoffice serve --bind 127.0.0.1:$PORT --data-dir "$LOAD_DIR/data" --no-demo \
+  > "$LOAD_DIR/server.out" &
+SERVER=$!
+for _ in $(seq 100); do curl -fs "$BASE/healthz" >/dev/null && break; sleep 0.1; done
+
+# Four shows of 100 rows x 999 seats: room for 399,600 bookings.
+rows=$(python3 -c 'import json;print(json.dumps([{"label":chr(65+i//26)+chr(65+i%26),"seats":999} for i in range(100)]))')
+for i in 1 2 3 4; do
+  curl -fs -X POST "$BASE/v1/shows" -H "Authorization: Bearer $ADMIN" -H "Idempotency-Key: show-$i" \
+    -H 'Content-Type: application/json' \
+    -d "{\"title\":\"Load $i\",\"starts_at\":\"2030-01-01T20:00:00Z\",\"rows\":$rows}" \
+    | python3 -c 'import sys,json;print(json.load(sys.stdin)["id"])' >> "$LOAD_DIR/shows"
+done
+curl -fs -X POST "$BASE/v1/shows" -H "Authorization: Bearer $ADMIN" -H "Idempotency-Key: replay-show" \
+  -H 'Content-Type: application/json' \
+  -d '{"title":"Replay","starts_at":"2030-01-01T20:00:00Z","rows":[{"label":"A","seats":1}]}' \
+  | python3 -c 'import sys,json;print(json.load(sys.stdin)["id"])' > "$LOAD_DIR/replay_show"
+for _ in $(seq 64); do
+  curl -fs -X POST "$BASE/v1/sessions" | python3 -c 'import sys,json;print(json.load(sys.stdin)["token"])' >> "$LOAD_DIR/tokens"
+done
+
+run() { # name, wrk args...
+  local name=$1; shift
+  wrk -t$WRK_THREADS -c64 -d${SECONDS_PER_RUN}s --latency "$@" > "$LOAD_DIR/$name.txt"
+  local rps p50 p99 errors
+  rps=$(awk '/Requests\/sec/ {print $2}' "$LOAD_DIR/$name.txt")
+  p50=$(awk '$1=="50%" {print $2}' "$LOAD_DIR/$name.txt")
+  p99=$(awk '$1=="99%" {print $2}' "$LOAD_DIR/$name.txt")
+  errors=$(awk '/Non-2xx/ {print $5}' "$LOAD_DIR/$name.txt")
+  printf '%-9s %10s req/s   p50 %8s   p99 %8s   non-2xx %s\n' "$name" "$rps" "$p50" "$p99" "${errors:-0}"
+  echo "$rps" > "$LOAD_DIR/$name.rps"
+}
+
+echo "machine: $(nproc) cores, $(uname -srm); wrk -t$WRK_THREADS -c64 -d${SECONDS_PER_RUN}s"
+run healthz "$BASE/healthz"
+run bookings -s scripts/wrk/book.lua "$BASE"
+run replays -s scripts/wrk/replay.lua "$BASE"
+python3 - "$LOAD_DIR" <<'PY'
+import sys
+d = sys.argv[1]
+r = {n: float(open(f"{d}/{n}.rps").read()) for n in ("healthz", "bookings", "replays")}
+print(f"bookings/healthz = {r['bookings']/r['healthz']:.2f}   replays/bookings = {r['replays']/r['bookings']:.2f}")
+PY
+curl -fs "$BASE/metrics" | awk '/^boxoffice_store_flush_batch_size_(sum|count)/ {v[$1]=$2} END {if (v["boxoffice_store_flush_batch_size_count"]>0) printf "commits per flush: %.1f\n", v["boxoffice_store_flush_batch_size_sum"]/v["boxoffice_store_flush_batch_size_count"]}'
