@@ -748,3 +748,7 @@ fn final_matches(val: &SeatVal, final_val: Option<&str>) -> bool {
 #[cfg(test)]
 #[path = "checker_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "checker_planted_tests.rs"]
+mod planted;
