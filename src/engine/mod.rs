@@ -101,7 +101,7 @@ pub enum EngineError {
 impl EngineError {
     pub fn reply(&self) -> Reply {
         match self {
-            EngineError::Overloaded | EngineError::Store(StoreError::Overloaded) => {
+            EngineError::Overloaded => {
                 wire::problem(Code::Overloaded, "the engine is busy; retry shortly")
             }
             EngineError::Store(error) => {

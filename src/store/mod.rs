@@ -72,8 +72,6 @@ pub enum StoreError {
     Io(#[from] sled::Error),
     #[error("corrupt record: {0}")]
     Corrupt(String),
-    #[error("the commit queue is full")]
-    Overloaded,
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
