@@ -139,12 +139,14 @@ fn cancels_attempted(history: &History) -> BTreeSet<String> {
 
 fn no_seat_in_two_bookings(history: &History, final_state: &FinalState) -> Vec<Violation> {
     let mut found = Vec::new();
+    let mut reported: BTreeSet<(String, String)> = BTreeSet::new();
     // In the final state: confirmed bookings never share a seat.
     let mut owner: HashMap<(String, String), &BookingObs> = HashMap::new();
     for booking in final_state.bookings.iter().filter(|b| b.confirmed) {
         for seat in &booking.seats {
             if let Some(other) = owner.insert((booking.show.clone(), seat.clone()), booking) {
                 if other.id != booking.id {
+                    reported.insert((booking.show.clone(), seat.clone()));
                     found.push(Violation::new(
                         "double-booking",
                         format!(
@@ -178,10 +180,7 @@ fn no_seat_in_two_bookings(history: &History, final_state: &FinalState) -> Vec<V
             .collect();
         if live.len() > 1 {
             let ids: Vec<&String> = live.keys().copied().collect();
-            let already = found
-                .iter()
-                .any(|v| v.detail.contains(&format!("seat {seat} ")));
-            if !already {
+            if !reported.contains(&(show.clone(), seat.clone())) {
                 found.push(Violation::new(
                     "double-booking",
                     format!("seat {seat} of show {show} was acknowledged to bookings {ids:?}"),
@@ -337,28 +336,41 @@ fn seat_map_matches(final_state: &FinalState) -> Vec<Violation> {
 
 fn holds_within_ttl(history: &History, final_state: &FinalState) -> Vec<Violation> {
     let mut found = Vec::new();
-    // Latest acknowledged hold of each (cart, seat).
-    let mut held_at: HashMap<(&str, &str), &Event> = HashMap::new();
+    let ttl = history.hold_ttl_ms;
+    // Acknowledged holds of each (cart, seat), in answer order.
+    let mut holds: HashMap<(&str, &str), Vec<&Event>> = HashMap::new();
     for event in &history.events {
         if let (Op::Hold { cart, seat, .. }, true) = (&event.op, event.ok()) {
-            held_at.insert((cart.as_str(), seat.as_str()), event);
+            holds
+                .entry((cart.as_str(), seat.as_str()))
+                .or_default()
+                .push(event);
         }
     }
     for cart in &final_state.carts {
         for item in &cart.items {
-            let Some(event) = held_at.get(&(cart.id.as_str(), item.seat.as_str())) else {
+            let Some(events) = holds.get_mut(&(cart.id.as_str(), item.seat.as_str())) else {
                 continue;
             };
-            // The hold began while its request was in flight.
-            let latest_end = event.end_ms + history.hold_ttl_ms + CLOCK_SLACK_MS;
+            events.sort_by_key(|e| (e.end_ms, e.seq));
+            // A re-add of a live hold renews nothing (API.md): only a hold
+            // that may have started after the previous one lapsed opens a
+            // new window.
+            let mut opening = events[0];
+            for event in events.iter().skip(1) {
+                if event.start_ms + CLOCK_SLACK_MS >= opening.start_ms + ttl {
+                    opening = event;
+                }
+            }
+            let latest_end = opening.end_ms + ttl + CLOCK_SLACK_MS;
             if item.expires_at_ms > latest_end {
                 found.push(Violation::new(
                     "hold-ttl",
                     format!(
-                        "hold of {} in cart {} lasts until {}, more than the TTL after its request",
+                        "hold of {} in cart {} lasts until {}, more than the TTL after the request that began it",
                         item.seat, cart.id, item.expires_at_ms
                     ),
-                    vec![event.seq],
+                    vec![opening.seq],
                 ));
             }
         }
@@ -677,11 +689,21 @@ impl Search<'_> {
                     return true;
                 }
             }
-            // A refused request may sit later in its interval, when a hold
-            // has been taken; an acquisition likewise after an expiry.
+            // Later points matter where time changes the seat: the instant
+            // a hold lapses (an acquisition may land right then), and the
+            // end of the interval (a refusal may sit after a hold began).
+            let mut later = Vec::with_capacity(2);
+            if let SeatVal::Held { until_ms, .. } = val {
+                if *until_ms > at && *until_ms <= op.end {
+                    later.push(*until_ms);
+                }
+            }
             if op.end != u64::MAX && op.end > at {
-                if let Some(next) = apply(val, &op.kind, op.end) {
-                    if self.run(done | (1 << i), next, op.end, final_val) {
+                later.push(op.end);
+            }
+            for point in later {
+                if let Some(next) = apply(val, &op.kind, point) {
+                    if self.run(done | (1 << i), next, point, final_val) {
                         return true;
                     }
                 }
@@ -704,6 +726,8 @@ fn apply(val: &SeatVal, kind: &SeatOpKind, at: u64) -> Option<SeatVal> {
                 cart: cart.clone(),
                 until_ms: *until_ms,
             }),
+            // Adding a seat the cart already holds renews nothing (API.md).
+            SeatVal::Held { cart: holder, .. } if holder == cart => Some(current.clone()),
             _ => None,
         },
         SeatOpKind::Book { booking } => match &current {

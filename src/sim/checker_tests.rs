@@ -567,7 +567,6 @@ fn rebooking_after_cancel_is_not_a_double_booking() {
 }
 
 #[test]
-#[ignore = "BUG: no_seat_in_two_bookings dedups history findings by `detail.contains(\"seat {seat} \")`, ignoring the show, so a double booking of A1 in one show hides one of A1 in another"]
 fn double_bookings_of_same_seat_id_in_two_shows_are_both_reported() {
     let body = |id: &str, show: &str| {
         json!({"id": id, "show_id": show, "seats": ["A1"], "status": "confirmed",
@@ -1065,7 +1064,6 @@ fn hold_within_ttl_and_clock_slack_is_fine() {
 }
 
 #[test]
-#[ignore = "BUG: holds_within_ttl measures against the LATEST acknowledged hold of (cart, seat); re-adding a held seat \"renews nothing\" (API.md), so a server that wrongly renews on re-add is not caught"]
 fn renewal_by_readding_a_held_seat_is_a_ttl_violation() {
     let first_exp = T + 15 + TTL;
     let renewed = T + 300_005 + TTL;
@@ -1390,7 +1388,7 @@ fn booking_after_a_hold_lapsed_is_linearizable() {
 }
 
 #[test]
-#[ignore = "BUG: Search::try_next only tries an op's linearization point at max(start, now) or at its end; a booking whose interval spans a hold's expiry must take effect at the expiry instant, so a refusal between expiry and the booking's answer is wrongly reported not-linearizable"]
+
 fn booking_spanning_a_hold_expiry_then_refusal_is_linearizable() {
     // c-1 holds A1 until T+1015. User 1's booking is sent at T+900 (seat
     // still held) and answered at T+1600: the server ran it just after the
@@ -1437,7 +1435,7 @@ fn booking_spanning_a_hold_expiry_then_refusal_is_linearizable() {
 }
 
 #[test]
-#[ignore = "BUG: the register model's Hold needs a Free seat, but API.md says adding a seat the cart already holds answers 201 and renews nothing; such a re-add is reported not-linearizable"]
+
 fn readding_a_seat_the_cart_holds_is_linearizable() {
     let exp = T + 15 + TTL;
     let cart = cart_body("c-1", "open", &[("A1", exp)]);
