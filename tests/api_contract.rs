@@ -2442,3 +2442,81 @@ async fn every_error_carries_a_listed_problem_code() {
         assert_eq!(answer.status, *status, "{method} {path}");
     }
 }
+
+#[tokio::test]
+async fn json_arrays_are_not_objects() {
+    let server = spawn_app();
+    let client = server.client();
+    let show = client.create_show("Arrays", &[("A", 3)]).await;
+    let guest = client.guest().await;
+    let answer = guest
+        .send(
+            "POST",
+            "/v1/bookings",
+            Some(&new_key()),
+            Some(&format!(r#"["{show}",["A1"]]"#)),
+        )
+        .await;
+    answer.assert_problem(400, "invalid-request");
+    let answer = guest
+        .send("POST", "/v1/carts", Some(&new_key()), Some("[]"))
+        .await;
+    answer.assert_problem(400, "invalid-request");
+    assert_eq!(guest.seat_map(&show).await["A1"], "available");
+}
+
+#[tokio::test]
+async fn odd_methods_do_not_grow_the_metrics() {
+    let server = spawn_app();
+    let client = server.client();
+    for i in 0..5 {
+        let answer = client
+            .send(&format!("FOO{i}"), "/healthz", None, None)
+            .await;
+        assert!(answer.status >= 400, "{}", answer.status);
+    }
+    let metrics = client.get("/metrics").await.text;
+    assert!(!metrics.contains("FOO"), "client methods became labels");
+    assert!(metrics.contains("method=\"other\""));
+}
+
+/// A client that hangs up right after sending a show must still find it
+/// listed once a retry with the same key has answered 201.
+#[tokio::test]
+async fn a_show_created_by_a_client_that_hung_up_is_listed() {
+    use tokio::io::AsyncWriteExt;
+    let server = spawn_app();
+    let client = server.client();
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let body = r#"{"title":"Hung up","starts_at":"2026-12-01T19:30:00Z","rows":[{"label":"A","seats":2}]}"#;
+    let keys: Vec<String> = (0..20).map(|_| new_key()).collect();
+    for key in &keys {
+        let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let request = format!(
+            "POST /v1/shows HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\n\
+             Idempotency-Key: {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        drop(stream); // hang up without reading the answer
+    }
+    let admin = client.admin();
+    let mut ids = Vec::new();
+    for key in &keys {
+        let answer = admin.send("POST", "/v1/shows", Some(key), Some(body)).await;
+        assert_eq!(answer.status, 201, "{}", answer.text);
+        ids.push(answer.json()["id"].as_str().unwrap().to_string());
+    }
+    let listed = client.get("/v1/shows").await.json();
+    for id in ids {
+        assert!(
+            listed["shows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s["id"] == id.as_str()),
+            "show {id} answered 201 but is not listed"
+        );
+        assert_eq!(client.get(&format!("/v1/shows/{id}")).await.status, 200);
+    }
+}

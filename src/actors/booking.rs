@@ -10,8 +10,8 @@
 
 use super::registry::{Depth, Mailbox};
 use crate::domain::{
-    Booking, BookingId, BookingStatus, Claim, Holder, IdempotencyLedger, SeatLabel, SeatRefusal,
-    SeatState, ShowId, TxnId, UserId,
+    Booking, BookingId, BookingStatus, Claim, Holder, IdempotencyLedger, SeatLabel, SeatState,
+    ShowId, TxnId, UserId,
 };
 use crate::engine::{not_found, now_ms, Engine, Request};
 use crate::store::Mutation;
@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
+#[derive(Clone)]
 pub enum BookingOp {
     Create {
         req: Request,
@@ -209,7 +210,7 @@ async fn create(
         via_cart: None,
     };
     let refused = match engine.prepare_all(show, &seats, txn, claim).await {
-        Ok(refused) => refused,
+        Ok(prepared) => prepared.refused,
         Err(error) => return finish(None, error.reply()),
     };
     if !refused.is_empty() {
@@ -274,18 +275,24 @@ async fn cancel(engine: Engine, booking: Option<Booking>, user: UserId) -> Done 
     let claim = Claim::Release {
         holder: Holder::Booking(booking.id),
     };
-    match engine.prepare_all(booking.show, &seats, txn, claim).await {
-        Ok(refused) if refused.is_empty() => {}
-        Ok(refused) => {
-            // A booked seat answers only to its booking; a refusal means a
-            // change is in flight there. Nothing happened: retry later.
-            debug_assert!(refused.iter().all(|(_, r)| *r == SeatRefusal::Unavailable));
+    let changed = match engine.prepare_all(booking.show, &seats, txn, claim).await {
+        Ok(prepared) if prepared.refused.is_empty() => prepared.changed,
+        Ok(_) => {
+            // A release is never refused (it waits out a reservation and
+            // is a no-op where the booking no longer holds the seat).
             return done(None, crate::engine::EngineError::Overloaded.reply());
         }
         Err(error) => return done(None, error.reply()),
-    }
+    };
     booking.cancel();
-    let mut mutations: Vec<Mutation> = seats
+    // Only seats this booking still held change; never write another
+    // booking's seat.
+    let released: Vec<(u32, SeatLabel)> = seats
+        .iter()
+        .filter(|(index, _)| changed.contains(index))
+        .cloned()
+        .collect();
+    let mut mutations: Vec<Mutation> = released
         .iter()
         .map(|(index, _)| Mutation::Seat {
             show: booking.show,
@@ -297,7 +304,9 @@ async fn cancel(engine: Engine, booking: Option<Booking>, user: UserId) -> Done 
     let (applied, reply) = engine
         .settle("cancel", None, Reply::empty(204), mutations)
         .await;
-    engine.resolve_all(booking.show, &seats, txn, applied).await;
+    engine
+        .resolve_all(booking.show, &released, txn, applied)
+        .await;
     if applied {
         done(Some(booking), reply)
     } else {

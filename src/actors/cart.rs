@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
+#[derive(Clone)]
 pub enum CartOp {
     Create {
         req: Request,
@@ -444,7 +445,7 @@ async fn checkout(engine: Engine, cart: Option<Cart>, req: Request) -> Done {
         via_cart: Some(cart.id),
     };
     match engine.prepare_all(show, &seats, txn, claim).await {
-        Ok(refused) if refused.is_empty() => {}
+        Ok(prepared) if prepared.refused.is_empty() => {}
         Ok(_) => {
             crate::metrics::CONFLICTS
                 .with_label_values(&["hold-expired"])

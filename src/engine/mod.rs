@@ -73,6 +73,17 @@ impl Default for EngineConfig {
     }
 }
 
+/// What preparing a set of seats found.
+#[derive(Debug, Default)]
+pub struct Prepared {
+    /// Seats that refused (then every prepared seat was aborted).
+    pub refused: Vec<(SeatLabel, SeatRefusal)>,
+    /// Seats now reserved for the txn, whose change must be written and
+    /// then committed (empty if any refused). A release of a seat the
+    /// holder no longer has changes nothing and is not listed.
+    pub changed: Vec<u32>,
+}
+
 /// Who sent a keyed request, its key, and what it was.
 #[derive(Clone, Debug)]
 pub struct Request {
@@ -317,15 +328,14 @@ impl Engine {
     /// Prepares the seats one at a time in seat order (a global order, so
     /// claims waiting at a reserved seat never wait in a cycle). Every seat
     /// is asked, so a refusal names all the unavailable ones; on any refusal
-    /// or failure the prepared seats are aborted. Returns the refused seats
-    /// (empty when all agreed).
+    /// or failure the prepared seats are aborted.
     pub async fn prepare_all(
         &self,
         show: ShowId,
         seats: &[(u32, SeatLabel)],
         txn: TxnId,
         claim: Claim,
-    ) -> Result<Vec<(SeatLabel, SeatRefusal)>, EngineError> {
+    ) -> Result<Prepared, EngineError> {
         let mut ordered: Vec<&(u32, SeatLabel)> = seats.iter().collect();
         ordered.sort_by_key(|(index, _)| *index);
         let mut refused = Vec::new();
@@ -342,18 +352,24 @@ impl Engine {
                 }
             }
         }
+        let mut prepared_kept = Vec::new();
         if failure.is_some() || !refused.is_empty() {
             let aborts = prepared
                 .into_iter()
                 .map(|index| self.seat_resolve(show, index, txn, false));
             futures_util::future::join_all(aborts).await;
+        } else {
+            prepared_kept = prepared;
         }
         match failure {
             Some(error) => Err(error),
             None => {
                 // Name the refused seats in the client's order.
                 refused.sort_by_key(|(label, _)| seats.iter().position(|(_, l)| l == label));
-                Ok(refused)
+                Ok(Prepared {
+                    refused,
+                    changed: prepared_kept,
+                })
             }
         }
     }
@@ -407,7 +423,7 @@ impl Engine {
     /// The stored answer, sent only once everything committed so far is on
     /// disk (the record may belong to a commit still waiting for its flush).
     fn replay(&self, stored: StoredReply) -> BoxFuture<'static, Reply> {
-        let durable = self.store.durable(self.store.last_ticket());
+        let durable = self.store.sync_point();
         Box::pin(async move {
             if let Err(error) = durable.await {
                 return EngineError::from(error).reply();
@@ -512,11 +528,26 @@ impl Engine {
 
     // ---- shows ----
 
+    /// Creates a show. Runs as its own task: a client that hangs up after
+    /// the write must not keep the show out of the public list.
     pub async fn create_show(&self, req: Request, new: NewShow) -> Reply {
+        let engine = self.clone();
+        actix_rt::spawn(async move { engine.create_show_detached(req, new).await })
+            .await
+            .unwrap_or_else(|_| wire::problem(Code::Internal, "show creation failed"))
+    }
+
+    async fn create_show_detached(&self, req: Request, new: NewShow) -> Reply {
         let id = ShowId(derived_id(SHOW_NS, req.user, &req.key));
-        if let Ok(Some(stored)) = self.store.load_key(req.user, &req.key) {
+        let stored = match self.store.load_key(req.user, &req.key) {
+            Ok(stored) => stored,
+            Err(error) => return EngineError::from(error).reply(),
+        };
+        if let Some(stored) = stored {
             return if stored.fingerprint == req.fingerprint {
-                self.replay(stored).await
+                let reply = self.replay(stored).await;
+                self.ensure_view(id);
+                reply
             } else {
                 key_reused()
             };
@@ -532,8 +563,28 @@ impl Engine {
             .await;
         if applied {
             self.views.entry(id).or_insert_with(|| Arc::new(view));
+        } else if reply.replayed {
+            // The same key won on a concurrent request: make sure its show
+            // is listed even if that request's task did not get that far.
+            self.ensure_view(id);
         }
         reply
+    }
+
+    /// Lists a show that is in the store but not (yet) in memory.
+    fn ensure_view(&self, id: ShowId) {
+        if self.views.contains_key(&id) {
+            return;
+        }
+        match self.store.load_show(id) {
+            Ok(Some(show)) => {
+                self.views
+                    .entry(id)
+                    .or_insert_with(|| Arc::new(ShowView::new(show)));
+            }
+            Ok(None) => {}
+            Err(error) => tracing::error!(%error, "could not load show {id}"),
+        }
     }
 
     /// Seeds a few demo shows (first start on an empty store).
@@ -630,11 +681,8 @@ impl Engine {
 
     pub async fn book(&self, req: Request, show: Option<ShowId>, seats: Vec<SeatLabel>) -> Reply {
         let id = BookingId(derived_id(BOOKING_NS, req.user, &req.key));
-        self.ask_booking(id, |reply| BookingMsg {
-            op: BookingOp::Create { req, show, seats },
-            reply,
-        })
-        .await
+        self.ask_booking(id, BookingOp::Create { req, show, seats })
+            .await
     }
 
     pub async fn cancel_booking(&self, user: UserId, id: Option<BookingId>) -> Reply {
@@ -646,11 +694,7 @@ impl Engine {
             Ok(_) => return not_found("booking"),
             Err(error) => return EngineError::from(error).reply(),
         }
-        self.ask_booking(id, |reply| BookingMsg {
-            op: BookingOp::Cancel { user },
-            reply,
-        })
-        .await
+        self.ask_booking(id, BookingOp::Cancel { user }).await
     }
 
     pub async fn get_booking(&self, user: UserId, id: Option<BookingId>) -> Reply {
@@ -683,7 +727,7 @@ impl Engine {
     /// a commit whose flush is still running).
     async fn read_reply(&self, read: Result<Reply, StoreError>) -> Reply {
         match read {
-            Ok(reply) => match self.store.durable(self.store.last_ticket()).await {
+            Ok(reply) => match self.store.sync_point().await {
                 Ok(()) => reply,
                 Err(error) => EngineError::from(error).reply(),
             },
@@ -695,11 +739,7 @@ impl Engine {
 
     pub async fn create_cart(&self, req: Request) -> Reply {
         let id = CartId(derived_id(CART_NS, req.user, &req.key));
-        self.ask_cart(id, |reply| CartMsg {
-            op: CartOp::Create { req },
-            reply,
-        })
-        .await
+        self.ask_cart(id, CartOp::Create { req }).await
     }
 
     pub async fn add_item(
@@ -712,11 +752,7 @@ impl Engine {
         // An unknown cart id still goes to an actor: the 404 is an answer
         // stored with the key, like any other business outcome.
         let id = cart.unwrap_or(CartId(Uuid::nil()));
-        self.ask_cart(id, |reply| CartMsg {
-            op: CartOp::AddItem { req, show, seat },
-            reply,
-        })
-        .await
+        self.ask_cart(id, CartOp::AddItem { req, show, seat }).await
     }
 
     pub async fn remove_item(
@@ -729,20 +765,13 @@ impl Engine {
         let Some(cart) = cart else {
             return not_found("cart");
         };
-        self.ask_cart(cart, |reply| CartMsg {
-            op: CartOp::RemoveItem { user, show, seat },
-            reply,
-        })
-        .await
+        self.ask_cart(cart, CartOp::RemoveItem { user, show, seat })
+            .await
     }
 
     pub async fn checkout(&self, req: Request, cart: Option<CartId>) -> Reply {
         let id = cart.unwrap_or(CartId(Uuid::nil()));
-        self.ask_cart(id, |reply| CartMsg {
-            op: CartOp::Checkout { req },
-            reply,
-        })
-        .await
+        self.ask_cart(id, CartOp::Checkout { req }).await
     }
 
     pub async fn get_cart(&self, user: UserId, cart: Option<CartId>) -> Reply {
@@ -763,13 +792,12 @@ impl Engine {
         BookingId(Uuid::new_v5(&CHECKOUT_NS, cart.0.as_bytes()))
     }
 
-    async fn ask_cart(
-        &self,
-        id: CartId,
-        make: impl FnOnce(oneshot::Sender<Reply>) -> CartMsg,
-    ) -> Reply {
-        let (reply, answer) = oneshot::channel();
-        let mut message = make(reply);
+    /// Sends an operation to a cart's actor and waits for its answer. A
+    /// message that reached an actor as it passivated is dropped unhandled
+    /// (its reply channel closes): it is sent again to a fresh actor. That
+    /// is safe even if it had run, since every cart operation is idempotent
+    /// (keyed, or a release).
+    async fn ask_cart(&self, id: CartId, op: CartOp) -> Reply {
         for _ in 0..8 {
             let mailbox = match self.carts.get_or_start(&id, || {
                 let cart = self.store.load_cart(id)?;
@@ -778,22 +806,25 @@ impl Engine {
                 Ok(mailbox) => mailbox,
                 Err(error) => return error.reply(),
             };
+            let (reply, answer) = oneshot::channel();
+            let message = CartMsg {
+                op: op.clone(),
+                reply,
+            };
             match mailbox.try_send(message) {
-                Ok(()) => return answer.await.unwrap_or_else(|_| stopped()),
+                Ok(()) => match answer.await {
+                    Ok(answer) => return answer,
+                    Err(_) => continue,
+                },
                 Err((SendFailure::Full, _)) => return overloaded(),
-                Err((SendFailure::Closed, back)) => message = back,
+                Err((SendFailure::Closed, _)) => continue,
             }
         }
         overloaded()
     }
 
-    async fn ask_booking(
-        &self,
-        id: BookingId,
-        make: impl FnOnce(oneshot::Sender<Reply>) -> BookingMsg,
-    ) -> Reply {
-        let (reply, answer) = oneshot::channel();
-        let mut message = make(reply);
+    /// The same for a booking's actor (creates and cancels are idempotent).
+    async fn ask_booking(&self, id: BookingId, op: BookingOp) -> Reply {
         for _ in 0..8 {
             let mailbox = match self.bookings.get_or_start(&id, || {
                 let booking = self.store.load_booking(id)?;
@@ -802,10 +833,18 @@ impl Engine {
                 Ok(mailbox) => mailbox,
                 Err(error) => return error.reply(),
             };
+            let (reply, answer) = oneshot::channel();
+            let message = BookingMsg {
+                op: op.clone(),
+                reply,
+            };
             match mailbox.try_send(message) {
-                Ok(()) => return answer.await.unwrap_or_else(|_| stopped()),
+                Ok(()) => match answer.await {
+                    Ok(answer) => return answer,
+                    Err(_) => continue,
+                },
                 Err((SendFailure::Full, _)) => return overloaded(),
-                Err((SendFailure::Closed, back)) => message = back,
+                Err((SendFailure::Closed, _)) => continue,
             }
         }
         overloaded()
@@ -854,13 +893,6 @@ fn key_reused() -> Reply {
 
 fn overloaded() -> Reply {
     EngineError::Overloaded.reply()
-}
-
-fn stopped() -> Reply {
-    wire::problem(
-        Code::Overloaded,
-        "the engine is shutting down; retry shortly",
-    )
 }
 
 /// Starts an actor on one of the engine's arbiters.

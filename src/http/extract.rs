@@ -173,6 +173,11 @@ pub fn json<T: DeserializeOwned>(
     };
     let value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| invalid(&format!("the body is not valid JSON: {e}")))?;
+    // serde would also build a struct from an array: the contract's bodies
+    // are objects, anything else is the wrong type.
+    if !value.is_object() {
+        return Err(invalid("the body must be a JSON object"));
+    }
     // serde_json's map is ordered by key, so this is a canonical form.
     let canonical = serde_json::to_vec(&value).expect("values serialise");
     let parsed = serde_json::from_value(value).map_err(|e| invalid(&e.to_string()))?;

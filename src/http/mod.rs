@@ -11,6 +11,7 @@ use crate::store::{SledStore, Store};
 use crate::wire::{self, Code, Reply};
 use actix_web::dev::{Server, ServerHandle, Service};
 use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::Method;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use extract::RateLimiter;
 use std::net::SocketAddr;
@@ -77,17 +78,28 @@ pub async fn start(settings: &Settings) -> std::io::Result<Running> {
             .app_data(state.clone())
             .wrap_fn(|req, srv| {
                 let started = Instant::now();
-                let method = req.method().to_string();
+                // A fixed label set: clients choose methods, and every new
+                // label value would be a new series held forever.
+                let method: &'static str = match *req.method() {
+                    Method::GET => "GET",
+                    Method::POST => "POST",
+                    Method::DELETE => "DELETE",
+                    Method::PUT => "PUT",
+                    Method::PATCH => "PATCH",
+                    Method::HEAD => "HEAD",
+                    Method::OPTIONS => "OPTIONS",
+                    _ => "other",
+                };
                 let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
                 let fut = srv.call(req);
                 async move {
                     let res = fut.await?;
                     let status = res.status().as_u16().to_string();
                     crate::metrics::HTTP_REQUESTS
-                        .with_label_values(&[&method, &route, &status])
+                        .with_label_values(&[method, &route, &status])
                         .inc();
                     crate::metrics::HTTP_LATENCY
-                        .with_label_values(&[&method, &route])
+                        .with_label_values(&[method, &route])
                         .observe(started.elapsed().as_secs_f64());
                     Ok(res)
                 }

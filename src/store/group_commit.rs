@@ -24,11 +24,23 @@ struct Doorbell {
     ring: Condvar,
 }
 
+/// Progress the flusher publishes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Flushed {
+    /// Highest ticket known to be on disk.
+    ticket: u64,
+    /// Flushes completed.
+    flushes: u64,
+}
+
 pub struct GroupCommit {
     /// Highest ticket handed out (commits are numbered after they apply).
     committed: Arc<AtomicU64>,
-    /// Highest ticket known to be on disk.
-    durable: watch::Receiver<u64>,
+    /// Commits applied (visible to reads) but not yet numbered.
+    applying: AtomicU64,
+    /// Flushes started (a flush numbered n starts after this reads n - 1).
+    started: Arc<AtomicU64>,
+    durable: watch::Receiver<Flushed>,
     doorbell: Arc<Doorbell>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -52,56 +64,87 @@ impl GroupCommit {
         F: Fn() -> StoreResult<()> + Send + 'static,
     {
         let committed = Arc::new(AtomicU64::new(0));
-        let (durable_tx, durable) = watch::channel(0);
+        let started = Arc::new(AtomicU64::new(0));
+        let (durable_tx, durable) = watch::channel(Flushed::default());
         let doorbell = Arc::new(Doorbell::default());
-        let (c, d) = (committed.clone(), doorbell.clone());
+        let (c, s, d) = (committed.clone(), started.clone(), doorbell.clone());
         let thread = std::thread::Builder::new()
             .name("group-commit".into())
-            .spawn(move || flusher(c, d, durable_tx, flush))
+            .spawn(move || flusher(c, s, d, durable_tx, flush))
             .expect("spawn group-commit thread");
         GroupCommit {
             committed,
+            applying: AtomicU64::new(0),
+            started,
             durable,
             doorbell,
             thread: Some(thread),
         }
     }
 
-    /// Numbers a commit that has just been applied.
-    pub fn next_ticket(&self) -> Ticket {
-        Ticket(self.committed.fetch_add(1, Ordering::SeqCst) + 1)
+    /// Runs `apply` (which makes a commit visible) and numbers the commit.
+    /// While it runs, sync points know a visible commit may lack a number.
+    pub fn commit<T>(&self, apply: impl FnOnce() -> T) -> (T, Ticket) {
+        self.applying.fetch_add(1, Ordering::SeqCst);
+        let result = apply();
+        let ticket = Ticket(self.committed.fetch_add(1, Ordering::SeqCst) + 1);
+        self.applying.fetch_sub(1, Ordering::SeqCst);
+        (result, ticket)
     }
 
-    pub fn last_ticket(&self) -> Ticket {
-        Ticket(self.committed.load(Ordering::SeqCst))
-    }
-
-    pub fn durable(&self, ticket: Ticket) -> BoxFuture<'static, StoreResult<()>> {
-        if *self.durable.borrow() >= ticket.0 {
-            return Box::pin(async { Ok(()) });
-        }
+    fn ring(&self) {
         self.doorbell.state.lock().expect("doorbell").0 = true;
         self.doorbell.ring.notify_one();
+    }
+
+    fn wait_until(
+        &self,
+        done: impl Fn(&Flushed) -> bool + Send + 'static,
+    ) -> BoxFuture<'static, StoreResult<()>> {
         let mut durable = self.durable.clone();
         Box::pin(async move {
             durable
-                .wait_for(|d| *d >= ticket.0)
+                .wait_for(done)
                 .await
                 .map(|_| ())
                 .map_err(|_| StoreError::Corrupt("the flusher stopped".into()))
         })
     }
+
+    pub fn durable(&self, ticket: Ticket) -> BoxFuture<'static, StoreResult<()>> {
+        if self.durable.borrow().ticket >= ticket.0 {
+            return Box::pin(async { Ok(()) });
+        }
+        self.ring();
+        self.wait_until(move |d| d.ticket >= ticket.0)
+    }
+
+    /// Resolves once everything a reader could see before this call is on
+    /// disk: free when nothing is unflushed, else one flush that starts
+    /// after this call.
+    pub fn sync_point(&self) -> BoxFuture<'static, StoreResult<()>> {
+        let started = self.started.load(Ordering::SeqCst);
+        let idle = self.applying.load(Ordering::SeqCst) == 0
+            && self.durable.borrow().ticket >= self.committed.load(Ordering::SeqCst);
+        if idle {
+            return Box::pin(async { Ok(()) });
+        }
+        self.ring();
+        self.wait_until(move |d| d.flushes > started)
+    }
 }
 
 fn flusher<F>(
     committed: Arc<AtomicU64>,
+    started: Arc<AtomicU64>,
     doorbell: Arc<Doorbell>,
-    durable: watch::Sender<u64>,
+    durable: watch::Sender<Flushed>,
     flush: F,
 ) where
     F: Fn() -> StoreResult<()>,
 {
     let mut flushed = 0u64;
+    let mut flushes = 0u64;
     loop {
         let closing = {
             let mut state = doorbell.state.lock().expect("doorbell");
@@ -112,15 +155,21 @@ fn flusher<F>(
             state.1
         };
         // Every commit numbered up to `target` was applied before it was
-        // numbered, so a flush that starts now makes all of them durable.
+        // numbered, so a flush that starts now makes all of them durable
+        // (and everything any reader saw before the flush started).
+        started.fetch_add(1, Ordering::SeqCst);
         let target = committed.load(Ordering::SeqCst);
-        if target > flushed || closing {
+        {
             match flush() {
                 Ok(()) => {
                     crate::metrics::FLUSHES.inc();
                     crate::metrics::FLUSH_BATCH.observe((target - flushed) as f64);
                     flushed = target;
-                    durable.send_replace(target);
+                    flushes += 1;
+                    durable.send_replace(Flushed {
+                        ticket: target,
+                        flushes,
+                    });
                 }
                 Err(error) => {
                     // The in-memory view now holds writes the disk may not:

@@ -81,8 +81,9 @@ pub trait Store: Send + Sync + 'static {
     fn commit(&self, writes: WriteSet) -> StoreResult<CommitOutcome>;
     /// Resolves once every commit up to `ticket` is on disk.
     fn durable(&self, ticket: Ticket) -> BoxFuture<'static, StoreResult<()>>;
-    /// The ticket of the newest commit; `durable(last_ticket())` is a sync point.
-    fn last_ticket(&self) -> Ticket;
+    /// Resolves once everything a reader could have seen before the call
+    /// is durable (for replays and reads of committed state).
+    fn sync_point(&self) -> BoxFuture<'static, StoreResult<()>>;
 
     fn load_show(&self, id: ShowId) -> StoreResult<Option<Show>>;
     fn list_shows(&self) -> StoreResult<Vec<Show>>;

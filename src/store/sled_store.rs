@@ -87,27 +87,29 @@ impl Store for SledStore {
                 encode_reply(&record.reply),
             )
         });
-        let result = self.db.transaction(|tx| {
-            if let Some((key, value)) = &key {
-                if let Some(existing) = tx.get(key)? {
-                    return Err(ConflictableTransactionError::Abort(existing));
-                }
-                tx.insert(key.as_slice(), value.as_slice())?;
-            }
-            for write in &encoded {
-                match write {
-                    Encoded::Put(k, v) => {
-                        tx.insert(k.as_slice(), v.as_slice())?;
+        let (result, ticket) = self.group.commit(|| {
+            self.db.transaction(|tx| {
+                if let Some((key, value)) = &key {
+                    if let Some(existing) = tx.get(key)? {
+                        return Err(ConflictableTransactionError::Abort(existing));
                     }
-                    Encoded::Delete(k) => {
-                        tx.remove(k.as_slice())?;
+                    tx.insert(key.as_slice(), value.as_slice())?;
+                }
+                for write in &encoded {
+                    match write {
+                        Encoded::Put(k, v) => {
+                            tx.insert(k.as_slice(), v.as_slice())?;
+                        }
+                        Encoded::Delete(k) => {
+                            tx.remove(k.as_slice())?;
+                        }
                     }
                 }
-            }
-            Ok(())
+                Ok(())
+            })
         });
         match result {
-            Ok(()) => Ok(CommitOutcome::Committed(self.group.next_ticket())),
+            Ok(()) => Ok(CommitOutcome::Committed(ticket)),
             Err(TransactionError::Abort(existing)) => {
                 Ok(CommitOutcome::KeyTaken(decode_reply(&existing)?))
             }
@@ -119,8 +121,8 @@ impl Store for SledStore {
         self.group.durable(ticket)
     }
 
-    fn last_ticket(&self) -> Ticket {
-        self.group.last_ticket()
+    fn sync_point(&self) -> BoxFuture<'static, StoreResult<()>> {
+        self.group.sync_point()
     }
 
     fn load_show(&self, id: ShowId) -> StoreResult<Option<Show>> {
