@@ -792,62 +792,30 @@ impl Engine {
         BookingId(Uuid::new_v5(&CHECKOUT_NS, cart.0.as_bytes()))
     }
 
-    /// Sends an operation to a cart's actor and waits for its answer. A
-    /// message that reached an actor as it passivated is dropped unhandled
-    /// (its reply channel closes): it is sent again to a fresh actor. That
-    /// is safe even if it had run, since every cart operation is idempotent
-    /// (keyed, or a release).
+    /// Sends an operation to a cart's actor and waits for its answer.
     async fn ask_cart(&self, id: CartId, op: CartOp) -> Reply {
-        for _ in 0..8 {
-            let mailbox = match self.carts.get_or_start(&id, || {
-                let cart = self.store.load_cart(id)?;
-                Ok::<_, EngineError>(CartActor::launch(self.clone(), id, cart))
-            }) {
-                Ok(mailbox) => mailbox,
-                Err(error) => return error.reply(),
-            };
-            let (reply, answer) = oneshot::channel();
-            let message = CartMsg {
-                op: op.clone(),
-                reply,
-            };
-            match mailbox.try_send(message) {
-                Ok(()) => match answer.await {
-                    Ok(answer) => return answer,
-                    Err(_) => continue,
-                },
-                Err((SendFailure::Full, _)) => return overloaded(),
-                Err((SendFailure::Closed, _)) => continue,
-            }
-        }
-        overloaded()
+        let launch = || {
+            let cart = self.store.load_cart(id)?;
+            Ok(CartActor::launch(self.clone(), id, cart))
+        };
+        let make = |reply| CartMsg {
+            op: op.clone(),
+            reply,
+        };
+        ask(&self.carts, &id, launch, make).await
     }
 
-    /// The same for a booking's actor (creates and cancels are idempotent).
+    /// The same for a booking's actor.
     async fn ask_booking(&self, id: BookingId, op: BookingOp) -> Reply {
-        for _ in 0..8 {
-            let mailbox = match self.bookings.get_or_start(&id, || {
-                let booking = self.store.load_booking(id)?;
-                Ok::<_, EngineError>(BookingActor::launch(self.clone(), id, booking))
-            }) {
-                Ok(mailbox) => mailbox,
-                Err(error) => return error.reply(),
-            };
-            let (reply, answer) = oneshot::channel();
-            let message = BookingMsg {
-                op: op.clone(),
-                reply,
-            };
-            match mailbox.try_send(message) {
-                Ok(()) => match answer.await {
-                    Ok(answer) => return answer,
-                    Err(_) => continue,
-                },
-                Err((SendFailure::Full, _)) => return overloaded(),
-                Err((SendFailure::Closed, _)) => continue,
-            }
-        }
-        overloaded()
+        let launch = || {
+            let booking = self.store.load_booking(id)?;
+            Ok(BookingActor::launch(self.clone(), id, booking))
+        };
+        let make = |reply| BookingMsg {
+            op: op.clone(),
+            reply,
+        };
+        ask(&self.bookings, &id, launch, make).await
     }
 
     /// Seat statuses of a show as the map shows them (tests, simulator).
@@ -859,6 +827,42 @@ impl Engine {
                 .collect(),
         )
     }
+}
+
+/// Sends a request to the actor for `id` (activating it if needed) and
+/// waits for its answer. A message that reached an actor as it passivated
+/// is dropped unhandled (its reply channel closes) and is sent again to a
+/// fresh actor; that is safe even had it run, since every cart and booking
+/// operation is idempotent (keyed, or a release or cancel).
+async fn ask<K, A, M>(
+    registry: &Registry<K, A>,
+    id: &K,
+    launch: impl Fn() -> Result<Mailbox<A>, EngineError>,
+    make: impl Fn(oneshot::Sender<Reply>) -> M,
+) -> Reply
+where
+    K: Eq + std::hash::Hash + Clone,
+    A: Actor + actix::Handler<M>,
+    A::Context: actix::dev::ToEnvelope<A, M>,
+    M: actix::Message + Send + 'static,
+    M::Result: Send,
+{
+    for _ in 0..8 {
+        let mailbox = match registry.get_or_start(id, &launch) {
+            Ok(mailbox) => mailbox,
+            Err(error) => return error.reply(),
+        };
+        let (reply, answer) = oneshot::channel();
+        match mailbox.try_send(make(reply)) {
+            Ok(()) => match answer.await {
+                Ok(answer) => return answer,
+                Err(_) => continue,
+            },
+            Err((SendFailure::Full, _)) => return overloaded(),
+            Err((SendFailure::Closed, _)) => continue,
+        }
+    }
+    overloaded()
 }
 
 /// The id of the thing a keyed create makes: same user and key, same id.
