@@ -119,6 +119,61 @@ fn store(c: &mut Criterion) {
     group.finish();
 }
 
+/// sled's own primitives, 64 writes then one flush: plain inserts, atomic
+/// batches (two keys each), and transactions (a check and two keys each),
+/// the shape of our commits. Shows what an atomic write costs at flush time.
+fn sled_primitives(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sled::Config::new()
+        .path(dir.path())
+        .flush_every_ms(None)
+        .open()
+        .unwrap();
+    let value = vec![7u8; 120];
+    let next = AtomicU64::new(0);
+    let key = |n: u64, space: u64| (n + space * 1_000_000_000).to_be_bytes();
+    let mut group = c.benchmark_group("sled");
+    group.throughput(Throughput::Elements(64));
+    group.bench_function("64 inserts + flush", |b| {
+        b.iter(|| {
+            for _ in 0..64 {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                db.insert(key(n, 0), value.clone()).unwrap();
+            }
+            db.flush().unwrap();
+        })
+    });
+    group.bench_function("64 atomic batches + flush", |b| {
+        b.iter(|| {
+            for _ in 0..64 {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                let mut batch = sled::Batch::default();
+                batch.insert(&key(n, 0), value.clone());
+                batch.insert(&key(n, 1), value.clone());
+                db.apply_batch(batch).unwrap();
+            }
+            db.flush().unwrap();
+        })
+    });
+    group.bench_function("64 transactions + flush", |b| {
+        b.iter(|| {
+            for _ in 0..64 {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                db.transaction(|tx| {
+                    if tx.get(key(n, 2))?.is_none() {
+                        tx.insert(&key(n, 0), value.clone())?;
+                        tx.insert(&key(n, 2), value.clone())?;
+                    }
+                    Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
+                })
+                .unwrap();
+            }
+            db.flush().unwrap();
+        })
+    });
+    group.finish();
+}
+
 /// An engine in an actix system with one big show; returns it and the show.
 async fn engine_with_show(dir: &std::path::Path) -> (Engine, ShowId) {
     let store = Arc::new(SledStore::open(dir).unwrap());
@@ -226,6 +281,6 @@ fn actors(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20).measurement_time(Duration::from_secs(3));
-    targets = domain, store, actors
+    targets = domain, store, sled_primitives, actors
 }
 criterion_main!(benches);
