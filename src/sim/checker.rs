@@ -620,11 +620,9 @@ fn seats_linearizable(history: &History, final_state: &FinalState) -> Vec<Violat
             continue; // too many effects for the exact search; other checks still apply
         }
         ops.sort_by_key(|o| o.start);
-        let mut search = Search {
-            ops: &ops,
-            seen: BTreeSet::new(),
-        };
-        if !search.run(0, SeatVal::Free, 0, final_val.map(String::as_str)) {
+        let final_val = final_val.map(String::as_str);
+        if !linearizable(&ops, final_val) {
+            let ops = shortest_excerpt(ops, final_val);
             found.push(Violation::new(
                 "not-linearizable",
                 format!(
@@ -636,6 +634,34 @@ fn seats_linearizable(history: &History, final_state: &FinalState) -> Vec<Violat
         }
     }
     found
+}
+
+fn linearizable(ops: &[SeatOp], final_val: Option<&str>) -> bool {
+    let mut search = Search {
+        ops,
+        seen: BTreeSet::new(),
+    };
+    search.run(0, SeatVal::Free, 0, final_val)
+}
+
+/// Drops every refusal that is not needed to show the violation. Only
+/// refusals may go: they only constrain, so a subset that still has no
+/// valid order proves the whole has none. Effects also explain other
+/// operations, and dropping one could invent a violation.
+fn shortest_excerpt(mut ops: Vec<SeatOp>, final_val: Option<&str>) -> Vec<SeatOp> {
+    let mut i = 0;
+    while i < ops.len() {
+        if matches!(ops[i].kind, SeatOpKind::Refused) {
+            let mut without = ops.clone();
+            without.remove(i);
+            if !linearizable(&without, final_val) {
+                ops = without;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    ops
 }
 
 /// Wing & Gong style search: pick a next operation among those that may

@@ -367,3 +367,30 @@ fn overlapping_operations_that_can_be_ordered_pass() {
     let violations = check(&history, &final_state);
     assert!(violations.is_empty(), "{violations:?}");
 }
+
+#[test]
+fn the_excerpt_keeps_only_the_refusals_that_show_the_violation() {
+    // Five refusals of A7 while it was free the whole time: one is enough
+    // to show it, so the excerpt names one event.
+    let (mut history, mut final_state) = clean();
+    for i in 0..5 {
+        let start = 10 + i * 10;
+        history.events.push(book(
+            7 + i as usize,
+            2,
+            &format!("r{i}"),
+            &["A7"],
+            (start, start + 5),
+            answer(409, refused_body(&["A7"]), false),
+        ));
+    }
+    final_state
+        .seat_map
+        .insert((SHOW.into(), "A7".into()), "available".into());
+    let violations = check(&history, &final_state);
+    let found = violations
+        .iter()
+        .find(|v| v.rule == "not-linearizable")
+        .expect("found");
+    assert_eq!(found.events.len(), 1, "{found:?}");
+}
