@@ -352,4 +352,149 @@ mod tests {
         seat.commit(t);
         assert_eq!(seat.state(), SeatState::Available);
     }
+
+    mod model {
+        //! Random sequences of claims, commits, aborts and expiries against
+        //! a plain model of the rules: the seat and the model must agree on
+        //! every answer and every state.
+        use super::super::*;
+        use proptest::prelude::*;
+        use uuid::Uuid;
+
+        #[derive(Clone, Debug)]
+        enum Step {
+            Hold { cart: u8, ttl: u8 },
+            Book { booking: u8, via_cart: Option<u8> },
+            ReleaseCart(u8),
+            ReleaseBooking(u8),
+            Commit,
+            Abort,
+            Tick(u8),
+            Expire,
+        }
+
+        fn step() -> impl Strategy<Value = Step> {
+            prop_oneof![
+                (0..3u8, 1..20u8).prop_map(|(cart, ttl)| Step::Hold { cart, ttl }),
+                (0..3u8, proptest::option::of(0..3u8))
+                    .prop_map(|(booking, via_cart)| Step::Book { booking, via_cart }),
+                (0..3u8).prop_map(Step::ReleaseCart),
+                (0..3u8).prop_map(Step::ReleaseBooking),
+                Just(Step::Commit),
+                Just(Step::Abort),
+                (1..10u8).prop_map(Step::Tick),
+                Just(Step::Expire),
+            ]
+        }
+
+        fn cart(n: u8) -> CartId {
+            CartId(Uuid::from_u128(100 + n as u128))
+        }
+        fn booking(n: u8) -> BookingId {
+            BookingId(Uuid::from_u128(200 + n as u128))
+        }
+
+        proptest! {
+            #[test]
+            fn seat_follows_the_rules(steps in proptest::collection::vec(step(), 1..60)) {
+                let mut seat = Seat::new(SeatState::Available);
+                // The model: committed state, and the prepared change.
+                let mut state = SeatState::Available;
+                let mut pending: Option<(TxnId, SeatState)> = None;
+                let mut now = 0u64;
+                for (i, step) in steps.into_iter().enumerate() {
+                    let txn = TxnId(Uuid::from_u128(i as u128 + 1));
+                    let current = state.at(now);
+                    let claim = match step {
+                        Step::Hold { cart: c, ttl } => Some(Claim::Hold { cart: cart(c), until_ms: now + ttl as u64 }),
+                        Step::Book { booking: b, via_cart } => Some(Claim::Book { booking: booking(b), via_cart: via_cart.map(cart) }),
+                        Step::ReleaseCart(c) => Some(Claim::Release { holder: Holder::Cart(cart(c)) }),
+                        Step::ReleaseBooking(b) => Some(Claim::Release { holder: Holder::Booking(booking(b)) }),
+                        Step::Commit => {
+                            let expected = pending.take().map(|(t, next)| {
+                                state = next;
+                                (t, next)
+                            });
+                            if let Some((t, next)) = expected {
+                                prop_assert_eq!(seat.commit(t), Some(next));
+                            }
+                            None
+                        }
+                        Step::Abort => {
+                            if let Some((t, _)) = pending.take() {
+                                prop_assert!(seat.abort(t));
+                            }
+                            None
+                        }
+                        Step::Tick(ms) => {
+                            now += ms as u64;
+                            None
+                        }
+                        Step::Expire => {
+                            let lapses = pending.is_none()
+                                && matches!(state, SeatState::Held { until_ms, .. } if now >= until_ms);
+                            prop_assert_eq!(seat.expire(now), lapses);
+                            if lapses {
+                                state = SeatState::Available;
+                            }
+                            None
+                        }
+                    };
+                    if let Some(claim) = claim {
+                        let expected: Result<Option<SeatState>, SeatRefusal> = match claim {
+                            Claim::Hold { cart, until_ms } => {
+                                if pending.is_some() || current != SeatState::Available {
+                                    Err(SeatRefusal::Unavailable)
+                                } else {
+                                    Ok(Some(SeatState::Held { cart, until_ms }))
+                                }
+                            }
+                            Claim::Book { booking, via_cart: None } => {
+                                if pending.is_some() || current != SeatState::Available {
+                                    Err(SeatRefusal::Unavailable)
+                                } else {
+                                    Ok(Some(SeatState::Booked { booking }))
+                                }
+                            }
+                            Claim::Book { booking, via_cart: Some(c) } => match current {
+                                SeatState::Held { cart: holder, .. } if holder == c => {
+                                    if pending.is_some() {
+                                        Err(SeatRefusal::Unavailable)
+                                    } else {
+                                        Ok(Some(SeatState::Booked { booking }))
+                                    }
+                                }
+                                _ => Err(SeatRefusal::HoldExpired),
+                            },
+                            Claim::Release { holder } => {
+                                let holds = match (state, holder) {
+                                    (SeatState::Held { cart, .. }, Holder::Cart(c)) => cart == c,
+                                    (SeatState::Booked { booking }, Holder::Booking(b)) => booking == b,
+                                    _ => false,
+                                };
+                                if !holds {
+                                    Ok(None)
+                                } else if pending.is_some() {
+                                    Err(SeatRefusal::Unavailable)
+                                } else {
+                                    Ok(Some(SeatState::Available))
+                                }
+                            }
+                        };
+                        prop_assert_eq!(seat.prepare(txn, claim, now), expected);
+                        if let Ok(Some(next)) = expected {
+                            pending = Some((txn, next));
+                        }
+                    }
+                    prop_assert_eq!(seat.state(), state);
+                    prop_assert_eq!(seat.is_pending(), pending.is_some());
+                    // Never two owners: a booked seat is only ever prepared
+                    // to be given back, never to be held or booked again.
+                    let booked = matches!(state, SeatState::Booked { .. });
+                    let retaken = matches!(pending, Some((_, SeatState::Held { .. } | SeatState::Booked { .. })));
+                    prop_assert!(!(booked && retaken), "booked seat prepared for another owner");
+                }
+            }
+        }
+    }
 }
