@@ -23,6 +23,9 @@ use tokio::sync::Notify;
 
 /// The steps of `Engine::settle` a crash point can name.
 const STEPS: [&str; 3] = ["prepared", "written", "durable"];
+/// Multi-seat operations also crash after their first seat is reserved and
+/// before the next is asked.
+const MULTI_SEAT_STEPS: [&str; 4] = ["between-seats", "prepared", "written", "durable"];
 
 const SIGABRT: i32 = 6;
 
@@ -121,7 +124,7 @@ fn expect_abort(server: BinaryServer, answer: Option<Answer>, point: &str) {
 /// `Some(true)` everything, `None` either (but never a part).
 fn required(step: &str) -> Option<bool> {
     match step {
-        "prepared" => Some(false),
+        "between-seats" | "prepared" => Some(false),
         "durable" => Some(true),
         _ => None,
     }
@@ -761,7 +764,7 @@ async fn kill9_under_load_loses_no_acknowledged_booking() {
 #[tokio::test]
 async fn crash_at_each_step_of_a_booking_is_all_or_nothing() {
     let seats = ["A3", "A4", "A5"];
-    for step in STEPS {
+    for step in MULTI_SEAT_STEPS {
         let point = format!("booking.{step}");
         let (_parent, data) = temp_data_dir();
         let (server, show, guest) = first_run(&data).await;
@@ -829,7 +832,7 @@ async fn crash_at_each_step_of_a_booking_is_all_or_nothing() {
 #[tokio::test]
 async fn crash_at_each_step_of_a_checkout_is_all_or_nothing() {
     let seats = ["A3", "A4", "A5"];
-    for step in STEPS {
+    for step in MULTI_SEAT_STEPS {
         let point = format!("checkout.{step}");
         let (_parent, data) = temp_data_dir();
         let (server, show, guest) = first_run(&data).await;
@@ -920,7 +923,7 @@ async fn crash_at_each_step_of_a_checkout_is_all_or_nothing() {
 #[tokio::test]
 async fn crash_at_each_step_of_a_cancel_is_all_or_nothing() {
     let seats = ["A3", "A4", "A5"];
-    for step in STEPS {
+    for step in MULTI_SEAT_STEPS {
         let point = format!("cancel.{step}");
         let (_parent, data) = temp_data_dir();
         let (server, show, guest) = first_run(&data).await;
@@ -1166,4 +1169,66 @@ async fn hold_expires_on_time_after_kill9_and_restart() {
     assert_eq!(state["items"][0]["status"], "held", "{state}");
     assert_eq!(alice.seat_map(&show).await["A1"], "held");
     stop(server);
+}
+
+// ------------------------------------------------ 6. crash during a hold expiry
+
+/// The process dies while a lapsed hold is being released (before and after
+/// the release is written): after a restart the seat is available, the
+/// item reads `expired`, and another user can hold the seat.
+#[tokio::test]
+async fn crash_during_a_hold_expiry_leaves_the_seat_free() {
+    for step in ["prepared", "written"] {
+        let point = format!("expiry.{step}");
+        let (_parent, data) = temp_data_dir();
+        let env = [("BOXOFFICE_HOLD_TTL_SECS", "1")];
+        let server = BinaryServer::start(&data, &env);
+        let show = server
+            .client()
+            .create_show("Expiry crash", &[("A", 3)])
+            .await;
+        let alice = server.client().guest().await;
+        let bob = server.client().guest().await;
+        let (alice_token, bob_token) = (token_of(&alice), token_of(&bob));
+        stop(server);
+
+        // This run dies when the hold it takes lapses.
+        let env_crash = [
+            ("BOXOFFICE_HOLD_TTL_SECS", "1"),
+            ("BOXOFFICE_CRASH_POINT", point.as_str()),
+        ];
+        let server = BinaryServer::start(&data, &env_crash);
+        let alice = on(&server.base, &alice_token);
+        let cart = post_new(&alice, "/v1/carts", json!({}), 201).await.json()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        post_new(
+            &alice,
+            &format!("/v1/carts/{cart}/items"),
+            json!({"show_id": show, "seat_id": "A2"}),
+            201,
+        )
+        .await;
+        expect_abort(server, None, &point);
+
+        let server = BinaryServer::start(&data, &env);
+        let alice = on(&server.base, &alice_token);
+        let bob = on(&server.base, &bob_token);
+        assert_eq!(alice.seat_map(&show).await["A2"], "available", "{point}");
+        let state = cart_of(&alice, &cart).await;
+        assert_eq!(state["items"][0]["status"], "expired", "{point}: {state}");
+        let bob_cart = post_new(&bob, "/v1/carts", json!({}), 201).await.json()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        post_new(
+            &bob,
+            &format!("/v1/carts/{bob_cart}/items"),
+            json!({"show_id": show, "seat_id": "A2"}),
+            201,
+        )
+        .await;
+        stop(server);
+    }
 }

@@ -209,7 +209,10 @@ async fn create(
         booking: id,
         via_cart: None,
     };
-    let refused = match engine.prepare_all(show, &seats, txn, claim).await {
+    let refused = match engine
+        .prepare_all("booking", show, &seats, txn, claim)
+        .await
+    {
         Ok(prepared) => prepared.refused,
         Err(error) => return finish(None, error.reply()),
     };
@@ -275,7 +278,10 @@ async fn cancel(engine: Engine, booking: Option<Booking>, user: UserId) -> Done 
     let claim = Claim::Release {
         holder: Holder::Booking(booking.id),
     };
-    let changed = match engine.prepare_all(booking.show, &seats, txn, claim).await {
+    let changed = match engine
+        .prepare_all("cancel", booking.show, &seats, txn, claim)
+        .await
+    {
         Ok(prepared) if prepared.refused.is_empty() => prepared.changed,
         Ok(_) => {
             // A release is never refused (it waits out a reservation and

@@ -444,7 +444,10 @@ async fn checkout(engine: Engine, cart: Option<Cart>, req: Request) -> Done {
         booking: booking_id,
         via_cart: Some(cart.id),
     };
-    match engine.prepare_all(show, &seats, txn, claim).await {
+    match engine
+        .prepare_all("checkout", show, &seats, txn, claim)
+        .await
+    {
         Ok(prepared) if prepared.refused.is_empty() => {}
         Ok(_) => {
             crate::metrics::CONFLICTS

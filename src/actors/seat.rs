@@ -103,6 +103,7 @@ impl SeatActor {
     /// a lapsed hold reads as available after a crash anyway) and shown.
     fn expire(&mut self, ctx: &mut Context<Self>) {
         if self.seat.expire(now_ms()) {
+            self.engine.crash_at("expiry", "prepared");
             let write = WriteSet {
                 key: None,
                 mutations: vec![Mutation::Seat {
@@ -114,6 +115,7 @@ impl SeatActor {
             if let Err(error) = self.engine.store.commit(write) {
                 tracing::warn!(%error, "could not persist a hold expiry");
             }
+            self.engine.crash_at("expiry", "written");
             self.view.set(self.index, SeatState::Available.status());
         } else if !self.seat.is_pending() {
             // Timer fired early (clock adjustments): try again later.

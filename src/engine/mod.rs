@@ -331,6 +331,7 @@ impl Engine {
     /// or failure the prepared seats are aborted.
     pub async fn prepare_all(
         &self,
+        op: &'static str,
         show: ShowId,
         seats: &[(u32, SeatLabel)],
         txn: TxnId,
@@ -343,7 +344,12 @@ impl Engine {
         let mut failure = None;
         for (index, label) in ordered {
             match self.seat_prepare(show, *index, txn, claim).await {
-                Ok(Ok(Some(_))) => prepared.push(*index),
+                Ok(Ok(Some(_))) => {
+                    prepared.push(*index);
+                    if prepared.len() == 1 && seats.len() > 1 {
+                        self.crash_at(op, "between-seats");
+                    }
+                }
                 Ok(Ok(None)) => {}
                 Ok(Err(refusal)) => refused.push((label.clone(), refusal)),
                 Err(error) => {
