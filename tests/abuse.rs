@@ -1,0 +1,168 @@
+//! Hostile clients: what one user cannot learn or do to another, what the
+//! server keeps of a token, slow clients, and a graceful stop under load.
+
+mod common;
+use common::*;
+use serde_json::json;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[tokio::test]
+async fn another_users_ids_and_keys_get_nothing() {
+    let server = spawn_app();
+    let client = server.client();
+    let show = client.create_show("Private", &[("A", 6)]).await;
+    let alice = client.guest().await;
+    let mallory = client.guest().await;
+
+    let key = new_key();
+    let booking = alice.book(&key, &show, &["A1"]).await;
+    assert_eq!(booking.status, 201);
+    let booking_id = booking.json()["id"].as_str().unwrap().to_string();
+    let cart = alice.post("/v1/carts", &new_key(), json!({})).await.json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let held = alice
+        .post(
+            &format!("/v1/carts/{cart}/items"),
+            &new_key(),
+            json!({"show_id": show, "seat_id": "A2"}),
+        )
+        .await;
+    assert_eq!(held.status, 201);
+
+    // Guessing ids: 404, never the data.
+    for path in [
+        format!("/v1/bookings/{booking_id}"),
+        format!("/v1/carts/{cart}"),
+    ] {
+        let answer = mallory.get(&path).await;
+        answer.assert_problem(404, "not-found");
+        assert!(!answer.text.contains(&booking_id) && !answer.text.contains("A1"));
+    }
+    mallory
+        .delete(&format!("/v1/bookings/{booking_id}"))
+        .await
+        .assert_problem(404, "not-found");
+    mallory
+        .delete(&format!("/v1/carts/{cart}/items/{show}/A2"))
+        .await
+        .assert_problem(404, "not-found");
+    mallory
+        .post(&format!("/v1/carts/{cart}/checkout"), &new_key(), json!({}))
+        .await
+        .assert_problem(404, "not-found");
+    assert!(mallory.get("/v1/bookings").await.json()["bookings"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+
+    // Reusing Alice's key: Mallory's own fresh request, never Alice's replay.
+    let reuse = mallory.book(&key, &show, &["A1"]).await;
+    reuse.assert_problem(409, "seat-unavailable");
+    assert!(!reuse.is_replay());
+
+    // Nothing of Alice's changed.
+    let map = client.seat_map(&show).await;
+    assert_eq!((map["A1"].as_str(), map["A2"].as_str()), ("booked", "held"));
+    assert_eq!(
+        alice
+            .get(&format!("/v1/bookings/{booking_id}"))
+            .await
+            .json()["status"],
+        "confirmed"
+    );
+}
+
+#[tokio::test]
+async fn the_event_stream_names_no_user() {
+    use futures_util::StreamExt;
+    let server = spawn_app();
+    let client = server.client();
+    let show = client.create_show("Stream", &[("A", 3)]).await;
+    // The booker's own session, so its user id is known.
+    let session = client.send("POST", "/v1/sessions", None, None).await.json();
+    let user_id = session["user_id"].as_str().unwrap().to_string();
+    let guest = client.with_token(session["token"].as_str().unwrap());
+    let response = client
+        .http
+        .get(format!("{}/v1/shows/{show}/events", server.base))
+        .send()
+        .await
+        .unwrap();
+    let mut stream = response.bytes_stream();
+    let booked = guest.book(&new_key(), &show, &["A1"]).await;
+    let booking_id = booked.json()["id"].as_str().unwrap().to_string();
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !seen.contains("\"booked\"") {
+        let chunk = tokio::time::timeout_at(deadline, stream.next())
+            .await
+            .expect("an event within 5 s")
+            .expect("stream open")
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let token = guest.token.clone().unwrap();
+    for secret in [token.as_str(), user_id.as_str(), booking_id.as_str()] {
+        assert!(!seen.contains(secret), "the stream leaked {secret}");
+    }
+    assert!(
+        seen.contains(r#"{"seat_id":"A1","status":"booked"}"#),
+        "{seen}"
+    );
+}
+
+#[tokio::test]
+async fn tokens_are_stored_only_as_hashes() {
+    let (parent, data) = temp_data_dir();
+    let server = BinaryServer::start(&data, &[]);
+    let guest = server.client().guest().await;
+    let token = guest.token.clone().unwrap();
+    assert_eq!(guest.get("/v1/bookings").await.status, 200);
+    assert!(server.terminate().success());
+    let mut files = vec![parent.path().to_path_buf()];
+    let mut scanned = 0;
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            let bytes = std::fs::read(&path).unwrap();
+            scanned += bytes.len();
+            assert!(
+                !bytes.windows(token.len()).any(|w| w == token.as_bytes()),
+                "{} holds the plaintext token",
+                path.display()
+            );
+        }
+    }
+    assert!(scanned > 0, "nothing was scanned");
+}
+
+#[tokio::test]
+async fn a_slow_client_is_cut_off() {
+    let server = spawn_app_with(|s| s.client_request_timeout_secs = 1);
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    // Half a request head, then nothing (slowloris).
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut buffer = Vec::new();
+    // Closed or reset: either ends it; only a timeout here is a failure.
+    let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut buffer))
+        .await
+        .expect("the server closes the connection");
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(8), "held open for {waited:?}");
+    let head = String::from_utf8_lossy(&buffer);
+    assert!(
+        head.is_empty() || head.starts_with("HTTP/1.1 408"),
+        "{head}"
+    );
+    // The server still serves others.
+    assert_eq!(server.client().get("/healthz").await.status, 200);
+}
