@@ -1,0 +1,424 @@
+//! Model-based test of the whole engine: proptest generates sequences of
+//! bookings, cancels, carts, holds, releases, checkouts, exact retries and
+//! crash-restarts; each runs against an in-process engine over HTTP and
+//! against a plain in-memory model of the contract, and every answer's
+//! status, every replay's body and the seat map after each step must agree.
+
+mod common;
+use boxoffice::sim::target::{InProcess, SIM_ADMIN_TOKEN};
+use common::*;
+use proptest::prelude::*;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+
+const SEATS: [&str; 4] = ["A1", "A2", "A3", "A4"];
+const USERS: usize = 2;
+
+#[derive(Clone, Debug)]
+enum Step {
+    Book {
+        user: usize,
+        seats: Vec<usize>,
+    },
+    Cancel {
+        user: usize,
+        booking: usize,
+    },
+    CreateCart {
+        user: usize,
+    },
+    Hold {
+        user: usize,
+        cart: usize,
+        seat: usize,
+    },
+    Release {
+        user: usize,
+        cart: usize,
+        seat: usize,
+    },
+    Checkout {
+        user: usize,
+        cart: usize,
+    },
+    /// Send an earlier keyed request again, exactly.
+    Retry {
+        sent: usize,
+    },
+    Restart,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    let user = 0..USERS;
+    prop_oneof![
+        3 => (user.clone(), proptest::sample::subsequence(vec![0usize, 1, 2, 3], 1..=2))
+            .prop_map(|(user, seats)| Step::Book { user, seats }),
+        1 => (user.clone(), 0..4usize).prop_map(|(user, booking)| Step::Cancel { user, booking }),
+        2 => user.clone().prop_map(|user| Step::CreateCart { user }),
+        3 => (user.clone(), 0..3usize, 0..4usize).prop_map(|(user, cart, seat)| Step::Hold { user, cart, seat }),
+        1 => (user.clone(), 0..3usize, 0..4usize).prop_map(|(user, cart, seat)| Step::Release { user, cart, seat }),
+        2 => (user.clone(), 0..3usize).prop_map(|(user, cart)| Step::Checkout { user, cart }),
+        2 => (0..20usize).prop_map(|sent| Step::Retry { sent }),
+        1 => Just(Step::Restart),
+    ]
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Owner {
+    Cart(usize),
+    Booking(usize),
+}
+
+/// The contract, as plainly as it can be said.
+#[derive(Default)]
+struct Model {
+    seats: BTreeMap<usize, Owner>,
+    /// (owner user, seats, cancelled) by booking number.
+    bookings: Vec<(usize, Vec<usize>, bool)>,
+    /// (owner user, held seats, checked out) by cart number.
+    carts: Vec<(usize, BTreeSet<usize>, bool)>,
+}
+
+impl Model {
+    fn book(&mut self, user: usize, seats: &[usize]) -> u16 {
+        if seats.iter().any(|s| self.seats.contains_key(s)) {
+            return 409;
+        }
+        let n = self.bookings.len();
+        self.bookings.push((user, seats.to_vec(), false));
+        for s in seats {
+            self.seats.insert(*s, Owner::Booking(n));
+        }
+        201
+    }
+
+    fn cancel(&mut self, user: usize, booking: usize) -> u16 {
+        match self.bookings.get_mut(booking) {
+            Some((owner, seats, cancelled)) if *owner == user => {
+                if !*cancelled {
+                    *cancelled = true;
+                    for s in seats.iter() {
+                        self.seats.remove(s);
+                    }
+                }
+                204
+            }
+            _ => 404,
+        }
+    }
+
+    fn hold(&mut self, user: usize, cart: usize, seat: usize) -> u16 {
+        match self.carts.get_mut(cart) {
+            Some((owner, _, _)) if *owner != user => 404,
+            None => 404,
+            Some((_, _, true)) => 409,
+            Some((_, held, false)) => {
+                if held.contains(&seat) {
+                    return 201;
+                }
+                if self.seats.contains_key(&seat) {
+                    return 409;
+                }
+                held.insert(seat);
+                self.seats.insert(seat, Owner::Cart(cart));
+                201
+            }
+        }
+    }
+
+    fn release(&mut self, user: usize, cart: usize, seat: usize) -> u16 {
+        match self.carts.get_mut(cart) {
+            Some((owner, held, closed)) if *owner == user => {
+                if *closed {
+                    return 409;
+                }
+                if held.remove(&seat) {
+                    self.seats.remove(&seat);
+                }
+                204
+            }
+            _ => 404,
+        }
+    }
+
+    fn checkout(&mut self, user: usize, cart: usize) -> u16 {
+        match self.carts.get_mut(cart) {
+            Some((owner, held, closed)) if *owner == user => {
+                if *closed {
+                    return 409;
+                }
+                if held.is_empty() {
+                    return 400;
+                }
+                *closed = true;
+                let seats: Vec<usize> = held.iter().copied().collect();
+                let n = self.bookings.len();
+                self.bookings.push((user, seats.clone(), false));
+                for s in seats {
+                    self.seats.insert(s, Owner::Booking(n));
+                }
+                201
+            }
+            _ => 404,
+        }
+    }
+
+    fn map(&self) -> BTreeMap<String, String> {
+        SEATS
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                let status = match self.seats.get(&i) {
+                    None => "available",
+                    Some(Owner::Cart(_)) => "held",
+                    Some(Owner::Booking(_)) => "booked",
+                };
+                (id.to_string(), status.to_string())
+            })
+            .collect()
+    }
+}
+
+/// A keyed request as sent, and its first answer.
+struct Sent {
+    /// The cart, for a checkout: a 400 (empty cart) is not stored, so a
+    /// retry runs the checkout afresh.
+    checkout_of: Option<usize>,
+    user: usize,
+    path: String,
+    key: String,
+    body: String,
+    status: u16,
+    text: String,
+}
+
+async fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
+    let mut server = tokio::task::spawn_blocking(|| InProcess::start(600))
+        .await
+        .unwrap()
+        .unwrap();
+    let admin = Client::new(&server.base).with_token(SIM_ADMIN_TOKEN);
+    let created = admin
+        .post(
+            "/v1/shows",
+            &new_key(),
+            json!({"title": "Model", "starts_at": "2030-01-01T20:00:00Z",
+                   "rows": [{"label": "A", "seats": 4}]}),
+        )
+        .await;
+    prop_assert_eq!(created.status, 201, "{}", created.text);
+    let show = created.json()["id"].as_str().unwrap().to_string();
+    let mut users = Vec::new();
+    for _ in 0..USERS {
+        users.push(Client::new(&server.base).guest().await);
+    }
+    let mut model = Model::default();
+    let mut booking_ids: Vec<String> = Vec::new();
+    let mut cart_ids: Vec<String> = Vec::new();
+    let mut sent: Vec<Sent> = Vec::new();
+
+    for step in steps {
+        let clients: Vec<Client> = users
+            .iter()
+            .map(|c| Client::new(&server.base).with_token(c.token.as_deref().unwrap()))
+            .collect();
+        match step {
+            Step::Book { user, seats } => {
+                let ids: Vec<&str> = seats.iter().map(|s| SEATS[*s]).collect();
+                let key = new_key();
+                let body = json!({"show_id": show, "seats": ids}).to_string();
+                let answer = clients[user]
+                    .send("POST", "/v1/bookings", Some(&key), Some(&body))
+                    .await;
+                let expected = model.book(user, &seats);
+                prop_assert_eq!(answer.status, expected, "book {:?}: {}", ids, answer.text);
+                if answer.status == 201 {
+                    booking_ids.push(answer.json()["id"].as_str().unwrap().to_string());
+                }
+                sent.push(Sent {
+                    checkout_of: None,
+                    user,
+                    path: "/v1/bookings".into(),
+                    key,
+                    body,
+                    status: answer.status,
+                    text: answer.text,
+                });
+            }
+            Step::Cancel { user, booking } => {
+                let Some(id) = booking_ids.get(booking) else {
+                    continue;
+                };
+                let answer = clients[user].delete(&format!("/v1/bookings/{id}")).await;
+                prop_assert_eq!(
+                    answer.status,
+                    model.cancel(user, booking),
+                    "cancel: {}",
+                    answer.text
+                );
+            }
+            Step::CreateCart { user } => {
+                let key = new_key();
+                let answer = clients[user]
+                    .send("POST", "/v1/carts", Some(&key), Some("{}"))
+                    .await;
+                prop_assert_eq!(answer.status, 201);
+                cart_ids.push(answer.json()["id"].as_str().unwrap().to_string());
+                model.carts.push((user, BTreeSet::new(), false));
+                sent.push(Sent {
+                    checkout_of: None,
+                    user,
+                    path: "/v1/carts".into(),
+                    key,
+                    body: "{}".into(),
+                    status: 201,
+                    text: answer.text,
+                });
+            }
+            Step::Hold { user, cart, seat } => {
+                let Some(id) = cart_ids.get(cart) else {
+                    continue;
+                };
+                let key = new_key();
+                let path = format!("/v1/carts/{id}/items");
+                let body = json!({"show_id": show, "seat_id": SEATS[seat]}).to_string();
+                let answer = clients[user]
+                    .send("POST", &path, Some(&key), Some(&body))
+                    .await;
+                let expected = model.hold(user, cart, seat);
+                prop_assert_eq!(
+                    answer.status,
+                    expected,
+                    "hold {}: {}",
+                    SEATS[seat],
+                    answer.text
+                );
+                sent.push(Sent {
+                    checkout_of: None,
+                    user,
+                    path,
+                    key,
+                    body,
+                    status: answer.status,
+                    text: answer.text,
+                });
+            }
+            Step::Release { user, cart, seat } => {
+                let Some(id) = cart_ids.get(cart) else {
+                    continue;
+                };
+                let answer = clients[user]
+                    .delete(&format!("/v1/carts/{id}/items/{show}/{}", SEATS[seat]))
+                    .await;
+                prop_assert_eq!(
+                    answer.status,
+                    model.release(user, cart, seat),
+                    "release: {}",
+                    answer.text
+                );
+            }
+            Step::Checkout { user, cart } => {
+                let Some(id) = cart_ids.get(cart) else {
+                    continue;
+                };
+                let key = new_key();
+                let path = format!("/v1/carts/{id}/checkout");
+                let answer = clients[user]
+                    .send("POST", &path, Some(&key), Some("{}"))
+                    .await;
+                prop_assert_eq!(
+                    answer.status,
+                    model.checkout(user, cart),
+                    "checkout: {}",
+                    answer.text
+                );
+                if answer.status == 201 {
+                    booking_ids.push(answer.json()["id"].as_str().unwrap().to_string());
+                }
+                sent.push(Sent {
+                    checkout_of: Some(cart),
+                    user,
+                    path,
+                    key,
+                    body: "{}".into(),
+                    status: answer.status,
+                    text: answer.text,
+                });
+            }
+            Step::Retry { sent: n } => {
+                let Some(first) = sent.get_mut(n) else {
+                    continue;
+                };
+                let answer = clients[first.user]
+                    .send("POST", &first.path, Some(&first.key), Some(&first.body))
+                    .await;
+                if first.status == 400 {
+                    // A 400 is not stored: the retry runs afresh.
+                    let cart = first
+                        .checkout_of
+                        .expect("only an empty checkout is a 400 here");
+                    prop_assert_eq!(
+                        answer.status,
+                        model.checkout(first.user, cart),
+                        "rerun: {}",
+                        answer.text
+                    );
+                    if answer.status == 201 {
+                        booking_ids.push(answer.json()["id"].as_str().unwrap().to_string());
+                    }
+                    prop_assert!(!answer.is_replay());
+                    first.status = answer.status;
+                    first.text = answer.text;
+                    continue;
+                }
+                prop_assert_eq!(
+                    answer.status,
+                    first.status,
+                    "retry of {}: {}",
+                    first.path,
+                    answer.text
+                );
+                prop_assert_eq!(&answer.text, &first.text, "replay differs");
+                prop_assert!(answer.is_replay());
+            }
+            Step::Restart => {
+                server = tokio::task::spawn_blocking(move || {
+                    server.crash_and_restart().unwrap();
+                    server
+                })
+                .await
+                .unwrap();
+            }
+        }
+        let map = Client::new(&server.base).seat_map(&show).await;
+        prop_assert_eq!(map.into_iter().collect::<BTreeMap<_, _>>(), model.map());
+    }
+    // Every booking reads back as the model has it.
+    for (n, (user, seats, cancelled)) in model.bookings.iter().enumerate() {
+        let client = Client::new(&server.base).with_token(users[*user].token.as_deref().unwrap());
+        let got: Value = client
+            .get(&format!("/v1/bookings/{}", booking_ids[n]))
+            .await
+            .json();
+        let want: Vec<&str> = seats.iter().map(|s| SEATS[*s]).collect();
+        let mut have: Vec<&str> = got["seats"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        have.sort();
+        prop_assert_eq!(have, want);
+        prop_assert_eq!(got["status"] == "cancelled", *cancelled);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, max_shrink_iters: 64, ..ProptestConfig::default() })]
+    #[test]
+    fn engine_agrees_with_the_model(steps in proptest::collection::vec(step(), 1..30)) {
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+        runtime.block_on(run(steps))?;
+    }
+}
