@@ -135,4 +135,17 @@ mod tests {
         assert_ne!(base, Fingerprint::of("PUT", "/v1/bookings", b"{}"));
         assert_ne!(base, Fingerprint::of("POST", "/v1/bookings", b"{\"a\":1}"));
     }
+
+    proptest::proptest! {
+        /// Any header value parses to a valid key or is refused, never a
+        /// panic; what parses is 1-255 printable ASCII.
+        #[test]
+        fn any_header_value_is_a_key_or_refused(raw in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            if let Ok(key) = IdempotencyKey::parse(&raw) {
+                let text = key.as_str();
+                proptest::prop_assert!(!text.is_empty() && text.len() <= MAX_KEY_LEN);
+                proptest::prop_assert!(text.bytes().all(|b| (0x20..=0x7e).contains(&b)));
+            }
+        }
+    }
 }

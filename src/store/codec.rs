@@ -365,4 +365,24 @@ mod tests {
         assert!(decode_cart(b"\x02{}").is_err());
         assert!(decode_booking(b"").is_err());
     }
+
+    proptest::proptest! {
+        /// Whatever bytes are on disk, decoding answers an error, never a
+        /// panic (the fuzz targets in fuzz/ push further).
+        #[test]
+        fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            let _ = decode_seat(&bytes);
+            let _ = decode_reply(&bytes);
+            let _ = decode_show(&bytes);
+            let _ = decode_cart(&bytes);
+            let _ = decode_booking(&bytes);
+            let mut versioned = vec![VERSION];
+            versioned.extend_from_slice(&bytes);
+            let _ = decode_seat(&versioned);
+            let _ = decode_reply(&versioned);
+            let _ = decode_show(&versioned);
+            let _ = decode_cart(&versioned);
+            let _ = decode_booking(&versioned);
+        }
+    }
 }
