@@ -11,7 +11,7 @@
 //!   last flush (group commit), so fsyncs per second stay constant while
 //!   commits per fsync grow with load.
 
-mod codec;
+pub mod codec;
 mod group_commit;
 mod sled_store;
 
