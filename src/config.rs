@@ -108,6 +108,7 @@ impl Settings {
             mailbox_capacity: self.mailbox_capacity.max(1),
             actor_idle_ms: self.actor_idle_secs.max(1).saturating_mul(1000),
             arbiters: threads(self.actor_threads),
+            idempotency_ttl_ms: self.idempotency_ttl_secs.max(1).saturating_mul(1000),
             crash_point: self.crash_point.clone(),
         }
     }

@@ -108,6 +108,16 @@ pub static OVERLOADED: LazyLock<IntCounter> = LazyLock::new(|| {
     )
 });
 
+pub static KEYS_EXPIRED: LazyLock<IntCounter> = LazyLock::new(|| {
+    register(
+        IntCounter::new(
+            "boxoffice_idempotency_keys_expired_total",
+            "Completed Idempotency-Keys forgotten after their TTL",
+        )
+        .unwrap(),
+    )
+});
+
 pub static FLUSHES: LazyLock<IntCounter> = LazyLock::new(|| {
     register(IntCounter::new("boxoffice_store_flushes_total", "Group-commit flushes").unwrap())
 });
@@ -137,6 +147,7 @@ pub fn init() {
     LazyLock::force(&ACTORS_ACTIVE);
     LazyLock::force(&OVERLOADED);
     LazyLock::force(&FLUSHES);
+    LazyLock::force(&KEYS_EXPIRED);
     LazyLock::force(&FLUSH_BATCH);
     for kind in ["seat", "cart", "booking"] {
         MAILBOX_DEPTH.with_label_values(&[kind]);

@@ -147,7 +147,17 @@ impl BookingActor {
                         reply: answer.await,
                     }
                 }),
-                Ok(()) => Box::pin(create(engine, self.id, req, show, seats)),
+                Ok(()) => {
+                    // A booking with this (user, key) id already exists while
+                    // the key has no record: the key expired and is reused,
+                    // so this new request books under a new id.
+                    let id = if self.booking.is_some() {
+                        BookingId(Uuid::new_v4())
+                    } else {
+                        self.id
+                    };
+                    Box::pin(create(engine, id, req, show, seats))
+                }
             },
             BookingOp::Cancel { user } => Box::pin(cancel(engine, self.booking.clone(), user)),
         };
@@ -155,7 +165,7 @@ impl BookingActor {
         self.busy = true;
         ctx.spawn(work.into_actor(self).map(move |done, act, ctx| {
             act.busy = false;
-            if let Some(booking) = done.booking {
+            if let Some(booking) = done.booking.filter(|b| b.id == act.id) {
                 act.booking = Some(booking);
             }
             if let Some(req) = done.settle {

@@ -181,7 +181,9 @@ impl CartActor {
         self.busy = true;
         ctx.spawn(work.into_actor(self).map(move |done, act, ctx| {
             act.busy = false;
-            if let Some(cart) = done.cart {
+            // Only this actor's own cart (a create after an expired key
+            // makes a cart with another id, owned by another actor).
+            if let Some(cart) = done.cart.filter(|c| c.id == act.id) {
                 act.cart = Some(cart);
             }
             if let Some(req) = done.settle {
@@ -221,15 +223,15 @@ fn cart_error(error: CartError) -> Reply {
 }
 
 async fn create(engine: Engine, id: CartId, existing: Option<Cart>, req: Request) -> Done {
-    if existing.is_some() {
-        // Only this key makes this id, and its record would have replayed.
-        tracing::error!(cart = %id, "cart exists without its key record");
-        return Done {
-            cart: None,
-            settle: Some(req),
-            reply: wire::problem(Code::Internal, "cart exists without its key record"),
-        };
-    }
+    // The id comes from (user, key). If a cart already has it while the
+    // key has no record, the key expired and is being reused: this is a new
+    // request and gets a new cart. Its retries still reach this actor and
+    // replay from the key record.
+    let id = if existing.is_some() {
+        CartId(Uuid::new_v4())
+    } else {
+        id
+    };
     let cart = Cart::new(id, req.user, now_ms());
     let reply = cart_reply(201, &cart);
     let (applied, reply) = engine

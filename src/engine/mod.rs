@@ -24,7 +24,7 @@ use futures_util::future::BoxFuture;
 use quota::HoldQuota;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 use view::ShowView;
@@ -54,6 +54,8 @@ pub struct EngineConfig {
     pub actor_idle_ms: u64,
     /// Threads that run actors.
     pub arbiters: usize,
+    /// Completed idempotency keys are kept at least this long.
+    pub idempotency_ttl_ms: u64,
     /// Test hook: abort the process at this named step (crash tests).
     pub crash_point: Option<String>,
 }
@@ -68,6 +70,7 @@ impl Default for EngineConfig {
             mailbox_capacity: 64,
             actor_idle_ms: 30_000,
             arbiters: 2,
+            idempotency_ttl_ms: 86_400_000,
             crash_point: None,
         }
     }
@@ -181,7 +184,45 @@ impl Engine {
             }),
         };
         engine.recover()?;
+        engine.start_key_sweeper();
         Ok(engine)
+    }
+
+    /// Forgets completed idempotency keys older than their TTL, on a thread
+    /// of its own that holds the store only while it sweeps (so a stopped
+    /// engine releases its data directory).
+    fn start_key_sweeper(&self) {
+        /// Records forgotten per store call.
+        const SWEEP_BATCH: usize = 10_000;
+        let ttl_ms = self.config.idempotency_ttl_ms;
+        let every = Duration::from_millis((ttl_ms / 4).clamp(100, 60_000));
+        let store = Arc::downgrade(&self.store);
+        let spawned = std::thread::Builder::new()
+            .name("key-sweeper".into())
+            .spawn(move || loop {
+                std::thread::sleep(every);
+                let Some(store) = store.upgrade() else {
+                    return;
+                };
+                let cutoff = now_ms().saturating_sub(ttl_ms);
+                loop {
+                    match store.sweep_keys(cutoff, SWEEP_BATCH) {
+                        Ok(swept) => {
+                            crate::metrics::KEYS_EXPIRED.inc_by(swept as u64);
+                            if swept < SWEEP_BATCH {
+                                break;
+                            }
+                        }
+                        Err(error) => {
+                            tracing::warn!(%error, "idempotency key sweep failed");
+                            break;
+                        }
+                    }
+                }
+            });
+        if let Err(error) = spawned {
+            tracing::error!(%error, "could not start the key sweeper");
+        }
     }
 
     /// Rebuilds the in-memory projections from the store. Nothing to repair:
@@ -558,6 +599,13 @@ impl Engine {
                 key_reused()
             };
         }
+        // A show with this (user, key) id but no key record: the key expired
+        // and is reused, so this is a new show.
+        let id = match self.store.load_show(id) {
+            Ok(Some(_)) => ShowId(Uuid::new_v4()),
+            Ok(None) => id,
+            Err(error) => return EngineError::from(error).reply(),
+        };
         let show = match Show::new(id, new.title, new.starts_at_ms, new.rows) {
             Ok(show) => show,
             Err(error) => return wire::problem(Code::InvalidRequest, &error.to_string()),

@@ -97,6 +97,12 @@ pub trait Store: Send + Sync + 'static {
     fn load_session(&self, token_hash: &[u8; 32]) -> StoreResult<Option<UserId>>;
     fn load_key(&self, user: UserId, key: &IdempotencyKey) -> StoreResult<Option<StoredReply>>;
 
+    /// Forgets up to `limit` completed idempotency records created before
+    /// `created_before_ms`; returns how many. Not flushed on its own: a
+    /// forgotten key that comes back after a crash is still within the
+    /// contract (keys are kept *at least* their TTL).
+    fn sweep_keys(&self, created_before_ms: u64, limit: usize) -> StoreResult<usize>;
+
     /// Flushes everything now (shutdown).
     fn flush(&self) -> StoreResult<()>;
 }

@@ -208,6 +208,25 @@ impl Store for SledStore {
             .transpose()
     }
 
+    fn sweep_keys(&self, created_before_ms: u64, limit: usize) -> StoreResult<usize> {
+        let mut expired = sled::Batch::default();
+        let mut count = 0;
+        for entry in self.db.scan_prefix([codec::KIND_KEY]) {
+            let (key, value) = entry?;
+            if decode_reply(&value)?.created_at_ms < created_before_ms {
+                expired.remove(key);
+                count += 1;
+                if count == limit {
+                    break;
+                }
+            }
+        }
+        if count > 0 {
+            self.db.apply_batch(expired)?;
+        }
+        Ok(count)
+    }
+
     fn flush(&self) -> StoreResult<()> {
         self.db.flush()?;
         Ok(())

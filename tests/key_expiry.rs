@@ -1,0 +1,116 @@
+//! Idempotency-Key expiry: after `idempotency_ttl_secs` a completed key is
+//! forgotten by the sweeper, and a reuse runs as a new request, making new
+//! things without touching what the first use made.
+
+mod common;
+use common::*;
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+#[tokio::test]
+async fn a_reused_key_after_expiry_runs_as_new() {
+    let server = spawn_app_with(|s| s.idempotency_ttl_secs = 1);
+    let client = server.client();
+    let show = client.create_show("Expiring keys", &[("A", 4)]).await;
+    let guest = client.guest().await;
+    let key = new_key();
+
+    let first = guest.book(&key, &show, &["A1"]).await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    let first_id = first.json()["id"].as_str().unwrap().to_string();
+    let cart_key = new_key();
+    let cart = guest.post("/v1/carts", &cart_key, json!({})).await;
+    assert_eq!(cart.status, 201);
+    let cart_id = cart.json()["id"].as_str().unwrap().to_string();
+    let held = guest
+        .post(
+            &format!("/v1/carts/{cart_id}/items"),
+            &new_key(),
+            json!({"show_id": show, "seat_id": "A3"}),
+        )
+        .await;
+    assert_eq!(held.status, 201, "{}", held.text);
+
+    // Within the TTL: the key is remembered.
+    assert!(guest.book(&key, &show, &["A1"]).await.is_replay());
+    guest
+        .book(&key, &show, &["A2"])
+        .await
+        .assert_problem(422, "idempotency-key-reused");
+
+    // After it (the sweeper runs every quarter TTL): a new request.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let second = loop {
+        let answer = guest.book(&key, &show, &["A2"]).await;
+        if answer.status != 422 {
+            break answer;
+        }
+        assert!(Instant::now() < deadline, "the key was never forgotten");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(second.status, 201, "{}", second.text);
+    assert!(!second.is_replay());
+    let second_id = second.json()["id"].as_str().unwrap().to_string();
+    assert_ne!(second_id, first_id, "a new booking, not the old one again");
+    // Its retry replays it.
+    let again = guest.book(&key, &show, &["A2"]).await;
+    assert!(again.is_replay());
+    assert_eq!(again.text, second.text);
+
+    // The first use's booking is untouched.
+    let old = guest.get(&format!("/v1/bookings/{first_id}")).await.json();
+    assert_eq!(
+        (old["status"].as_str(), old["seats"].clone()),
+        (Some("confirmed"), json!(["A1"]))
+    );
+    assert_eq!(
+        guest.get("/v1/bookings").await.json()["bookings"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let map = client.seat_map(&show).await;
+    assert_eq!(
+        (map["A1"].as_str(), map["A2"].as_str(), map["A3"].as_str()),
+        ("booked", "booked", "held")
+    );
+
+    // A cart key reused after expiry makes a new cart; the old one keeps its hold.
+    // (It was made a moment after the booking key: wait for its sweep too.)
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let new_cart = loop {
+        let answer = guest.post("/v1/carts", &cart_key, json!({})).await;
+        assert_eq!(answer.status, 201, "{}", answer.text);
+        if !answer.is_replay() {
+            break answer;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the cart key was never forgotten"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let new_cart_id = new_cart.json()["id"].as_str().unwrap().to_string();
+    assert_ne!(new_cart_id, cart_id);
+    let old_cart = guest.get(&format!("/v1/carts/{cart_id}")).await.json();
+    assert_eq!(old_cart["items"][0]["seat_id"], "A3");
+    let held = guest
+        .post(
+            &format!("/v1/carts/{new_cart_id}/items"),
+            &new_key(),
+            json!({"show_id": show, "seat_id": "A4"}),
+        )
+        .await;
+    assert_eq!(held.status, 201, "{}", held.text);
+
+    let metrics = client.get("/metrics").await.text;
+    let expired: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("boxoffice_idempotency_keys_expired_total "))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(expired >= 2.0, "{expired}");
+}
