@@ -94,6 +94,9 @@ struct SimulateArgs {
 }
 
 fn main() -> std::process::ExitCode {
+    // Failpoints from FAILPOINTS (only with the `failpoints` feature).
+    #[cfg(feature = "failpoints")]
+    let _failpoints = fail::FailScenario::setup();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

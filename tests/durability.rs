@@ -1307,3 +1307,51 @@ async fn sigterm_under_load_finishes_in_flight_and_loses_nothing() {
     assert!(total >= 90, "only {total} bookings were acknowledged");
     stop(server);
 }
+
+// ------------------------------------------------ 8. the same through `fail`
+
+/// With the `failpoints` feature, the crash points are `fail` failpoints
+/// too: `FAILPOINTS=<op>.<step>=return` aborts there.
+/// `cargo test --features failpoints --test durability failpoints`
+#[cfg(feature = "failpoints")]
+#[tokio::test]
+async fn failpoints_abort_a_booking_at_each_step_all_or_nothing() {
+    let seats = ["A3", "A4", "A5"];
+    for step in MULTI_SEAT_STEPS {
+        let point = format!("booking.{step}");
+        let (_parent, data) = temp_data_dir();
+        let (server, show, guest) = first_run(&data).await;
+        let token = token_of(&guest);
+        stop(server);
+        let failpoints = format!("{point}=return");
+        let server = BinaryServer::start(&data, &[("FAILPOINTS", failpoints.as_str())]);
+        let body = json!({"show_id": show, "seats": seats}).to_string();
+        let client = on(&server.base, &token);
+        let answer = try_send(
+            &client,
+            "POST",
+            "/v1/bookings",
+            Some(&new_key()),
+            Some(&body),
+        )
+        .await;
+        expect_abort(server, answer, &point);
+        let server = BinaryServer::start(&data, &[]);
+        let client = on(&server.base, &token);
+        let present = !bookings_of(&client).await.is_empty();
+        check_step(&point, step, present);
+        let map = client.seat_map(&show).await;
+        let booked: BTreeSet<String> = map
+            .iter()
+            .filter(|(_, s)| *s == "booked")
+            .map(|(id, _)| id.clone())
+            .collect();
+        let expected = if present {
+            set(&seats)
+        } else {
+            BTreeSet::new()
+        };
+        assert_eq!(booked, expected, "{point}");
+        stop(server);
+    }
+}

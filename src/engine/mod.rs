@@ -283,6 +283,14 @@ impl Engine {
     /// Aborts the process at step `step` of operation `op` when configured
     /// to (`crash_point = "booking.written"`): the crash tests' hook.
     pub fn crash_at(&self, op: &str, step: &str) {
+        #[cfg(feature = "failpoints")]
+        {
+            let name = format!("{op}.{step}");
+            fail::fail_point!(&name, |_| {
+                eprintln!("failpoint {name}: aborting");
+                std::process::abort()
+            });
+        }
         if let Some(point) = &self.config.crash_point {
             if point
                 .strip_prefix(op)
