@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 SECONDS_EACH=${1:-60}
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
-for target in idempotency_key record_codec seat_label; do
+for target in idempotency_key record_codec seat_label request_body; do
   echo "== $target"
   RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" -- -max_total_time="$SECONDS_EACH" 2>&1 | grep -E "^Done|ERROR|SUMMARY"
 done

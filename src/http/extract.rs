@@ -166,6 +166,16 @@ pub fn json<T: DeserializeOwned>(
     body: &[u8],
     empty_is_object: bool,
 ) -> Result<(T, Fingerprint), Reply> {
+    let (parsed, canonical) = typed_body(body, empty_is_object)?;
+    let fingerprint = Fingerprint::of(req.method().as_str(), req.path(), &canonical);
+    Ok((parsed, fingerprint))
+}
+
+/// A body as `T`, with its canonical form (keys sorted) for fingerprints.
+pub fn typed_body<T: DeserializeOwned>(
+    body: &[u8],
+    empty_is_object: bool,
+) -> Result<(T, Vec<u8>), Reply> {
     let body: &[u8] = if empty_is_object && body.iter().all(u8::is_ascii_whitespace) {
         b"{}"
     } else {
@@ -181,8 +191,7 @@ pub fn json<T: DeserializeOwned>(
     // serde_json's map is ordered by key, so this is a canonical form.
     let canonical = serde_json::to_vec(&value).expect("values serialise");
     let parsed = serde_json::from_value(value).map_err(|e| invalid(&e.to_string()))?;
-    let fingerprint = Fingerprint::of(req.method().as_str(), req.path(), &canonical);
-    Ok((parsed, fingerprint))
+    Ok((parsed, canonical))
 }
 
 /// Everything a keyed POST needs, checked in the contract's order.

@@ -2,7 +2,7 @@
 //! turn its `Reply` into a response. No business rule lives here.
 
 mod extract;
-mod routes;
+pub mod routes;
 mod sse;
 
 use crate::config::Settings;

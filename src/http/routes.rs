@@ -89,6 +89,38 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
+/// The bodies the routes take, for `parse_body`.
+#[derive(Clone, Copy, Debug)]
+pub enum BodyOf {
+    NewShow,
+    NewBooking,
+    NewCart,
+    NewItem,
+    Checkout,
+}
+
+/// Parses and validates a request body exactly as its route does, without
+/// running it (the fuzz target for the request DTOs).
+pub fn parse_body(of: BodyOf, body: &[u8], max_seats: usize) -> Result<(), Reply> {
+    match of {
+        BodyOf::NewShow => {
+            let (show, _) = extract::typed_body::<NewShowIn>(body, false)?;
+            new_show(show).map(|_| ())
+        }
+        BodyOf::NewBooking => {
+            let (booking, _) = extract::typed_body::<NewBookingIn>(body, false)?;
+            seat_labels(&booking.seats, max_seats).map(|_| ())
+        }
+        BodyOf::NewCart | BodyOf::Checkout => {
+            extract::typed_body::<EmptyIn>(body, true).map(|_| ())
+        }
+        BodyOf::NewItem => {
+            let (item, _) = extract::typed_body::<NewItemIn>(body, false)?;
+            seat_label(&item.seat_id).map(|_| ())
+        }
+    }
+}
+
 /// Runs a handler body written with `?` on `Reply` errors.
 fn answer(result: Result<Reply, Reply>) -> HttpResponse {
     respond(result.unwrap_or_else(|problem| problem))
@@ -158,33 +190,43 @@ struct NewShowIn {
     rows: Vec<RowIn>,
 }
 
+/// A show request as the engine takes it; a bad layout is a plain 400,
+/// never stored.
+fn new_show(body: NewShowIn) -> Result<NewShow, Reply> {
+    let starts_at = chrono::DateTime::parse_from_rfc3339(&body.starts_at)
+        .map_err(|_| invalid("starts_at must be an RFC 3339 time"))?;
+    let new = NewShow {
+        title: body.title,
+        starts_at_ms: starts_at.timestamp_millis(),
+        rows: body
+            .rows
+            .into_iter()
+            .map(|r| Row {
+                label: r.label,
+                seats: r.seats,
+            })
+            .collect(),
+    };
+    crate::domain::Show::new(
+        ShowId(uuid::Uuid::nil()),
+        new.title.clone(),
+        0,
+        new.rows.clone(),
+    )
+    .map_err(|e| invalid(&e.to_string()))?;
+    Ok(new)
+}
+
+fn seat_label(text: &str) -> Result<SeatLabel, Reply> {
+    SeatLabel::parse(text).ok_or_else(|| invalid(&format!("{text:?} is not a seat id like \"A1\"")))
+}
+
 async fn create_show(state: State, req: HttpRequest, payload: web::Payload) -> HttpResponse {
     answer(
         async {
             let (request, body) =
                 extract::keyed::<NewShowIn>(&state, &req, payload, true, false).await?;
-            let starts_at = chrono::DateTime::parse_from_rfc3339(&body.starts_at)
-                .map_err(|_| invalid("starts_at must be an RFC 3339 time"))?;
-            let new = NewShow {
-                title: body.title,
-                starts_at_ms: starts_at.timestamp_millis(),
-                rows: body
-                    .rows
-                    .into_iter()
-                    .map(|r| Row {
-                        label: r.label,
-                        seats: r.seats,
-                    })
-                    .collect(),
-            };
-            // Validate here too so a bad layout is a plain 400, never stored.
-            crate::domain::Show::new(
-                ShowId(uuid::Uuid::nil()),
-                new.title.clone(),
-                0,
-                new.rows.clone(),
-            )
-            .map_err(|e| invalid(&e.to_string()))?;
+            let new = new_show(body)?;
             Ok(state.engine.create_show(request, new).await)
         }
         .await,
@@ -217,8 +259,7 @@ fn seat_labels(seats: &[String], max: usize) -> Result<Vec<SeatLabel>, Reply> {
     let mut seen = HashSet::new();
     let mut labels = Vec::with_capacity(seats.len());
     for seat in seats {
-        let label = SeatLabel::parse(seat)
-            .ok_or_else(|| invalid(&format!("{seat:?} is not a seat id like \"A1\"")))?;
+        let label = seat_label(seat)?;
         if !seen.insert(label.clone()) {
             return Err(invalid(&format!("seat {seat} is listed twice")));
         }
@@ -319,9 +360,7 @@ async fn add_item(
         async {
             let (request, body) =
                 extract::keyed::<NewItemIn>(&state, &req, payload, false, false).await?;
-            let seat = SeatLabel::parse(&body.seat_id).ok_or_else(|| {
-                invalid(&format!("{:?} is not a seat id like \"A1\"", body.seat_id))
-            })?;
+            let seat = seat_label(&body.seat_id)?;
             Ok(state
                 .engine
                 .add_item(
