@@ -24,8 +24,15 @@ use tokio::sync::Notify;
 /// The steps of `Engine::settle` a crash point can name.
 const STEPS: [&str; 3] = ["prepared", "written", "durable"];
 /// Multi-seat operations also crash after their first seat is reserved and
-/// before the next is asked.
-const MULTI_SEAT_STEPS: [&str; 4] = ["between-seats", "prepared", "written", "durable"];
+/// before the next is asked, and after the seats have taken the change,
+/// just before the reply.
+const MULTI_SEAT_STEPS: [&str; 5] = [
+    "between-seats",
+    "prepared",
+    "written",
+    "durable",
+    "resolved",
+];
 
 const SIGABRT: i32 = 6;
 
@@ -125,7 +132,7 @@ fn expect_abort(server: BinaryServer, answer: Option<Answer>, point: &str) {
 fn required(step: &str) -> Option<bool> {
     match step {
         "between-seats" | "prepared" => Some(false),
-        "durable" => Some(true),
+        "durable" | "resolved" => Some(true),
         _ => None,
     }
 }

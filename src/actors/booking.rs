@@ -264,6 +264,9 @@ async fn create(
     let (applied, reply) = engine.settle("booking", Some(&req), reply, mutations).await;
     engine.resolve_all(show, &booking.seats, txn, applied).await;
     if applied {
+        engine.crash_at("booking", "resolved");
+    }
+    if applied {
         crate::metrics::BOOKINGS.inc();
         crate::metrics::SEATS_BOOKED.inc_by(booking.seats.len() as u64);
         finish(Some(booking), reply)
@@ -324,6 +327,7 @@ async fn cancel(engine: Engine, booking: Option<Booking>, user: UserId) -> Done 
         .resolve_all(booking.show, &released, txn, applied)
         .await;
     if applied {
+        engine.crash_at("cancel", "resolved");
         done(Some(booking), reply)
     } else {
         done(None, reply)

@@ -488,6 +488,9 @@ async fn checkout(engine: Engine, cart: Option<Cart>, req: Request) -> Done {
         .await;
     engine.resolve_all(show, &booking.seats, txn, applied).await;
     if applied {
+        engine.crash_at("checkout", "resolved");
+    }
+    if applied {
         debug_assert!(matches!(cart.status, CartStatus::CheckedOut { .. }));
         engine.holds.release_cart(req.user, show, cart.id);
         crate::metrics::BOOKINGS.inc();
