@@ -20,6 +20,10 @@ pub struct Settings {
     pub idempotency_ttl_secs: u64,
     /// Requests per second per user (burst twice that); 0 turns it off.
     pub user_rate_limit: u32,
+    /// New sessions per second per client address; 0 turns it off.
+    pub session_rate_limit: u32,
+    /// The burst of new sessions allowed, as a multiple of the rate.
+    pub session_burst_factor: u32,
     pub max_holds_per_user: usize,
     pub max_seats_per_booking: usize,
     pub seat_mailbox_capacity: usize,
@@ -47,6 +51,8 @@ const KEYS: &[&str] = &[
     "hold_ttl_secs",
     "idempotency_ttl_secs",
     "user_rate_limit",
+    "session_rate_limit",
+    "session_burst_factor",
     "max_holds_per_user",
     "max_seats_per_booking",
     "seat_mailbox_capacity",
@@ -69,6 +75,8 @@ impl Default for Settings {
             hold_ttl_secs: 600,
             idempotency_ttl_secs: 86_400,
             user_rate_limit: 20,
+            session_rate_limit: 100,
+            session_burst_factor: 100,
             max_holds_per_user: 10,
             max_seats_per_booking: 10,
             seat_mailbox_capacity: 4096,

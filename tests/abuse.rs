@@ -239,3 +239,21 @@ async fn a_flood_is_shed_with_bounded_memory() {
     eprintln!("flood: {counts:?}, RSS {before} KiB -> {after} KiB");
     assert!(server.terminate().success());
 }
+
+#[tokio::test]
+async fn anonymous_clients_cannot_mint_users_without_end() {
+    let server = spawn_app_with(|s| {
+        s.session_rate_limit = 1;
+        s.session_burst_factor = 3;
+    });
+    let client = server.client();
+    for _ in 0..3 {
+        assert_eq!(
+            client.send("POST", "/v1/sessions", None, None).await.status,
+            201
+        );
+    }
+    let refused = client.send("POST", "/v1/sessions", None, None).await;
+    refused.assert_problem(429, "rate-limited");
+    assert!(refused.header("retry-after").is_some());
+}

@@ -13,35 +13,39 @@ use serde::de::DeserializeOwned;
 use std::time::Instant;
 use subtle::ConstantTimeEq;
 
-/// Users tracked by the rate limiter before stale entries are dropped.
-const LIMITER_USERS_LIMIT: usize = 100_000;
+/// Clients tracked by a rate limiter before stale entries are dropped.
+const LIMITER_CLIENTS_LIMIT: usize = 100_000;
 
-/// A token bucket per user: `rate` per second, bursts of `2 * rate`.
-pub struct RateLimiter {
+/// A token bucket per client (a user, or an address): `rate` per second,
+/// bursts of `burst`.
+pub struct RateLimiter<K = UserId> {
     rate: f64,
-    buckets: DashMap<UserId, (f64, Instant)>,
+    burst: f64,
+    buckets: DashMap<K, (f64, Instant)>,
 }
 
-impl RateLimiter {
-    pub fn new(rate: u32) -> Self {
+impl<K: std::hash::Hash + Eq> RateLimiter<K> {
+    /// `rate` per second with bursts of `burst_factor * rate`; 0 is off.
+    pub fn new(rate: u32, burst_factor: u32) -> Self {
         RateLimiter {
             rate: rate as f64,
+            burst: (rate as f64 * burst_factor as f64).max(1.0),
             buckets: DashMap::new(),
         }
     }
 
     /// Takes one token; `Err(seconds)` to wait when there is none.
-    pub fn check(&self, user: UserId) -> Result<(), u32> {
+    pub fn check(&self, client: K) -> Result<(), u32> {
         if self.rate <= 0.0 {
             return Ok(());
         }
         let now = Instant::now();
-        if self.buckets.len() > LIMITER_USERS_LIMIT {
+        if self.buckets.len() > LIMITER_CLIENTS_LIMIT {
             self.buckets
                 .retain(|_, (_, last)| now.duration_since(*last).as_secs() < 10);
         }
-        let burst = 2.0 * self.rate;
-        let mut bucket = self.buckets.entry(user).or_insert((burst, now));
+        let burst = self.burst;
+        let mut bucket = self.buckets.entry(client).or_insert((burst, now));
         let (tokens, last) = &mut *bucket;
         *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * self.rate).min(burst);
         *last = now;
@@ -105,6 +109,18 @@ pub fn admin(state: &AppState, req: &HttpRequest) -> Result<UserId, Reply> {
         Ok(None) => Err(unauthorized()),
         Err(error) => Err(error.reply()),
     }
+}
+
+/// Anonymous session creation, limited per client address so that nobody
+/// can mint users (and their keys) without end.
+pub fn session_limit(state: &AppState, req: &HttpRequest) -> Result<(), Reply> {
+    let Some(address) = req.peer_addr().map(|a| a.ip()) else {
+        return Ok(());
+    };
+    state.session_limiter.check(address).map_err(|secs| {
+        wire::problem(Code::RateLimited, "too many new sessions from this address")
+            .with_retry_after(secs)
+    })
 }
 
 fn limit(state: &AppState, user: UserId) -> Result<(), Reply> {

@@ -27,6 +27,7 @@ pub struct AppState {
     pub engine: Engine,
     pub admin_token: Option<String>,
     pub limiter: RateLimiter,
+    pub session_limiter: RateLimiter<std::net::IpAddr>,
     pub max_seats_per_booking: usize,
     /// Flips to true on shutdown: event streams end.
     pub shutdown: watch::Receiver<bool>,
@@ -69,7 +70,11 @@ pub async fn start(settings: &Settings) -> std::io::Result<Running> {
     let state = web::Data::new(AppState {
         engine: engine.clone(),
         admin_token: settings.admin_token.clone().filter(|t| !t.is_empty()),
-        limiter: RateLimiter::new(settings.user_rate_limit),
+        limiter: RateLimiter::new(settings.user_rate_limit, 2),
+        session_limiter: RateLimiter::new(
+            settings.session_rate_limit,
+            settings.session_burst_factor,
+        ),
         max_seats_per_booking: settings.max_seats_per_booking,
         shutdown: shutdown_rx,
     });

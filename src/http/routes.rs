@@ -171,8 +171,11 @@ async fn openapi() -> HttpResponse {
         .body(OPENAPI)
 }
 
-async fn create_session(state: State) -> HttpResponse {
-    respond(state.engine.create_session().await)
+async fn create_session(state: State, req: HttpRequest) -> HttpResponse {
+    match extract::session_limit(&state, &req) {
+        Ok(()) => respond(state.engine.create_session().await),
+        Err(problem) => respond(problem),
+    }
 }
 
 #[derive(Deserialize)]

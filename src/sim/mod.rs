@@ -147,7 +147,7 @@ impl Summary {
 
 /// The server the run drives, kept so it can be crashed.
 enum Server {
-    InProcess(target::InProcess),
+    InProcess(Box<target::InProcess>),
     External(target::External),
     Remote,
 }
@@ -193,7 +193,7 @@ pub async fn run(config: SimConfig) -> std::io::Result<Outcome> {
             (
                 base,
                 Some(target::SIM_ADMIN_TOKEN.to_string()),
-                Server::InProcess(server),
+                Server::InProcess(Box::new(server)),
             )
         }
     };
