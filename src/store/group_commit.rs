@@ -159,24 +159,22 @@ fn flusher<F>(
         // (and everything any reader saw before the flush started).
         started.fetch_add(1, Ordering::SeqCst);
         let target = committed.load(Ordering::SeqCst);
-        {
-            match flush() {
-                Ok(()) => {
-                    crate::metrics::FLUSHES.inc();
-                    crate::metrics::FLUSH_BATCH.observe((target - flushed) as f64);
-                    flushed = target;
-                    flushes += 1;
-                    durable.send_replace(Flushed {
-                        ticket: target,
-                        flushes,
-                    });
-                }
-                Err(error) => {
-                    // The in-memory view now holds writes the disk may not:
-                    // no reply can be trusted. Stop; restart recovers.
-                    tracing::error!(%error, "flush failed; aborting so recovery starts from disk");
-                    std::process::abort();
-                }
+        match flush() {
+            Ok(()) => {
+                crate::metrics::FLUSHES.inc();
+                crate::metrics::FLUSH_BATCH.observe((target - flushed) as f64);
+                flushed = target;
+                flushes += 1;
+                durable.send_replace(Flushed {
+                    ticket: target,
+                    flushes,
+                });
+            }
+            Err(error) => {
+                // The in-memory view now holds writes the disk may not:
+                // no reply can be trusted. Stop; restart recovers.
+                tracing::error!(%error, "flush failed; aborting so recovery starts from disk");
+                std::process::abort();
             }
         }
         if closing {
