@@ -1,6 +1,6 @@
 //! Model-based test of the whole engine: proptest generates sequences of
-//! bookings, cancels, carts, holds, releases, checkouts, exact retries and
-//! crash-restarts; each runs against an in-process engine over HTTP and
+//! bookings, cancels, carts, holds, releases, checkouts, exact retries,
+//! crash-restarts and (in a second, slower property) lapsing holds; each runs against an in-process engine over HTTP and
 //! against a plain in-memory model of the contract, and every answer's
 //! status, every replay's body and the seat map after each step must agree.
 
@@ -46,6 +46,24 @@ enum Step {
         sent: usize,
     },
     Restart,
+    /// Wait until every hold made so far has lapsed (hold TTL 1 s).
+    Lapse,
+}
+
+/// With lapsing holds and no restarts (a restart takes long enough to
+/// let a 1 s hold lapse by itself, which the model could not place).
+fn step_with_lapses() -> impl Strategy<Value = Step> {
+    let user = 0..USERS;
+    prop_oneof![
+        2 => (user.clone(), proptest::sample::subsequence(vec![0usize, 1, 2, 3], 1..=2))
+            .prop_map(|(user, seats)| Step::Book { user, seats }),
+        2 => user.clone().prop_map(|user| Step::CreateCart { user }),
+        4 => (user.clone(), 0..2usize, 0..4usize).prop_map(|(user, cart, seat)| Step::Hold { user, cart, seat }),
+        1 => (user.clone(), 0..2usize, 0..4usize).prop_map(|(user, cart, seat)| Step::Release { user, cart, seat }),
+        2 => (user.clone(), 0..2usize).prop_map(|(user, cart)| Step::Checkout { user, cart }),
+        1 => (0..12usize).prop_map(|sent| Step::Retry { sent }),
+        1 => Just(Step::Lapse),
+    ]
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -75,8 +93,8 @@ struct Model {
     seats: BTreeMap<usize, Owner>,
     /// (owner user, seats, cancelled) by booking number.
     bookings: Vec<(usize, Vec<usize>, bool)>,
-    /// (owner user, held seats, checked out) by cart number.
-    carts: Vec<(usize, BTreeSet<usize>, bool)>,
+    /// (owner user, items: seat -> hold still live, checked out) by cart.
+    carts: Vec<(usize, BTreeMap<usize, bool>, bool)>,
 }
 
 impl Model {
@@ -112,14 +130,14 @@ impl Model {
             Some((owner, _, _)) if *owner != user => 404,
             None => 404,
             Some((_, _, true)) => 409,
-            Some((_, held, false)) => {
-                if held.contains(&seat) {
-                    return 201;
+            Some((_, items, false)) => {
+                if items.get(&seat) == Some(&true) {
+                    return 201; // already held: renews nothing
                 }
                 if self.seats.contains_key(&seat) {
                     return 409;
                 }
-                held.insert(seat);
+                items.insert(seat, true);
                 self.seats.insert(seat, Owner::Cart(cart));
                 201
             }
@@ -128,11 +146,11 @@ impl Model {
 
     fn release(&mut self, user: usize, cart: usize, seat: usize) -> u16 {
         match self.carts.get_mut(cart) {
-            Some((owner, held, closed)) if *owner == user => {
+            Some((owner, items, closed)) if *owner == user => {
                 if *closed {
                     return 409;
                 }
-                if held.remove(&seat) {
+                if items.remove(&seat) == Some(true) {
                     self.seats.remove(&seat);
                 }
                 204
@@ -143,15 +161,18 @@ impl Model {
 
     fn checkout(&mut self, user: usize, cart: usize) -> u16 {
         match self.carts.get_mut(cart) {
-            Some((owner, held, closed)) if *owner == user => {
+            Some((owner, items, closed)) if *owner == user => {
                 if *closed {
                     return 409;
                 }
-                if held.is_empty() {
+                if items.is_empty() {
                     return 400;
                 }
+                if items.values().any(|live| !live) {
+                    return 409; // hold-expired, nothing booked
+                }
                 *closed = true;
-                let seats: Vec<usize> = held.iter().copied().collect();
+                let seats: Vec<usize> = items.keys().copied().collect();
                 let n = self.bookings.len();
                 self.bookings.push((user, seats.clone(), false));
                 for s in seats {
@@ -160,6 +181,23 @@ impl Model {
                 201
             }
             _ => 404,
+        }
+    }
+
+    /// Every live hold lapses: its seat is free, its item stays, expired.
+    fn lapse(&mut self) {
+        for (n, (_, items, closed)) in self.carts.iter_mut().enumerate() {
+            if *closed {
+                continue;
+            }
+            for (seat, live) in items.iter_mut() {
+                if *live {
+                    *live = false;
+                    if self.seats.get(seat) == Some(&Owner::Cart(n)) {
+                        self.seats.remove(seat);
+                    }
+                }
+            }
         }
     }
 
@@ -192,8 +230,8 @@ struct Sent {
     text: String,
 }
 
-async fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
-    let mut server = tokio::task::spawn_blocking(|| InProcess::start(600))
+async fn run(steps: Vec<Step>, hold_ttl_secs: u64) -> Result<(), TestCaseError> {
+    let mut server = tokio::task::spawn_blocking(move || InProcess::start(hold_ttl_secs))
         .await
         .unwrap()
         .unwrap();
@@ -264,7 +302,7 @@ async fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
                     .await;
                 prop_assert_eq!(answer.status, 201);
                 cart_ids.push(answer.json()["id"].as_str().unwrap().to_string());
-                model.carts.push((user, BTreeSet::new(), false));
+                model.carts.push((user, BTreeMap::new(), false));
                 sent.push(Sent {
                     checkout_of: None,
                     user,
@@ -381,6 +419,11 @@ async fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
                 prop_assert_eq!(&answer.text, &first.text, "replay differs");
                 prop_assert!(answer.is_replay());
             }
+            Step::Lapse => {
+                // The hold TTL is 1 s; the map shows a lapse within a second.
+                tokio::time::sleep(std::time::Duration::from_millis(1_600)).await;
+                model.lapse();
+            }
             Step::Restart => {
                 server = tokio::task::spawn_blocking(move || {
                     server.crash_and_restart().unwrap();
@@ -419,6 +462,15 @@ proptest! {
     #[test]
     fn engine_agrees_with_the_model(steps in proptest::collection::vec(step(), 1..30)) {
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-        runtime.block_on(run(steps))?;
+        runtime.block_on(run(steps, 600))?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 6, max_shrink_iters: 16, ..ProptestConfig::default() })]
+    #[test]
+    fn engine_agrees_with_the_model_as_holds_lapse(steps in proptest::collection::vec(step_with_lapses(), 1..14)) {
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+        runtime.block_on(run(steps, 1))?;
     }
 }
