@@ -9,7 +9,7 @@ use boxoffice::sim::target::{InProcess, SIM_ADMIN_TOKEN};
 use common::*;
 use proptest::prelude::*;
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 const SEATS: [&str; 4] = ["A1", "A2", "A3", "A4"];
 const USERS: usize = 2;
