@@ -18,6 +18,10 @@ pub struct Settings {
     pub admin_token: Option<String>,
     pub hold_ttl_secs: u64,
     pub idempotency_ttl_secs: u64,
+    /// Stored Idempotency-Keys per user before new ones answer 429.
+    pub max_keys_per_user: usize,
+    /// How long a session token stays valid.
+    pub session_ttl_secs: u64,
     /// Requests per second per user (burst twice that); 0 turns it off.
     pub user_rate_limit: u32,
     /// New sessions per second per client address; 0 turns it off.
@@ -50,6 +54,8 @@ const KEYS: &[&str] = &[
     "admin_token",
     "hold_ttl_secs",
     "idempotency_ttl_secs",
+    "max_keys_per_user",
+    "session_ttl_secs",
     "user_rate_limit",
     "session_rate_limit",
     "session_burst_factor",
@@ -74,6 +80,8 @@ impl Default for Settings {
             admin_token: None,
             hold_ttl_secs: 600,
             idempotency_ttl_secs: 86_400,
+            max_keys_per_user: 100_000,
+            session_ttl_secs: 30 * 86_400,
             user_rate_limit: 20,
             session_rate_limit: 100,
             session_burst_factor: 100,
@@ -117,6 +125,8 @@ impl Settings {
             actor_idle_ms: self.actor_idle_secs.max(1).saturating_mul(1000),
             arbiters: threads(self.actor_threads),
             idempotency_ttl_ms: self.idempotency_ttl_secs.max(1).saturating_mul(1000),
+            max_keys_per_user: self.max_keys_per_user.max(1),
+            session_ttl_ms: self.session_ttl_secs.max(1).saturating_mul(1000),
             crash_point: self.crash_point.clone(),
         }
     }

@@ -114,3 +114,62 @@ async fn a_reused_key_after_expiry_runs_as_new() {
         .unwrap();
     assert!(expired >= 2.0, "{expired}");
 }
+
+#[tokio::test]
+async fn a_user_cannot_store_keys_without_end() {
+    let server = spawn_app_with(|s| {
+        s.max_keys_per_user = 3;
+        s.idempotency_ttl_secs = 1;
+    });
+    let client = server.client();
+    let show = client.create_show("Capped", &[("A", 8)]).await;
+    let guest = client.guest().await;
+    let first_key = new_key();
+    let first = guest.book(&first_key, &show, &["A1"]).await;
+    assert_eq!(first.status, 201);
+    for seat in ["A2", "A3"] {
+        assert_eq!(guest.book(&new_key(), &show, &[seat]).await.status, 201);
+    }
+    // A fourth key is refused, and changes nothing; replays still work.
+    let refused = guest.book(&new_key(), &show, &["A4"]).await;
+    refused.assert_problem(429, "rate-limited");
+    assert!(refused.header("retry-after").is_some());
+    assert_eq!(client.seat_map(&show).await["A4"], "available");
+    let replay = guest.book(&first_key, &show, &["A1"]).await;
+    assert!(replay.is_replay());
+    assert_eq!(replay.text, first.text);
+    // Another user has a budget of its own.
+    let other = client.guest().await;
+    assert_eq!(other.book(&new_key(), &show, &["A5"]).await.status, 201);
+    // Once the keys expire there is room again.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let answer = guest.book(&new_key(), &show, &["A4"]).await;
+        if answer.status == 201 {
+            break;
+        }
+        answer.assert_problem(429, "rate-limited");
+        assert!(Instant::now() < deadline, "keys never made room");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn sessions_expire() {
+    let server = spawn_app_with(|s| s.session_ttl_secs = 1);
+    let client = server.client();
+    let guest = client.guest().await;
+    assert_eq!(guest.get("/v1/bookings").await.status, 200);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let answer = guest.get("/v1/bookings").await;
+        if answer.status == 401 {
+            answer.assert_problem(401, "unauthorized");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the session never expired");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let fresh = client.guest().await;
+    assert_eq!(fresh.get("/v1/bookings").await.status, 200);
+}

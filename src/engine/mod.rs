@@ -16,7 +16,7 @@ use crate::domain::{
     Admission, BookingId, CartId, Claim, Fingerprint, IdempotencyKey, IdempotencyLedger, Row,
     SeatLabel, SeatRefusal, SeatState, SeatStatus, Show, ShowId, StoredReply, TxnId, UserId,
 };
-use crate::store::{CommitOutcome, KeyRecord, Mutation, Store, StoreError, WriteSet};
+use crate::store::{CommitOutcome, KeyRecord, Mutation, Store, StoreError, StoreResult, WriteSet};
 use crate::wire::{self, Code, Reply};
 use actix::{Actor, Arbiter, ArbiterHandle};
 use dashmap::DashMap;
@@ -56,6 +56,10 @@ pub struct EngineConfig {
     pub arbiters: usize,
     /// Completed idempotency keys are kept at least this long.
     pub idempotency_ttl_ms: u64,
+    /// Stored keys one user may have; beyond it new keys answer 429.
+    pub max_keys_per_user: usize,
+    /// A session (bearer token) is valid this long after it was created.
+    pub session_ttl_ms: u64,
     /// Test hook: abort the process at this named step (crash tests).
     pub crash_point: Option<String>,
 }
@@ -71,6 +75,8 @@ impl Default for EngineConfig {
             actor_idle_ms: 30_000,
             arbiters: 2,
             idempotency_ttl_ms: 86_400_000,
+            max_keys_per_user: 100_000,
+            session_ttl_ms: 30 * 86_400_000,
             crash_point: None,
         }
     }
@@ -147,7 +153,12 @@ pub struct Inner {
     pub carts: Registry<CartId, CartActor>,
     pub bookings: Registry<BookingId, BookingActor>,
     pub holds: HoldQuota,
-    sessions: DashMap<[u8; 32], UserId>,
+    /// Token hash -> (user, created at), a cache of the session records.
+    sessions: DashMap<[u8; 32], (UserId, u64)>,
+    /// Stored keys per user, counted from the store on first need and
+    /// recounted after each sweep (an approximate cap: a few concurrent
+    /// first uses may pass together).
+    key_counts: DashMap<UserId, usize>,
     arbiters: Vec<ArbiterHandle>,
     /// The actor threads themselves, taken by `stop_actors` to join them.
     arbiter_threads: std::sync::Mutex<Vec<Arbiter>>,
@@ -179,6 +190,7 @@ impl Engine {
                 bookings: Registry::new("booking"),
                 holds: HoldQuota::default(),
                 sessions: DashMap::new(),
+                key_counts: DashMap::new(),
                 arbiters,
                 arbiter_threads: std::sync::Mutex::new(threads),
             }),
@@ -194,34 +206,52 @@ impl Engine {
     fn start_key_sweeper(&self) {
         /// Records forgotten per store call.
         const SWEEP_BATCH: usize = 10_000;
-        let ttl_ms = self.config.idempotency_ttl_ms;
+        let ttl_ms = self
+            .config
+            .idempotency_ttl_ms
+            .min(self.config.session_ttl_ms);
         let every = Duration::from_millis((ttl_ms / 4).clamp(100, 60_000));
-        let store = Arc::downgrade(&self.store);
+        let engine = Arc::downgrade(&self.inner);
         let spawned = std::thread::Builder::new()
             .name("key-sweeper".into())
             .spawn(move || loop {
                 std::thread::sleep(every);
-                let Some(store) = store.upgrade() else {
+                let Some(engine) = engine.upgrade() else {
                     return;
                 };
-                let cutoff = now_ms().saturating_sub(ttl_ms);
-                loop {
-                    match store.sweep_keys(cutoff, SWEEP_BATCH) {
-                        Ok(swept) => {
-                            crate::metrics::KEYS_EXPIRED.inc_by(swept as u64);
-                            if swept < SWEEP_BATCH {
-                                break;
-                            }
-                        }
-                        Err(error) => {
-                            tracing::warn!(%error, "idempotency key sweep failed");
-                            break;
-                        }
-                    }
+                let now = now_ms();
+                let keys_before = now.saturating_sub(engine.config.idempotency_ttl_ms);
+                let sessions_before = now.saturating_sub(engine.config.session_ttl_ms);
+                let swept = sweep_all(|| engine.store.sweep_keys(keys_before, SWEEP_BATCH));
+                crate::metrics::KEYS_EXPIRED.inc_by(swept as u64);
+                if swept > 0 {
+                    engine.key_counts.clear();
                 }
+                sweep_all(|| engine.store.sweep_sessions(sessions_before, SWEEP_BATCH));
+                engine
+                    .sessions
+                    .retain(|_, (_, created)| *created >= sessions_before);
             });
         if let Err(error) = spawned {
             tracing::error!(%error, "could not start the key sweeper");
+        }
+
+        fn sweep_all(mut sweep: impl FnMut() -> StoreResult<usize>) -> usize {
+            let mut total = 0;
+            loop {
+                match sweep() {
+                    Ok(swept) => {
+                        total += swept;
+                        if swept < SWEEP_BATCH {
+                            return total;
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "sweep failed");
+                        return total;
+                    }
+                }
+            }
         }
     }
 
@@ -459,11 +489,43 @@ impl Engine {
             }
         };
         match ledger.admit(req.user, &req.key, req.fingerprint, stored.as_ref()) {
-            Admission::Run => Ok(()),
+            Admission::Run => match self.key_budget(req.user) {
+                Ok(()) => Ok(()),
+                Err(reply) => {
+                    ledger.settle(req.user, &req.key);
+                    Err(Box::pin(async move { reply }))
+                }
+            },
             Admission::Replay(stored) => Err(self.replay(stored)),
             Admission::InProgress => Err(Box::pin(async { in_progress() })),
             Admission::Reused => Err(Box::pin(async { key_reused() })),
         }
+    }
+
+    /// Whether `user` may store one more key (`max_keys_per_user`).
+    fn key_budget(&self, user: UserId) -> Result<(), Reply> {
+        let cap = self.config.max_keys_per_user;
+        if user == ADMIN_USER {
+            return Ok(());
+        }
+        let stored = match self.key_counts.get(&user) {
+            Some(count) => *count,
+            None => {
+                let count = self
+                    .store
+                    .count_keys(user, cap)
+                    .map_err(|e| EngineError::from(e).reply())?;
+                *self.key_counts.entry(user).or_insert(count)
+            }
+        };
+        if stored >= cap {
+            return Err(wire::problem(
+                Code::RateLimited,
+                "this user has stored as many Idempotency-Keys as allowed; older ones expire",
+            )
+            .with_retry_after(60));
+        }
+        Ok(())
     }
 
     /// The answer to a request whose key is running in this actor right
@@ -520,7 +582,13 @@ impl Engine {
             return (true, reply);
         }
         self.crash_at(op, "prepared");
+        let keyed_user = key.as_ref().map(|k| k.user);
         let outcome = self.store.commit(WriteSet { key, mutations });
+        if let (Ok(CommitOutcome::Committed(_)), Some(user)) = (&outcome, keyed_user) {
+            if let Some(mut count) = self.key_counts.get_mut(&user) {
+                *count += 1;
+            }
+        }
         match outcome {
             Ok(CommitOutcome::Committed(ticket)) => {
                 self.crash_at(op, "written");
@@ -554,6 +622,7 @@ impl Engine {
         let mutation = Mutation::Session {
             token_hash: token_hash(&token),
             user,
+            created_at_ms: now_ms(),
         };
         let reply = Reply::json(
             201,
@@ -568,17 +637,24 @@ impl Engine {
     /// The user a bearer token belongs to.
     pub fn authenticate(&self, token: &str) -> Result<Option<UserId>, EngineError> {
         let hash = token_hash(token);
-        if let Some(user) = self.sessions.get(&hash) {
-            return Ok(Some(*user));
-        }
-        let user = self.store.load_session(&hash)?;
-        if let Some(user) = user {
-            if self.sessions.len() >= SESSION_CACHE_LIMIT {
-                self.sessions.clear();
+        let session = match self.sessions.get(&hash) {
+            Some(session) => Some(*session),
+            None => {
+                let session = self.store.load_session(&hash)?;
+                if let Some(session) = session {
+                    if self.sessions.len() >= SESSION_CACHE_LIMIT {
+                        self.sessions.clear();
+                    }
+                    self.sessions.insert(hash, session);
+                }
+                session
             }
-            self.sessions.insert(hash, user);
-        }
-        Ok(user)
+        };
+        // An expired session is an unknown token, even before its sweep.
+        let now = now_ms();
+        Ok(session
+            .filter(|(_, created)| now.saturating_sub(*created) < self.config.session_ttl_ms)
+            .map(|(user, _)| user))
     }
 
     // ---- shows ----

@@ -41,6 +41,7 @@ pub enum Mutation {
     Session {
         token_hash: [u8; 32],
         user: UserId,
+        created_at_ms: u64,
     },
 }
 
@@ -94,7 +95,8 @@ pub trait Store: Send + Sync + 'static {
     fn list_open_carts(&self) -> StoreResult<Vec<Cart>>;
     fn load_booking(&self, id: crate::domain::BookingId) -> StoreResult<Option<Booking>>;
     fn list_bookings(&self, user: UserId) -> StoreResult<Vec<Booking>>;
-    fn load_session(&self, token_hash: &[u8; 32]) -> StoreResult<Option<UserId>>;
+    /// The user of a session and when it was created (ms since the epoch).
+    fn load_session(&self, token_hash: &[u8; 32]) -> StoreResult<Option<(UserId, u64)>>;
     fn load_key(&self, user: UserId, key: &IdempotencyKey) -> StoreResult<Option<StoredReply>>;
 
     /// Forgets up to `limit` completed idempotency records created before
@@ -102,6 +104,12 @@ pub trait Store: Send + Sync + 'static {
     /// forgotten key that comes back after a crash is still within the
     /// contract (keys are kept *at least* their TTL).
     fn sweep_keys(&self, created_before_ms: u64, limit: usize) -> StoreResult<usize>;
+
+    /// Counts a user's stored idempotency records, stopping at `limit`.
+    fn count_keys(&self, user: UserId, limit: usize) -> StoreResult<usize>;
+
+    /// Forgets up to `limit` sessions created before `created_before_ms`.
+    fn sweep_sessions(&self, created_before_ms: u64, limit: usize) -> StoreResult<usize>;
 
     /// Flushes everything now (shutdown).
     fn flush(&self) -> StoreResult<()>;

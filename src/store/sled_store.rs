@@ -69,10 +69,15 @@ fn encode(mutations: &[Mutation]) -> Vec<Encoded> {
                     Vec::new(),
                 ));
             }
-            Mutation::Session { token_hash, user } => out.push(Encoded::Put(
-                session_key(token_hash),
-                user.0.as_bytes().to_vec(),
-            )),
+            Mutation::Session {
+                token_hash,
+                user,
+                created_at_ms,
+            } => {
+                let mut value = user.0.as_bytes().to_vec();
+                value.extend_from_slice(&created_at_ms.to_be_bytes());
+                out.push(Encoded::Put(session_key(token_hash), value));
+            }
         }
     }
     out
@@ -195,9 +200,15 @@ impl Store for SledStore {
         Ok(bookings)
     }
 
-    fn load_session(&self, token_hash: &[u8; 32]) -> StoreResult<Option<UserId>> {
+    fn load_session(&self, token_hash: &[u8; 32]) -> StoreResult<Option<(UserId, u64)>> {
         match self.get(&session_key(token_hash))? {
-            Some(value) => Ok(Some(UserId(uuid_at(&value, 0)?))),
+            Some(value) => {
+                let created = value
+                    .get(16..24)
+                    .map(|b| u64::from_be_bytes(b.try_into().expect("8 bytes")))
+                    .ok_or_else(|| StoreError::Corrupt("session".into()))?;
+                Ok(Some((UserId(uuid_at(&value, 0)?), created)))
+            }
             None => Ok(None),
         }
     }
@@ -214,6 +225,42 @@ impl Store for SledStore {
         for entry in self.db.scan_prefix([codec::KIND_KEY]) {
             let (key, value) = entry?;
             if decode_reply(&value)?.created_at_ms < created_before_ms {
+                expired.remove(key);
+                count += 1;
+                if count == limit {
+                    break;
+                }
+            }
+        }
+        if count > 0 {
+            self.db.apply_batch(expired)?;
+        }
+        Ok(count)
+    }
+
+    fn count_keys(&self, user: UserId, limit: usize) -> StoreResult<usize> {
+        let mut prefix = vec![codec::KIND_KEY];
+        prefix.extend_from_slice(user.0.as_bytes());
+        let mut count = 0;
+        for entry in self.db.scan_prefix(prefix) {
+            entry?;
+            count += 1;
+            if count >= limit {
+                break;
+            }
+        }
+        Ok(count)
+    }
+
+    fn sweep_sessions(&self, created_before_ms: u64, limit: usize) -> StoreResult<usize> {
+        let mut expired = sled::Batch::default();
+        let mut count = 0;
+        for entry in self.db.scan_prefix([codec::KIND_SESSION]) {
+            let (key, value) = entry?;
+            let created = value
+                .get(16..24)
+                .map_or(0, |b| u64::from_be_bytes(b.try_into().expect("8 bytes")));
+            if created < created_before_ms {
                 expired.remove(key);
                 count += 1;
                 if count == limit {
