@@ -36,6 +36,19 @@ const MULTI_SEAT_STEPS: [&str; 5] = [
 
 const SIGABRT: i32 = 6;
 
+/// The environment that makes the server abort at `point`. Built with the
+/// `failpoints` feature it is a `fail` failpoint (`FAILPOINTS=<point>=return`),
+/// otherwise the `BOXOFFICE_CRASH_POINT` setting; both fire in
+/// `Engine::crash_at`, so `cargo test --features failpoints --test durability
+/// crash_` runs the whole crash matrix through the `fail` crate.
+fn crash_env(point: &str) -> (&'static str, String) {
+    if cfg!(feature = "failpoints") {
+        ("FAILPOINTS", format!("{point}=return"))
+    } else {
+        ("BOXOFFICE_CRASH_POINT", point.to_string())
+    }
+}
+
 fn token_of(client: &Client) -> String {
     client.token.clone().expect("a signed-in client")
 }
@@ -778,7 +791,8 @@ async fn crash_at_each_step_of_a_booking_is_all_or_nothing() {
         let token = token_of(&guest);
         stop(server);
 
-        let server = BinaryServer::start(&data, &[("BOXOFFICE_CRASH_POINT", &point)]);
+        let (crash_var, crash_value) = crash_env(&point);
+        let server = BinaryServer::start(&data, &[(crash_var, crash_value.as_str())]);
         let key = new_key();
         let body = json!({"show_id": show, "seats": seats}).to_string();
         let client = on(&server.base, &token);
@@ -860,7 +874,8 @@ async fn crash_at_each_step_of_a_checkout_is_all_or_nothing() {
         let token = token_of(&guest);
         stop(server);
 
-        let server = BinaryServer::start(&data, &[("BOXOFFICE_CRASH_POINT", &point)]);
+        let (crash_var, crash_value) = crash_env(&point);
+        let server = BinaryServer::start(&data, &[(crash_var, crash_value.as_str())]);
         let key = new_key();
         let path = format!("/v1/carts/{cart}/checkout");
         let client = on(&server.base, &token);
@@ -941,7 +956,8 @@ async fn crash_at_each_step_of_a_cancel_is_all_or_nothing() {
         let token = token_of(&guest);
         stop(server);
 
-        let server = BinaryServer::start(&data, &[("BOXOFFICE_CRASH_POINT", &point)]);
+        let (crash_var, crash_value) = crash_env(&point);
+        let server = BinaryServer::start(&data, &[(crash_var, crash_value.as_str())]);
         let path = format!("/v1/bookings/{id}");
         let client = on(&server.base, &token);
         let answer = try_send(&client, "DELETE", &path, None, None).await;
@@ -993,7 +1009,8 @@ async fn crash_at_each_step_of_a_hold_is_all_or_nothing() {
         let token = token_of(&guest);
         stop(server);
 
-        let server = BinaryServer::start(&data, &[("BOXOFFICE_CRASH_POINT", &point)]);
+        let (crash_var, crash_value) = crash_env(&point);
+        let server = BinaryServer::start(&data, &[(crash_var, crash_value.as_str())]);
         let key = new_key();
         let path = format!("/v1/carts/{cart}/items");
         let body = json!({"show_id": show, "seat_id": "A3"}).to_string();
@@ -1064,7 +1081,8 @@ async fn crash_at_each_step_of_a_release_is_all_or_nothing() {
         let token = token_of(&guest);
         stop(server);
 
-        let server = BinaryServer::start(&data, &[("BOXOFFICE_CRASH_POINT", &point)]);
+        let (crash_var, crash_value) = crash_env(&point);
+        let server = BinaryServer::start(&data, &[(crash_var, crash_value.as_str())]);
         let path = format!("/v1/carts/{cart}/items/{show}/A3");
         let client = on(&server.base, &token);
         let answer = try_send(&client, "DELETE", &path, None, None).await;
@@ -1200,9 +1218,10 @@ async fn crash_during_a_hold_expiry_leaves_the_seat_free() {
         stop(server);
 
         // This run dies when the hold it takes lapses.
+        let (crash_var, crash_value) = crash_env(&point);
         let env_crash = [
             ("BOXOFFICE_HOLD_TTL_SECS", "1"),
-            ("BOXOFFICE_CRASH_POINT", point.as_str()),
+            (crash_var, crash_value.as_str()),
         ];
         let server = BinaryServer::start(&data, &env_crash);
         let alice = on(&server.base, &alice_token);
@@ -1313,52 +1332,4 @@ async fn sigterm_under_load_finishes_in_flight_and_loses_nothing() {
     }
     assert!(total >= 90, "only {total} bookings were acknowledged");
     stop(server);
-}
-
-// ------------------------------------------------ 8. the same through `fail`
-
-/// With the `failpoints` feature, the crash points are `fail` failpoints
-/// too: `FAILPOINTS=<op>.<step>=return` aborts there.
-/// `cargo test --features failpoints --test durability failpoints`
-#[cfg(feature = "failpoints")]
-#[tokio::test]
-async fn failpoints_abort_a_booking_at_each_step_all_or_nothing() {
-    let seats = ["A3", "A4", "A5"];
-    for step in MULTI_SEAT_STEPS {
-        let point = format!("booking.{step}");
-        let (_parent, data) = temp_data_dir();
-        let (server, show, guest) = first_run(&data).await;
-        let token = token_of(&guest);
-        stop(server);
-        let failpoints = format!("{point}=return");
-        let server = BinaryServer::start(&data, &[("FAILPOINTS", failpoints.as_str())]);
-        let body = json!({"show_id": show, "seats": seats}).to_string();
-        let client = on(&server.base, &token);
-        let answer = try_send(
-            &client,
-            "POST",
-            "/v1/bookings",
-            Some(&new_key()),
-            Some(&body),
-        )
-        .await;
-        expect_abort(server, answer, &point);
-        let server = BinaryServer::start(&data, &[]);
-        let client = on(&server.base, &token);
-        let present = !bookings_of(&client).await.is_empty();
-        check_step(&point, step, present);
-        let map = client.seat_map(&show).await;
-        let booked: BTreeSet<String> = map
-            .iter()
-            .filter(|(_, s)| *s == "booked")
-            .map(|(id, _)| id.clone())
-            .collect();
-        let expected = if present {
-            set(&seats)
-        } else {
-            BTreeSet::new()
-        };
-        assert_eq!(booked, expected, "{point}");
-        stop(server);
-    }
 }
