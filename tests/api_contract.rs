@@ -387,11 +387,18 @@ async fn creating_a_show_needs_the_admin_token() {
         .post("/v1/shows", &new_key(), body.clone())
         .await
         .assert_problem(401, "unauthorized");
-    client
-        .with_token("not-the-admin-token")
-        .post("/v1/shows", &new_key(), body.clone())
-        .await
-        .assert_problem(401, "unauthorized");
+    // Near misses of the admin token are no token at all: a prefix, the
+    // token with one more byte, another case.
+    let longer = format!("{ADMIN_TOKEN}x");
+    let upper = ADMIN_TOKEN.to_uppercase();
+    let prefix = &ADMIN_TOKEN[..ADMIN_TOKEN.len() - 1];
+    for wrong in ["not-the-admin-token", prefix, &longer, &upper] {
+        client
+            .with_token(wrong)
+            .post("/v1/shows", &new_key(), body.clone())
+            .await
+            .assert_problem(401, "unauthorized");
+    }
     assert!(
         shows(&client).await.is_empty(),
         "a refused create made a show"

@@ -25,7 +25,9 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// What every handler shares.
 pub struct AppState {
     pub engine: Engine,
-    pub admin_token: Option<String>,
+    /// SHA-256 of the admin token: compared in constant time, and the
+    /// token itself is not kept.
+    pub admin_token_sha256: Option<[u8; 32]>,
     pub limiter: RateLimiter,
     pub session_limiter: RateLimiter<std::net::IpAddr>,
     pub max_seats_per_booking: usize,
@@ -69,7 +71,11 @@ pub async fn start(settings: &Settings) -> std::io::Result<Running> {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let state = web::Data::new(AppState {
         engine: engine.clone(),
-        admin_token: settings.admin_token.clone().filter(|t| !t.is_empty()),
+        admin_token_sha256: settings
+            .admin_token
+            .as_deref()
+            .filter(|t| !t.is_empty())
+            .map(crate::engine::token_hash),
         limiter: RateLimiter::new(settings.user_rate_limit, 2),
         session_limiter: RateLimiter::new(
             settings.session_rate_limit,
