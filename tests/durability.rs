@@ -1199,11 +1199,11 @@ async fn hold_expires_on_time_after_kill9_and_restart() {
 // ------------------------------------------------ 6. crash during a hold expiry
 
 /// The process dies while a lapsed hold is being released (before and after
-/// the release is written): after a restart the seat is available, the
-/// item reads `expired`, and another user can hold the seat.
+/// the release is written, and after its flush): after a restart the seat
+/// is available, the item reads `expired`, and another user can hold it.
 #[tokio::test]
 async fn crash_during_a_hold_expiry_leaves_the_seat_free() {
-    for step in ["prepared", "written"] {
+    for step in STEPS {
         let point = format!("expiry.{step}");
         let (_parent, data) = temp_data_dir();
         let env = [("BOXOFFICE_HOLD_TTL_SECS", "1")];

@@ -14,7 +14,7 @@ use super::registry::{Depth, Mailbox};
 use crate::domain::{Claim, Seat, SeatRefusal, SeatState, TxnId};
 use crate::engine::view::ShowView;
 use crate::engine::{now_ms, Engine};
-use crate::store::{Mutation, WriteSet};
+use crate::store::{CommitOutcome, Mutation, WriteSet};
 use actix::{Actor, ActorContext, AsyncContext, Context, Handler, Message, SpawnHandle};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -99,8 +99,10 @@ impl SeatActor {
         }
     }
 
-    /// Releases a lapsed hold: persisted (no need to wait for the flush:
-    /// a lapsed hold reads as available after a crash anyway) and shown.
+    /// Releases a lapsed hold: persisted and shown at once. Nobody waits
+    /// for its flush (a lapsed hold reads as available after a crash
+    /// anyway); the flush is asked for so that the release reaches the disk
+    /// promptly, which is also the crash matrix's after-the-flush point.
     fn expire(&mut self, ctx: &mut Context<Self>) {
         if self.seat.expire(now_ms()) {
             self.engine.crash_at("expiry", "prepared");
@@ -112,10 +114,22 @@ impl SeatActor {
                     state: SeatState::Available,
                 }],
             };
-            if let Err(error) = self.engine.store.commit(write) {
-                tracing::warn!(%error, "could not persist a hold expiry");
+            match self.engine.store.commit(write) {
+                Ok(CommitOutcome::Committed(ticket)) => {
+                    self.engine.crash_at("expiry", "written");
+                    let engine = self.engine.clone();
+                    let durable = engine.store.durable(ticket);
+                    actix::spawn(async move {
+                        if durable.await.is_ok() {
+                            engine.crash_at("expiry", "durable");
+                        }
+                    });
+                }
+                Ok(CommitOutcome::KeyTaken(_)) => {
+                    unreachable!("a write set without a key record cannot find it taken")
+                }
+                Err(error) => tracing::warn!(%error, "could not persist a hold expiry"),
             }
-            self.engine.crash_at("expiry", "written");
             self.view.set(self.index, SeatState::Available.status());
         } else if !self.seat.is_pending() {
             // Timer fired early (clock adjustments): try again later.
