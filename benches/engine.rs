@@ -174,38 +174,44 @@ fn sled_primitives(c: &mut Criterion) {
     group.finish();
 }
 
-/// An engine in an actix system with one big show; returns it and the show.
-async fn engine_with_show(dir: &std::path::Path) -> (Engine, ShowId) {
+/// An engine in an actix system with `count` shows of 99,900 seats each.
+async fn engine_with_shows(dir: &std::path::Path, count: usize) -> (Engine, Vec<ShowId>) {
     let store = Arc::new(SledStore::open(dir).unwrap());
     let engine = Engine::start(EngineConfig::default(), store as Arc<dyn Store>).unwrap();
-    let rows = (0..100)
-        .map(|i| Row {
-            label: format!(
-                "{}{}",
-                (b'A' + (i / 26) as u8) as char,
-                (b'A' + (i % 26) as u8) as char
-            ),
-            seats: 999,
-        })
-        .collect();
-    let admin = UserId(Uuid::from_u128(0xad));
-    let reply = engine
-        .create_show(
-            Request {
-                user: admin,
-                key: IdempotencyKey::parse(b"bench-show").unwrap(),
-                fingerprint: Fingerprint::of("POST", "/v1/shows", b"bench"),
-            },
-            NewShow {
-                title: "Bench".into(),
-                starts_at_ms: 0,
-                rows,
-            },
-        )
-        .await;
-    let body: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
-    (engine, ShowId::parse(body["id"].as_str().unwrap()).unwrap())
+    let mut shows = Vec::new();
+    for n in 0..count {
+        let rows = (0..100)
+            .map(|i| Row {
+                label: format!(
+                    "{}{}",
+                    (b'A' + (i / 26) as u8) as char,
+                    (b'A' + (i % 26) as u8) as char
+                ),
+                seats: 999,
+            })
+            .collect();
+        let admin = UserId(Uuid::from_u128(0xad));
+        let reply = engine
+            .create_show(
+                Request {
+                    user: admin,
+                    key: IdempotencyKey::parse(format!("bench-show-{n}").as_bytes()).unwrap(),
+                    fingerprint: Fingerprint::of("POST", "/v1/shows", b"bench"),
+                },
+                NewShow {
+                    title: "Bench".into(),
+                    starts_at_ms: 0,
+                    rows,
+                },
+            )
+            .await;
+        let body: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
+        shows.push(ShowId::parse(body["id"].as_str().unwrap()).unwrap());
+    }
+    (engine, shows)
 }
+
+const SEATS_PER_SHOW: u64 = 99_900;
 
 fn seat_label(index: u64) -> SeatLabel {
     let row = (index / 999) as u8;
@@ -220,7 +226,9 @@ fn seat_label(index: u64) -> SeatLabel {
 fn actors(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let system = actix_rt::System::new();
-    let (engine, show) = system.block_on(engine_with_show(dir.path()));
+    // Enough seats for every booking criterion asks for (each takes a new one).
+    let (engine, shows) = system.block_on(engine_with_shows(dir.path(), 8));
+    let show = shows[0];
     let mut group = c.benchmark_group("engine");
     group.bench_function("seat actor round trip (prepare + abort)", |b| {
         b.iter_custom(|iterations| {
@@ -244,7 +252,6 @@ fn actors(c: &mut Criterion) {
         })
     });
     let next = AtomicU64::new(1);
-    let user = UserId(Uuid::new_v4());
     let book = |concurrency: u64, iterations: u64| {
         system.block_on(async {
             let started = Instant::now();
@@ -253,12 +260,15 @@ fn actors(c: &mut Criterion) {
                 let batch = concurrency.min(iterations - done);
                 let requests = (0..batch).map(|_| {
                     let n = next.fetch_add(1, Ordering::Relaxed);
+                    // A user per 50,000 bookings: under max_keys_per_user.
+                    let user = UserId(Uuid::from_u128(1 + u128::from(n / 50_000)));
                     let request = Request {
                         user,
                         key: IdempotencyKey::parse(format!("bench-{n}").as_bytes()).unwrap(),
                         fingerprint: Fingerprint::of("POST", "/v1/bookings", &n.to_le_bytes()),
                     };
-                    engine.book(request, Some(show), vec![seat_label(n)])
+                    let show = shows[(n / SEATS_PER_SHOW) as usize % shows.len()];
+                    engine.book(request, Some(show), vec![seat_label(n % SEATS_PER_SHOW)])
                 });
                 for reply in futures_util::future::join_all(requests).await {
                     assert_eq!(reply.status, 201);

@@ -5,6 +5,7 @@
 # idempotent replays. Prints req/s, p50/p99 and the ratios of issue 5.
 #
 #   scripts/load.sh [seconds per run, default 10]
+#   PROFILE=/tmp/perf.data scripts/load.sh 5   # also profile the bookings run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_RUN=${1:-10}
@@ -53,7 +54,14 @@ run() { # name, wrk args...
 
 echo "machine: $(nproc) cores, $(uname -srm); wrk -t$WRK_THREADS -c64 -d${SECONDS_PER_RUN}s"
 run healthz "$BASE/healthz"
+if [ -n "${PROFILE:-}" ]; then
+  # PROFILE=perf.data: also record a call-graph profile of the server for
+  # the length of the bookings run (`perf report -i perf.data`).
+  perf record -F 999 -g -o "$PROFILE" -p $SERVER -- sleep "$SECONDS_PER_RUN" 2>/dev/null &
+  PERF=$!
+fi
 run bookings -s scripts/wrk/book.lua "$BASE"
+if [ -n "${PROFILE:-}" ]; then wait $PERF || true; fi
 run replays -s scripts/wrk/replay.lua "$BASE"
 python3 - "$LOAD_DIR" <<'PY'
 import sys
@@ -61,4 +69,10 @@ d = sys.argv[1]
 r = {n: float(open(f"{d}/{n}.rps").read()) for n in ("healthz", "bookings", "replays")}
 print(f"bookings/healthz = {r['bookings']/r['healthz']:.2f}   replays/bookings = {r['replays']/r['bookings']:.2f}")
 PY
-curl -fs "$BASE/metrics" | awk '/^boxoffice_store_flush_batch_size_(sum|count)/ {v[$1]=$2} END {if (v["boxoffice_store_flush_batch_size_count"]>0) printf "commits per flush: %.1f\n", v["boxoffice_store_flush_batch_size_sum"]/v["boxoffice_store_flush_batch_size_count"]}'
+curl -fs "$BASE/metrics" | awk '/^boxoffice_store_(flush|commit)_batch_size_(sum|count)/ {v[$1]=$2}
+  END {
+    if (v["boxoffice_store_commit_batch_size_count"] > 0)
+      printf "write sets per transaction: %.1f\n", v["boxoffice_store_commit_batch_size_sum"] / v["boxoffice_store_commit_batch_size_count"]
+    if (v["boxoffice_store_flush_batch_size_count"] > 0)
+      printf "transactions per flush: %.1f\n", v["boxoffice_store_flush_batch_size_sum"] / v["boxoffice_store_flush_batch_size_count"]
+  }'

@@ -127,9 +127,24 @@ pub static FLUSH_BATCH: LazyLock<Histogram> = LazyLock::new(|| {
         Histogram::with_opts(
             HistogramOpts::new(
                 "boxoffice_store_flush_batch_size",
-                "Commits made durable by one flush",
+                "Transactions made durable by one flush",
             )
             .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0]),
+        )
+        .unwrap(),
+    )
+});
+
+pub static COMMIT_BATCH: LazyLock<Histogram> = LazyLock::new(|| {
+    register(
+        Histogram::with_opts(
+            HistogramOpts::new(
+                "boxoffice_store_commit_batch_size",
+                "Write sets (requests' effects) applied by one transaction",
+            )
+            .buckets(vec![
+                1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0,
+            ]),
         )
         .unwrap(),
     )
@@ -149,6 +164,7 @@ pub fn init() {
     LazyLock::force(&FLUSHES);
     LazyLock::force(&KEYS_EXPIRED);
     LazyLock::force(&FLUSH_BATCH);
+    LazyLock::force(&COMMIT_BATCH);
     for kind in ["seat", "cart", "booking"] {
         MAILBOX_DEPTH.with_label_values(&[kind]);
         ACTORS_ACTIVE.with_label_values(&[kind]);

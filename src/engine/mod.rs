@@ -124,6 +124,9 @@ impl EngineError {
             EngineError::Overloaded => {
                 wire::problem(Code::Overloaded, "the engine is busy; retry shortly")
             }
+            EngineError::Store(StoreError::Busy) => {
+                wire::problem(Code::Overloaded, "the engine is busy; retry shortly")
+            }
             EngineError::Store(error) => {
                 tracing::error!(%error, "store failure");
                 wire::problem(Code::Internal, "storage failure; the request had no effect")
@@ -583,7 +586,7 @@ impl Engine {
         }
         self.crash_at(op, "prepared");
         let keyed_user = key.as_ref().map(|k| k.user);
-        let outcome = self.store.commit(WriteSet { key, mutations });
+        let outcome = self.store.submit(WriteSet { key, mutations }).await;
         if let (Ok(CommitOutcome::Committed(_)), Some(user)) = (&outcome, keyed_user) {
             if let Some(mut count) = self.key_counts.get_mut(&user) {
                 *count += 1;

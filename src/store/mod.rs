@@ -5,7 +5,8 @@
 //! - `commit` applies a `WriteSet` atomically: all mutations and the
 //!   idempotency record, or nothing. If the record's key is already taken,
 //!   nothing is written and the existing record is returned.
-//! - a commit is visible to reads at once but durable only when the future
+//! - a commit is visible to reads once `commit` returns (or `submit`'s
+//!   future resolves) but durable only when the future
 //!   from `durable(ticket)` resolves; callers reply only after that.
 //! - durability is shared: one flusher serves every waiter queued since its
 //!   last flush (group commit), so fsyncs per second stay constant while
@@ -73,13 +74,24 @@ pub enum StoreError {
     Io(#[from] sled::Error),
     #[error("corrupt record: {0}")]
     Corrupt(String),
+    /// The commit queue is full: nothing was written (answered 503).
+    #[error("the commit queue is full")]
+    Busy,
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// What the engine needs from durable storage.
 pub trait Store: Send + Sync + 'static {
+    /// Commits now, on the calling thread.
     fn commit(&self, writes: WriteSet) -> StoreResult<CommitOutcome>;
+    /// Commits with the same contract as `commit`, resolving once the write
+    /// set is applied (visible); a store may batch submitted write sets
+    /// into shared commits. `Busy` means nothing was written.
+    fn submit(&self, writes: WriteSet) -> BoxFuture<'static, StoreResult<CommitOutcome>> {
+        let result = self.commit(writes);
+        Box::pin(async move { result })
+    }
     /// Resolves once every commit up to `ticket` is on disk.
     fn durable(&self, ticket: Ticket) -> BoxFuture<'static, StoreResult<()>>;
     /// Resolves once everything a reader could have seen before the call
