@@ -35,7 +35,12 @@ pub struct Settings {
     pub actor_idle_secs: u64,
     /// HTTP worker threads (0: one per core).
     pub workers: usize,
-    /// Actor threads (0: one per core).
+    /// Actor threads (0: one per two cores, at least one). Fewer than the
+    /// HTTP workers: a booking's messages between its coordinator and its
+    /// seats stay on one thread more often, and a cross-thread hop (a futex
+    /// wake and a context switch) costs more than the actors' own work
+    /// (docs/PERFORMANCE.md: 1 actor thread did 12k bookings/s on two
+    /// cores where 2 did 8.4k).
     pub actor_threads: usize,
     /// Open connections per worker before new ones wait in the backlog.
     pub max_connections: usize,
@@ -123,7 +128,7 @@ impl Settings {
             seat_mailbox_capacity: self.seat_mailbox_capacity.max(1),
             mailbox_capacity: self.mailbox_capacity.max(1),
             actor_idle_ms: self.actor_idle_secs.max(1).saturating_mul(1000),
-            arbiters: threads(self.actor_threads),
+            arbiters: actor_threads(self.actor_threads),
             idempotency_ttl_ms: self.idempotency_ttl_secs.max(1).saturating_mul(1000),
             max_keys_per_user: self.max_keys_per_user.max(1),
             session_ttl_ms: self.session_ttl_secs.max(1).saturating_mul(1000),
@@ -133,6 +138,14 @@ impl Settings {
 
     pub fn http_workers(&self) -> usize {
         threads(self.workers)
+    }
+}
+
+fn actor_threads(configured: usize) -> usize {
+    if configured > 0 {
+        configured
+    } else {
+        (threads(0) / 2).max(1)
     }
 }
 

@@ -488,6 +488,65 @@ mod tests {
         assert_eq!(reopened.load_seat(show.id, 1).unwrap(), booked);
     }
 
+    /// Many write sets submitted at once (so batches form; how large is
+    /// timing, shown by the load runs' metric, not asserted): a write set
+    /// whose key an earlier one used, in its batch or before, writes
+    /// nothing and gets the earlier record.
+    #[tokio::test]
+    async fn submitted_write_sets_share_transactions_and_keys_stay_unique() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let user = UserId(Uuid::new_v4());
+        let show = ShowId(Uuid::new_v4());
+        let booked = || SeatState::Booked {
+            booking: BookingId(Uuid::new_v4()),
+        };
+        // 200 write sets over 20 keys: key k is first used by set k.
+        let submitted: Vec<_> = (0..200u32)
+            .map(|i| {
+                let key = IdempotencyKey::parse(format!("k{}", i % 20).as_bytes()).unwrap();
+                store.submit(WriteSet {
+                    key: Some(KeyRecord {
+                        user,
+                        key,
+                        reply: reply((i % 256) as u8),
+                    }),
+                    mutations: vec![Mutation::Seat {
+                        show,
+                        index: i,
+                        state: booked(),
+                    }],
+                })
+            })
+            .collect();
+        let outcomes = futures_util::future::join_all(submitted).await;
+        let mut last_ticket = Ticket(0);
+        for (i, outcome) in outcomes.into_iter().enumerate() {
+            match outcome.unwrap() {
+                CommitOutcome::Committed(ticket) => {
+                    assert!(i < 20, "set {i} reused a key yet committed");
+                    last_ticket = last_ticket.max(ticket);
+                }
+                CommitOutcome::KeyTaken(existing) => {
+                    assert!(i >= 20, "set {i} was the first with its key");
+                    assert_eq!(existing, reply((i % 20) as u8), "set {i}");
+                }
+            }
+        }
+        store.durable(last_ticket).await.unwrap();
+        let taken: Vec<u32> = store
+            .load_taken_seats(show)
+            .unwrap()
+            .into_iter()
+            .map(|(index, _)| index)
+            .collect();
+        assert_eq!(
+            taken,
+            (0..20).collect::<Vec<_>>(),
+            "only the first 20 wrote"
+        );
+    }
+
     #[tokio::test]
     async fn many_waiters_share_flushes() {
         let dir = tempfile::tempdir().unwrap();
