@@ -5,11 +5,11 @@
 //! docs/PERFORMANCE.md.
 
 use boxoffice::domain::{
-    BookingId, Cart, CartId, Claim, Fingerprint, IdempotencyKey, IdempotencyLedger, Row, Seat,
-    SeatLabel, SeatState, ShowId, TxnId, UserId,
+    Booking, BookingId, BookingStatus, Cart, CartId, Claim, Fingerprint, IdempotencyKey,
+    IdempotencyLedger, Row, Seat, SeatLabel, SeatState, ShowId, StoredReply, TxnId, UserId,
 };
 use boxoffice::engine::{Engine, EngineConfig, NewShow, Request};
-use boxoffice::store::{CommitOutcome, Mutation, SledStore, Store, WriteSet};
+use boxoffice::store::{CommitOutcome, KeyRecord, Mutation, SledStore, Store, WriteSet};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -61,16 +61,38 @@ fn domain(c: &mut Criterion) {
     group.finish();
 }
 
+/// A booking's write set, as the engine makes it: the key record with the
+/// stored 201, the booking (and its owner index) and the seat record.
 fn booking_write(show: ShowId, index: u32) -> WriteSet {
+    let booking = BookingId(Uuid::new_v4());
+    let owner = UserId(Uuid::from_u128(7));
     WriteSet {
-        key: None,
-        mutations: vec![Mutation::Seat {
-            show,
-            index,
-            state: SeatState::Booked {
-                booking: BookingId(Uuid::new_v4()),
+        key: Some(KeyRecord {
+            user: owner,
+            key: IdempotencyKey::parse(format!("store-bench-{index}").as_bytes()).unwrap(),
+            reply: StoredReply {
+                fingerprint: Fingerprint::of("POST", "/v1/bookings", &index.to_le_bytes()),
+                status: 201,
+                body: bytes::Bytes::from(vec![b'x'; 250]),
+                created_at_ms: 1,
             },
-        }],
+        }),
+        mutations: vec![
+            Mutation::Booking(Booking {
+                id: booking,
+                owner,
+                show,
+                seats: vec![(index, seat_label(u64::from(index)))],
+                status: BookingStatus::Confirmed,
+                created_at_ms: 1,
+                cart: None,
+            }),
+            Mutation::Seat {
+                show,
+                index,
+                state: SeatState::Booked { booking },
+            },
+        ],
     }
 }
 
@@ -113,6 +135,27 @@ fn store(c: &mut Criterion) {
                 for wait in futures_util::future::join_all(waits).await {
                     wait.unwrap();
                 }
+            })
+        })
+    });
+    // The engine's path: submitted write sets share transactions.
+    group.bench_function("submit + durable, 64 concurrent", |b| {
+        b.iter(|| {
+            runtime.block_on(async {
+                let submitted: Vec<_> = (0..64)
+                    .map(|_| {
+                        let index = next.fetch_add(1, Ordering::Relaxed) as u32;
+                        store.submit(booking_write(show, index))
+                    })
+                    .collect();
+                let mut last = None;
+                for outcome in futures_util::future::join_all(submitted).await {
+                    let CommitOutcome::Committed(ticket) = outcome.unwrap() else {
+                        unreachable!()
+                    };
+                    last = last.max(Some(ticket));
+                }
+                store.durable(last.unwrap()).await.unwrap();
             })
         })
     });

@@ -30,8 +30,6 @@ impl InProcess {
             user_rate_limit: 0,
             hold_ttl_secs,
             demo: false,
-            workers: 2,
-            actor_threads: 2,
             ..Settings::default()
         };
         let mut server = InProcess {
