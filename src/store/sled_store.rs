@@ -192,7 +192,13 @@ fn outcome(taken: Option<sled::IVec>, ticket: Ticket) -> StoreResult<CommitOutco
 /// The committer thread: one transaction for everything submitted since
 /// its last round (at most `MAX_BATCH`), then every submitter is answered.
 fn committer(db: sled::Db, group: Arc<GroupCommit>, queue: mpsc::Receiver<Submitted>) {
-    while let Ok(first) = queue.recv() {
+    loop {
+        // Lets a test stall the committer (`pause`) to fill its queue.
+        #[cfg(feature = "failpoints")]
+        fail::fail_point!("store.committer-round");
+        let Ok(first) = queue.recv() else {
+            return;
+        };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match queue.try_recv() {
@@ -545,6 +551,44 @@ mod tests {
             (0..20).collect::<Vec<_>>(),
             "only the first 20 wrote"
         );
+    }
+
+    /// With the committer stalled, the queue takes exactly its capacity;
+    /// one more write set is refused `Busy` at once and never written.
+    /// `cargo test --features failpoints --lib full_commit_queue`
+    #[cfg(feature = "failpoints")]
+    #[tokio::test]
+    async fn a_full_commit_queue_answers_busy_and_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        fail::cfg("store.committer-round", "pause").unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let show = ShowId(Uuid::new_v4());
+        let write = |index: u32| WriteSet {
+            key: None,
+            mutations: vec![Mutation::Seat {
+                show,
+                index,
+                state: SeatState::Booked {
+                    booking: BookingId(Uuid::new_v4()),
+                },
+            }],
+        };
+        let capacity = SUBMIT_QUEUE_CAPACITY as u32;
+        let queued: Vec<_> = (0..capacity).map(|i| store.submit(write(i))).collect();
+        let refused = store.submit(write(capacity)).await;
+        fail::remove("store.committer-round");
+        assert!(matches!(refused, Err(StoreError::Busy)), "{refused:?}");
+        let mut last = Ticket(0);
+        for outcome in futures_util::future::join_all(queued).await {
+            match outcome.unwrap() {
+                CommitOutcome::Committed(ticket) => last = last.max(ticket),
+                other => panic!("{other:?}"),
+            }
+        }
+        store.durable(last).await.unwrap();
+        let taken = store.load_taken_seats(show).unwrap();
+        assert_eq!(taken.len(), SUBMIT_QUEUE_CAPACITY);
+        assert!(taken.iter().all(|(index, _)| *index < capacity));
     }
 
     #[tokio::test]
