@@ -92,7 +92,9 @@ impl GroupCommit {
         (result, ticket)
     }
 
-    fn ring(&self) {
+    /// Asks for a flush without waiting for it (a committer that knows its
+    /// submitters will wait starts the flush before they wake up).
+    pub fn ring(&self) {
         self.doorbell.state.lock().expect("doorbell").0 = true;
         self.doorbell.ring.notify_one();
     }

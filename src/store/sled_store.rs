@@ -211,6 +211,9 @@ fn committer(db: sled::Db, group: Arc<GroupCommit>, queue: mpsc::Receiver<Submit
         crate::metrics::COMMIT_BATCH.observe(batch.len() as f64);
         match result {
             Ok(outcomes) => {
+                // Every submitter waits for durability next: start the
+                // flush now rather than when the first of them wakes.
+                group.ring();
                 for ((_, reply), taken) in batch.into_iter().zip(outcomes) {
                     let _ = reply.send(outcome(taken, ticket));
                 }
