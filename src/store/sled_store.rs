@@ -30,7 +30,8 @@ const SUBMIT_QUEUE_CAPACITY: usize = 16 * 1024;
 /// Most write sets applied in one transaction.
 const MAX_BATCH: usize = 512;
 
-type Submitted = (WriteSet, oneshot::Sender<StoreResult<CommitOutcome>>);
+/// A write set, encoded by its submitter (off the committer thread).
+type Submitted = (EncodedSet, oneshot::Sender<StoreResult<CommitOutcome>>);
 
 pub struct SledStore {
     db: sled::Db,
@@ -83,6 +84,40 @@ impl SledStore {
     fn get(&self, key: &[u8]) -> StoreResult<Option<sled::IVec>> {
         Ok(self.db.get(key)?)
     }
+
+    /// Removes up to `limit` records of one kind created before
+    /// `created_before_ms` in one batch; returns how many.
+    fn sweep(
+        &self,
+        kind: u8,
+        created_before_ms: u64,
+        limit: usize,
+        created_ms: impl Fn(&[u8]) -> StoreResult<u64>,
+    ) -> StoreResult<usize> {
+        let mut expired = sled::Batch::default();
+        let mut count = 0;
+        for entry in self.db.scan_prefix([kind]) {
+            let (key, value) = entry?;
+            if created_ms(&value)? < created_before_ms {
+                expired.remove(key);
+                count += 1;
+                if count == limit {
+                    break;
+                }
+            }
+        }
+        if count > 0 {
+            self.db.apply_batch(expired)?;
+        }
+        Ok(count)
+    }
+}
+
+/// When a session record (user id, then creation time) was created.
+fn session_created_ms(value: &[u8]) -> Option<u64> {
+    value
+        .get(16..24)
+        .map(|b| u64::from_be_bytes(b.try_into().expect("8 bytes")))
 }
 
 /// A mutation encoded ahead of the transaction (closures may rerun).
@@ -206,21 +241,21 @@ fn committer(db: sled::Db, group: Arc<GroupCommit>, queue: mpsc::Receiver<Submit
                 Err(_) => break,
             }
         }
-        let sets: Vec<EncodedSet> = batch.iter().map(|(w, _)| EncodedSet::new(w)).collect();
+        let (sets, replies): (Vec<EncodedSet>, Vec<_>) = batch.into_iter().unzip();
         let (result, ticket) = group.commit(|| apply_sets(&db, &sets));
-        crate::metrics::COMMIT_BATCH.observe(batch.len() as f64);
+        crate::metrics::COMMIT_BATCH.observe(sets.len() as f64);
         match result {
             Ok(outcomes) => {
                 // Every submitter waits for durability next: start the
                 // flush now rather than when the first of them wakes.
                 group.ring();
-                for ((_, reply), taken) in batch.into_iter().zip(outcomes) {
+                for (reply, taken) in replies.into_iter().zip(outcomes) {
                     let _ = reply.send(outcome(taken, ticket));
                 }
             }
             Err(error) => {
                 let message = error.to_string();
-                for (_, reply) in batch {
+                for reply in replies {
                     let _ = reply.send(Err(StoreError::Corrupt(message.clone())));
                 }
             }
@@ -241,12 +276,14 @@ impl Store for SledStore {
     fn submit(&self, writes: WriteSet) -> BoxFuture<'static, StoreResult<CommitOutcome>> {
         let (reply, answer) = oneshot::channel();
         let sent = match &self.submit {
-            Some(queue) => queue.try_send((writes, reply)).map_err(|e| match e {
-                mpsc::TrySendError::Full(_) => StoreError::Busy,
-                mpsc::TrySendError::Disconnected(_) => {
-                    StoreError::Corrupt("the committer stopped".into())
-                }
-            }),
+            Some(queue) => queue
+                .try_send((EncodedSet::new(&writes), reply))
+                .map_err(|e| match e {
+                    mpsc::TrySendError::Full(_) => StoreError::Busy,
+                    mpsc::TrySendError::Disconnected(_) => {
+                        StoreError::Corrupt("the committer stopped".into())
+                    }
+                }),
             None => Err(StoreError::Corrupt("the store is closing".into())),
         };
         Box::pin(async move {
@@ -338,9 +375,7 @@ impl Store for SledStore {
     fn load_session(&self, token_hash: &[u8; 32]) -> StoreResult<Option<(UserId, u64)>> {
         match self.get(&session_key(token_hash))? {
             Some(value) => {
-                let created = value
-                    .get(16..24)
-                    .map(|b| u64::from_be_bytes(b.try_into().expect("8 bytes")))
+                let created = session_created_ms(&value)
                     .ok_or_else(|| StoreError::Corrupt("session".into()))?;
                 Ok(Some((UserId(uuid_at(&value, 0)?), created)))
             }
@@ -355,22 +390,9 @@ impl Store for SledStore {
     }
 
     fn sweep_keys(&self, created_before_ms: u64, limit: usize) -> StoreResult<usize> {
-        let mut expired = sled::Batch::default();
-        let mut count = 0;
-        for entry in self.db.scan_prefix([codec::KIND_KEY]) {
-            let (key, value) = entry?;
-            if decode_reply(&value)?.created_at_ms < created_before_ms {
-                expired.remove(key);
-                count += 1;
-                if count == limit {
-                    break;
-                }
-            }
-        }
-        if count > 0 {
-            self.db.apply_batch(expired)?;
-        }
-        Ok(count)
+        self.sweep(codec::KIND_KEY, created_before_ms, limit, |value| {
+            Ok(decode_reply(value)?.created_at_ms)
+        })
     }
 
     fn count_keys(&self, user: UserId, limit: usize) -> StoreResult<usize> {
@@ -388,25 +410,9 @@ impl Store for SledStore {
     }
 
     fn sweep_sessions(&self, created_before_ms: u64, limit: usize) -> StoreResult<usize> {
-        let mut expired = sled::Batch::default();
-        let mut count = 0;
-        for entry in self.db.scan_prefix([codec::KIND_SESSION]) {
-            let (key, value) = entry?;
-            let created = value
-                .get(16..24)
-                .map_or(0, |b| u64::from_be_bytes(b.try_into().expect("8 bytes")));
-            if created < created_before_ms {
-                expired.remove(key);
-                count += 1;
-                if count == limit {
-                    break;
-                }
-            }
-        }
-        if count > 0 {
-            self.db.apply_batch(expired)?;
-        }
-        Ok(count)
+        self.sweep(codec::KIND_SESSION, created_before_ms, limit, |value| {
+            Ok(session_created_ms(value).unwrap_or(0))
+        })
     }
 
     fn flush(&self) -> StoreResult<()> {
