@@ -19,10 +19,7 @@ async fn another_users_ids_and_keys_get_nothing() {
     let booking = alice.book(&key, &show, &["A1"]).await;
     assert_eq!(booking.status, 201);
     let booking_id = booking.json()["id"].as_str().unwrap().to_string();
-    let cart = alice.post("/v1/carts", &new_key(), json!({})).await.json()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let cart = alice.new_cart().await;
     let held = alice
         .post(
             &format!("/v1/carts/{cart}/items"),

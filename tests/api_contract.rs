@@ -155,14 +155,6 @@ async fn booking(client: &Client, id: &str) -> Value {
     assert_json(&answer, 200)
 }
 
-async fn new_cart(client: &Client) -> String {
-    let answer = client.post("/v1/carts", &new_key(), json!({})).await;
-    assert_json(&answer, 201)["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 async fn cart(client: &Client, id: &str) -> Value {
     let answer = client.get(&format!("/v1/carts/{id}")).await;
     assert_json(&answer, 200)
@@ -280,7 +272,7 @@ async fn endpoints_needing_auth_answer_401_without_or_with_unknown_token() {
         .as_str()
         .unwrap()
         .to_string();
-    let cart_id = new_cart(&guest).await;
+    let cart_id = guest.new_cart().await;
     assert_json(
         &add_item(&guest, &cart_id, &new_key(), &show, "A2").await,
         201,
@@ -659,7 +651,7 @@ async fn unknown_shows_are_404() {
 async fn every_keyed_post_without_a_key_is_400_and_changes_nothing() {
     let server = spawn_app();
     let (client, show, guest) = show_and_guest(&server, 5).await;
-    let cart_id = new_cart(&guest).await;
+    let cart_id = guest.new_cart().await;
 
     let admin = client.admin();
     let requests: Vec<(&Client, String, Value)> = vec![
@@ -905,7 +897,7 @@ async fn the_same_key_on_another_path_is_422_and_changes_nothing() {
         .assert_problem(422, "idempotency-key-reused");
 
     // An item's key used on another cart with the same body.
-    let other_cart = new_cart(&guest).await;
+    let other_cart = guest.new_cart().await;
     let key = new_key();
     assert_json(&add_item(&guest, &cart_id, &key, &show, "A4").await, 201);
     add_item(&guest, &other_cart, &key, &show, "A4")
@@ -1379,7 +1371,7 @@ async fn a_booking_is_all_or_nothing() {
     assert!(bookings(&second).await.is_empty());
 
     // A seat held by a cart counts as taken too; every taken seat is named.
-    let cart_id = new_cart(&first).await;
+    let cart_id = first.new_cart().await;
     assert_json(
         &add_item(&first, &cart_id, &new_key(), &show, "A4").await,
         201,
@@ -1505,7 +1497,7 @@ async fn an_acknowledged_change_shows_in_the_seat_map_at_once() {
         let (client, show) = (client.clone(), show.clone());
         let guest = client.guest().await;
         tasks.push(tokio::spawn(async move {
-            let cart_id = new_cart(&guest).await;
+            let cart_id = guest.new_cart().await;
             let mut stale = Vec::new();
             for n in 1..=seats {
                 let seat = format!("{row}{n}");
@@ -1569,14 +1561,14 @@ async fn a_new_cart_is_open_and_empty() {
     );
     assert_eq!(cart(&guest, id.as_str().unwrap()).await, created);
     // Another key is another cart.
-    assert_ne!(new_cart(&guest).await, id.as_str().unwrap());
+    assert_ne!(guest.new_cart().await, id.as_str().unwrap());
 }
 
 #[tokio::test]
 async fn adding_an_item_holds_the_seat() {
     let server = spawn_app();
     let (client, show, guest) = show_and_guest(&server, 5).await;
-    let cart_id = new_cart(&guest).await;
+    let cart_id = guest.new_cart().await;
     let before = Utc::now();
     let answer = add_item(&guest, &cart_id, &new_key(), &show, "A1").await;
     let body = assert_json(&answer, 201);
@@ -1610,7 +1602,7 @@ async fn adding_an_item_holds_the_seat() {
 async fn adding_a_seat_the_cart_holds_renews_nothing() {
     let server = spawn_app();
     let (client, show, guest) = show_and_guest(&server, 5).await;
-    let cart_id = new_cart(&guest).await;
+    let cart_id = guest.new_cart().await;
     let first = assert_json(
         &add_item(&guest, &cart_id, &new_key(), &show, "A1").await,
         201,
@@ -1635,7 +1627,7 @@ async fn a_cart_holds_seats_of_one_show() {
     let server = spawn_app();
     let (client, show, guest) = show_and_guest(&server, 5).await;
     let other_show = client.create_show("Other", &[("A", 5)]).await;
-    let cart_id = new_cart(&guest).await;
+    let cart_id = guest.new_cart().await;
     let held = assert_json(
         &add_item(&guest, &cart_id, &new_key(), &show, "A1").await,
         201,
@@ -1659,20 +1651,20 @@ async fn a_held_seat_is_unavailable_to_other_carts_and_bookings() {
     let server = spawn_app();
     let (client, show, holder) = show_and_guest(&server, 5).await;
     let other = client.guest().await;
-    let cart_id = new_cart(&holder).await;
+    let cart_id = holder.new_cart().await;
     assert_json(
         &add_item(&holder, &cart_id, &new_key(), &show, "A1").await,
         201,
     );
 
-    let other_cart = new_cart(&other).await;
+    let other_cart = other.new_cart().await;
     let refused = add_item(&other, &other_cart, &new_key(), &show, "A1").await;
     refused.assert_problem(409, "seat-unavailable");
     assert_eq!(refused.json()["seats"], json!(["A1"]));
     assert_eq!(cart(&other, &other_cart).await["items"], json!([]));
 
     // Another cart of the same user is "another cart" as well.
-    let second_cart = new_cart(&holder).await;
+    let second_cart = holder.new_cart().await;
     add_item(&holder, &second_cart, &new_key(), &show, "A1")
         .await
         .assert_problem(409, "seat-unavailable");
@@ -1703,7 +1695,7 @@ async fn removing_an_item_releases_the_hold() {
     let server = spawn_app();
     let (client, show, guest) = show_and_guest(&server, 5).await;
     let other = client.guest().await;
-    let cart_id = new_cart(&guest).await;
+    let cart_id = guest.new_cart().await;
     assert_json(
         &add_item(&guest, &cart_id, &new_key(), &show, "A1").await,
         201,
@@ -1736,7 +1728,7 @@ async fn removing_an_item_releases_the_hold() {
 async fn checkout_books_the_cart_and_closes_it() {
     let server = spawn_app();
     let (client, show, guest) = show_and_guest(&server, 5).await;
-    let cart_id = new_cart(&guest).await;
+    let cart_id = guest.new_cart().await;
     assert_json(
         &add_item(&guest, &cart_id, &new_key(), &show, "A1").await,
         201,
@@ -1787,7 +1779,7 @@ async fn checkout_books_the_cart_and_closes_it() {
 async fn checkout_of_an_empty_cart_is_400() {
     let server = spawn_app();
     let (client, show, guest) = show_and_guest(&server, 5).await;
-    let cart_id = new_cart(&guest).await;
+    let cart_id = guest.new_cart().await;
     let key = new_key();
     checkout(&guest, &cart_id, &key)
         .await
@@ -1821,7 +1813,7 @@ async fn checkout_of_an_empty_cart_is_400() {
 async fn invalid_cart_requests_are_400() {
     let server = spawn_app();
     let (client, show, guest) = show_and_guest(&server, 5).await;
-    let cart_id = new_cart(&guest).await;
+    let cart_id = guest.new_cart().await;
     let items = format!("/v1/carts/{cart_id}/items");
     for (what, path, body) in [
         (
@@ -1887,7 +1879,7 @@ async fn carts_belong_to_their_user_and_unknown_carts_are_404() {
     let server = spawn_app();
     let (client, show, owner) = show_and_guest(&server, 5).await;
     let other = client.guest().await;
-    let cart_id = new_cart(&owner).await;
+    let cart_id = owner.new_cart().await;
     let held = assert_json(
         &add_item(&owner, &cart_id, &new_key(), &show, "A1").await,
         201,
@@ -1938,7 +1930,7 @@ async fn carts_belong_to_their_user_and_unknown_carts_are_404() {
 async fn a_lapsed_hold_is_released_by_itself() {
     let server = spawn_app_with(|s| s.hold_ttl_secs = 1);
     let (client, show, guest) = show_and_guest(&server, 5).await;
-    let cart_id = new_cart(&guest).await;
+    let cart_id = guest.new_cart().await;
     let added = assert_json(
         &add_item(&guest, &cart_id, &new_key(), &show, "A1").await,
         201,
@@ -2017,8 +2009,8 @@ async fn holds_are_limited_per_user_and_show() {
     let server = spawn_app_with(|s| s.max_holds_per_user = 2);
     let (client, show, guest) = show_and_guest(&server, 5).await;
     let other_show = client.create_show("Other", &[("A", 5)]).await;
-    let first_cart = new_cart(&guest).await;
-    let second_cart = new_cart(&guest).await;
+    let first_cart = guest.new_cart().await;
+    let second_cart = guest.new_cart().await;
     assert_json(
         &add_item(&guest, &first_cart, &new_key(), &show, "A1").await,
         201,
@@ -2040,13 +2032,13 @@ async fn holds_are_limited_per_user_and_show() {
         201,
     );
     // The limit is per show and per user.
-    let third_cart = new_cart(&guest).await;
+    let third_cart = guest.new_cart().await;
     assert_json(
         &add_item(&guest, &third_cart, &new_key(), &other_show, "A1").await,
         201,
     );
     let other = client.guest().await;
-    let other_cart = new_cart(&other).await;
+    let other_cart = other.new_cart().await;
     assert_json(
         &add_item(&other, &other_cart, &new_key(), &show, "A3").await,
         201,
@@ -2251,7 +2243,7 @@ async fn the_event_stream_reports_seat_changes() {
         )]
     );
 
-    let cart_id = new_cart(&guest).await;
+    let cart_id = guest.new_cart().await;
     assert_json(
         &add_item(&guest, &cart_id, &new_key(), &show, "A2").await,
         201,

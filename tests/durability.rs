@@ -229,14 +229,6 @@ async fn post_new(client: &Client, path: &str, body: Value, status: u16) -> Answ
     answer
 }
 
-/// A new cart of `client`'s; returns its id.
-async fn new_cart(client: &Client) -> String {
-    post_new(client, "/v1/carts", json!({}), 201).await.json()["id"]
-        .as_str()
-        .expect("a cart id")
-        .to_string()
-}
-
 /// A first run without a crash point: a show with row A of 10 seats and a
 /// guest. Returns the server (still running), the show and the guest.
 async fn first_run(data: &Path) -> (BinaryServer, String, Client) {
@@ -865,7 +857,7 @@ async fn crash_at_each_step_of_a_checkout_is_all_or_nothing() {
         let point = format!("checkout.{step}");
         let (_parent, data) = temp_data_dir();
         let (server, show, guest) = first_run(&data).await;
-        let cart = new_cart(&guest).await;
+        let cart = guest.new_cart().await;
         for seat in seats {
             let path = format!("/v1/carts/{cart}/items");
             post_new(
@@ -1007,7 +999,7 @@ async fn crash_at_each_step_of_a_hold_is_all_or_nothing() {
         let point = format!("hold.{step}");
         let (_parent, data) = temp_data_dir();
         let (server, show, guest) = first_run(&data).await;
-        let cart = new_cart(&guest).await;
+        let cart = guest.new_cart().await;
         let token = token_of(&guest);
         stop(server);
 
@@ -1068,7 +1060,7 @@ async fn crash_at_each_step_of_a_release_is_all_or_nothing() {
         let point = format!("release.{step}");
         let (_parent, data) = temp_data_dir();
         let (server, show, guest) = first_run(&data).await;
-        let cart = new_cart(&guest).await;
+        let cart = guest.new_cart().await;
         let items = format!("/v1/carts/{cart}/items");
         post_new(
             &guest,
@@ -1125,7 +1117,7 @@ async fn hold_expires_on_time_after_kill9_and_restart() {
     let show = server.client().create_show("Expiry", &[("A", 5)]).await;
     let alice = server.client().guest().await;
     let bob = server.client().guest().await;
-    let cart = new_cart(&alice).await;
+    let cart = alice.new_cart().await;
     let held = post_new(
         &alice,
         &format!("/v1/carts/{cart}/items"),
@@ -1174,7 +1166,7 @@ async fn hold_expires_on_time_after_kill9_and_restart() {
     assert_eq!(state["items"][0]["status"], "expired", "{state}");
 
     // Someone else can hold it now.
-    let bob_cart = new_cart(&bob).await;
+    let bob_cart = bob.new_cart().await;
     post_new(
         &bob,
         &format!("/v1/carts/{bob_cart}/items"),
@@ -1218,7 +1210,7 @@ async fn crash_during_a_hold_expiry_leaves_the_seat_free() {
         ];
         let server = BinaryServer::start(&data, &env_crash);
         let alice = on(&server.base, &alice_token);
-        let cart = new_cart(&alice).await;
+        let cart = alice.new_cart().await;
         post_new(
             &alice,
             &format!("/v1/carts/{cart}/items"),
@@ -1234,7 +1226,7 @@ async fn crash_during_a_hold_expiry_leaves_the_seat_free() {
         assert_eq!(alice.seat_map(&show).await["A2"], "available", "{point}");
         let state = cart_of(&alice, &cart).await;
         assert_eq!(state["items"][0]["status"], "expired", "{point}: {state}");
-        let bob_cart = new_cart(&bob).await;
+        let bob_cart = bob.new_cart().await;
         post_new(
             &bob,
             &format!("/v1/carts/{bob_cart}/items"),

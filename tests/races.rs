@@ -562,12 +562,7 @@ async fn carts_race_for_a_hold_then_checkout_races_bookings() {
     let client = server.client();
     let show = client.create_show("Carts", &[("A", 5)]).await;
     let users = guests(&server.base, 20).await;
-    let carts: Vec<String> = join_all(users.iter().map(|u| async move {
-        let answer = u.post("/v1/carts", &new_key(), json!({})).await;
-        assert_eq!(answer.status, 201, "{}", answer.text);
-        answer.json()["id"].as_str().unwrap().to_string()
-    }))
-    .await;
+    let carts: Vec<String> = join_all(users.iter().map(|u| u.new_cart())).await;
 
     let holds = {
         let show = show.clone();

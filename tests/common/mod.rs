@@ -318,6 +318,20 @@ impl Client {
         answer.json()["id"].as_str().unwrap().to_string()
     }
 
+    /// Creates a cart (a fresh key), asserts the 201 JSON answer and
+    /// returns the cart's id.
+    pub async fn new_cart(&self) -> String {
+        let answer = self.post("/v1/carts", &new_key(), json!({})).await;
+        assert_eq!(answer.status, 201, "POST /v1/carts: {}", answer.text);
+        assert_eq!(
+            answer.header("content-type").as_deref(),
+            Some("application/json"),
+            "{}",
+            answer.text
+        );
+        answer.json()["id"].as_str().expect("a cart id").to_string()
+    }
+
     pub async fn book(&self, key: &str, show: &str, seats: &[&str]) -> Answer {
         self.post(
             "/v1/bookings",
