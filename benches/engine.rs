@@ -6,7 +6,8 @@
 
 use boxoffice::domain::{
     Booking, BookingId, BookingStatus, Cart, CartId, Claim, Fingerprint, IdempotencyKey,
-    IdempotencyLedger, Row, Seat, SeatLabel, SeatState, ShowId, StoredReply, TxnId, UserId,
+    IdempotencyLedger, Row, Seat, SeatLabel, SeatState, ShowId, StoredBody, StoredReply, TxnId,
+    UserId,
 };
 use boxoffice::engine::{Engine, EngineConfig, NewShow, Request};
 use boxoffice::store::{CommitOutcome, KeyRecord, Mutation, SledStore, Store, WriteSet};
@@ -73,7 +74,7 @@ fn booking_write(show: ShowId, index: u32) -> WriteSet {
             reply: StoredReply {
                 fingerprint: Fingerprint::of("POST", "/v1/bookings", &index.to_le_bytes()),
                 status: 201,
-                body: bytes::Bytes::from(vec![b'x'; 250]),
+                body: StoredBody::Bytes(bytes::Bytes::from(vec![b'x'; 250])),
                 created_at_ms: 1,
             },
         }),

@@ -6,6 +6,7 @@
 #
 #   scripts/load.sh [seconds per run, default 10]
 #   PROFILE=/tmp/perf.data scripts/load.sh 5   # also profile the bookings run
+#   KEEP_DIR=1 scripts/load.sh 5   # keep the data directory (printed) to inspect
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_RUN=${1:-10}
@@ -14,7 +15,7 @@ BASE="http://127.0.0.1:$PORT"
 ADMIN=load-admin
 export LOAD_DIR=$(mktemp -d)
 export WRK_THREADS=2
-trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -rf "$LOAD_DIR"' EXIT
+trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; [ -n "${KEEP_DIR:-}" ] || rm -rf "$LOAD_DIR"' EXIT
 
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
 cargo build --release --quiet
@@ -52,6 +53,7 @@ run() { # name, wrk args...
   echo "$rps" > "$LOAD_DIR/$name.rps"
 }
 
+echo "data directory: $LOAD_DIR"
 echo "machine: $(nproc) cores, $(uname -srm); wrk -t$WRK_THREADS -c64 -d${SECONDS_PER_RUN}s"
 run healthz "$BASE/healthz"
 if [ -n "${PROFILE:-}" ]; then

@@ -475,6 +475,37 @@ async fn a_created_show_is_answered_as_in_get() {
     assert_eq!(fetched, show, "201 answers the show as GET does");
 }
 
+/// A show's creation is stored as a reference to the show and rebuilt on
+/// replay: the replay is still the first answer, byte for byte, with every
+/// seat available, however the seats have changed since.
+#[tokio::test]
+async fn a_show_creation_replays_its_first_answer_after_seats_change() {
+    let server = spawn_app();
+    let client = server.client();
+    let admin = client.admin();
+    let key = new_key();
+    let body =
+        json!({"title": "Arrival", "starts_at": STARTS_AT, "rows": [{"label": "A", "seats": 3}]});
+    let created = admin.post("/v1/shows", &key, body.clone()).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    assert!(!created.is_replay());
+    let show = created.json()["id"].as_str().unwrap().to_string();
+
+    let guest = client.guest().await;
+    let booked = guest.book(&new_key(), &show, &["A2"]).await;
+    assert_eq!(booked.status, 201, "{}", booked.text);
+    assert_eq!(guest.seat_map(&show).await["A2"], "booked");
+
+    let again = admin.post("/v1/shows", &key, body).await;
+    assert_eq!(again.status, 201, "{}", again.text);
+    assert!(again.is_replay(), "{:?}", again.headers);
+    assert_eq!(again.text, created.text, "the replay is the first answer");
+    assert_eq!(
+        again.header("content-type").as_deref(),
+        Some("application/json")
+    );
+}
+
 #[tokio::test]
 async fn invalid_shows_are_400_and_create_nothing() {
     let server = spawn_app();

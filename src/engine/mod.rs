@@ -14,7 +14,8 @@ use crate::actors::registry::{Mailbox, Registry, SendFailure};
 use crate::actors::seat::{Prepare, Resolve, SeatActor};
 use crate::domain::{
     Admission, BookingId, CartId, Claim, Fingerprint, IdempotencyKey, IdempotencyLedger, Row,
-    SeatLabel, SeatRefusal, SeatState, SeatStatus, Show, ShowId, StoredReply, TxnId, UserId,
+    SeatLabel, SeatRefusal, SeatState, SeatStatus, Show, ShowId, StoredBody, StoredReply, TxnId,
+    UserId,
 };
 use crate::store::{CommitOutcome, KeyRecord, Mutation, Store, StoreError, StoreResult, WriteSet};
 use crate::wire::{self, Code, Reply};
@@ -544,18 +545,39 @@ impl Engine {
     /// disk (the record may belong to a commit still waiting for its flush).
     fn replay(&self, stored: StoredReply) -> BoxFuture<'static, Reply> {
         let durable = self.store.sync_point();
+        let body = match stored.body {
+            StoredBody::Bytes(body) => Ok(body),
+            StoredBody::CreatedShow(id) => self.created_show_body(id),
+        };
         Box::pin(async move {
             if let Err(error) = durable.await {
                 return EngineError::from(error).reply();
             }
+            let body = match body {
+                Ok(body) => body,
+                Err(reply) => return reply,
+            };
             crate::metrics::REPLAYS.inc();
             Reply {
                 status: stored.status,
-                body: stored.body,
+                body,
                 replayed: true,
                 retry_after_secs: None,
             }
         })
+    }
+
+    /// A new show's answer (every seat available), rebuilt from the show's
+    /// record: the same bytes as when the show was created.
+    fn created_show_body(&self, id: ShowId) -> Result<bytes::Bytes, Reply> {
+        match self.store.load_show(id) {
+            Ok(Some(show)) => Ok(created_show_reply(&show).body),
+            Ok(None) => Err(EngineError::from(StoreError::Corrupt(format!(
+                "the stored answer names show {id}, which is missing"
+            )))
+            .reply()),
+            Err(error) => Err(EngineError::from(error).reply()),
+        }
     }
 
     /// Last step: writes the effect with the key record (for storable
@@ -568,6 +590,20 @@ impl Engine {
         reply: Reply,
         mutations: Vec<Mutation>,
     ) -> (bool, Reply) {
+        let body = StoredBody::Bytes(reply.body.clone());
+        self.settle_storing(op, req, reply, body, mutations).await
+    }
+
+    /// `settle`, keeping `stored_body` with the key as the body of `reply`
+    /// (which it must rebuild to the same bytes on replay).
+    async fn settle_storing(
+        &self,
+        op: &'static str,
+        req: Option<&Request>,
+        reply: Reply,
+        stored_body: StoredBody,
+        mutations: Vec<Mutation>,
+    ) -> (bool, Reply) {
         let key = match req {
             Some(req) if StoredReply::is_storable(reply.status) => Some(KeyRecord {
                 user: req.user,
@@ -575,7 +611,7 @@ impl Engine {
                 reply: StoredReply {
                     fingerprint: req.fingerprint,
                     status: reply.status,
-                    body: reply.body.clone(),
+                    body: stored_body,
                     created_at_ms: now_ms(),
                 },
             }),
@@ -698,9 +734,16 @@ impl Engine {
             Err(error) => return wire::problem(Code::InvalidRequest, &error.to_string()),
         };
         let view = ShowView::new(show.clone());
-        let reply = Reply::json(201, &wire::show_out(&show, |i| view.status(i)));
+        let reply = created_show_reply(&show);
+        let stored_body = StoredBody::CreatedShow(id);
         let (applied, reply) = self
-            .settle("show", Some(&req), reply, vec![Mutation::Show(show)])
+            .settle_storing(
+                "show",
+                Some(&req),
+                reply,
+                stored_body,
+                vec![Mutation::Show(show)],
+            )
             .await;
         if applied {
             self.views.entry(id).or_insert_with(|| Arc::new(view));
@@ -1020,6 +1063,12 @@ pub fn token_hash(token: &str) -> [u8; 32] {
 
 pub fn not_found(what: &str) -> Reply {
     wire::problem(Code::NotFound, &format!("no such {what}"))
+}
+
+/// The answer to a show's creation: the show with every seat available.
+/// Its stored form is `StoredBody::CreatedShow`, rebuilt by this function.
+fn created_show_reply(show: &Show) -> Reply {
+    Reply::json(201, &wire::show_out(show, |_| SeatStatus::Available))
 }
 
 fn in_progress() -> Reply {

@@ -6,7 +6,7 @@
 use super::{StoreError, StoreResult};
 use crate::domain::{
     Booking, BookingId, BookingStatus, Cart, CartId, CartItem, CartStatus, Fingerprint,
-    IdempotencyKey, Row, SeatLabel, SeatState, Show, ShowId, StoredReply, UserId,
+    IdempotencyKey, Row, SeatLabel, SeatState, Show, ShowId, StoredBody, StoredReply, UserId,
 };
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -145,26 +145,44 @@ pub fn decode_seat(bytes: &[u8]) -> StoreResult<SeatState> {
 
 // ---- idempotency records: binary, replayed byte for byte ----
 
+/// Leads an idempotency record whose body is a created show's answer
+/// (`StoredBody::CreatedShow`): the show's id follows instead of the body.
+/// Records led by `VERSION` carry their body inline.
+pub const REPLY_CREATED_SHOW: u8 = 0x81;
+
 pub fn encode_reply(reply: &StoredReply) -> Vec<u8> {
-    let mut out = Vec::with_capacity(1 + 32 + 2 + 8 + reply.body.len());
-    out.push(VERSION);
+    let (lead, body): (u8, &[u8]) = match &reply.body {
+        StoredBody::Bytes(bytes) => (VERSION, bytes),
+        StoredBody::CreatedShow(show) => (REPLY_CREATED_SHOW, show.0.as_bytes()),
+    };
+    let mut out = Vec::with_capacity(1 + 32 + 2 + 8 + body.len());
+    out.push(lead);
     out.extend_from_slice(&reply.fingerprint.0);
     out.extend_from_slice(&reply.status.to_be_bytes());
     out.extend_from_slice(&reply.created_at_ms.to_be_bytes());
-    out.extend_from_slice(&reply.body);
+    out.extend_from_slice(body);
     out
 }
 
 pub fn decode_reply(bytes: &[u8]) -> StoreResult<StoredReply> {
-    let rest = check_version(bytes, "idempotency record")?;
+    let (&lead, rest) = bytes
+        .split_first()
+        .ok_or_else(|| corrupt("idempotency record"))?;
     if rest.len() < 42 {
         return Err(corrupt("idempotency record"));
     }
+    let body = match lead {
+        VERSION => StoredBody::Bytes(Bytes::copy_from_slice(&rest[42..])),
+        REPLY_CREATED_SHOW if rest.len() == 42 + 16 => {
+            StoredBody::CreatedShow(ShowId(uuid_at(rest, 42)?))
+        }
+        _ => return Err(corrupt("idempotency record")),
+    };
     Ok(StoredReply {
         fingerprint: Fingerprint(rest[..32].try_into().expect("32 bytes")),
         status: u16::from_be_bytes(rest[32..34].try_into().expect("2 bytes")),
         created_at_ms: u64::from_be_bytes(rest[34..42].try_into().expect("8 bytes")),
-        body: Bytes::copy_from_slice(&rest[42..]),
+        body,
     })
 }
 
@@ -350,13 +368,36 @@ mod tests {
         let reply = StoredReply {
             fingerprint: Fingerprint([7; 32]),
             status: 409,
-            body: Bytes::from_static(b"{\"x\":1}"),
+            body: StoredBody::Bytes(Bytes::from_static(b"{\"x\":1}")),
             created_at_ms: 99,
         };
         let bytes = encode_reply(&reply);
         assert_eq!(decode_reply(&bytes).unwrap(), reply);
         assert!(decode_reply(&bytes[..20]).is_err());
         assert!(decode_reply(b"").is_err());
+    }
+
+    /// A created show's answer is stored as the show's id (58 bytes in
+    /// all, however large the show), and only an exact id decodes.
+    #[test]
+    fn created_show_replies_are_stored_by_reference() {
+        let reply = StoredReply {
+            fingerprint: Fingerprint([3; 32]),
+            status: 201,
+            body: StoredBody::CreatedShow(ShowId(Uuid::from_u128(42))),
+            created_at_ms: 7,
+        };
+        let bytes = encode_reply(&reply);
+        assert_eq!(bytes.len(), 1 + 32 + 2 + 8 + 16);
+        assert_eq!(bytes[0], REPLY_CREATED_SHOW);
+        assert_eq!(decode_reply(&bytes).unwrap(), reply);
+        assert!(decode_reply(&bytes[..bytes.len() - 1]).is_err());
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(decode_reply(&longer).is_err());
+        let mut unknown = bytes;
+        unknown[0] = 0x7f;
+        assert!(decode_reply(&unknown).is_err());
     }
 
     #[test]

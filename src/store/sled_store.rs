@@ -433,7 +433,7 @@ mod tests {
         StoredReply {
             fingerprint: Fingerprint([fp; 32]),
             status: 201,
-            body: Bytes::from_static(b"{}"),
+            body: crate::domain::StoredBody::Bytes(Bytes::from_static(b"{}")),
             created_at_ms: 1,
         }
     }
