@@ -51,12 +51,14 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(base: String, faults: Faults, hold_ttl_ms: u64) -> Arc<Shared> {
+    /// `users`: how many simulated users share the client; each may keep
+    /// an idle connection, as each browser would.
+    pub fn new(base: String, faults: Faults, hold_ttl_ms: u64, users: usize) -> Arc<Shared> {
         Arc::new(Shared {
             base,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
-                .pool_max_idle_per_host(256)
+                .pool_max_idle_per_host(users.max(256))
                 .build()
                 .expect("http client"),
             history: Mutex::new(History {

@@ -198,7 +198,12 @@ pub async fn run(config: SimConfig) -> std::io::Result<Outcome> {
         }
     };
     let hold_ttl = Duration::from_secs(config.hold_ttl_secs);
-    let shared = Shared::new(base.clone(), config.faults, hold_ttl.as_millis() as u64);
+    let shared = Shared::new(
+        base.clone(),
+        config.faults,
+        hold_ttl.as_millis() as u64,
+        config.users,
+    );
     let venue = create_venue(&shared, admin.as_deref(), &config).await?;
     let capacity = venue.rows.iter().map(|(_, n)| *n as u64).sum::<u64>();
 
@@ -216,6 +221,12 @@ pub async fn run(config: SimConfig) -> std::io::Result<Outcome> {
         });
     }
     let tokens: Vec<String> = clients.iter().map(|c| c.token.clone()).collect();
+    if config.scenario == Scenario::HotSeat {
+        // Every user has the booking page open, seat map loaded, when the
+        // seat goes on sale: each has its connection before the release.
+        let path = format!("/v1/shows/{}", venue.show);
+        futures_util::future::join_all(clients.iter().map(|c| c.get(&path))).await;
+    }
 
     let started = Instant::now();
     let plan = Plan {
