@@ -199,6 +199,72 @@ fn sled_primitives(c: &mut Criterion) {
             db.flush().unwrap();
         })
     });
+    // Booking-shaped write sets (a check, then four keys of 300, 200, 0
+    // and 20 bytes, as the key record, booking, owner index and seat), many
+    // per flush: what sled itself does with the engine's writes, one
+    // thread, no actors, no queue. `per_flush` sets share one atomic write.
+    let sets = |n0: u64, count: u64| -> Vec<[(Vec<u8>, Vec<u8>); 4]> {
+        (n0..n0 + count)
+            .map(|n| {
+                [
+                    (key(n, 3).to_vec(), vec![1u8; 300]),
+                    (key(n, 4).to_vec(), vec![2u8; 200]),
+                    (key(n, 5).to_vec(), vec![]),
+                    (key(n, 6).to_vec(), vec![3u8; 20]),
+                ]
+            })
+            .collect()
+    };
+    for per_flush in [8u64, 64] {
+        group.throughput(Throughput::Elements(per_flush));
+        group.bench_function(
+            format!("{per_flush} write sets in one transaction + flush"),
+            |b| {
+                b.iter(|| {
+                    let sets = sets(next.fetch_add(per_flush, Ordering::Relaxed), per_flush);
+                    db.transaction(|tx| {
+                        for set in &sets {
+                            if tx.get(&set[0].0)?.is_none() {
+                                for (k, v) in set {
+                                    tx.insert(k.as_slice(), v.as_slice())?;
+                                }
+                            }
+                        }
+                        Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
+                    })
+                    .unwrap();
+                    db.flush().unwrap();
+                })
+            },
+        );
+    }
+    group.throughput(Throughput::Elements(64));
+    group.bench_function("64 write sets in one batch + flush", |b| {
+        b.iter(|| {
+            let mut batch = sled::Batch::default();
+            for set in sets(next.fetch_add(64, Ordering::Relaxed), 64) {
+                if db.get(&set[0].0).unwrap().is_none() {
+                    for (k, v) in set {
+                        batch.insert(k, v);
+                    }
+                }
+            }
+            db.apply_batch(batch).unwrap();
+            db.flush().unwrap();
+        })
+    });
+    group.bench_function("64 write sets as plain inserts + flush", |b| {
+        b.iter(|| {
+            for set in sets(next.fetch_add(64, Ordering::Relaxed), 64) {
+                if db.get(&set[0].0).unwrap().is_none() {
+                    for (k, v) in set {
+                        db.insert(k, v).unwrap();
+                    }
+                }
+            }
+            db.flush().unwrap();
+        })
+    });
     group.bench_function("64 transactions + flush", |b| {
         b.iter(|| {
             for _ in 0..64 {

@@ -7,6 +7,7 @@
 #   scripts/load.sh [seconds per run, default 10]
 #   PROFILE=/tmp/perf.data scripts/load.sh 5   # also profile the bookings run
 #   KEEP_DIR=1 scripts/load.sh 5   # keep the data directory (printed) to inspect
+#   BIN=/tmp/boxoffice-a scripts/load.sh 5   # measure that build (A/B runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_RUN=${1:-10}
@@ -18,9 +19,10 @@ export WRK_THREADS=2
 trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; [ -n "${KEEP_DIR:-}" ] || rm -rf "$LOAD_DIR"' EXIT
 
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
-cargo build --release --quiet
+BIN=${BIN:-}
+if [ -z "$BIN" ]; then cargo build --release --quiet; BIN=target/release/boxoffice; fi
 BOXOFFICE_ADMIN_TOKEN=$ADMIN BOXOFFICE_USER_RATE_LIMIT=0 RUST_LOG=warn \
-  target/release/boxoffice serve --bind 127.0.0.1:$PORT --data-dir "$LOAD_DIR/data" --no-demo \
+  "$BIN" serve --bind 127.0.0.1:$PORT --data-dir "$LOAD_DIR/data" --no-demo \
   > "$LOAD_DIR/server.out" &
 SERVER=$!
 for _ in $(seq 100); do curl -fs "$BASE/healthz" >/dev/null && break; sleep 0.1; done
