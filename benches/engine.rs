@@ -396,6 +396,17 @@ fn actors(c: &mut Criterion) {
         b.iter_custom(|iterations| book(64, iterations))
     });
     group.finish();
+    // How many write sets share a transaction on this path, to compare
+    // with `sled/N write sets in one transaction + flush`.
+    let batches = &boxoffice::metrics::COMMIT_BATCH;
+    let (sum, count) = (batches.get_sample_sum(), batches.get_sample_count());
+    book(64, 6_400);
+    let sets = batches.get_sample_sum() - sum;
+    let transactions = (batches.get_sample_count() - count).max(1);
+    println!(
+        "engine/durable booking, 64 concurrent: {:.1} write sets per transaction",
+        sets / transactions as f64
+    );
 }
 
 criterion_group! {
