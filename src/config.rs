@@ -32,6 +32,9 @@ pub struct Settings {
     pub max_seats_per_booking: usize,
     pub seat_mailbox_capacity: usize,
     pub mailbox_capacity: usize,
+    /// Write sets waiting for the store's committer before new ones
+    /// answer 503 overloaded.
+    pub commit_queue_capacity: usize,
     pub actor_idle_secs: u64,
     /// HTTP worker threads (0: one per core).
     pub workers: usize,
@@ -68,6 +71,7 @@ const KEYS: &[&str] = &[
     "max_seats_per_booking",
     "seat_mailbox_capacity",
     "mailbox_capacity",
+    "commit_queue_capacity",
     "actor_idle_secs",
     "workers",
     "actor_threads",
@@ -94,6 +98,7 @@ impl Default for Settings {
             max_seats_per_booking: 10,
             seat_mailbox_capacity: 4096,
             mailbox_capacity: 64,
+            commit_queue_capacity: crate::store::DEFAULT_COMMIT_QUEUE_CAPACITY,
             actor_idle_secs: 30,
             workers: 0,
             actor_threads: 0,

@@ -60,7 +60,9 @@ impl Running {
 /// store, and binds the server. Must run inside an actix `System`.
 pub async fn start(settings: &Settings) -> std::io::Result<Running> {
     std::fs::create_dir_all(&settings.data_dir)?;
-    let store = Arc::new(SledStore::open(&settings.data_dir).map_err(std::io::Error::other)?);
+    let store = SledStore::open_with(&settings.data_dir, settings.commit_queue_capacity)
+        .map_err(std::io::Error::other)?;
+    let store = Arc::new(store);
     let was_empty = store.is_empty();
     let engine = Engine::start(settings.engine(), store.clone() as Arc<dyn Store>)
         .map_err(std::io::Error::other)?;

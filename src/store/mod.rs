@@ -16,7 +16,7 @@ pub mod codec;
 mod group_commit;
 mod sled_store;
 
-pub use sled_store::SledStore;
+pub use sled_store::{SledStore, DEFAULT_COMMIT_QUEUE_CAPACITY};
 
 use crate::domain::{Booking, Cart, IdempotencyKey, SeatState, Show, ShowId, StoredReply, UserId};
 use futures_util::future::BoxFuture;

@@ -24,9 +24,10 @@ use std::path::Path;
 use std::sync::{mpsc, Arc};
 use tokio::sync::oneshot;
 
-/// Write sets waiting for the committer; beyond this, `submit` answers
-/// `StoreError::Busy` (503) at once rather than queueing without bound.
-const SUBMIT_QUEUE_CAPACITY: usize = 16 * 1024;
+/// Write sets waiting for the committer by default; beyond the capacity,
+/// `submit` answers `StoreError::Busy` (503) at once rather than queueing
+/// without bound.
+pub const DEFAULT_COMMIT_QUEUE_CAPACITY: usize = 16 * 1024;
 /// Most write sets applied in one transaction.
 const MAX_BATCH: usize = 512;
 
@@ -53,6 +54,12 @@ impl Drop for SledStore {
 
 impl SledStore {
     pub fn open(dir: &Path) -> StoreResult<Self> {
+        Self::open_with(dir, DEFAULT_COMMIT_QUEUE_CAPACITY)
+    }
+
+    /// Opens with `queue_capacity` write sets waiting for the committer at
+    /// most (at least one).
+    pub fn open_with(dir: &Path, queue_capacity: usize) -> StoreResult<Self> {
         let db = sled::Config::new()
             .path(dir)
             // Durability comes from our group commit, not a timer.
@@ -62,7 +69,7 @@ impl SledStore {
         let group = Arc::new(GroupCommit::start(move || {
             flushed.flush().map(|_| ()).map_err(Into::into)
         }));
-        let (submit, queue) = mpsc::sync_channel(SUBMIT_QUEUE_CAPACITY);
+        let (submit, queue) = mpsc::sync_channel(queue_capacity.max(1));
         let (committer_db, committer_group) = (db.clone(), group.clone());
         let committer = std::thread::Builder::new()
             .name("committer".into())
@@ -582,7 +589,7 @@ mod tests {
                 },
             }],
         };
-        let capacity = SUBMIT_QUEUE_CAPACITY as u32;
+        let capacity = DEFAULT_COMMIT_QUEUE_CAPACITY as u32;
         let queued: Vec<_> = (0..capacity).map(|i| store.submit(write(i))).collect();
         let refused = store.submit(write(capacity)).await;
         fail::remove("store.committer-round");
@@ -596,7 +603,7 @@ mod tests {
         }
         store.durable(last).await.unwrap();
         let taken = store.load_taken_seats(show).unwrap();
-        assert_eq!(taken.len(), SUBMIT_QUEUE_CAPACITY);
+        assert_eq!(taken.len(), DEFAULT_COMMIT_QUEUE_CAPACITY);
         assert!(taken.iter().all(|(index, _)| *index < capacity));
     }
 
