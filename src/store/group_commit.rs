@@ -109,7 +109,7 @@ impl GroupCommit {
                 .wait_for(done)
                 .await
                 .map(|_| ())
-                .map_err(|_| StoreError::Corrupt("the flusher stopped".into()))
+                .map_err(|_| StoreError::Unavailable("the flusher stopped".into()))
         })
     }
 

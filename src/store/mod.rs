@@ -74,6 +74,10 @@ pub enum StoreError {
     Io(#[from] sled::Error),
     #[error("corrupt record: {0}")]
     Corrupt(String),
+    /// The storage failed or stopped. Carries a message rather than the
+    /// error itself, because every write set of a failed batch gets it.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
     /// The commit queue is full: nothing was written (answered 503).
     #[error("the commit queue is full")]
     Busy,

@@ -263,7 +263,7 @@ fn committer(db: sled::Db, group: Arc<GroupCommit>, queue: mpsc::Receiver<Submit
             Err(error) => {
                 let message = error.to_string();
                 for reply in replies {
-                    let _ = reply.send(Err(StoreError::Corrupt(message.clone())));
+                    let _ = reply.send(Err(StoreError::Unavailable(message.clone())));
                 }
             }
         }
@@ -288,16 +288,16 @@ impl Store for SledStore {
                 .map_err(|e| match e {
                     mpsc::TrySendError::Full(_) => StoreError::Busy,
                     mpsc::TrySendError::Disconnected(_) => {
-                        StoreError::Corrupt("the committer stopped".into())
+                        StoreError::Unavailable("the committer stopped".into())
                     }
                 }),
-            None => Err(StoreError::Corrupt("the store is closing".into())),
+            None => Err(StoreError::Unavailable("the store is closing".into())),
         };
         Box::pin(async move {
             sent?;
             answer
                 .await
-                .unwrap_or_else(|_| Err(StoreError::Corrupt("the committer stopped".into())))
+                .unwrap_or_else(|_| Err(StoreError::Unavailable("the committer stopped".into())))
         })
     }
 
