@@ -8,21 +8,14 @@
 //! states, key record) -> wait for the group flush -> commit the seats ->
 //! reply. A crash before the write leaves nothing; after it, everything.
 
-use super::registry::{Depth, Mailbox};
+use super::serial::{self, Done, SerialActor};
 use crate::domain::{
-    Booking, BookingId, BookingStatus, Claim, Holder, IdempotencyLedger, SeatLabel, SeatState,
-    ShowId, TxnId, UserId,
+    Booking, BookingId, BookingStatus, Claim, Holder, SeatLabel, SeatState, ShowId, TxnId, UserId,
 };
 use crate::engine::{not_found, now_ms, Engine, Request};
 use crate::store::Mutation;
 use crate::wire::{self, Reply};
-use actix::{
-    Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, Message, WrapFuture,
-};
 use futures_util::future::BoxFuture;
-use std::collections::VecDeque;
-use std::time::{Duration, Instant};
-use tokio::sync::oneshot;
 use uuid::Uuid;
 
 #[derive(Clone)]
@@ -37,146 +30,57 @@ pub enum BookingOp {
     },
 }
 
-pub struct BookingMsg {
-    pub op: BookingOp,
-    pub reply: oneshot::Sender<Reply>,
-}
+/// The booking actor: a serial actor owning one booking.
+pub type BookingActor = SerialActor<Bookings>;
+pub type BookingMsg = serial::OpMsg<BookingOp>;
 
-impl Message for BookingMsg {
-    type Result = ();
-}
+pub struct Bookings;
 
-pub struct BookingActor {
-    engine: Engine,
-    id: BookingId,
-    booking: Option<Booking>,
-    ledger: IdempotencyLedger,
-    depth: Depth,
-    last_used: Instant,
-    /// A request is running: never passivate in the middle.
-    busy: bool,
-    /// Requests waiting for the running one (still counted in `depth`).
-    queue: VecDeque<BookingMsg>,
-}
+impl serial::Owner for Bookings {
+    const KIND: &'static str = "booking";
+    type Id = BookingId;
+    type Record = Booking;
+    type Op = BookingOp;
 
-impl BookingActor {
-    pub fn launch(
+    fn record_id(booking: &Booking) -> BookingId {
+        booking.id
+    }
+
+    fn shard(id: BookingId) -> u64 {
+        id.0.as_u64_pair().1
+    }
+
+    fn request(op: &BookingOp) -> Option<&Request> {
+        match op {
+            BookingOp::Create { req, .. } => Some(req),
+            BookingOp::Cancel { .. } => None,
+        }
+    }
+
+    fn run(
         engine: Engine,
         id: BookingId,
         booking: Option<Booking>,
-    ) -> Mailbox<BookingActor> {
-        let depth = Depth::new("booking");
-        let capacity = engine.config.mailbox_capacity;
-        let arbiter = engine.arbiter_for(id.0.as_u64_pair().1).clone();
-        let actor_depth = depth.clone();
-        let addr = crate::engine::start_on(&arbiter, move |ctx: &mut Context<BookingActor>| {
-            ctx.set_mailbox_capacity(capacity + 64);
-            BookingActor {
-                engine,
-                id,
-                booking,
-                ledger: IdempotencyLedger::default(),
-                depth: actor_depth,
-                last_used: Instant::now(),
-                busy: false,
-                queue: VecDeque::new(),
+        op: BookingOp,
+    ) -> BoxFuture<'static, Done<Booking>> {
+        match op {
+            BookingOp::Create { req, show, seats } => {
+                // A booking with this (user, key) id already exists while
+                // the key has no record: the key expired and is reused, so
+                // this new request books under a new id.
+                let id = if booking.is_some() {
+                    BookingId(Uuid::new_v4())
+                } else {
+                    id
+                };
+                Box::pin(create(engine, id, req, show, seats))
             }
-        });
-        Mailbox::new(addr, &depth, capacity)
-    }
-}
-
-impl Actor for BookingActor {
-    type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Context<Self>) {
-        let idle = Duration::from_millis(self.engine.config.actor_idle_ms.max(10));
-        ctx.run_interval(idle, move |act, ctx| {
-            if !act.busy && act.queue.is_empty() && act.last_used.elapsed() >= idle {
-                ctx.stop();
-            }
-        });
-    }
-
-    fn stopped(&mut self, ctx: &mut Context<Self>) {
-        self.engine
-            .bookings
-            .remove_if_same(&self.id, &ctx.address());
-    }
-}
-
-/// What a finished request changes in the actor.
-struct Done {
-    booking: Option<Booking>,
-    settle: Option<Request>,
-    reply: Reply,
-}
-
-impl Handler<BookingMsg> for BookingActor {
-    type Result = ();
-
-    /// One request runs at a time. A repeat of the running key is answered
-    /// at once (409 in progress, or 422); others queue behind it.
-    fn handle(&mut self, msg: BookingMsg, ctx: &mut Context<Self>) {
-        self.last_used = Instant::now();
-        if let BookingOp::Create { req, .. } = &msg.op {
-            if let Some(answer) = self.engine.answer_if_running(&self.ledger, req) {
-                self.depth.taken();
-                let _ = msg.reply.send(answer);
-                return;
-            }
-        }
-        if self.busy {
-            self.queue.push_back(msg);
-        } else {
-            self.start(msg, ctx);
+            BookingOp::Cancel { user } => Box::pin(cancel(engine, booking, user)),
         }
     }
-}
 
-impl BookingActor {
-    fn start(&mut self, msg: BookingMsg, ctx: &mut Context<Self>) {
-        self.depth.taken();
-        let engine = self.engine.clone();
-        let work: BoxFuture<'static, Done> = match msg.op {
-            BookingOp::Create { req, show, seats } => match engine.admit(&mut self.ledger, &req) {
-                Err(answer) => Box::pin(async move {
-                    Done {
-                        booking: None,
-                        settle: None,
-                        reply: answer.await,
-                    }
-                }),
-                Ok(()) => {
-                    // A booking with this (user, key) id already exists while
-                    // the key has no record: the key expired and is reused,
-                    // so this new request books under a new id.
-                    let id = if self.booking.is_some() {
-                        BookingId(Uuid::new_v4())
-                    } else {
-                        self.id
-                    };
-                    Box::pin(create(engine, id, req, show, seats))
-                }
-            },
-            BookingOp::Cancel { user } => Box::pin(cancel(engine, self.booking.clone(), user)),
-        };
-        let reply = msg.reply;
-        self.busy = true;
-        ctx.spawn(work.into_actor(self).map(move |done, act, ctx| {
-            act.busy = false;
-            if let Some(booking) = done.booking.filter(|b| b.id == act.id) {
-                act.booking = Some(booking);
-            }
-            if let Some(req) = done.settle {
-                act.ledger.settle(req.user, &req.key);
-            }
-            act.last_used = Instant::now();
-            let _ = reply.send(done.reply);
-            if let Some(next) = act.queue.pop_front() {
-                act.start(next, ctx);
-            }
-        }));
+    fn registry(engine: &Engine) -> &crate::actors::registry::Registry<BookingId, BookingActor> {
+        &engine.bookings
     }
 }
 
@@ -186,9 +90,9 @@ async fn create(
     req: Request,
     show: Option<ShowId>,
     labels: Vec<SeatLabel>,
-) -> Done {
+) -> Done<Booking> {
     let finish = |booking, reply| Done {
-        booking,
+        record: booking,
         settle: Some(req.clone()),
         reply,
     };
@@ -275,9 +179,9 @@ async fn create(
     }
 }
 
-async fn cancel(engine: Engine, booking: Option<Booking>, user: UserId) -> Done {
+async fn cancel(engine: Engine, booking: Option<Booking>, user: UserId) -> Done<Booking> {
     let done = |booking, reply| Done {
-        booking,
+        record: booking,
         settle: None,
         reply,
     };

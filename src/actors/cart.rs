@@ -10,21 +10,15 @@
 //! (booking, seats booked, cart checked out, key record) -> group flush ->
 //! commit the seats -> reply. Any refusal aborts every prepared seat.
 
-use super::registry::{Depth, Mailbox};
+use super::serial::{self, Done, SerialActor};
 use crate::domain::{
     AddPlan, Booking, BookingStatus, Cart, CartError, CartId, CartItem, CartStatus, Claim, Holder,
-    IdempotencyLedger, SeatLabel, SeatRefusal, SeatState, ShowId, TxnId, UserId,
+    SeatLabel, SeatRefusal, SeatState, ShowId, TxnId, UserId,
 };
 use crate::engine::{not_found, now_ms, Engine, EngineError, Request};
 use crate::store::Mutation;
 use crate::wire::{self, Code, Reply};
-use actix::{
-    Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, Message, WrapFuture,
-};
 use futures_util::future::BoxFuture;
-use std::collections::VecDeque;
-use std::time::{Duration, Instant};
-use tokio::sync::oneshot;
 use uuid::Uuid;
 
 #[derive(Clone)]
@@ -47,154 +41,55 @@ pub enum CartOp {
     },
 }
 
-pub struct CartMsg {
-    pub op: CartOp,
-    pub reply: oneshot::Sender<Reply>,
-}
+/// The cart actor: a serial actor owning one cart.
+pub type CartActor = SerialActor<Carts>;
+pub type CartMsg = serial::OpMsg<CartOp>;
 
-impl Message for CartMsg {
-    type Result = ();
-}
+pub struct Carts;
 
-pub struct CartActor {
-    engine: Engine,
-    id: CartId,
-    cart: Option<Cart>,
-    ledger: IdempotencyLedger,
-    depth: Depth,
-    last_used: Instant,
-    /// A request is running: never passivate in the middle.
-    busy: bool,
-    /// Requests waiting for the running one to finish (they still count in
-    /// `depth`, so the mailbox bound holds).
-    queue: VecDeque<CartMsg>,
-}
+impl serial::Owner for Carts {
+    const KIND: &'static str = "cart";
+    type Id = CartId;
+    type Record = Cart;
+    type Op = CartOp;
 
-impl CartActor {
-    pub fn launch(engine: Engine, id: CartId, cart: Option<Cart>) -> Mailbox<CartActor> {
-        let depth = Depth::new("cart");
-        let capacity = engine.config.mailbox_capacity;
-        let arbiter = engine.arbiter_for(id.0.as_u64_pair().1).clone();
-        let actor_depth = depth.clone();
-        let addr = crate::engine::start_on(&arbiter, move |ctx: &mut Context<CartActor>| {
-            ctx.set_mailbox_capacity(capacity + 64);
-            CartActor {
-                engine,
-                id,
-                cart,
-                ledger: IdempotencyLedger::default(),
-                depth: actor_depth,
-                last_used: Instant::now(),
-                busy: false,
-                queue: VecDeque::new(),
-            }
-        });
-        Mailbox::new(addr, &depth, capacity)
-    }
-}
-
-impl Actor for CartActor {
-    type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Context<Self>) {
-        let idle = Duration::from_millis(self.engine.config.actor_idle_ms.max(10));
-        ctx.run_interval(idle, move |act, ctx| {
-            if !act.busy && act.queue.is_empty() && act.last_used.elapsed() >= idle {
-                ctx.stop();
-            }
-        });
+    fn record_id(cart: &Cart) -> CartId {
+        cart.id
     }
 
-    fn stopped(&mut self, ctx: &mut Context<Self>) {
-        self.engine.carts.remove_if_same(&self.id, &ctx.address());
+    fn shard(id: CartId) -> u64 {
+        id.0.as_u64_pair().1
     }
-}
 
-/// What a finished request changes in the actor.
-struct Done {
-    cart: Option<Cart>,
-    settle: Option<Request>,
-    reply: Reply,
-}
-
-impl CartOp {
-    fn request(&self) -> Option<&Request> {
-        match self {
+    fn request(op: &CartOp) -> Option<&Request> {
+        match op {
             CartOp::Create { req } | CartOp::AddItem { req, .. } | CartOp::Checkout { req } => {
                 Some(req)
             }
             CartOp::RemoveItem { .. } => None,
         }
     }
-}
 
-impl Handler<CartMsg> for CartActor {
-    type Result = ();
-
-    /// One request runs at a time. A repeat of the running key is answered
-    /// at once (409 in progress, or 422); others queue behind it.
-    fn handle(&mut self, msg: CartMsg, ctx: &mut Context<Self>) {
-        self.last_used = Instant::now();
-        if let Some(req) = msg.op.request() {
-            if let Some(answer) = self.engine.answer_if_running(&self.ledger, req) {
-                self.depth.taken();
-                let _ = msg.reply.send(answer);
-                return;
-            }
-        }
-        if self.busy {
-            self.queue.push_back(msg);
-        } else {
-            self.start(msg, ctx);
-        }
-    }
-}
-
-impl CartActor {
-    fn start(&mut self, msg: CartMsg, ctx: &mut Context<Self>) {
-        self.depth.taken();
-        let engine = self.engine.clone();
-        let cart = self.cart.clone();
-        let id = self.id;
-        let admitted = match msg.op.request() {
-            Some(req) => engine.admit(&mut self.ledger, req),
-            None => Ok(()),
-        };
-        let work: BoxFuture<'static, Done> = match (admitted, msg.op) {
-            (Err(answer), _) => Box::pin(async move {
-                Done {
-                    cart: None,
-                    settle: None,
-                    reply: answer.await,
-                }
-            }),
-            (Ok(()), CartOp::Create { req }) => Box::pin(create(engine, id, cart, req)),
-            (Ok(()), CartOp::AddItem { req, show, seat }) => {
+    fn run(
+        engine: Engine,
+        id: CartId,
+        cart: Option<Cart>,
+        op: CartOp,
+    ) -> BoxFuture<'static, Done<Cart>> {
+        match op {
+            CartOp::Create { req } => Box::pin(create(engine, id, cart, req)),
+            CartOp::AddItem { req, show, seat } => {
                 Box::pin(add_item(engine, cart, req, show, seat))
             }
-            (Ok(()), CartOp::RemoveItem { user, show, seat }) => {
+            CartOp::RemoveItem { user, show, seat } => {
                 Box::pin(remove_item(engine, cart, user, show, seat))
             }
-            (Ok(()), CartOp::Checkout { req }) => Box::pin(checkout(engine, cart, req)),
-        };
-        let reply = msg.reply;
-        self.busy = true;
-        ctx.spawn(work.into_actor(self).map(move |done, act, ctx| {
-            act.busy = false;
-            // Only this actor's own cart (a create after an expired key
-            // makes a cart with another id, owned by another actor).
-            if let Some(cart) = done.cart.filter(|c| c.id == act.id) {
-                act.cart = Some(cart);
-            }
-            if let Some(req) = done.settle {
-                act.ledger.settle(req.user, &req.key);
-            }
-            act.last_used = Instant::now();
-            let _ = reply.send(done.reply);
-            if let Some(next) = act.queue.pop_front() {
-                act.start(next, ctx);
-            }
-        }));
+            CartOp::Checkout { req } => Box::pin(checkout(engine, cart, req)),
+        }
+    }
+
+    fn registry(engine: &Engine) -> &crate::actors::registry::Registry<CartId, CartActor> {
+        &engine.carts
     }
 }
 
@@ -222,7 +117,7 @@ fn cart_error(error: CartError) -> Reply {
     }
 }
 
-async fn create(engine: Engine, id: CartId, existing: Option<Cart>, req: Request) -> Done {
+async fn create(engine: Engine, id: CartId, existing: Option<Cart>, req: Request) -> Done<Cart> {
     // The id comes from (user, key). If a cart already has it while the
     // key has no record, the key expired and is being reused: this is a new
     // request and gets a new cart. Its retries still reach this actor and
@@ -243,7 +138,7 @@ async fn create(engine: Engine, id: CartId, existing: Option<Cart>, req: Request
         )
         .await;
     Done {
-        cart: applied.then_some(cart),
+        record: applied.then_some(cart),
         settle: Some(req),
         reply,
     }
@@ -255,9 +150,9 @@ async fn add_item(
     req: Request,
     show: Option<ShowId>,
     seat: SeatLabel,
-) -> Done {
+) -> Done<Cart> {
     let finish = |cart, reply| Done {
-        cart,
+        record: cart,
         settle: Some(req.clone()),
         reply,
     };
@@ -357,9 +252,9 @@ async fn remove_item(
     user: UserId,
     show: Option<ShowId>,
     seat: Option<SeatLabel>,
-) -> Done {
+) -> Done<Cart> {
     let done = |cart, reply| Done {
-        cart,
+        record: cart,
         settle: None,
         reply,
     };
@@ -412,9 +307,9 @@ async fn remove_item(
     done(applied.then_some(cart), reply)
 }
 
-async fn checkout(engine: Engine, cart: Option<Cart>, req: Request) -> Done {
+async fn checkout(engine: Engine, cart: Option<Cart>, req: Request) -> Done<Cart> {
     let finish = |cart, reply| Done {
-        cart,
+        record: cart,
         settle: Some(req.clone()),
         reply,
     };

@@ -11,3 +11,4 @@ pub mod booking;
 pub mod cart;
 pub mod registry;
 pub mod seat;
+pub mod serial;
