@@ -20,13 +20,7 @@ async fn another_users_ids_and_keys_get_nothing() {
     assert_eq!(booking.status, 201);
     let booking_id = booking.json()["id"].as_str().unwrap().to_string();
     let cart = alice.new_cart().await;
-    let held = alice
-        .post(
-            &format!("/v1/carts/{cart}/items"),
-            &new_key(),
-            json!({"show_id": show, "seat_id": "A2"}),
-        )
-        .await;
+    let held = alice.hold(&cart, &new_key(), &show, "A2").await;
     assert_eq!(held.status, 201);
 
     // Guessing ids: 404, never the data.

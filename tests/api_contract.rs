@@ -160,16 +160,6 @@ async fn cart(client: &Client, id: &str) -> Value {
     assert_json(&answer, 200)
 }
 
-async fn add_item(client: &Client, cart: &str, key: &str, show: &str, seat: &str) -> Answer {
-    client
-        .post(
-            &format!("/v1/carts/{cart}/items"),
-            key,
-            json!({"show_id": show, "seat_id": seat}),
-        )
-        .await
-}
-
 async fn checkout(client: &Client, cart: &str, key: &str) -> Answer {
     client
         .post(&format!("/v1/carts/{cart}/checkout"), key, json!({}))
@@ -273,10 +263,7 @@ async fn endpoints_needing_auth_answer_401_without_or_with_unknown_token() {
         .unwrap()
         .to_string();
     let cart_id = guest.new_cart().await;
-    assert_json(
-        &add_item(&guest, &cart_id, &new_key(), &show, "A2").await,
-        201,
-    );
+    assert_json(&guest.hold(&cart_id, &new_key(), &show, "A2").await, 201);
     let cart_before = cart(&guest, &cart_id).await;
 
     let requests: Vec<(&str, String, Option<Value>)> = vec![
@@ -920,7 +907,8 @@ async fn the_same_key_on_another_path_is_422_and_changes_nothing() {
         .post("/v1/carts", &key, json!({}))
         .await
         .assert_problem(422, "idempotency-key-reused");
-    add_item(&guest, &cart_id, &key, &show, "A3")
+    guest
+        .hold(&cart_id, &key, &show, "A3")
         .await
         .assert_problem(422, "idempotency-key-reused");
     checkout(&guest, &cart_id, &key)
@@ -930,8 +918,9 @@ async fn the_same_key_on_another_path_is_422_and_changes_nothing() {
     // An item's key used on another cart with the same body.
     let other_cart = guest.new_cart().await;
     let key = new_key();
-    assert_json(&add_item(&guest, &cart_id, &key, &show, "A4").await, 201);
-    add_item(&guest, &other_cart, &key, &show, "A4")
+    assert_json(&guest.hold(&cart_id, &key, &show, "A4").await, 201);
+    guest
+        .hold(&other_cart, &key, &show, "A4")
         .await
         .assert_problem(422, "idempotency-key-reused");
 
@@ -1029,12 +1018,9 @@ async fn not_found_outcomes_are_stored_and_replayed() {
 
     let unknown_cart = uuid::Uuid::new_v4().to_string();
     let key = new_key();
-    let first = add_item(&guest, &unknown_cart, &key, &show, "A1").await;
+    let first = guest.hold(&unknown_cart, &key, &show, "A1").await;
     first.assert_problem(404, "not-found");
-    assert_replay_of(
-        &add_item(&guest, &unknown_cart, &key, &show, "A1").await,
-        &first,
-    );
+    assert_replay_of(&guest.hold(&unknown_cart, &key, &show, "A1").await, &first);
     let key = new_key();
     let first = checkout(&guest, &unknown_cart, &key).await;
     first.assert_problem(404, "not-found");
@@ -1129,9 +1115,9 @@ async fn cart_operations_replay() {
     assert_replay_of(&guest.post("/v1/carts", &key, json!({})).await, &created);
 
     let key = new_key();
-    let added = add_item(&guest, &cart_id, &key, &show, "A1").await;
+    let added = guest.hold(&cart_id, &key, &show, "A1").await;
     assert_json(&added, 201);
-    assert_replay_of(&add_item(&guest, &cart_id, &key, &show, "A1").await, &added);
+    assert_replay_of(&guest.hold(&cart_id, &key, &show, "A1").await, &added);
     assert_eq!(
         cart(&guest, &cart_id).await["items"]
             .as_array()
@@ -1149,12 +1135,9 @@ async fn cart_operations_replay() {
 
     // A stored cart-closed replays too.
     let key = new_key();
-    let closed = add_item(&guest, &cart_id, &key, &show, "A2").await;
+    let closed = guest.hold(&cart_id, &key, &show, "A2").await;
     closed.assert_problem(409, "cart-closed");
-    assert_replay_of(
-        &add_item(&guest, &cart_id, &key, &show, "A2").await,
-        &closed,
-    );
+    assert_replay_of(&guest.hold(&cart_id, &key, &show, "A2").await, &closed);
 }
 
 // ---------------------------------------------------------------------------
@@ -1403,10 +1386,7 @@ async fn a_booking_is_all_or_nothing() {
 
     // A seat held by a cart counts as taken too; every taken seat is named.
     let cart_id = first.new_cart().await;
-    assert_json(
-        &add_item(&first, &cart_id, &new_key(), &show, "A4").await,
-        201,
-    );
+    assert_json(&first.hold(&cart_id, &new_key(), &show, "A4").await, 201);
     let refused = second
         .book(&new_key(), &show, &["A1", "A2", "A4", "A5"])
         .await;
@@ -1550,7 +1530,7 @@ async fn an_acknowledged_change_shows_in_the_seat_map_at_once() {
                     stale.push(format!("{seat} {status} after 204 cancel"));
                 }
                 if n <= 10 {
-                    let added = add_item(&guest, &cart_id, &new_key(), &show, &seat).await;
+                    let added = guest.hold(&cart_id, &new_key(), &show, &seat).await;
                     assert_json(&added, 201);
                     let status = client.seat_map(&show).await[&seat].clone();
                     if status != "held" {
@@ -1601,7 +1581,7 @@ async fn adding_an_item_holds_the_seat() {
     let (client, show, guest) = show_and_guest(&server, 5).await;
     let cart_id = guest.new_cart().await;
     let before = Utc::now();
-    let answer = add_item(&guest, &cart_id, &new_key(), &show, "A1").await;
+    let answer = guest.hold(&cart_id, &new_key(), &show, "A1").await;
     let body = assert_json(&answer, 201);
     assert_eq!(body["id"], cart_id);
     assert_eq!(body["status"], "open");
@@ -1622,7 +1602,7 @@ async fn adding_an_item_holds_the_seat() {
     expect_map(&client, &show, &[("A1", "held")]).await;
 
     // The cart's expires_at is its earliest live hold's.
-    let answer = add_item(&guest, &cart_id, &new_key(), &show, "A2").await;
+    let answer = guest.hold(&cart_id, &new_key(), &show, "A2").await;
     let body = assert_json(&answer, 201);
     assert_eq!(body["items"].as_array().unwrap().len(), 2);
     assert_eq!(body["expires_at"], items[0]["expires_at"]);
@@ -1634,13 +1614,10 @@ async fn adding_a_seat_the_cart_holds_renews_nothing() {
     let server = spawn_app();
     let (client, show, guest) = show_and_guest(&server, 5).await;
     let cart_id = guest.new_cart().await;
-    let first = assert_json(
-        &add_item(&guest, &cart_id, &new_key(), &show, "A1").await,
-        201,
-    );
+    let first = assert_json(&guest.hold(&cart_id, &new_key(), &show, "A1").await, 201);
     // Let the clock move so that a renewal would show in expires_at.
     tokio::time::sleep(Duration::from_millis(20)).await;
-    let again = add_item(&guest, &cart_id, &new_key(), &show, "A1").await;
+    let again = guest.hold(&cart_id, &new_key(), &show, "A1").await;
     let second = assert_json(&again, 201);
     assert_not_replay(&again);
     assert_eq!(second["items"].as_array().unwrap().len(), 1);
@@ -1659,20 +1636,18 @@ async fn a_cart_holds_seats_of_one_show() {
     let (client, show, guest) = show_and_guest(&server, 5).await;
     let other_show = client.create_show("Other", &[("A", 5)]).await;
     let cart_id = guest.new_cart().await;
-    let held = assert_json(
-        &add_item(&guest, &cart_id, &new_key(), &show, "A1").await,
-        201,
-    );
+    let held = assert_json(&guest.hold(&cart_id, &new_key(), &show, "A1").await, 201);
 
     let key = new_key();
-    add_item(&guest, &cart_id, &key, &other_show, "A1")
+    guest
+        .hold(&cart_id, &key, &other_show, "A1")
         .await
         .assert_problem(400, "invalid-request");
     expect_map(&client, &other_show, &[]).await;
     assert_eq!(cart(&guest, &cart_id).await, held);
 
     // Not stored: the key may be used again for a seat of the cart's show.
-    let fixed = add_item(&guest, &cart_id, &key, &show, "A2").await;
+    let fixed = guest.hold(&cart_id, &key, &show, "A2").await;
     assert_json(&fixed, 201);
     assert_not_replay(&fixed);
 }
@@ -1683,20 +1658,18 @@ async fn a_held_seat_is_unavailable_to_other_carts_and_bookings() {
     let (client, show, holder) = show_and_guest(&server, 5).await;
     let other = client.guest().await;
     let cart_id = holder.new_cart().await;
-    assert_json(
-        &add_item(&holder, &cart_id, &new_key(), &show, "A1").await,
-        201,
-    );
+    assert_json(&holder.hold(&cart_id, &new_key(), &show, "A1").await, 201);
 
     let other_cart = other.new_cart().await;
-    let refused = add_item(&other, &other_cart, &new_key(), &show, "A1").await;
+    let refused = other.hold(&other_cart, &new_key(), &show, "A1").await;
     refused.assert_problem(409, "seat-unavailable");
     assert_eq!(refused.json()["seats"], json!(["A1"]));
     assert_eq!(cart(&other, &other_cart).await["items"], json!([]));
 
     // Another cart of the same user is "another cart" as well.
     let second_cart = holder.new_cart().await;
-    add_item(&holder, &second_cart, &new_key(), &show, "A1")
+    holder
+        .hold(&second_cart, &new_key(), &show, "A1")
         .await
         .assert_problem(409, "seat-unavailable");
 
@@ -1707,7 +1680,8 @@ async fn a_held_seat_is_unavailable_to_other_carts_and_bookings() {
 
     // A booked seat cannot be held.
     assert_json(&other.book(&new_key(), &show, &["A2"]).await, 201);
-    add_item(&holder, &cart_id, &new_key(), &show, "A2")
+    holder
+        .hold(&cart_id, &new_key(), &show, "A2")
         .await
         .assert_problem(409, "seat-unavailable");
 
@@ -1727,14 +1701,8 @@ async fn removing_an_item_releases_the_hold() {
     let (client, show, guest) = show_and_guest(&server, 5).await;
     let other = client.guest().await;
     let cart_id = guest.new_cart().await;
-    assert_json(
-        &add_item(&guest, &cart_id, &new_key(), &show, "A1").await,
-        201,
-    );
-    let with_two = assert_json(
-        &add_item(&guest, &cart_id, &new_key(), &show, "A2").await,
-        201,
-    );
+    assert_json(&guest.hold(&cart_id, &new_key(), &show, "A1").await, 201);
+    let with_two = assert_json(&guest.hold(&cart_id, &new_key(), &show, "A2").await, 201);
 
     let removed = remove_item(&guest, &cart_id, &show, "A1").await;
     assert_eq!(removed.status, 204, "{}", removed.text);
@@ -1760,14 +1728,8 @@ async fn checkout_books_the_cart_and_closes_it() {
     let server = spawn_app();
     let (client, show, guest) = show_and_guest(&server, 5).await;
     let cart_id = guest.new_cart().await;
-    assert_json(
-        &add_item(&guest, &cart_id, &new_key(), &show, "A1").await,
-        201,
-    );
-    assert_json(
-        &add_item(&guest, &cart_id, &new_key(), &show, "A2").await,
-        201,
-    );
+    assert_json(&guest.hold(&cart_id, &new_key(), &show, "A1").await, 201);
+    assert_json(&guest.hold(&cart_id, &new_key(), &show, "A2").await, 201);
 
     let answer = checkout(&guest, &cart_id, &new_key()).await;
     let booked = assert_json(&answer, 201);
@@ -1785,7 +1747,8 @@ async fn checkout_books_the_cart_and_closes_it() {
     assert_eq!(bookings(&guest).await, vec![booked.clone()]);
 
     // Every change to a checked-out cart answers cart-closed.
-    add_item(&guest, &cart_id, &new_key(), &show, "A3")
+    guest
+        .hold(&cart_id, &new_key(), &show, "A3")
         .await
         .assert_problem(409, "cart-closed");
     checkout(&guest, &cart_id, &new_key())
@@ -1820,10 +1783,7 @@ async fn checkout_of_an_empty_cart_is_400() {
     assert!(bookings(&guest).await.is_empty());
 
     // Also once its only item was removed.
-    assert_json(
-        &add_item(&guest, &cart_id, &new_key(), &show, "A1").await,
-        201,
-    );
+    assert_json(&guest.hold(&cart_id, &new_key(), &show, "A1").await, 201);
     assert_eq!(remove_item(&guest, &cart_id, &show, "A1").await.status, 204);
     checkout(&guest, &cart_id, &new_key())
         .await
@@ -1831,10 +1791,7 @@ async fn checkout_of_an_empty_cart_is_400() {
     expect_map(&client, &show, &[]).await;
 
     // Not stored: the same key checks out once the cart has a seat.
-    assert_json(
-        &add_item(&guest, &cart_id, &new_key(), &show, "A2").await,
-        201,
-    );
+    assert_json(&guest.hold(&cart_id, &new_key(), &show, "A2").await, 201);
     let done = checkout(&guest, &cart_id, &key).await;
     assert_json(&done, 201);
     assert_not_replay(&done);
@@ -1886,16 +1843,17 @@ async fn invalid_cart_requests_are_400() {
         answer.assert_problem(400, "invalid-request");
     }
     // Unknown show or seat: 404.
-    add_item(
-        &guest,
-        &cart_id,
-        &new_key(),
-        &uuid::Uuid::new_v4().to_string(),
-        "A1",
-    )
-    .await
-    .assert_problem(404, "not-found");
-    add_item(&guest, &cart_id, &new_key(), &show, "A6")
+    guest
+        .hold(
+            &cart_id,
+            &new_key(),
+            &uuid::Uuid::new_v4().to_string(),
+            "A1",
+        )
+        .await
+        .assert_problem(404, "not-found");
+    guest
+        .hold(&cart_id, &new_key(), &show, "A6")
         .await
         .assert_problem(404, "not-found");
 
@@ -1911,16 +1869,13 @@ async fn carts_belong_to_their_user_and_unknown_carts_are_404() {
     let (client, show, owner) = show_and_guest(&server, 5).await;
     let other = client.guest().await;
     let cart_id = owner.new_cart().await;
-    let held = assert_json(
-        &add_item(&owner, &cart_id, &new_key(), &show, "A1").await,
-        201,
-    );
+    let held = assert_json(&owner.hold(&cart_id, &new_key(), &show, "A1").await, 201);
 
     for who in [&other, &client.admin()] {
         who.get(&format!("/v1/carts/{cart_id}"))
             .await
             .assert_problem(404, "not-found");
-        add_item(who, &cart_id, &new_key(), &show, "A2")
+        who.hold(&cart_id, &new_key(), &show, "A2")
             .await
             .assert_problem(404, "not-found");
         checkout(who, &cart_id, &new_key())
@@ -1940,7 +1895,8 @@ async fn carts_belong_to_their_user_and_unknown_carts_are_404() {
             .get(&format!("/v1/carts/{id}"))
             .await
             .assert_problem(404, "not-found");
-        add_item(&owner, id, &new_key(), &show, "A2")
+        owner
+            .hold(id, &new_key(), &show, "A2")
             .await
             .assert_problem(404, "not-found");
         checkout(&owner, id, &new_key())
@@ -1962,10 +1918,7 @@ async fn a_lapsed_hold_is_released_by_itself() {
     let server = spawn_app_with(|s| s.hold_ttl_secs = 1);
     let (client, show, guest) = show_and_guest(&server, 5).await;
     let cart_id = guest.new_cart().await;
-    let added = assert_json(
-        &add_item(&guest, &cart_id, &new_key(), &show, "A1").await,
-        201,
-    );
+    let added = assert_json(&guest.hold(&cart_id, &new_key(), &show, "A1").await, 201);
     assert_eq!(added["items"][0]["status"], "held");
     let expires = utc(added["items"][0]["expires_at"].as_str().unwrap());
     expect_map(&client, &show, &[("A1", "held")]).await;
@@ -2008,10 +1961,7 @@ async fn a_lapsed_hold_is_released_by_itself() {
     assert_replay_of(&checkout(&guest, &cart_id, &key).await, &refused);
 
     // One lapsed hold among live ones: still nothing is booked.
-    let added = assert_json(
-        &add_item(&guest, &cart_id, &new_key(), &show, "A2").await,
-        201,
-    );
+    let added = assert_json(&guest.hold(&cart_id, &new_key(), &show, "A2").await, 201);
     let items = added["items"].as_array().unwrap();
     assert_eq!(items.len(), 2);
     let a2 = items.iter().find(|i| i["seat_id"] == "A2").unwrap();
@@ -2042,53 +1992,39 @@ async fn holds_are_limited_per_user_and_show() {
     let other_show = client.create_show("Other", &[("A", 5)]).await;
     let first_cart = guest.new_cart().await;
     let second_cart = guest.new_cart().await;
-    assert_json(
-        &add_item(&guest, &first_cart, &new_key(), &show, "A1").await,
-        201,
-    );
-    assert_json(
-        &add_item(&guest, &first_cart, &new_key(), &show, "A2").await,
-        201,
-    );
+    assert_json(&guest.hold(&first_cart, &new_key(), &show, "A1").await, 201);
+    assert_json(&guest.hold(&first_cart, &new_key(), &show, "A2").await, 201);
 
     let key = new_key();
-    let refused = add_item(&guest, &second_cart, &key, &show, "A3").await;
+    let refused = guest.hold(&second_cart, &key, &show, "A3").await;
     refused.assert_problem(409, "too-many-holds");
     assert_eq!(cart(&guest, &second_cart).await["items"], json!([]));
     expect_map(&client, &show, &[("A1", "held"), ("A2", "held")]).await;
 
     // Re-adding a seat already held is no new hold.
-    assert_json(
-        &add_item(&guest, &first_cart, &new_key(), &show, "A1").await,
-        201,
-    );
+    assert_json(&guest.hold(&first_cart, &new_key(), &show, "A1").await, 201);
     // The limit is per show and per user.
     let third_cart = guest.new_cart().await;
     assert_json(
-        &add_item(&guest, &third_cart, &new_key(), &other_show, "A1").await,
+        &guest.hold(&third_cart, &new_key(), &other_show, "A1").await,
         201,
     );
     let other = client.guest().await;
     let other_cart = other.new_cart().await;
-    assert_json(
-        &add_item(&other, &other_cart, &new_key(), &show, "A3").await,
-        201,
-    );
+    assert_json(&other.hold(&other_cart, &new_key(), &show, "A3").await, 201);
 
     // Releasing a hold makes room; the stored 409 still replays.
     assert_eq!(
         remove_item(&guest, &first_cart, &show, "A1").await.status,
         204
     );
-    assert_replay_of(
-        &add_item(&guest, &second_cart, &key, &show, "A3").await,
-        &refused,
-    );
+    assert_replay_of(&guest.hold(&second_cart, &key, &show, "A3").await, &refused);
     assert_json(
-        &add_item(&guest, &second_cart, &new_key(), &show, "A4").await,
+        &guest.hold(&second_cart, &new_key(), &show, "A4").await,
         201,
     );
-    add_item(&guest, &second_cart, &new_key(), &show, "A5")
+    guest
+        .hold(&second_cart, &new_key(), &show, "A5")
         .await
         .assert_problem(409, "too-many-holds");
     expect_map(
@@ -2275,10 +2211,7 @@ async fn the_event_stream_reports_seat_changes() {
     );
 
     let cart_id = guest.new_cart().await;
-    assert_json(
-        &add_item(&guest, &cart_id, &new_key(), &show, "A2").await,
-        201,
-    );
+    assert_json(&guest.hold(&cart_id, &new_key(), &show, "A2").await, 201);
     let events = read_events(&mut stream, &mut buffer, 1).await;
     assert_eq!(
         events,

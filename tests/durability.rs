@@ -223,6 +223,13 @@ async fn cart_of(client: &Client, cart: &str) -> Value {
 }
 
 /// POSTs with a new key and asserts the status.
+/// Holds a seat in a cart with a fresh key; asserts the 201.
+async fn hold_new(client: &Client, cart: &str, show: &str, seat: &str) -> Answer {
+    let answer = client.hold(cart, &new_key(), show, seat).await;
+    assert_eq!(answer.status, 201, "hold {seat}: {}", answer.text);
+    answer
+}
+
 async fn post_new(client: &Client, path: &str, body: Value, status: u16) -> Answer {
     let answer = client.post(path, &new_key(), body).await;
     assert_eq!(answer.status, status, "POST {path}: {}", answer.text);
@@ -1118,14 +1125,7 @@ async fn hold_expires_on_time_after_kill9_and_restart() {
     let alice = server.client().guest().await;
     let bob = server.client().guest().await;
     let cart = alice.new_cart().await;
-    let held = post_new(
-        &alice,
-        &format!("/v1/carts/{cart}/items"),
-        json!({"show_id": show, "seat_id": "A1"}),
-        201,
-    )
-    .await
-    .json();
+    let held = hold_new(&alice, &cart, &show, "A1").await.json();
     let expires_ms = parse_ms(held["items"][0]["expires_at"].as_str().unwrap());
     let (alice, bob) = (token_of(&alice), token_of(&bob));
     server.kill9();
@@ -1167,13 +1167,7 @@ async fn hold_expires_on_time_after_kill9_and_restart() {
 
     // Someone else can hold it now.
     let bob_cart = bob.new_cart().await;
-    post_new(
-        &bob,
-        &format!("/v1/carts/{bob_cart}/items"),
-        json!({"show_id": show, "seat_id": "A1"}),
-        201,
-    )
-    .await;
+    hold_new(&bob, &bob_cart, &show, "A1").await;
     let state = cart_of(&bob, &bob_cart).await;
     assert_eq!(state["items"][0]["seat_id"], "A1", "{state}");
     assert_eq!(state["items"][0]["status"], "held", "{state}");
@@ -1211,13 +1205,7 @@ async fn crash_during_a_hold_expiry_leaves_the_seat_free() {
         let server = BinaryServer::start(&data, &env_crash);
         let alice = on(&server.base, &alice_token);
         let cart = alice.new_cart().await;
-        post_new(
-            &alice,
-            &format!("/v1/carts/{cart}/items"),
-            json!({"show_id": show, "seat_id": "A2"}),
-            201,
-        )
-        .await;
+        hold_new(&alice, &cart, &show, "A2").await;
         expect_abort(server, None, &point);
 
         let server = BinaryServer::start(&data, &env);
@@ -1227,13 +1215,7 @@ async fn crash_during_a_hold_expiry_leaves_the_seat_free() {
         let state = cart_of(&alice, &cart).await;
         assert_eq!(state["items"][0]["status"], "expired", "{point}: {state}");
         let bob_cart = bob.new_cart().await;
-        post_new(
-            &bob,
-            &format!("/v1/carts/{bob_cart}/items"),
-            json!({"show_id": show, "seat_id": "A2"}),
-            201,
-        )
-        .await;
+        hold_new(&bob, &bob_cart, &show, "A2").await;
         stop(server);
     }
 }

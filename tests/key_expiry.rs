@@ -22,13 +22,7 @@ async fn a_reused_key_after_expiry_runs_as_new() {
     let cart = guest.post("/v1/carts", &cart_key, json!({})).await;
     assert_eq!(cart.status, 201);
     let cart_id = cart.json()["id"].as_str().unwrap().to_string();
-    let held = guest
-        .post(
-            &format!("/v1/carts/{cart_id}/items"),
-            &new_key(),
-            json!({"show_id": show, "seat_id": "A3"}),
-        )
-        .await;
+    let held = guest.hold(&cart_id, &new_key(), &show, "A3").await;
     assert_eq!(held.status, 201, "{}", held.text);
 
     // Within the TTL: the key is remembered.
@@ -95,13 +89,7 @@ async fn a_reused_key_after_expiry_runs_as_new() {
     assert_ne!(new_cart_id, cart_id);
     let old_cart = guest.get(&format!("/v1/carts/{cart_id}")).await.json();
     assert_eq!(old_cart["items"][0]["seat_id"], "A3");
-    let held = guest
-        .post(
-            &format!("/v1/carts/{new_cart_id}/items"),
-            &new_key(),
-            json!({"show_id": show, "seat_id": "A4"}),
-        )
-        .await;
+    let held = guest.hold(&new_cart_id, &new_key(), &show, "A4").await;
     assert_eq!(held.status, 201, "{}", held.text);
 
     let metrics = client.get("/metrics").await.text;

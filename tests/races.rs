@@ -568,9 +568,8 @@ async fn carts_race_for_a_hold_then_checkout_races_bookings() {
         let show = show.clone();
         let carts = carts.clone();
         race(&users, move |i, c| {
-            let path = format!("/v1/carts/{}/items", carts[i]);
-            let body = json!({"show_id": show, "seat_id": "A1"});
-            async move { c.post(&path, &new_key(), body).await }
+            let (cart, show) = (carts[i].clone(), show.clone());
+            async move { c.hold(&cart, &new_key(), &show, "A1").await }
         })
         .await
     };

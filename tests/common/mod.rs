@@ -332,6 +332,16 @@ impl Client {
         answer.json()["id"].as_str().expect("a cart id").to_string()
     }
 
+    /// Holds a seat in a cart: `POST /v1/carts/{cart}/items`.
+    pub async fn hold(&self, cart: &str, key: &str, show: &str, seat: &str) -> Answer {
+        self.post(
+            &format!("/v1/carts/{cart}/items"),
+            key,
+            json!({"show_id": show, "seat_id": seat}),
+        )
+        .await
+    }
+
     pub async fn book(&self, key: &str, show: &str, seats: &[&str]) -> Answer {
         self.post(
             "/v1/bookings",
