@@ -1,19 +1,11 @@
 //! The checker catches what it must: hand-made histories with one planted
 //! violation each, and a clean history that must pass.
 
+use super::tests::{answer, replay, Hist, SHOW};
 use super::*;
-use crate::sim::history::{Answer, BookingObs, CartObs, Event, FinalState, History, ItemObs, Op};
+use crate::sim::history::{Answer, BookingObs, CartObs, FinalState, ItemObs};
 
-const SHOW: &str = "show-1";
 const TTL_MS: u64 = 10_000;
-
-fn answer(status: u16, body: String, replayed: bool) -> Option<Answer> {
-    Some(Answer {
-        status,
-        body,
-        replayed,
-    })
-}
 
 fn booking_body(id: &str, seats: &[&str]) -> String {
     serde_json::json!({
@@ -23,50 +15,16 @@ fn booking_body(id: &str, seats: &[&str]) -> String {
     .to_string()
 }
 
-fn refused_body(seats: &[&str]) -> String {
-    serde_json::json!({
+fn booked(id: &str, seats: &[&str]) -> Option<Answer> {
+    answer(201, booking_body(id, seats))
+}
+
+fn refused(seats: &[&str]) -> Option<Answer> {
+    let body = serde_json::json!({
         "type": "https://boxoffice.dev/problems/seat-unavailable",
         "title": "Seat unavailable", "status": 409, "detail": "taken", "seats": seats
-    })
-    .to_string()
-}
-
-fn book(
-    seq: usize,
-    user: usize,
-    key: &str,
-    seats: &[&str],
-    span: (u64, u64),
-    answer: Option<Answer>,
-) -> Event {
-    Event {
-        seq,
-        user,
-        op: Op::Book {
-            show: SHOW.into(),
-            seats: seats.iter().map(|s| s.to_string()).collect(),
-        },
-        key: Some(key.into()),
-        start_ms: span.0,
-        end_ms: span.1,
-        answer,
-    }
-}
-
-fn cancel(seq: usize, user: usize, booking: &str, seats: &[&str], span: (u64, u64)) -> Event {
-    Event {
-        seq,
-        user,
-        op: Op::Cancel {
-            booking: booking.into(),
-            show: SHOW.into(),
-            seats: seats.iter().map(|s| s.to_string()).collect(),
-        },
-        key: None,
-        start_ms: span.0,
-        end_ms: span.1,
-        answer: answer(204, String::new(), false),
-    }
+    });
+    answer(409, body.to_string())
 }
 
 fn confirmed(id: &str, user: usize, seats: &[&str]) -> BookingObs {
@@ -86,83 +44,33 @@ fn map(seats: &[(&str, &str)]) -> std::collections::BTreeMap<(String, String), S
         .collect()
 }
 
-fn history(events: Vec<Event>) -> History {
-    History {
-        events,
-        hold_ttl_ms: TTL_MS,
-    }
-}
-
 fn rules(violations: &[Violation]) -> Vec<&'static str> {
     violations.iter().map(|v| v.rule).collect()
 }
 
 /// Two users book, one cancels and the seat is booked again, a hold is
 /// checked out, a retry replays, and a refusal names a seat that was taken.
-fn clean() -> (History, FinalState) {
+/// The events (seqs 0 to 6) come back unfinished so a test can add more.
+fn clean() -> (Hist, FinalState) {
     let b1 = booking_body("b1", &["A1", "A2"]);
-    let cart_body = serde_json::json!({
+    let cart = serde_json::json!({
         "id": "c1", "status": "open",
         "items": [{"show_id": SHOW, "seat_id": "A4", "status": "held",
                    "expires_at": "2026-11-28T10:00:10.000Z"}],
         "expires_at": "2026-11-28T10:00:10.000Z"
-    })
-    .to_string();
-    let hold_start = 1_795_860_000_000; // 2026-11-28T10:00:00Z
-    let events = vec![
-        book(
-            0,
-            0,
-            "k1",
-            &["A1", "A2"],
-            (100, 110),
-            answer(201, b1.clone(), false),
-        ),
-        book(1, 0, "k1", &["A1", "A2"], (120, 121), answer(201, b1, true)),
-        book(
-            2,
-            1,
-            "k2",
-            &["A2", "A3"],
-            (130, 140),
-            answer(409, refused_body(&["A2"]), false),
-        ),
-        cancel(3, 0, "b1", &["A1", "A2"], (150, 160)),
-        book(
-            4,
-            1,
-            "k3",
-            &["A2", "A3"],
-            (170, 180),
-            answer(201, booking_body("b2", &["A2", "A3"]), false),
-        ),
-        Event {
-            seq: 5,
-            user: 1,
-            op: Op::Hold {
-                cart: "c1".into(),
-                show: SHOW.into(),
-                seat: "A4".into(),
-            },
-            key: Some("k4".into()),
-            start_ms: hold_start,
-            end_ms: hold_start + 5,
-            answer: answer(201, cart_body, false),
-        },
-        Event {
-            seq: 6,
-            user: 1,
-            op: Op::Checkout {
-                cart: "c1".into(),
-                show: SHOW.into(),
-                seats: vec!["A4".into()],
-            },
-            key: Some("k5".into()),
-            start_ms: hold_start + 10,
-            end_ms: hold_start + 20,
-            answer: answer(201, booking_body("b3", &["A4"]), false),
-        },
-    ];
+    });
+    let held = answer(201, cart.to_string());
+    let b2 = booked("b2", &["A2", "A3"]);
+    let b3 = booked("b3", &["A4"]);
+    let t0 = 1_795_860_000_000; // 2026-11-28T10:00:00Z: the hold is sent
+    let mut h = Hist::default();
+    h.book(0, "k1", &["A1", "A2"], (100, 110), answer(201, b1.clone()));
+    h.book(0, "k1", &["A1", "A2"], (120, 121), replay(201, b1));
+    h.book(1, "k2", &["A2", "A3"], (130, 140), refused(&["A2"]));
+    h.cancel(0, "b1", &["A1", "A2"], (150, 160));
+    h.book(1, "k3", &["A2", "A3"], (170, 180), b2);
+    h.hold(1, "k4", "c1", "A4", (t0, t0 + 5), held);
+    h.checkout(1, "k5", "c1", &["A4"], (t0 + 10, t0 + 20), b3);
     let final_state = FinalState {
         bookings: vec![
             BookingObs {
@@ -179,7 +87,7 @@ fn clean() -> (History, FinalState) {
             open: false,
             items: vec![ItemObs {
                 seat: "A4".into(),
-                expires_at_ms: hold_start + TTL_MS,
+                expires_at_ms: t0 + TTL_MS,
             }],
         }],
         seat_map: map(&[
@@ -188,30 +96,24 @@ fn clean() -> (History, FinalState) {
             ("A3", "booked"),
             ("A4", "booked"),
         ]),
-        observed_at_ms: hold_start + 1_000,
+        observed_at_ms: t0 + 1_000,
     };
-    (history(events), final_state)
+    (h, final_state)
 }
 
 #[test]
 fn a_clean_history_passes() {
-    let (history, final_state) = clean();
-    let violations = check(&history, &final_state);
+    let (h, final_state) = clean();
+    let violations = check(&h.into_history(TTL_MS), &final_state);
     assert!(violations.is_empty(), "{violations:?}");
 }
 
 #[test]
 fn catches_a_double_booking() {
-    let (mut history, mut final_state) = clean();
+    let (mut h, mut final_state) = clean();
     // User 2 gets A3 too, while b2 holds it, and nobody cancels.
-    history.events.push(book(
-        7,
-        2,
-        "k9",
-        &["A3"],
-        (300, 310),
-        answer(201, booking_body("b9", &["A3"]), false),
-    ));
+    h.book(2, "k9", &["A3"], (300, 310), booked("b9", &["A3"]));
+    let history = h.into_history(TTL_MS);
     final_state.bookings.push(confirmed("b9", 2, &["A3"]));
     let violations = check(&history, &final_state);
     let found = violations
@@ -225,23 +127,10 @@ fn catches_a_double_booking() {
 
 #[test]
 fn catches_a_key_with_two_effects() {
-    let (mut history, mut final_state) = clean();
-    history.events.push(book(
-        7,
-        2,
-        "k7",
-        &["A5"],
-        (300, 310),
-        answer(201, booking_body("b7", &["A5"]), false),
-    ));
-    history.events.push(book(
-        8,
-        2,
-        "k7",
-        &["A5"],
-        (320, 330),
-        answer(201, booking_body("b8", &["A5"]), false),
-    ));
+    let (mut h, mut final_state) = clean();
+    h.book(2, "k7", &["A5"], (300, 310), booked("b7", &["A5"]));
+    h.book(2, "k7", &["A5"], (320, 330), booked("b8", &["A5"]));
+    let history = h.into_history(TTL_MS);
     final_state.bookings.push(confirmed("b7", 2, &["A5"]));
     final_state
         .seat_map
@@ -256,12 +145,14 @@ fn catches_a_key_with_two_effects() {
 
 #[test]
 fn catches_a_lost_acknowledged_booking() {
-    let (history, mut final_state) = clean();
+    let (h, mut final_state) = clean();
+    let history = h.into_history(TTL_MS);
     final_state.bookings.retain(|b| b.id != "b3");
     assert!(rules(&check(&history, &final_state)).contains(&"lost-booking"));
 
     // Read back cancelled, though nobody cancelled it.
-    let (history, mut final_state) = clean();
+    let (h, mut final_state) = clean();
+    let history = h.into_history(TTL_MS);
     final_state
         .bookings
         .iter_mut()
@@ -279,8 +170,9 @@ fn catches_a_lost_acknowledged_booking() {
 
 #[test]
 fn catches_a_stale_replay() {
-    let (mut history, final_state) = clean();
-    history.events[1].answer = answer(201, booking_body("b1", &["A1"]), true);
+    let (h, final_state) = clean();
+    let mut history = h.into_history(TTL_MS);
+    history.events[1].answer = replay(201, booking_body("b1", &["A1"]));
     let violations = check(&history, &final_state);
     let found = violations
         .iter()
@@ -291,13 +183,15 @@ fn catches_a_stale_replay() {
 
 #[test]
 fn catches_a_seat_map_that_disagrees() {
-    let (history, mut final_state) = clean();
+    let (h, mut final_state) = clean();
+    let history = h.into_history(TTL_MS);
     final_state
         .seat_map
         .insert((SHOW.into(), "A3".into()), "available".into());
     assert!(rules(&check(&history, &final_state)).contains(&"seat-map"));
 
-    let (history, mut final_state) = clean();
+    let (h, mut final_state) = clean();
+    let history = h.into_history(TTL_MS);
     final_state
         .seat_map
         .insert((SHOW.into(), "A1".into()), "held".into());
@@ -306,7 +200,8 @@ fn catches_a_seat_map_that_disagrees() {
 
 #[test]
 fn catches_a_hold_outliving_its_ttl() {
-    let (history, mut final_state) = clean();
+    let (h, mut final_state) = clean();
+    let history = h.into_history(TTL_MS);
     final_state.carts[0].items[0].expires_at_ms += 60_000;
     let violations = check(&history, &final_state);
     assert!(
@@ -320,15 +215,9 @@ fn catches_a_hold_outliving_its_ttl() {
 #[test]
 fn catches_a_refusal_no_order_explains() {
     // A5 was refused before anyone could have taken it, and stayed free.
-    let (mut history, mut final_state) = clean();
-    history.events.push(book(
-        7,
-        2,
-        "k7",
-        &["A5"],
-        (10, 20),
-        answer(409, refused_body(&["A5"]), false),
-    ));
+    let (mut h, mut final_state) = clean();
+    h.book(2, "k7", &["A5"], (10, 20), refused(&["A5"]));
+    let history = h.into_history(TTL_MS);
     final_state
         .seat_map
         .insert((SHOW.into(), "A5".into()), "available".into());
@@ -343,23 +232,10 @@ fn catches_a_refusal_no_order_explains() {
 #[test]
 fn overlapping_operations_that_can_be_ordered_pass() {
     // The refusal of A3 overlaps the booking that took it: fine.
-    let (mut history, mut final_state) = clean();
-    history.events.push(book(
-        7,
-        2,
-        "k7",
-        &["A6"],
-        (400, 450),
-        answer(201, booking_body("b7", &["A6"]), false),
-    ));
-    history.events.push(book(
-        8,
-        3,
-        "k8",
-        &["A6"],
-        (410, 420),
-        answer(409, refused_body(&["A6"]), false),
-    ));
+    let (mut h, mut final_state) = clean();
+    h.book(2, "k7", &["A6"], (400, 450), booked("b7", &["A6"]));
+    h.book(3, "k8", &["A6"], (410, 420), refused(&["A6"]));
+    let history = h.into_history(TTL_MS);
     final_state.bookings.push(confirmed("b7", 2, &["A6"]));
     final_state
         .seat_map
@@ -372,18 +248,13 @@ fn overlapping_operations_that_can_be_ordered_pass() {
 fn the_excerpt_keeps_only_the_refusals_that_show_the_violation() {
     // Five refusals of A7 while it was free the whole time: one is enough
     // to show it, so the excerpt names one event.
-    let (mut history, mut final_state) = clean();
+    let (mut h, mut final_state) = clean();
     for i in 0..5 {
         let start = 10 + i * 10;
-        history.events.push(book(
-            7 + i as usize,
-            2,
-            &format!("r{i}"),
-            &["A7"],
-            (start, start + 5),
-            answer(409, refused_body(&["A7"]), false),
-        ));
+        let key = format!("r{i}");
+        h.book(2, &key, &["A7"], (start, start + 5), refused(&["A7"]));
     }
+    let history = h.into_history(TTL_MS);
     final_state
         .seat_map
         .insert((SHOW.into(), "A7".into()), "available".into());

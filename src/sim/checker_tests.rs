@@ -7,7 +7,7 @@ use serde_json::json;
 
 /// A plausible wall clock (ms since the epoch) so RFC 3339 times round-trip.
 const T: u64 = 1_700_000_000_000;
-const SHOW: &str = "show-1";
+pub(super) const SHOW: &str = "show-1";
 const TTL: u64 = 600_000;
 
 fn rfc3339(ms: u64) -> String {
@@ -20,7 +20,7 @@ fn strings(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
 
-fn answer(status: u16, body: String) -> Option<Answer> {
+pub(super) fn answer(status: u16, body: String) -> Option<Answer> {
     Some(Answer {
         status,
         body,
@@ -28,7 +28,7 @@ fn answer(status: u16, body: String) -> Option<Answer> {
     })
 }
 
-fn replay(status: u16, body: String) -> Option<Answer> {
+pub(super) fn replay(status: u16, body: String) -> Option<Answer> {
     Some(Answer {
         status,
         body,
@@ -80,104 +80,125 @@ fn problem(code: &str, status: u16, seats: &[&str]) -> String {
     body.to_string()
 }
 
-fn seat_unavailable(seats: &[&str]) -> Option<Answer> {
+/// 409 seat-unavailable naming `seats`.
+fn taken(seats: &[&str]) -> Option<Answer> {
     answer(409, problem("seat-unavailable", 409, seats))
 }
 
-fn ev(
-    seq: usize,
-    user: usize,
-    op: Op,
-    key: Option<&str>,
-    span: (u64, u64),
-    answer: Option<Answer>,
-) -> Event {
-    Event {
-        seq,
-        user,
-        op,
-        key: key.map(String::from),
-        start_ms: span.0,
-        end_ms: span.1,
-        answer,
+/// A hand-made history: each event gets the next seq (0 first, or the one
+/// set by `seq`), and each method returns the seq it gave.
+#[derive(Default)]
+pub(super) struct Hist {
+    events: Vec<Event>,
+    next: usize,
+}
+
+impl Hist {
+    /// The next event gets `seq` (for histories with gaps in their seqs).
+    fn seq(&mut self, seq: usize) -> &mut Self {
+        self.next = seq;
+        self
     }
-}
 
-fn book_event(
-    seq: usize,
-    user: usize,
-    key: &str,
-    seats: &[&str],
-    span: (u64, u64),
-    answer: Option<Answer>,
-) -> Event {
-    let op = Op::Book {
-        show: SHOW.into(),
-        seats: strings(seats),
-    };
-    ev(seq, user, op, Some(key), span, answer)
-}
+    fn event(
+        &mut self,
+        user: usize,
+        op: Op,
+        key: Option<&str>,
+        span: (u64, u64),
+        answer: Option<Answer>,
+    ) -> usize {
+        let seq = self.next;
+        self.next += 1;
+        self.events.push(Event {
+            seq,
+            user,
+            op,
+            key: key.map(String::from),
+            start_ms: span.0,
+            end_ms: span.1,
+            answer,
+        });
+        seq
+    }
 
-fn create_cart_event(seq: usize, user: usize, key: &str, cart: &str, span: (u64, u64)) -> Event {
-    let body = json!({"id": cart, "status": "open", "items": [], "expires_at": null});
-    ev(
-        seq,
-        user,
-        Op::CreateCart,
-        Some(key),
-        span,
-        answer(201, body.to_string()),
-    )
-}
+    pub(super) fn book(
+        &mut self,
+        user: usize,
+        key: &str,
+        seats: &[&str],
+        span: (u64, u64),
+        answer: Option<Answer>,
+    ) -> usize {
+        let op = Op::Book {
+            show: SHOW.into(),
+            seats: strings(seats),
+        };
+        self.event(user, op, Some(key), span, answer)
+    }
 
-fn hold_event(
-    seq: usize,
-    user: usize,
-    key: &str,
-    cart: &str,
-    seat: &str,
-    span: (u64, u64),
-    answer: Option<Answer>,
-) -> Event {
-    let op = Op::Hold {
-        cart: cart.into(),
-        show: SHOW.into(),
-        seat: seat.into(),
-    };
-    ev(seq, user, op, Some(key), span, answer)
-}
+    /// Answered 201 with the new, empty cart.
+    fn create_cart(&mut self, user: usize, key: &str, cart: &str, span: (u64, u64)) -> usize {
+        let body = json!({"id": cart, "status": "open", "items": [], "expires_at": null});
+        let answer = answer(201, body.to_string());
+        self.event(user, Op::CreateCart, Some(key), span, answer)
+    }
 
-fn checkout_event(
-    seq: usize,
-    user: usize,
-    key: &str,
-    cart: &str,
-    seats: &[&str],
-    span: (u64, u64),
-    answer: Option<Answer>,
-) -> Event {
-    let op = Op::Checkout {
-        cart: cart.into(),
-        show: SHOW.into(),
-        seats: strings(seats),
-    };
-    ev(seq, user, op, Some(key), span, answer)
-}
+    pub(super) fn hold(
+        &mut self,
+        user: usize,
+        key: &str,
+        cart: &str,
+        seat: &str,
+        span: (u64, u64),
+        answer: Option<Answer>,
+    ) -> usize {
+        let op = Op::Hold {
+            cart: cart.into(),
+            show: SHOW.into(),
+            seat: seat.into(),
+        };
+        self.event(user, op, Some(key), span, answer)
+    }
 
-/// `DELETE /v1/bookings/{id}`: no key, 204 with an empty body.
-fn cancel_event(seq: usize, user: usize, booking: &str, seats: &[&str], span: (u64, u64)) -> Event {
-    let op = Op::Cancel {
-        booking: booking.into(),
-        show: SHOW.into(),
-        seats: strings(seats),
-    };
-    ev(seq, user, op, None, span, answer(204, String::new()))
-}
+    pub(super) fn checkout(
+        &mut self,
+        user: usize,
+        key: &str,
+        cart: &str,
+        seats: &[&str],
+        span: (u64, u64),
+        answer: Option<Answer>,
+    ) -> usize {
+        let op = Op::Checkout {
+            cart: cart.into(),
+            show: SHOW.into(),
+            seats: strings(seats),
+        };
+        self.event(user, op, Some(key), span, answer)
+    }
 
-fn history(events: Vec<Event>, hold_ttl_ms: u64) -> History {
-    History {
-        events,
-        hold_ttl_ms,
+    /// `DELETE /v1/bookings/{id}`: no key, 204 with an empty body.
+    pub(super) fn cancel(
+        &mut self,
+        user: usize,
+        booking: &str,
+        seats: &[&str],
+        span: (u64, u64),
+    ) -> usize {
+        let op = Op::Cancel {
+            booking: booking.into(),
+            show: SHOW.into(),
+            seats: strings(seats),
+        };
+        self.event(user, op, None, span, answer(204, String::new()))
+    }
+
+    pub(super) fn into_history(self, hold_ttl_ms: u64) -> History {
+        History {
+            events: self.events,
+            hold_ttl_ms,
+        }
     }
 }
 
@@ -266,116 +287,34 @@ fn clean_run() -> (History, FinalState) {
     let b2 = booking_body("b-2", &["A3"], T + 40);
     let c1_exp = T + 330 + TTL;
     let c2_exp = T + 530 + TTL;
-    let b3 = booking_body("b-3", &["A3"], T + 420);
-    let b4 = booking_body("b-4", &["A5"], T + 640);
-    let events = vec![
-        book_event(
-            0,
-            0,
-            "sim-0-1",
-            &["A1", "A2"],
-            (T, T + 30),
-            answer(201, b1.clone()),
-        ),
-        // Duplicate delivery of the same request: replayed byte for byte.
-        book_event(
-            1,
-            0,
-            "sim-0-1",
-            &["A1", "A2"],
-            (T + 35, T + 45),
-            replay(201, b1),
-        ),
-        // Answer "lost" by the client, then retried with the same key.
-        book_event(
-            2,
-            1,
-            "sim-1-1",
-            &["A3"],
-            (T + 10, T + 50),
-            answer(201, b2.clone()),
-        ),
-        book_event(
-            3,
-            2,
-            "sim-2-1",
-            &["A1"],
-            (T + 60, T + 80),
-            seat_unavailable(&["A1"]),
-        ),
-        book_event(
-            4,
-            1,
-            "sim-1-1",
-            &["A3"],
-            (T + 100, T + 110),
-            replay(201, b2),
-        ),
-        cancel_event(5, 1, "b-2", &["A3"], (T + 200, T + 220)),
-        create_cart_event(6, 2, "sim-2-2", "c-1", (T + 300, T + 310)),
-        hold_event(
-            7,
-            2,
-            "sim-2-3",
-            "c-1",
-            "A3",
-            (T + 320, T + 340),
-            answer(201, cart_body("c-1", "open", &[("A3", c1_exp)])),
-        ),
-        checkout_event(
-            8,
-            2,
-            "sim-2-4",
-            "c-1",
-            &["A3"],
-            (T + 400, T + 430),
-            answer(201, b3),
-        ),
-        create_cart_event(9, 3, "sim-3-1", "c-2", (T + 500, T + 510)),
-        hold_event(
-            10,
-            3,
-            "sim-3-2",
-            "c-2",
-            "A4",
-            (T + 520, T + 540),
-            answer(201, cart_body("c-2", "open", &[("A4", c2_exp)])),
-        ),
-        // Concurrent duplicate: one attempt is told "in progress".
-        book_event(
-            11,
-            3,
-            "sim-3-3",
-            &["A5"],
-            (T + 600, T + 610),
-            answer(409, problem("request-in-progress", 409, &[])),
-        ),
-        book_event(
-            12,
-            3,
-            "sim-3-3",
-            &["A5"],
-            (T + 600, T + 650),
-            answer(201, b4),
-        ),
-        // Overloaded, then retried: refused, A4 is held by c-2.
-        book_event(
-            13,
-            1,
-            "sim-1-2",
-            &["A4"],
-            (T + 700, T + 705),
-            answer(503, problem("overloaded", 503, &[])),
-        ),
-        book_event(
-            14,
-            1,
-            "sim-1-2",
-            &["A4"],
-            (T + 760, T + 780),
-            seat_unavailable(&["A4"]),
-        ),
-    ];
+    let (b1, b1_replay) = (answer(201, b1.clone()), replay(201, b1));
+    let (b2, b2_replay) = (answer(201, b2.clone()), replay(201, b2));
+    let b3 = answer(201, booking_body("b-3", &["A3"], T + 420));
+    let b4 = answer(201, booking_body("b-4", &["A5"], T + 640));
+    let c1_held = answer(201, cart_body("c-1", "open", &[("A3", c1_exp)]));
+    let c2_held = answer(201, cart_body("c-2", "open", &[("A4", c2_exp)]));
+    let in_progress = answer(409, problem("request-in-progress", 409, &[]));
+    let overloaded = answer(503, problem("overloaded", 503, &[]));
+    let mut h = Hist::default();
+    h.book(0, "sim-0-1", &["A1", "A2"], (T, T + 30), b1);
+    // Duplicate delivery of the same request: replayed byte for byte.
+    h.book(0, "sim-0-1", &["A1", "A2"], (T + 35, T + 45), b1_replay);
+    // Answer "lost" by the client, then retried with the same key.
+    h.book(1, "sim-1-1", &["A3"], (T + 10, T + 50), b2);
+    h.book(2, "sim-2-1", &["A1"], (T + 60, T + 80), taken(&["A1"]));
+    h.book(1, "sim-1-1", &["A3"], (T + 100, T + 110), b2_replay);
+    h.cancel(1, "b-2", &["A3"], (T + 200, T + 220));
+    h.create_cart(2, "sim-2-2", "c-1", (T + 300, T + 310));
+    h.hold(2, "sim-2-3", "c-1", "A3", (T + 320, T + 340), c1_held);
+    h.checkout(2, "sim-2-4", "c-1", &["A3"], (T + 400, T + 430), b3);
+    h.create_cart(3, "sim-3-1", "c-2", (T + 500, T + 510));
+    h.hold(3, "sim-3-2", "c-2", "A4", (T + 520, T + 540), c2_held);
+    // Concurrent duplicate: one attempt is told "in progress".
+    h.book(3, "sim-3-3", &["A5"], (T + 600, T + 610), in_progress);
+    h.book(3, "sim-3-3", &["A5"], (T + 600, T + 650), b4);
+    // Overloaded, then retried: refused, A4 is held by c-2.
+    h.book(1, "sim-1-2", &["A4"], (T + 700, T + 705), overloaded);
+    h.book(1, "sim-1-2", &["A4"], (T + 760, T + 780), taken(&["A4"]));
     let state = final_state(
         vec![
             booking_obs("b-1", 0, &["A1", "A2"], true),
@@ -397,7 +336,7 @@ fn clean_run() -> (History, FinalState) {
         ],
         T + 2_000,
     );
-    (history(events, TTL), state)
+    (h.into_history(TTL), state)
 }
 
 #[test]
@@ -433,56 +372,38 @@ fn clean_history_map_may_lag_an_expiry_by_a_second() {
 fn unanswered_booking_that_landed_is_not_a_violation() {
     // No answer at all (the client gave up), yet the booking landed; a
     // later refusal naming the seat is then explained by it.
-    let events = vec![
-        book_event(0, 0, "sim-0-1", &["A1"], (T, T + 5_000), None),
-        book_event(
-            1,
-            1,
-            "sim-1-1",
-            &["A1"],
-            (T + 6_000, T + 6_010),
-            seat_unavailable(&["A1"]),
-        ),
-    ];
+    let refused = taken(&["A1"]);
+    let mut h = Hist::default();
+    h.book(0, "sim-0-1", &["A1"], (T, T + 5_000), None);
+    h.book(1, "sim-1-1", &["A1"], (T + 6_000, T + 6_010), refused);
     let state = final_state(
         vec![booking_obs("b-1", 0, &["A1"], true)],
         vec![],
         &[("A1", "booked")],
         T + 7_000,
     );
-    let violations = check(&history(events, TTL), &state);
+    let violations = check(&h.into_history(TTL), &state);
     assert!(violations.is_empty(), "false positives: {violations:#?}");
 }
 
 #[test]
 fn unanswered_booking_that_never_landed_is_not_a_violation() {
-    let events = vec![book_event(0, 0, "sim-0-1", &["A1"], (T, T + 5_000), None)];
+    let mut h = Hist::default();
+    h.book(0, "sim-0-1", &["A1"], (T, T + 5_000), None);
     let state = final_state(vec![], vec![], &[("A1", "available")], T + 7_000);
-    let violations = check(&history(events, TTL), &state);
+    let violations = check(&h.into_history(TTL), &state);
     assert!(violations.is_empty(), "false positives: {violations:#?}");
 }
 
 // ---------- 2. double booking ----------
 
 fn double_booking_run() -> (History, FinalState) {
-    let events = vec![
-        book_event(
-            7,
-            0,
-            "sim-0-1",
-            &["A1"],
-            (T, T + 20),
-            answer(201, booking_body("b-1", &["A1"], T + 10)),
-        ),
-        book_event(
-            9,
-            1,
-            "sim-1-1",
-            &["A1", "A2"],
-            (T + 30, T + 50),
-            answer(201, booking_body("b-2", &["A1", "A2"], T + 40)),
-        ),
-    ];
+    let b1 = answer(201, booking_body("b-1", &["A1"], T + 10));
+    let b2 = answer(201, booking_body("b-2", &["A1", "A2"], T + 40));
+    let mut h = Hist::default();
+    h.seq(7).book(0, "sim-0-1", &["A1"], (T, T + 20), b1);
+    h.seq(9)
+        .book(1, "sim-1-1", &["A1", "A2"], (T + 30, T + 50), b2);
     let state = final_state(
         vec![
             booking_obs("b-1", 0, &["A1"], true),
@@ -492,7 +413,7 @@ fn double_booking_run() -> (History, FinalState) {
         &[("A1", "booked"), ("A2", "booked")],
         T + 1_000,
     );
-    (history(events, TTL), state)
+    (h.into_history(TTL), state)
 }
 
 #[test]
@@ -534,25 +455,12 @@ fn double_booking_seen_in_history_alone_is_reported() {
 
 #[test]
 fn rebooking_after_cancel_is_not_a_double_booking() {
-    let events = vec![
-        book_event(
-            0,
-            0,
-            "sim-0-1",
-            &["A1"],
-            (T, T + 20),
-            answer(201, booking_body("b-1", &["A1"], T + 10)),
-        ),
-        cancel_event(1, 0, "b-1", &["A1"], (T + 30, T + 40)),
-        book_event(
-            2,
-            1,
-            "sim-1-1",
-            &["A1"],
-            (T + 50, T + 60),
-            answer(201, booking_body("b-2", &["A1"], T + 55)),
-        ),
-    ];
+    let b1 = answer(201, booking_body("b-1", &["A1"], T + 10));
+    let b2 = answer(201, booking_body("b-2", &["A1"], T + 55));
+    let mut h = Hist::default();
+    h.book(0, "sim-0-1", &["A1"], (T, T + 20), b1);
+    h.cancel(0, "b-1", &["A1"], (T + 30, T + 40));
+    h.book(1, "sim-1-1", &["A1"], (T + 50, T + 60), b2);
     let state = final_state(
         vec![
             booking_obs("b-1", 0, &["A1"], false),
@@ -562,7 +470,7 @@ fn rebooking_after_cancel_is_not_a_double_booking() {
         &[("A1", "booked")],
         T + 1_000,
     );
-    let violations = check(&history(events, TTL), &state);
+    let violations = check(&h.into_history(TTL), &state);
     assert!(violations.is_empty(), "false positives: {violations:#?}");
 }
 
@@ -573,27 +481,21 @@ fn double_bookings_of_same_seat_id_in_two_shows_are_both_reported() {
                "created_at": rfc3339(T)})
         .to_string()
     };
-    let book = |seq: usize, user: usize, show: &str, id: &str| {
+    let mut h = Hist::default();
+    let mut book = |seq: usize, user: usize, show: &str, id: &str| {
         let op = Op::Book {
             show: show.into(),
             seats: strings(&["A1"]),
         };
         let key = format!("sim-{user}-{seq}");
-        ev(
-            seq,
-            user,
-            op,
-            Some(&key),
-            (T + seq as u64 * 10, T + seq as u64 * 10 + 5),
-            answer(201, body(id, show)),
-        )
+        let span = (T + seq as u64 * 10, T + seq as u64 * 10 + 5);
+        h.seq(seq)
+            .event(user, op, Some(&key), span, answer(201, body(id, show)));
     };
-    let events = vec![
-        book(0, 0, "show-1", "b-1"),
-        book(1, 1, "show-1", "b-2"),
-        book(2, 2, "show-2", "b-3"),
-        book(3, 3, "show-2", "b-4"),
-    ];
+    book(0, 0, "show-1", "b-1");
+    book(1, 1, "show-1", "b-2");
+    book(2, 2, "show-2", "b-3");
+    book(3, 3, "show-2", "b-4");
     let obs = |id: &str, user: usize, show: &str| BookingObs {
         id: id.into(),
         user,
@@ -611,7 +513,7 @@ fn double_bookings_of_same_seat_id_in_two_shows_are_both_reported() {
         ],
         ..FinalState::default()
     };
-    let violations = check(&history(events, TTL), &state);
+    let violations = check(&h.into_history(TTL), &state);
     let doubles = only(&violations, "double-booking");
     assert!(
         doubles.iter().any(|v| v.detail.contains("show-2")),
@@ -624,24 +526,11 @@ fn double_bookings_of_same_seat_id_in_two_shows_are_both_reported() {
 #[test]
 fn planted_duplicate_effect_is_reported() {
     // The same key ran twice (no replay): two different bookings.
-    let events = vec![
-        book_event(
-            0,
-            0,
-            "sim-0-1",
-            &["A1"],
-            (T, T + 20),
-            answer(201, booking_body("b-1", &["A1"], T + 10)),
-        ),
-        book_event(
-            1,
-            0,
-            "sim-0-1",
-            &["A1"],
-            (T + 30, T + 50),
-            answer(201, booking_body("b-2", &["A1"], T + 40)),
-        ),
-    ];
+    let b1 = answer(201, booking_body("b-1", &["A1"], T + 10));
+    let b2 = answer(201, booking_body("b-2", &["A1"], T + 40));
+    let mut h = Hist::default();
+    h.book(0, "sim-0-1", &["A1"], (T, T + 20), b1);
+    h.book(0, "sim-0-1", &["A1"], (T + 30, T + 50), b2);
     let state = final_state(
         vec![
             booking_obs("b-1", 0, &["A1"], true),
@@ -651,7 +540,7 @@ fn planted_duplicate_effect_is_reported() {
         &[("A1", "booked")],
         T + 1_000,
     );
-    let violations = check(&history(events, TTL), &state);
+    let violations = check(&h.into_history(TTL), &state);
     let dups = only(&violations, "duplicate-effect");
     assert_eq!(dups.len(), 1, "{violations:#?}");
     assert_eq!(sorted(dups[0].events.clone()), vec![0, 1]);
@@ -664,41 +553,27 @@ fn planted_duplicate_effect_is_reported() {
 
 #[test]
 fn duplicate_cart_creation_is_reported() {
-    let events = vec![
-        create_cart_event(0, 0, "sim-0-1", "c-1", (T, T + 10)),
-        create_cart_event(1, 0, "sim-0-1", "c-2", (T + 20, T + 30)),
-    ];
+    let mut h = Hist::default();
+    h.create_cart(0, "sim-0-1", "c-1", (T, T + 10));
+    h.create_cart(0, "sim-0-1", "c-2", (T + 20, T + 30));
     let state = final_state(
         vec![],
         vec![cart_obs("c-1", 0, true, &[]), cart_obs("c-2", 0, true, &[])],
         &[],
         T + 1_000,
     );
-    let violations = check(&history(events, TTL), &state);
+    let violations = check(&h.into_history(TTL), &state);
     assert!(has(&violations, "duplicate-effect"), "{violations:#?}");
 }
 
 #[test]
 fn equal_keys_of_two_users_are_not_a_duplicate_effect() {
     // Keys are scoped to the user.
-    let events = vec![
-        book_event(
-            0,
-            0,
-            "same-key",
-            &["A1"],
-            (T, T + 20),
-            answer(201, booking_body("b-1", &["A1"], T + 10)),
-        ),
-        book_event(
-            1,
-            1,
-            "same-key",
-            &["A2"],
-            (T + 5, T + 25),
-            answer(201, booking_body("b-2", &["A2"], T + 15)),
-        ),
-    ];
+    let b1 = answer(201, booking_body("b-1", &["A1"], T + 10));
+    let b2 = answer(201, booking_body("b-2", &["A2"], T + 15));
+    let mut h = Hist::default();
+    h.book(0, "same-key", &["A1"], (T, T + 20), b1);
+    h.book(1, "same-key", &["A2"], (T + 5, T + 25), b2);
     let state = final_state(
         vec![
             booking_obs("b-1", 0, &["A1"], true),
@@ -708,21 +583,17 @@ fn equal_keys_of_two_users_are_not_a_duplicate_effect() {
         &[("A1", "booked"), ("A2", "booked")],
         T + 1_000,
     );
-    let violations = check(&history(events, TTL), &state);
+    let violations = check(&h.into_history(TTL), &state);
     assert!(violations.is_empty(), "false positives: {violations:#?}");
 }
 
 // ---------- 4. lost acknowledged booking ----------
 
-fn one_booking() -> Vec<Event> {
-    vec![book_event(
-        3,
-        0,
-        "sim-0-1",
-        &["A1", "A2"],
-        (T, T + 20),
-        answer(201, booking_body("b-1", &["A1", "A2"], T + 10)),
-    )]
+fn one_booking() -> Hist {
+    let b1 = answer(201, booking_body("b-1", &["A1", "A2"], T + 10));
+    let mut h = Hist::default();
+    h.seq(3).book(0, "sim-0-1", &["A1", "A2"], (T, T + 20), b1);
+    h
 }
 
 #[test]
@@ -733,7 +604,7 @@ fn planted_missing_booking_is_lost() {
         &[("A1", "available"), ("A2", "available")],
         T + 1_000,
     );
-    let violations = check(&history(one_booking(), TTL), &state);
+    let violations = check(&one_booking().into_history(TTL), &state);
     let lost = only(&violations, "lost-booking");
     assert_eq!(lost.len(), 1, "{violations:#?}");
     assert_eq!(lost[0].events, vec![3]);
@@ -757,7 +628,7 @@ fn planted_uncalled_cancel_is_lost() {
         &[("A1", "available"), ("A2", "available")],
         T + 1_000,
     );
-    let violations = check(&history(one_booking(), TTL), &state);
+    let violations = check(&one_booking().into_history(TTL), &state);
     let lost = only(&violations, "lost-booking");
     assert_eq!(lost.len(), 1, "{violations:#?}");
     assert_eq!(lost[0].events, vec![3]);
@@ -772,55 +643,40 @@ fn booking_read_back_with_other_seats_is_lost() {
         &[("A1", "booked"), ("A2", "available")],
         T + 1_000,
     );
-    let violations = check(&history(one_booking(), TTL), &state);
+    let violations = check(&one_booking().into_history(TTL), &state);
     assert!(has(&violations, "lost-booking"), "{violations:#?}");
 }
 
 #[test]
 fn cancelled_booking_with_a_cancel_is_not_lost() {
-    let mut events = one_booking();
-    events.push(cancel_event(4, 0, "b-1", &["A1", "A2"], (T + 100, T + 120)));
+    let mut h = one_booking();
+    h.cancel(0, "b-1", &["A1", "A2"], (T + 100, T + 120));
     let state = final_state(
         vec![booking_obs("b-1", 0, &["A1", "A2"], false)],
         vec![],
         &[("A1", "available"), ("A2", "available")],
         T + 1_000,
     );
-    let violations = check(&history(events, TTL), &state);
+    let violations = check(&h.into_history(TTL), &state);
     assert!(violations.is_empty(), "false positives: {violations:#?}");
 }
 
 #[test]
 fn checkout_booking_missing_is_lost() {
     let exp = T + 15 + TTL;
-    let events = vec![
-        create_cart_event(0, 0, "sim-0-1", "c-1", (T, T + 5)),
-        hold_event(
-            1,
-            0,
-            "sim-0-2",
-            "c-1",
-            "A1",
-            (T + 10, T + 20),
-            answer(201, cart_body("c-1", "open", &[("A1", exp)])),
-        ),
-        checkout_event(
-            2,
-            0,
-            "sim-0-3",
-            "c-1",
-            &["A1"],
-            (T + 30, T + 40),
-            answer(201, booking_body("b-1", &["A1"], T + 35)),
-        ),
-    ];
+    let held = answer(201, cart_body("c-1", "open", &[("A1", exp)]));
+    let b1 = answer(201, booking_body("b-1", &["A1"], T + 35));
+    let mut h = Hist::default();
+    h.create_cart(0, "sim-0-1", "c-1", (T, T + 5));
+    h.hold(0, "sim-0-2", "c-1", "A1", (T + 10, T + 20), held);
+    h.checkout(0, "sim-0-3", "c-1", &["A1"], (T + 30, T + 40), b1);
     let state = final_state(
         vec![],
         vec![cart_obs("c-1", 0, false, &[("A1", exp)])],
         &[("A1", "booked")],
         T + 1_000,
     );
-    let violations = check(&history(events, TTL), &state);
+    let violations = check(&h.into_history(TTL), &state);
     let lost = only(&violations, "lost-booking");
     assert_eq!(lost.len(), 1, "{violations:#?}");
     assert_eq!(lost[0].events, vec![2]);
@@ -830,27 +686,19 @@ fn checkout_booking_missing_is_lost() {
 
 #[test]
 fn planted_stale_replay_is_reported() {
-    let first = booking_body("b-1", &["A1"], T + 10);
+    let first = answer(201, booking_body("b-1", &["A1"], T + 10));
     // Same booking, but the replay was rebuilt rather than stored.
-    let rebuilt = booking_body("b-1", &["A1"], T + 500);
-    let events = vec![
-        book_event(4, 0, "sim-0-1", &["A1"], (T, T + 20), answer(201, first)),
-        book_event(
-            5,
-            0,
-            "sim-0-1",
-            &["A1"],
-            (T + 400, T + 520),
-            replay(201, rebuilt),
-        ),
-    ];
+    let rebuilt = replay(201, booking_body("b-1", &["A1"], T + 500));
+    let mut h = Hist::default();
+    h.seq(4).book(0, "sim-0-1", &["A1"], (T, T + 20), first);
+    h.book(0, "sim-0-1", &["A1"], (T + 400, T + 520), rebuilt);
     let state = final_state(
         vec![booking_obs("b-1", 0, &["A1"], true)],
         vec![],
         &[("A1", "booked")],
         T + 1_000,
     );
-    let violations = check(&history(events, TTL), &state);
+    let violations = check(&h.into_history(TTL), &state);
     let stale = only(&violations, "stale-replay");
     assert_eq!(stale.len(), 1, "{violations:#?}");
     assert_eq!(sorted(stale[0].events.clone()), vec![4, 5]);
@@ -868,65 +716,31 @@ fn planted_stale_replay_is_reported() {
 #[test]
 fn replay_with_other_status_is_stale() {
     // First a refusal, then a "replay" claiming success.
-    let events = vec![
-        book_event(
-            0,
-            1,
-            "sim-1-1",
-            &["A1"],
-            (T, T + 20),
-            seat_unavailable(&["A1"]),
-        ),
-        book_event(
-            1,
-            1,
-            "sim-1-1",
-            &["A1"],
-            (T + 100, T + 120),
-            replay(201, booking_body("b-9", &["A1"], T + 110)),
-        ),
-    ];
-    let violations = check(&history(events, TTL), &FinalState::default());
+    let b9 = replay(201, booking_body("b-9", &["A1"], T + 110));
+    let mut h = Hist::default();
+    h.book(1, "sim-1-1", &["A1"], (T, T + 20), taken(&["A1"]));
+    h.book(1, "sim-1-1", &["A1"], (T + 100, T + 120), b9);
+    let violations = check(&h.into_history(TTL), &FinalState::default());
     assert!(has(&violations, "stale-replay"), "{violations:#?}");
 }
 
 #[test]
 fn replay_after_unstored_answer_is_not_stale() {
     // 503 is not stored: the retry runs afresh, later replays match it.
+    let overloaded = answer(503, problem("overloaded", 503, &[]));
     let body = booking_body("b-1", &["A1"], T + 110);
-    let events = vec![
-        book_event(
-            0,
-            0,
-            "sim-0-1",
-            &["A1"],
-            (T, T + 20),
-            answer(503, problem("overloaded", 503, &[])),
-        ),
-        book_event(
-            1,
-            0,
-            "sim-0-1",
-            &["A1"],
-            (T + 100, T + 120),
-            answer(201, body.clone()),
-        ),
-        book_event(
-            2,
-            0,
-            "sim-0-1",
-            &["A1"],
-            (T + 200, T + 220),
-            replay(201, body),
-        ),
-    ];
+    let b1 = answer(201, body.clone());
+    let mut h = Hist::default();
+    h.book(0, "sim-0-1", &["A1"], (T, T + 20), overloaded);
+    h.book(0, "sim-0-1", &["A1"], (T + 100, T + 120), b1);
+    h.book(0, "sim-0-1", &["A1"], (T + 200, T + 220), replay(201, body));
     let state = final_state(
         vec![booking_obs("b-1", 0, &["A1"], true)],
         vec![],
         &[("A1", "booked")],
         T + 1_000,
     );
-    let violations = check(&history(events, TTL), &state);
+    let violations = check(&h.into_history(TTL), &state);
     assert!(violations.is_empty(), "false positives: {violations:#?}");
 }
 
@@ -940,7 +754,7 @@ fn booked_seat_shown_available_is_a_seat_map_violation() {
         &[("A1", "available"), ("A2", "booked")],
         T + 1_000,
     );
-    let violations = check(&history(one_booking(), TTL), &state);
+    let violations = check(&one_booking().into_history(TTL), &state);
     let map = only(&violations, "seat-map");
     assert_eq!(map.len(), 1, "{violations:#?}");
     assert!(map[0].detail.contains("A1"), "{}", map[0].detail);
@@ -960,7 +774,7 @@ fn held_seat_without_live_hold_is_a_seat_map_violation() {
         &[("A1", "booked"), ("A2", "booked"), ("A3", "held")],
         T + 1_000,
     );
-    let violations = check(&history(one_booking(), TTL), &state);
+    let violations = check(&one_booking().into_history(TTL), &state);
     let map = only(&violations, "seat-map");
     assert_eq!(map.len(), 1, "{violations:#?}");
     assert!(map[0].detail.contains("A3"), "{}", map[0].detail);
@@ -970,25 +784,17 @@ fn held_seat_without_live_hold_is_a_seat_map_violation() {
 #[test]
 fn held_seat_long_after_expiry_is_a_seat_map_violation() {
     let exp = T + 15 + TTL;
-    let events = vec![
-        create_cart_event(0, 0, "sim-0-1", "c-1", (T, T + 5)),
-        hold_event(
-            1,
-            0,
-            "sim-0-2",
-            "c-1",
-            "A1",
-            (T + 10, T + 20),
-            answer(201, cart_body("c-1", "open", &[("A1", exp)])),
-        ),
-    ];
+    let held = answer(201, cart_body("c-1", "open", &[("A1", exp)]));
+    let mut h = Hist::default();
+    h.create_cart(0, "sim-0-1", "c-1", (T, T + 5));
+    h.hold(0, "sim-0-2", "c-1", "A1", (T + 10, T + 20), held);
     let state = final_state(
         vec![],
         vec![cart_obs("c-1", 0, true, &[("A1", exp)])],
         &[("A1", "held")],
         exp + 10_000,
     );
-    let violations = check(&history(events, TTL), &state);
+    let violations = check(&h.into_history(TTL), &state);
     assert!(has(&violations, "seat-map"), "{violations:#?}");
     assert_absent(&violations, &["hold-ttl"]);
 }
@@ -996,50 +802,34 @@ fn held_seat_long_after_expiry_is_a_seat_map_violation() {
 #[test]
 fn live_hold_shown_available_is_a_seat_map_violation() {
     let exp = T + 15 + TTL;
-    let events = vec![
-        create_cart_event(0, 0, "sim-0-1", "c-1", (T, T + 5)),
-        hold_event(
-            1,
-            0,
-            "sim-0-2",
-            "c-1",
-            "A1",
-            (T + 10, T + 20),
-            answer(201, cart_body("c-1", "open", &[("A1", exp)])),
-        ),
-    ];
+    let held = answer(201, cart_body("c-1", "open", &[("A1", exp)]));
+    let mut h = Hist::default();
+    h.create_cart(0, "sim-0-1", "c-1", (T, T + 5));
+    h.hold(0, "sim-0-2", "c-1", "A1", (T + 10, T + 20), held);
     let state = final_state(
         vec![],
         vec![cart_obs("c-1", 0, true, &[("A1", exp)])],
         &[("A1", "available")],
         T + 1_000,
     );
-    let violations = check(&history(events, TTL), &state);
+    let violations = check(&h.into_history(TTL), &state);
     assert!(has(&violations, "seat-map"), "{violations:#?}");
 }
 
 // ---------- 7. hold TTL ----------
 
 fn hold_run(expires_at_ms: u64) -> (History, FinalState) {
-    let events = vec![
-        create_cart_event(0, 0, "sim-0-1", "c-1", (T, T + 5)),
-        hold_event(
-            1,
-            0,
-            "sim-0-2",
-            "c-1",
-            "A1",
-            (T + 10, T + 20),
-            answer(201, cart_body("c-1", "open", &[("A1", expires_at_ms)])),
-        ),
-    ];
+    let held = answer(201, cart_body("c-1", "open", &[("A1", expires_at_ms)]));
+    let mut h = Hist::default();
+    h.create_cart(0, "sim-0-1", "c-1", (T, T + 5));
+    h.hold(0, "sim-0-2", "c-1", "A1", (T + 10, T + 20), held);
     let state = final_state(
         vec![],
         vec![cart_obs("c-1", 0, true, &[("A1", expires_at_ms)])],
         &[("A1", "held")],
         T + 1_000,
     );
-    (history(events, TTL), state)
+    (h.into_history(TTL), state)
 }
 
 #[test]
@@ -1067,35 +857,20 @@ fn hold_within_ttl_and_clock_slack_is_fine() {
 fn renewal_by_readding_a_held_seat_is_a_ttl_violation() {
     let first_exp = T + 15 + TTL;
     let renewed = T + 300_005 + TTL;
-    let events = vec![
-        create_cart_event(0, 0, "sim-0-1", "c-1", (T, T + 5)),
-        hold_event(
-            1,
-            0,
-            "sim-0-2",
-            "c-1",
-            "A1",
-            (T + 10, T + 20),
-            answer(201, cart_body("c-1", "open", &[("A1", first_exp)])),
-        ),
-        // Re-adding must renew nothing; this (buggy) server renewed.
-        hold_event(
-            2,
-            0,
-            "sim-0-3",
-            "c-1",
-            "A1",
-            (T + 300_000, T + 300_010),
-            answer(201, cart_body("c-1", "open", &[("A1", renewed)])),
-        ),
-    ];
+    let held = answer(201, cart_body("c-1", "open", &[("A1", first_exp)]));
+    let again = answer(201, cart_body("c-1", "open", &[("A1", renewed)]));
+    let mut h = Hist::default();
+    h.create_cart(0, "sim-0-1", "c-1", (T, T + 5));
+    h.hold(0, "sim-0-2", "c-1", "A1", (T + 10, T + 20), held);
+    // Re-adding must renew nothing; this (buggy) server renewed.
+    h.hold(0, "sim-0-3", "c-1", "A1", (T + 300_000, T + 300_010), again);
     let state = final_state(
         vec![],
         vec![cart_obs("c-1", 0, true, &[("A1", renewed)])],
         &[("A1", "held")],
         T + 300_100,
     );
-    let violations = check(&history(events, TTL), &state);
+    let violations = check(&h.into_history(TTL), &state);
     assert!(has(&violations, "hold-ttl"), "{violations:#?}");
 }
 
@@ -1104,31 +879,17 @@ fn renewal_by_readding_a_held_seat_is_a_ttl_violation() {
 #[test]
 fn refusal_before_any_taker_is_not_linearizable() {
     // A1 refused at [T, T+10], but nobody took A1 until T+100.
-    let events = vec![
-        book_event(
-            0,
-            1,
-            "sim-1-1",
-            &["A1"],
-            (T, T + 10),
-            seat_unavailable(&["A1"]),
-        ),
-        book_event(
-            1,
-            0,
-            "sim-0-1",
-            &["A1"],
-            (T + 100, T + 120),
-            answer(201, booking_body("b-1", &["A1"], T + 110)),
-        ),
-    ];
+    let b1 = answer(201, booking_body("b-1", &["A1"], T + 110));
+    let mut h = Hist::default();
+    h.book(1, "sim-1-1", &["A1"], (T, T + 10), taken(&["A1"]));
+    h.book(0, "sim-0-1", &["A1"], (T + 100, T + 120), b1);
     let state = final_state(
         vec![booking_obs("b-1", 0, &["A1"], true)],
         vec![],
         &[("A1", "booked")],
         T + 1_000,
     );
-    let violations = check(&history(events, TTL), &state);
+    let violations = check(&h.into_history(TTL), &state);
     let lin = only(&violations, "not-linearizable");
     assert_eq!(lin.len(), 1, "{violations:#?}");
     assert!(lin[0].events.contains(&0), "{:?}", lin[0].events);
@@ -1149,16 +910,10 @@ fn refusal_before_any_taker_is_not_linearizable() {
 #[test]
 fn refusal_of_a_free_seat_is_not_linearizable() {
     // Nobody ever took A1.
-    let events = vec![book_event(
-        0,
-        1,
-        "sim-1-1",
-        &["A1"],
-        (T, T + 10),
-        seat_unavailable(&["A1"]),
-    )];
+    let mut h = Hist::default();
+    h.book(1, "sim-1-1", &["A1"], (T, T + 10), taken(&["A1"]));
     let state = final_state(vec![], vec![], &[("A1", "available")], T + 1_000);
-    let violations = check(&history(events, TTL), &state);
+    let violations = check(&h.into_history(TTL), &state);
     assert_eq!(
         rules(&violations),
         vec!["not-linearizable"],
@@ -1168,32 +923,18 @@ fn refusal_of_a_free_seat_is_not_linearizable() {
 
 #[test]
 fn refusal_after_cancel_completed_is_not_linearizable() {
-    let events = vec![
-        book_event(
-            0,
-            0,
-            "sim-0-1",
-            &["A1"],
-            (T, T + 20),
-            answer(201, booking_body("b-1", &["A1"], T + 10)),
-        ),
-        cancel_event(1, 0, "b-1", &["A1"], (T + 30, T + 40)),
-        book_event(
-            2,
-            1,
-            "sim-1-1",
-            &["A1"],
-            (T + 50, T + 60),
-            seat_unavailable(&["A1"]),
-        ),
-    ];
+    let b1 = answer(201, booking_body("b-1", &["A1"], T + 10));
+    let mut h = Hist::default();
+    h.book(0, "sim-0-1", &["A1"], (T, T + 20), b1);
+    h.cancel(0, "b-1", &["A1"], (T + 30, T + 40));
+    h.book(1, "sim-1-1", &["A1"], (T + 50, T + 60), taken(&["A1"]));
     let state = final_state(
         vec![booking_obs("b-1", 0, &["A1"], false)],
         vec![],
         &[("A1", "available")],
         T + 1_000,
     );
-    let violations = check(&history(events, TTL), &state);
+    let violations = check(&h.into_history(TTL), &state);
     assert!(has(&violations, "not-linearizable"), "{violations:#?}");
     assert_absent(&violations, &["lost-booking", "seat-map"]);
 }
@@ -1202,33 +943,19 @@ fn refusal_after_cancel_completed_is_not_linearizable() {
 fn refusal_after_hold_lapsed_is_not_linearizable() {
     let ttl = 1_000;
     let exp = T + 15 + ttl;
-    let events = vec![
-        create_cart_event(0, 0, "sim-0-1", "c-1", (T, T + 5)),
-        hold_event(
-            1,
-            0,
-            "sim-0-2",
-            "c-1",
-            "A1",
-            (T + 10, T + 20),
-            answer(201, cart_body("c-1", "open", &[("A1", exp)])),
-        ),
-        book_event(
-            2,
-            1,
-            "sim-1-1",
-            &["A1"],
-            (T + 5_000, T + 5_010),
-            seat_unavailable(&["A1"]),
-        ),
-    ];
+    let held = answer(201, cart_body("c-1", "open", &[("A1", exp)]));
+    let refused = taken(&["A1"]);
+    let mut h = Hist::default();
+    h.create_cart(0, "sim-0-1", "c-1", (T, T + 5));
+    h.hold(0, "sim-0-2", "c-1", "A1", (T + 10, T + 20), held);
+    h.book(1, "sim-1-1", &["A1"], (T + 5_000, T + 5_010), refused);
     let state = final_state(
         vec![],
         vec![cart_obs("c-1", 0, true, &[("A1", exp)])],
         &[("A1", "available")],
         T + 6_000,
     );
-    let violations = check(&history(events, ttl), &state);
+    let violations = check(&h.into_history(ttl), &state);
     assert!(has(&violations, "not-linearizable"), "{violations:#?}");
     assert_absent(&violations, &["seat-map", "hold-ttl"]);
 }
@@ -1237,14 +964,13 @@ fn refusal_after_hold_lapsed_is_not_linearizable() {
 fn final_map_contradicting_history_is_not_linearizable() {
     // Acknowledged booking, never cancelled, yet both the read-back and the
     // map say the seat is free: lost-booking, and no order explains the map.
-    let events = one_booking();
     let state = final_state(
         vec![booking_obs("b-1", 0, &["A1", "A2"], true)],
         vec![],
         &[("A1", "booked"), ("A2", "available")],
         T + 1_000,
     );
-    let violations = check(&history(events, TTL), &state);
+    let violations = check(&one_booking().into_history(TTL), &state);
     assert!(has(&violations, "not-linearizable"), "{violations:#?}");
     assert!(has(&violations, "seat-map"), "{violations:#?}");
 }
@@ -1252,31 +978,17 @@ fn final_map_contradicting_history_is_not_linearizable() {
 #[test]
 fn overlapping_refusal_and_booking_are_linearizable() {
     // The refusal began first but overlaps the booking: book, then refuse.
-    let events = vec![
-        book_event(
-            0,
-            0,
-            "sim-0-1",
-            &["A1"],
-            (T + 50, T + 60),
-            answer(201, booking_body("b-1", &["A1"], T + 55)),
-        ),
-        book_event(
-            1,
-            1,
-            "sim-1-1",
-            &["A1"],
-            (T, T + 100),
-            seat_unavailable(&["A1"]),
-        ),
-    ];
+    let b1 = answer(201, booking_body("b-1", &["A1"], T + 55));
+    let mut h = Hist::default();
+    h.book(0, "sim-0-1", &["A1"], (T + 50, T + 60), b1);
+    h.book(1, "sim-1-1", &["A1"], (T, T + 100), taken(&["A1"]));
     let state = final_state(
         vec![booking_obs("b-1", 0, &["A1"], true)],
         vec![],
         &[("A1", "booked")],
         T + 1_000,
     );
-    let violations = check(&history(events, TTL), &state);
+    let violations = check(&h.into_history(TTL), &state);
     assert!(violations.is_empty(), "false positives: {violations:#?}");
 }
 
@@ -1284,43 +996,15 @@ fn overlapping_refusal_and_booking_are_linearizable() {
 fn concurrent_contenders_for_one_seat_are_linearizable() {
     // Three users race for A1 (one via a cart) at once: one wins, two are
     // refused; then the winner cancels and a fourth user books it.
-    let events = vec![
-        create_cart_event(0, 2, "sim-2-1", "c-1", (T - 50, T - 40)),
-        book_event(
-            1,
-            1,
-            "sim-1-1",
-            &["A1", "A2"],
-            (T + 2, T + 30),
-            seat_unavailable(&["A1"]),
-        ),
-        hold_event(
-            2,
-            2,
-            "sim-2-2",
-            "c-1",
-            "A1",
-            (T + 1, T + 25),
-            answer(409, problem("seat-unavailable", 409, &["A1"])),
-        ),
-        book_event(
-            3,
-            0,
-            "sim-0-1",
-            &["A1"],
-            (T + 3, T + 35),
-            answer(201, booking_body("b-1", &["A1"], T + 20)),
-        ),
-        cancel_event(4, 0, "b-1", &["A1"], (T + 100, T + 110)),
-        book_event(
-            5,
-            3,
-            "sim-3-1",
-            &["A1"],
-            (T + 105, T + 130),
-            answer(201, booking_body("b-2", &["A1"], T + 120)),
-        ),
-    ];
+    let b1 = answer(201, booking_body("b-1", &["A1"], T + 20));
+    let b2 = answer(201, booking_body("b-2", &["A1"], T + 120));
+    let mut h = Hist::default();
+    h.create_cart(2, "sim-2-1", "c-1", (T - 50, T - 40));
+    h.book(1, "sim-1-1", &["A1", "A2"], (T + 2, T + 30), taken(&["A1"]));
+    h.hold(2, "sim-2-2", "c-1", "A1", (T + 1, T + 25), taken(&["A1"]));
+    h.book(0, "sim-0-1", &["A1"], (T + 3, T + 35), b1);
+    h.cancel(0, "b-1", &["A1"], (T + 100, T + 110));
+    h.book(3, "sim-3-1", &["A1"], (T + 105, T + 130), b2);
     let state = final_state(
         vec![
             booking_obs("b-1", 0, &["A1"], false),
@@ -1330,7 +1014,7 @@ fn concurrent_contenders_for_one_seat_are_linearizable() {
         &[("A1", "booked"), ("A2", "available")],
         T + 1_000,
     );
-    let violations = check(&history(events, TTL), &state);
+    let violations = check(&h.into_history(TTL), &state);
     assert!(violations.is_empty(), "false positives: {violations:#?}");
 }
 
@@ -1338,57 +1022,28 @@ fn concurrent_contenders_for_one_seat_are_linearizable() {
 fn booking_after_a_hold_lapsed_is_linearizable() {
     let ttl = 1_000;
     let exp = T + 15 + ttl;
-    let events = vec![
-        create_cart_event(0, 0, "sim-0-1", "c-1", (T, T + 5)),
-        hold_event(
-            1,
-            0,
-            "sim-0-2",
-            "c-1",
-            "A1",
-            (T + 10, T + 20),
-            answer(201, cart_body("c-1", "open", &[("A1", exp)])),
-        ),
-        // Refused while held, then booked after the hold lapsed.
-        book_event(
-            2,
-            1,
-            "sim-1-1",
-            &["A1"],
-            (T + 500, T + 520),
-            seat_unavailable(&["A1"]),
-        ),
-        book_event(
-            3,
-            1,
-            "sim-1-2",
-            &["A1"],
-            (T + 2_000, T + 2_020),
-            answer(201, booking_body("b-1", &["A1"], T + 2_010)),
-        ),
-        // The cart's checkout then finds the hold lapsed: no effect.
-        checkout_event(
-            4,
-            0,
-            "sim-0-3",
-            "c-1",
-            &["A1"],
-            (T + 2_100, T + 2_110),
-            answer(409, problem("hold-expired", 409, &[])),
-        ),
-    ];
+    let held = answer(201, cart_body("c-1", "open", &[("A1", exp)]));
+    let b1 = answer(201, booking_body("b-1", &["A1"], T + 2_010));
+    let lapsed = answer(409, problem("hold-expired", 409, &[]));
+    let mut h = Hist::default();
+    h.create_cart(0, "sim-0-1", "c-1", (T, T + 5));
+    h.hold(0, "sim-0-2", "c-1", "A1", (T + 10, T + 20), held);
+    // Refused while held, then booked after the hold lapsed.
+    h.book(1, "sim-1-1", &["A1"], (T + 500, T + 520), taken(&["A1"]));
+    h.book(1, "sim-1-2", &["A1"], (T + 2_000, T + 2_020), b1);
+    // The cart's checkout then finds the hold lapsed: no effect.
+    h.checkout(0, "sim-0-3", "c-1", &["A1"], (T + 2_100, T + 2_110), lapsed);
     let state = final_state(
         vec![booking_obs("b-1", 1, &["A1"], true)],
         vec![cart_obs("c-1", 0, true, &[("A1", exp)])],
         &[("A1", "booked")],
         T + 3_000,
     );
-    let violations = check(&history(events, ttl), &state);
+    let violations = check(&h.into_history(ttl), &state);
     assert!(violations.is_empty(), "false positives: {violations:#?}");
 }
 
 #[test]
-
 fn booking_spanning_a_hold_expiry_then_refusal_is_linearizable() {
     // c-1 holds A1 until T+1015. User 1's booking is sent at T+900 (seat
     // still held) and answered at T+1600: the server ran it just after the
@@ -1396,86 +1051,42 @@ fn booking_spanning_a_hold_expiry_then_refusal_is_linearizable() {
     // Valid order: hold @T+10, (lapse @T+1015), book @T+1020, refuse @T+1100.
     let ttl = 1_000;
     let exp = T + 15 + ttl;
-    let events = vec![
-        create_cart_event(0, 0, "sim-0-1", "c-1", (T, T + 5)),
-        hold_event(
-            1,
-            0,
-            "sim-0-2",
-            "c-1",
-            "A1",
-            (T + 10, T + 20),
-            answer(201, cart_body("c-1", "open", &[("A1", exp)])),
-        ),
-        book_event(
-            3,
-            2,
-            "sim-2-1",
-            &["A1"],
-            (T + 1_100, T + 1_150),
-            seat_unavailable(&["A1"]),
-        ),
-        book_event(
-            4,
-            1,
-            "sim-1-1",
-            &["A1"],
-            (T + 900, T + 1_600),
-            answer(201, booking_body("b-1", &["A1"], T + 1_020)),
-        ),
-    ];
+    let held = answer(201, cart_body("c-1", "open", &[("A1", exp)]));
+    let refused = taken(&["A1"]);
+    let b1 = answer(201, booking_body("b-1", &["A1"], T + 1_020));
+    let mut h = Hist::default();
+    h.create_cart(0, "sim-0-1", "c-1", (T, T + 5));
+    h.hold(0, "sim-0-2", "c-1", "A1", (T + 10, T + 20), held);
+    h.seq(3)
+        .book(2, "sim-2-1", &["A1"], (T + 1_100, T + 1_150), refused);
+    h.book(1, "sim-1-1", &["A1"], (T + 900, T + 1_600), b1);
     let state = final_state(
         vec![booking_obs("b-1", 1, &["A1"], true)],
         vec![cart_obs("c-1", 0, true, &[("A1", exp)])],
         &[("A1", "booked")],
         T + 3_000,
     );
-    let violations = check(&history(events, ttl), &state);
+    let violations = check(&h.into_history(ttl), &state);
     assert!(violations.is_empty(), "false positives: {violations:#?}");
 }
 
 #[test]
-
 fn readding_a_seat_the_cart_holds_is_linearizable() {
     let exp = T + 15 + TTL;
-    let cart = cart_body("c-1", "open", &[("A1", exp)]);
-    let events = vec![
-        create_cart_event(0, 0, "sim-0-1", "c-1", (T, T + 5)),
-        hold_event(
-            1,
-            0,
-            "sim-0-2",
-            "c-1",
-            "A1",
-            (T + 10, T + 20),
-            answer(201, cart.clone()),
-        ),
-        hold_event(
-            2,
-            0,
-            "sim-0-3",
-            "c-1",
-            "A1",
-            (T + 30, T + 40),
-            answer(201, cart),
-        ),
-        checkout_event(
-            3,
-            0,
-            "sim-0-4",
-            "c-1",
-            &["A1"],
-            (T + 50, T + 70),
-            answer(201, booking_body("b-1", &["A1"], T + 60)),
-        ),
-    ];
+    let held = answer(201, cart_body("c-1", "open", &[("A1", exp)]));
+    let b1 = answer(201, booking_body("b-1", &["A1"], T + 60));
+    let mut h = Hist::default();
+    h.create_cart(0, "sim-0-1", "c-1", (T, T + 5));
+    h.hold(0, "sim-0-2", "c-1", "A1", (T + 10, T + 20), held.clone());
+    h.hold(0, "sim-0-3", "c-1", "A1", (T + 30, T + 40), held);
+    h.checkout(0, "sim-0-4", "c-1", &["A1"], (T + 50, T + 70), b1);
     let state = final_state(
         vec![booking_obs("b-1", 0, &["A1"], true)],
         vec![cart_obs("c-1", 0, false, &[("A1", exp)])],
         &[("A1", "booked")],
         T + 1_000,
     );
-    let violations = check(&history(events, TTL), &state);
+    let violations = check(&h.into_history(TTL), &state);
     assert!(violations.is_empty(), "false positives: {violations:#?}");
 }
 
@@ -1500,20 +1111,11 @@ fn describe_names_rule_and_events() {
 
 #[test]
 fn describe_shows_replays_and_missing_answers() {
-    let history = history(
-        vec![
-            book_event(0, 0, "sim-0-1", &["A1"], (T, T + 10), None),
-            book_event(
-                1,
-                0,
-                "sim-0-1",
-                &["A1"],
-                (T + 20, T + 30),
-                replay(201, booking_body("b-1", &["A1"], T + 5)),
-            ),
-        ],
-        TTL,
-    );
+    let b1 = replay(201, booking_body("b-1", &["A1"], T + 5));
+    let mut h = Hist::default();
+    h.book(0, "sim-0-1", &["A1"], (T, T + 10), None);
+    h.book(0, "sim-0-1", &["A1"], (T + 20, T + 30), b1);
+    let history = h.into_history(TTL);
     let violation = Violation {
         rule: "stale-replay",
         detail: "made up".into(),
