@@ -46,10 +46,6 @@ impl serial::Owner for Bookings {
         booking.id
     }
 
-    fn shard(id: BookingId) -> u64 {
-        id.0.as_u64_pair().1
-    }
-
     fn request(op: &BookingOp) -> Option<&Request> {
         match op {
             BookingOp::Create { req, .. } => Some(req),

@@ -57,10 +57,6 @@ impl serial::Owner for Carts {
         cart.id
     }
 
-    fn shard(id: CartId) -> u64 {
-        id.0.as_u64_pair().1
-    }
-
     fn request(op: &CartOp) -> Option<&Request> {
         match op {
             CartOp::Create { req } | CartOp::AddItem { req, .. } | CartOp::Checkout { req } => {

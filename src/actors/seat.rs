@@ -64,26 +64,21 @@ impl SeatActor {
         index: u32,
         state: SeatState,
     ) -> Mailbox<SeatActor> {
-        let depth = Depth::new("seat");
         let capacity = engine.config.seat_mailbox_capacity;
-        let hash = (view.show.id.0.as_u64_pair().0) ^ index as u64;
-        let arbiter = engine.arbiter_for(hash).clone();
-        let actor_depth = depth.clone();
+        let shard = (view.show.id.0.as_u64_pair().0) ^ index as u64;
         let state = state.at(now_ms());
-        let addr = crate::engine::start_on(&arbiter, move |ctx: &mut Context<SeatActor>| {
-            ctx.set_mailbox_capacity(capacity + 64);
+        crate::engine::launch(&engine.clone(), "seat", capacity, shard, move |depth| {
             SeatActor {
                 engine,
                 view,
                 index,
                 seat: Seat::new(state),
-                depth: actor_depth,
+                depth,
                 waiting: VecDeque::new(),
                 expiry: None,
                 last_used: Instant::now(),
             }
-        });
-        Mailbox::new(addr, &depth, capacity)
+        })
     }
 
     fn schedule_expiry(&mut self, ctx: &mut Context<Self>) {

@@ -24,19 +24,19 @@ use std::collections::VecDeque;
 use std::hash::Hash;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
+use uuid::Uuid;
 
 /// What a kind of serial actor owns and does.
 pub trait Owner: Sized + Unpin + 'static {
     /// The metric label of its mailboxes.
     const KIND: &'static str;
-    type Id: Copy + Eq + Hash + Send + Unpin + 'static;
+    /// A UUID newtype; its UUID picks the actor's thread.
+    type Id: Copy + Eq + Hash + Into<Uuid> + Send + Unpin + 'static;
     /// The owned record (`None` until created).
     type Record: Clone + Send + Unpin + 'static;
     type Op: Send + Unpin + 'static;
 
     fn record_id(record: &Self::Record) -> Self::Id;
-    /// Spreads actors over the actor threads.
-    fn shard(id: Self::Id) -> u64;
     /// The keyed request of an operation (admitted by the ledger first).
     fn request(op: &Self::Op) -> Option<&Request>;
     /// Runs an admitted operation against the record as it is now.
@@ -84,24 +84,20 @@ pub struct SerialActor<O: Owner> {
 
 impl<O: Owner> SerialActor<O> {
     pub fn launch(engine: Engine, id: O::Id, record: Option<O::Record>) -> Mailbox<Self> {
-        let depth = Depth::new(O::KIND);
         let capacity = engine.config.mailbox_capacity;
-        let arbiter = engine.arbiter_for(O::shard(id)).clone();
-        let actor_depth = depth.clone();
-        let addr = crate::engine::start_on(&arbiter, move |ctx: &mut Context<Self>| {
-            ctx.set_mailbox_capacity(capacity + 64);
+        let shard = id.into().as_u64_pair().1;
+        crate::engine::launch(&engine.clone(), O::KIND, capacity, shard, move |depth| {
             SerialActor {
                 engine,
                 id,
                 record,
                 ledger: IdempotencyLedger::default(),
-                depth: actor_depth,
+                depth,
                 last_used: Instant::now(),
                 busy: false,
                 queue: VecDeque::new(),
             }
-        });
-        Mailbox::new(addr, &depth, capacity)
+        })
     }
 
     fn start(&mut self, msg: OpMsg<O::Op>, ctx: &mut Context<Self>) {

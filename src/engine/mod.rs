@@ -10,7 +10,7 @@ pub mod view;
 
 use crate::actors::booking::{BookingActor, BookingMsg, BookingOp};
 use crate::actors::cart::{CartActor, CartMsg, CartOp};
-use crate::actors::registry::{Mailbox, Registry, SendFailure};
+use crate::actors::registry::{Depth, Mailbox, Registry, SendFailure};
 use crate::actors::seat::{Prepare, Resolve, SeatActor};
 use crate::domain::{
     Admission, BookingId, CartId, Claim, Fingerprint, IdempotencyKey, IdempotencyLedger, Row,
@@ -1089,11 +1089,26 @@ fn overloaded() -> Reply {
     EngineError::Overloaded.reply()
 }
 
-/// Starts an actor on one of the engine's arbiters.
-pub fn start_on<A, F>(arbiter: &ArbiterHandle, make: F) -> actix::Addr<A>
+/// Starts an actor on the actor thread `shard` picks, behind a mailbox
+/// bounded at `capacity` requests; `make` gets the counter the actor marks
+/// as it takes each request (`Depth::taken`). actix's own bound is set
+/// above ours, so ours always refuses first (see `registry`).
+pub fn launch<A, F>(
+    engine: &Engine,
+    kind: &'static str,
+    capacity: usize,
+    shard: u64,
+    make: F,
+) -> Mailbox<A>
 where
     A: Actor<Context = actix::Context<A>> + Send,
-    F: FnOnce(&mut actix::Context<A>) -> A + Send + 'static,
+    F: FnOnce(Depth) -> A + Send + 'static,
 {
-    A::start_in_arbiter(arbiter, make)
+    let depth = Depth::new(kind);
+    let actor_depth = depth.clone();
+    let addr = A::start_in_arbiter(engine.arbiter_for(shard), move |ctx| {
+        ctx.set_mailbox_capacity(capacity + 64);
+        make(actor_depth)
+    });
+    Mailbox::new(addr, &depth, capacity)
 }
