@@ -6,10 +6,12 @@
 
 use boxoffice::domain::{
     Booking, BookingId, BookingStatus, Cart, CartId, Claim, Fingerprint, IdempotencyKey,
-    IdempotencyLedger, Row, Seat, SeatLabel, SeatState, ShowId, StoredBody, StoredReply, TxnId,
-    UserId,
+    IdempotencyLedger, KeyedRequest, Row, Seat, SeatLabel, SeatState, ShowId, StoredBody,
+    StoredReply, TxnId, UserId,
 };
-use boxoffice::engine::{Engine, EngineConfig, NewShow, Request};
+use boxoffice::engine::{Engine, NewShow};
+use boxoffice::runtime::{EngineConfig, Op};
+use boxoffice::shows::Prepared;
 use boxoffice::store::{CommitOutcome, KeyRecord, Mutation, SledStore, Store, WriteSet};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,7 +30,7 @@ fn domain(c: &mut Criterion) {
                     booking: BookingId(Uuid::from_u128(2)),
                     via_cart: None,
                 };
-                seat.prepare(txn, claim, 0).unwrap();
+                assert!(seat.prepare(txn, claim, 0).is_reserved());
                 seat.commit(txn)
             },
             BatchSize::SmallInput,
@@ -303,7 +305,7 @@ async fn engine_with_shows(dir: &std::path::Path, count: usize) -> (Engine, Vec<
         let admin = UserId(Uuid::from_u128(0xad));
         let reply = engine
             .create_show(
-                Request {
+                KeyedRequest {
                     user: admin,
                     key: IdempotencyKey::parse(format!("bench-show-{n}").as_bytes()).unwrap(),
                     fingerprint: Fingerprint::of("POST", "/v1/shows", b"bench"),
@@ -338,24 +340,22 @@ fn actors(c: &mut Criterion) {
     let system = actix_rt::System::new();
     // Enough seats for every booking criterion asks for (each takes a new one).
     let (engine, shows) = system.block_on(engine_with_shows(dir.path(), 8));
-    let show = shows[0];
+    let unit = engine.show(shows[0]).expect("the show is served");
     let mut group = c.benchmark_group("engine");
     group.bench_function("seat actor round trip (prepare + abort)", |b| {
         b.iter_custom(|iterations| {
             system.block_on(async {
                 let started = Instant::now();
                 for _ in 0..iterations {
-                    let txn = TxnId(Uuid::new_v4());
                     let claim = Claim::Book {
                         booking: BookingId(Uuid::new_v4()),
                         via_cart: None,
                     };
-                    engine
-                        .seat_prepare(show, 0, txn, claim)
-                        .await
-                        .unwrap()
-                        .unwrap();
-                    engine.seat_resolve(show, 0, txn, false).await;
+                    let seat = [(0, seat_label(0))];
+                    match unit.prepare(Op::Booking, &seat, claim).await {
+                        Ok(Prepared::Granted(txn)) => txn.abort().await,
+                        _ => panic!("seat 0 is free"),
+                    }
                 }
                 started.elapsed()
             })
@@ -372,7 +372,7 @@ fn actors(c: &mut Criterion) {
                     let n = next.fetch_add(1, Ordering::Relaxed);
                     // A user per 50,000 bookings: under max_keys_per_user.
                     let user = UserId(Uuid::from_u128(1 + u128::from(n / 50_000)));
-                    let request = Request {
+                    let request = KeyedRequest {
                         user,
                         key: IdempotencyKey::parse(format!("bench-{n}").as_bytes()).unwrap(),
                         fingerprint: Fingerprint::of("POST", "/v1/bookings", &n.to_le_bytes()),

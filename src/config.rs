@@ -1,7 +1,7 @@
 //! Settings, layered: built-in defaults < `config/default.toml` (or the file
 //! given with `--config`) < `BOXOFFICE_*` environment variables < flags.
 
-use crate::engine::EngineConfig;
+use crate::runtime::EngineConfig;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
@@ -129,11 +129,10 @@ impl Settings {
         EngineConfig {
             hold_ttl_ms: self.hold_ttl_secs.saturating_mul(1000),
             max_holds_per_user: self.max_holds_per_user,
-            max_seats_per_booking: self.max_seats_per_booking,
             seat_mailbox_capacity: self.seat_mailbox_capacity.max(1),
             mailbox_capacity: self.mailbox_capacity.max(1),
             actor_idle_ms: self.actor_idle_secs.max(1).saturating_mul(1000),
-            arbiters: actor_threads(self.actor_threads),
+            actor_threads: actor_threads(self.actor_threads),
             idempotency_ttl_ms: self.idempotency_ttl_secs.max(1).saturating_mul(1000),
             max_keys_per_user: self.max_keys_per_user.max(1),
             session_ttl_ms: self.session_ttl_secs.max(1).saturating_mul(1000),

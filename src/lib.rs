@@ -1,26 +1,41 @@
 //! boxoffice: a seat reservation engine for movie-ticket booking.
 //!
-//! A tour of the modules, from the inside out:
+//! A tour of the modules, from the inside out (each layer imports only the
+//! ones before it; ARCHITECTURE.md, "Layers"):
 //! - [`domain`]: the rules, pure: seats, carts, bookings, shows, the
 //!   idempotency ledger. No IO, no actix, no clock (time is passed in).
 //! - [`store`]: durable storage behind the [`store::Store`] trait; sled is the
 //!   embedded implementation, with atomic commits and group-commit flushes.
-//! - [`actors`]: one actix actor per seat, cart and booking; the mailbox is
-//!   the lock. Actors are activated on first use and passivated when idle.
-//! - [`engine`]: routes requests to their owning actors and runs the shared
-//!   steps of the idempotency protocol; keeps the public seat maps.
-//! - [`wire`]: JSON bodies and problem+json, built once and stored for replay.
+//! - [`wire`]: JSON bodies and problem+json, built once and stored for
+//!   replay; [`replies`]: every refusal and failure as its reply.
+//! - [`runtime`]: the lower core: settings, clock, crash points, actor
+//!   threads and bounded mailboxes, the public seat maps, hold counts.
+//! - [`idempotency`]: run, answer now, replay or 422, decided in one place;
+//!   the one atomic write of an effect with its key record.
+//! - [`actors`]: the shells: one actor per seat, and a serial shell for
+//!   carts, bookings and show creations. The mailbox is the lock.
+//! - [`shows`]: each show in memory as one unit (seat actors, seat map,
+//!   event stream, hold counts), and the multi-seat protocol as a type.
+//! - [`ops`]: the operations, one file each (book, checkout, hold, release,
+//!   cancel, create show, session, hold expiry).
+//! - [`engine`]: the facade the HTTP edge calls: starts everything, routes
+//!   each request to its owning actor, answers reads.
 //! - [`http`]: the actix-web edge: parse, authenticate, call the engine.
 //! - [`config`]: layered settings (`config/default.toml`, `BOXOFFICE_*`, flags).
-//! - [`sim`]: `boxoffice simulate`: a crowd with faults and crashes, and the
-//!   invariant checker that judges what it saw.
+//! - [`sim`]: `boxoffice simulate`: a crowd with faults and crashes sent over
+//!   HTTP, and the invariant checker that judges what it saw.
 
 pub mod actors;
 pub mod config;
 pub mod domain;
 pub mod engine;
 pub mod http;
+pub mod idempotency;
 pub mod metrics;
+pub mod ops;
+pub mod replies;
+pub mod runtime;
+pub mod shows;
 pub mod sim;
 pub mod store;
 pub mod wire;

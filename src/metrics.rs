@@ -165,7 +165,7 @@ pub fn init() {
     LazyLock::force(&KEYS_EXPIRED);
     LazyLock::force(&FLUSH_BATCH);
     LazyLock::force(&COMMIT_BATCH);
-    for kind in ["seat", "cart", "booking"] {
+    for kind in ["seat", "cart", "booking", "show"] {
         MAILBOX_DEPTH.with_label_values(&[kind]);
         ACTORS_ACTIVE.with_label_values(&[kind]);
     }

@@ -219,6 +219,13 @@ pub struct ShowOut {
     pub seats: Vec<SeatOut>,
 }
 
+/// The answer to a show's creation: the show with every seat available.
+/// Stored with its key as `StoredBody::CreatedShow` and rebuilt by this
+/// function, to the same bytes, on replay.
+pub fn created_show(show: &Show) -> Reply {
+    Reply::json(201, &show_out(show, |_| SeatStatus::Available))
+}
+
 /// The show with each seat's status from `status_of(index)`.
 pub fn show_out(show: &Show, status_of: impl Fn(u32) -> SeatStatus) -> ShowOut {
     ShowOut {

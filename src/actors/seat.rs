@@ -9,24 +9,33 @@
 //! that someone was about to take it and then gave up: every answer is
 //! linearizable. Coordinators prepare seats one at a time in seat order,
 //! so waiting never forms a cycle (no deadlock).
+//!
+//! A held seat keeps a timer for the end of its hold. When it fires, the
+//! actor does not change itself: it reports the lapse (`SeatHome::on_lapse`)
+//! and the hold-expiry operation releases the seat through the same
+//! prepare -> write -> durable -> commit protocol as every other change.
 
-use super::registry::{Depth, Mailbox};
-use crate::domain::{Claim, Seat, SeatRefusal, SeatState, TxnId};
-use crate::engine::view::ShowView;
-use crate::engine::{now_ms, Engine};
-use crate::store::{CommitOutcome, Mutation, WriteSet};
+use crate::domain::{CartId, Claim, Decision, Seat, SeatState, ShowId, TxnId};
+use crate::runtime::clock::now_ms;
+use crate::runtime::registry::{Depth, Mailbox, Registry};
+use crate::runtime::seat_map::SeatMap;
+use crate::runtime::threads::ActorThreads;
 use actix::{Actor, ActorContext, AsyncContext, Context, Handler, Message, SpawnHandle};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
+/// How long after reporting a lapse the actor reports it again if the seat
+/// is still held (the expiry could not run: a full mailbox, a store error).
+const LAPSE_RETRY: Duration = Duration::from_secs(1);
+
 /// Reserve the seat for `txn` if the claim can be had.
 pub struct Prepare {
     pub txn: TxnId,
     pub claim: Claim,
     pub now_ms: u64,
-    pub reply: oneshot::Sender<Result<Option<SeatState>, SeatRefusal>>,
+    pub reply: oneshot::Sender<Decision>,
 }
 
 impl Message for Prepare {
@@ -44,9 +53,39 @@ impl Message for Resolve {
     type Result = ();
 }
 
+/// Stop now (the show is being dropped from memory).
+pub struct Stop;
+
+impl Message for Stop {
+    type Result = ();
+}
+
+/// A hold that has reached its end, reported for the expiry operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lapsed {
+    pub show: ShowId,
+    pub index: u32,
+    pub cart: CartId,
+    pub until_ms: u64,
+}
+
+/// Runs the expiry of a lapsed hold (it must not block: it starts a task).
+pub type LapseHandler = Arc<dyn Fn(Lapsed) + Send + Sync>;
+
+/// What the seat actors of one show share.
+pub struct SeatHome {
+    pub show: ShowId,
+    /// Where each actor publishes its seat's status.
+    pub map: Arc<SeatMap>,
+    /// The show's live seat actors by seat index.
+    pub registry: Registry<u32, SeatActor>,
+    pub mailbox_capacity: usize,
+    pub idle_ms: u64,
+    pub on_lapse: LapseHandler,
+}
+
 pub struct SeatActor {
-    engine: Engine,
-    view: Arc<ShowView>,
+    home: Arc<SeatHome>,
     index: u32,
     seat: Seat,
     depth: Depth,
@@ -58,29 +97,28 @@ pub struct SeatActor {
 }
 
 impl SeatActor {
+    /// Starts the actor of seat `index` in `state` (as last written).
     pub fn launch(
-        engine: Engine,
-        view: Arc<ShowView>,
+        threads: &ActorThreads,
+        home: Arc<SeatHome>,
         index: u32,
         state: SeatState,
     ) -> Mailbox<SeatActor> {
-        let capacity = engine.config.seat_mailbox_capacity;
-        let shard = (view.show.id.0.as_u64_pair().0) ^ index as u64;
+        let capacity = home.mailbox_capacity;
+        let shard = (home.show.0.as_u64_pair().0) ^ index as u64;
         let state = state.at(now_ms());
-        crate::engine::launch(&engine.clone(), "seat", capacity, shard, move |depth| {
-            SeatActor {
-                engine,
-                view,
-                index,
-                seat: Seat::new(state),
-                depth,
-                waiting: VecDeque::new(),
-                expiry: None,
-                last_used: Instant::now(),
-            }
+        threads.launch("seat", capacity, shard, move |depth| SeatActor {
+            home,
+            index,
+            seat: Seat::new(state),
+            depth,
+            waiting: VecDeque::new(),
+            expiry: None,
+            last_used: Instant::now(),
         })
     }
 
+    /// Arms the timer for the end of the current hold (if held).
     fn schedule_expiry(&mut self, ctx: &mut Context<Self>) {
         if let Some(handle) = self.expiry.take() {
             ctx.cancel_future(handle);
@@ -89,45 +127,30 @@ impl SeatActor {
             let wait = Duration::from_millis(until_ms.saturating_sub(now_ms()));
             self.expiry = Some(ctx.run_later(wait, |act, ctx| {
                 act.expiry = None;
-                act.expire(ctx);
+                act.report_lapse(ctx);
             }));
         }
     }
 
-    /// Releases a lapsed hold: persisted and shown at once. Nobody waits
-    /// for its flush (a lapsed hold reads as available after a crash
-    /// anyway); the flush is asked for so that the release reaches the disk
-    /// promptly, which is also the crash matrix's after-the-flush point.
-    fn expire(&mut self, ctx: &mut Context<Self>) {
-        if self.seat.expire(now_ms()) {
-            self.engine.crash_at("expiry", "prepared");
-            let write = WriteSet {
-                key: None,
-                mutations: vec![Mutation::Seat {
-                    show: self.view.show.id,
-                    index: self.index,
-                    state: SeatState::Available,
-                }],
-            };
-            match self.engine.store.commit(write) {
-                Ok(CommitOutcome::Committed(ticket)) => {
-                    self.engine.crash_at("expiry", "written");
-                    let engine = self.engine.clone();
-                    let durable = engine.store.durable(ticket);
-                    actix::spawn(async move {
-                        if durable.await.is_ok() {
-                            engine.crash_at("expiry", "durable");
-                        }
-                    });
-                }
-                Ok(CommitOutcome::KeyTaken(_)) => {
-                    unreachable!("a write set without a key record cannot find it taken")
-                }
-                Err(error) => tracing::warn!(%error, "could not persist a hold expiry"),
-            }
-            self.view.set(self.index, SeatState::Available.status());
-        } else if !self.seat.is_pending() {
-            // Timer fired early (clock adjustments): try again later.
+    /// Reports a hold that has reached its end, and checks again later in
+    /// case its expiry could not run.
+    fn report_lapse(&mut self, ctx: &mut Context<Self>) {
+        let SeatState::Held { cart, until_ms } = self.seat.state() else {
+            return;
+        };
+        if now_ms() >= until_ms {
+            (self.home.on_lapse)(Lapsed {
+                show: self.home.show,
+                index: self.index,
+                cart,
+                until_ms,
+            });
+            self.expiry = Some(ctx.run_later(LAPSE_RETRY, |act, ctx| {
+                act.expiry = None;
+                act.report_lapse(ctx);
+            }));
+        } else {
+            // The timer fired early (clock adjustments): wait again.
             self.schedule_expiry(ctx);
         }
     }
@@ -137,7 +160,7 @@ impl SeatActor {
         self.depth.taken();
         let now = now_ms().max(msg.now_ms);
         let decision = self.seat.prepare(msg.txn, msg.claim, now);
-        if decision.is_err() {
+        if matches!(decision, Decision::Refused(_)) {
             crate::metrics::CONFLICTS.with_label_values(&["seat"]).inc();
         }
         if msg.reply.send(decision).is_err() {
@@ -161,7 +184,7 @@ impl SeatActor {
         self.waiting.is_empty()
             && !self.seat.is_pending()
             && !matches!(self.seat.state(), SeatState::Held { .. })
-            && self.last_used.elapsed() >= Duration::from_millis(self.engine.config.actor_idle_ms)
+            && self.last_used.elapsed() >= Duration::from_millis(self.home.idle_ms)
     }
 }
 
@@ -169,9 +192,9 @@ impl Actor for SeatActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        self.view.set(self.index, self.seat.state().status());
+        self.home.map.set(self.index, self.seat.state().status());
         self.schedule_expiry(ctx);
-        let idle = Duration::from_millis(self.engine.config.actor_idle_ms.max(10));
+        let idle = Duration::from_millis(self.home.idle_ms.max(10));
         ctx.run_interval(idle, |act, ctx| {
             if act.is_idle() {
                 ctx.stop();
@@ -180,9 +203,9 @@ impl Actor for SeatActor {
     }
 
     fn stopped(&mut self, ctx: &mut Context<Self>) {
-        self.engine
-            .seats
-            .remove_if_same(&(self.view.show.id, self.index), &ctx.address());
+        self.home
+            .registry
+            .remove_if_same(&self.index, &ctx.address());
     }
 }
 
@@ -206,13 +229,20 @@ impl Handler<Resolve> for SeatActor {
         self.last_used = Instant::now();
         if msg.commit {
             if let Some(state) = self.seat.commit(msg.txn) {
-                self.view.set(self.index, state.status());
+                self.home.map.set(self.index, state.status());
                 self.schedule_expiry(ctx);
             }
-        } else if self.seat.abort(msg.txn) {
-            // An expiry may have been skipped while the seat was pending.
-            self.expire(ctx);
+        } else {
+            self.seat.abort(msg.txn);
         }
         self.drain_waiting();
+    }
+}
+
+impl Handler<Stop> for SeatActor {
+    type Result = ();
+
+    fn handle(&mut self, _msg: Stop, ctx: &mut Context<Self>) {
+        ctx.stop();
     }
 }

@@ -1,6 +1,6 @@
-//! The shell shared by cart and booking actors: requests run one at a time,
-//! each to its end, so the record an actor owns never sees two of its own
-//! changes interleave.
+//! The shell of every actor that runs keyed requests (carts, bookings,
+//! show creations): requests run one at a time, each to its end, so the
+//! record an actor owns never sees two of its own changes interleave.
 //!
 //! Why a queue and not just the mailbox: a request awaits the seats and
 //! the store, and actix would handle the next message meanwhile. So a
@@ -9,12 +9,18 @@
 //! key, which is answered at once (409 in progress, or 422). An actor with
 //! a running or queued request is never passivated.
 //!
-//! What differs between carts and bookings (their record, their operations
-//! and what each does) is the `Owner` they plug in.
+//! The shell admits each keyed request (`idempotency::Keys::admit`: run,
+//! replay, 409, 422 or 429) and takes its key out of the in-flight ledger
+//! when it ends; operations never touch the ledger. What differs between
+//! kinds (their record, their operations) is the `Owner` they plug in
+//! (`ops::owners`).
 
-use super::registry::{Depth, Mailbox, Registry};
-use crate::domain::IdempotencyLedger;
-use crate::engine::{Engine, Request};
+use crate::domain::{IdempotencyLedger, KeyedRequest};
+use crate::idempotency::{self, Admitted, Keys};
+use crate::replies::{self, EngineError};
+use crate::runtime::registry::{AskFailure, Depth, Mailbox, Registry};
+use crate::runtime::threads::ActorThreads;
+use crate::store::StoreResult;
 use crate::wire::Reply;
 use actix::{
     Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, Message, WrapFuture,
@@ -22,6 +28,7 @@ use actix::{
 use futures_util::future::BoxFuture;
 use std::collections::VecDeque;
 use std::hash::Hash;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 use uuid::Uuid;
@@ -31,32 +38,97 @@ pub trait Owner: Sized + Unpin + 'static {
     /// The metric label of its mailboxes.
     const KIND: &'static str;
     /// A UUID newtype; its UUID picks the actor's thread.
-    type Id: Copy + Eq + Hash + Into<Uuid> + Send + Unpin + 'static;
+    type Id: Copy + Eq + Hash + Into<Uuid> + Send + Sync + Unpin + 'static;
     /// The owned record (`None` until created).
     type Record: Clone + Send + Unpin + 'static;
-    type Op: Send + Unpin + 'static;
+    /// A request to the actor; cloned when it must be sent again to a
+    /// fresh actor (see `Registry::ask`).
+    type Op: Clone + Send + Unpin + 'static;
+    /// What its operations run with.
+    type Ctx: Clone + Send + Sync + Unpin + 'static;
 
     fn record_id(record: &Self::Record) -> Self::Id;
-    /// The keyed request of an operation (admitted by the ledger first).
-    fn request(op: &Self::Op) -> Option<&Request>;
+    /// The record as stored (when the actor starts).
+    fn load(ctx: &Self::Ctx, id: Self::Id) -> StoreResult<Option<Self::Record>>;
+    /// The keyed request of an operation (admitted by the shell first).
+    fn request(op: &Self::Op) -> Option<&KeyedRequest>;
     /// Runs an admitted operation against the record as it is now.
     fn run(
-        engine: Engine,
+        ctx: Self::Ctx,
         id: Self::Id,
         record: Option<Self::Record>,
         op: Self::Op,
     ) -> BoxFuture<'static, Done<Self::Record>>;
-    /// Where live actors of this kind are registered.
-    fn registry(engine: &Engine) -> &Registry<Self::Id, SerialActor<Self>>;
 }
 
-/// What a finished request changes in the actor.
+/// What a finished request changes in the actor, and its answer.
 pub struct Done<R> {
     /// The record after the request, if it changed.
     pub record: Option<R>,
-    /// The key to take out of the in-flight ledger.
-    pub settle: Option<Request>,
     pub reply: Reply,
+}
+
+impl<R> Done<R> {
+    /// An answer that leaves the record as it was.
+    pub fn answer(reply: Reply) -> Self {
+        Done {
+            record: None,
+            reply,
+        }
+    }
+}
+
+/// What the actors of one kind share: their registry, how their keyed
+/// requests are admitted, and what their operations run with.
+pub struct Kind<O: Owner> {
+    registry: Registry<O::Id, SerialActor<O>>,
+    ctx: O::Ctx,
+    keys: Arc<Keys>,
+    threads: Arc<ActorThreads>,
+    mailbox_capacity: usize,
+    idle_ms: u64,
+}
+
+impl<O: Owner> Kind<O> {
+    pub fn new(
+        ctx: O::Ctx,
+        keys: Arc<Keys>,
+        threads: Arc<ActorThreads>,
+        mailbox_capacity: usize,
+        idle_ms: u64,
+    ) -> Arc<Self> {
+        Arc::new(Kind {
+            registry: Registry::new(O::KIND),
+            ctx,
+            keys,
+            threads,
+            mailbox_capacity,
+            idle_ms,
+        })
+    }
+
+    /// Sends `op` to the actor of `id` (started with its record loaded if
+    /// none is live) and waits for its answer.
+    pub async fn ask(self: &Arc<Self>, id: O::Id, op: O::Op) -> Reply {
+        let start = || -> Result<Mailbox<SerialActor<O>>, EngineError> {
+            let record = O::load(&self.ctx, id)?;
+            Ok(SerialActor::launch(self.clone(), id, record))
+        };
+        let make = |reply| OpMsg {
+            op: op.clone(),
+            reply,
+        };
+        match self.registry.ask(&id, start, make).await {
+            Ok(reply) => reply,
+            Err(AskFailure::Full) => replies::overloaded(),
+            Err(AskFailure::Start(error)) => error.reply(),
+        }
+    }
+
+    /// Live actors of this kind.
+    pub fn live(&self) -> usize {
+        self.registry.len()
+    }
 }
 
 /// An operation and where its answer goes.
@@ -70,7 +142,7 @@ impl<Op: 'static> Message for OpMsg<Op> {
 }
 
 pub struct SerialActor<O: Owner> {
-    engine: Engine,
+    kind: Arc<Kind<O>>,
     id: O::Id,
     record: Option<O::Record>,
     ledger: IdempotencyLedger,
@@ -83,39 +155,32 @@ pub struct SerialActor<O: Owner> {
 }
 
 impl<O: Owner> SerialActor<O> {
-    pub fn launch(engine: Engine, id: O::Id, record: Option<O::Record>) -> Mailbox<Self> {
-        let capacity = engine.config.mailbox_capacity;
+    fn launch(kind: Arc<Kind<O>>, id: O::Id, record: Option<O::Record>) -> Mailbox<Self> {
+        let capacity = kind.mailbox_capacity;
         let shard = id.into().as_u64_pair().1;
-        crate::engine::launch(&engine.clone(), O::KIND, capacity, shard, move |depth| {
-            SerialActor {
-                engine,
-                id,
-                record,
-                ledger: IdempotencyLedger::default(),
-                depth,
-                last_used: Instant::now(),
-                busy: false,
-                queue: VecDeque::new(),
-            }
+        let threads = kind.threads.clone();
+        threads.launch(O::KIND, capacity, shard, move |depth| SerialActor {
+            kind,
+            id,
+            record,
+            ledger: IdempotencyLedger::default(),
+            depth,
+            last_used: Instant::now(),
+            busy: false,
+            queue: VecDeque::new(),
         })
     }
 
     fn start(&mut self, msg: OpMsg<O::Op>, ctx: &mut Context<Self>) {
         self.depth.taken();
-        let engine = self.engine.clone();
-        let admitted = match O::request(&msg.op) {
-            Some(req) => engine.admit(&mut self.ledger, req),
-            None => Ok(()),
+        let request = O::request(&msg.op).cloned();
+        let admitted = match &request {
+            Some(req) => self.kind.keys.admit(&mut self.ledger, req),
+            None => Admitted::Run,
         };
         let work: BoxFuture<'static, Done<O::Record>> = match admitted {
-            Err(answer) => Box::pin(async move {
-                Done {
-                    record: None,
-                    settle: None,
-                    reply: answer.await,
-                }
-            }),
-            Ok(()) => O::run(engine, self.id, self.record.clone(), msg.op),
+            Admitted::Answer(answer) => Box::pin(async move { Done::answer(answer.await) }),
+            Admitted::Run => O::run(self.kind.ctx.clone(), self.id, self.record.clone(), msg.op),
         };
         let reply = msg.reply;
         self.busy = true;
@@ -126,7 +191,7 @@ impl<O: Owner> SerialActor<O> {
             if let Some(record) = done.record.filter(|r| O::record_id(r) == act.id) {
                 act.record = Some(record);
             }
-            if let Some(req) = done.settle {
+            if let Some(req) = request {
                 act.ledger.settle(req.user, &req.key);
             }
             act.last_used = Instant::now();
@@ -142,7 +207,7 @@ impl<O: Owner> Actor for SerialActor<O> {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        let idle = Duration::from_millis(self.engine.config.actor_idle_ms.max(10));
+        let idle = Duration::from_millis(self.kind.idle_ms.max(10));
         ctx.run_interval(idle, move |act, ctx| {
             if !act.busy && act.queue.is_empty() && act.last_used.elapsed() >= idle {
                 ctx.stop();
@@ -151,7 +216,7 @@ impl<O: Owner> Actor for SerialActor<O> {
     }
 
     fn stopped(&mut self, ctx: &mut Context<Self>) {
-        O::registry(&self.engine).remove_if_same(&self.id, &ctx.address());
+        self.kind.registry.remove_if_same(&self.id, &ctx.address());
     }
 }
 
@@ -163,7 +228,7 @@ impl<O: Owner> Handler<OpMsg<O::Op>> for SerialActor<O> {
     fn handle(&mut self, msg: OpMsg<O::Op>, ctx: &mut Context<Self>) {
         self.last_used = Instant::now();
         if let Some(req) = O::request(&msg.op) {
-            if let Some(answer) = self.engine.answer_if_running(&self.ledger, req) {
+            if let Some(answer) = idempotency::answer_if_running(&self.ledger, req) {
                 self.depth.taken();
                 let _ = msg.reply.send(answer);
                 return;

@@ -52,6 +52,11 @@ uuid_id!(
     TxnId
 );
 
+impl UserId {
+    /// The user the admin token acts as (its keys are scoped like anyone's).
+    pub const ADMIN: UserId = UserId(Uuid::from_u128(0xad));
+}
+
 /// Longest row label: `ZZZ`.
 pub const MAX_ROW_LABEL_LEN: usize = 3;
 /// Highest seat number in a row.

@@ -54,6 +54,27 @@ pub enum Admission {
     Reused,
 }
 
+/// A request whose key already has a completed record: the same request
+/// replays it, any other is a reuse of the key (422). The one place this
+/// rule is decided, whether the record was found before running or when
+/// the write found the key taken.
+pub fn judge(stored: &StoredReply, fingerprint: Fingerprint) -> Admission {
+    if stored.fingerprint == fingerprint {
+        Admission::Replay(stored.clone())
+    } else {
+        Admission::Reused
+    }
+}
+
+/// A state-changing request with its `Idempotency-Key`: who sent it, the
+/// key, and what it was (its fingerprint).
+#[derive(Clone, Debug)]
+pub struct KeyedRequest {
+    pub user: UserId,
+    pub key: IdempotencyKey,
+    pub fingerprint: Fingerprint,
+}
+
 #[derive(Debug, Default)]
 pub struct IdempotencyLedger {
     in_flight: HashMap<(UserId, IdempotencyKey), Fingerprint>,
@@ -77,8 +98,7 @@ impl IdempotencyLedger {
             };
         }
         match stored {
-            Some(reply) if reply.fingerprint == fingerprint => Admission::Replay(reply.clone()),
-            Some(_) => Admission::Reused,
+            Some(reply) => judge(reply, fingerprint),
             None => {
                 self.in_flight.insert(scoped, fingerprint);
                 Admission::Run

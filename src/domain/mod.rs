@@ -17,6 +17,6 @@ pub use booking::{Booking, BookingStatus};
 pub use cart::{AddPlan, Cart, CartError, CartItem, CartStatus};
 pub use ids::{BookingId, CartId, SeatLabel, ShowId, TxnId, UserId};
 pub use key::{Fingerprint, IdempotencyKey, KeyError};
-pub use ledger::{Admission, IdempotencyLedger, StoredBody, StoredReply};
-pub use seat::{Claim, Holder, Seat, SeatRefusal, SeatState, SeatStatus};
+pub use ledger::{judge, Admission, IdempotencyLedger, KeyedRequest, StoredBody, StoredReply};
+pub use seat::{Claim, Decision, Holder, Seat, SeatRefusal, SeatState, SeatStatus};
 pub use show::{Layout, LayoutError, Row, Show};

@@ -89,6 +89,29 @@ pub enum Claim {
     },
     /// Give the seat back; a no-op if `holder` no longer has it.
     Release { holder: Holder },
+    /// Give back a hold that has lapsed: a no-op unless the seat is still
+    /// held by `cart` until `until_ms` and that instant has passed (a hold
+    /// released, checked out or taken again meanwhile is left alone).
+    Expire { cart: CartId, until_ms: u64 },
+}
+
+/// A seat's answer to a claim.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Granted: the seat is reserved for the transaction and will take
+    /// this state if it commits.
+    Reserved(SeatState),
+    /// The claim changes nothing (a release or expiry of a seat the holder
+    /// no longer has); the seat is not reserved.
+    Unchanged,
+    /// Refused; the seat is not reserved.
+    Refused(SeatRefusal),
+}
+
+impl Decision {
+    pub fn is_reserved(&self) -> bool {
+        matches!(self, Decision::Reserved(_))
+    }
 }
 
 /// Why a seat refused a claim.
@@ -124,20 +147,14 @@ impl Seat {
         self.pending.is_some()
     }
 
-    /// Decides a claim. On success the seat is reserved for `txn` and the
-    /// state to persist is returned; `Ok(None)` means the claim changes
-    /// nothing (a release of a seat the holder no longer has).
-    pub fn prepare(
-        &mut self,
-        txn: TxnId,
-        claim: Claim,
-        now_ms: u64,
-    ) -> Result<Option<SeatState>, SeatRefusal> {
+    /// Decides a claim. If granted, the seat is reserved for `txn` and the
+    /// state to persist is returned (`Reserved`).
+    pub fn prepare(&mut self, txn: TxnId, claim: Claim, now_ms: u64) -> Decision {
         let current = self.state.at(now_ms);
         let next = match claim {
             Claim::Hold { cart, until_ms } => {
                 if self.pending.is_some() || current != SeatState::Available {
-                    return Err(SeatRefusal::Unavailable);
+                    return Decision::Refused(SeatRefusal::Unavailable);
                 }
                 SeatState::Held { cart, until_ms }
             }
@@ -146,7 +163,7 @@ impl Seat {
                 via_cart: None,
             } => {
                 if self.pending.is_some() || current != SeatState::Available {
-                    return Err(SeatRefusal::Unavailable);
+                    return Decision::Refused(SeatRefusal::Unavailable);
                 }
                 SeatState::Booked { booking }
             }
@@ -156,11 +173,11 @@ impl Seat {
             } => match current {
                 SeatState::Held { cart: holder, .. } if holder == cart => {
                     if self.pending.is_some() {
-                        return Err(SeatRefusal::Unavailable);
+                        return Decision::Refused(SeatRefusal::Unavailable);
                     }
                     SeatState::Booked { booking }
                 }
-                _ => return Err(SeatRefusal::HoldExpired),
+                _ => return Decision::Refused(SeatRefusal::HoldExpired),
             },
             Claim::Release { holder } => {
                 let held_by_holder = match (self.state, holder) {
@@ -169,16 +186,27 @@ impl Seat {
                     _ => false,
                 };
                 if !held_by_holder {
-                    return Ok(None);
+                    return Decision::Unchanged;
                 }
                 if self.pending.is_some() {
-                    return Err(SeatRefusal::Unavailable);
+                    return Decision::Refused(SeatRefusal::Unavailable);
+                }
+                SeatState::Available
+            }
+            Claim::Expire { cart, until_ms } => {
+                let lapsed =
+                    self.state == (SeatState::Held { cart, until_ms }) && now_ms >= until_ms;
+                if !lapsed {
+                    return Decision::Unchanged;
+                }
+                if self.pending.is_some() {
+                    return Decision::Refused(SeatRefusal::Unavailable);
                 }
                 SeatState::Available
             }
         };
         self.pending = Some((txn, next));
-        Ok(Some(next))
+        Decision::Reserved(next)
     }
 
     /// Makes the prepared change of `txn` the seat's state (after the store
@@ -199,21 +227,6 @@ impl Seat {
         match self.pending {
             Some((pending_txn, _)) if pending_txn == txn => {
                 self.pending = None;
-                true
-            }
-            _ => false,
-        }
-    }
-
-    /// Releases a lapsed hold. Returns true if the seat became available.
-    /// A seat in the middle of a change is left alone (the change decides).
-    pub fn expire(&mut self, now_ms: u64) -> bool {
-        if self.pending.is_some() {
-            return false;
-        }
-        match self.state {
-            SeatState::Held { until_ms, .. } if now_ms >= until_ms => {
-                self.state = SeatState::Available;
                 true
             }
             _ => false,
@@ -246,16 +259,22 @@ mod tests {
         };
         assert_eq!(
             seat.prepare(t1, claim, 0),
-            Ok(Some(SeatState::Booked { booking: b1 }))
+            Decision::Reserved(SeatState::Booked { booking: b1 })
         );
         // While prepared, every other claim is refused.
         let other = Claim::Book {
             booking: booking(),
             via_cart: None,
         };
-        assert_eq!(seat.prepare(txn(), other, 0), Err(SeatRefusal::Unavailable));
+        assert_eq!(
+            seat.prepare(txn(), other, 0),
+            Decision::Refused(SeatRefusal::Unavailable)
+        );
         assert_eq!(seat.commit(t1), Some(SeatState::Booked { booking: b1 }));
-        assert_eq!(seat.prepare(txn(), other, 0), Err(SeatRefusal::Unavailable));
+        assert_eq!(
+            seat.prepare(txn(), other, 0),
+            Decision::Refused(SeatRefusal::Unavailable)
+        );
     }
 
     #[test]
@@ -266,7 +285,7 @@ mod tests {
             cart: cart(),
             until_ms: 100,
         };
-        seat.prepare(t1, hold, 0).unwrap();
+        assert!(seat.prepare(t1, hold, 0).is_reserved());
         assert!(seat.abort(t1));
         assert_eq!(seat.state(), SeatState::Available);
         assert!(!seat.is_pending());
@@ -284,25 +303,41 @@ mod tests {
             cart: cart(),
             until_ms: 200,
         };
-        assert_eq!(seat.prepare(txn(), hold, 99), Err(SeatRefusal::Unavailable));
-        assert!(!seat.expire(99));
+        assert_eq!(
+            seat.prepare(txn(), hold, 99),
+            Decision::Refused(SeatRefusal::Unavailable)
+        );
+        let expire = Claim::Expire {
+            cart: c,
+            until_ms: 100,
+        };
+        assert_eq!(
+            seat.prepare(txn(), expire, 99),
+            Decision::Unchanged,
+            "not lapsed yet"
+        );
         // Checkout by the holder works before the deadline, not at it.
         let checkout = Claim::Book {
             booking: booking(),
             via_cart: Some(c),
         };
         let t = txn();
-        assert!(seat.prepare(t, checkout, 99).is_ok());
+        assert!(seat.prepare(t, checkout, 99).is_reserved());
         seat.abort(t);
         assert_eq!(
             seat.prepare(txn(), checkout, 100),
-            Err(SeatRefusal::HoldExpired)
+            Decision::Refused(SeatRefusal::HoldExpired)
         );
-        // A lapsed hold is available to others even before `expire` runs.
+        // A lapsed hold is available to others even before its expiry runs.
         let t2 = txn();
-        assert!(seat.prepare(t2, hold, 100).is_ok());
+        assert!(seat.prepare(t2, hold, 100).is_reserved());
         seat.abort(t2);
-        assert!(seat.expire(100));
+        let t3 = txn();
+        assert_eq!(
+            seat.prepare(t3, expire, 100),
+            Decision::Reserved(SeatState::Available)
+        );
+        assert_eq!(seat.commit(t3), Some(SeatState::Available));
         assert_eq!(seat.state(), SeatState::Available);
     }
 
@@ -316,7 +351,10 @@ mod tests {
             booking: booking(),
             via_cart: Some(cart()),
         };
-        assert_eq!(seat.prepare(txn(), claim, 0), Err(SeatRefusal::HoldExpired));
+        assert_eq!(
+            seat.prepare(txn(), claim, 0),
+            Decision::Refused(SeatRefusal::HoldExpired)
+        );
     }
 
     #[test]
@@ -326,13 +364,16 @@ mod tests {
         let stranger = Claim::Release {
             holder: Holder::Booking(booking()),
         };
-        assert_eq!(seat.prepare(txn(), stranger, 0), Ok(None));
+        assert_eq!(seat.prepare(txn(), stranger, 0), Decision::Unchanged);
         assert!(!seat.is_pending());
         let t = txn();
         let owner = Claim::Release {
             holder: Holder::Booking(b),
         };
-        assert_eq!(seat.prepare(t, owner, 0), Ok(Some(SeatState::Available)));
+        assert_eq!(
+            seat.prepare(t, owner, 0),
+            Decision::Reserved(SeatState::Available)
+        );
         assert_eq!(seat.commit(t), Some(SeatState::Available));
     }
 
@@ -347,10 +388,42 @@ mod tests {
         let release = Claim::Release {
             holder: Holder::Cart(c),
         };
-        seat.prepare(t, release, 50).unwrap();
-        assert!(!seat.expire(150));
+        assert!(seat.prepare(t, release, 50).is_reserved());
+        let expire = Claim::Expire {
+            cart: c,
+            until_ms: 100,
+        };
+        // The seat actor keeps such a claim waiting until the change resolves.
+        assert_eq!(
+            seat.prepare(txn(), expire, 150),
+            Decision::Refused(SeatRefusal::Unavailable)
+        );
         seat.commit(t);
         assert_eq!(seat.state(), SeatState::Available);
+        // Released meanwhile: the expiry has nothing left to do.
+        assert_eq!(seat.prepare(txn(), expire, 150), Decision::Unchanged);
+    }
+
+    #[test]
+    fn expire_leaves_a_hold_taken_again_alone() {
+        let c = cart();
+        let mut seat = Seat::new(SeatState::Held {
+            cart: c,
+            until_ms: 300,
+        });
+        // The expiry of an earlier hold of the same cart (until 100).
+        let stale = Claim::Expire {
+            cart: c,
+            until_ms: 100,
+        };
+        assert_eq!(seat.prepare(txn(), stale, 150), Decision::Unchanged);
+        assert_eq!(
+            seat.state(),
+            SeatState::Held {
+                cart: c,
+                until_ms: 300
+            }
+        );
     }
 
     mod model {
@@ -430,41 +503,36 @@ mod tests {
                             now += ms as u64;
                             None
                         }
-                        Step::Expire => {
-                            let lapses = pending.is_none()
-                                && matches!(state, SeatState::Held { until_ms, .. } if now >= until_ms);
-                            prop_assert_eq!(seat.expire(now), lapses);
-                            if lapses {
-                                state = SeatState::Available;
-                            }
-                            None
-                        }
+                        Step::Expire => Some(match state {
+                            SeatState::Held { cart, until_ms } => Claim::Expire { cart, until_ms },
+                            _ => Claim::Expire { cart: cart(0), until_ms: 0 },
+                        }),
                     };
                     if let Some(claim) = claim {
-                        let expected: Result<Option<SeatState>, SeatRefusal> = match claim {
+                        let expected: Decision = match claim {
                             Claim::Hold { cart, until_ms } => {
                                 if pending.is_some() || current != SeatState::Available {
-                                    Err(SeatRefusal::Unavailable)
+                                    Decision::Refused(SeatRefusal::Unavailable)
                                 } else {
-                                    Ok(Some(SeatState::Held { cart, until_ms }))
+                                    Decision::Reserved(SeatState::Held { cart, until_ms })
                                 }
                             }
                             Claim::Book { booking, via_cart: None } => {
                                 if pending.is_some() || current != SeatState::Available {
-                                    Err(SeatRefusal::Unavailable)
+                                    Decision::Refused(SeatRefusal::Unavailable)
                                 } else {
-                                    Ok(Some(SeatState::Booked { booking }))
+                                    Decision::Reserved(SeatState::Booked { booking })
                                 }
                             }
                             Claim::Book { booking, via_cart: Some(c) } => match current {
                                 SeatState::Held { cart: holder, .. } if holder == c => {
                                     if pending.is_some() {
-                                        Err(SeatRefusal::Unavailable)
+                                        Decision::Refused(SeatRefusal::Unavailable)
                                     } else {
-                                        Ok(Some(SeatState::Booked { booking }))
+                                        Decision::Reserved(SeatState::Booked { booking })
                                     }
                                 }
-                                _ => Err(SeatRefusal::HoldExpired),
+                                _ => Decision::Refused(SeatRefusal::HoldExpired),
                             },
                             Claim::Release { holder } => {
                                 let holds = match (state, holder) {
@@ -473,16 +541,26 @@ mod tests {
                                     _ => false,
                                 };
                                 if !holds {
-                                    Ok(None)
+                                    Decision::Unchanged
                                 } else if pending.is_some() {
-                                    Err(SeatRefusal::Unavailable)
+                                    Decision::Refused(SeatRefusal::Unavailable)
                                 } else {
-                                    Ok(Some(SeatState::Available))
+                                    Decision::Reserved(SeatState::Available)
+                                }
+                            }
+                            Claim::Expire { cart, until_ms } => {
+                                let lapsed = state == (SeatState::Held { cart, until_ms }) && now >= until_ms;
+                                if !lapsed {
+                                    Decision::Unchanged
+                                } else if pending.is_some() {
+                                    Decision::Refused(SeatRefusal::Unavailable)
+                                } else {
+                                    Decision::Reserved(SeatState::Available)
                                 }
                             }
                         };
                         prop_assert_eq!(seat.prepare(txn, claim, now), expected);
-                        if let Ok(Some(next)) = expected {
+                        if let Decision::Reserved(next) = expected {
                             pending = Some((txn, next));
                         }
                     }

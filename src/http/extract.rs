@@ -2,8 +2,8 @@
 //! size (413), key (400 idempotency-key-*), body (400 invalid-request).
 
 use super::{AppState, MAX_BODY_BYTES};
-use crate::domain::{Fingerprint, IdempotencyKey, UserId};
-use crate::engine::{Request, ADMIN_USER};
+use crate::domain::{Fingerprint, IdempotencyKey, KeyedRequest, UserId};
+use crate::ops::session::token_hash;
 use crate::wire::{self, Code, Reply};
 use actix_web::{web, HttpRequest};
 use bytes::{Bytes, BytesMut};
@@ -71,7 +71,7 @@ fn bearer(req: &HttpRequest) -> Option<&str> {
 /// content nor the length of the admin token shows in the timing.
 fn is_admin_token(state: &AppState, token: &str) -> bool {
     match &state.admin_token_sha256 {
-        Some(admin) => bool::from(admin.ct_eq(&crate::engine::token_hash(token))),
+        Some(admin) => bool::from(admin.ct_eq(&token_hash(token))),
         None => false,
     }
 }
@@ -84,7 +84,7 @@ fn unauthorized() -> Reply {
 pub fn user(state: &AppState, req: &HttpRequest) -> Result<UserId, Reply> {
     let token = bearer(req).ok_or_else(unauthorized)?;
     let user = if is_admin_token(state, token) {
-        ADMIN_USER
+        UserId::ADMIN
     } else {
         match state.engine.authenticate(token) {
             Ok(Some(user)) => user,
@@ -104,7 +104,7 @@ pub fn admin(state: &AppState, req: &HttpRequest) -> Result<UserId, Reply> {
     }
     let token = bearer(req).ok_or_else(unauthorized)?;
     if is_admin_token(state, token) {
-        return Ok(ADMIN_USER);
+        return Ok(UserId::ADMIN);
     }
     match state.engine.authenticate(token) {
         Ok(Some(_)) => Err(forbidden()),
@@ -126,7 +126,7 @@ pub fn session_limit(state: &AppState, req: &HttpRequest) -> Result<(), Reply> {
 }
 
 fn limit(state: &AppState, user: UserId) -> Result<(), Reply> {
-    if user == ADMIN_USER {
+    if user == UserId::ADMIN {
         return Ok(());
     }
     state.limiter.check(user).map_err(|secs| {
@@ -182,9 +182,9 @@ pub fn invalid(detail: &str) -> Reply {
 pub fn json<T: DeserializeOwned>(
     req: &HttpRequest,
     body: &[u8],
-    empty_is_object: bool,
+    empty: EmptyBody,
 ) -> Result<(T, Fingerprint), Reply> {
-    let (parsed, canonical) = typed_body(body, empty_is_object)?;
+    let (parsed, canonical) = typed_body(body, empty)?;
     let fingerprint = Fingerprint::of(req.method().as_str(), req.path(), &canonical);
     Ok((parsed, fingerprint))
 }
@@ -192,8 +192,9 @@ pub fn json<T: DeserializeOwned>(
 /// A body as `T`, with its canonical form (keys sorted) for fingerprints.
 pub fn typed_body<T: DeserializeOwned>(
     body: &[u8],
-    empty_is_object: bool,
+    empty: EmptyBody,
 ) -> Result<(T, Vec<u8>), Reply> {
+    let empty_is_object = empty == EmptyBody::IsObject;
     let body: &[u8] = if empty_is_object && body.iter().all(u8::is_ascii_whitespace) {
         b"{}"
     } else {
@@ -212,24 +213,41 @@ pub fn typed_body<T: DeserializeOwned>(
     Ok((parsed, canonical))
 }
 
+/// Who may send a keyed request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Caller {
+    /// Any signed-in user (a guest session or the admin).
+    User,
+    /// Only the admin token.
+    Admin,
+}
+
+/// What an empty request body means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EmptyBody {
+    /// `{}` (routes whose body has no fields: `POST /v1/carts`, checkout).
+    IsObject,
+    /// Not JSON: 400.
+    Invalid,
+}
+
 /// Everything a keyed POST needs, checked in the contract's order.
 pub async fn keyed<T: DeserializeOwned>(
     state: &AppState,
     req: &HttpRequest,
     payload: web::Payload,
-    admin_only: bool,
-    empty_is_object: bool,
-) -> Result<(Request, T), Reply> {
-    let user = if admin_only {
-        admin(state, req)?
-    } else {
-        user(state, req)?
+    caller: Caller,
+    empty: EmptyBody,
+) -> Result<(KeyedRequest, T), Reply> {
+    let user = match caller {
+        Caller::Admin => admin(state, req)?,
+        Caller::User => user(state, req)?,
     };
     let body = body(req, payload).await?;
     let key = key(req)?;
-    let (parsed, fingerprint) = json(req, &body, empty_is_object)?;
+    let (parsed, fingerprint) = json(req, &body, empty)?;
     Ok((
-        Request {
+        KeyedRequest {
             user,
             key,
             fingerprint,

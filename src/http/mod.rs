@@ -77,7 +77,7 @@ pub async fn start(settings: &Settings) -> std::io::Result<Running> {
             .admin_token
             .as_deref()
             .filter(|t| !t.is_empty())
-            .map(crate::engine::token_hash),
+            .map(crate::ops::session::token_hash),
         limiter: RateLimiter::new(settings.user_rate_limit, 2),
         session_limiter: RateLimiter::new(
             settings.session_rate_limit,

@@ -1,6 +1,6 @@
 //! Routes of API.md, one small handler each.
 
-use super::extract::{self, invalid};
+use super::extract::{self, invalid, Caller, EmptyBody};
 use super::{respond, sse, AppState};
 use crate::domain::{BookingId, CartId, Row, SeatLabel, ShowId};
 use crate::engine::NewShow;
@@ -104,18 +104,18 @@ pub enum BodyOf {
 pub fn parse_body(of: BodyOf, body: &[u8], max_seats: usize) -> Result<(), Reply> {
     match of {
         BodyOf::NewShow => {
-            let (show, _) = extract::typed_body::<NewShowIn>(body, false)?;
+            let (show, _) = extract::typed_body::<NewShowIn>(body, EmptyBody::Invalid)?;
             new_show(show).map(|_| ())
         }
         BodyOf::NewBooking => {
-            let (booking, _) = extract::typed_body::<NewBookingIn>(body, false)?;
+            let (booking, _) = extract::typed_body::<NewBookingIn>(body, EmptyBody::Invalid)?;
             seat_labels(&booking.seats, max_seats).map(|_| ())
         }
         BodyOf::NewCart | BodyOf::Checkout => {
-            extract::typed_body::<EmptyIn>(body, true).map(|_| ())
+            extract::typed_body::<EmptyIn>(body, EmptyBody::IsObject).map(|_| ())
         }
         BodyOf::NewItem => {
-            let (item, _) = extract::typed_body::<NewItemIn>(body, false)?;
+            let (item, _) = extract::typed_body::<NewItemIn>(body, EmptyBody::Invalid)?;
             seat_label(&item.seat_id).map(|_| ())
         }
     }
@@ -227,8 +227,14 @@ fn seat_label(text: &str) -> Result<SeatLabel, Reply> {
 async fn create_show(state: State, req: HttpRequest, payload: web::Payload) -> HttpResponse {
     answer(
         async {
-            let (request, body) =
-                extract::keyed::<NewShowIn>(&state, &req, payload, true, false).await?;
+            let (request, body) = extract::keyed::<NewShowIn>(
+                &state,
+                &req,
+                payload,
+                Caller::Admin,
+                EmptyBody::Invalid,
+            )
+            .await?;
             let new = new_show(body)?;
             Ok(state.engine.create_show(request, new).await)
         }
@@ -274,8 +280,14 @@ fn seat_labels(seats: &[String], max: usize) -> Result<Vec<SeatLabel>, Reply> {
 async fn create_booking(state: State, req: HttpRequest, payload: web::Payload) -> HttpResponse {
     answer(
         async {
-            let (request, body) =
-                extract::keyed::<NewBookingIn>(&state, &req, payload, false, false).await?;
+            let (request, body) = extract::keyed::<NewBookingIn>(
+                &state,
+                &req,
+                payload,
+                Caller::User,
+                EmptyBody::Invalid,
+            )
+            .await?;
             let seats = seat_labels(&body.seats, state.max_seats_per_booking)?;
             Ok(state
                 .engine
@@ -329,7 +341,8 @@ struct EmptyIn {}
 async fn create_cart(state: State, req: HttpRequest, payload: web::Payload) -> HttpResponse {
     answer(
         async {
-            let (request, EmptyIn {}) = extract::keyed(&state, &req, payload, false, true).await?;
+            let (request, EmptyIn {}) =
+                extract::keyed(&state, &req, payload, Caller::User, EmptyBody::IsObject).await?;
             Ok(state.engine.create_cart(request).await)
         }
         .await,
@@ -361,8 +374,14 @@ async fn add_item(
 ) -> HttpResponse {
     answer(
         async {
-            let (request, body) =
-                extract::keyed::<NewItemIn>(&state, &req, payload, false, false).await?;
+            let (request, body) = extract::keyed::<NewItemIn>(
+                &state,
+                &req,
+                payload,
+                Caller::User,
+                EmptyBody::Invalid,
+            )
+            .await?;
             let seat = seat_label(&body.seat_id)?;
             Ok(state
                 .engine
@@ -409,7 +428,8 @@ async fn checkout(
 ) -> HttpResponse {
     answer(
         async {
-            let (request, EmptyIn {}) = extract::keyed(&state, &req, payload, false, true).await?;
+            let (request, EmptyIn {}) =
+                extract::keyed(&state, &req, payload, Caller::User, EmptyBody::IsObject).await?;
             Ok(state.engine.checkout(request, CartId::parse(&path)).await)
         }
         .await,

@@ -7,7 +7,7 @@
 
 use super::{respond, AppState};
 use crate::domain::ShowId;
-use crate::engine::not_found;
+use crate::replies::not_found;
 use actix_web::{web, HttpResponse};
 use bytes::Bytes;
 use std::time::Duration;
@@ -17,10 +17,10 @@ use tokio::sync::broadcast::error::RecvError;
 const KEEPALIVE: Duration = Duration::from_secs(15);
 
 pub async fn events(state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {
-    let Some(view) = ShowId::parse(&path).and_then(|id| state.engine.view(id)) else {
+    let Some(unit) = ShowId::parse(&path).and_then(|id| state.engine.show(id)) else {
         return respond(not_found("show"));
     };
-    let receiver = view.subscribe();
+    let receiver = unit.map().subscribe();
     let shutdown = state.shutdown.clone();
     let hello = futures_util::stream::once(async {
         Ok::<_, actix_web::Error>(Bytes::from_static(b"retry: 1000\n: connected\n\n"))

@@ -453,7 +453,7 @@ async fn read_final_state(shared: &Arc<Shared>, venue: &Venue, tokens: &[String]
             });
         }
     }
-    state.observed_at_ms = crate::engine::now_ms();
+    state.observed_at_ms = crate::runtime::clock::now_ms();
     if let Some(show) = reader(0).get(&format!("/v1/shows/{}", venue.show)).await {
         for seat in show["seats"].as_array().into_iter().flatten() {
             state.seat_map.insert(

@@ -16,6 +16,11 @@ use dashmap::DashMap;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use tokio::sync::oneshot;
+
+/// Times a request is sent again after reaching a stopping actor, before
+/// the caller gives up (answered as overloaded).
+const SEND_ATTEMPTS: usize = 8;
 
 /// Why a message was not delivered.
 #[derive(Debug, PartialEq, Eq)]
@@ -24,6 +29,15 @@ pub enum SendFailure {
     Full,
     /// The actor is stopping; activate a new one and try again.
     Closed,
+}
+
+/// Why `Registry::ask` got no answer (nothing was done).
+#[derive(Debug)]
+pub enum AskFailure<E> {
+    /// The mailbox is full, or the actor kept stopping: shed load.
+    Full,
+    /// The actor could not be started (its state did not load).
+    Start(E),
 }
 
 /// A live actor's address with its queue counter.
@@ -169,6 +183,54 @@ impl<K: Eq + Hash + Clone, A: Actor> Registry<K, A> {
                 .with_label_values(&[self.kind])
                 .dec();
         }
+    }
+
+    /// Sends a request made by `make` (around its reply channel) to the
+    /// actor for `id`, started by `start` if none is live, and waits for
+    /// the answer. A request that reached an actor as it stopped is dropped
+    /// unhandled (its reply channel closes) and is sent again to a fresh
+    /// actor; every request sent this way must be safe to send twice (the
+    /// actors' requests are: keyed, or a release, or a seat claim that a
+    /// stopping seat never took).
+    pub async fn ask<M, R, E>(
+        &self,
+        id: &K,
+        start: impl Fn() -> Result<Mailbox<A>, E>,
+        make: impl Fn(oneshot::Sender<R>) -> M,
+    ) -> Result<R, AskFailure<E>>
+    where
+        A: Handler<M>,
+        A::Context: ToEnvelope<A, M>,
+        M: Message + Send + 'static,
+        M::Result: Send,
+    {
+        for _ in 0..SEND_ATTEMPTS {
+            let mailbox = self.get_or_start(id, &start).map_err(AskFailure::Start)?;
+            let (reply, answer) = oneshot::channel();
+            match mailbox.try_send(make(reply)) {
+                Ok(()) => match answer.await {
+                    Ok(answer) => return Ok(answer),
+                    Err(_) => continue,
+                },
+                Err((SendFailure::Full, _)) => return Err(AskFailure::Full),
+                Err((SendFailure::Closed, _)) => continue,
+            }
+        }
+        Err(AskFailure::Full)
+    }
+
+    /// Takes every live actor out of the registry (to stop them as a group).
+    pub fn drain(&self) -> Vec<Mailbox<A>> {
+        let ids: Vec<K> = self.live.iter().map(|entry| entry.key().clone()).collect();
+        ids.iter()
+            .filter_map(|id| self.live.remove(id))
+            .map(|(_, mailbox)| {
+                crate::metrics::ACTORS_ACTIVE
+                    .with_label_values(&[self.kind])
+                    .dec();
+                mailbox
+            })
+            .collect()
     }
 
     pub fn len(&self) -> usize {

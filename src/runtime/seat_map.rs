@@ -19,21 +19,22 @@ pub struct SeatEvent {
     pub status: SeatStatus,
 }
 
-pub struct ShowView {
+/// A show's public seat map and its event stream.
+pub struct SeatMap {
     pub show: Show,
     statuses: Box<[AtomicU8]>,
     available: AtomicI64,
     events: broadcast::Sender<SeatEvent>,
 }
 
-impl ShowView {
+impl SeatMap {
     pub fn new(show: Show) -> Self {
         let capacity = show.layout.capacity();
         let statuses = (0..capacity)
             .map(|_| AtomicU8::new(SeatStatus::Available as u8))
             .collect();
         let (events, _) = broadcast::channel(EVENT_BUFFER);
-        ShowView {
+        SeatMap {
             show,
             statuses,
             available: AtomicI64::new(capacity as i64),

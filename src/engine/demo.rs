@@ -1,0 +1,91 @@
+//! The demo shows seeded on a first start with an empty store, so the
+//! booking page has something to book.
+
+use crate::domain::{Row, Show, ShowId};
+use crate::idempotency::{Outcome, Settled};
+use crate::ops::Core;
+use crate::replies::EngineError;
+use crate::runtime::clock::now_ms;
+use crate::runtime::Op;
+use crate::store::{Mutation, StoreError};
+use crate::wire::Reply;
+use uuid::Uuid;
+
+const HOUR_MS: i64 = 3_600_000;
+const DAY_MS: i64 = 86_400_000;
+
+/// Title, start (ms after tomorrow's midnight UTC), rows (label, seats).
+type DemoShow = (&'static str, i64, &'static [(&'static str, u32)]);
+
+const FILMS: [DemoShow; 3] = [
+    (
+        "Dune: Part Two",
+        19 * HOUR_MS + HOUR_MS / 2,
+        &[
+            ("A", 10),
+            ("B", 12),
+            ("C", 12),
+            ("D", 14),
+            ("E", 14),
+            ("F", 14),
+            ("G", 12),
+            ("H", 10),
+        ],
+    ),
+    (
+        "Casablanca",
+        2 * DAY_MS + 20 * HOUR_MS,
+        &[("A", 8), ("B", 8), ("C", 10), ("D", 10), ("E", 10)],
+    ),
+    (
+        "Spirited Away",
+        3 * DAY_MS + 15 * HOUR_MS,
+        &[
+            ("A", 12),
+            ("B", 12),
+            ("C", 14),
+            ("D", 14),
+            ("E", 16),
+            ("F", 16),
+        ],
+    ),
+];
+
+/// Writes the demo shows in one atomic write and serves them.
+pub(super) async fn seed(core: &Core) -> Result<(), EngineError> {
+    let tomorrow = (now_ms() as i64 / DAY_MS + 1) * DAY_MS;
+    let shows: Vec<Show> = FILMS
+        .iter()
+        .map(|(title, starts_after_ms, rows)| {
+            let rows = rows
+                .iter()
+                .map(|(label, seats)| Row {
+                    label: label.to_string(),
+                    seats: *seats,
+                })
+                .collect();
+            let starts_at_ms = tomorrow + starts_after_ms;
+            Show::new(
+                ShowId(Uuid::new_v4()),
+                title.to_string(),
+                starts_at_ms,
+                rows,
+            )
+            .expect("demo layouts are valid")
+        })
+        .collect();
+    let mutations = shows.iter().cloned().map(Mutation::Show).collect();
+    let outcome = Outcome::effect(Reply::empty(204), mutations);
+    match core.keys.commit(Op::Seed, None, outcome).await {
+        Settled::Applied(_) => {
+            for show in shows {
+                core.shows.add_new(show);
+            }
+            Ok(())
+        }
+        Settled::NotApplied(reply) => Err(EngineError::Store(StoreError::Corrupt(format!(
+            "demo seed failed: {}",
+            reply.status
+        )))),
+    }
+}

@@ -1,0 +1,89 @@
+//! Reads: the show list and seat maps (from the in-memory maps, never the
+//! seat actors), and a user's bookings and carts (from the store, answered
+//! once what they saw is durable).
+
+use super::Engine;
+use crate::domain::{BookingId, CartId, ShowId, UserId};
+use crate::replies::{not_found, EngineError};
+use crate::runtime::clock::now_ms;
+use crate::store::StoreError;
+use crate::wire::{self, Reply};
+
+impl Engine {
+    pub fn list_shows(&self) -> Reply {
+        let shows = self
+            .shows()
+            .list()
+            .iter()
+            .map(|unit| wire::ShowSummaryOut {
+                id: unit.id().to_string(),
+                title: unit.show().title.clone(),
+                starts_at: wire::rfc3339(unit.show().starts_at_ms),
+                capacity: unit.show().layout.capacity(),
+                available: unit.map().available(),
+            })
+            .collect();
+        Reply::json(200, &wire::ShowListOut { shows })
+    }
+
+    pub fn get_show(&self, show: Option<ShowId>) -> Reply {
+        match show.and_then(|id| self.show(id)) {
+            Some(unit) => {
+                let map = unit.map();
+                Reply::json(200, &wire::show_out(unit.show(), |i| map.status(i)))
+            }
+            None => not_found("show"),
+        }
+    }
+
+    pub async fn get_booking(&self, user: UserId, id: Option<BookingId>) -> Reply {
+        let Some(id) = id else {
+            return not_found("booking");
+        };
+        let found = self.inner.core.store.load_booking(id);
+        self.read_reply(found.map(|b| {
+            b.filter(|b| b.owner == user)
+                .map(|b| Reply::json(200, &wire::booking_out(&b)))
+                .unwrap_or_else(|| not_found("booking"))
+        }))
+        .await
+    }
+
+    pub async fn list_bookings(&self, user: UserId) -> Reply {
+        let found = self.inner.core.store.list_bookings(user);
+        self.read_reply(found.map(|bookings| {
+            Reply::json(
+                200,
+                &wire::BookingListOut {
+                    bookings: bookings.iter().map(wire::booking_out).collect(),
+                },
+            )
+        }))
+        .await
+    }
+
+    pub async fn get_cart(&self, user: UserId, cart: Option<CartId>) -> Reply {
+        let Some(cart) = cart else {
+            return not_found("cart");
+        };
+        let found = self.inner.core.store.load_cart(cart);
+        self.read_reply(found.map(|c| {
+            c.filter(|c| c.owner == user)
+                .map(|c| Reply::json(200, &wire::cart_out(&c, now_ms())))
+                .unwrap_or_else(|| not_found("cart"))
+        }))
+        .await
+    }
+
+    /// A read answered only once what it saw is durable (it may have read
+    /// a commit whose flush is still running).
+    async fn read_reply(&self, read: Result<Reply, StoreError>) -> Reply {
+        match read {
+            Ok(reply) => match self.inner.core.store.sync_point().await {
+                Ok(()) => reply,
+                Err(error) => EngineError::from(error).reply(),
+            },
+            Err(error) => EngineError::from(error).reply(),
+        }
+    }
+}

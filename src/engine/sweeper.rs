@@ -1,0 +1,68 @@
+//! Forgets completed idempotency keys and sessions past their TTL, on a
+//! thread of its own that holds the engine only while it sweeps (so a
+//! stopped engine releases its data directory).
+
+use super::{Engine, Facade};
+use crate::runtime::clock::now_ms;
+use crate::store::StoreResult;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+/// Records forgotten per store call.
+const SWEEP_BATCH: usize = 10_000;
+
+pub(super) fn start(engine: &Engine) {
+    let config = &engine.inner.core.config;
+    let ttl_ms = config.idempotency_ttl_ms.min(config.session_ttl_ms);
+    let every = Duration::from_millis((ttl_ms / 4).clamp(100, 60_000));
+    let engine = Arc::downgrade(&engine.inner);
+    let spawned = std::thread::Builder::new()
+        .name("key-sweeper".into())
+        .spawn(move || loop {
+            std::thread::sleep(every);
+            if !sweep_once(&engine) {
+                return;
+            }
+        });
+    if let Err(error) = spawned {
+        tracing::error!(%error, "could not start the key sweeper");
+    }
+}
+
+/// One sweep; false once the engine is gone.
+fn sweep_once(engine: &Weak<Facade>) -> bool {
+    let Some(engine) = engine.upgrade() else {
+        return false;
+    };
+    let core = &engine.core;
+    let now = now_ms();
+    let keys_before = now.saturating_sub(core.config.idempotency_ttl_ms);
+    let sessions_before = now.saturating_sub(core.config.session_ttl_ms);
+    let swept = sweep_all(|| core.store.sweep_keys(keys_before, SWEEP_BATCH));
+    crate::metrics::KEYS_EXPIRED.inc_by(swept as u64);
+    if swept > 0 {
+        core.keys.recount();
+    }
+    sweep_all(|| core.store.sweep_sessions(sessions_before, SWEEP_BATCH));
+    engine.sessions.forget_before(sessions_before);
+    true
+}
+
+/// Calls `sweep` until it forgets less than a batch; the total forgotten.
+fn sweep_all(mut sweep: impl FnMut() -> StoreResult<usize>) -> usize {
+    let mut total = 0;
+    loop {
+        match sweep() {
+            Ok(swept) => {
+                total += swept;
+                if swept < SWEEP_BATCH {
+                    return total;
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "sweep failed");
+                return total;
+            }
+        }
+    }
+}

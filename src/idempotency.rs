@@ -1,0 +1,288 @@
+//! Idempotency, in one module: whether a keyed request runs, is answered at
+//! once, replays, or is refused as a reuse of its key; and the one atomic
+//! write of an effect with its key record.
+//!
+//! Completed keys live in the store, written in the same atomic write as
+//! the effect they answer (`Keys::commit`); in-flight keys live only in the
+//! owning actor's ledger (`domain::IdempotencyLedger`), which the actor
+//! shell (`actors::serial`) fills through `Keys::admit` and empties itself
+//! when the request ends. The rule "same request: replay; another: 422" is
+//! `domain::judge`, used for a record found before running and for one the
+//! write found already taken (the same key raced on another route).
+
+use crate::domain::{
+    judge, Admission, IdempotencyKey, IdempotencyLedger, KeyedRequest, StoredBody, StoredReply,
+    UserId,
+};
+use crate::replies::{self, EngineError};
+use crate::runtime::clock::now_ms;
+use crate::runtime::{CrashPoints, Op, Step};
+use crate::store::{CommitOutcome, KeyRecord, Mutation, Store, StoreError, WriteSet};
+use crate::wire::{self, Reply};
+use dashmap::DashMap;
+use futures_util::future::BoxFuture;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// What to do with a keyed request (`Keys::admit`).
+pub enum Admitted {
+    /// Run it: the key is now in flight in the owner's ledger.
+    Run,
+    /// Do not run it; send this answer (a replay, 422, 429 or a failure).
+    Answer(BoxFuture<'static, Reply>),
+}
+
+/// What a request decided: its answer and the records it changes.
+pub struct Outcome {
+    pub reply: Reply,
+    /// The answer as kept with the key; `None`: the reply's body itself.
+    stored_body: Option<StoredBody>,
+    pub mutations: Vec<Mutation>,
+}
+
+impl Outcome {
+    /// An answer that changes nothing (a 404, a 409): stored with the key.
+    pub fn answer(reply: Reply) -> Self {
+        Outcome::effect(reply, Vec::new())
+    }
+
+    /// An answer with the records it changes.
+    pub fn effect(reply: Reply, mutations: Vec<Mutation>) -> Self {
+        Outcome {
+            reply,
+            stored_body: None,
+            mutations,
+        }
+    }
+
+    /// Keeps `body` with the key instead of the reply's bytes; replays
+    /// rebuild the same bytes from it (`Keys::replay`).
+    pub fn stored_as(mut self, body: StoredBody) -> Self {
+        self.stored_body = Some(body);
+        self
+    }
+}
+
+/// How a write of an outcome ended (`Keys::commit`).
+#[must_use]
+pub enum Settled {
+    /// Written and durable: the effect happened. Send the reply.
+    Applied(Reply),
+    /// Nothing was written: another request had taken the key (its replay
+    /// or 422), or the store failed or shed load (5xx: no effect).
+    NotApplied(Reply),
+}
+
+impl Settled {
+    pub fn is_applied(&self) -> bool {
+        matches!(self, Settled::Applied(_))
+    }
+
+    pub fn into_reply(self) -> Reply {
+        match self {
+            Settled::Applied(reply) | Settled::NotApplied(reply) => reply,
+        }
+    }
+}
+
+/// The store's key records, seen from the engine, and the per-user cap on
+/// how many a user may keep.
+pub struct Keys {
+    store: Arc<dyn Store>,
+    crash: CrashPoints,
+    max_keys_per_user: usize,
+    /// Stored keys per user, counted from the store on first need and
+    /// recounted after each sweep (an approximate cap: a few concurrent
+    /// first uses may pass together).
+    counts: DashMap<UserId, usize>,
+}
+
+impl Keys {
+    pub fn new(store: Arc<dyn Store>, crash: CrashPoints, max_keys_per_user: usize) -> Self {
+        Keys {
+            store,
+            crash,
+            max_keys_per_user,
+            counts: DashMap::new(),
+        }
+    }
+
+    /// First step of a keyed request in its owning actor (`ledger` is the
+    /// actor's): run it (first use), or answer it now.
+    pub fn admit(&self, ledger: &mut IdempotencyLedger, req: &KeyedRequest) -> Admitted {
+        let stored = match self.store.load_key(req.user, &req.key) {
+            Ok(stored) => stored,
+            Err(error) => return answer_now(EngineError::from(error).reply()),
+        };
+        match ledger.admit(req.user, &req.key, req.fingerprint, stored.as_ref()) {
+            Admission::Run => match self.budget(req.user) {
+                Ok(()) => Admitted::Run,
+                Err(reply) => {
+                    ledger.settle(req.user, &req.key);
+                    answer_now(reply)
+                }
+            },
+            Admission::Replay(stored) => Admitted::Answer(self.replay(stored)),
+            Admission::InProgress => answer_now(replies::in_progress()),
+            Admission::Reused => answer_now(replies::key_reused()),
+        }
+    }
+
+    /// A keyed request that no actor can own, because its path names
+    /// nothing that could exist (a malformed cart id): its answer is a
+    /// business outcome like any 404, stored with the key. A repeat that
+    /// races it finds the key taken and replays it (API.md rule 6).
+    pub async fn answer_unowned(&self, op: Op, req: &KeyedRequest, reply: Reply) -> Reply {
+        match self.store.load_key(req.user, &req.key) {
+            Ok(Some(stored)) => return self.answer_stored(stored, req).await,
+            Ok(None) => {}
+            Err(error) => return EngineError::from(error).reply(),
+        }
+        if let Err(reply) = self.budget(req.user) {
+            return reply;
+        }
+        self.commit(op, Some(req), Outcome::answer(reply))
+            .await
+            .into_reply()
+    }
+
+    /// Writes `outcome`'s records and, for a keyed request with a storable
+    /// answer, its key record, in one atomic write, and waits until it is
+    /// durable. If another request took the key meanwhile, nothing is
+    /// written and its answer decides (replay or 422).
+    pub async fn commit(&self, op: Op, req: Option<&KeyedRequest>, outcome: Outcome) -> Settled {
+        let Outcome {
+            reply,
+            stored_body,
+            mutations,
+        } = outcome;
+        let key = req
+            .filter(|_| StoredReply::is_storable(reply.status))
+            .map(|req| KeyRecord {
+                user: req.user,
+                key: req.key.clone(),
+                reply: StoredReply {
+                    fingerprint: req.fingerprint,
+                    status: reply.status,
+                    body: stored_body.unwrap_or_else(|| StoredBody::Bytes(reply.body.clone())),
+                    created_at_ms: now_ms(),
+                },
+            });
+        if key.is_none() && mutations.is_empty() {
+            return Settled::Applied(reply);
+        }
+        self.crash.at(op, Step::Prepared);
+        let keyed_user = key.as_ref().map(|k| k.user);
+        match self.store.submit(WriteSet { key, mutations }).await {
+            Ok(CommitOutcome::Committed(ticket)) => {
+                if let Some(mut count) = keyed_user.and_then(|user| self.counts.get_mut(&user)) {
+                    *count += 1;
+                }
+                self.crash.at(op, Step::Written);
+                match self.store.durable(ticket).await {
+                    Ok(()) => {
+                        self.crash.at(op, Step::Durable);
+                        Settled::Applied(reply)
+                    }
+                    Err(error) => Settled::NotApplied(EngineError::from(error).reply()),
+                }
+            }
+            Ok(CommitOutcome::KeyTaken(existing)) => {
+                let req = req.expect("only a keyed write set can find its key taken");
+                Settled::NotApplied(self.answer_stored(existing, req).await)
+            }
+            Err(error) => Settled::NotApplied(EngineError::from(error).reply()),
+        }
+    }
+
+    /// The answer to a request whose key has a completed record.
+    fn answer_stored(&self, stored: StoredReply, req: &KeyedRequest) -> BoxFuture<'static, Reply> {
+        match judge(&stored, req.fingerprint) {
+            Admission::Replay(stored) => self.replay(stored),
+            _ => Box::pin(async { replies::key_reused() }),
+        }
+    }
+
+    /// The stored answer, sent only once everything committed so far is on
+    /// disk (the record may belong to a commit still waiting for its flush).
+    fn replay(&self, stored: StoredReply) -> BoxFuture<'static, Reply> {
+        let durable = self.store.sync_point();
+        let body = match stored.body {
+            StoredBody::Bytes(body) => Ok(body),
+            StoredBody::CreatedShow(id) => match self.store.load_show(id) {
+                Ok(Some(show)) => Ok(wire::created_show(&show).body),
+                Ok(None) => Err(EngineError::from(StoreError::Corrupt(format!(
+                    "the stored answer names show {id}, which is missing"
+                )))
+                .reply()),
+                Err(error) => Err(EngineError::from(error).reply()),
+            },
+        };
+        Box::pin(async move {
+            if let Err(error) = durable.await {
+                return EngineError::from(error).reply();
+            }
+            let body = match body {
+                Ok(body) => body,
+                Err(reply) => return reply,
+            };
+            crate::metrics::REPLAYS.inc();
+            Reply {
+                status: stored.status,
+                body,
+                replayed: true,
+                retry_after_secs: None,
+            }
+        })
+    }
+
+    /// Whether `user` may store one more key (`max_keys_per_user`).
+    fn budget(&self, user: UserId) -> Result<(), Reply> {
+        if user == UserId::ADMIN {
+            return Ok(());
+        }
+        let cap = self.max_keys_per_user;
+        let stored = match self.counts.get(&user) {
+            Some(count) => *count,
+            None => {
+                let count = self
+                    .store
+                    .count_keys(user, cap)
+                    .map_err(|e| EngineError::from(e).reply())?;
+                *self.counts.entry(user).or_insert(count)
+            }
+        };
+        if stored >= cap {
+            return Err(replies::too_many_keys());
+        }
+        Ok(())
+    }
+
+    /// Forgets the per-user counts (after a sweep removed keys): they are
+    /// counted again from the store on next need.
+    pub fn recount(&self) {
+        self.counts.clear();
+    }
+}
+
+/// The answer to a request arriving at an actor whose key is running there
+/// right now: 409 `request-in-progress` (same request) or 422 (another).
+pub fn answer_if_running(ledger: &IdempotencyLedger, req: &KeyedRequest) -> Option<Reply> {
+    match ledger.running(req.user, &req.key, req.fingerprint)? {
+        Admission::Reused => Some(replies::key_reused()),
+        _ => Some(replies::in_progress()),
+    }
+}
+
+fn answer_now(reply: Reply) -> Admitted {
+    Admitted::Answer(Box::pin(async move { reply }))
+}
+
+/// The id of the thing a keyed create makes: same user and key, same id,
+/// so a retry reaches the actor that knows the key.
+pub fn derived_id(namespace: Uuid, user: UserId, key: &IdempotencyKey) -> Uuid {
+    let mut name = Vec::with_capacity(16 + key.as_str().len());
+    name.extend_from_slice(user.0.as_bytes());
+    name.extend_from_slice(key.as_str().as_bytes());
+    Uuid::new_v5(&namespace, &name)
+}

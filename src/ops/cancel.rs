@@ -1,0 +1,46 @@
+//! `DELETE /v1/bookings/{id}`: the booking turns cancelled and its seats
+//! become available; a repeat answers 204 and changes nothing.
+//!
+//! Runs in the booking's actor. Each seat is asked to give itself back
+//! (`Claim::Release`): only seats this booking still holds change, so a
+//! cancel never writes another booking's seat.
+
+use super::Ctx;
+use crate::actors::serial::Done;
+use crate::domain::{Booking, Claim, Holder, UserId};
+use crate::idempotency::Outcome;
+use crate::replies::{self, not_found, EngineError};
+use crate::runtime::Op;
+use crate::shows::Prepared;
+use crate::store::{Mutation, StoreError};
+use crate::wire::Reply;
+
+pub async fn run(core: Ctx, booking: Option<Booking>, user: UserId) -> Done<Booking> {
+    let Some(mut booking) = booking.filter(|b| b.owner == user) else {
+        return Done::answer(not_found("booking"));
+    };
+    let Some(seats) = booking.plan_cancel().map(<[_]>::to_vec) else {
+        return Done::answer(Reply::empty(204));
+    };
+    let Some(unit) = core.shows.get(booking.show) else {
+        let missing = StoreError::Corrupt(format!("booking {} names no show", booking.id));
+        return Done::answer(EngineError::from(missing).reply());
+    };
+    let claim = Claim::Release {
+        holder: Holder::Booking(booking.id),
+    };
+    let txn = match unit.prepare(Op::Cancel, &seats, claim).await {
+        Ok(Prepared::Granted(txn)) => txn,
+        // A release is never refused (it waits out a reservation, and is a
+        // no-op where the booking no longer holds the seat).
+        Ok(Prepared::Refused(_)) => return Done::answer(replies::overloaded()),
+        Err(error) => return Done::answer(error.reply()),
+    };
+    booking.cancel();
+    let outcome = Outcome::effect(Reply::empty(204), vec![Mutation::Booking(booking.clone())]);
+    let settled = txn.commit(&core.keys, None, outcome).await;
+    Done {
+        record: settled.is_applied().then_some(booking),
+        reply: settled.into_reply(),
+    }
+}

@@ -1,0 +1,93 @@
+//! `POST /v1/carts/{id}/items`: hold a seat in a cart until now + hold TTL.
+//!
+//! Runs in the cart's actor. Outcomes decided without touching a seat (no
+//! such cart, show or seat; a closed cart; a seat this cart already holds;
+//! too many holds) are stored with the key. Otherwise the seat is prepared
+//! (`Claim::Hold`), and the seat held and the cart's new item are one
+//! atomic write with the key record.
+
+use super::{cart_reply, owned, Ctx};
+use crate::actors::serial::Done;
+use crate::domain::{AddPlan, Cart, CartItem, Claim, KeyedRequest, SeatLabel, ShowId};
+use crate::idempotency::Outcome;
+use crate::replies::{self, not_found};
+use crate::runtime::clock::now_ms;
+use crate::runtime::hold_quota::Hold;
+use crate::runtime::Op;
+use crate::shows::Prepared;
+use crate::store::Mutation;
+use crate::wire;
+
+pub async fn run(
+    core: Ctx,
+    cart: Option<Cart>,
+    req: KeyedRequest,
+    show: Option<ShowId>,
+    seat: SeatLabel,
+) -> Done<Cart> {
+    let answer = |reply| async { Done::answer(core.answer(Op::Hold, &req, reply).await) };
+    let Some(mut cart) = owned(cart, req.user) else {
+        return answer(not_found("cart")).await;
+    };
+    let Some(unit) = show.and_then(|s| core.shows.get(s)) else {
+        return answer(not_found("show")).await;
+    };
+    let Some(index) = unit.show().layout.index_of(&seat) else {
+        return answer(not_found(&format!("seat {seat}"))).await;
+    };
+    let show = unit.id();
+    let now = now_ms();
+    let until_ms = match cart.plan_add(show, &seat, now, core.config.hold_ttl_ms) {
+        Ok(AddPlan::AlreadyHeld) => return answer(cart_reply(201, &cart)).await,
+        Ok(AddPlan::Hold { until_ms }) => until_ms,
+        Err(error) => return answer(replies::cart_error(error)).await,
+    };
+    let hold = Hold {
+        cart: cart.id,
+        seat: index,
+        until_ms,
+    };
+    let max_holds = core.config.max_holds_per_user;
+    if !unit.holds().try_reserve(req.user, hold, now, max_holds) {
+        crate::metrics::CONFLICTS
+            .with_label_values(&["too-many-holds"])
+            .inc();
+        return answer(replies::too_many_holds(max_holds)).await;
+    }
+    let claim = Claim::Hold {
+        cart: cart.id,
+        until_ms,
+    };
+    let txn = match unit
+        .prepare(Op::Hold, &[(index, seat.clone())], claim)
+        .await
+    {
+        Ok(Prepared::Granted(txn)) => txn,
+        Ok(Prepared::Refused(_)) => {
+            unit.holds().release(req.user, cart.id, index);
+            crate::metrics::CONFLICTS
+                .with_label_values(&["seat-unavailable"])
+                .inc();
+            return answer(wire::seat_unavailable(&[seat.to_string()])).await;
+        }
+        Err(error) => {
+            unit.holds().release(req.user, cart.id, index);
+            return Done::answer(error.reply());
+        }
+    };
+    cart.add(CartItem {
+        show,
+        seat,
+        seat_index: index,
+        until_ms,
+    });
+    let outcome = Outcome::effect(cart_reply(201, &cart), vec![Mutation::Cart(cart.clone())]);
+    let settled = txn.commit(&core.keys, Some(&req), outcome).await;
+    if !settled.is_applied() {
+        unit.holds().release(req.user, cart.id, index);
+    }
+    Done {
+        record: settled.is_applied().then_some(cart),
+        reply: settled.into_reply(),
+    }
+}

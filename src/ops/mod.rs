@@ -1,0 +1,61 @@
+//! The operations, one file each (in the shape of mini-redis's `cmd/`):
+//! what each request does, step by step, against the lower core.
+//!
+//! Each runs inside the actor that owns what it changes (`owners` plugs
+//! them into the serial actor shell), except session creation and hold
+//! expiry, which own nothing keyed. Every change of seats goes through the
+//! multi-seat protocol (`shows::SeatTxn`); every write, with or without
+//! seats, goes through `idempotency::Keys::commit`, so an effect and its
+//! key record are one atomic write.
+
+pub mod book;
+pub mod cancel;
+pub mod checkout;
+pub mod create_cart;
+pub mod create_show;
+pub mod expire;
+pub mod hold;
+pub mod owners;
+pub mod release;
+pub mod session;
+
+use crate::domain::{Cart, KeyedRequest, UserId};
+use crate::idempotency::{Keys, Outcome};
+use crate::runtime::clock::now_ms;
+use crate::runtime::{EngineConfig, Op};
+use crate::shows::Shows;
+use crate::store::Store;
+use crate::wire::{self, Reply};
+use std::sync::Arc;
+
+/// What the operations run with.
+pub struct Core {
+    pub config: EngineConfig,
+    pub store: Arc<dyn Store>,
+    pub keys: Arc<Keys>,
+    pub shows: Shows,
+}
+
+/// The operations' handle on the core (cheap to clone).
+pub type Ctx = Arc<Core>;
+
+impl Core {
+    /// Stores `reply` with the key as the whole outcome of `req` (a 404, a
+    /// 409 decided without changing anything) and returns the answer.
+    async fn answer(&self, op: Op, req: &KeyedRequest, reply: Reply) -> Reply {
+        self.keys
+            .commit(op, Some(req), Outcome::answer(reply))
+            .await
+            .into_reply()
+    }
+}
+
+/// A cart's JSON answer as of now.
+fn cart_reply(status: u16, cart: &Cart) -> Reply {
+    Reply::json(status, &wire::cart_out(cart, now_ms()))
+}
+
+/// The cart, if it is `user`'s (another user's cart is not found).
+fn owned(cart: Option<Cart>, user: UserId) -> Option<Cart> {
+    cart.filter(|c| c.owner == user)
+}

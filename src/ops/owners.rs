@@ -1,0 +1,164 @@
+//! The serial actor kinds: which operations a cart, a booking and a show
+//! creation take, and what record each owns (`actors::serial::Owner`).
+
+use super::{book, cancel, checkout, create_cart, create_show, hold, release, Ctx};
+use crate::actors::serial::{Done, Owner};
+use crate::domain::{
+    Booking, BookingId, Cart, CartId, KeyedRequest, SeatLabel, Show, ShowId, UserId,
+};
+use crate::store::StoreResult;
+use futures_util::future::BoxFuture;
+
+/// What a cart's actor is asked to do.
+#[derive(Clone)]
+pub enum CartOp {
+    Create {
+        req: KeyedRequest,
+    },
+    Hold {
+        req: KeyedRequest,
+        show: Option<ShowId>,
+        seat: SeatLabel,
+    },
+    Release {
+        user: UserId,
+        show: Option<ShowId>,
+        seat: Option<SeatLabel>,
+    },
+    Checkout {
+        req: KeyedRequest,
+    },
+}
+
+/// Carts: id = UUIDv5(user, key) of the create request.
+pub struct Carts;
+
+impl Owner for Carts {
+    const KIND: &'static str = "cart";
+    type Id = CartId;
+    type Record = Cart;
+    type Op = CartOp;
+    type Ctx = Ctx;
+
+    fn record_id(cart: &Cart) -> CartId {
+        cart.id
+    }
+
+    fn load(ctx: &Ctx, id: CartId) -> StoreResult<Option<Cart>> {
+        ctx.store.load_cart(id)
+    }
+
+    fn request(op: &CartOp) -> Option<&KeyedRequest> {
+        match op {
+            CartOp::Create { req } | CartOp::Hold { req, .. } | CartOp::Checkout { req } => {
+                Some(req)
+            }
+            CartOp::Release { .. } => None,
+        }
+    }
+
+    fn run(ctx: Ctx, id: CartId, cart: Option<Cart>, op: CartOp) -> BoxFuture<'static, Done<Cart>> {
+        match op {
+            CartOp::Create { req } => Box::pin(create_cart::run(ctx, id, cart, req)),
+            CartOp::Hold { req, show, seat } => Box::pin(hold::run(ctx, cart, req, show, seat)),
+            CartOp::Release { user, show, seat } => {
+                Box::pin(release::run(ctx, cart, user, show, seat))
+            }
+            CartOp::Checkout { req } => Box::pin(checkout::run(ctx, cart, req)),
+        }
+    }
+}
+
+/// What a booking's actor is asked to do.
+#[derive(Clone)]
+pub enum BookingOp {
+    Create {
+        req: KeyedRequest,
+        show: Option<ShowId>,
+        seats: Vec<SeatLabel>,
+    },
+    Cancel {
+        user: UserId,
+    },
+}
+
+/// Bookings: a one-shot booking's id = UUIDv5(user, key); a checkout's
+/// = UUIDv5(cart id).
+pub struct Bookings;
+
+impl Owner for Bookings {
+    const KIND: &'static str = "booking";
+    type Id = BookingId;
+    type Record = Booking;
+    type Op = BookingOp;
+    type Ctx = Ctx;
+
+    fn record_id(booking: &Booking) -> BookingId {
+        booking.id
+    }
+
+    fn load(ctx: &Ctx, id: BookingId) -> StoreResult<Option<Booking>> {
+        ctx.store.load_booking(id)
+    }
+
+    fn request(op: &BookingOp) -> Option<&KeyedRequest> {
+        match op {
+            BookingOp::Create { req, .. } => Some(req),
+            BookingOp::Cancel { .. } => None,
+        }
+    }
+
+    fn run(
+        ctx: Ctx,
+        id: BookingId,
+        booking: Option<Booking>,
+        op: BookingOp,
+    ) -> BoxFuture<'static, Done<Booking>> {
+        match op {
+            BookingOp::Create { req, show, seats } => {
+                Box::pin(book::run(ctx, id, booking, req, show, seats))
+            }
+            BookingOp::Cancel { user } => Box::pin(cancel::run(ctx, booking, user)),
+        }
+    }
+}
+
+/// A show's creation, asked of the actor of the show's id.
+#[derive(Clone)]
+pub struct NewShowOp {
+    pub req: KeyedRequest,
+    pub new: create_show::NewShow,
+}
+
+/// Show creations: id = UUIDv5(admin, key), so a retried create reaches
+/// the actor that knows the key (and a concurrent repeat gets 409).
+pub struct NewShows;
+
+impl Owner for NewShows {
+    const KIND: &'static str = "show";
+    type Id = ShowId;
+    type Record = Show;
+    type Op = NewShowOp;
+    type Ctx = Ctx;
+
+    fn record_id(show: &Show) -> ShowId {
+        show.id
+    }
+
+    fn load(ctx: &Ctx, id: ShowId) -> StoreResult<Option<Show>> {
+        ctx.store.load_show(id)
+    }
+
+    fn request(op: &NewShowOp) -> Option<&KeyedRequest> {
+        Some(&op.req)
+    }
+
+    fn run(
+        ctx: Ctx,
+        id: ShowId,
+        show: Option<Show>,
+        op: NewShowOp,
+    ) -> BoxFuture<'static, Done<Show>> {
+        Box::pin(create_show::run(ctx, id, show, op.req, op.new))
+    }
+}

@@ -1,0 +1,153 @@
+//! One show in memory: its layout, public seat map and event stream, the
+//! actors of its seats in use, and its live holds per user.
+
+use crate::actors::seat::{LapseHandler, Prepare, Resolve, SeatActor, SeatHome, Stop};
+use crate::domain::{Claim, Decision, Show, ShowId, TxnId};
+use crate::replies::EngineError;
+use crate::runtime::clock::now_ms;
+use crate::runtime::hold_quota::HoldQuota;
+use crate::runtime::registry::{AskFailure, Mailbox, Registry};
+use crate::runtime::seat_map::SeatMap;
+use crate::runtime::threads::ActorThreads;
+use crate::runtime::CrashPoints;
+use crate::store::Store;
+use std::sync::Arc;
+
+pub struct ShowUnit {
+    /// The seat map, the seat actors' registry, and what they share.
+    home: Arc<SeatHome>,
+    holds: HoldQuota,
+    store: Arc<dyn Store>,
+    threads: Arc<ActorThreads>,
+    pub(super) crash: CrashPoints,
+}
+
+impl ShowUnit {
+    pub(super) fn new(
+        show: Show,
+        store: Arc<dyn Store>,
+        threads: Arc<ActorThreads>,
+        crash: CrashPoints,
+        seat_mailbox_capacity: usize,
+        actor_idle_ms: u64,
+        on_lapse: LapseHandler,
+    ) -> Self {
+        let home = SeatHome {
+            show: show.id,
+            map: Arc::new(SeatMap::new(show)),
+            registry: Registry::new("seat"),
+            mailbox_capacity: seat_mailbox_capacity,
+            idle_ms: actor_idle_ms,
+            on_lapse,
+        };
+        ShowUnit {
+            home: Arc::new(home),
+            holds: HoldQuota::default(),
+            store,
+            threads,
+            crash,
+        }
+    }
+
+    pub fn id(&self) -> ShowId {
+        self.home.show
+    }
+
+    pub fn show(&self) -> &Show {
+        &self.home.map.show
+    }
+
+    /// The public seat map (and its event stream).
+    pub fn map(&self) -> &Arc<SeatMap> {
+        &self.home.map
+    }
+
+    /// Live holds per user in this show (`max_holds_per_user`).
+    pub fn holds(&self) -> &HoldQuota {
+        &self.holds
+    }
+
+    /// Seat actors live now.
+    pub fn live_seats(&self) -> usize {
+        self.home.registry.len()
+    }
+
+    fn start_seat(&self, index: u32) -> Result<Mailbox<SeatActor>, EngineError> {
+        let state = self.store.load_seat(self.id(), index)?;
+        Ok(SeatActor::launch(
+            &self.threads,
+            self.home.clone(),
+            index,
+            state,
+        ))
+    }
+
+    /// Starts the actor of a seat if none is live (a held seat at load).
+    pub(super) fn activate_seat(&self, index: u32) -> Result<(), EngineError> {
+        self.home
+            .registry
+            .get_or_start(&index, || self.start_seat(index))
+            .map(|_| ())
+    }
+
+    /// Asks seat `index` to reserve itself for `txn`.
+    pub(super) async fn ask_seat(
+        &self,
+        index: u32,
+        txn: TxnId,
+        claim: Claim,
+    ) -> Result<Decision, EngineError> {
+        let make = |reply| Prepare {
+            txn,
+            claim,
+            now_ms: now_ms(),
+            reply,
+        };
+        self.home
+            .registry
+            .ask(&index, || self.start_seat(index), make)
+            .await
+            .map_err(|failure| match failure {
+                AskFailure::Full => EngineError::Overloaded,
+                AskFailure::Start(error) => error,
+            })
+    }
+
+    /// Tells a prepared seat the outcome and waits until it has applied it
+    /// (so the public seat map shows a change before the client hears of
+    /// it). Never refused for capacity: a prepared seat waits for exactly
+    /// one of these, and cannot passivate meanwhile.
+    pub(super) async fn resolve_seat(&self, index: u32, txn: TxnId, commit: bool) {
+        match self
+            .home
+            .registry
+            .get_or_start(&index, || self.start_seat(index))
+        {
+            Ok(mailbox) => {
+                if mailbox.addr.send(Resolve { txn, commit }).await.is_err() {
+                    tracing::error!(show = %self.id(), index, "seat stopped before its resolve");
+                }
+            }
+            Err(error) => tracing::error!(?error, "seat resolve undeliverable"),
+        }
+    }
+
+    /// Aborts a prepared seat without waiting (a transaction dropped
+    /// unresolved).
+    pub(super) fn abort_seat_now(&self, index: u32, txn: TxnId) {
+        if let Ok(mailbox) = self
+            .home
+            .registry
+            .get_or_start(&index, || self.start_seat(index))
+        {
+            mailbox.addr.do_send(Resolve { txn, commit: false });
+        }
+    }
+
+    /// Stops every seat actor of the show.
+    pub(super) fn stop_seats(&self) {
+        for mailbox in self.home.registry.drain() {
+            mailbox.addr.do_send(Stop);
+        }
+    }
+}
