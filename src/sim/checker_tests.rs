@@ -1,7 +1,8 @@
 //! The checker is itself tested: histories with planted violations.
-use super::super::history::{CartObs, ItemObs};
+use super::super::history::{BookingObs, CartObs, ItemObs};
 use super::*;
 use serde_json::json;
+use std::collections::BTreeMap;
 
 // ---------- helpers: hand-made histories ----------
 
