@@ -4,7 +4,7 @@
 //! nothing are none, except refusals, which show the seat was taken.
 
 use super::super::{body_seats, body_str};
-use crate::sim::history::{Event, History, Op};
+use crate::sim::history::{Answer, Event, History, Op};
 use std::collections::BTreeMap;
 
 /// One operation on one seat, as the register sees it.
@@ -42,138 +42,166 @@ pub(super) enum SeatOpKind {
     Refused,
 }
 
+/// The operations on each seat, by (show, seat).
 pub(super) fn seat_ops(history: &History) -> BTreeMap<(String, String), Vec<SeatOp>> {
     let mut ops: BTreeMap<(String, String), Vec<SeatOp>> = BTreeMap::new();
-    // One op per key: retries and replays are the same operation; its
-    // interval runs from the first attempt to the first answer.
-    let mut by_key: BTreeMap<(usize, String), Vec<&Event>> = BTreeMap::new();
+    for attempts in operations(history) {
+        let settled = Settled::of(&attempts);
+        for (seat, kind) in settled.seat_effects(history.hold_ttl_ms) {
+            ops.entry(seat).or_default().push(SeatOp {
+                seq: settled.event.seq,
+                start: settled.start_ms,
+                end: settled.end_ms,
+                kind,
+                optional: settled.answer.is_none(),
+            });
+        }
+    }
+    ops
+}
+
+/// The attempts of each operation: one operation per key (retries and
+/// replays are the same operation), then every unkeyed attempt alone.
+fn operations(history: &History) -> impl Iterator<Item = Vec<&Event>> {
+    let mut by_key: BTreeMap<(usize, &str), Vec<&Event>> = BTreeMap::new();
     let mut unkeyed = Vec::new();
     for event in &history.events {
         match &event.key {
-            Some(key) => by_key
-                .entry((event.user, key.clone()))
-                .or_default()
-                .push(event),
+            Some(key) => by_key.entry((event.user, key)).or_default().push(event),
             None => unkeyed.push(vec![event]),
         }
     }
-    for attempts in by_key.into_values().chain(unkeyed) {
-        let start = attempts.iter().map(|e| e.start_ms).min().unwrap_or(0);
+    by_key.into_values().chain(unkeyed)
+}
+
+/// One operation seen from outside: its interval runs from the first
+/// attempt to the first answer that settled it.
+struct Settled<'a> {
+    /// The attempt that got that answer, or the first attempt if none did.
+    event: &'a Event,
+    start_ms: u64,
+    /// `u64::MAX` if no answer settled it (it may land later).
+    end_ms: u64,
+    answer: Option<&'a Answer>,
+}
+
+impl<'a> Settled<'a> {
+    fn of(attempts: &[&'a Event]) -> Self {
         let answered = attempts
             .iter()
-            .filter(|e| {
-                e.answer.as_ref().is_some_and(|a| {
-                    a.code().as_deref() != Some("request-in-progress")
-                        && a.status != 503
-                        && a.status != 429
-                })
-            })
+            .filter(|e| e.answer.as_ref().is_some_and(settles))
             .min_by_key(|e| e.end_ms);
-        let event = answered.copied().unwrap_or(attempts[0]);
-        let end = answered.map_or(u64::MAX, |e| e.end_ms);
-        let answer = answered.and_then(|e| e.answer.as_ref());
-        let ok = answer.is_some_and(|a| (200..300).contains(&a.status));
-        let optional = answer.is_none();
-        // Outcomes that changed nothing are not operations on the seat.
-        if answer.is_some() && !ok {
-            if let Some(a) = answer {
-                if a.code().as_deref() == Some("seat-unavailable") {
-                    let show = match &event.op {
-                        Op::Book { show, .. } | Op::Hold { show, .. } => show.clone(),
-                        _ => continue,
-                    };
-                    for seat in body_seats(a) {
-                        ops.entry((show.clone(), seat)).or_default().push(SeatOp {
-                            seq: event.seq,
-                            start,
-                            end,
-                            kind: SeatOpKind::Refused,
-                            optional: false,
-                        });
-                    }
-                }
-            }
-            continue;
+        Settled {
+            event: answered.copied().unwrap_or(attempts[0]),
+            start_ms: attempts.iter().map(|e| e.start_ms).min().unwrap_or(0),
+            end_ms: answered.map_or(u64::MAX, |e| e.end_ms),
+            answer: answered.and_then(|e| e.answer.as_ref()),
         }
-        let mut push = |show: &str, seat: &str, kind: SeatOpKind| {
-            ops.entry((show.to_string(), seat.to_string()))
-                .or_default()
-                .push(SeatOp {
-                    seq: event.seq,
-                    start,
-                    end,
-                    kind,
-                    optional,
-                });
-        };
-        let booking_id = answer
+    }
+
+    /// What the operation did to each seat it acted on. Outcomes that
+    /// changed nothing are not operations on the seat, except refusals.
+    fn seat_effects(&self, hold_ttl_ms: u64) -> Vec<((String, String), SeatOpKind)> {
+        match self.answer {
+            Some(answer) if !(200..300).contains(&answer.status) => refusals(self.event, answer),
+            _ => self.effects(hold_ttl_ms),
+        }
+    }
+
+    /// The effects of an operation that succeeded, or may have (no answer).
+    fn effects(&self, hold_ttl_ms: u64) -> Vec<((String, String), SeatOpKind)> {
+        let booking_id = self
+            .answer
             .and_then(|a| body_str(a, "id"))
-            .unwrap_or_else(|| format!("unanswered#{}", event.seq));
-        match &event.op {
-            Op::Book { show, seats } => {
-                for seat in seats {
-                    push(
-                        show,
-                        seat,
-                        SeatOpKind::Book {
-                            booking: booking_id.clone(),
-                        },
-                    );
-                }
-            }
+            .unwrap_or_else(|| format!("unanswered#{}", self.event.seq));
+        match &self.event.op {
+            Op::Book { show, seats } => on_each(
+                show,
+                seats,
+                SeatOpKind::Book {
+                    booking: booking_id,
+                },
+            ),
             Op::Hold { cart, show, seat } => {
-                let until_ms = answer
-                    .and_then(|a| a.json())
-                    .and_then(|b| {
-                        b.get("items")?.as_array()?.iter().find_map(|i| {
-                            (i.get("seat_id")?.as_str()? == seat)
-                                .then(|| i.get("expires_at")?.as_str().map(String::from))?
-                        })
-                    })
-                    .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
-                    .map_or(start + history.hold_ttl_ms, |t| t.timestamp_millis() as u64);
-                push(
+                let until_ms = self
+                    .answer
+                    .and_then(|a| hold_expiry_ms(a, seat))
+                    .unwrap_or(self.start_ms + hold_ttl_ms);
+                on_each(
                     show,
-                    seat,
+                    std::slice::from_ref(seat),
                     SeatOpKind::Hold {
                         cart: cart.clone(),
                         until_ms,
                     },
-                );
+                )
             }
             Op::Checkout { cart, show, seats } => {
-                let seats = answer.map(body_seats).unwrap_or_else(|| seats.clone());
-                for seat in &seats {
-                    push(
-                        show,
-                        seat,
-                        SeatOpKind::Checkout {
-                            cart: cart.clone(),
-                            booking: booking_id.clone(),
-                        },
-                    );
-                }
+                let seats = self.answer.map(body_seats).unwrap_or_else(|| seats.clone());
+                let kind = SeatOpKind::Checkout {
+                    cart: cart.clone(),
+                    booking: booking_id,
+                };
+                on_each(show, &seats, kind)
             }
-            Op::Release { cart, show, seat } => {
-                push(show, seat, SeatOpKind::Release { cart: cart.clone() })
-            }
+            Op::Release { cart, show, seat } => on_each(
+                show,
+                std::slice::from_ref(seat),
+                SeatOpKind::Release { cart: cart.clone() },
+            ),
             Op::Cancel {
                 booking,
                 show,
                 seats,
-            } => {
-                for seat in seats {
-                    push(
-                        show,
-                        seat,
-                        SeatOpKind::Cancel {
-                            booking: booking.clone(),
-                        },
-                    );
-                }
-            }
-            Op::CreateCart => {}
+            } => on_each(
+                show,
+                seats,
+                SeatOpKind::Cancel {
+                    booking: booking.clone(),
+                },
+            ),
+            Op::CreateCart => Vec::new(),
         }
     }
-    ops
+}
+
+/// Whether an answer tells what became of the operation: "in progress"
+/// and shedding (503, 429) do not, a later attempt may still run it.
+fn settles(answer: &Answer) -> bool {
+    answer.code().as_deref() != Some("request-in-progress")
+        && answer.status != 503
+        && answer.status != 429
+}
+
+/// A failed booking or hold answered seat-unavailable: the seats it names
+/// were taken at some point of its interval.
+fn refusals(event: &Event, answer: &Answer) -> Vec<((String, String), SeatOpKind)> {
+    if answer.code().as_deref() != Some("seat-unavailable") {
+        return Vec::new();
+    }
+    match &event.op {
+        Op::Book { show, .. } | Op::Hold { show, .. } => {
+            on_each(show, &body_seats(answer), SeatOpKind::Refused)
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// The expiry the server gave a hold of `seat`, from the cart in its answer.
+fn hold_expiry_ms(answer: &Answer, seat: &str) -> Option<u64> {
+    let body = answer.json()?;
+    let expires_at = body.get("items")?.as_array()?.iter().find_map(|i| {
+        (i.get("seat_id")?.as_str()? == seat)
+            .then(|| i.get("expires_at")?.as_str().map(String::from))?
+    })?;
+    let expires_at = chrono::DateTime::parse_from_rfc3339(&expires_at).ok()?;
+    Some(expires_at.timestamp_millis() as u64)
+}
+
+/// The same effect on each of `seats` of `show`.
+fn on_each(show: &str, seats: &[String], kind: SeatOpKind) -> Vec<((String, String), SeatOpKind)> {
+    seats
+        .iter()
+        .map(|seat| ((show.to_string(), seat.clone()), kind.clone()))
+        .collect()
 }
