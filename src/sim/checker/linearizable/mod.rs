@@ -28,13 +28,13 @@ pub(super) fn seats_linearizable(history: &History, final_state: &FinalState) ->
             .count();
         if ops.len() > MAX_SEARCH_OPS {
             // Keep every effect and as many refusals as fit, earliest first.
-            ops.sort_by_key(|o| (matches!(o.kind, SeatOpKind::Refused), o.start));
+            ops.sort_by_key(|o| (matches!(o.kind, SeatOpKind::Refused), o.start_ms));
             ops.truncate(MAX_SEARCH_OPS.max(effects));
         }
         if ops.len() > 20 {
             continue; // too many effects for the exact search; other checks still apply
         }
-        ops.sort_by_key(|o| o.start);
+        ops.sort_by_key(|o| o.start_ms);
         let final_val = final_val.map(String::as_str);
         if !linearizable(&ops, final_val) {
             let ops = shortest_excerpt(ops, final_val);

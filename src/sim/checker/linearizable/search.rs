@@ -56,16 +56,16 @@ impl Search<'_> {
             .iter()
             .enumerate()
             .filter(|(i, o)| done & (1 << i) == 0 && !o.optional)
-            .map(|(_, o)| o.end)
+            .map(|(_, o)| o.end_ms)
             .min()
             .unwrap_or(u64::MAX);
         for (i, op) in self.ops.iter().enumerate() {
-            if done & (1 << i) != 0 || op.start > horizon {
+            if done & (1 << i) != 0 || op.start_ms > horizon {
                 continue;
             }
             // Linearization point: as early as allowed, not before `now`.
-            let at = op.start.max(now);
-            if at > op.end {
+            let at = op.start_ms.max(now);
+            if at > op.end_ms {
                 continue;
             }
             if let Some(next) = apply(val, &op.kind, at) {
@@ -78,12 +78,12 @@ impl Search<'_> {
             // end of the interval (a refusal may sit after a hold began).
             let mut later = Vec::with_capacity(2);
             if let SeatVal::Held { until_ms, .. } = val {
-                if *until_ms > at && *until_ms <= op.end {
+                if *until_ms > at && *until_ms <= op.end_ms {
                     later.push(*until_ms);
                 }
             }
-            if op.end != u64::MAX && op.end > at {
-                later.push(op.end);
+            if op.end_ms != u64::MAX && op.end_ms > at {
+                later.push(op.end_ms);
             }
             for point in later {
                 if let Some(next) = apply(val, &op.kind, point) {

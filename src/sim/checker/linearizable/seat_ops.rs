@@ -11,9 +11,9 @@ use std::collections::BTreeMap;
 #[derive(Clone, Debug)]
 pub(super) struct SeatOp {
     pub(super) seq: usize,
-    pub(super) start: u64,
+    pub(super) start_ms: u64,
     /// `u64::MAX` for an operation that got no answer (it may land later).
-    pub(super) end: u64,
+    pub(super) end_ms: u64,
     pub(super) kind: SeatOpKind,
     /// An unanswered op may or may not have happened.
     pub(super) optional: bool,
@@ -50,8 +50,8 @@ pub(super) fn seat_ops(history: &History) -> BTreeMap<(String, String), Vec<Seat
         for (seat, kind) in settled.seat_effects(history.hold_ttl_ms) {
             ops.entry(seat).or_default().push(SeatOp {
                 seq: settled.event.seq,
-                start: settled.start_ms,
-                end: settled.end_ms,
+                start_ms: settled.start_ms,
+                end_ms: settled.end_ms,
                 kind,
                 optional: settled.answer.is_none(),
             });
