@@ -10,16 +10,16 @@
 pub mod checker;
 pub mod client;
 pub mod history;
+mod read_back;
 pub mod report;
 pub mod target;
 pub mod workload;
 
 use client::{Client, Faults, Shared};
-use history::{BookingObs, CartObs, FinalState, History, ItemObs, Op};
+use history::{BookingObs, FinalState, History, Op};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde_json::json;
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -174,29 +174,7 @@ fn row_label(index: usize) -> String {
 
 /// Runs a simulation. Must run inside a tokio runtime.
 pub async fn run(config: SimConfig) -> std::io::Result<Outcome> {
-    let ttl_secs = config.hold_ttl_secs;
-    let (base, admin, server) = match (&config.target, &config.server_cmd) {
-        (Some(base), Some(cmd)) => {
-            let server = target::External::start(cmd, base)?;
-            (
-                base.clone(),
-                config.admin_token.clone(),
-                Server::External(server),
-            )
-        }
-        (Some(base), None) => (base.clone(), config.admin_token.clone(), Server::Remote),
-        (None, _) => {
-            let server = tokio::task::spawn_blocking(move || target::InProcess::start(ttl_secs))
-                .await
-                .map_err(std::io::Error::other)??;
-            let base = server.base.clone();
-            (
-                base,
-                Some(target::SIM_ADMIN_TOKEN.to_string()),
-                Server::InProcess(Box::new(server)),
-            )
-        }
-    };
+    let (base, admin, server) = start_server(&config).await?;
     let hold_ttl = Duration::from_secs(config.hold_ttl_secs);
     let shared = Shared::new(
         base.clone(),
@@ -208,18 +186,7 @@ pub async fn run(config: SimConfig) -> std::io::Result<Outcome> {
     let capacity = venue.rows.iter().map(|(_, n)| *n as u64).sum::<u64>();
 
     // Sessions first, so the crowd is released together.
-    let mut clients = Vec::with_capacity(config.users);
-    for user in 0..config.users {
-        let token = new_session(&shared).await?;
-        clients.push(Client {
-            user,
-            token,
-            shared: shared.clone(),
-            rng: StdRng::seed_from_u64(
-                config.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ user as u64,
-            ),
-        });
-    }
+    let clients = open_sessions(&shared, &config).await?;
     let tokens: Vec<String> = clients.iter().map(|c| c.token.clone()).collect();
     if config.scenario == Scenario::HotSeat {
         // Every user has the booking page open, seat map loaded, when the
@@ -229,70 +196,19 @@ pub async fn run(config: SimConfig) -> std::io::Result<Outcome> {
     }
 
     let started = Instant::now();
-    let plan = Plan {
-        scenario: config.scenario,
-        ramp: if config.scenario == Scenario::Steady {
-            Duration::from_millis(200)
-        } else {
-            config.duration
-        },
-        until: started + config.duration,
-        hold_ttl,
-    };
+    let plan = plan_for(&config, started, hold_ttl);
     let progress = progress_bar(config.progress, config.users as u64);
     let mut tasks = tokio::task::JoinSet::new();
     for client in clients {
         tasks.spawn(workload::run_user(client, venue.clone(), plan));
     }
-
-    // Crashes, and the progress display, while the crowd runs.
     let server = Arc::new(std::sync::Mutex::new(server));
-    let mut crashes = 0u64;
-    let mut next_crash = config.crash_every.map(|every| Instant::now() + every);
-    let mut finished = 0u64;
-    let mut tick = tokio::time::interval(Duration::from_millis(100));
-    let limit = started + config.duration * 4 + Duration::from_secs(60);
-    while !tasks.is_empty() {
-        tokio::select! {
-            done = tasks.join_next() => {
-                if let Some(Err(error)) = done {
-                    return Err(std::io::Error::other(format!("a simulated user failed: {error}")));
-                }
-                finished += 1;
-                progress.set_position(finished);
-            }
-            _ = tick.tick() => {
-                let elapsed = started.elapsed().as_secs_f64().max(0.001);
-                let stats = &shared.stats;
-                progress.set_message(format!(
-                    "{:.0} req/s, {} conflicts, {} retries",
-                    stats.requests.load(Ordering::Relaxed) as f64 / elapsed,
-                    stats.conflicts.load(Ordering::Relaxed),
-                    stats.retries.load(Ordering::Relaxed),
-                ));
-                if next_crash.is_some_and(|at| Instant::now() >= at) {
-                    let server = server.clone();
-                    let restarted = tokio::task::spawn_blocking(move || {
-                        server.lock().expect("server").crash_and_restart()
-                    })
-                    .await
-                    .map_err(std::io::Error::other)??;
-                    if restarted {
-                        crashes += 1;
-                    }
-                    next_crash = config.crash_every.map(|every| Instant::now() + every);
-                }
-                if Instant::now() > limit {
-                    tasks.abort_all();
-                }
-            }
-        }
-    }
+    let crashes = supervise(&mut tasks, &server, &shared, &progress, &config, started).await?;
     progress.finish_and_clear();
     let elapsed = started.elapsed();
 
     // Holds lapse within the TTL; the map shows it within a second.
-    let final_state = read_final_state(&shared, &venue, &tokens).await;
+    let final_state = read_back::final_state(&shared, &venue, &tokens).await;
     let history = shared.history.lock().expect("history").clone();
     let violations = checker::check(&history, &final_state);
     let summary = summarize(&shared, &history, &final_state, capacity, crashes, elapsed);
@@ -314,6 +230,129 @@ pub async fn run(config: SimConfig) -> std::io::Result<Outcome> {
         violations,
         summary,
     })
+}
+
+/// The server the run drives: started here (in process, or by the given
+/// command), or one already running. Returns its base URL, the admin token
+/// to create the show with, and the handle to crash it by.
+async fn start_server(config: &SimConfig) -> std::io::Result<(String, Option<String>, Server)> {
+    let ttl_secs = config.hold_ttl_secs;
+    Ok(match (&config.target, &config.server_cmd) {
+        (Some(base), Some(cmd)) => {
+            let server = target::External::start(cmd, base)?;
+            (
+                base.clone(),
+                config.admin_token.clone(),
+                Server::External(server),
+            )
+        }
+        (Some(base), None) => (base.clone(), config.admin_token.clone(), Server::Remote),
+        (None, _) => {
+            let server = tokio::task::spawn_blocking(move || target::InProcess::start(ttl_secs))
+                .await
+                .map_err(std::io::Error::other)??;
+            let base = server.base.clone();
+            (
+                base,
+                Some(target::SIM_ADMIN_TOKEN.to_string()),
+                Server::InProcess(Box::new(server)),
+            )
+        }
+    })
+}
+
+/// One client per user, each with its own session and its own seeded rng.
+async fn open_sessions(shared: &Arc<Shared>, config: &SimConfig) -> std::io::Result<Vec<Client>> {
+    let mut clients = Vec::with_capacity(config.users);
+    for user in 0..config.users {
+        let token = new_session(shared).await?;
+        clients.push(Client {
+            user,
+            token,
+            shared: shared.clone(),
+            rng: StdRng::seed_from_u64(
+                config.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ user as u64,
+            ),
+        });
+    }
+    Ok(clients)
+}
+
+/// What every user does, from `started` on.
+fn plan_for(config: &SimConfig, started: Instant, hold_ttl: Duration) -> Plan {
+    Plan {
+        scenario: config.scenario,
+        ramp: if config.scenario == Scenario::Steady {
+            Duration::from_millis(200)
+        } else {
+            config.duration
+        },
+        until: started + config.duration,
+        hold_ttl,
+    }
+}
+
+/// Waits for the crowd to finish, showing progress and crashing the server
+/// on schedule meanwhile; users still running long after the run should
+/// have ended are aborted. Returns how many times the server crashed.
+async fn supervise(
+    tasks: &mut tokio::task::JoinSet<()>,
+    server: &Arc<std::sync::Mutex<Server>>,
+    shared: &Shared,
+    progress: &indicatif::ProgressBar,
+    config: &SimConfig,
+    started: Instant,
+) -> std::io::Result<u64> {
+    let mut crashes = 0u64;
+    let mut next_crash = config.crash_every.map(|every| Instant::now() + every);
+    let mut finished = 0u64;
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let limit = started + config.duration * 4 + Duration::from_secs(60);
+    while !tasks.is_empty() {
+        tokio::select! {
+            done = tasks.join_next() => {
+                if let Some(Err(error)) = done {
+                    return Err(std::io::Error::other(format!("a simulated user failed: {error}")));
+                }
+                finished += 1;
+                progress.set_position(finished);
+            }
+            _ = tick.tick() => {
+                show_rates(progress, shared, started);
+                if next_crash.is_some_and(|at| Instant::now() >= at) {
+                    if crash_and_restart(server).await? {
+                        crashes += 1;
+                    }
+                    next_crash = config.crash_every.map(|every| Instant::now() + every);
+                }
+                if Instant::now() > limit {
+                    tasks.abort_all();
+                }
+            }
+        }
+    }
+    Ok(crashes)
+}
+
+/// The progress line: requests per second, conflicts and retries so far.
+fn show_rates(progress: &indicatif::ProgressBar, shared: &Shared, started: Instant) {
+    let elapsed = started.elapsed().as_secs_f64().max(0.001);
+    let stats = &shared.stats;
+    progress.set_message(format!(
+        "{:.0} req/s, {} conflicts, {} retries",
+        stats.requests.load(Ordering::Relaxed) as f64 / elapsed,
+        stats.conflicts.load(Ordering::Relaxed),
+        stats.retries.load(Ordering::Relaxed),
+    ));
+}
+
+/// Crashes and restarts the server off the async threads; `false` if it
+/// cannot be crashed (a remote target).
+async fn crash_and_restart(server: &Arc<std::sync::Mutex<Server>>) -> std::io::Result<bool> {
+    let server = server.clone();
+    tokio::task::spawn_blocking(move || server.lock().expect("server").crash_and_restart())
+        .await
+        .map_err(std::io::Error::other)?
 }
 
 fn progress_bar(visible: bool, users: u64) -> indicatif::ProgressBar {
@@ -387,85 +426,6 @@ async fn create_venue(
         show: body["id"].as_str().unwrap_or_default().to_string(),
         rows,
     })
-}
-
-async fn read_final_state(shared: &Arc<Shared>, venue: &Venue, tokens: &[String]) -> FinalState {
-    let reader = |user: usize| Client {
-        user,
-        token: tokens[user].clone(),
-        shared: shared.clone(),
-        rng: StdRng::seed_from_u64(0),
-    };
-    let mut state = FinalState::default();
-    let carts: BTreeSet<(usize, String)> = {
-        let history = shared.history.lock().expect("history");
-        history
-            .events
-            .iter()
-            .filter_map(|e| match (&e.op, &e.answer) {
-                (Op::CreateCart, Some(a)) if a.status == 201 => {
-                    a.json()?["id"].as_str().map(|id| (e.user, id.to_string()))
-                }
-                _ => None,
-            })
-            .collect()
-    };
-    for (user, _) in tokens.iter().enumerate() {
-        let client = reader(user);
-        if let Some(body) = client.get("/v1/bookings").await {
-            for b in body["bookings"].as_array().into_iter().flatten() {
-                state.bookings.push(BookingObs {
-                    id: b["id"].as_str().unwrap_or_default().into(),
-                    user,
-                    show: b["show_id"].as_str().unwrap_or_default().into(),
-                    seats: b["seats"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|s| s.as_str().map(String::from))
-                        .collect(),
-                    confirmed: b["status"] == "confirmed",
-                });
-            }
-        }
-    }
-    for (user, id) in carts {
-        let client = reader(user);
-        if let Some(cart) = client.get(&format!("/v1/carts/{id}")).await {
-            state.carts.push(CartObs {
-                id,
-                user,
-                show: venue.show.clone(),
-                open: cart["status"] == "open",
-                items: cart["items"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|i| {
-                        let expires =
-                            chrono::DateTime::parse_from_rfc3339(i["expires_at"].as_str()?).ok()?;
-                        Some(ItemObs {
-                            seat: i["seat_id"].as_str()?.to_string(),
-                            expires_at_ms: expires.timestamp_millis() as u64,
-                        })
-                    })
-                    .collect(),
-            });
-        }
-    }
-    state.observed_at_ms = crate::runtime::clock::now_ms();
-    if let Some(show) = reader(0).get(&format!("/v1/shows/{}", venue.show)).await {
-        for seat in show["seats"].as_array().into_iter().flatten() {
-            state.seat_map.insert(
-                (
-                    venue.show.clone(),
-                    seat["id"].as_str().unwrap_or_default().to_string(),
-                ),
-                seat["status"].as_str().unwrap_or_default().to_string(),
-            );
-        }
-    }
-    state
 }
 
 fn summarize(

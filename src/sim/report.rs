@@ -23,13 +23,43 @@ pub fn write(
     violations: &[Violation],
 ) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    let start = history.events.iter().map(|e| e.start_ms).min().unwrap_or(0);
-    let throughput =
-        throughput_svg(history, start).map_err(|e| std::io::Error::other(e.to_string()))?;
-    let latency = latency_svg(history, start).map_err(|e| std::io::Error::other(e.to_string()))?;
-    let heat = heat_svg(history, final_state, venue, start)
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
-    let rows: String = summary
+    let charts = Charts::draw(history, final_state, venue)?;
+    let html = page_html(
+        config,
+        &verdict_html(history, violations),
+        &summary_rows_html(summary),
+        &charts,
+    );
+    std::fs::write(dir.join("index.html"), html)
+}
+
+/// The charts, each an inline SVG.
+struct Charts {
+    throughput: String,
+    latency: String,
+    heat: String,
+}
+
+impl Charts {
+    fn draw(history: &History, final_state: &FinalState, venue: &Venue) -> std::io::Result<Charts> {
+        let start = history.events.iter().map(|e| e.start_ms).min().unwrap_or(0);
+        let throughput =
+            throughput_svg(history, start).map_err(|e| std::io::Error::other(e.to_string()))?;
+        let latency =
+            latency_svg(history, start).map_err(|e| std::io::Error::other(e.to_string()))?;
+        let heat = heat_svg(history, final_state, venue, start)
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        Ok(Charts {
+            throughput,
+            latency,
+            heat,
+        })
+    }
+}
+
+/// The summary table's rows (its Markdown header dropped) as HTML rows.
+fn summary_rows_html(summary: &Summary) -> String {
+    summary
         .table()
         .lines()
         .skip(2)
@@ -43,25 +73,32 @@ pub fn write(
                 )
             })
         })
+        .collect()
+}
+
+/// The checker's verdict: no violation, or each with its history excerpt.
+fn verdict_html(history: &History, violations: &[Violation]) -> String {
+    if violations.is_empty() {
+        return "<p class=ok>The checker found no violation.</p>".to_string();
+    }
+    let items: String = violations
+        .iter()
+        .map(|v| {
+            format!(
+                "<li><pre>{}</pre></li>",
+                escape(&checker::describe(history, v))
+            )
+        })
         .collect();
-    let verdict = if violations.is_empty() {
-        "<p class=ok>The checker found no violation.</p>".to_string()
-    } else {
-        let items: String = violations
-            .iter()
-            .map(|v| {
-                format!(
-                    "<li><pre>{}</pre></li>",
-                    escape(&checker::describe(history, v))
-                )
-            })
-            .collect();
-        format!(
-            "<p class=bad>{} violation(s):</p><ul>{items}</ul>",
-            violations.len()
-        )
-    };
-    let html = format!(
+    format!(
+        "<p class=bad>{} violation(s):</p><ul>{items}</ul>",
+        violations.len()
+    )
+}
+
+/// The page: the run's settings, the verdict, the summary, the charts.
+fn page_html(config: &SimConfig, verdict: &str, summary_rows: &str, charts: &Charts) -> String {
+    format!(
         "<!doctype html><html lang=en><head><meta charset=utf-8>\
 <title>boxoffice simulation: {scenario:?}</title>\
 <style>body{{font-family:system-ui,sans-serif;max-width:960px;margin:2rem auto;padding:0 1rem}}\
@@ -80,9 +117,11 @@ table{{border-collapse:collapse}}th,td{{padding:.25rem .75rem;border-bottom:1px 
         seats = config.seats_per_row,
         faults = config.faults,
         crash = config.crash_every,
-        rows_html = rows,
-    );
-    std::fs::write(dir.join("index.html"), html)
+        rows_html = summary_rows,
+        throughput = charts.throughput,
+        latency = charts.latency,
+        heat = charts.heat,
+    )
 }
 
 fn escape(text: &str) -> String {
