@@ -19,9 +19,17 @@ use tokio::sync::watch;
 /// The flusher's doorbell: rung when someone waits for an unflushed commit.
 #[derive(Default)]
 struct Doorbell {
-    /// (a waiter is waiting, the store is closing)
-    state: Mutex<(bool, bool)>,
+    state: Mutex<Bell>,
     ring: Condvar,
+}
+
+/// What the doorbell says when the flusher wakes.
+#[derive(Default)]
+struct Bell {
+    /// Someone waits for a commit that is not yet flushed.
+    rung: bool,
+    /// The store is closing: flush once more and stop.
+    closing: bool,
 }
 
 /// Progress the flusher publishes.
@@ -49,7 +57,7 @@ impl Drop for GroupCommit {
     fn drop(&mut self) {
         // Ends the flusher (after a last flush); joining it releases its
         // handle on the database, so the directory can be opened again.
-        self.doorbell.state.lock().expect("doorbell").1 = true;
+        self.doorbell.state.lock().expect("doorbell").closing = true;
         self.doorbell.ring.notify_one();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
@@ -95,7 +103,7 @@ impl GroupCommit {
     /// Asks for a flush without waiting for it (a committer that knows its
     /// submitters will wait starts the flush before they wake up).
     pub fn ring(&self) {
-        self.doorbell.state.lock().expect("doorbell").0 = true;
+        self.doorbell.state.lock().expect("doorbell").rung = true;
         self.doorbell.ring.notify_one();
     }
 
@@ -150,11 +158,11 @@ fn flusher<F>(
     loop {
         let closing = {
             let mut state = doorbell.state.lock().expect("doorbell");
-            while !state.0 && !state.1 {
+            while !state.rung && !state.closing {
                 state = doorbell.ring.wait(state).expect("doorbell");
             }
-            state.0 = false;
-            state.1
+            state.rung = false;
+            state.closing
         };
         // Every commit numbered up to `target` was applied before it was
         // numbered, so a flush that starts now makes all of them durable

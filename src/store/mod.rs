@@ -108,7 +108,6 @@ pub trait Store: Send + Sync + 'static {
     fn load_taken_seats(&self, show: ShowId) -> StoreResult<Vec<(u32, SeatState)>>;
     fn load_seat(&self, show: ShowId, index: u32) -> StoreResult<SeatState>;
     fn load_cart(&self, id: crate::domain::CartId) -> StoreResult<Option<Cart>>;
-    fn list_open_carts(&self) -> StoreResult<Vec<Cart>>;
     fn load_booking(&self, id: crate::domain::BookingId) -> StoreResult<Option<Booking>>;
     fn list_bookings(&self, user: UserId) -> StoreResult<Vec<Booking>>;
     /// The user of a session and when it was created (ms since the epoch).

@@ -1,0 +1,211 @@
+//! The sled store against the `Store` contract.
+
+use super::*;
+use crate::domain::{Fingerprint, Row};
+use crate::store::{KeyRecord, Mutation};
+use bytes::Bytes;
+use uuid::Uuid;
+
+fn reply(fp: u8) -> StoredReply {
+    StoredReply {
+        fingerprint: Fingerprint([fp; 32]),
+        status: 201,
+        body: crate::domain::StoredBody::Bytes(Bytes::from_static(b"{}")),
+        created_at_ms: 1,
+    }
+}
+
+#[tokio::test]
+async fn effect_and_key_commit_together_or_not_at_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    let user = UserId(Uuid::new_v4());
+    let key = IdempotencyKey::parse(b"k1").unwrap();
+    let show = Show::new(
+        ShowId(Uuid::new_v4()),
+        "T".into(),
+        0,
+        vec![Row {
+            label: "A".into(),
+            seats: 2,
+        }],
+    )
+    .unwrap();
+    let booked = SeatState::Booked {
+        booking: BookingId(Uuid::new_v4()),
+    };
+    let first = WriteSet {
+        key: Some(KeyRecord {
+            user,
+            key: key.clone(),
+            reply: reply(1),
+        }),
+        mutations: vec![
+            Mutation::Show(show.clone()),
+            Mutation::Seat {
+                show: show.id,
+                index: 1,
+                state: booked,
+            },
+        ],
+    };
+    let ticket = match store.commit(first).unwrap() {
+        CommitOutcome::Committed(t) => t,
+        other => panic!("{other:?}"),
+    };
+    store.durable(ticket).await.unwrap();
+    // The same key again: nothing written, the first record returned.
+    let second = WriteSet {
+        key: Some(KeyRecord {
+            user,
+            key: key.clone(),
+            reply: reply(2),
+        }),
+        mutations: vec![Mutation::Seat {
+            show: show.id,
+            index: 0,
+            state: booked,
+        }],
+    };
+    match store.commit(second).unwrap() {
+        CommitOutcome::KeyTaken(existing) => assert_eq!(existing, reply(1)),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(store.load_seat(show.id, 0).unwrap(), SeatState::Available);
+    assert_eq!(store.load_taken_seats(show.id).unwrap(), vec![(1, booked)]);
+    assert_eq!(store.load_key(user, &key).unwrap(), Some(reply(1)));
+    drop(store);
+    let reopened = SledStore::open(dir.path()).unwrap();
+    assert_eq!(reopened.load_show(show.id).unwrap().unwrap().title, "T");
+    assert_eq!(reopened.load_seat(show.id, 1).unwrap(), booked);
+}
+
+/// Many write sets submitted at once (so batches form; how large is
+/// timing, shown by the load runs' metric, not asserted): a write set
+/// whose key an earlier one used, in its batch or before, writes
+/// nothing and gets the earlier record.
+#[tokio::test]
+async fn submitted_write_sets_share_transactions_and_keys_stay_unique() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    let user = UserId(Uuid::new_v4());
+    let show = ShowId(Uuid::new_v4());
+    let booked = || SeatState::Booked {
+        booking: BookingId(Uuid::new_v4()),
+    };
+    // 200 write sets over 20 keys: key k is first used by set k.
+    let submitted: Vec<_> = (0..200u32)
+        .map(|i| {
+            let key = IdempotencyKey::parse(format!("k{}", i % 20).as_bytes()).unwrap();
+            store.submit(WriteSet {
+                key: Some(KeyRecord {
+                    user,
+                    key,
+                    reply: reply((i % 256) as u8),
+                }),
+                mutations: vec![Mutation::Seat {
+                    show,
+                    index: i,
+                    state: booked(),
+                }],
+            })
+        })
+        .collect();
+    let outcomes = futures_util::future::join_all(submitted).await;
+    let mut last_ticket = Ticket(0);
+    for (i, outcome) in outcomes.into_iter().enumerate() {
+        match outcome.unwrap() {
+            CommitOutcome::Committed(ticket) => {
+                assert!(i < 20, "set {i} reused a key yet committed");
+                last_ticket = last_ticket.max(ticket);
+            }
+            CommitOutcome::KeyTaken(existing) => {
+                assert!(i >= 20, "set {i} was the first with its key");
+                assert_eq!(existing, reply((i % 20) as u8), "set {i}");
+            }
+        }
+    }
+    store.durable(last_ticket).await.unwrap();
+    let taken: Vec<u32> = store
+        .load_taken_seats(show)
+        .unwrap()
+        .into_iter()
+        .map(|(index, _)| index)
+        .collect();
+    assert_eq!(
+        taken,
+        (0..20).collect::<Vec<_>>(),
+        "only the first 20 wrote"
+    );
+}
+
+/// With the committer stalled, the queue takes exactly its capacity;
+/// one more write set is refused `Busy` at once and never written.
+/// `cargo test --features failpoints --lib full_commit_queue`
+#[cfg(feature = "failpoints")]
+#[tokio::test]
+async fn a_full_commit_queue_answers_busy_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    fail::cfg("store.committer-round", "pause").unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    let show = ShowId(Uuid::new_v4());
+    let write = |index: u32| WriteSet {
+        key: None,
+        mutations: vec![Mutation::Seat {
+            show,
+            index,
+            state: SeatState::Booked {
+                booking: BookingId(Uuid::new_v4()),
+            },
+        }],
+    };
+    let capacity = DEFAULT_COMMIT_QUEUE_CAPACITY as u32;
+    let queued: Vec<_> = (0..capacity).map(|i| store.submit(write(i))).collect();
+    let refused = store.submit(write(capacity)).await;
+    fail::remove("store.committer-round");
+    assert!(matches!(refused, Err(StoreError::Busy)), "{refused:?}");
+    let mut last = Ticket(0);
+    for outcome in futures_util::future::join_all(queued).await {
+        match outcome.unwrap() {
+            CommitOutcome::Committed(ticket) => last = last.max(ticket),
+            other => panic!("{other:?}"),
+        }
+    }
+    store.durable(last).await.unwrap();
+    let taken = store.load_taken_seats(show).unwrap();
+    assert_eq!(taken.len(), DEFAULT_COMMIT_QUEUE_CAPACITY);
+    assert!(taken.iter().all(|(index, _)| *index < capacity));
+}
+
+#[tokio::test]
+async fn many_waiters_share_flushes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(SledStore::open(dir.path()).unwrap());
+    let mut waits = Vec::new();
+    for i in 0..200u32 {
+        let ticket = match store
+            .commit(WriteSet {
+                key: None,
+                mutations: vec![Mutation::Seat {
+                    show: ShowId(Uuid::nil()),
+                    index: i,
+                    state: SeatState::Booked {
+                        booking: BookingId(Uuid::new_v4()),
+                    },
+                }],
+            })
+            .unwrap()
+        {
+            CommitOutcome::Committed(t) => t,
+            other => panic!("{other:?}"),
+        };
+        waits.push(store.durable(ticket));
+    }
+    for wait in waits {
+        wait.await.unwrap();
+    }
+    assert_eq!(
+        store.load_taken_seats(ShowId(Uuid::nil())).unwrap().len(),
+        200
+    );
+}
