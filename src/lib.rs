@@ -39,3 +39,6 @@ pub mod shows;
 pub mod sim;
 pub mod store;
 pub mod wire;
+
+#[cfg(test)]
+mod layering;

@@ -46,7 +46,7 @@ struct Facade {
     carts: Arc<Kind<Carts>>,
     bookings: Arc<Kind<Bookings>>,
     new_shows: Arc<Kind<NewShows>>,
-    sessions: Sessions,
+    sessions: Arc<Sessions>,
 }
 
 impl Engine {
@@ -92,7 +92,7 @@ impl Engine {
         let new_shows = Kind::new(core.clone(), keys, threads.clone(), capacity, idle_ms);
         let engine = Engine {
             inner: Arc::new(Facade {
-                sessions: Sessions::new(store, config.session_ttl_ms),
+                sessions: Arc::new(Sessions::new(store, config.session_ttl_ms)),
                 core,
                 threads,
                 carts,
@@ -101,7 +101,7 @@ impl Engine {
             }),
         };
         engine.inner.core.shows.load_all()?;
-        sweeper::start(&engine);
+        sweeper::start(&engine.inner.core, &engine.inner.sessions);
         Ok(engine)
     }
 

@@ -1,8 +1,9 @@
 //! Forgets completed idempotency keys and sessions past their TTL, on a
-//! thread of its own that holds the engine only while it sweeps (so a
+//! thread of its own that holds the core only while it sweeps (so a
 //! stopped engine releases its data directory).
 
-use super::{Engine, Facade};
+use crate::ops::session::Sessions;
+use crate::ops::Core;
 use crate::runtime::clock::now_ms;
 use crate::store::StoreResult;
 use std::sync::{Arc, Weak};
@@ -11,16 +12,16 @@ use std::time::Duration;
 /// Records forgotten per store call.
 const SWEEP_BATCH: usize = 10_000;
 
-pub(super) fn start(engine: &Engine) {
-    let config = &engine.inner.core.config;
+pub(super) fn start(core: &Arc<Core>, sessions: &Arc<Sessions>) {
+    let config = &core.config;
     let ttl_ms = config.idempotency_ttl_ms.min(config.session_ttl_ms);
     let every = Duration::from_millis((ttl_ms / 4).clamp(100, 60_000));
-    let engine = Arc::downgrade(&engine.inner);
+    let (core, sessions) = (Arc::downgrade(core), Arc::downgrade(sessions));
     let spawned = std::thread::Builder::new()
         .name("key-sweeper".into())
         .spawn(move || loop {
             std::thread::sleep(every);
-            if !sweep_once(&engine) {
+            if !sweep_once(&core, &sessions) {
                 return;
             }
         });
@@ -30,11 +31,10 @@ pub(super) fn start(engine: &Engine) {
 }
 
 /// One sweep; false once the engine is gone.
-fn sweep_once(engine: &Weak<Facade>) -> bool {
-    let Some(engine) = engine.upgrade() else {
+fn sweep_once(core: &Weak<Core>, sessions: &Weak<Sessions>) -> bool {
+    let (Some(core), Some(sessions)) = (core.upgrade(), sessions.upgrade()) else {
         return false;
     };
-    let core = &engine.core;
     let now = now_ms();
     let keys_before = now.saturating_sub(core.config.idempotency_ttl_ms);
     let sessions_before = now.saturating_sub(core.config.session_ttl_ms);
@@ -44,7 +44,7 @@ fn sweep_once(engine: &Weak<Facade>) -> bool {
         core.keys.recount();
     }
     sweep_all(|| core.store.sweep_sessions(sessions_before, SWEEP_BATCH));
-    engine.sessions.forget_before(sessions_before);
+    sessions.forget_before(sessions_before);
     true
 }
 

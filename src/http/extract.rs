@@ -1,62 +1,15 @@
 //! Request parsing in the contract's order: auth (401/403), rate (429),
 //! size (413), key (400 idempotency-key-*), body (400 invalid-request).
 
-use super::{AppState, MAX_BODY_BYTES};
+use super::state::{AppState, MAX_BODY_BYTES};
 use crate::domain::{Fingerprint, IdempotencyKey, KeyedRequest, UserId};
 use crate::ops::session::token_hash;
 use crate::wire::{self, Code, Reply};
 use actix_web::{web, HttpRequest};
 use bytes::{Bytes, BytesMut};
-use dashmap::DashMap;
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
-use std::time::Instant;
 use subtle::ConstantTimeEq;
-
-/// Clients tracked by a rate limiter before stale entries are dropped.
-const LIMITER_CLIENTS_LIMIT: usize = 100_000;
-
-/// A token bucket per client (a user, or an address): `rate` per second,
-/// bursts of `burst`.
-pub struct RateLimiter<K = UserId> {
-    rate: f64,
-    burst: f64,
-    buckets: DashMap<K, (f64, Instant)>,
-}
-
-impl<K: std::hash::Hash + Eq> RateLimiter<K> {
-    /// `rate` per second with bursts of `burst_factor * rate`; 0 is off.
-    pub fn new(rate: u32, burst_factor: u32) -> Self {
-        RateLimiter {
-            rate: rate as f64,
-            burst: (rate as f64 * burst_factor as f64).max(1.0),
-            buckets: DashMap::new(),
-        }
-    }
-
-    /// Takes one token; `Err(seconds)` to wait when there is none.
-    pub fn check(&self, client: K) -> Result<(), u32> {
-        if self.rate <= 0.0 {
-            return Ok(());
-        }
-        let now = Instant::now();
-        if self.buckets.len() > LIMITER_CLIENTS_LIMIT {
-            self.buckets
-                .retain(|_, (_, last)| now.duration_since(*last).as_secs() < 10);
-        }
-        let burst = self.burst;
-        let mut bucket = self.buckets.entry(client).or_insert((burst, now));
-        let (tokens, last) = &mut *bucket;
-        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * self.rate).min(burst);
-        *last = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(((1.0 - *tokens) / self.rate).ceil().max(1.0) as u32)
-        }
-    }
-}
 
 fn bearer(req: &HttpRequest) -> Option<&str> {
     let value = req.headers().get("authorization")?.to_str().ok()?;

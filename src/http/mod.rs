@@ -2,38 +2,27 @@
 //! turn its `Reply` into a response. No business rule lives here.
 
 mod extract;
+mod rate_limit;
+mod respond;
 pub mod routes;
 mod sse;
+mod state;
+
+pub use respond::respond;
+pub use state::{AppState, MAX_BODY_BYTES};
 
 use crate::config::Settings;
 use crate::engine::Engine;
 use crate::store::{SledStore, Store};
-use crate::wire::{self, Code, Reply};
+use crate::wire::{self, Code};
 use actix_web::dev::{Server, ServerHandle, Service};
-use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::Method;
-use actix_web::{web, App, HttpResponse, HttpServer};
-use extract::RateLimiter;
+use actix_web::{web, App, HttpServer};
+use rate_limit::RateLimiter;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
-
-/// Largest request body accepted.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
-
-/// What every handler shares.
-pub struct AppState {
-    pub engine: Engine,
-    /// SHA-256 of the admin token: compared in constant time, and the
-    /// token itself is not kept.
-    pub admin_token_sha256: Option<[u8; 32]>,
-    pub limiter: RateLimiter,
-    pub session_limiter: RateLimiter<std::net::IpAddr>,
-    pub max_seats_per_booking: usize,
-    /// Flips to true on shutdown: event streams end.
-    pub shutdown: watch::Receiver<bool>,
-}
 
 /// A running server.
 pub struct Running {
@@ -138,31 +127,4 @@ pub async fn start(settings: &Settings) -> std::io::Result<Running> {
         store,
         shutdown: shutdown_tx,
     })
-}
-
-/// Turns an engine reply into a response with the contract's headers.
-pub fn respond(reply: Reply) -> HttpResponse {
-    let status = actix_web::http::StatusCode::from_u16(reply.status)
-        .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = HttpResponse::build(status);
-    if reply.replayed {
-        response.insert_header(("Idempotent-Replayed", "true"));
-    }
-    if let Some(secs) = reply.retry_after_secs {
-        response.insert_header((header::RETRY_AFTER, secs.to_string()));
-    }
-    if reply.status == 401 {
-        response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
-    }
-    if reply.body.is_empty() {
-        return response.finish();
-    }
-    let content_type = if reply.is_problem() {
-        "application/problem+json"
-    } else {
-        "application/json"
-    };
-    response
-        .insert_header((header::CONTENT_TYPE, content_type))
-        .body(reply.body)
 }

@@ -1,7 +1,9 @@
 //! Routes of API.md, one small handler each.
 
 use super::extract::{self, invalid, Caller, EmptyBody};
-use super::{respond, sse, AppState};
+use super::respond::respond;
+use super::sse;
+use super::state::AppState;
 use crate::domain::{BookingId, CartId, Row, SeatLabel, ShowId};
 use crate::engine::NewShow;
 use crate::wire::{self, Code, Reply};

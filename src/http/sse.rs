@@ -5,7 +5,8 @@
 //! reloads the map) rather than buffered without bound. Streams end on
 //! shutdown so a graceful stop does not wait for them.
 
-use super::{respond, AppState};
+use super::respond::respond;
+use super::state::AppState;
 use crate::domain::ShowId;
 use crate::replies::not_found;
 use actix_web::{web, HttpResponse};

@@ -12,64 +12,23 @@ pub mod client;
 pub mod history;
 mod read_back;
 pub mod report;
+mod run_config;
+mod summary;
 pub mod target;
 pub mod workload;
 
-use client::{Client, Faults, Shared};
+use client::{Client, Shared};
 use history::{BookingObs, FinalState, History, Op};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde_json::json;
-use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use workload::{Plan, Scenario, Venue};
 
-#[derive(Clone, Debug)]
-pub struct SimConfig {
-    pub scenario: Scenario,
-    pub users: usize,
-    pub seed: u64,
-    /// Rows and seats per row of the show under test.
-    pub rows: usize,
-    pub seats_per_row: u32,
-    /// Arrivals spread over this long; steady users keep going this long.
-    pub duration: Duration,
-    pub faults: Faults,
-    /// Crash and restart the engine this often.
-    pub crash_every: Option<Duration>,
-    /// A running server (`http://host:port`) instead of an in-process one.
-    pub target: Option<String>,
-    pub admin_token: Option<String>,
-    /// Command that starts the target server (so it can be killed with -9
-    /// and restarted).
-    pub server_cmd: Option<String>,
-    pub hold_ttl_secs: u64,
-    pub report: Option<PathBuf>,
-    pub progress: bool,
-}
-
-impl Default for SimConfig {
-    fn default() -> Self {
-        SimConfig {
-            scenario: Scenario::Premiere,
-            users: 200,
-            seed: 1,
-            rows: 10,
-            seats_per_row: 20,
-            duration: Duration::from_secs(5),
-            faults: Faults::default(),
-            crash_every: None,
-            target: None,
-            admin_token: None,
-            server_cmd: None,
-            hold_ttl_secs: 600,
-            report: None,
-            progress: false,
-        }
-    }
-}
+pub use run_config::SimConfig;
+pub use summary::Summary;
 
 /// What a run found.
 pub struct Outcome {
@@ -77,72 +36,6 @@ pub struct Outcome {
     pub final_state: FinalState,
     pub violations: Vec<checker::Violation>,
     pub summary: Summary,
-}
-
-#[derive(Clone, Debug, Default)]
-pub struct Summary {
-    pub requests: u64,
-    pub bookings: u64,
-    pub seats_sold: u64,
-    pub capacity: u64,
-    pub conflicts: u64,
-    pub retries: u64,
-    pub replays: u64,
-    pub overloaded: u64,
-    pub no_answer: u64,
-    pub crashes: u64,
-    pub p50_ms: f64,
-    pub p95_ms: f64,
-    pub p99_ms: f64,
-    pub max_ms: f64,
-    pub elapsed_secs: f64,
-    pub seats_per_sec: f64,
-    /// Seconds from the first request until the last seat was sold.
-    pub sold_out_secs: Option<f64>,
-}
-
-impl Summary {
-    pub fn table(&self) -> String {
-        let sold_out = self
-            .sold_out_secs
-            .map_or("not sold out".to_string(), |s| format!("{s:.2} s"));
-        format!(
-            "\
-| metric | value |
-| --- | --- |
-| requests (attempts) | {} |
-| bookings | {} |
-| seats sold | {} of {} |
-| conflicts (409) | {} |
-| retries | {} |
-| replays | {} |
-| shed (503/429) | {} |
-| no answer | {} |
-| engine crashes | {} |
-| latency p50 / p95 / p99 / max | {:.1} / {:.1} / {:.1} / {:.1} ms |
-| seats sold per second | {:.1} |
-| time to sell out | {} |
-| elapsed | {:.2} s |
-",
-            self.requests,
-            self.bookings,
-            self.seats_sold,
-            self.capacity,
-            self.conflicts,
-            self.retries,
-            self.replays,
-            self.overloaded,
-            self.no_answer,
-            self.crashes,
-            self.p50_ms,
-            self.p95_ms,
-            self.p99_ms,
-            self.max_ms,
-            self.seats_per_sec,
-            sold_out,
-            self.elapsed_secs
-        )
-    }
 }
 
 /// The server the run drives, kept so it can be crashed.

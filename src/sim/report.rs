@@ -4,8 +4,9 @@
 
 use super::checker::{self, Violation};
 use super::history::{FinalState, History, Op};
+use super::run_config::SimConfig;
+use super::summary::Summary;
 use super::workload::Venue;
-use super::{SimConfig, Summary};
 use plotters::prelude::*;
 use std::collections::HashMap;
 use std::path::Path;

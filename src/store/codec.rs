@@ -3,7 +3,7 @@
 //!
 //! Decoding never panics: a corrupt record is a `StoreError::Corrupt`.
 
-use super::{StoreError, StoreResult};
+use super::contract::{StoreError, StoreResult};
 use crate::domain::{
     Booking, BookingId, BookingStatus, Cart, CartId, CartItem, CartStatus, Fingerprint,
     IdempotencyKey, Row, SeatLabel, SeatState, Show, ShowId, StoredBody, StoredReply, UserId,

@@ -10,7 +10,7 @@
 //! room, which matters: a commit has already happened when its caller
 //! starts waiting, and a "503, no effect" at that point would be a lie.
 
-use super::{StoreError, StoreResult, Ticket};
+use super::contract::{StoreError, StoreResult, Ticket};
 use futures_util::future::BoxFuture;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};

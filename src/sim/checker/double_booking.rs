@@ -4,7 +4,8 @@
 //! cancel): a booking lost from the read-back can hide a double booking
 //! that the history still shows.
 
-use super::{acked_bookings, body_str, cancels_attempted, AckedBooking, Violation};
+use super::answers::{acked_bookings, body_str, cancels_attempted, AckedBooking};
+use super::verdict::Violation;
 use crate::sim::history::{BookingObs, Event, FinalState, History};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 

@@ -2,7 +2,8 @@
 //! scoped to their user; a key whose successful answers name two different
 //! ids ran twice instead of replaying its first answer.
 
-use super::{body_str, Violation};
+use super::answers::body_str;
+use super::verdict::Violation;
 use crate::sim::history::History;
 use std::collections::{BTreeMap, HashMap};
 

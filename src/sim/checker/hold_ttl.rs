@@ -2,7 +2,7 @@
 //! the end may last at most the TTL (plus clock slack) past the answer to
 //! the request that opened it; re-adding a held seat renews nothing.
 
-use super::{Violation, CLOCK_SLACK_MS};
+use super::verdict::{Violation, CLOCK_SLACK_MS};
 use crate::sim::history::{Event, FinalState, History, Op};
 use std::collections::HashMap;
 

@@ -3,7 +3,8 @@
 //! the user it was acknowledged with, and still confirmed unless someone
 //! asked to cancel it.
 
-use super::{acked_bookings, cancels_attempted, AckedBooking, Violation};
+use super::answers::{acked_bookings, cancels_attempted, AckedBooking};
+use super::verdict::Violation;
 use crate::sim::history::{BookingObs, FinalState, History};
 use std::collections::{BTreeSet, HashMap};
 

@@ -11,10 +11,11 @@
 //! 6. replays equal to the first answer (`stale_replay`);
 //! 7. per seat, the history is linearizable (`linearizable`).
 //!
-//! This module holds what they share: the verdict (`Violation`), the
-//! tolerances, and the reading of answers and acknowledged bookings out of
-//! the history.
+//! What they share: the verdict and the tolerances (`verdict`), and the
+//! reading of answers and acknowledged bookings out of the history
+//! (`answers`). This module runs them all and prints what they found.
 
+mod answers;
 mod double_booking;
 mod duplicate_effect;
 mod hold_ttl;
@@ -22,33 +23,11 @@ mod linearizable;
 mod lost_booking;
 mod seat_map;
 mod stale_replay;
+mod verdict;
 
-use super::history::{Answer, Event, FinalState, History, Op};
-use std::collections::BTreeSet;
+pub use verdict::{Violation, CLOCK_SLACK_MS, MAP_LAG_MS};
 
-/// The map may show a change up to this long after it happened
-/// ("within a second of expiry").
-pub const MAP_LAG_MS: u64 = 1_000;
-/// Clock slack between the server's timestamps and the client's.
-pub const CLOCK_SLACK_MS: u64 = 250;
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Violation {
-    pub rule: &'static str,
-    pub detail: String,
-    /// `seq` of the events that show it (the shortest excerpt we know).
-    pub events: Vec<usize>,
-}
-
-impl Violation {
-    fn new(rule: &'static str, detail: String, events: Vec<usize>) -> Self {
-        Violation {
-            rule,
-            detail,
-            events,
-        }
-    }
-}
+use super::history::{FinalState, History};
 
 /// Every violation found; empty means the run was correct.
 pub fn check(history: &History, final_state: &FinalState) -> Vec<Violation> {
@@ -96,64 +75,6 @@ pub fn describe(history: &History, violation: &Violation) -> String {
         }
     }
     out
-}
-
-fn body_str(answer: &Answer, field: &str) -> Option<String> {
-    Some(answer.json()?.get(field)?.as_str()?.to_string())
-}
-
-fn body_seats(answer: &Answer) -> Vec<String> {
-    answer
-        .json()
-        .and_then(|b| {
-            b.get("seats").and_then(|s| s.as_array()).map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(String::from))
-                    .collect()
-            })
-        })
-        .unwrap_or_default()
-}
-
-/// A booking the server acknowledged (201) in the history.
-struct AckedBooking<'a> {
-    id: String,
-    show: String,
-    seats: Vec<String>,
-    event: &'a Event,
-}
-
-/// Acknowledged bookings from the history.
-fn acked_bookings(history: &History) -> Vec<AckedBooking<'_>> {
-    let mut out = Vec::new();
-    for event in &history.events {
-        let (Some(answer), true) = (&event.answer, event.ok()) else {
-            continue;
-        };
-        if !matches!(event.op, Op::Book { .. } | Op::Checkout { .. }) {
-            continue;
-        }
-        if let (Some(id), Some(show)) = (body_str(answer, "id"), body_str(answer, "show_id")) {
-            out.push(AckedBooking {
-                id,
-                show,
-                seats: body_seats(answer),
-                event,
-            });
-        }
-    }
-    out
-}
-
-fn cancels_attempted(history: &History) -> BTreeSet<String> {
-    history
-        .events
-        .iter()
-        .filter_map(|e| match &e.op {
-            Op::Cancel { booking, .. } => Some(booking.clone()),
-            _ => None,
-        })
-        .collect()
 }
 
 #[cfg(test)]

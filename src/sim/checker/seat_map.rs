@@ -3,7 +3,7 @@
 //! to `MAP_LAG_MS` late and clocks differ by up to `CLOCK_SLACK_MS`, so a
 //! hold near its expiry may be shown either held or available.
 
-use super::{Violation, CLOCK_SLACK_MS, MAP_LAG_MS};
+use super::verdict::{Violation, CLOCK_SLACK_MS, MAP_LAG_MS};
 use crate::sim::history::FinalState;
 use std::collections::BTreeSet;
 

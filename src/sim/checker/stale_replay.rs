@@ -2,7 +2,7 @@
 //! server replays only stored answers, byte for byte; a replay that
 //! differs in status or body was rebuilt rather than stored.
 
-use super::Violation;
+use super::verdict::Violation;
 use crate::sim::history::{Event, History};
 use std::collections::HashMap;
 

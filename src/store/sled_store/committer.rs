@@ -5,12 +5,15 @@
 //! encoded before the transaction because sled may run a transaction
 //! closure more than once.
 
-use super::Submitted;
 use crate::store::codec::*;
+use crate::store::contract::{CommitOutcome, Mutation, StoreError, StoreResult, Ticket, WriteSet};
 use crate::store::group_commit::GroupCommit;
-use crate::store::{CommitOutcome, Mutation, StoreError, StoreResult, Ticket, WriteSet};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use std::sync::{mpsc, Arc};
+use tokio::sync::oneshot;
+
+/// A write set waiting for the committer, and where its outcome goes.
+pub(super) type Submitted = (EncodedSet, oneshot::Sender<StoreResult<CommitOutcome>>);
 
 /// Most write sets applied in one transaction.
 const MAX_BATCH: usize = 512;

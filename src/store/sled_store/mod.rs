@@ -14,12 +14,12 @@
 mod committer;
 
 use super::codec::{self, *};
+use super::contract::{CommitOutcome, Store, StoreError, StoreResult, Ticket, WriteSet};
 use super::group_commit::GroupCommit;
-use super::{CommitOutcome, Store, StoreError, StoreResult, Ticket, WriteSet};
 use crate::domain::{
     Booking, BookingId, Cart, CartId, IdempotencyKey, SeatState, Show, ShowId, StoredReply, UserId,
 };
-use committer::{apply_sets, committer, outcome, EncodedSet};
+use committer::{apply_sets, committer, outcome, EncodedSet, Submitted};
 use futures_util::future::BoxFuture;
 use sled::transaction::TransactionError;
 use std::path::Path;
@@ -30,9 +30,6 @@ use tokio::sync::oneshot;
 /// `submit` answers `StoreError::Busy` (503) at once rather than queueing
 /// without bound.
 pub const DEFAULT_COMMIT_QUEUE_CAPACITY: usize = 16 * 1024;
-
-/// A write set, encoded by its submitter (off the committer thread).
-type Submitted = (EncodedSet, oneshot::Sender<StoreResult<CommitOutcome>>);
 
 pub struct SledStore {
     db: sled::Db,

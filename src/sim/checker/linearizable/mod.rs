@@ -9,7 +9,7 @@
 mod search;
 mod seat_ops;
 
-use super::Violation;
+use super::verdict::Violation;
 use crate::sim::history::{FinalState, History};
 use search::linearizable;
 use seat_ops::{seat_ops, SeatOp, SeatOpKind};

@@ -3,7 +3,7 @@
 //! Retries and replays of one key are one operation; requests that changed
 //! nothing are none, except refusals, which show the seat was taken.
 
-use super::super::{body_seats, body_str};
+use super::super::answers::{body_seats, body_str};
 use crate::sim::history::{Answer, Event, History, Op};
 use std::collections::BTreeMap;
 

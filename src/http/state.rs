@@ -1,0 +1,21 @@
+//! What every handler shares.
+
+use super::rate_limit::RateLimiter;
+use crate::engine::Engine;
+use tokio::sync::watch;
+
+/// Largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// What every handler shares.
+pub struct AppState {
+    pub engine: Engine,
+    /// SHA-256 of the admin token: compared in constant time, and the
+    /// token itself is not kept.
+    pub admin_token_sha256: Option<[u8; 32]>,
+    pub limiter: RateLimiter,
+    pub session_limiter: RateLimiter<std::net::IpAddr>,
+    pub max_seats_per_booking: usize,
+    /// Flips to true on shutdown: event streams end.
+    pub shutdown: watch::Receiver<bool>,
+}

@@ -1,0 +1,114 @@
+//! The contract every store keeps (see the module docs of `store`): the
+//! `Store` trait and the values that cross it.
+
+use crate::domain::{Booking, Cart, IdempotencyKey, SeatState, Show, ShowId, StoredReply, UserId};
+use futures_util::future::BoxFuture;
+
+/// A position in the commit order; durable once the flusher has passed it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Ticket(pub u64);
+
+/// One record to write.
+#[derive(Clone, Debug)]
+pub enum Mutation {
+    Show(Show),
+    /// A seat's state; `Available` deletes the record.
+    Seat {
+        show: ShowId,
+        index: u32,
+        state: SeatState,
+    },
+    Cart(Cart),
+    /// A booking, also indexed under its owner.
+    Booking(Booking),
+    /// A session: the SHA-256 of its bearer token names the user.
+    Session {
+        token_hash: [u8; 32],
+        user: UserId,
+        created_at_ms: u64,
+    },
+}
+
+/// The idempotency record written with an effect.
+#[derive(Clone, Debug)]
+pub struct KeyRecord {
+    pub user: UserId,
+    pub key: IdempotencyKey,
+    pub reply: StoredReply,
+}
+
+/// Everything one request changes, applied atomically.
+#[derive(Clone, Debug, Default)]
+pub struct WriteSet {
+    pub key: Option<KeyRecord>,
+    pub mutations: Vec<Mutation>,
+}
+
+#[derive(Debug)]
+pub enum CommitOutcome {
+    Committed(Ticket),
+    /// The idempotency key already had this record; nothing was written.
+    KeyTaken(StoredReply),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage error: {0}")]
+    Io(#[from] sled::Error),
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+    /// The storage failed or stopped. Carries a message rather than the
+    /// error itself, because every write set of a failed batch gets it.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// The commit queue is full: nothing was written (answered 503).
+    #[error("the commit queue is full")]
+    Busy,
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// What the engine needs from durable storage.
+pub trait Store: Send + Sync + 'static {
+    /// Commits now, on the calling thread.
+    fn commit(&self, writes: WriteSet) -> StoreResult<CommitOutcome>;
+    /// Commits with the same contract as `commit`, resolving once the write
+    /// set is applied (visible); a store may batch submitted write sets
+    /// into shared commits. `Busy` means nothing was written.
+    fn submit(&self, writes: WriteSet) -> BoxFuture<'static, StoreResult<CommitOutcome>> {
+        let result = self.commit(writes);
+        Box::pin(async move { result })
+    }
+    /// Resolves once every commit up to `ticket` is on disk.
+    fn durable(&self, ticket: Ticket) -> BoxFuture<'static, StoreResult<()>>;
+    /// Resolves once everything a reader could have seen before the call
+    /// is durable (for replays and reads of committed state).
+    fn sync_point(&self) -> BoxFuture<'static, StoreResult<()>>;
+
+    fn load_show(&self, id: ShowId) -> StoreResult<Option<Show>>;
+    fn list_shows(&self) -> StoreResult<Vec<Show>>;
+    /// Every seat of a show whose state is not `Available`.
+    fn load_taken_seats(&self, show: ShowId) -> StoreResult<Vec<(u32, SeatState)>>;
+    fn load_seat(&self, show: ShowId, index: u32) -> StoreResult<SeatState>;
+    fn load_cart(&self, id: crate::domain::CartId) -> StoreResult<Option<Cart>>;
+    fn load_booking(&self, id: crate::domain::BookingId) -> StoreResult<Option<Booking>>;
+    fn list_bookings(&self, user: UserId) -> StoreResult<Vec<Booking>>;
+    /// The user of a session and when it was created (ms since the epoch).
+    fn load_session(&self, token_hash: &[u8; 32]) -> StoreResult<Option<(UserId, u64)>>;
+    fn load_key(&self, user: UserId, key: &IdempotencyKey) -> StoreResult<Option<StoredReply>>;
+
+    /// Forgets up to `limit` completed idempotency records created before
+    /// `created_before_ms`; returns how many. Not flushed on its own: a
+    /// forgotten key that comes back after a crash is still within the
+    /// contract (keys are kept *at least* their TTL).
+    fn sweep_keys(&self, created_before_ms: u64, limit: usize) -> StoreResult<usize>;
+
+    /// Counts a user's stored idempotency records, stopping at `limit`.
+    fn count_keys(&self, user: UserId, limit: usize) -> StoreResult<usize>;
+
+    /// Forgets up to `limit` sessions created before `created_before_ms`.
+    fn sweep_sessions(&self, created_before_ms: u64, limit: usize) -> StoreResult<usize>;
+
+    /// Flushes everything now (shutdown).
+    fn flush(&self) -> StoreResult<()>;
+}
