@@ -162,3 +162,6 @@ impl Shows {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
