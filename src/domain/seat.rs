@@ -467,6 +467,68 @@ mod tests {
             BookingId(Uuid::from_u128(200 + n as u128))
         }
 
+        /// What the rules say a claim gets, given the committed state,
+        /// whether a change is prepared, and the time.
+        fn expected(state: SeatState, pending: bool, claim: Claim, now: u64) -> Decision {
+            let current = state.at(now);
+            match claim {
+                Claim::Hold { cart, until_ms } => {
+                    if pending || current != SeatState::Available {
+                        Decision::Refused(SeatRefusal::Unavailable)
+                    } else {
+                        Decision::Reserved(SeatState::Held { cart, until_ms })
+                    }
+                }
+                Claim::Book {
+                    booking,
+                    via_cart: None,
+                } => {
+                    if pending || current != SeatState::Available {
+                        Decision::Refused(SeatRefusal::Unavailable)
+                    } else {
+                        Decision::Reserved(SeatState::Booked { booking })
+                    }
+                }
+                Claim::Book {
+                    booking,
+                    via_cart: Some(c),
+                } => match current {
+                    SeatState::Held { cart: holder, .. } if holder == c => {
+                        if pending {
+                            Decision::Refused(SeatRefusal::Unavailable)
+                        } else {
+                            Decision::Reserved(SeatState::Booked { booking })
+                        }
+                    }
+                    _ => Decision::Refused(SeatRefusal::HoldExpired),
+                },
+                Claim::Release { holder } => {
+                    let holds = match (state, holder) {
+                        (SeatState::Held { cart, .. }, Holder::Cart(c)) => cart == c,
+                        (SeatState::Booked { booking }, Holder::Booking(b)) => booking == b,
+                        _ => false,
+                    };
+                    if !holds {
+                        Decision::Unchanged
+                    } else if pending {
+                        Decision::Refused(SeatRefusal::Unavailable)
+                    } else {
+                        Decision::Reserved(SeatState::Available)
+                    }
+                }
+                Claim::Expire { cart, until_ms } => {
+                    let lapsed = state == (SeatState::Held { cart, until_ms }) && now >= until_ms;
+                    if !lapsed {
+                        Decision::Unchanged
+                    } else if pending {
+                        Decision::Refused(SeatRefusal::Unavailable)
+                    } else {
+                        Decision::Reserved(SeatState::Available)
+                    }
+                }
+            }
+        }
+
         proptest! {
             #[test]
             fn seat_follows_the_rules(steps in proptest::collection::vec(step(), 1..60)) {
@@ -477,7 +539,6 @@ mod tests {
                 let mut now = 0u64;
                 for (i, step) in steps.into_iter().enumerate() {
                     let txn = TxnId(Uuid::from_u128(i as u128 + 1));
-                    let current = state.at(now);
                     let claim = match step {
                         Step::Hold { cart: c, ttl } => Some(Claim::Hold { cart: cart(c), until_ms: now + ttl as u64 }),
                         Step::Book { booking: b, via_cart } => Some(Claim::Book { booking: booking(b), via_cart: via_cart.map(cart) }),
@@ -509,56 +570,7 @@ mod tests {
                         }),
                     };
                     if let Some(claim) = claim {
-                        let expected: Decision = match claim {
-                            Claim::Hold { cart, until_ms } => {
-                                if pending.is_some() || current != SeatState::Available {
-                                    Decision::Refused(SeatRefusal::Unavailable)
-                                } else {
-                                    Decision::Reserved(SeatState::Held { cart, until_ms })
-                                }
-                            }
-                            Claim::Book { booking, via_cart: None } => {
-                                if pending.is_some() || current != SeatState::Available {
-                                    Decision::Refused(SeatRefusal::Unavailable)
-                                } else {
-                                    Decision::Reserved(SeatState::Booked { booking })
-                                }
-                            }
-                            Claim::Book { booking, via_cart: Some(c) } => match current {
-                                SeatState::Held { cart: holder, .. } if holder == c => {
-                                    if pending.is_some() {
-                                        Decision::Refused(SeatRefusal::Unavailable)
-                                    } else {
-                                        Decision::Reserved(SeatState::Booked { booking })
-                                    }
-                                }
-                                _ => Decision::Refused(SeatRefusal::HoldExpired),
-                            },
-                            Claim::Release { holder } => {
-                                let holds = match (state, holder) {
-                                    (SeatState::Held { cart, .. }, Holder::Cart(c)) => cart == c,
-                                    (SeatState::Booked { booking }, Holder::Booking(b)) => booking == b,
-                                    _ => false,
-                                };
-                                if !holds {
-                                    Decision::Unchanged
-                                } else if pending.is_some() {
-                                    Decision::Refused(SeatRefusal::Unavailable)
-                                } else {
-                                    Decision::Reserved(SeatState::Available)
-                                }
-                            }
-                            Claim::Expire { cart, until_ms } => {
-                                let lapsed = state == (SeatState::Held { cart, until_ms }) && now >= until_ms;
-                                if !lapsed {
-                                    Decision::Unchanged
-                                } else if pending.is_some() {
-                                    Decision::Refused(SeatRefusal::Unavailable)
-                                } else {
-                                    Decision::Reserved(SeatState::Available)
-                                }
-                            }
-                        };
+                        let expected = expected(state, pending.is_some(), claim, now);
                         prop_assert_eq!(seat.prepare(txn, claim, now), expected);
                         if let Decision::Reserved(next) = expected {
                             pending = Some((txn, next));

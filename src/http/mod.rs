@@ -15,10 +15,11 @@ use crate::config::Settings;
 use crate::engine::Engine;
 use crate::store::{SledStore, Store};
 use crate::wire::{self, Code};
-use actix_web::dev::{Server, ServerHandle, Service};
+use actix_web::dev::{Server, ServerHandle, Service, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::{web, App, HttpServer};
 use rate_limit::RateLimiter;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -45,6 +46,61 @@ impl Running {
     }
 }
 
+/// What the handlers share, from the settings.
+fn app_state(settings: &Settings, engine: Engine, shutdown: watch::Receiver<bool>) -> AppState {
+    AppState {
+        engine,
+        admin_token_sha256: settings
+            .admin_token
+            .as_deref()
+            .filter(|t| !t.is_empty())
+            .map(crate::ops::session::token_hash),
+        limiter: RateLimiter::new(settings.user_rate_limit, 2),
+        session_limiter: RateLimiter::new(
+            settings.session_rate_limit,
+            settings.session_burst_factor,
+        ),
+        max_seats_per_booking: settings.max_seats_per_booking,
+        shutdown,
+    }
+}
+
+/// Counts and times every request by method, route and status.
+fn observe<S, B>(
+    req: ServiceRequest,
+    srv: &S,
+) -> impl Future<Output = Result<ServiceResponse<B>, actix_web::Error>>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+{
+    let started = Instant::now();
+    // A fixed label set: clients choose methods, and every new label value
+    // would be a new series held forever.
+    let method: &'static str = match *req.method() {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::DELETE => "DELETE",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    };
+    let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+    let fut = srv.call(req);
+    async move {
+        let res = fut.await?;
+        let status = res.status().as_u16().to_string();
+        crate::metrics::HTTP_REQUESTS
+            .with_label_values(&[method, &route, &status])
+            .inc();
+        crate::metrics::HTTP_LATENCY
+            .with_label_values(&[method, &route])
+            .observe(started.elapsed().as_secs_f64());
+        Ok(res)
+    }
+}
+
 /// Opens the store, recovers the engine, seeds demo shows on an empty
 /// store, and binds the server. Must run inside an actix `System`.
 pub async fn start(settings: &Settings) -> std::io::Result<Running> {
@@ -60,52 +116,11 @@ pub async fn start(settings: &Settings) -> std::io::Result<Running> {
         tracing::info!("seeded demo shows");
     }
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let state = web::Data::new(AppState {
-        engine: engine.clone(),
-        admin_token_sha256: settings
-            .admin_token
-            .as_deref()
-            .filter(|t| !t.is_empty())
-            .map(crate::ops::session::token_hash),
-        limiter: RateLimiter::new(settings.user_rate_limit, 2),
-        session_limiter: RateLimiter::new(
-            settings.session_rate_limit,
-            settings.session_burst_factor,
-        ),
-        max_seats_per_booking: settings.max_seats_per_booking,
-        shutdown: shutdown_rx,
-    });
+    let state = web::Data::new(app_state(settings, engine.clone(), shutdown_rx));
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
-            .wrap_fn(|req, srv| {
-                let started = Instant::now();
-                // A fixed label set: clients choose methods, and every new
-                // label value would be a new series held forever.
-                let method: &'static str = match *req.method() {
-                    Method::GET => "GET",
-                    Method::POST => "POST",
-                    Method::DELETE => "DELETE",
-                    Method::PUT => "PUT",
-                    Method::PATCH => "PATCH",
-                    Method::HEAD => "HEAD",
-                    Method::OPTIONS => "OPTIONS",
-                    _ => "other",
-                };
-                let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
-                let fut = srv.call(req);
-                async move {
-                    let res = fut.await?;
-                    let status = res.status().as_u16().to_string();
-                    crate::metrics::HTTP_REQUESTS
-                        .with_label_values(&[method, &route, &status])
-                        .inc();
-                    crate::metrics::HTTP_LATENCY
-                        .with_label_values(&[method, &route])
-                        .observe(started.elapsed().as_secs_f64());
-                    Ok(res)
-                }
-            })
+            .wrap_fn(observe)
             .configure(routes::configure)
             .default_service(web::to(|| async {
                 respond(wire::problem(Code::NotFound, "no such resource"))

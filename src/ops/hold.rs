@@ -6,17 +6,17 @@
 //! (`Claim::Hold`), and the seat held and the cart's new item are one
 //! atomic write with the key record.
 
-use super::{cart_reply, owned, Ctx};
+use super::{cart_reply, owned, Core, Ctx};
 use crate::actors::serial::Done;
-use crate::domain::{AddPlan, Cart, CartItem, Claim, KeyedRequest, SeatLabel, ShowId};
+use crate::domain::{AddPlan, Cart, CartItem, Claim, KeyedRequest, SeatLabel, ShowId, UserId};
 use crate::idempotency::Outcome;
 use crate::replies::{self, not_found};
 use crate::runtime::clock::now_ms;
 use crate::runtime::hold_quota::Hold;
 use crate::runtime::Op;
-use crate::shows::Prepared;
+use crate::shows::{Prepared, ShowUnit};
 use crate::store::Mutation;
-use crate::wire;
+use crate::wire::{self, Reply};
 
 pub async fn run(
     core: Ctx,
@@ -47,12 +47,8 @@ pub async fn run(
         seat: index,
         until_ms,
     };
-    let max_holds = core.config.max_holds_per_user;
-    if !unit.holds().try_reserve(req.user, hold, now, max_holds) {
-        crate::metrics::CONFLICTS
-            .with_label_values(&["too-many-holds"])
-            .inc();
-        return answer(replies::too_many_holds(max_holds)).await;
+    if let Err(refusal) = count_hold(&core, &unit, req.user, hold, now) {
+        return answer(refusal).await;
     }
     let claim = Claim::Hold {
         cart: cart.id,
@@ -90,4 +86,23 @@ pub async fn run(
         record: settled.is_applied().then_some(cart),
         reply: settled.into_reply(),
     }
+}
+
+/// Counts the hold among the user's live holds in this show, or refuses
+/// it (409 `too-many-holds`) when they are at `max_holds_per_user`.
+fn count_hold(
+    core: &Core,
+    unit: &ShowUnit,
+    user: UserId,
+    hold: Hold,
+    now_ms: u64,
+) -> Result<(), Reply> {
+    let max_holds = core.config.max_holds_per_user;
+    if unit.holds().try_reserve(user, hold, now_ms, max_holds) {
+        return Ok(());
+    }
+    crate::metrics::CONFLICTS
+        .with_label_values(&["too-many-holds"])
+        .inc();
+    Err(replies::too_many_holds(max_holds))
 }

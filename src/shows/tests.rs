@@ -131,6 +131,46 @@ fn a_refused_seat_gives_back_the_seats_that_agreed() {
     });
 }
 
+/// Writes `show` with seat A1 held by `user`'s `cart` until `until_ms`
+/// and seat A3 booked.
+fn write_show_with_a_hold_and_a_booking(
+    store: &dyn Store,
+    show: &Show,
+    user: UserId,
+    cart: CartId,
+    until_ms: u64,
+) {
+    let mut holding = Cart::new(cart, user, 0);
+    holding.add(CartItem {
+        show: show.id,
+        seat: seat("A1"),
+        seat_index: 0,
+        until_ms,
+    });
+    let booking = BookingId(Uuid::new_v4());
+    let write = WriteSet {
+        key: None,
+        mutations: vec![
+            Mutation::Show(show.clone()),
+            Mutation::Cart(holding),
+            Mutation::Seat {
+                show: show.id,
+                index: 0,
+                state: SeatState::Held { cart, until_ms },
+            },
+            Mutation::Seat {
+                show: show.id,
+                index: 2,
+                state: SeatState::Booked { booking },
+            },
+        ],
+    };
+    assert!(matches!(
+        store.commit(write),
+        Ok(CommitOutcome::Committed(_))
+    ));
+}
+
 #[test]
 fn a_show_is_loaded_listed_and_unloaded_as_one_unit() {
     actix_rt::System::new().block_on(async {
@@ -138,36 +178,7 @@ fn a_show_is_loaded_listed_and_unloaded_as_one_unit() {
         let show = show(4);
         let (user, cart) = (UserId(Uuid::new_v4()), CartId(Uuid::new_v4()));
         let until_ms = now_ms() + 600_000;
-        let mut holding = Cart::new(cart, user, 0);
-        holding.add(CartItem {
-            show: show.id,
-            seat: seat("A1"),
-            seat_index: 0,
-            until_ms,
-        });
-        let booking = BookingId(Uuid::new_v4());
-        let write = WriteSet {
-            key: None,
-            mutations: vec![
-                Mutation::Show(show.clone()),
-                Mutation::Cart(holding),
-                Mutation::Seat {
-                    show: show.id,
-                    index: 0,
-                    state: SeatState::Held { cart, until_ms },
-                },
-                Mutation::Seat {
-                    show: show.id,
-                    index: 2,
-                    state: SeatState::Booked { booking },
-                },
-            ],
-        };
-        assert!(matches!(
-            world.store.commit(write),
-            Ok(CommitOutcome::Committed(_))
-        ));
-
+        write_show_with_a_hold_and_a_booking(&*world.store, &show, user, cart, until_ms);
         assert_eq!(world.shows.load_all().expect("the store reads"), 1);
         let listed: Vec<ShowId> = world.shows.list().iter().map(|u| u.id()).collect();
         assert_eq!(listed, vec![show.id]);
