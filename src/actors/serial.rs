@@ -173,8 +173,7 @@ impl<O: Owner> SerialActor<O> {
 
     fn start(&mut self, msg: OpMsg<O::Op>, ctx: &mut Context<Self>) {
         self.depth.taken();
-        let request = O::request(&msg.op).cloned();
-        let admitted = match &request {
+        let admitted = match O::request(&msg.op) {
             Some(req) => self.kind.keys.admit(&mut self.ledger, req),
             None => Admitted::Run,
         };
@@ -191,9 +190,9 @@ impl<O: Owner> SerialActor<O> {
             if let Some(record) = done.record.filter(|r| O::record_id(r) == act.id) {
                 act.record = Some(record);
             }
-            if let Some(req) = request {
-                act.ledger.settle(req.user, &req.key);
-            }
+            // The request ended: its key (if it ran one) is no longer in
+            // flight. One request runs at a time, so it was the only one.
+            act.ledger.settle_all();
             act.last_used = Instant::now();
             let _ = reply.send(done.reply);
             if let Some(next) = act.queue.pop_front() {

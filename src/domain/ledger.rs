@@ -127,6 +127,12 @@ impl IdempotencyLedger {
         self.in_flight.remove(&(user, key.clone()));
     }
 
+    /// Every request that was running here ended (an owner that runs one
+    /// request at a time calls this when it ends: no key is in flight).
+    pub fn settle_all(&mut self) {
+        self.in_flight.clear();
+    }
+
     pub fn in_flight(&self) -> usize {
         self.in_flight.len()
     }
@@ -159,6 +165,9 @@ mod tests {
         assert_eq!(ledger.running(user, &key, fp), Some(Admission::InProgress));
         assert_eq!(ledger.running(user, &key, other), Some(Admission::Reused));
         ledger.settle(user, &key);
+        assert_eq!(ledger.running(user, &key, fp), None);
+        assert_eq!(ledger.admit(user, &key, fp, None), Admission::Run);
+        ledger.settle_all();
         assert_eq!(ledger.running(user, &key, fp), None);
         let stored = reply(fp);
         assert_eq!(
