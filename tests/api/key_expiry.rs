@@ -2,8 +2,7 @@
 //! forgotten by the sweeper, and a reuse runs as a new request, making new
 //! things without touching what the first use made.
 
-mod common;
-use common::*;
+use crate::helpers::*;
 use serde_json::json;
 use std::time::{Duration, Instant};
 

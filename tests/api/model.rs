@@ -4,9 +4,8 @@
 //! against a plain in-memory model of the contract, and every answer's
 //! status, every replay's body and the seat map after each step must agree.
 
-mod common;
+use crate::helpers::*;
 use boxoffice::sim::target::{InProcess, SIM_ADMIN_TOKEN};
-use common::*;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
