@@ -1,9 +1,34 @@
 //! Hold expiry, hold quotas and rate limits.
 
 use crate::helpers::*;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
+
+/// Polls the seat map until `seat`, held until `expires`, is available
+/// (at most 3 s after `expires`); when it saw that.
+async fn wait_until_available(
+    client: &Client,
+    show: &str,
+    seat: &str,
+    expires: DateTime<Utc>,
+) -> DateTime<Utc> {
+    let deadline = expires + chrono::Duration::seconds(3);
+    loop {
+        let map = client.seat_map(show).await;
+        let now = Utc::now();
+        match map[seat].as_str() {
+            "available" => return now,
+            "held" => {}
+            other => panic!("{seat} is {other} while its hold lapses"),
+        }
+        assert!(
+            now < deadline,
+            "{seat} still held 3 s after its hold expired at {expires}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
 
 #[tokio::test]
 async fn a_lapsed_hold_is_released_by_itself() {
@@ -16,21 +41,7 @@ async fn a_lapsed_hold_is_released_by_itself() {
     expect_map(&client, &show, &[("A1", "held")]).await;
 
     // Poll the public map: no request touches the cart or seat meanwhile.
-    let deadline = expires + chrono::Duration::seconds(3);
-    let freed_at = loop {
-        let map = client.seat_map(&show).await;
-        let now = Utc::now();
-        match map["A1"].as_str() {
-            "available" => break now,
-            "held" => {}
-            other => panic!("A1 is {other} while its hold lapses"),
-        }
-        assert!(
-            now < deadline,
-            "A1 still held 3 s after its hold expired at {expires}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let freed_at = wait_until_available(&client, &show, "A1", expires).await;
     assert!(
         freed_at >= expires,
         "released at {freed_at}, before its expiry {expires}"

@@ -149,14 +149,7 @@ async fn metrics_expose_the_required_series() {
     assert!(answer
         .text
         .contains("# TYPE boxoffice_http_request_duration_seconds histogram"));
-    let bookings_total: f64 = answer
-        .text
-        .lines()
-        .find_map(|l| l.strip_prefix("boxoffice_bookings_total "))
-        .expect("bookings counter")
-        .trim()
-        .parse()
-        .unwrap();
+    let bookings_total = client.metric("boxoffice_bookings_total").await;
     assert!(bookings_total >= 1.0);
 }
 

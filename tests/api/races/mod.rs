@@ -128,6 +128,36 @@ async fn assert_available_seats_bookable(client: &Client, show: &str) {
     }
 }
 
+/// The one racer answered 201 for `seat`; every other is refused with a
+/// 409 `seat-unavailable` that names exactly that seat.
+fn one_winner(answers: &[Answer], seat: &str) -> usize {
+    let winners: Vec<usize> = (0..answers.len())
+        .filter(|&i| answers[i].status == 201)
+        .collect();
+    assert_eq!(
+        winners.len(),
+        1,
+        "statuses: {:?}",
+        answers.iter().map(|a| a.status).collect::<Vec<_>>()
+    );
+    for (i, answer) in answers.iter().enumerate() {
+        if i != winners[0] {
+            let named = assert_seat_unavailable(answer, &set(&[seat]));
+            assert_eq!(answer.json()["seats"], json!([seat]), "{named:?}");
+        }
+    }
+    winners[0]
+}
+
+/// Files `seats` as booked by `id`; panics if one is booked already.
+fn claim(owner: &mut BTreeMap<String, String>, seats: &BTreeSet<String>, id: &str) {
+    for seat in seats {
+        if let Some(other) = owner.insert(seat.clone(), id.to_string()) {
+            panic!("seat {seat} is in bookings {other} and {id}");
+        }
+    }
+}
+
 /// The requests one racer sent (seats asked for, answer), in order.
 type Tries = Vec<(Vec<String>, Answer)>;
 
