@@ -61,11 +61,7 @@ async fn a_lapsed_hold_is_released_by_itself() {
     assert!(guest.bookings().await.is_empty());
     expect_map(&client, &show, &[]).await;
     // Stored: a retry replays it.
-    assert_replay(
-        &refused,
-        &guest.checkout(&cart_id, &key).await,
-        "guest.checkout(&cart_id, &key)",
-    );
+    assert_replay(&refused, &guest.checkout(&cart_id, &key).await, "checkout");
 
     // One lapsed hold among live ones: still nothing is booked.
     let added = assert_json(&guest.hold(&cart_id, &new_key(), &show, "A2").await, 201);
@@ -126,7 +122,7 @@ async fn holds_are_limited_per_user_and_show() {
     assert_replay(
         &refused,
         &guest.hold(&second_cart, &key, &show, "A3").await,
-        "guest.hold(&second_cart, &key, &show, \"A3\")",
+        "hold",
     );
     assert_json(
         &guest.hold(&second_cart, &new_key(), &show, "A4").await,

@@ -68,16 +68,12 @@ async fn invalid_keys_are_400_and_change_nothing() {
     let first = guest.book(&longest, &show, &["A1"]).await;
     assert_json(&first, 201);
     let again = guest.book(&longest, &show, &["A1"]).await;
-    assert_replay(&first, &again, "again");
+    assert_replay(&first, &again, "a 255-character key");
     // So is any printable ASCII, spaces and punctuation included.
     let odd = "k!#$%&'()*+,-./:;<=>?@[\\]^_`{|}~ 9";
     let first = guest.book(odd, &show, &["A2"]).await;
     assert_json(&first, 201);
-    assert_replay(
-        &first,
-        &guest.book(odd, &show, &["A2"]).await,
-        "guest.book(odd, &show, &[\"A2\"])",
-    );
+    assert_replay(&first, &guest.book(odd, &show, &["A2"]).await, "booking");
     assert_eq!(guest.bookings().await.len(), 2);
 }
 
@@ -100,7 +96,7 @@ async fn bare_and_quoted_keys_name_the_same_key() {
     let again = guest
         .send_raw("POST", "/v1/bookings", Some(quoted.as_bytes()), body())
         .await;
-    assert_replay(&bare, &again, "again");
+    assert_replay(&bare, &again, "the key quoted");
 
     // The other way round, with an escaped quote: "a\"b" names a"b.
     let body2 = || {
@@ -120,7 +116,7 @@ async fn bare_and_quoted_keys_name_the_same_key() {
     let again = guest
         .send_raw("POST", "/v1/bookings", Some(br#"key-"quoted"-1"#), body2())
         .await;
-    assert_replay(&first, &again, "again");
+    assert_replay(&first, &again, "the key bare");
 
     assert_eq!(guest.bookings().await.len(), 2);
     expect_map(&client, &show, &[("A1", "booked"), ("A2", "booked")]).await;
@@ -137,7 +133,7 @@ async fn a_replay_is_byte_for_byte_and_does_nothing_again() {
 
     for _ in 0..3 {
         let again = guest.book(&key, &show, &["A1", "A2"]).await;
-        assert_replay(&first, &again, "again");
+        assert_replay(&first, &again, "booking");
         assert_eq!(
             again.header("content-type").as_deref(),
             Some("application/json")
@@ -153,7 +149,7 @@ async fn a_replay_is_byte_for_byte_and_does_nothing_again() {
         204
     );
     let again = guest.book(&key, &show, &["A1", "A2"]).await;
-    assert_replay(&first, &again, "again");
+    assert_replay(&first, &again, "booking after its cancel");
     expect_map(&client, &show, &[]).await;
     let mine = guest.bookings().await;
     assert_eq!(mine.len(), 1);
@@ -175,7 +171,7 @@ async fn a_json_equal_body_replays() {
     let again = guest
         .send("POST", "/v1/bookings", Some(&key), Some(&reordered))
         .await;
-    assert_replay(&first, &again, "again");
+    assert_replay(&first, &again, "a JSON-equal body");
 
     // Array order is part of JSON equality: another seat order is another body.
     let swapped = format!(r#"{{"show_id":"{show}","seats":["A2","A1"]}}"#);
@@ -209,11 +205,7 @@ async fn the_same_key_with_another_body_is_422_and_changes_nothing() {
     expect_map(&client, &show, &[("A1", "booked")]).await;
     expect_map(&client, &other_show, &[]).await;
     // The key still replays its own request.
-    assert_replay(
-        &first,
-        &guest.book(&key, &show, &["A1"]).await,
-        "guest.book(&key, &show, &[\"A1\"])",
-    );
+    assert_replay(&first, &guest.book(&key, &show, &["A1"]).await, "booking");
 }
 
 #[tokio::test]
@@ -325,7 +317,7 @@ async fn a_stored_seat_unavailable_replays_after_the_seat_frees() {
     expect_map(&client, &show, &[]).await;
 
     let again = other.book(&key, &show, &["A1"]).await;
-    assert_replay(&refused, &again, "again");
+    assert_replay(&refused, &again, "a stored seat-unavailable");
     again.assert_problem(409, "seat-unavailable");
     expect_map(&client, &show, &[]).await;
     assert!(other.bookings().await.is_empty());
@@ -347,7 +339,7 @@ async fn not_found_outcomes_are_stored_and_replayed() {
     assert_replay(
         &first,
         &guest.book(&key, &unknown_show, &["A1"]).await,
-        "guest.book(&key, &unknown_show, &[\"A1\"])",
+        "booking",
     );
 
     let key = new_key();
@@ -356,7 +348,7 @@ async fn not_found_outcomes_are_stored_and_replayed() {
     assert_replay(
         &first,
         &guest.book(&key, &show, &["A1", "Z9"]).await,
-        "guest.book(&key, &show, &[\"A1\", \"Z9\"])",
+        "booking",
     );
 
     let unknown_cart = uuid::Uuid::new_v4().to_string();
@@ -366,7 +358,7 @@ async fn not_found_outcomes_are_stored_and_replayed() {
     assert_replay(
         &first,
         &guest.hold(&unknown_cart, &key, &show, "A1").await,
-        "guest.hold(&unknown_cart, &key, &show, \"A1\")",
+        "hold",
     );
     let key = new_key();
     let first = guest.checkout(&unknown_cart, &key).await;
@@ -374,7 +366,7 @@ async fn not_found_outcomes_are_stored_and_replayed() {
     assert_replay(
         &first,
         &guest.checkout(&unknown_cart, &key).await,
-        "guest.checkout(&unknown_cart, &key)",
+        "checkout",
     );
 
     assert!(guest.bookings().await.is_empty());
@@ -397,11 +389,7 @@ async fn validation_errors_are_not_stored() {
     let fixed = guest.book(&key, &show, &["A1"]).await;
     assert_json(&fixed, 201);
     assert_not_replay(&fixed);
-    assert_replay(
-        &fixed,
-        &guest.book(&key, &show, &["A1"]).await,
-        "guest.book(&key, &show, &[\"A1\"])",
-    );
+    assert_replay(&fixed, &guest.book(&key, &show, &["A1"]).await, "booking");
     expect_map(&client, &show, &[("A1", "booked")]).await;
 }
 
@@ -470,7 +458,7 @@ async fn cart_operations_replay() {
     assert_replay(
         &created,
         &guest.post("/v1/carts", &key, json!({})).await,
-        "guest.post(\"/v1/carts\", &key, json!({}))",
+        "new cart",
     );
 
     let key = new_key();
@@ -479,7 +467,7 @@ async fn cart_operations_replay() {
     assert_replay(
         &added,
         &guest.hold(&cart_id, &key, &show, "A1").await,
-        "guest.hold(&cart_id, &key, &show, \"A1\")",
+        "hold",
     );
     assert_eq!(
         guest.cart(&cart_id).await["items"]
@@ -492,11 +480,7 @@ async fn cart_operations_replay() {
     let key = new_key();
     let done = guest.checkout(&cart_id, &key).await;
     assert_json(&done, 201);
-    assert_replay(
-        &done,
-        &guest.checkout(&cart_id, &key).await,
-        "guest.checkout(&cart_id, &key)",
-    );
+    assert_replay(&done, &guest.checkout(&cart_id, &key).await, "checkout");
     assert_eq!(guest.bookings().await.len(), 1);
     expect_map(&client, &show, &[("A1", "booked")]).await;
 
@@ -507,6 +491,6 @@ async fn cart_operations_replay() {
     assert_replay(
         &closed,
         &guest.hold(&cart_id, &key, &show, "A2").await,
-        "guest.hold(&cart_id, &key, &show, \"A2\")",
+        "hold",
     );
 }

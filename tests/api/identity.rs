@@ -152,7 +152,7 @@ async fn creating_a_show_needs_the_admin_token() {
     assert_replay(
         &created,
         &client.admin().post("/v1/shows", &key, body).await,
-        "client.admin().post(\"/v1/shows\", &key, body)",
+        "show creation",
     );
     client
         .admin()

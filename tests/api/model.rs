@@ -222,238 +222,238 @@ struct Sent {
     /// retry runs the checkout afresh.
     checkout_of: Option<usize>,
     user: usize,
-    path: String,
-    key: String,
-    body: String,
-    status: u16,
-    text: String,
+    request: Request,
+    first: Answer,
 }
 
-async fn run(steps: Vec<Step>, hold_ttl_secs: u64) -> Result<(), TestCaseError> {
-    let mut server = tokio::task::spawn_blocking(move || InProcess::start(hold_ttl_secs))
-        .await
-        .unwrap()
-        .unwrap();
-    let admin = Client::new(&server.base).with_token(SIM_ADMIN_TOKEN);
-    let created = admin
-        .post(
-            "/v1/shows",
-            &new_key(),
-            json!({"title": "Model", "starts_at": "2030-01-01T20:00:00Z",
-                   "rows": [{"label": "A", "seats": 4}]}),
-        )
-        .await;
-    prop_assert_eq!(created.status, 201, "{}", created.text);
-    let show = created.json()["id"].as_str().unwrap().to_string();
-    let mut users = Vec::new();
-    for _ in 0..USERS {
-        users.push(Client::new(&server.base).guest().await);
-    }
-    let mut model = Model::default();
-    let mut booking_ids: Vec<String> = Vec::new();
-    let mut cart_ids: Vec<String> = Vec::new();
-    let mut sent: Vec<Sent> = Vec::new();
+/// The engine under test and the model, side by side.
+struct World {
+    server: InProcess,
+    show: String,
+    /// The users' session tokens.
+    users: Vec<String>,
+    model: Model,
+    booking_ids: Vec<String>,
+    cart_ids: Vec<String>,
+    sent: Vec<Sent>,
+}
 
-    for step in steps {
-        let clients: Vec<Client> = users
-            .iter()
-            .map(|c| Client::new(&server.base).with_token(c.token.as_deref().unwrap()))
-            .collect();
+impl World {
+    /// An in-process engine with one show `A1..A4` and `USERS` guests.
+    async fn start(hold_ttl_secs: u64) -> Result<World, TestCaseError> {
+        let server = tokio::task::spawn_blocking(move || InProcess::start(hold_ttl_secs))
+            .await
+            .unwrap()
+            .unwrap();
+        let admin = Client::on(&server.base, SIM_ADMIN_TOKEN);
+        let created = admin
+            .post(
+                "/v1/shows",
+                &new_key(),
+                json!({"title": "Model", "starts_at": "2030-01-01T20:00:00Z",
+                       "rows": [{"label": "A", "seats": 4}]}),
+            )
+            .await;
+        prop_assert_eq!(created.status, 201, "{}", created.text);
+        let mut users = Vec::new();
+        for _ in 0..USERS {
+            users.push(Client::new(&server.base).guest().await.token());
+        }
+        Ok(World {
+            show: created.id(),
+            server,
+            users,
+            model: Model::default(),
+            booking_ids: Vec::new(),
+            cart_ids: Vec::new(),
+            sent: Vec::new(),
+        })
+    }
+
+    /// A client of `user` with connections of its own.
+    fn client(&self, user: usize) -> Client {
+        Client::on(&self.server.base, &self.users[user])
+    }
+
+    /// Sends a keyed POST as `user` and logs it for retries.
+    async fn post(
+        &mut self,
+        user: usize,
+        path: String,
+        body: Value,
+        checkout_of: Option<usize>,
+    ) -> Answer {
+        let request = Request::post(path, &body);
+        let first = self.client(user).request(&request).await;
+        self.sent.push(Sent {
+            checkout_of,
+            user,
+            request,
+            first: first.clone(),
+        });
+        first
+    }
+
+    /// Runs one step on both sides; they must agree, and so must the
+    /// seat maps after it.
+    async fn step(&mut self, step: Step) -> Result<(), TestCaseError> {
         match step {
-            Step::Book { user, seats } => {
-                let ids: Vec<&str> = seats.iter().map(|s| SEATS[*s]).collect();
-                let key = new_key();
-                let body = json!({"show_id": show, "seats": ids}).to_string();
-                let answer = clients[user]
-                    .send("POST", "/v1/bookings", Some(&key), Some(&body))
-                    .await;
-                let expected = model.book(user, &seats);
-                prop_assert_eq!(answer.status, expected, "book {:?}: {}", ids, answer.text);
-                if answer.status == 201 {
-                    booking_ids.push(answer.json()["id"].as_str().unwrap().to_string());
-                }
-                sent.push(Sent {
-                    checkout_of: None,
-                    user,
-                    path: "/v1/bookings".into(),
-                    key,
-                    body,
-                    status: answer.status,
-                    text: answer.text,
-                });
-            }
-            Step::Cancel { user, booking } => {
-                let Some(id) = booking_ids.get(booking) else {
-                    continue;
-                };
-                let answer = clients[user].delete(&format!("/v1/bookings/{id}")).await;
-                prop_assert_eq!(
-                    answer.status,
-                    model.cancel(user, booking),
-                    "cancel: {}",
-                    answer.text
-                );
-            }
-            Step::CreateCart { user } => {
-                let key = new_key();
-                let answer = clients[user]
-                    .send("POST", "/v1/carts", Some(&key), Some("{}"))
-                    .await;
-                prop_assert_eq!(answer.status, 201);
-                cart_ids.push(answer.json()["id"].as_str().unwrap().to_string());
-                model.carts.push((user, BTreeMap::new(), false));
-                sent.push(Sent {
-                    checkout_of: None,
-                    user,
-                    path: "/v1/carts".into(),
-                    key,
-                    body: "{}".into(),
-                    status: 201,
-                    text: answer.text,
-                });
-            }
-            Step::Hold { user, cart, seat } => {
-                let Some(id) = cart_ids.get(cart) else {
-                    continue;
-                };
-                let key = new_key();
-                let path = format!("/v1/carts/{id}/items");
-                let body = json!({"show_id": show, "seat_id": SEATS[seat]}).to_string();
-                let answer = clients[user]
-                    .send("POST", &path, Some(&key), Some(&body))
-                    .await;
-                let expected = model.hold(user, cart, seat);
-                prop_assert_eq!(
-                    answer.status,
-                    expected,
-                    "hold {}: {}",
-                    SEATS[seat],
-                    answer.text
-                );
-                sent.push(Sent {
-                    checkout_of: None,
-                    user,
-                    path,
-                    key,
-                    body,
-                    status: answer.status,
-                    text: answer.text,
-                });
-            }
-            Step::Release { user, cart, seat } => {
-                let Some(id) = cart_ids.get(cart) else {
-                    continue;
-                };
-                let answer = clients[user]
-                    .delete(&format!("/v1/carts/{id}/items/{show}/{}", SEATS[seat]))
-                    .await;
-                prop_assert_eq!(
-                    answer.status,
-                    model.release(user, cart, seat),
-                    "release: {}",
-                    answer.text
-                );
-            }
-            Step::Checkout { user, cart } => {
-                let Some(id) = cart_ids.get(cart) else {
-                    continue;
-                };
-                let key = new_key();
-                let path = format!("/v1/carts/{id}/checkout");
-                let answer = clients[user]
-                    .send("POST", &path, Some(&key), Some("{}"))
-                    .await;
-                prop_assert_eq!(
-                    answer.status,
-                    model.checkout(user, cart),
-                    "checkout: {}",
-                    answer.text
-                );
-                if answer.status == 201 {
-                    booking_ids.push(answer.json()["id"].as_str().unwrap().to_string());
-                }
-                sent.push(Sent {
-                    checkout_of: Some(cart),
-                    user,
-                    path,
-                    key,
-                    body: "{}".into(),
-                    status: answer.status,
-                    text: answer.text,
-                });
-            }
-            Step::Retry { sent: n } => {
-                let Some(first) = sent.get_mut(n) else {
-                    continue;
-                };
-                let answer = clients[first.user]
-                    .send("POST", &first.path, Some(&first.key), Some(&first.body))
-                    .await;
-                if first.status == 400 {
-                    // A 400 is not stored: the retry runs afresh.
-                    let cart = first
-                        .checkout_of
-                        .expect("only an empty checkout is a 400 here");
-                    prop_assert_eq!(
-                        answer.status,
-                        model.checkout(first.user, cart),
-                        "rerun: {}",
-                        answer.text
-                    );
-                    if answer.status == 201 {
-                        booking_ids.push(answer.json()["id"].as_str().unwrap().to_string());
-                    }
-                    prop_assert!(!answer.is_replay());
-                    first.status = answer.status;
-                    first.text = answer.text;
-                    continue;
-                }
-                prop_assert_eq!(
-                    answer.status,
-                    first.status,
-                    "retry of {}: {}",
-                    first.path,
-                    answer.text
-                );
-                prop_assert_eq!(&answer.text, &first.text, "replay differs");
-                prop_assert!(answer.is_replay());
-            }
+            Step::Book { user, seats } => self.book(user, seats).await?,
+            Step::Cancel { user, booking } => self.cancel(user, booking).await?,
+            Step::CreateCart { user } => self.create_cart(user).await?,
+            Step::Hold { user, cart, seat } => self.hold(user, cart, seat).await?,
+            Step::Release { user, cart, seat } => self.release(user, cart, seat).await?,
+            Step::Checkout { user, cart } => self.checkout(user, cart).await?,
+            Step::Retry { sent } => self.retry(sent).await?,
             Step::Lapse => {
                 // The hold TTL is 1 s; the map shows a lapse within a second.
                 tokio::time::sleep(std::time::Duration::from_millis(1_600)).await;
-                model.lapse();
+                self.model.lapse();
             }
             Step::Restart => {
-                server = tokio::task::spawn_blocking(move || {
-                    server.crash_and_restart().unwrap();
-                    server
-                })
-                .await
-                .unwrap();
+                let server = &mut self.server;
+                tokio::task::block_in_place(|| server.crash_and_restart().unwrap());
             }
         }
-        let map = Client::new(&server.base).seat_map(&show).await;
-        prop_assert_eq!(map.into_iter().collect::<BTreeMap<_, _>>(), model.map());
+        let map = Client::new(&self.server.base).seat_map(&self.show).await;
+        prop_assert_eq!(map, self.model.map());
+        Ok(())
     }
-    // Every booking reads back as the model has it.
-    for (n, (user, seats, cancelled)) in model.bookings.iter().enumerate() {
-        let client = Client::new(&server.base).with_token(users[*user].token.as_deref().unwrap());
-        let got: Value = client
-            .get(&format!("/v1/bookings/{}", booking_ids[n]))
-            .await
-            .json();
-        let want: Vec<&str> = seats.iter().map(|s| SEATS[*s]).collect();
-        let mut have: Vec<&str> = got["seats"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap())
-            .collect();
-        have.sort();
-        prop_assert_eq!(have, want);
-        prop_assert_eq!(got["status"] == "cancelled", *cancelled);
+
+    async fn book(&mut self, user: usize, seats: Vec<usize>) -> Result<(), TestCaseError> {
+        let ids: Vec<&str> = seats.iter().map(|s| SEATS[*s]).collect();
+        let body = json!({"show_id": self.show, "seats": ids});
+        let answer = self.post(user, "/v1/bookings".into(), body, None).await;
+        let expected = self.model.book(user, &seats);
+        prop_assert_eq!(answer.status, expected, "book {:?}: {}", ids, answer.text);
+        if answer.status == 201 {
+            self.booking_ids.push(answer.id());
+        }
+        Ok(())
     }
-    Ok(())
+
+    async fn cancel(&mut self, user: usize, booking: usize) -> Result<(), TestCaseError> {
+        let Some(id) = self.booking_ids.get(booking) else {
+            return Ok(());
+        };
+        let answer = self.client(user).cancel(id).await;
+        let expected = self.model.cancel(user, booking);
+        prop_assert_eq!(answer.status, expected, "cancel: {}", answer.text);
+        Ok(())
+    }
+
+    async fn create_cart(&mut self, user: usize) -> Result<(), TestCaseError> {
+        let answer = self.post(user, "/v1/carts".into(), json!({}), None).await;
+        prop_assert_eq!(answer.status, 201);
+        self.cart_ids.push(answer.id());
+        self.model.carts.push((user, BTreeMap::new(), false));
+        Ok(())
+    }
+
+    async fn hold(&mut self, user: usize, cart: usize, seat: usize) -> Result<(), TestCaseError> {
+        let Some(id) = self.cart_ids.get(cart) else {
+            return Ok(());
+        };
+        let path = format!("/v1/carts/{id}/items");
+        let body = json!({"show_id": self.show, "seat_id": SEATS[seat]});
+        let answer = self.post(user, path, body, None).await;
+        let expected = self.model.hold(user, cart, seat);
+        prop_assert_eq!(
+            answer.status,
+            expected,
+            "hold {}: {}",
+            SEATS[seat],
+            answer.text
+        );
+        Ok(())
+    }
+
+    async fn release(
+        &mut self,
+        user: usize,
+        cart: usize,
+        seat: usize,
+    ) -> Result<(), TestCaseError> {
+        let Some(id) = self.cart_ids.get(cart) else {
+            return Ok(());
+        };
+        let answer = self.client(user).release(id, &self.show, SEATS[seat]).await;
+        let expected = self.model.release(user, cart, seat);
+        prop_assert_eq!(answer.status, expected, "release: {}", answer.text);
+        Ok(())
+    }
+
+    async fn checkout(&mut self, user: usize, cart: usize) -> Result<(), TestCaseError> {
+        let Some(id) = self.cart_ids.get(cart) else {
+            return Ok(());
+        };
+        let path = format!("/v1/carts/{id}/checkout");
+        let answer = self.post(user, path, json!({}), Some(cart)).await;
+        let expected = self.model.checkout(user, cart);
+        prop_assert_eq!(answer.status, expected, "checkout: {}", answer.text);
+        if answer.status == 201 {
+            self.booking_ids.push(answer.id());
+        }
+        Ok(())
+    }
+
+    /// Sends an earlier keyed request again: a replay of its first answer,
+    /// except after a 400 (not stored), where the checkout runs afresh.
+    async fn retry(&mut self, n: usize) -> Result<(), TestCaseError> {
+        let Some(first) = self.sent.get(n) else {
+            return Ok(());
+        };
+        let answer = self.client(first.user).request(&first.request).await;
+        if first.first.status != 400 {
+            prop_assert_eq!(
+                answer.status,
+                first.first.status,
+                "retry of {}: {}",
+                first.request.path,
+                answer.text
+            );
+            prop_assert_eq!(&answer.text, &first.first.text, "replay differs");
+            prop_assert!(answer.is_replay());
+            return Ok(());
+        }
+        let (user, cart) = (first.user, first.checkout_of);
+        let cart = cart.expect("only an empty checkout is a 400 here");
+        let expected = self.model.checkout(user, cart);
+        prop_assert_eq!(answer.status, expected, "rerun: {}", answer.text);
+        if answer.status == 201 {
+            self.booking_ids.push(answer.id());
+        }
+        prop_assert!(!answer.is_replay());
+        self.sent[n].first = answer;
+        Ok(())
+    }
+
+    /// Every booking reads back as the model has it.
+    async fn check_bookings(&self) -> Result<(), TestCaseError> {
+        for (n, (user, seats, cancelled)) in self.model.bookings.iter().enumerate() {
+            let path = format!("/v1/bookings/{}", self.booking_ids[n]);
+            let got: Value = self.client(*user).get(&path).await.json();
+            let want: Vec<&str> = seats.iter().map(|s| SEATS[*s]).collect();
+            let mut have: Vec<&str> = got["seats"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap())
+                .collect();
+            have.sort();
+            prop_assert_eq!(have, want);
+            prop_assert_eq!(got["status"] == "cancelled", *cancelled);
+        }
+        Ok(())
+    }
+}
+
+async fn run(steps: Vec<Step>, hold_ttl_secs: u64) -> Result<(), TestCaseError> {
+    let mut world = World::start(hold_ttl_secs).await?;
+    for step in steps {
+        world.step(step).await?;
+    }
+    world.check_bookings().await
 }
 
 proptest! {
