@@ -243,7 +243,7 @@ async fn book_until_stopped(
 ) -> (String, Vec<Value>) {
     let mut acked = Vec::new();
     for n in 0..25 {
-        let row = if g % 2 == 0 { "A" } else { "B" };
+        let row = if g.is_multiple_of(2) { "A" } else { "B" };
         let seat = format!("{row}{}", g / 2 * 25 + n + 1);
         let request = Request::post("/v1/bookings", &booking_body(&show, &[&seat]));
         match guest.try_request(&request).await {
