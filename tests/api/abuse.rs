@@ -1,8 +1,7 @@
 //! Hostile clients: what one user cannot learn or do to another, what the
 //! server keeps of a token, slow clients, and a graceful stop under load.
 
-mod common;
-use common::*;
+use crate::helpers::*;
 use serde_json::json;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -76,12 +75,7 @@ async fn the_event_stream_names_no_user() {
     let session = client.send("POST", "/v1/sessions", None, None).await.json();
     let user_id = session["user_id"].as_str().unwrap().to_string();
     let guest = client.with_token(session["token"].as_str().unwrap());
-    let response = client
-        .http
-        .get(format!("{}/v1/shows/{show}/events", server.base))
-        .send()
-        .await
-        .unwrap();
+    let response = client.open_events(&show).await;
     let mut stream = response.bytes_stream();
     let booked = guest.book(&new_key(), &show, &["A1"]).await;
     let booking_id = booked.json()["id"].as_str().unwrap().to_string();
@@ -134,7 +128,7 @@ async fn tokens_are_stored_only_as_hashes() {
 #[tokio::test]
 async fn a_slow_client_is_cut_off() {
     let server = spawn_app_with(|s| s.client_request_timeout_secs = 1);
-    let addr = server.base.trim_start_matches("http://").to_string();
+    let addr = server.addr();
     let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
     // Half a request head, then nothing (slowloris).
     stream

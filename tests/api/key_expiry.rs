@@ -2,10 +2,48 @@
 //! forgotten by the sweeper, and a reuse runs as a new request, making new
 //! things without touching what the first use made.
 
-mod common;
-use common::*;
+use crate::helpers::*;
 use serde_json::json;
 use std::time::{Duration, Instant};
+
+/// Books `seat` with `key`, used before for another seat, until the key
+/// is forgotten (the answer is no longer 422), at most 10 s.
+async fn book_once_forgotten(guest: &Client, key: &str, show: &str, seat: &str) -> Answer {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let answer = guest.book(key, show, &[seat]).await;
+        if answer.status != 422 {
+            return answer;
+        }
+        assert!(Instant::now() < deadline, "the key was never forgotten");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `cart_key` made `cart_id`, which holds A3: once the key is forgotten it
+/// makes a new cart, and the old one keeps its hold.
+async fn cart_key_runs_as_new(guest: &Client, show: &str, cart_key: &str, cart_id: &str) {
+    // (It was made a moment after the booking key: wait for its sweep too.)
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let new_cart = loop {
+        let answer = guest.post("/v1/carts", cart_key, json!({})).await;
+        assert_eq!(answer.status, 201, "{}", answer.text);
+        if !answer.is_replay() {
+            break answer;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the cart key was never forgotten"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let new_cart_id = new_cart.id();
+    assert_ne!(new_cart_id, cart_id);
+    let old_cart = guest.get(&format!("/v1/carts/{cart_id}")).await.json();
+    assert_eq!(old_cart["items"][0]["seat_id"], "A3");
+    let held = guest.hold(&new_cart_id, &new_key(), show, "A4").await;
+    assert_eq!(held.status, 201, "{}", held.text);
+}
 
 #[tokio::test]
 async fn a_reused_key_after_expiry_runs_as_new() {
@@ -33,15 +71,7 @@ async fn a_reused_key_after_expiry_runs_as_new() {
         .assert_problem(422, "idempotency-key-reused");
 
     // After it (the sweeper runs every quarter TTL): a new request.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let second = loop {
-        let answer = guest.book(&key, &show, &["A2"]).await;
-        if answer.status != 422 {
-            break answer;
-        }
-        assert!(Instant::now() < deadline, "the key was never forgotten");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let second = book_once_forgotten(&guest, &key, &show, "A2").await;
     assert_eq!(second.status, 201, "{}", second.text);
     assert!(!second.is_replay());
     let second_id = second.json()["id"].as_str().unwrap().to_string();
@@ -71,35 +101,11 @@ async fn a_reused_key_after_expiry_runs_as_new() {
     );
 
     // A cart key reused after expiry makes a new cart; the old one keeps its hold.
-    // (It was made a moment after the booking key: wait for its sweep too.)
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let new_cart = loop {
-        let answer = guest.post("/v1/carts", &cart_key, json!({})).await;
-        assert_eq!(answer.status, 201, "{}", answer.text);
-        if !answer.is_replay() {
-            break answer;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the cart key was never forgotten"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    let new_cart_id = new_cart.json()["id"].as_str().unwrap().to_string();
-    assert_ne!(new_cart_id, cart_id);
-    let old_cart = guest.get(&format!("/v1/carts/{cart_id}")).await.json();
-    assert_eq!(old_cart["items"][0]["seat_id"], "A3");
-    let held = guest.hold(&new_cart_id, &new_key(), &show, "A4").await;
-    assert_eq!(held.status, 201, "{}", held.text);
+    cart_key_runs_as_new(&guest, &show, &cart_key, &cart_id).await;
 
-    let metrics = client.get("/metrics").await.text;
-    let expired: f64 = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("boxoffice_idempotency_keys_expired_total "))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let expired = client
+        .metric("boxoffice_idempotency_keys_expired_total")
+        .await;
     assert!(expired >= 2.0, "{expired}");
 }
 

@@ -1,5 +1,4 @@
-mod common;
-use common::*;
+use crate::helpers::*;
 
 #[tokio::test]
 async fn in_process_server_books_and_replays() {

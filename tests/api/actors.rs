@@ -1,0 +1,96 @@
+//! The actors seen from outside: full mailboxes answer 503 `overloaded`
+//! instead of queueing; idle actors stop and come back with their state.
+
+use crate::helpers::*;
+use std::time::{Duration, Instant};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn full_mailboxes_answer_overloaded_and_change_nothing() {
+    // One queued request per seat: a crowd at one seat must overflow it.
+    let server = spawn_app_with(|s| s.seat_mailbox_capacity = 1);
+    let client = server.client();
+    let show = client.create_show("Flood", &[("A", 4)]).await;
+    let mut guests = Vec::new();
+    for _ in 0..64 {
+        guests.push(client.guest().await);
+    }
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(guests.len()));
+    let mut tasks = Vec::new();
+    for guest in guests {
+        let (barrier, show) = (barrier.clone(), show.clone());
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            guest.book(&new_key(), &show, &["A1"]).await
+        }));
+    }
+    let mut counts = std::collections::BTreeMap::new();
+    for task in tasks {
+        let answer = task.await.unwrap();
+        match answer.status {
+            201 => {}
+            409 => answer.assert_problem(409, "seat-unavailable"),
+            503 => {
+                answer.assert_problem(503, "overloaded");
+                assert!(answer.header("retry-after").is_some());
+            }
+            other => panic!("unexpected {other}: {}", answer.text),
+        }
+        *counts.entry(answer.status).or_insert(0) += 1;
+    }
+    assert!(counts.get(&201).copied().unwrap_or(0) <= 1, "{counts:?}");
+    assert!(counts.contains_key(&503), "no request was shed: {counts:?}");
+    // Whatever was shed changed nothing: at most one booking of A1.
+    let map = client.seat_map(&show).await;
+    let booked = map.values().filter(|s| *s == "booked").count();
+    assert_eq!(booked, counts.get(&201).copied().unwrap_or(0));
+}
+
+/// The value of `boxoffice_actors_active{actor="<kind>"}`.
+async fn active(client: &Client, kind: &str) -> f64 {
+    let series = format!("boxoffice_actors_active{{actor=\"{kind}\"}}");
+    client.metric(&series).await
+}
+
+/// Against the real binary: the gauge is process-wide, and other tests'
+/// in-process servers keep actors of their own active.
+#[tokio::test]
+async fn idle_actors_are_passivated_and_reactivated_with_their_state() {
+    let (_parent, data) = temp_data_dir();
+    let server = BinaryServer::start(&data, &[("BOXOFFICE_ACTOR_IDLE_SECS", "1")]);
+    let client = server.client();
+    let show = client.create_show("Idle", &[("A", 20)]).await;
+    let guest = client.guest().await;
+    let booked = guest.book(&new_key(), &show, &["A1", "A2", "A3"]).await;
+    assert_eq!(booked.status, 201, "{}", booked.text);
+    assert!(active(&client, "seat").await >= 3.0);
+
+    // Idle timers run every second; wait (bounded) until all have stopped.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let seats = active(&client, "seat").await;
+        let bookings = active(&client, "booking").await;
+        if seats == 0.0 && bookings == 0.0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "actors still active: {seats} seats, {bookings} bookings"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Reactivated actors load their state from the store: A2 is still taken,
+    // and the booking can still be cancelled.
+    let other = client.guest().await;
+    let conflict = other.book(&new_key(), &show, &["A2"]).await;
+    conflict.assert_problem(409, "seat-unavailable");
+    let id = booked.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        guest.delete(&format!("/v1/bookings/{id}")).await.status,
+        204
+    );
+    let map = client.seat_map(&show).await;
+    assert_eq!(map["A2"], "available");
+    let rebook = other.book(&new_key(), &show, &["A2"]).await;
+    assert_eq!(rebook.status, 201, "{}", rebook.text);
+}

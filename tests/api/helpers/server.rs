@@ -1,0 +1,194 @@
+//! Servers on 127.0.0.1:0 with a temporary data directory: in this process
+//! (`spawn_app`) or the real binary as a child process (`BinaryServer`).
+
+use super::Client;
+use boxoffice::config::Settings;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+
+/// Settings for tests: no demo shows, no rate limit, an admin token.
+pub fn test_settings(dir: &Path) -> Settings {
+    Settings {
+        bind: "127.0.0.1:0".into(),
+        data_dir: dir.to_path_buf(),
+        admin_token: Some(ADMIN_TOKEN.into()),
+        user_rate_limit: 0,
+        demo: false,
+        workers: 2,
+        actor_threads: 2,
+        ..Settings::default()
+    }
+}
+
+/// A server running in this process on its own actix system thread.
+pub struct TestServer {
+    pub base: String,
+    _dir: tempfile::TempDir,
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+pub fn spawn_app() -> TestServer {
+    spawn_app_with(|_| {})
+}
+
+pub fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestServer {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut settings = test_settings(dir.path());
+    adjust(&mut settings);
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let (stop_tx, stop_rx) = mpsc::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let system = actix_web::rt::System::new();
+        system.block_on(async move {
+            let running = boxoffice::http::start(&settings)
+                .await
+                .expect("server starts");
+            let handle = running.server.handle();
+            let shutdown = running.shutdown_sender();
+            ready_tx.send(running.addr).unwrap();
+            let server = actix_web::rt::spawn(running.server);
+            // Wait for the stop signal off the runtime's threads.
+            let _ = actix_web::rt::task::spawn_blocking(move || stop_rx.recv()).await;
+            boxoffice::http::Running::stop(handle, &shutdown).await;
+            let _ = server.await;
+        });
+        actix_web::rt::System::current().stop();
+    });
+    let addr = ready_rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("server reports its address");
+    TestServer {
+        base: format!("http://{addr}"),
+        _dir: dir,
+        stop: Some(stop_tx),
+        thread: Some(thread),
+    }
+}
+
+impl TestServer {
+    pub fn client(&self) -> Client {
+        Client::new(&self.base)
+    }
+
+    /// `host:port`, for raw TCP.
+    pub fn addr(&self) -> String {
+        self.base.trim_start_matches("http://").to_string()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The real `boxoffice` binary as a child process.
+pub struct BinaryServer {
+    pub child: Child,
+    pub base: String,
+}
+
+impl BinaryServer {
+    /// Starts `boxoffice serve` on `dir`; `env` adds BOXOFFICE_* settings.
+    pub fn start(dir: &Path, env: &[(&str, &str)]) -> BinaryServer {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_boxoffice"));
+        command
+            .args(["serve", "--bind", "127.0.0.1:0", "--no-demo", "--data-dir"])
+            .arg(dir)
+            // Run from an empty directory so no config file is picked up.
+            .current_dir(dir.parent().unwrap_or(dir))
+            .env("BOXOFFICE_ADMIN_TOKEN", ADMIN_TOKEN)
+            .env("BOXOFFICE_USER_RATE_LIMIT", "0")
+            .env("BOXOFFICE_WORKERS", "2")
+            .env("BOXOFFICE_ACTOR_THREADS", "2")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().expect("start boxoffice binary");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the listening line");
+        let base = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string();
+        BinaryServer { child, base }
+    }
+
+    pub fn client(&self) -> Client {
+        Client::new(&self.base)
+    }
+
+    /// A client of this server signed in with `token`.
+    pub fn as_user(&self, token: &str) -> Client {
+        Client::on(&self.base, token)
+    }
+
+    /// `kill -9`.
+    pub fn kill9(mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reap");
+    }
+
+    /// SIGTERM, then the exit status.
+    pub fn terminate(mut self) -> ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill -TERM");
+        self.child.wait().expect("reap")
+    }
+
+    /// SIGTERM, and asserts a clean exit.
+    pub fn stop(self) {
+        let status = self.terminate();
+        assert!(status.success(), "SIGTERM exit: {status:?}");
+    }
+
+    /// Waits for the process to end by itself (crash points abort it).
+    pub fn wait(mut self) -> ExitStatus {
+        self.child.wait().expect("reap")
+    }
+}
+
+impl Drop for BinaryServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A temporary directory and a data directory inside it that does not
+/// exist yet (the binary makes it).
+pub fn temp_data_dir() -> (tempfile::TempDir, PathBuf) {
+    let parent = tempfile::tempdir().expect("temp dir");
+    let data = parent.path().join("data");
+    (parent, data)
+}
+
+/// On an in-process server: one show `A1..A{seats}` and a guest. Returns
+/// an anonymous client, the show and the guest.
+pub async fn show_and_guest(server: &TestServer, seats: u32) -> (Client, String, Client) {
+    let client = server.client();
+    let show = client.create_show("Contract", &[("A", seats)]).await;
+    let guest = client.guest().await;
+    (client, show, guest)
+}

@@ -1,0 +1,111 @@
+//! Error precedence and body size limits.
+
+use crate::helpers::*;
+use serde_json::json;
+
+#[tokio::test]
+async fn errors_come_in_the_contract_order() {
+    let server = spawn_app();
+    let (client, show, guest) = show_and_guest(&server, 5).await;
+    let nobody = client.anonymous();
+    let stranger = client.with_token("unknown-token-for-precedence");
+    let huge = json!({"show_id": show, "seats": ["A1"], "pad": "x".repeat(70_000)}).to_string();
+    let malformed = r#"{"show_id": "#;
+    let tab_key: &[u8] = b"bad\tkey";
+    let send = |who: &Client, key: Option<&[u8]>, body: &str| {
+        let (who, key, body) = (who.clone(), key.map(<[u8]>::to_vec), body.to_string());
+        async move {
+            who.send_raw("POST", "/v1/bookings", key.as_deref(), Some(body.into()))
+                .await
+        }
+    };
+
+    // auth first
+    send(&nobody, None, malformed)
+        .await
+        .assert_problem(401, "unauthorized");
+    send(&nobody, Some(tab_key), &huge)
+        .await
+        .assert_problem(401, "unauthorized");
+    send(&stranger, None, &huge)
+        .await
+        .assert_problem(401, "unauthorized");
+    guest
+        .send("POST", "/v1/shows", None, Some(malformed))
+        .await
+        .assert_problem(403, "forbidden");
+    // then size
+    send(&guest, None, &huge)
+        .await
+        .assert_problem(413, "payload-too-large");
+    send(&guest, Some(tab_key), &huge)
+        .await
+        .assert_problem(413, "payload-too-large");
+    // then the key
+    send(&guest, None, malformed)
+        .await
+        .assert_problem(400, "idempotency-key-missing");
+    send(&guest, Some(tab_key), malformed)
+        .await
+        .assert_problem(400, "idempotency-key-invalid");
+    // then the body
+    send(&guest, Some(new_key().as_bytes()), malformed)
+        .await
+        .assert_problem(400, "invalid-request");
+    // then the outcome
+    send(
+        &guest,
+        Some(new_key().as_bytes()),
+        &booking_body(&uuid::Uuid::new_v4().to_string(), &["A1"]).to_string(),
+    )
+    .await
+    .assert_problem(404, "not-found");
+
+    assert!(guest.bookings().await.is_empty());
+    expect_map(&client, &show, &[]).await;
+}
+
+#[tokio::test]
+async fn bodies_are_limited_to_64_kib() {
+    let server = spawn_app();
+    let (client, show, guest) = show_and_guest(&server, 5).await;
+    let padded = |seat: &str, len: usize| {
+        let mut body = booking_body(&show, &[seat]).to_string();
+        body.push_str(&" ".repeat(len - body.len()));
+        body
+    };
+
+    // Exactly 64 KiB is allowed (JSON may end in whitespace).
+    let exact = padded("A1", 64 * 1024);
+    assert_eq!(exact.len(), 65_536);
+    let answer = guest
+        .send("POST", "/v1/bookings", Some(&new_key()), Some(&exact))
+        .await;
+    assert_json(&answer, 201);
+
+    // One byte more is not.
+    let over = padded("A2", 64 * 1024 + 1);
+    guest
+        .send("POST", "/v1/bookings", Some(&new_key()), Some(&over))
+        .await
+        .assert_problem(413, "payload-too-large");
+
+    // Nor is a chunked body without Content-Length.
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..10).map(|_| Ok(vec![b' '; 7_000])).collect();
+    let mut first = booking_body(&show, &["A3"]).to_string().into_bytes();
+    first.extend(std::iter::repeat_n(b' ', 100));
+    let stream = futures_util::stream::iter(std::iter::once(Ok(first)).chain(chunks));
+    guest
+        .send_raw(
+            "POST",
+            "/v1/bookings",
+            Some(new_key().as_bytes()),
+            Some(reqwest::Body::wrap_stream(stream)),
+        )
+        .await
+        .assert_problem(413, "payload-too-large");
+
+    expect_map(&client, &show, &[("A1", "booked")]).await;
+    assert_eq!(guest.bookings().await.len(), 1);
+}
