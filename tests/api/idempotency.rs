@@ -373,6 +373,41 @@ async fn not_found_outcomes_are_stored_and_replayed() {
     expect_map(&client, &show, &[]).await;
 }
 
+/// A cart id that is not an id at all names no cart any actor could own;
+/// its 404 is still a business outcome stored with the key: the same
+/// request replays it, and the key on another request is 422.
+#[tokio::test]
+async fn a_404_for_a_malformed_cart_id_is_stored_with_its_key() {
+    let server = spawn_app();
+    let (client, show, guest) = show_and_guest(&server, 5).await;
+    for cart in ["not-a-uuid", "00000000-0000-0000-0000-00000000000g"] {
+        let key = new_key();
+        let first = guest.hold(cart, &key, &show, "A1").await;
+        first.assert_problem(404, "not-found");
+        assert_not_replay(&first);
+        assert_replay(&first, &guest.hold(cart, &key, &show, "A1").await, "hold");
+        guest
+            .hold(cart, &key, &show, "A2")
+            .await
+            .assert_problem(422, "idempotency-key-reused");
+        guest
+            .book(&key, &show, &["A1"])
+            .await
+            .assert_problem(422, "idempotency-key-reused");
+
+        let key = new_key();
+        let first = guest.checkout(cart, &key).await;
+        first.assert_problem(404, "not-found");
+        assert_replay(&first, &guest.checkout(cart, &key).await, "checkout");
+        guest
+            .book(&key, &show, &["A1"])
+            .await
+            .assert_problem(422, "idempotency-key-reused");
+    }
+    assert!(guest.bookings().await.is_empty());
+    expect_map(&client, &show, &[]).await;
+}
+
 #[tokio::test]
 async fn validation_errors_are_not_stored() {
     let server = spawn_app();

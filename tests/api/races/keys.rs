@@ -206,3 +206,47 @@ async fn same_key_across_routes_has_one_effect() {
         assert_eq!(mine.len(), bookings_made, "round {round}: {mine:?}");
     }
 }
+
+/// 4c. The admin, one key, sixteen identical show creations at once: one
+/// show. Show creation runs in the actor of the show's id like every keyed
+/// request, so the repeats that arrive while the first runs are told 409
+/// `request-in-progress` (API.md rule 6) instead of running too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn same_key_same_show_creation_has_one_effect() {
+    let server = spawn_app();
+    let client = server.client();
+    let key = new_key();
+    let title = format!("Premiere {key}");
+    let body = json!({
+        "title": title,
+        "starts_at": "2026-12-01T19:30:00Z",
+        "rows": [{"label": "A", "seats": 400}, {"label": "B", "seats": 400}],
+    });
+    let admins: Vec<Client> = (0..16)
+        .map(|_| Client::on(&server.base, ADMIN_TOKEN))
+        .collect();
+
+    let answers = {
+        let (key, body) = (key.clone(), body.clone());
+        race(&admins, move |_, c| {
+            let (key, body) = (key.clone(), body.clone());
+            async move { c.post("/v1/shows", &key, body).await }
+        })
+        .await
+    };
+
+    let created = created(&answers, |_| (), "");
+    assert_one_effect(&answers, &created, "");
+    assert_refused(&answers, |_| false);
+    let in_progress = answers.iter().filter(|a| a.status != 201).count();
+    assert!(in_progress > 0, "no repeat saw 409 request-in-progress");
+    let listed = client.shows().await;
+    let same_title = listed
+        .iter()
+        .filter(|s| s["title"] == title.as_str())
+        .count();
+    assert_eq!(same_title, 1, "{listed:?}");
+
+    let again = admins[0].post("/v1/shows", &key, body).await;
+    assert_replay(&answers[created[0]], &again, "show creation");
+}
