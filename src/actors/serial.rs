@@ -124,11 +124,6 @@ impl<O: Owner> Kind<O> {
             Err(AskFailure::Start(error)) => error.reply(),
         }
     }
-
-    /// Live actors of this kind.
-    pub fn live(&self) -> usize {
-        self.registry.len()
-    }
 }
 
 /// An operation and where its answer goes.

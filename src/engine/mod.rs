@@ -105,10 +105,6 @@ impl Engine {
         Ok(engine)
     }
 
-    pub fn config(&self) -> &EngineConfig {
-        &self.inner.core.config
-    }
-
     /// The shows served, as units (seat maps, event streams, seat actors).
     pub fn shows(&self) -> &Shows {
         &self.inner.core.shows
@@ -116,16 +112,6 @@ impl Engine {
 
     pub fn show(&self, id: ShowId) -> Option<Arc<ShowUnit>> {
         self.inner.core.shows.get(id)
-    }
-
-    /// Live actors of each serial kind: (carts, bookings, show creations).
-    pub fn live_actors(&self) -> (usize, usize, usize) {
-        let inner = &self.inner;
-        (
-            inner.carts.live(),
-            inner.bookings.live(),
-            inner.new_shows.live(),
-        )
     }
 
     /// Stops every actor thread and waits for it: actors and their

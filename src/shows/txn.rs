@@ -92,11 +92,6 @@ impl ShowUnit {
 }
 
 impl SeatTxn {
-    /// Whether seat `index` changes if this commits.
-    pub fn changes_seat(&self, index: u32) -> bool {
-        self.changes.iter().any(|(i, _)| *i == index)
-    }
-
     /// Writes the seats' new states with `outcome`'s records and, for a
     /// keyed request, its key record, in one atomic write; waits until it
     /// is durable; then tells every seat to commit (written) or abort (not
