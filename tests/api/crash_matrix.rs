@@ -18,7 +18,8 @@ use std::collections::BTreeSet;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 
-/// The steps of `Engine::settle` a crash point can name.
+/// The steps of `Keys::commit` (the write of every operation) a crash
+/// point can name.
 const STEPS: &[&str] = &["prepared", "written", "durable"];
 /// Multi-seat operations also crash after their first seat is reserved and
 /// before the next is asked, and after the seats have taken the change,
@@ -332,7 +333,7 @@ async fn finish(
 /// The environment that makes the server abort at `point`. Built with the
 /// `failpoints` feature it is a `fail` failpoint (`FAILPOINTS=<point>=return`),
 /// otherwise the `BOXOFFICE_CRASH_POINT` setting; both fire in
-/// `Engine::crash_at`.
+/// `runtime::crash::CrashPoints::at`.
 fn crash_env(point: &str) -> (&'static str, String) {
     if cfg!(feature = "failpoints") {
         ("FAILPOINTS", format!("{point}=return"))
