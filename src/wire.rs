@@ -3,7 +3,7 @@
 //! Replies are built here once, as bytes, because the engine stores them
 //! with their idempotency key and replays them byte for byte.
 
-use crate::domain::{Booking, Cart, CartStatus, SeatStatus, Show};
+use crate::domain::{Booking, BookingStatus, Cart, CartStatus, SeatStatus, Show};
 use bytes::Bytes;
 use serde::Serialize;
 
@@ -283,9 +283,14 @@ pub struct CartOut {
     pub status: &'static str,
     pub items: Vec<CartItemOut>,
     pub expires_at: Option<String>,
+    /// The booking a checked-out cart became (absent while open).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub booking_id: Option<String>,
 }
 
-pub fn cart_out(cart: &Cart, now_ms: u64) -> CartOut {
+/// A cart as its owner sees it at `now_ms`; `booking` is the status of the
+/// booking it was checked out into (`None` while open).
+pub fn cart_out(cart: &Cart, now_ms: u64, booking: Option<BookingStatus>) -> CartOut {
     CartOut {
         id: cart.id.to_string(),
         status: match cart.status {
@@ -298,15 +303,12 @@ pub fn cart_out(cart: &Cart, now_ms: u64) -> CartOut {
             .map(|item| CartItemOut {
                 show_id: item.show.to_string(),
                 seat_id: item.seat.to_string(),
-                status: if cart.status == CartStatus::Open && !item.is_live(now_ms) {
-                    "expired"
-                } else {
-                    "held"
-                },
+                status: cart.item_status(item, now_ms, booking).as_str(),
                 expires_at: rfc3339(item.until_ms as i64),
             })
             .collect(),
         expires_at: cart.expires_at_ms(now_ms).map(|ms| rfc3339(ms as i64)),
+        booking_id: cart.booking().map(|id| id.to_string()),
     }
 }
 

@@ -4,6 +4,7 @@
 //! lapsed?); the seats decide whether they can be had. Holds lapse by time:
 //! an item whose `until_ms` has passed is `expired` without any write.
 
+use super::booking::BookingStatus;
 use super::ids::{BookingId, CartId, SeatLabel, ShowId, UserId};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,6 +26,30 @@ pub struct CartItem {
 impl CartItem {
     pub fn is_live(&self, now_ms: u64) -> bool {
         now_ms < self.until_ms
+    }
+}
+
+/// What an item of a cart is, as its owner sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ItemStatus {
+    /// Held for this open cart.
+    Held,
+    /// The hold lapsed (the item stays until removed).
+    Expired,
+    /// Checked out: booked by the cart's booking.
+    Booked,
+    /// Checked out, and that booking was cancelled since.
+    Cancelled,
+}
+
+impl ItemStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemStatus::Held => "held",
+            ItemStatus::Expired => "expired",
+            ItemStatus::Booked => "booked",
+            ItemStatus::Cancelled => "cancelled",
+        }
     }
 }
 
@@ -158,6 +183,32 @@ impl Cart {
             .min()
     }
 
+    /// The booking this cart was checked out into, if it was.
+    pub fn booking(&self) -> Option<BookingId> {
+        match self.status {
+            CartStatus::Open => None,
+            CartStatus::CheckedOut { booking } => Some(booking),
+        }
+    }
+
+    /// What `item` is at `now_ms`; `booking` is the status of the cart's
+    /// booking (`None` for an open cart, or a booking not found).
+    pub fn item_status(
+        &self,
+        item: &CartItem,
+        now_ms: u64,
+        booking: Option<BookingStatus>,
+    ) -> ItemStatus {
+        match (self.status, booking) {
+            (CartStatus::Open, _) if item.is_live(now_ms) => ItemStatus::Held,
+            (CartStatus::Open, _) => ItemStatus::Expired,
+            (CartStatus::CheckedOut { .. }, Some(BookingStatus::Cancelled)) => {
+                ItemStatus::Cancelled
+            }
+            (CartStatus::CheckedOut { .. }, _) => ItemStatus::Booked,
+        }
+    }
+
     /// Live holds of one show in this cart.
     pub fn live_holds(&self, show: ShowId, now_ms: u64) -> usize {
         if self.status != CartStatus::Open {
@@ -190,6 +241,26 @@ mod tests {
 
     fn cart() -> Cart {
         Cart::new(CartId(Uuid::new_v4()), UserId(Uuid::new_v4()), 0)
+    }
+
+    #[test]
+    fn items_read_held_expired_then_as_their_booking_stands() {
+        let show = ShowId(Uuid::new_v4());
+        let mut c = cart();
+        let held = item(show, "A1", 100);
+        c.add(held.clone());
+        assert_eq!(c.item_status(&held, 99, None), ItemStatus::Held);
+        assert_eq!(c.item_status(&held, 100, None), ItemStatus::Expired);
+        assert_eq!(c.booking(), None);
+        let booking = BookingId(Uuid::new_v4());
+        c.check_out(booking);
+        assert_eq!(c.booking(), Some(booking));
+        let confirmed = Some(BookingStatus::Confirmed);
+        // Booked, even once the hold's time has passed.
+        assert_eq!(c.item_status(&held, 50, confirmed), ItemStatus::Booked);
+        assert_eq!(c.item_status(&held, 500, confirmed), ItemStatus::Booked);
+        let cancelled = Some(BookingStatus::Cancelled);
+        assert_eq!(c.item_status(&held, 500, cancelled), ItemStatus::Cancelled);
     }
 
     #[test]

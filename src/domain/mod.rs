@@ -14,7 +14,7 @@ pub mod seat;
 pub mod show;
 
 pub use booking::{Booking, BookingStatus};
-pub use cart::{AddPlan, Cart, CartError, CartItem, CartStatus};
+pub use cart::{AddPlan, Cart, CartError, CartItem, CartStatus, ItemStatus};
 pub use ids::{BookingId, CartId, SeatLabel, ShowId, TxnId, UserId};
 pub use key::{Fingerprint, IdempotencyKey, KeyError};
 pub use ledger::{judge, Admission, IdempotencyLedger, KeyedRequest, StoredBody, StoredReply};

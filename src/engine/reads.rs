@@ -66,13 +66,19 @@ impl Engine {
         let Some(cart) = cart else {
             return not_found("cart");
         };
-        let found = self.inner.core.store.load_cart(cart);
-        self.read_reply(found.map(|c| {
-            c.filter(|c| c.owner == user)
-                .map(|c| Reply::json(200, &wire::cart_out(&c, now_ms())))
-                .unwrap_or_else(|| not_found("cart"))
-        }))
-        .await
+        let store = &self.inner.core.store;
+        let found = store.load_cart(cart).and_then(|cart| {
+            let Some(cart) = cart.filter(|c| c.owner == user) else {
+                return Ok(not_found("cart"));
+            };
+            // A checked-out cart's items read as its booking stands.
+            let booking = match cart.booking() {
+                Some(id) => store.load_booking(id)?.map(|b| b.status),
+                None => None,
+            };
+            Ok(Reply::json(200, &wire::cart_out(&cart, now_ms(), booking)))
+        });
+        self.read_reply(found).await
     }
 
     /// A read answered only once what it saw is durable (it may have read

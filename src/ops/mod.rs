@@ -50,9 +50,9 @@ impl Core {
     }
 }
 
-/// A cart's JSON answer as of now.
+/// An open cart's JSON answer as of now.
 fn cart_reply(status: u16, cart: &Cart) -> Reply {
-    Reply::json(status, &wire::cart_out(cart, now_ms()))
+    Reply::json(status, &wire::cart_out(cart, now_ms(), None))
 }
 
 /// The cart, if it is `user`'s (another user's cart is not found).

@@ -218,6 +218,45 @@ async fn checkout_books_the_cart_and_closes_it() {
     expect_map(&client, &show, &[]).await;
 }
 
+/// A checked-out cart names its booking, and its items read `booked`, then
+/// `cancelled` once that booking is cancelled (API.md v1.1), so the cart
+/// never says `held` of a seat the map shows available.
+#[tokio::test]
+async fn a_checked_out_cart_reads_as_its_booking_stands() {
+    let server = spawn_app();
+    let (client, show, guest) = show_and_guest(&server, 5).await;
+    let cart_id = guest.new_cart().await;
+    assert_json(&guest.hold(&cart_id, &new_key(), &show, "A1").await, 201);
+    assert_json(&guest.hold(&cart_id, &new_key(), &show, "A2").await, 201);
+    let open = guest.cart(&cart_id).await;
+    assert!(open.get("booking_id").is_none(), "an open cart: {open}");
+    let booked = assert_json(&guest.checkout(&cart_id, &new_key()).await, 201);
+    let id = booked["id"].as_str().unwrap();
+
+    let item_statuses = |cart: &Value| -> Vec<String> {
+        let items = cart["items"].as_array().expect("items");
+        items
+            .iter()
+            .map(|i| i["status"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let closed = guest.cart(&cart_id).await;
+    assert_eq!(closed["status"], "checked_out");
+    assert_eq!(closed["booking_id"], id);
+    assert_eq!(closed["expires_at"], Value::Null);
+    assert_eq!(item_statuses(&closed), ["booked", "booked"]);
+
+    assert_eq!(
+        guest.delete(&format!("/v1/bookings/{id}")).await.status,
+        204
+    );
+    expect_map(&client, &show, &[]).await;
+    let after = guest.cart(&cart_id).await;
+    assert_eq!(after["status"], "checked_out");
+    assert_eq!(after["booking_id"], id);
+    assert_eq!(item_statuses(&after), ["cancelled", "cancelled"]);
+}
+
 #[tokio::test]
 async fn checkout_of_an_empty_cart_is_400() {
     let server = spawn_app();
