@@ -64,6 +64,7 @@ pub enum Code {
     CartClosed,
     TooManyHolds,
     RequestInProgress,
+    RequestTimeout,
     PayloadTooLarge,
     IdempotencyKeyReused,
     RateLimited,
@@ -83,6 +84,7 @@ impl Code {
             | Code::CartClosed
             | Code::TooManyHolds
             | Code::RequestInProgress => 409,
+            Code::RequestTimeout => 408,
             Code::PayloadTooLarge => 413,
             Code::IdempotencyKeyReused => 422,
             Code::RateLimited => 429,
@@ -104,6 +106,7 @@ impl Code {
             Code::CartClosed => "cart-closed",
             Code::TooManyHolds => "too-many-holds",
             Code::RequestInProgress => "request-in-progress",
+            Code::RequestTimeout => "request-timeout",
             Code::PayloadTooLarge => "payload-too-large",
             Code::IdempotencyKeyReused => "idempotency-key-reused",
             Code::RateLimited => "rate-limited",
@@ -125,6 +128,7 @@ impl Code {
             Code::CartClosed => "Cart closed",
             Code::TooManyHolds => "Too many holds",
             Code::RequestInProgress => "Request in progress",
+            Code::RequestTimeout => "Request timeout",
             Code::PayloadTooLarge => "Payload too large",
             Code::IdempotencyKeyReused => "Idempotency-Key reused",
             Code::RateLimited => "Rate limited",

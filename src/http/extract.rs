@@ -94,8 +94,13 @@ fn too_large() -> Reply {
     )
 }
 
-/// The body, at most 64 KiB.
-pub async fn body(req: &HttpRequest, mut payload: web::Payload) -> Result<Bytes, Reply> {
+/// The body, at most 64 KiB, arriving within `body_timeout`: a body that
+/// does not is answered 408 (and its connection closed), and nothing runs.
+pub async fn body(
+    state: &AppState,
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<Bytes, Reply> {
     let declared = req
         .headers()
         .get("content-length")
@@ -104,6 +109,17 @@ pub async fn body(req: &HttpRequest, mut payload: web::Payload) -> Result<Bytes,
     if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
         return Err(too_large());
     }
+    tokio::time::timeout(state.body_timeout, read_body(payload))
+        .await
+        .unwrap_or_else(|_| {
+            Err(wire::problem(
+                Code::RequestTimeout,
+                "the request body did not arrive in time",
+            ))
+        })
+}
+
+async fn read_body(mut payload: web::Payload) -> Result<Bytes, Reply> {
     let mut body = BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|_| wire::problem(Code::InvalidRequest, "unreadable body"))?;
@@ -196,7 +212,7 @@ pub async fn keyed<T: DeserializeOwned>(
         Caller::Admin => admin(state, req)?,
         Caller::User => user(state, req)?,
     };
-    let body = body(req, payload).await?;
+    let body = body(state, req, payload).await?;
     let key = key(req)?;
     let (parsed, fingerprint) = json(req, &body, empty)?;
     Ok((

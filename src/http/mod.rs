@@ -61,6 +61,7 @@ fn app_state(settings: &Settings, engine: Engine, shutdown: watch::Receiver<bool
             settings.session_burst_factor,
         ),
         max_seats_per_booking: settings.max_seats_per_booking,
+        body_timeout: Duration::from_secs(settings.client_request_timeout_secs),
         shutdown,
     }
 }

@@ -15,6 +15,11 @@ pub fn respond(reply: Reply) -> HttpResponse {
     if let Some(secs) = reply.retry_after_secs {
         response.insert_header((header::RETRY_AFTER, secs.to_string()));
     }
+    if reply.status == 408 {
+        // The rest of a late body may still come: it must not be read as
+        // the next request on this connection.
+        response.force_close();
+    }
     if reply.status == 401 {
         response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
     }

@@ -2,6 +2,7 @@
 
 use super::rate_limit::RateLimiter;
 use crate::engine::Engine;
+use std::time::Duration;
 use tokio::sync::watch;
 
 /// Largest request body accepted.
@@ -16,6 +17,9 @@ pub struct AppState {
     pub limiter: RateLimiter,
     pub session_limiter: RateLimiter<std::net::IpAddr>,
     pub max_seats_per_booking: usize,
+    /// How long a request body may take to arrive (the head has its own
+    /// timeout, `client_request_timeout_secs`; the body gets the same).
+    pub body_timeout: Duration,
     /// Flips to true on shutdown: event streams end.
     pub shutdown: watch::Receiver<bool>,
 }

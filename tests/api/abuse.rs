@@ -152,6 +152,48 @@ async fn a_slow_client_is_cut_off() {
     assert_eq!(server.client().get("/healthz").await.status, 200);
 }
 
+/// A body that does not arrive within `client_request_timeout_secs` is cut
+/// off: 408 `request-timeout`, the connection closed, and nothing runs
+/// (the key is free, so its retry books).
+#[tokio::test]
+async fn a_slow_body_is_cut_off_and_nothing_runs() {
+    let server = spawn_app_with(|s| s.client_request_timeout_secs = 1);
+    let (client, show, guest) = show_and_guest(&server, 5).await;
+    let key = new_key();
+    let body = format!(r#"{{"show_id":"{show}","seats":["A1"]}}"#);
+    let addr = server.addr();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    // The whole head, promising the body, then only ten bytes of it.
+    let head = format!(
+        "POST /v1/bookings HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n\
+         Idempotency-Key: {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        guest.token(),
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&body.as_bytes()[..10]).await.unwrap();
+    let started = Instant::now();
+    let mut buffer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut buffer))
+        .await
+        .expect("the server answers and closes the connection")
+        .expect("read the answer");
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(8), "held open for {waited:?}");
+    let answer = String::from_utf8_lossy(&buffer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        answer.contains("application/problem+json") && answer.contains("/request-timeout"),
+        "{answer}"
+    );
+    // Nothing ran: the seat is free, and the key runs afresh.
+    expect_map(&client, &show, &[]).await;
+    assert!(guest.bookings().await.is_empty());
+    let retry = guest.book(&key, &show, &["A1"]).await;
+    assert_eq!(retry.status, 201, "{}", retry.text);
+    assert_not_replay(&retry);
+}
+
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap()
