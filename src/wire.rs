@@ -249,6 +249,58 @@ pub fn show_out(show: &Show, status_of: impl Fn(u32) -> SeatStatus) -> ShowOut {
     }
 }
 
+/// The opening of a show's JSON as `show_out` writes it, up to its first
+/// seat: the rest follows from `show_json_seats` and `SHOW_JSON_END`. A
+/// 100,000-seat map is about 6 MB; sent in pieces, a reader that reads
+/// slowly holds a piece, not a copy of the whole map.
+pub fn show_json_start(show: &Show) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct Head<'a> {
+        id: String,
+        title: &'a str,
+        starts_at: String,
+    }
+    let head = Head {
+        id: show.id.to_string(),
+        title: &show.title,
+        starts_at: rfc3339(show.starts_at_ms),
+    };
+    let mut out = serde_json::to_vec(&head).expect("replies serialise");
+    out.pop(); // its closing brace: the seats follow
+    out.extend_from_slice(br#","seats":["#);
+    out
+}
+
+/// Appends up to `count` seats of `show` from index `from` on, as
+/// `show_out` writes them; returns the index after the last one written.
+pub fn show_json_seats(
+    show: &Show,
+    from: u32,
+    count: u32,
+    status_of: impl Fn(u32) -> SeatStatus,
+    out: &mut Vec<u8>,
+) -> u32 {
+    use std::io::Write;
+    let mut next = from;
+    for (index, row, number) in show.layout.seats_from(from).take(count as usize) {
+        if index > 0 {
+            out.push(b',');
+        }
+        // Row labels are letters A-Z (`Layout::new`): nothing to escape.
+        write!(
+            out,
+            r#"{{"id":"{row}{number}","row":"{row}","number":{number},"status":"{}"}}"#,
+            status_of(index).as_str()
+        )
+        .expect("writing to a Vec cannot fail");
+        next = index + 1;
+    }
+    next
+}
+
+/// The end of a show's JSON, after its last seat.
+pub const SHOW_JSON_END: &[u8] = b"]}";
+
 #[derive(Serialize)]
 pub struct BookingOut {
     pub id: String,
@@ -333,6 +385,40 @@ mod tests {
         assert_eq!(body["seats"], serde_json::json!(["A1", "A2"]));
         assert!(body["detail"].as_str().unwrap().contains("A1, A2"));
         assert_eq!(problem(Code::Overloaded, "x").retry_after_secs, Some(1));
+    }
+
+    #[test]
+    fn a_show_in_pieces_is_the_show_as_one() {
+        use crate::domain::{Row, ShowId};
+        let rows = ["A", "B", "ZZ"]
+            .iter()
+            .zip([3, 1, 12])
+            .map(|(label, seats)| Row {
+                label: label.to_string(),
+                seats,
+            })
+            .collect();
+        let id = ShowId(uuid::Uuid::new_v4());
+        let show = Show::new(id, "Quote \" and \u{e9}".into(), 86_400_000, rows).unwrap();
+        let status_of = |i: u32| match i % 3 {
+            0 => SeatStatus::Available,
+            1 => SeatStatus::Held,
+            _ => SeatStatus::Booked,
+        };
+        let whole = serde_json::to_vec(&show_out(&show, status_of)).unwrap();
+        for per_piece in [1, 2, 5, 16, 100] {
+            let mut pieces = show_json_start(&show);
+            let mut next = 0;
+            while next < show.layout.capacity() {
+                next = show_json_seats(&show, next, per_piece, status_of, &mut pieces);
+            }
+            pieces.extend_from_slice(SHOW_JSON_END);
+            assert_eq!(
+                String::from_utf8(pieces).unwrap(),
+                String::from_utf8(whole.clone()).unwrap(),
+                "{per_piece} seats a piece"
+            );
+        }
     }
 
     #[test]

@@ -106,6 +106,25 @@ impl Layout {
         }
     }
 
+    /// The seats from index `start` on, in layout order, as (index, row
+    /// label, number): no allocation per seat (a 100,000-seat map is
+    /// rendered from it).
+    pub fn seats_from(&self, start: u32) -> impl Iterator<Item = (u32, &str, u32)> + '_ {
+        let first_row = self
+            .row_starts
+            .partition_point(|&row_start| row_start <= start)
+            .saturating_sub(1);
+        self.rows
+            .iter()
+            .enumerate()
+            .skip(first_row)
+            .flat_map(move |(i, row)| {
+                let row_start = self.row_starts[i];
+                (1..=row.seats).map(move |n| (row_start + n - 1, row.label.as_str(), n))
+            })
+            .skip_while(move |(index, _, _)| *index < start)
+    }
+
     /// Every seat, in layout order.
     pub fn labels(&self) -> impl Iterator<Item = (u32, SeatLabel)> + '_ {
         self.rows.iter().enumerate().flat_map(move |(i, row)| {

@@ -1,9 +1,10 @@
-//! Reads: the show list and seat maps (from the in-memory maps, never the
-//! seat actors), and a user's bookings and carts (from the store, answered
-//! once what they saw is durable).
+//! Reads: the show list (from the in-memory seat maps, never the seat
+//! actors; a show's own map is streamed by the HTTP edge), and a user's
+//! bookings and carts (from the store, answered once what they saw is
+//! durable).
 
 use super::Engine;
-use crate::domain::{BookingId, CartId, ShowId, UserId};
+use crate::domain::{BookingId, CartId, UserId};
 use crate::replies::{not_found, EngineError};
 use crate::runtime::clock::now_ms;
 use crate::store::StoreError;
@@ -24,16 +25,6 @@ impl Engine {
             })
             .collect();
         Reply::json(200, &wire::ShowListOut { shows })
-    }
-
-    pub fn get_show(&self, show: Option<ShowId>) -> Reply {
-        match show.and_then(|id| self.show(id)) {
-            Some(unit) => {
-                let map = unit.map();
-                Reply::json(200, &wire::show_out(unit.show(), |i| map.status(i)))
-            }
-            None => not_found("show"),
-        }
     }
 
     pub async fn get_booking(&self, user: UserId, id: Option<BookingId>) -> Reply {

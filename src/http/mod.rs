@@ -5,6 +5,7 @@ mod extract;
 mod rate_limit;
 mod respond;
 pub mod routes;
+mod seat_map_body;
 mod sse;
 mod state;
 
@@ -43,6 +44,22 @@ impl Running {
 
     pub fn shutdown_sender(&self) -> watch::Sender<bool> {
         self.shutdown.clone()
+    }
+}
+
+/// Bytes the kernel may queue for one client before our writes wait (Linux
+/// doubles it for bookkeeping). Without a bound it grows to 4 MiB a socket
+/// (`tcp_wmem`): 400 clients that read nothing would hold 1.6 GB of kernel
+/// memory, and the server would render megabytes for each. 256 KiB still
+/// fills a 100 ms path at 5 MB/s.
+const SEND_BUFFER_BYTES: usize = 256 * 1024;
+
+/// Bounds the kernel's send buffer of each accepted connection.
+fn bound_send_buffer(connection: &dyn std::any::Any, _: &mut actix_web::dev::Extensions) {
+    if let Some(tcp) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() {
+        if let Err(error) = socket2::SockRef::from(tcp).set_send_buffer_size(SEND_BUFFER_BYTES) {
+            tracing::debug!(%error, "could not bound a send buffer");
+        }
     }
 }
 
@@ -127,6 +144,7 @@ pub async fn start(settings: &Settings) -> std::io::Result<Running> {
                 respond(wire::problem(Code::NotFound, "no such resource"))
             }))
     })
+    .on_connect(bound_send_buffer)
     .workers(settings.http_workers())
     .max_connections(settings.max_connections)
     .client_request_timeout(Duration::from_secs(settings.client_request_timeout_secs))

@@ -2,10 +2,12 @@
 
 use super::extract::{self, invalid, Caller, EmptyBody};
 use super::respond::respond;
+use super::seat_map_body::seat_map_body;
 use super::sse;
 use super::state::AppState;
 use crate::domain::{BookingId, CartId, Row, SeatLabel, ShowId};
 use crate::engine::NewShow;
+use crate::replies::not_found;
 use crate::wire::{self, Code, Reply};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
@@ -249,7 +251,12 @@ async fn list_shows(state: State) -> HttpResponse {
 }
 
 async fn get_show(state: State, path: web::Path<String>) -> HttpResponse {
-    respond(state.engine.get_show(ShowId::parse(&path)))
+    match ShowId::parse(&path).and_then(|id| state.engine.show(id)) {
+        Some(unit) => HttpResponse::Ok()
+            .content_type("application/json")
+            .streaming(seat_map_body(unit.map().clone())),
+        None => respond(not_found("show")),
+    }
 }
 
 #[derive(Deserialize)]
