@@ -2,6 +2,7 @@
 //! given with `--config`) < `BOXOFFICE_*` environment variables < flags.
 
 use crate::runtime::EngineConfig;
+use crate::store::{SledOptions, WaitLimits};
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
@@ -35,6 +36,12 @@ pub struct Settings {
     /// Write sets waiting for the store's committer before new ones
     /// answer 503 overloaded.
     pub commit_queue_capacity: usize,
+    /// A store commit or flush running this long makes new writes (and
+    /// reads that wait for a flush) answer 503 at once.
+    pub store_stall_ms: u64,
+    /// A store commit or flush running this long stops the process
+    /// (fail-stop: its outcome is unknown; a restart recovers from disk).
+    pub store_deadline_ms: u64,
     pub actor_idle_secs: u64,
     /// HTTP worker threads (0: one per core).
     pub workers: usize,
@@ -72,6 +79,8 @@ const KEYS: &[&str] = &[
     "seat_mailbox_capacity",
     "mailbox_capacity",
     "commit_queue_capacity",
+    "store_stall_ms",
+    "store_deadline_ms",
     "actor_idle_secs",
     "workers",
     "actor_threads",
@@ -99,6 +108,8 @@ impl Default for Settings {
             seat_mailbox_capacity: 4096,
             mailbox_capacity: 64,
             commit_queue_capacity: crate::store::DEFAULT_COMMIT_QUEUE_CAPACITY,
+            store_stall_ms: WaitLimits::default().stall_ms,
+            store_deadline_ms: WaitLimits::default().deadline_ms,
             actor_idle_secs: 30,
             workers: 0,
             actor_threads: 0,
@@ -137,6 +148,17 @@ impl Settings {
             max_keys_per_user: self.max_keys_per_user.max(1),
             session_ttl_ms: self.session_ttl_secs.max(1).saturating_mul(1000),
             crash_point: self.crash_point.clone(),
+        }
+    }
+
+    /// How the sled store is opened.
+    pub fn sled_options(&self) -> SledOptions {
+        SledOptions {
+            commit_queue_capacity: self.commit_queue_capacity,
+            wait_limits: WaitLimits {
+                stall_ms: self.store_stall_ms,
+                deadline_ms: self.store_deadline_ms,
+            },
         }
     }
 

@@ -4,8 +4,8 @@
 //! HTTP; a process-wide registry keeps that a single atomic add.
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use std::sync::LazyLock;
 
@@ -122,6 +122,16 @@ pub static FLUSHES: LazyLock<IntCounter> = LazyLock::new(|| {
     register(IntCounter::new("boxoffice_store_flushes_total", "Group-commit flushes").unwrap())
 });
 
+pub static STORE_STALLED: LazyLock<IntGauge> = LazyLock::new(|| {
+    register(
+        IntGauge::new(
+            "boxoffice_store_stalled",
+            "1 while a store commit or flush has run past store_stall_ms (new writes answer 503)",
+        )
+        .unwrap(),
+    )
+});
+
 pub static FLUSH_BATCH: LazyLock<Histogram> = LazyLock::new(|| {
     register(
         Histogram::with_opts(
@@ -164,6 +174,7 @@ pub fn init() {
     LazyLock::force(&FLUSHES);
     LazyLock::force(&KEYS_EXPIRED);
     LazyLock::force(&FLUSH_BATCH);
+    LazyLock::force(&STORE_STALLED);
     LazyLock::force(&COMMIT_BATCH);
     for kind in ["seat", "cart", "booking", "show"] {
         MAILBOX_DEPTH.with_label_values(&[kind]);

@@ -20,7 +20,9 @@ pub enum EngineError {
 impl EngineError {
     pub fn reply(&self) -> Reply {
         match self {
-            EngineError::Overloaded | EngineError::Store(StoreError::Busy) => overloaded(),
+            EngineError::Overloaded
+            | EngineError::Store(StoreError::Busy)
+            | EngineError::Store(StoreError::Stalled(_)) => overloaded(),
             EngineError::Store(error) => {
                 tracing::error!(%error, "store failure");
                 wire::problem(Code::Internal, "storage failure; the request had no effect")

@@ -123,7 +123,7 @@ where
 /// store, and binds the server. Must run inside an actix `System`.
 pub async fn start(settings: &Settings) -> std::io::Result<Running> {
     std::fs::create_dir_all(&settings.data_dir)?;
-    let store = SledStore::open_with(&settings.data_dir, settings.commit_queue_capacity)
+    let store = SledStore::open_with(&settings.data_dir, settings.sled_options())
         .map_err(std::io::Error::other)?;
     let store = Arc::new(store);
     let was_empty = store.is_empty();

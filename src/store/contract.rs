@@ -64,6 +64,10 @@ pub enum StoreError {
     /// The commit queue is full: nothing was written (answered 503).
     #[error("the commit queue is full")]
     Busy,
+    /// The store's commit or flush has run too long (`store::watchdog`):
+    /// nothing was written, or nothing waited for (answered 503).
+    #[error("the store's {0} is stalled")]
+    Stalled(&'static str),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -11,6 +11,7 @@
 //! starts waiting, and a "503, no effect" at that point would be a lie.
 
 use super::contract::{StoreError, StoreResult, Ticket};
+use super::watchdog::{Activity, Watchdog};
 use futures_util::future::BoxFuture;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -50,6 +51,9 @@ pub struct GroupCommit {
     started: Arc<AtomicU64>,
     durable: watch::Receiver<Flushed>,
     doorbell: Arc<Doorbell>,
+    /// Times the flushes (and the store's commits): past its limits, new
+    /// waits are refused and then the process stops.
+    watchdog: Arc<Watchdog>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -66,8 +70,9 @@ impl Drop for GroupCommit {
 }
 
 impl GroupCommit {
-    /// Starts the flusher thread; `flush` is called with no lock held.
-    pub fn start<F>(flush: F) -> Self
+    /// Starts the flusher thread; `flush` is called with no lock held,
+    /// timed by `watchdog`.
+    pub fn start<F>(flush: F, watchdog: Arc<Watchdog>) -> Self
     where
         F: Fn() -> StoreResult<()> + Send + 'static,
     {
@@ -76,9 +81,10 @@ impl GroupCommit {
         let (durable_tx, durable) = watch::channel(Flushed::default());
         let doorbell = Arc::new(Doorbell::default());
         let (c, s, d) = (committed.clone(), started.clone(), doorbell.clone());
+        let dog = watchdog.clone();
         let thread = std::thread::Builder::new()
             .name("group-commit".into())
-            .spawn(move || flusher(c, s, d, durable_tx, flush))
+            .spawn(move || flusher(c, s, d, durable_tx, dog, flush))
             .expect("spawn group-commit thread");
         GroupCommit {
             committed,
@@ -86,18 +92,31 @@ impl GroupCommit {
             started,
             durable,
             doorbell,
+            watchdog,
             thread: Some(thread),
         }
     }
 
     /// Runs `apply` (which makes a commit visible) and numbers the commit.
     /// While it runs, sync points know a visible commit may lack a number.
+    /// The watchdog times it (one committer at a time is timed).
     pub fn commit<T>(&self, apply: impl FnOnce() -> T) -> (T, Ticket) {
         self.applying.fetch_add(1, Ordering::SeqCst);
+        let committing = self.watchdog.running(Activity::Commit);
         let result = apply();
+        drop(committing);
         let ticket = Ticket(self.committed.fetch_add(1, Ordering::SeqCst) + 1);
         self.applying.fetch_sub(1, Ordering::SeqCst);
         (result, ticket)
+    }
+
+    /// `Err(Stalled)` when a commit or flush has run past the stall limit:
+    /// a new write set is refused rather than queued behind it.
+    pub fn admit_write(&self) -> StoreResult<()> {
+        match self.watchdog.stalled() {
+            Some(activity) => Err(StoreError::Stalled(activity.as_str())),
+            None => Ok(()),
+        }
     }
 
     /// Asks for a flush without waiting for it (a committer that knows its
@@ -132,7 +151,12 @@ impl GroupCommit {
     /// Resolves once everything a reader could see before this call is on
     /// disk: free when nothing is unflushed, else one flush that starts
     /// after this call.
+    /// A stalled store answers at once instead (`StoreError::Stalled`):
+    /// nothing the caller does depends on a write of its own.
     pub fn sync_point(&self) -> BoxFuture<'static, StoreResult<()>> {
+        if let Some(activity) = self.watchdog.stalled() {
+            return Box::pin(async move { Err(StoreError::Stalled(activity.as_str())) });
+        }
         let started = self.started.load(Ordering::SeqCst);
         let idle = self.applying.load(Ordering::SeqCst) == 0
             && self.durable.borrow().ticket >= self.committed.load(Ordering::SeqCst);
@@ -149,6 +173,7 @@ fn flusher<F>(
     started: Arc<AtomicU64>,
     doorbell: Arc<Doorbell>,
     durable: watch::Sender<Flushed>,
+    watchdog: Arc<Watchdog>,
     flush: F,
 ) where
     F: Fn() -> StoreResult<()>,
@@ -169,7 +194,11 @@ fn flusher<F>(
         // (and everything any reader saw before the flush started).
         started.fetch_add(1, Ordering::SeqCst);
         let target = committed.load(Ordering::SeqCst);
-        match flush() {
+        let flushing = watchdog.running(Activity::Flush);
+        hang_here_in_tests();
+        let flushed_now = flush();
+        drop(flushing);
+        match flushed_now {
             Ok(()) => {
                 crate::metrics::FLUSHES.inc();
                 crate::metrics::FLUSH_BATCH.observe((target - flushed) as f64);
@@ -189,6 +218,18 @@ fn flusher<F>(
         }
         if closing {
             return;
+        }
+    }
+}
+
+/// With the `failpoints` feature, `FAILPOINTS=store.flush=return(PATH)`
+/// makes every flush hang while the file PATH exists: a test creates it to
+/// hang the store at the moment it chooses.
+fn hang_here_in_tests() {
+    #[cfg(feature = "failpoints")]
+    if let Some(Some(path)) = fail::eval("store.flush", |path| path) {
+        while std::path::Path::new(&path).exists() {
+            std::thread::sleep(std::time::Duration::from_millis(10));
         }
     }
 }

@@ -16,8 +16,10 @@ pub mod codec;
 mod contract;
 mod group_commit;
 mod sled_store;
+pub mod watchdog;
 
 pub use contract::{
     CommitOutcome, KeyRecord, Mutation, Store, StoreError, StoreResult, Ticket, WriteSet,
 };
-pub use sled_store::{SledStore, DEFAULT_COMMIT_QUEUE_CAPACITY};
+pub use sled_store::{SledOptions, SledStore, DEFAULT_COMMIT_QUEUE_CAPACITY};
+pub use watchdog::WaitLimits;

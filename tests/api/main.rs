@@ -16,6 +16,7 @@ mod carts;
 mod crash_matrix;
 mod durability;
 mod holds_and_limits;
+mod hung_store;
 mod idempotency;
 mod identity;
 mod key_expiry;

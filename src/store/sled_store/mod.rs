@@ -16,6 +16,7 @@ mod committer;
 use super::codec::{self, *};
 use super::contract::{CommitOutcome, Store, StoreError, StoreResult, Ticket, WriteSet};
 use super::group_commit::GroupCommit;
+use super::watchdog::{WaitLimits, Watchdog};
 use crate::domain::{
     Booking, BookingId, Cart, CartId, IdempotencyKey, SeatState, Show, ShowId, StoredReply, UserId,
 };
@@ -49,24 +50,42 @@ impl Drop for SledStore {
     }
 }
 
+/// How a sled store is opened.
+#[derive(Clone, Copy, Debug)]
+pub struct SledOptions {
+    /// Write sets waiting for the committer at most (at least one); one
+    /// more is refused `Busy` (503).
+    pub commit_queue_capacity: usize,
+    /// How long a commit or flush may run (`store::watchdog`).
+    pub wait_limits: WaitLimits,
+}
+
+impl Default for SledOptions {
+    fn default() -> Self {
+        SledOptions {
+            commit_queue_capacity: DEFAULT_COMMIT_QUEUE_CAPACITY,
+            wait_limits: WaitLimits::default(),
+        }
+    }
+}
+
 impl SledStore {
     pub fn open(dir: &Path) -> StoreResult<Self> {
-        Self::open_with(dir, DEFAULT_COMMIT_QUEUE_CAPACITY)
+        Self::open_with(dir, SledOptions::default())
     }
 
-    /// Opens with `queue_capacity` write sets waiting for the committer at
-    /// most (at least one).
-    pub fn open_with(dir: &Path, queue_capacity: usize) -> StoreResult<Self> {
+    pub fn open_with(dir: &Path, options: SledOptions) -> StoreResult<Self> {
         let db = sled::Config::new()
             .path(dir)
             // Durability comes from our group commit, not a timer.
             .flush_every_ms(None)
             .open()?;
         let flushed = db.clone();
-        let group = Arc::new(GroupCommit::start(move || {
-            flushed.flush().map(|_| ()).map_err(Into::into)
-        }));
-        let (submit, queue) = mpsc::sync_channel(queue_capacity.max(1));
+        let group = Arc::new(GroupCommit::start(
+            move || flushed.flush().map(|_| ()).map_err(Into::into),
+            Watchdog::start(options.wait_limits),
+        ));
+        let (submit, queue) = mpsc::sync_channel(options.commit_queue_capacity.max(1));
         let (committer_db, committer_group) = (db.clone(), group.clone());
         let committer = std::thread::Builder::new()
             .name("committer".into())
@@ -126,6 +145,7 @@ fn session_created_ms(value: &[u8]) -> Option<u64> {
 
 impl Store for SledStore {
     fn commit(&self, writes: WriteSet) -> StoreResult<CommitOutcome> {
+        self.group.admit_write()?;
         let sets = [EncodedSet::new(&writes)];
         let (result, ticket) = self.group.commit(|| apply_sets(&self.db, &sets));
         match result {
@@ -136,7 +156,7 @@ impl Store for SledStore {
 
     fn submit(&self, writes: WriteSet) -> BoxFuture<'static, StoreResult<CommitOutcome>> {
         let (reply, answer) = oneshot::channel();
-        let sent = match &self.submit {
+        let sent = self.group.admit_write().and_then(|()| match &self.submit {
             Some(queue) => queue
                 .try_send((EncodedSet::new(&writes), reply))
                 .map_err(|e| match e {
@@ -146,7 +166,7 @@ impl Store for SledStore {
                     }
                 }),
             None => Err(StoreError::Unavailable("the store is closing".into())),
-        };
+        });
         Box::pin(async move {
             sent?;
             answer

@@ -21,6 +21,9 @@ pub fn test_settings(dir: &Path) -> Settings {
         demo: false,
         workers: 2,
         actor_threads: 2,
+        // A loaded CI disk must not make tests shed or stop.
+        store_stall_ms: 5_000,
+        store_deadline_ms: 60_000,
         ..Settings::default()
     }
 }
@@ -112,6 +115,10 @@ impl BinaryServer {
             .env("BOXOFFICE_USER_RATE_LIMIT", "0")
             .env("BOXOFFICE_WORKERS", "2")
             .env("BOXOFFICE_ACTOR_THREADS", "2")
+            // A loaded CI disk must not make tests shed or stop: the hung
+            // store's own test sets tight limits.
+            .env("BOXOFFICE_STORE_STALL_MS", "5000")
+            .env("BOXOFFICE_STORE_DEADLINE_MS", "60000")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
@@ -166,6 +173,21 @@ impl BinaryServer {
     /// Waits for the process to end by itself (crash points abort it).
     pub fn wait(mut self) -> ExitStatus {
         self.child.wait().expect("reap")
+    }
+
+    /// Waits up to `limit` for the process to end by itself; `None` if it
+    /// is still running then (it is killed when dropped).
+    pub async fn wait_for(&mut self, limit: std::time::Duration) -> Option<ExitStatus> {
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("poll the child") {
+                return Some(status);
+            }
+            if started.elapsed() >= limit {
+                return None;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 }
 
