@@ -175,11 +175,17 @@ async fn openapi() -> HttpResponse {
         .body(OPENAPI)
 }
 
-async fn create_session(state: State, req: HttpRequest) -> HttpResponse {
-    match extract::session_limit(&state, &req) {
-        Ok(()) => respond(state.engine.create_session().await),
-        Err(problem) => respond(problem),
-    }
+async fn create_session(state: State, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+    answer(
+        async {
+            extract::session_limit(&state, &req)?;
+            // The body means nothing here, but it is read (bounded, in
+            // time) so that a broken one is answered, not dropped.
+            extract::body(&state, &req, payload).await?;
+            Ok(state.engine.create_session().await)
+        }
+        .await,
+    )
 }
 
 #[derive(Deserialize)]

@@ -109,3 +109,49 @@ async fn bodies_are_limited_to_64_kib() {
     expect_map(&client, &show, &[("A1", "booked")]).await;
     assert_eq!(guest.bookings().await.len(), 1);
 }
+
+/// A malformed chunked body is an error of the request, answered as every
+/// error is (problem+json `invalid-request`) on every POST route, the one
+/// that ignores its body included; nothing runs.
+#[tokio::test]
+async fn a_malformed_chunked_body_is_answered_as_problem_json() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = spawn_app();
+    let (client, show, guest) = show_and_guest(&server, 5).await;
+    let cart = guest.new_cart().await;
+    let addr = server.addr();
+    let routes = [
+        "/v1/sessions".to_string(),
+        "/v1/shows".to_string(),
+        "/v1/bookings".to_string(),
+        "/v1/carts".to_string(),
+        format!("/v1/carts/{cart}/items"),
+        format!("/v1/carts/{cart}/checkout"),
+    ];
+    for path in routes {
+        let token = if path == "/v1/shows" {
+            ADMIN_TOKEN.to_string()
+        } else {
+            guest.token()
+        };
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+             Idempotency-Key: {}\r\nContent-Type: application/json\r\n\
+             Transfer-Encoding: chunked\r\nConnection: close\r\n\r\nZZ\r\n{{}}\r\n0\r\n\r\n",
+            new_key()
+        );
+        let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await.unwrap();
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 400"), "{path}: {answer}");
+        assert!(
+            answer.contains("application/problem+json") && answer.contains("/invalid-request"),
+            "{path}: {answer}"
+        );
+    }
+    assert!(guest.bookings().await.is_empty());
+    assert_eq!(client.shows().await.len(), 1);
+    expect_map(&client, &show, &[]).await;
+}
