@@ -289,7 +289,9 @@ fn sled_primitives(c: &mut Criterion) {
 /// An engine in an actix system with `count` shows of 99,900 seats each.
 async fn engine_with_shows(dir: &std::path::Path, count: usize) -> (Engine, Vec<ShowId>) {
     let store = Arc::new(SledStore::open(dir).unwrap());
-    let engine = Engine::start(EngineConfig::default(), store as Arc<dyn Store>).unwrap();
+    let engine = Engine::start(EngineConfig::default(), store as Arc<dyn Store>)
+        .await
+        .unwrap();
     let mut shows = Vec::new();
     for n in 0..count {
         let rows = (0..100)

@@ -11,8 +11,8 @@
 //! write found already taken (the same key raced on another route).
 
 use crate::domain::{
-    judge, Admission, IdempotencyKey, IdempotencyLedger, KeyedRequest, StoredBody, StoredReply,
-    UserId,
+    judge, Admission as Admission_, Fingerprint, IdempotencyKey, IdempotencyLedger, KeyedRequest,
+    StoredBody, StoredReply, UserId,
 };
 use crate::replies::{self, EngineError};
 use crate::runtime::clock::now_ms;
@@ -24,13 +24,10 @@ use futures_util::future::BoxFuture;
 use std::sync::Arc;
 use uuid::Uuid;
 
-/// What to do with a keyed request (`Keys::admit`).
-pub enum Admitted {
-    /// Run it: the key is now in flight in the owner's ledger.
-    Run,
-    /// Do not run it; send this answer (a replay, 422, 429 or a failure).
-    Answer(BoxFuture<'static, Reply>),
-}
+/// How a keyed request is admitted (`Keys::admit`): it resolves to `Ok`
+/// when the request is to run, or to the answer to send instead (a replay,
+/// 409, 422, 429 or a failure).
+pub type Admission = BoxFuture<'static, Result<(), Reply>>;
 
 /// What a request decided: its answer and the records it changes.
 pub struct Outcome {
@@ -108,24 +105,30 @@ impl Keys {
     }
 
     /// First step of a keyed request in its owning actor (`ledger` is the
-    /// actor's): run it (first use), or answer it now.
-    pub fn admit(&self, ledger: &mut IdempotencyLedger, req: &KeyedRequest) -> Admitted {
-        let stored = match self.store.load_key(req.user, &req.key) {
-            Ok(stored) => stored,
-            Err(error) => return answer_now(EngineError::from(error).reply()),
-        };
-        match ledger.admit(req.user, &req.key, req.fingerprint, stored.as_ref()) {
-            Admission::Run => match self.budget(req.user) {
-                Ok(()) => Admitted::Run,
-                Err(reply) => {
-                    ledger.settle(req.user, &req.key);
-                    answer_now(reply)
-                }
-            },
-            Admission::Replay(stored) => Admitted::Answer(self.replay(stored)),
-            Admission::InProgress => answer_now(replies::in_progress()),
-            Admission::Reused => answer_now(replies::key_reused()),
+    /// actor's): the key is marked in flight at once, so a repeat that
+    /// arrives meanwhile is answered 409; then the store says whether the
+    /// key has a record (replay or 422) and whether the user may store one
+    /// more (429).
+    pub fn admit(
+        self: &Arc<Self>,
+        ledger: &mut IdempotencyLedger,
+        req: &KeyedRequest,
+    ) -> Admission {
+        match ledger.admit(req.user, &req.key, req.fingerprint, None) {
+            Admission_::Run => {}
+            Admission_::Reused => return answer_now(replies::key_reused()),
+            _ => return answer_now(replies::in_progress()),
         }
+        let (user, fingerprint) = (req.user, req.fingerprint);
+        let lookup = self.store.load_key(user, &req.key);
+        let keys = self.clone();
+        Box::pin(async move {
+            match lookup.await {
+                Err(error) => Err(EngineError::from(error).reply()),
+                Ok(Some(stored)) => Err(keys.answer_stored(stored, fingerprint).await),
+                Ok(None) => keys.budget(user).await,
+            }
+        })
     }
 
     /// A keyed request that no actor can own, because its path names
@@ -133,12 +136,12 @@ impl Keys {
     /// business outcome like any 404, stored with the key. A repeat that
     /// races it finds the key taken and replays it (API.md rule 6).
     pub async fn answer_unowned(&self, op: Op, req: &KeyedRequest, reply: Reply) -> Reply {
-        match self.store.load_key(req.user, &req.key) {
-            Ok(Some(stored)) => return self.answer_stored(stored, req).await,
+        match self.store.load_key(req.user, &req.key).await {
+            Ok(Some(stored)) => return self.answer_stored(stored, req.fingerprint).await,
             Ok(None) => {}
             Err(error) => return EngineError::from(error).reply(),
         }
-        if let Err(reply) = self.budget(req.user) {
+        if let Err(reply) = self.budget(req.user).await {
             return reply;
         }
         self.commit(op, Some(req), Outcome::answer(reply))
@@ -189,16 +192,20 @@ impl Keys {
             }
             Ok(CommitOutcome::KeyTaken(existing)) => {
                 let req = req.expect("only a keyed write set can find its key taken");
-                Settled::NotApplied(self.answer_stored(existing, req).await)
+                Settled::NotApplied(self.answer_stored(existing, req.fingerprint).await)
             }
             Err(error) => Settled::NotApplied(EngineError::from(error).reply()),
         }
     }
 
     /// The answer to a request whose key has a completed record.
-    fn answer_stored(&self, stored: StoredReply, req: &KeyedRequest) -> BoxFuture<'static, Reply> {
-        match judge(&stored, req.fingerprint) {
-            Admission::Replay(stored) => self.replay(stored),
+    fn answer_stored(
+        &self,
+        stored: StoredReply,
+        fingerprint: Fingerprint,
+    ) -> BoxFuture<'static, Reply> {
+        match judge(&stored, fingerprint) {
+            Admission_::Replay(stored) => self.replay(stored),
             _ => Box::pin(async { replies::key_reused() }),
         }
     }
@@ -207,24 +214,26 @@ impl Keys {
     /// disk (the record may belong to a commit still waiting for its flush).
     fn replay(&self, stored: StoredReply) -> BoxFuture<'static, Reply> {
         let durable = self.store.sync_point();
-        let body = match stored.body {
-            StoredBody::Bytes(body) => Ok(body),
-            StoredBody::CreatedShow(id) => match self.store.load_show(id) {
-                Ok(Some(show)) => Ok(wire::created_show(&show).body),
-                Ok(None) => Err(EngineError::from(StoreError::Corrupt(format!(
-                    "the stored answer names show {id}, which is missing"
-                )))
-                .reply()),
-                Err(error) => Err(EngineError::from(error).reply()),
-            },
+        let show = match stored.body {
+            StoredBody::CreatedShow(id) => Some((id, self.store.load_show(id))),
+            StoredBody::Bytes(_) => None,
         };
         Box::pin(async move {
             if let Err(error) = durable.await {
                 return EngineError::from(error).reply();
             }
-            let body = match body {
-                Ok(body) => body,
-                Err(reply) => return reply,
+            let body = match (stored.body, show) {
+                (StoredBody::Bytes(body), _) => body,
+                (StoredBody::CreatedShow(_), Some((id, show))) => match show.await {
+                    Ok(Some(show)) => wire::created_show(&show).body,
+                    Ok(None) => {
+                        let missing =
+                            format!("the stored answer names show {id}, which is missing");
+                        return EngineError::from(StoreError::Corrupt(missing)).reply();
+                    }
+                    Err(error) => return EngineError::from(error).reply(),
+                },
+                (StoredBody::CreatedShow(id), None) => unreachable!("show {id} was looked up"),
             };
             crate::metrics::REPLAYS.inc();
             Reply {
@@ -237,17 +246,19 @@ impl Keys {
     }
 
     /// Whether `user` may store one more key (`max_keys_per_user`).
-    fn budget(&self, user: UserId) -> Result<(), Reply> {
+    async fn budget(&self, user: UserId) -> Result<(), Reply> {
         if user == UserId::ADMIN {
             return Ok(());
         }
         let cap = self.max_keys_per_user;
-        let stored = match self.counts.get(&user) {
-            Some(count) => *count,
+        let known = self.counts.get(&user).map(|count| *count);
+        let stored = match known {
+            Some(count) => count,
             None => {
                 let count = self
                     .store
                     .count_keys(user, cap)
+                    .await
                     .map_err(|e| EngineError::from(e).reply())?;
                 *self.counts.entry(user).or_insert(count)
             }
@@ -269,13 +280,13 @@ impl Keys {
 /// right now: 409 `request-in-progress` (same request) or 422 (another).
 pub fn answer_if_running(ledger: &IdempotencyLedger, req: &KeyedRequest) -> Option<Reply> {
     match ledger.running(req.user, &req.key, req.fingerprint)? {
-        Admission::Reused => Some(replies::key_reused()),
+        Admission_::Reused => Some(replies::key_reused()),
         _ => Some(replies::in_progress()),
     }
 }
 
-fn answer_now(reply: Reply) -> Admitted {
-    Admitted::Answer(Box::pin(async move { reply }))
+fn answer_now(reply: Reply) -> Admission {
+    Box::pin(std::future::ready(Err(reply)))
 }
 
 /// The id of the thing a keyed create makes: same user and key, same id,

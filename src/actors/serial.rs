@@ -16,11 +16,11 @@
 //! (`ops::owners`).
 
 use crate::domain::{IdempotencyLedger, KeyedRequest};
-use crate::idempotency::{self, Admitted, Keys};
+use crate::idempotency::{self, Keys};
 use crate::replies::{self, EngineError};
 use crate::runtime::registry::{AskFailure, Depth, Mailbox, Registry};
 use crate::runtime::threads::ActorThreads;
-use crate::store::StoreResult;
+use crate::store::StoreFuture;
 use crate::wire::Reply;
 use actix::{
     Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, Message, WrapFuture,
@@ -49,7 +49,7 @@ pub trait Owner: Sized + Unpin + 'static {
 
     fn record_id(record: &Self::Record) -> Self::Id;
     /// The record as stored (when the actor starts).
-    fn load(ctx: &Self::Ctx, id: Self::Id) -> StoreResult<Option<Self::Record>>;
+    fn load(ctx: &Self::Ctx, id: Self::Id) -> StoreFuture<Option<Self::Record>>;
     /// The keyed request of an operation (admitted by the shell first).
     fn request(op: &Self::Op) -> Option<&KeyedRequest>;
     /// Runs an admitted operation against the record as it is now.
@@ -110,18 +110,16 @@ impl<O: Owner> Kind<O> {
     /// Sends `op` to the actor of `id` (started with its record loaded if
     /// none is live) and waits for its answer.
     pub async fn ask(self: &Arc<Self>, id: O::Id, op: O::Op) -> Reply {
-        let start = || -> Result<Mailbox<SerialActor<O>>, EngineError> {
-            let record = O::load(&self.ctx, id)?;
-            Ok(SerialActor::launch(self.clone(), id, record))
-        };
+        let load = || O::load(&self.ctx, id);
+        let launch = |record| SerialActor::launch(self.clone(), id, record);
         let make = |reply| OpMsg {
             op: op.clone(),
             reply,
         };
-        match self.registry.ask(&id, start, make).await {
+        match self.registry.ask(&id, load, launch, make).await {
             Ok(reply) => reply,
             Err(AskFailure::Full) => replies::overloaded(),
-            Err(AskFailure::Start(error)) => error.reply(),
+            Err(AskFailure::Start(error)) => EngineError::from(error).reply(),
         }
     }
 }
@@ -168,13 +166,15 @@ impl<O: Owner> SerialActor<O> {
 
     fn start(&mut self, msg: OpMsg<O::Op>, ctx: &mut Context<Self>) {
         self.depth.taken();
-        let admitted = match O::request(&msg.op) {
-            Some(req) => self.kind.keys.admit(&mut self.ledger, req),
-            None => Admitted::Run,
-        };
-        let work: BoxFuture<'static, Done<O::Record>> = match admitted {
-            Admitted::Answer(answer) => Box::pin(async move { Done::answer(answer.await) }),
-            Admitted::Run => O::run(self.kind.ctx.clone(), self.id, self.record.clone(), msg.op),
+        let admission = O::request(&msg.op).map(|req| self.kind.keys.admit(&mut self.ledger, req));
+        let run = O::run(self.kind.ctx.clone(), self.id, self.record.clone(), msg.op);
+        let work = async move {
+            if let Some(admission) = admission {
+                if let Err(answer) = admission.await {
+                    return Done::answer(answer);
+                }
+            }
+            run.await
         };
         let reply = msg.reply;
         self.busy = true;

@@ -53,7 +53,7 @@ impl Engine {
     /// Starts the actor threads and loads every show from the store
     /// (recovery: there is nothing half-done to repair). Must run inside an
     /// actix `System`.
-    pub fn start(config: EngineConfig, store: Arc<dyn Store>) -> Result<Engine, StoreError> {
+    pub async fn start(config: EngineConfig, store: Arc<dyn Store>) -> Result<Engine, StoreError> {
         crate::metrics::init();
         let threads = Arc::new(ActorThreads::start(config.actor_threads));
         let crash = CrashPoints::new(config.crash_point.as_deref());
@@ -100,7 +100,7 @@ impl Engine {
                 new_shows,
             }),
         };
-        engine.inner.core.shows.load_all()?;
+        engine.inner.core.shows.load_all().await?;
         sweeper::start(&engine.inner.core, &engine.inner.sessions);
         Ok(engine)
     }
@@ -134,8 +134,8 @@ impl Engine {
     }
 
     /// The user a bearer token belongs to.
-    pub fn authenticate(&self, token: &str) -> Result<Option<UserId>, EngineError> {
-        self.inner.sessions.authenticate(token)
+    pub async fn authenticate(&self, token: &str) -> Result<Option<UserId>, EngineError> {
+        self.inner.sessions.authenticate(token).await
     }
 
     // ---- shows ----
@@ -163,7 +163,7 @@ impl Engine {
             return not_found("booking");
         };
         // Only the owner's cancel reaches (and activates) the actor.
-        match self.inner.core.store.load_booking(id) {
+        match self.inner.core.store.load_booking(id).await {
             Ok(Some(booking)) if booking.owner == user => {}
             Ok(_) => return not_found("booking"),
             Err(error) => return EngineError::from(error).reply(),

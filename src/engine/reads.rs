@@ -31,7 +31,7 @@ impl Engine {
         let Some(id) = id else {
             return not_found("booking");
         };
-        let found = self.inner.core.store.load_booking(id);
+        let found = self.inner.core.store.load_booking(id).await;
         self.read_reply(found.map(|b| {
             b.filter(|b| b.owner == user)
                 .map(|b| Reply::json(200, &wire::booking_out(&b)))
@@ -41,7 +41,7 @@ impl Engine {
     }
 
     pub async fn list_bookings(&self, user: UserId) -> Reply {
-        let found = self.inner.core.store.list_bookings(user);
+        let found = self.inner.core.store.list_bookings(user).await;
         self.read_reply(found.map(|bookings| {
             Reply::json(
                 200,
@@ -58,17 +58,18 @@ impl Engine {
             return not_found("cart");
         };
         let store = &self.inner.core.store;
-        let found = store.load_cart(cart).and_then(|cart| {
-            let Some(cart) = cart.filter(|c| c.owner == user) else {
+        let found = async {
+            let Some(cart) = store.load_cart(cart).await?.filter(|c| c.owner == user) else {
                 return Ok(not_found("cart"));
             };
             // A checked-out cart's items read as its booking stands.
             let booking = match cart.booking() {
-                Some(id) => store.load_booking(id)?.map(|b| b.status),
+                Some(id) => store.load_booking(id).await?.map(|b| b.status),
                 None => None,
             };
             Ok(Reply::json(200, &wire::cart_out(&cart, now_ms(), booking)))
-        });
+        }
+        .await;
         self.read_reply(found).await
     }
 

@@ -1,11 +1,12 @@
 //! Forgets completed idempotency keys and sessions past their TTL, on a
 //! thread of its own that holds the core only while it sweeps (so a
-//! stopped engine releases its data directory).
+//! stopped engine releases its data directory). It waits on the store's
+//! futures with a small runtime of its own.
 
 use crate::ops::session::Sessions;
 use crate::ops::Core;
 use crate::runtime::clock::now_ms;
-use crate::store::StoreResult;
+use crate::store::StoreFuture;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -19,10 +20,16 @@ pub(super) fn start(core: &Arc<Core>, sessions: &Arc<Sessions>) {
     let (core, sessions) = (Arc::downgrade(core), Arc::downgrade(sessions));
     let spawned = std::thread::Builder::new()
         .name("key-sweeper".into())
-        .spawn(move || loop {
-            std::thread::sleep(every);
-            if !sweep_once(&core, &sessions) {
-                return;
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime for the sweeper");
+            loop {
+                std::thread::sleep(every);
+                if !runtime.block_on(sweep_once(&core, &sessions)) {
+                    return;
+                }
             }
         });
     if let Err(error) = spawned {
@@ -31,28 +38,28 @@ pub(super) fn start(core: &Arc<Core>, sessions: &Arc<Sessions>) {
 }
 
 /// One sweep; false once the engine is gone.
-fn sweep_once(core: &Weak<Core>, sessions: &Weak<Sessions>) -> bool {
+async fn sweep_once(core: &Weak<Core>, sessions: &Weak<Sessions>) -> bool {
     let (Some(core), Some(sessions)) = (core.upgrade(), sessions.upgrade()) else {
         return false;
     };
     let now = now_ms();
     let keys_before = now.saturating_sub(core.config.idempotency_ttl_ms);
     let sessions_before = now.saturating_sub(core.config.session_ttl_ms);
-    let swept = sweep_all(|| core.store.sweep_keys(keys_before, SWEEP_BATCH));
+    let swept = sweep_all(|| core.store.sweep_keys(keys_before, SWEEP_BATCH)).await;
     crate::metrics::KEYS_EXPIRED.inc_by(swept as u64);
     if swept > 0 {
         core.keys.recount();
     }
-    sweep_all(|| core.store.sweep_sessions(sessions_before, SWEEP_BATCH));
+    sweep_all(|| core.store.sweep_sessions(sessions_before, SWEEP_BATCH)).await;
     sessions.forget_before(sessions_before);
     true
 }
 
 /// Calls `sweep` until it forgets less than a batch; the total forgotten.
-fn sweep_all(mut sweep: impl FnMut() -> StoreResult<usize>) -> usize {
+async fn sweep_all(mut sweep: impl FnMut() -> StoreFuture<usize>) -> usize {
     let mut total = 0;
     loop {
-        match sweep() {
+        match sweep().await {
             Ok(swept) => {
                 total += swept;
                 if swept < SWEEP_BATCH {

@@ -34,12 +34,12 @@ fn unauthorized() -> Reply {
 }
 
 /// The calling user (a guest session or the admin), rate-limited.
-pub fn user(state: &AppState, req: &HttpRequest) -> Result<UserId, Reply> {
+pub async fn user(state: &AppState, req: &HttpRequest) -> Result<UserId, Reply> {
     let token = bearer(req).ok_or_else(unauthorized)?;
     let user = if is_admin_token(state, token) {
         UserId::ADMIN
     } else {
-        match state.engine.authenticate(token) {
+        match state.engine.authenticate(token).await {
             Ok(Some(user)) => user,
             Ok(None) => return Err(unauthorized()),
             Err(error) => return Err(error.reply()),
@@ -50,7 +50,7 @@ pub fn user(state: &AppState, req: &HttpRequest) -> Result<UserId, Reply> {
 }
 
 /// The admin, or 401 (no or unknown token) / 403 (someone else).
-pub fn admin(state: &AppState, req: &HttpRequest) -> Result<UserId, Reply> {
+pub async fn admin(state: &AppState, req: &HttpRequest) -> Result<UserId, Reply> {
     let forbidden = || wire::problem(Code::Forbidden, "this endpoint needs the admin token");
     if state.admin_token_sha256.is_none() {
         return Err(forbidden());
@@ -59,7 +59,7 @@ pub fn admin(state: &AppState, req: &HttpRequest) -> Result<UserId, Reply> {
     if is_admin_token(state, token) {
         return Ok(UserId::ADMIN);
     }
-    match state.engine.authenticate(token) {
+    match state.engine.authenticate(token).await {
         Ok(Some(_)) => Err(forbidden()),
         Ok(None) => Err(unauthorized()),
         Err(error) => Err(error.reply()),
@@ -209,8 +209,8 @@ pub async fn keyed<T: DeserializeOwned>(
     empty: EmptyBody,
 ) -> Result<(KeyedRequest, T), Reply> {
     let user = match caller {
-        Caller::Admin => admin(state, req)?,
-        Caller::User => user(state, req)?,
+        Caller::Admin => admin(state, req).await?,
+        Caller::User => user(state, req).await?,
     };
     let body = body(state, req, payload).await?;
     let key = key(req)?;

@@ -128,6 +128,7 @@ pub async fn start(settings: &Settings) -> std::io::Result<Running> {
     let store = Arc::new(store);
     let was_empty = store.is_empty();
     let engine = Engine::start(settings.engine(), store.clone() as Arc<dyn Store>)
+        .await
         .map_err(std::io::Error::other)?;
     if was_empty && settings.demo {
         engine.seed_demo().await.map_err(std::io::Error::other)?;

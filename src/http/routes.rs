@@ -316,7 +316,7 @@ async fn create_booking(state: State, req: HttpRequest, payload: web::Payload) -
 async fn list_bookings(state: State, req: HttpRequest) -> HttpResponse {
     answer(
         async {
-            let user = extract::user(&state, &req)?;
+            let user = extract::user(&state, &req).await?;
             Ok(state.engine.list_bookings(user).await)
         }
         .await,
@@ -326,7 +326,7 @@ async fn list_bookings(state: State, req: HttpRequest) -> HttpResponse {
 async fn get_booking(state: State, req: HttpRequest, path: web::Path<String>) -> HttpResponse {
     answer(
         async {
-            let user = extract::user(&state, &req)?;
+            let user = extract::user(&state, &req).await?;
             Ok(state
                 .engine
                 .get_booking(user, BookingId::parse(&path))
@@ -339,7 +339,7 @@ async fn get_booking(state: State, req: HttpRequest, path: web::Path<String>) ->
 async fn cancel_booking(state: State, req: HttpRequest, path: web::Path<String>) -> HttpResponse {
     answer(
         async {
-            let user = extract::user(&state, &req)?;
+            let user = extract::user(&state, &req).await?;
             Ok(state
                 .engine
                 .cancel_booking(user, BookingId::parse(&path))
@@ -367,7 +367,7 @@ async fn create_cart(state: State, req: HttpRequest, payload: web::Payload) -> H
 async fn get_cart(state: State, req: HttpRequest, path: web::Path<String>) -> HttpResponse {
     answer(
         async {
-            let user = extract::user(&state, &req)?;
+            let user = extract::user(&state, &req).await?;
             Ok(state.engine.get_cart(user, CartId::parse(&path)).await)
         }
         .await,
@@ -419,7 +419,7 @@ async fn remove_item(
 ) -> HttpResponse {
     answer(
         async {
-            let user = extract::user(&state, &req)?;
+            let user = extract::user(&state, &req).await?;
             let (cart, show, seat) = path.into_inner();
             Ok(state
                 .engine

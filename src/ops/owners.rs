@@ -6,7 +6,7 @@ use crate::actors::serial::{Done, Owner};
 use crate::domain::{
     Booking, BookingId, Cart, CartId, KeyedRequest, SeatLabel, Show, ShowId, UserId,
 };
-use crate::store::StoreResult;
+use crate::store::StoreFuture;
 use futures_util::future::BoxFuture;
 
 /// What a cart's actor is asked to do.
@@ -44,7 +44,7 @@ impl Owner for Carts {
         cart.id
     }
 
-    fn load(ctx: &Ctx, id: CartId) -> StoreResult<Option<Cart>> {
+    fn load(ctx: &Ctx, id: CartId) -> StoreFuture<Option<Cart>> {
         ctx.store.load_cart(id)
     }
 
@@ -97,7 +97,7 @@ impl Owner for Bookings {
         booking.id
     }
 
-    fn load(ctx: &Ctx, id: BookingId) -> StoreResult<Option<Booking>> {
+    fn load(ctx: &Ctx, id: BookingId) -> StoreFuture<Option<Booking>> {
         ctx.store.load_booking(id)
     }
 
@@ -145,7 +145,7 @@ impl Owner for NewShows {
         show.id
     }
 
-    fn load(ctx: &Ctx, id: ShowId) -> StoreResult<Option<Show>> {
+    fn load(ctx: &Ctx, id: ShowId) -> StoreFuture<Option<Show>> {
         ctx.store.load_show(id)
     }
 

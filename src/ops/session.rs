@@ -57,12 +57,12 @@ impl Sessions {
     }
 
     /// The user a bearer token belongs to, if its session is valid.
-    pub fn authenticate(&self, token: &str) -> Result<Option<UserId>, EngineError> {
+    pub async fn authenticate(&self, token: &str) -> Result<Option<UserId>, EngineError> {
         let hash = token_hash(token);
         let session = match self.cache.get(&hash) {
             Some(session) => Some(*session),
             None => {
-                let session = self.store.load_session(&hash)?;
+                let session = self.store.load_session(hash).await?;
                 if let Some(session) = session {
                     if self.cache.len() >= SESSION_CACHE_LIMIT {
                         self.cache.clear();

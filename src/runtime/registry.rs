@@ -185,17 +185,28 @@ impl<K: Eq + Hash + Clone, A: Actor> Registry<K, A> {
         }
     }
 
+    /// The live actor of `id`, if one is running.
+    pub fn live(&self, id: &K) -> Option<Mailbox<A>> {
+        self.live
+            .get(id)
+            .filter(|live| live.addr.connected())
+            .map(|live| live.clone())
+    }
+
     /// Sends a request made by `make` (around its reply channel) to the
-    /// actor for `id`, started by `start` if none is live, and waits for
-    /// the answer. A request that reached an actor as it stopped is dropped
+    /// actor for `id` and waits for the answer. With no live actor, `load`
+    /// reads its state (without holding the registry) and `launch` starts
+    /// it (at most one per id; a state loaded by a loser of that race is
+    /// dropped). A request that reached an actor as it stopped is dropped
     /// unhandled (its reply channel closes) and is sent again to a fresh
     /// actor; every request sent this way must be safe to send twice (the
     /// actors' requests are: keyed, or a release, or a seat claim that a
     /// stopping seat never took).
-    pub async fn ask<M, R, E>(
+    pub async fn ask<M, R, E, T, Fut>(
         &self,
         id: &K,
-        start: impl Fn() -> Result<Mailbox<A>, E>,
+        load: impl Fn() -> Fut,
+        launch: impl Fn(T) -> Mailbox<A>,
         make: impl Fn(oneshot::Sender<R>) -> M,
     ) -> Result<R, AskFailure<E>>
     where
@@ -203,9 +214,17 @@ impl<K: Eq + Hash + Clone, A: Actor> Registry<K, A> {
         A::Context: ToEnvelope<A, M>,
         M: Message + Send + 'static,
         M::Result: Send,
+        Fut: std::future::Future<Output = Result<T, E>>,
     {
         for _ in 0..SEND_ATTEMPTS {
-            let mailbox = self.get_or_start(id, &start).map_err(AskFailure::Start)?;
+            let mailbox = match self.live(id) {
+                Some(mailbox) => mailbox,
+                None => {
+                    let state = load().await.map_err(AskFailure::Start)?;
+                    self.get_or_start(id, || Ok::<_, E>(launch(state)))
+                        .map_err(AskFailure::Start)?
+                }
+            };
             let (reply, answer) = oneshot::channel();
             match mailbox.try_send(make(reply)) {
                 Ok(()) => match answer.await {

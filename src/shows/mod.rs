@@ -93,11 +93,11 @@ impl Shows {
     /// Loads every show in the store (start-up). Nothing to repair: every
     /// multi-record change was one atomic write, and in-flight keys were
     /// never persisted.
-    pub fn load_all(&self) -> StoreResult<usize> {
-        let shows = self.store.list_shows()?;
+    pub async fn load_all(&self) -> StoreResult<usize> {
+        let shows = self.store.list_shows().await?;
         let count = shows.len();
         for show in shows {
-            self.load(show)?;
+            self.load(show).await?;
         }
         Ok(count)
     }
@@ -106,11 +106,11 @@ impl Shows {
     /// seat records (a lapsed hold reads as available), the live holds per
     /// user (each holding cart names its owner), and an actor for each held
     /// seat so its expiry timer runs.
-    pub fn load(&self, show: Show) -> StoreResult<Arc<ShowUnit>> {
+    pub async fn load(&self, show: Show) -> StoreResult<Arc<ShowUnit>> {
         let now = now_ms();
         let unit = self.new_unit(show);
         let mut held = Vec::new();
-        for (index, state) in self.store.load_taken_seats(unit.id())? {
+        for (index, state) in self.store.load_taken_seats(unit.id()).await? {
             if index >= unit.show().layout.capacity() {
                 return Err(StoreError::Corrupt(format!(
                     "seat {index} outside show {}",
@@ -132,8 +132,8 @@ impl Shows {
             let owner = match owners.get(&hold.cart) {
                 Some(owner) => *owner,
                 None => {
-                    let owner = self.store.load_cart(hold.cart)?.map(|cart| cart.owner);
-                    *owners.entry(hold.cart).or_insert(owner)
+                    let cart = self.store.load_cart(hold.cart).await?;
+                    *owners.entry(hold.cart).or_insert(cart.map(|c| c.owner))
                 }
             };
             if let Some(user) = owner {
@@ -141,9 +141,11 @@ impl Shows {
             }
         }
         for hold in &held {
-            if let Err(error) = unit.activate_seat(hold.seat) {
-                tracing::warn!(?error, "could not activate a held seat");
-            }
+            let state = SeatState::Held {
+                cart: hold.cart,
+                until_ms: hold.until_ms,
+            };
+            unit.activate_seat(hold.seat, state);
         }
         self.units.insert(unit.id(), unit.clone());
         Ok(unit)

@@ -133,7 +133,7 @@ fn a_refused_seat_gives_back_the_seats_that_agreed() {
 
 /// Writes `show` with seat A1 held by `user`'s `cart` until `until_ms`
 /// and seat A3 booked.
-fn write_show_with_a_hold_and_a_booking(
+async fn write_show_with_a_hold_and_a_booking(
     store: &dyn Store,
     show: &Show,
     user: UserId,
@@ -166,7 +166,7 @@ fn write_show_with_a_hold_and_a_booking(
         ],
     };
     assert!(matches!(
-        store.commit(write),
+        store.submit(write).await,
         Ok(CommitOutcome::Committed(_))
     ));
 }
@@ -178,8 +178,8 @@ fn a_show_is_loaded_listed_and_unloaded_as_one_unit() {
         let show = show(4);
         let (user, cart) = (UserId(Uuid::new_v4()), CartId(Uuid::new_v4()));
         let until_ms = now_ms() + 600_000;
-        write_show_with_a_hold_and_a_booking(&*world.store, &show, user, cart, until_ms);
-        assert_eq!(world.shows.load_all().expect("the store reads"), 1);
+        write_show_with_a_hold_and_a_booking(&*world.store, &show, user, cart, until_ms).await;
+        assert_eq!(world.shows.load_all().await.expect("the store reads"), 1);
         let listed: Vec<ShowId> = world.shows.list().iter().map(|u| u.id()).collect();
         assert_eq!(listed, vec![show.id]);
         let unit = world.shows.get(show.id).expect("the show is served");

@@ -2,7 +2,7 @@
 //! actors of its seats in use, and its live holds per user.
 
 use crate::actors::seat::{LapseHandler, Prepare, Resolve, SeatActor, SeatHome, Stop};
-use crate::domain::{Claim, Decision, Show, ShowId, TxnId};
+use crate::domain::{Claim, Decision, SeatState, Show, ShowId, TxnId};
 use crate::replies::EngineError;
 use crate::runtime::clock::now_ms;
 use crate::runtime::hold_quota::HoldQuota;
@@ -72,22 +72,17 @@ impl ShowUnit {
         self.home.registry.len()
     }
 
-    fn start_seat(&self, index: u32) -> Result<Mailbox<SeatActor>, EngineError> {
-        let state = self.store.load_seat(self.id(), index)?;
-        Ok(SeatActor::launch(
-            &self.threads,
-            self.home.clone(),
-            index,
-            state,
-        ))
+    fn launch_seat(&self, index: u32, state: SeatState) -> Mailbox<SeatActor> {
+        SeatActor::launch(&self.threads, self.home.clone(), index, state)
     }
 
     /// Starts the actor of a seat if none is live (a held seat at load).
-    pub(super) fn activate_seat(&self, index: u32) -> Result<(), EngineError> {
-        self.home
+    pub(super) fn activate_seat(&self, index: u32, state: SeatState) {
+        let started = self
+            .home
             .registry
-            .get_or_start(&index, || self.start_seat(index))
-            .map(|_| ())
+            .get_or_start(&index, || Ok::<_, ()>(self.launch_seat(index, state)));
+        debug_assert!(started.is_ok(), "launching cannot fail");
     }
 
     /// Asks seat `index` to reserve itself for `txn`.
@@ -97,6 +92,8 @@ impl ShowUnit {
         txn: TxnId,
         claim: Claim,
     ) -> Result<Decision, EngineError> {
+        let load = || self.store.load_seat(self.id(), index);
+        let launch = |state| self.launch_seat(index, state);
         let make = |reply| Prepare {
             txn,
             claim,
@@ -105,11 +102,11 @@ impl ShowUnit {
         };
         self.home
             .registry
-            .ask(&index, || self.start_seat(index), make)
+            .ask(&index, load, launch, make)
             .await
             .map_err(|failure| match failure {
                 AskFailure::Full => EngineError::Overloaded,
-                AskFailure::Start(error) => error,
+                AskFailure::Start(error) => EngineError::from(error),
             })
     }
 
@@ -118,28 +115,19 @@ impl ShowUnit {
     /// it). Never refused for capacity: a prepared seat waits for exactly
     /// one of these, and cannot passivate meanwhile.
     pub(super) async fn resolve_seat(&self, index: u32, txn: TxnId, commit: bool) {
-        match self
-            .home
-            .registry
-            .get_or_start(&index, || self.start_seat(index))
-        {
-            Ok(mailbox) => {
-                if mailbox.addr.send(Resolve { txn, commit }).await.is_err() {
-                    tracing::error!(show = %self.id(), index, "seat stopped before its resolve");
-                }
-            }
-            Err(error) => tracing::error!(?error, "seat resolve undeliverable"),
+        let Some(mailbox) = self.home.registry.live(&index) else {
+            tracing::error!(show = %self.id(), index, "a prepared seat is not live");
+            return;
+        };
+        if mailbox.addr.send(Resolve { txn, commit }).await.is_err() {
+            tracing::error!(show = %self.id(), index, "seat stopped before its resolve");
         }
     }
 
     /// Aborts a prepared seat without waiting (a transaction dropped
     /// unresolved).
     pub(super) fn abort_seat_now(&self, index: u32, txn: TxnId) {
-        if let Ok(mailbox) = self
-            .home
-            .registry
-            .get_or_start(&index, || self.start_seat(index))
-        {
+        if let Some(mailbox) = self.home.registry.live(&index) {
             mailbox.addr.do_send(Resolve { txn, commit: false });
         }
     }

@@ -1,7 +1,9 @@
 //! The contract every store keeps (see the module docs of `store`): the
 //! `Store` trait and the values that cross it.
 
-use crate::domain::{Booking, Cart, IdempotencyKey, SeatState, Show, ShowId, StoredReply, UserId};
+use crate::domain::{
+    Booking, BookingId, Cart, CartId, IdempotencyKey, SeatState, Show, ShowId, StoredReply, UserId,
+};
 use futures_util::future::BoxFuture;
 
 /// A position in the commit order; durable once the flusher has passed it.
@@ -53,12 +55,14 @@ pub enum CommitOutcome {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The storage engine failed (its own message).
     #[error("storage error: {0}")]
-    Io(#[from] sled::Error),
+    Io(String),
     #[error("corrupt record: {0}")]
     Corrupt(String),
-    /// The storage failed or stopped. Carries a message rather than the
-    /// error itself, because every write set of a failed batch gets it.
+    /// The storage failed, stopped or cannot be reached: nothing was
+    /// written (answered 503). Carries a message rather than the error
+    /// itself, because every write set of a failed batch gets it.
     #[error("storage unavailable: {0}")]
     Unavailable(String),
     /// The commit queue is full: nothing was written (answered 503).
@@ -68,51 +72,59 @@ pub enum StoreError {
     /// nothing was written, or nothing waited for (answered 503).
     #[error("the store's {0} is stalled")]
     Stalled(&'static str),
+    /// The connection broke while a commit was being made and the store
+    /// could not find out whether it took effect. Never answered as a
+    /// success or a failure: the engine stops (fail-stop) and its restart
+    /// reads what is there.
+    #[error("the outcome of a commit is unknown: {0}")]
+    OutcomeUnknown(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// What the engine needs from durable storage.
+/// A store operation in flight.
+pub type StoreFuture<T> = BoxFuture<'static, StoreResult<T>>;
+
+/// What the engine needs from durable storage. Every read and write is a
+/// future: a remote store answers over the network, and no actor thread
+/// may block on it.
 pub trait Store: Send + Sync + 'static {
-    /// Commits now, on the calling thread.
-    fn commit(&self, writes: WriteSet) -> StoreResult<CommitOutcome>;
-    /// Commits with the same contract as `commit`, resolving once the write
-    /// set is applied (visible); a store may batch submitted write sets
-    /// into shared commits. `Busy` means nothing was written.
-    fn submit(&self, writes: WriteSet) -> BoxFuture<'static, StoreResult<CommitOutcome>> {
-        let result = self.commit(writes);
-        Box::pin(async move { result })
-    }
-    /// Resolves once every commit up to `ticket` is on disk.
-    fn durable(&self, ticket: Ticket) -> BoxFuture<'static, StoreResult<()>>;
+    /// Applies a write set atomically (all its mutations and its key
+    /// record, or nothing; a key record already there: nothing, and that
+    /// record back), resolving once it is applied (visible). A store may
+    /// batch submitted write sets into shared commits. `Busy` and
+    /// `Stalled` mean nothing was written.
+    fn submit(&self, writes: WriteSet) -> StoreFuture<CommitOutcome>;
+    /// Resolves once every commit up to `ticket` is durable.
+    fn durable(&self, ticket: Ticket) -> StoreFuture<()>;
     /// Resolves once everything a reader could have seen before the call
     /// is durable (for replays and reads of committed state).
-    fn sync_point(&self) -> BoxFuture<'static, StoreResult<()>>;
+    fn sync_point(&self) -> StoreFuture<()>;
 
-    fn load_show(&self, id: ShowId) -> StoreResult<Option<Show>>;
-    fn list_shows(&self) -> StoreResult<Vec<Show>>;
+    fn load_show(&self, id: ShowId) -> StoreFuture<Option<Show>>;
+    fn list_shows(&self) -> StoreFuture<Vec<Show>>;
     /// Every seat of a show whose state is not `Available`.
-    fn load_taken_seats(&self, show: ShowId) -> StoreResult<Vec<(u32, SeatState)>>;
-    fn load_seat(&self, show: ShowId, index: u32) -> StoreResult<SeatState>;
-    fn load_cart(&self, id: crate::domain::CartId) -> StoreResult<Option<Cart>>;
-    fn load_booking(&self, id: crate::domain::BookingId) -> StoreResult<Option<Booking>>;
-    fn list_bookings(&self, user: UserId) -> StoreResult<Vec<Booking>>;
+    fn load_taken_seats(&self, show: ShowId) -> StoreFuture<Vec<(u32, SeatState)>>;
+    fn load_seat(&self, show: ShowId, index: u32) -> StoreFuture<SeatState>;
+    fn load_cart(&self, id: CartId) -> StoreFuture<Option<Cart>>;
+    fn load_booking(&self, id: BookingId) -> StoreFuture<Option<Booking>>;
+    fn list_bookings(&self, user: UserId) -> StoreFuture<Vec<Booking>>;
     /// The user of a session and when it was created (ms since the epoch).
-    fn load_session(&self, token_hash: &[u8; 32]) -> StoreResult<Option<(UserId, u64)>>;
-    fn load_key(&self, user: UserId, key: &IdempotencyKey) -> StoreResult<Option<StoredReply>>;
+    fn load_session(&self, token_hash: [u8; 32]) -> StoreFuture<Option<(UserId, u64)>>;
+    fn load_key(&self, user: UserId, key: &IdempotencyKey) -> StoreFuture<Option<StoredReply>>;
 
     /// Forgets up to `limit` completed idempotency records created before
-    /// `created_before_ms`; returns how many. Not flushed on its own: a
-    /// forgotten key that comes back after a crash is still within the
+    /// `created_before_ms`; returns how many. Not made durable on its own:
+    /// a forgotten key that comes back after a crash is still within the
     /// contract (keys are kept *at least* their TTL).
-    fn sweep_keys(&self, created_before_ms: u64, limit: usize) -> StoreResult<usize>;
+    fn sweep_keys(&self, created_before_ms: u64, limit: usize) -> StoreFuture<usize>;
 
     /// Counts a user's stored idempotency records, stopping at `limit`.
-    fn count_keys(&self, user: UserId, limit: usize) -> StoreResult<usize>;
+    fn count_keys(&self, user: UserId, limit: usize) -> StoreFuture<usize>;
 
     /// Forgets up to `limit` sessions created before `created_before_ms`.
-    fn sweep_sessions(&self, created_before_ms: u64, limit: usize) -> StoreResult<usize>;
+    fn sweep_sessions(&self, created_before_ms: u64, limit: usize) -> StoreFuture<usize>;
 
-    /// Flushes everything now (shutdown).
+    /// Makes everything durable now (shutdown).
     fn flush(&self) -> StoreResult<()>;
 }

@@ -19,7 +19,8 @@ mod sled_store;
 pub mod watchdog;
 
 pub use contract::{
-    CommitOutcome, KeyRecord, Mutation, Store, StoreError, StoreResult, Ticket, WriteSet,
+    CommitOutcome, KeyRecord, Mutation, Store, StoreError, StoreFuture, StoreResult, Ticket,
+    WriteSet,
 };
 pub use sled_store::{SledOptions, SledStore, DEFAULT_COMMIT_QUEUE_CAPACITY};
 pub use watchdog::WaitLimits;

@@ -14,14 +14,15 @@
 mod committer;
 
 use super::codec::{self, *};
-use super::contract::{CommitOutcome, Store, StoreError, StoreResult, Ticket, WriteSet};
+use super::contract::{
+    CommitOutcome, Store, StoreError, StoreFuture, StoreResult, Ticket, WriteSet,
+};
 use super::group_commit::GroupCommit;
 use super::watchdog::{WaitLimits, Watchdog};
 use crate::domain::{
     Booking, BookingId, Cart, CartId, IdempotencyKey, SeatState, Show, ShowId, StoredReply, UserId,
 };
 use committer::{apply_sets, committer, outcome, EncodedSet, Submitted};
-use futures_util::future::BoxFuture;
 use sled::transaction::TransactionError;
 use std::path::Path;
 use std::sync::{mpsc, Arc};
@@ -143,8 +144,12 @@ fn session_created_ms(value: &[u8]) -> Option<u64> {
         .map(|b| u64::from_be_bytes(b.try_into().expect("8 bytes")))
 }
 
-impl Store for SledStore {
-    fn commit(&self, writes: WriteSet) -> StoreResult<CommitOutcome> {
+/// The store's reads and a commit, synchronous: sled answers from memory
+/// or its page cache without waiting on anything, so the `Store` methods
+/// wrap these in ready futures.
+impl SledStore {
+    /// Commits now, on the calling thread (tests, benches).
+    pub fn commit(&self, writes: WriteSet) -> StoreResult<CommitOutcome> {
         self.group.admit_write()?;
         let sets = [EncodedSet::new(&writes)];
         let (result, ticket) = self.group.commit(|| apply_sets(&self.db, &sets));
@@ -154,7 +159,111 @@ impl Store for SledStore {
         }
     }
 
-    fn submit(&self, writes: WriteSet) -> BoxFuture<'static, StoreResult<CommitOutcome>> {
+    pub fn load_show(&self, id: ShowId) -> StoreResult<Option<Show>> {
+        self.get(&show_key(id))?
+            .map(|v| decode_show(&v))
+            .transpose()
+    }
+
+    pub fn list_shows(&self) -> StoreResult<Vec<Show>> {
+        self.db
+            .scan_prefix([codec::KIND_SHOW])
+            .map(|entry| decode_show(&entry?.1))
+            .collect()
+    }
+
+    pub fn load_taken_seats(&self, show: ShowId) -> StoreResult<Vec<(u32, SeatState)>> {
+        self.db
+            .scan_prefix(seat_prefix(show))
+            .map(|entry| {
+                let (key, value) = entry?;
+                let index = key
+                    .get(17..21)
+                    .map(|b| u32::from_be_bytes(b.try_into().expect("4 bytes")))
+                    .ok_or_else(|| StoreError::Corrupt("seat key".into()))?;
+                Ok((index, decode_seat(&value)?))
+            })
+            .collect()
+    }
+
+    pub fn load_seat(&self, show: ShowId, index: u32) -> StoreResult<SeatState> {
+        match self.get(&seat_key(show, index))? {
+            Some(value) => decode_seat(&value),
+            None => Ok(SeatState::Available),
+        }
+    }
+
+    pub fn load_cart(&self, id: CartId) -> StoreResult<Option<Cart>> {
+        self.get(&cart_key(id))?
+            .map(|v| decode_cart(&v))
+            .transpose()
+    }
+
+    pub fn load_booking(&self, id: BookingId) -> StoreResult<Option<Booking>> {
+        self.get(&booking_key(id))?
+            .map(|v| decode_booking(&v))
+            .transpose()
+    }
+
+    pub fn list_bookings(&self, user: UserId) -> StoreResult<Vec<Booking>> {
+        let mut bookings = Vec::new();
+        for entry in self.db.scan_prefix(user_booking_prefix(user)) {
+            let (key, _) = entry?;
+            let id = BookingId(uuid_at(&key, 17)?);
+            if let Some(booking) = self.load_booking(id)? {
+                bookings.push(booking);
+            }
+        }
+        bookings.sort_by_key(|b| (b.created_at_ms, b.id));
+        Ok(bookings)
+    }
+
+    pub fn load_session(&self, token_hash: &[u8; 32]) -> StoreResult<Option<(UserId, u64)>> {
+        match self.get(&session_key(token_hash))? {
+            Some(value) => {
+                let created = session_created_ms(&value)
+                    .ok_or_else(|| StoreError::Corrupt("session".into()))?;
+                Ok(Some((UserId(uuid_at(&value, 0)?), created)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    pub fn load_key(&self, user: UserId, key: &IdempotencyKey) -> StoreResult<Option<StoredReply>> {
+        self.get(&key_record_key(user, key))?
+            .map(|v| decode_reply(&v))
+            .transpose()
+    }
+
+    pub fn sweep_keys(&self, created_before_ms: u64, limit: usize) -> StoreResult<usize> {
+        self.sweep(codec::KIND_KEY, created_before_ms, limit, |value| {
+            Ok(decode_reply(value)?.created_at_ms)
+        })
+    }
+
+    pub fn count_keys(&self, user: UserId, limit: usize) -> StoreResult<usize> {
+        let mut prefix = vec![codec::KIND_KEY];
+        prefix.extend_from_slice(user.0.as_bytes());
+        let mut count = 0;
+        for entry in self.db.scan_prefix(prefix) {
+            entry?;
+            count += 1;
+            if count >= limit {
+                break;
+            }
+        }
+        Ok(count)
+    }
+
+    pub fn sweep_sessions(&self, created_before_ms: u64, limit: usize) -> StoreResult<usize> {
+        self.sweep(codec::KIND_SESSION, created_before_ms, limit, |value| {
+            Ok(session_created_ms(value).unwrap_or(0))
+        })
+    }
+}
+
+impl Store for SledStore {
+    fn submit(&self, writes: WriteSet) -> StoreFuture<CommitOutcome> {
         let (reply, answer) = oneshot::channel();
         let sent = self.group.admit_write().and_then(|()| match &self.submit {
             Some(queue) => queue
@@ -175,119 +284,76 @@ impl Store for SledStore {
         })
     }
 
-    fn durable(&self, ticket: Ticket) -> BoxFuture<'static, StoreResult<()>> {
+    fn durable(&self, ticket: Ticket) -> StoreFuture<()> {
         self.group.durable(ticket)
     }
 
-    fn sync_point(&self) -> BoxFuture<'static, StoreResult<()>> {
+    fn sync_point(&self) -> StoreFuture<()> {
         self.group.sync_point()
     }
 
-    fn load_show(&self, id: ShowId) -> StoreResult<Option<Show>> {
-        self.get(&show_key(id))?
-            .map(|v| decode_show(&v))
-            .transpose()
+    fn load_show(&self, id: ShowId) -> StoreFuture<Option<Show>> {
+        ready(SledStore::load_show(self, id))
     }
 
-    fn list_shows(&self) -> StoreResult<Vec<Show>> {
-        self.db
-            .scan_prefix([codec::KIND_SHOW])
-            .map(|entry| decode_show(&entry?.1))
-            .collect()
+    fn list_shows(&self) -> StoreFuture<Vec<Show>> {
+        ready(SledStore::list_shows(self))
     }
 
-    fn load_taken_seats(&self, show: ShowId) -> StoreResult<Vec<(u32, SeatState)>> {
-        self.db
-            .scan_prefix(seat_prefix(show))
-            .map(|entry| {
-                let (key, value) = entry?;
-                let index = key
-                    .get(17..21)
-                    .map(|b| u32::from_be_bytes(b.try_into().expect("4 bytes")))
-                    .ok_or_else(|| StoreError::Corrupt("seat key".into()))?;
-                Ok((index, decode_seat(&value)?))
-            })
-            .collect()
+    fn load_taken_seats(&self, show: ShowId) -> StoreFuture<Vec<(u32, SeatState)>> {
+        ready(SledStore::load_taken_seats(self, show))
     }
 
-    fn load_seat(&self, show: ShowId, index: u32) -> StoreResult<SeatState> {
-        match self.get(&seat_key(show, index))? {
-            Some(value) => decode_seat(&value),
-            None => Ok(SeatState::Available),
-        }
+    fn load_seat(&self, show: ShowId, index: u32) -> StoreFuture<SeatState> {
+        ready(SledStore::load_seat(self, show, index))
     }
 
-    fn load_cart(&self, id: CartId) -> StoreResult<Option<Cart>> {
-        self.get(&cart_key(id))?
-            .map(|v| decode_cart(&v))
-            .transpose()
+    fn load_cart(&self, id: CartId) -> StoreFuture<Option<Cart>> {
+        ready(SledStore::load_cart(self, id))
     }
 
-    fn load_booking(&self, id: BookingId) -> StoreResult<Option<Booking>> {
-        self.get(&booking_key(id))?
-            .map(|v| decode_booking(&v))
-            .transpose()
+    fn load_booking(&self, id: BookingId) -> StoreFuture<Option<Booking>> {
+        ready(SledStore::load_booking(self, id))
     }
 
-    fn list_bookings(&self, user: UserId) -> StoreResult<Vec<Booking>> {
-        let mut bookings = Vec::new();
-        for entry in self.db.scan_prefix(user_booking_prefix(user)) {
-            let (key, _) = entry?;
-            let id = BookingId(uuid_at(&key, 17)?);
-            if let Some(booking) = self.load_booking(id)? {
-                bookings.push(booking);
-            }
-        }
-        bookings.sort_by_key(|b| (b.created_at_ms, b.id));
-        Ok(bookings)
+    fn list_bookings(&self, user: UserId) -> StoreFuture<Vec<Booking>> {
+        ready(SledStore::list_bookings(self, user))
     }
 
-    fn load_session(&self, token_hash: &[u8; 32]) -> StoreResult<Option<(UserId, u64)>> {
-        match self.get(&session_key(token_hash))? {
-            Some(value) => {
-                let created = session_created_ms(&value)
-                    .ok_or_else(|| StoreError::Corrupt("session".into()))?;
-                Ok(Some((UserId(uuid_at(&value, 0)?), created)))
-            }
-            None => Ok(None),
-        }
+    fn load_session(&self, token_hash: [u8; 32]) -> StoreFuture<Option<(UserId, u64)>> {
+        ready(SledStore::load_session(self, &token_hash))
     }
 
-    fn load_key(&self, user: UserId, key: &IdempotencyKey) -> StoreResult<Option<StoredReply>> {
-        self.get(&key_record_key(user, key))?
-            .map(|v| decode_reply(&v))
-            .transpose()
+    fn load_key(&self, user: UserId, key: &IdempotencyKey) -> StoreFuture<Option<StoredReply>> {
+        ready(SledStore::load_key(self, user, key))
     }
 
-    fn sweep_keys(&self, created_before_ms: u64, limit: usize) -> StoreResult<usize> {
-        self.sweep(codec::KIND_KEY, created_before_ms, limit, |value| {
-            Ok(decode_reply(value)?.created_at_ms)
-        })
+    fn sweep_keys(&self, created_before_ms: u64, limit: usize) -> StoreFuture<usize> {
+        ready(SledStore::sweep_keys(self, created_before_ms, limit))
     }
 
-    fn count_keys(&self, user: UserId, limit: usize) -> StoreResult<usize> {
-        let mut prefix = vec![codec::KIND_KEY];
-        prefix.extend_from_slice(user.0.as_bytes());
-        let mut count = 0;
-        for entry in self.db.scan_prefix(prefix) {
-            entry?;
-            count += 1;
-            if count >= limit {
-                break;
-            }
-        }
-        Ok(count)
+    fn count_keys(&self, user: UserId, limit: usize) -> StoreFuture<usize> {
+        ready(SledStore::count_keys(self, user, limit))
     }
 
-    fn sweep_sessions(&self, created_before_ms: u64, limit: usize) -> StoreResult<usize> {
-        self.sweep(codec::KIND_SESSION, created_before_ms, limit, |value| {
-            Ok(session_created_ms(value).unwrap_or(0))
-        })
+    fn sweep_sessions(&self, created_before_ms: u64, limit: usize) -> StoreFuture<usize> {
+        ready(SledStore::sweep_sessions(self, created_before_ms, limit))
     }
 
     fn flush(&self) -> StoreResult<()> {
         self.db.flush()?;
         Ok(())
+    }
+}
+
+/// A result already at hand, as a store future.
+fn ready<T: Send + 'static>(result: StoreResult<T>) -> StoreFuture<T> {
+    Box::pin(std::future::ready(result))
+}
+
+impl From<sled::Error> for StoreError {
+    fn from(error: sled::Error) -> Self {
+        StoreError::Io(error.to_string())
     }
 }
 
