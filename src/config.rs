@@ -2,7 +2,7 @@
 //! given with `--config`) < `BOXOFFICE_*` environment variables < flags.
 
 use crate::runtime::EngineConfig;
-use crate::store::{SledOptions, WaitLimits};
+use crate::store::{PgOptions, SledOptions, WaitLimits};
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
@@ -15,6 +15,15 @@ pub struct Settings {
     pub bind: String,
     /// Directory of the embedded sled store.
     pub data_dir: PathBuf,
+    /// Keep everything in this PostgreSQL database instead of sled.
+    pub database_url: Option<String>,
+    /// PostgreSQL: connections in the pool (reads and commit rounds).
+    pub postgres_pool_size: usize,
+    /// PostgreSQL: most write sets in one commit round (one transaction);
+    /// 1 is one transaction per request.
+    pub postgres_max_batch: usize,
+    /// PostgreSQL: commit rounds in flight at once.
+    pub postgres_committers: usize,
     /// Bearer token of the admin; unset means admin endpoints answer 403.
     pub admin_token: Option<String>,
     pub hold_ttl_secs: u64,
@@ -66,6 +75,10 @@ pub struct Settings {
 const KEYS: &[&str] = &[
     "bind",
     "data_dir",
+    "database_url",
+    "postgres_pool_size",
+    "postgres_max_batch",
+    "postgres_committers",
     "admin_token",
     "hold_ttl_secs",
     "idempotency_ttl_secs",
@@ -95,6 +108,10 @@ impl Default for Settings {
         Settings {
             bind: "127.0.0.1:8080".into(),
             data_dir: PathBuf::from("./data"),
+            database_url: None,
+            postgres_pool_size: PgOptions::default().pool_size,
+            postgres_max_batch: PgOptions::default().max_batch,
+            postgres_committers: PgOptions::default().committers,
             admin_token: None,
             hold_ttl_secs: 600,
             idempotency_ttl_secs: 86_400,
@@ -159,6 +176,19 @@ impl Settings {
                 stall_ms: self.store_stall_ms,
                 deadline_ms: self.store_deadline_ms,
             },
+        }
+    }
+
+    /// How the PostgreSQL store is set up.
+    pub fn pg_options(&self) -> PgOptions {
+        let sled = self.sled_options();
+        PgOptions {
+            pool_size: self.postgres_pool_size.max(2),
+            max_batch: self.postgres_max_batch.max(1),
+            committers: self.postgres_committers.max(1),
+            commit_queue_capacity: sled.commit_queue_capacity,
+            wait_limits: sled.wait_limits,
+            ..PgOptions::default()
         }
     }
 

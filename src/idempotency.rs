@@ -194,6 +194,7 @@ impl Keys {
                 let req = req.expect("only a keyed write set can find its key taken");
                 Settled::NotApplied(self.answer_stored(existing, req.fingerprint).await)
             }
+            Err(StoreError::OutcomeUnknown(why)) => fail_stop(&why),
             Err(error) => Settled::NotApplied(EngineError::from(error).reply()),
         }
     }
@@ -296,4 +297,16 @@ pub fn derived_id(namespace: Uuid, user: UserId, key: &IdempotencyKey) -> Uuid {
     name.extend_from_slice(user.0.as_bytes());
     name.extend_from_slice(key.as_str().as_bytes());
     Uuid::new_v5(&namespace, &name)
+}
+
+/// A commit whose outcome the store could not learn: it may or may not
+/// have taken effect, so its request can be answered neither yes nor no,
+/// and the seats it reserved can be neither committed nor aborted. The
+/// process stops; its restart reads what is there, and the request's retry
+/// with its key replays or runs afresh, exactly once.
+fn fail_stop(why: &str) -> ! {
+    let message = format!("the outcome of a commit is unknown ({why}): aborting");
+    tracing::error!("{message}");
+    eprintln!("{message}");
+    std::process::abort()
 }

@@ -18,20 +18,32 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the HTTP server with the embedded sled store.
+    /// Run the HTTP server: with the embedded sled store in --data-dir, or
+    /// on PostgreSQL with --database-url.
     Serve {
         /// Address to listen on (overrides config `bind`).
         #[arg(long)]
         bind: Option<String>,
-        /// Data directory (overrides config `data_dir`).
+        /// Data directory of the sled store (overrides config `data_dir`).
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// Keep everything in this PostgreSQL database instead of sled
+        /// (`postgres://USER@HOST:PORT/DB`; env BOXOFFICE_DATABASE_URL).
+        #[arg(long)]
+        database_url: Option<String>,
         /// Settings file (default: config/default.toml, if present).
         #[arg(long)]
         config: Option<PathBuf>,
         /// Do not seed demo shows on an empty data directory.
         #[arg(long)]
         no_demo: bool,
+    },
+    /// Apply the PostgreSQL schema's migrations the database lacks, and
+    /// nothing else.
+    Migrate {
+        /// The database (env BOXOFFICE_DATABASE_URL).
+        #[arg(long, env = "BOXOFFICE_DATABASE_URL")]
+        database_url: String,
     },
     /// Simulate a crowd booking concurrently, with faults, and check the
     /// engine's promises on what happened (exit 1 on any violation).
@@ -109,6 +121,7 @@ fn main() -> std::process::ExitCode {
         Command::Serve {
             bind,
             data_dir,
+            database_url,
             config,
             no_demo,
         } => {
@@ -125,11 +138,26 @@ fn main() -> std::process::ExitCode {
             if let Some(dir) = data_dir {
                 settings.data_dir = dir;
             }
+            if database_url.is_some() {
+                settings.database_url = database_url;
+            }
             if no_demo {
                 settings.demo = false;
             }
             match actix_web::rt::System::new().block_on(serve(settings)) {
                 Ok(()) => std::process::ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("boxoffice: {error}");
+                    std::process::ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Migrate { database_url } => {
+            match boxoffice::store::postgres::migrate_only(&database_url) {
+                Ok(applied) => {
+                    println!("migrations applied: {applied}");
+                    std::process::ExitCode::SUCCESS
+                }
                 Err(error) => {
                     eprintln!("boxoffice: {error}");
                     std::process::ExitCode::FAILURE
@@ -204,7 +232,12 @@ async fn serve(settings: Settings) -> std::io::Result<()> {
     // Tests and scripts read this line to learn the port (with --bind :0).
     println!("listening on http://{}", running.addr);
     std::io::stdout().flush()?;
-    tracing::info!(addr = %running.addr, data_dir = %settings.data_dir.display(), "serving");
+    match &settings.database_url {
+        Some(_) => tracing::info!(addr = %running.addr, "serving, on PostgreSQL"),
+        None => {
+            tracing::info!(addr = %running.addr, data_dir = %settings.data_dir.display(), "serving")
+        }
+    }
     let handle = running.server.handle();
     let shutdown = running.shutdown_sender();
     actix_web::rt::spawn(async move {

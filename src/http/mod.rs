@@ -14,7 +14,7 @@ pub use state::{AppState, MAX_BODY_BYTES};
 
 use crate::config::Settings;
 use crate::engine::Engine;
-use crate::store::{SledStore, Store};
+use crate::store::{PgStore, SledStore, Store};
 use crate::wire::{self, Code};
 use actix_web::dev::{Server, ServerHandle, Service, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
@@ -31,7 +31,7 @@ pub struct Running {
     pub server: Server,
     pub addr: SocketAddr,
     pub engine: Engine,
-    pub store: Arc<SledStore>,
+    pub store: Arc<dyn Store>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -119,15 +119,27 @@ where
     }
 }
 
-/// Opens the store, recovers the engine, seeds demo shows on an empty
-/// store, and binds the server. Must run inside an actix `System`.
-pub async fn start(settings: &Settings) -> std::io::Result<Running> {
+/// PostgreSQL when a database URL is set (migrated first), else the sled
+/// store in the data directory.
+async fn open_store(settings: &Settings) -> std::io::Result<Arc<dyn Store>> {
+    if let Some(url) = &settings.database_url {
+        let store = PgStore::connect(url, settings.pg_options())
+            .await
+            .map_err(std::io::Error::other)?;
+        return Ok(Arc::new(store));
+    }
     std::fs::create_dir_all(&settings.data_dir)?;
     let store = SledStore::open_with(&settings.data_dir, settings.sled_options())
         .map_err(std::io::Error::other)?;
-    let store = Arc::new(store);
-    let was_empty = store.is_empty();
-    let engine = Engine::start(settings.engine(), store.clone() as Arc<dyn Store>)
+    Ok(Arc::new(store))
+}
+
+/// Opens the store, recovers the engine, seeds demo shows on an empty
+/// store, and binds the server. Must run inside an actix `System`.
+pub async fn start(settings: &Settings) -> std::io::Result<Running> {
+    let store = open_store(settings).await?;
+    let was_empty = store.is_empty().await.map_err(std::io::Error::other)?;
+    let engine = Engine::start(settings.engine(), store.clone())
         .await
         .map_err(std::io::Error::other)?;
     if was_empty && settings.demo {

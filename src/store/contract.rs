@@ -101,6 +101,10 @@ pub trait Store: Send + Sync + 'static {
     /// is durable (for replays and reads of committed state).
     fn sync_point(&self) -> StoreFuture<()>;
 
+    /// True on a first start: nothing was ever stored (demo shows are
+    /// seeded then).
+    fn is_empty(&self) -> StoreFuture<bool>;
+
     fn load_show(&self, id: ShowId) -> StoreFuture<Option<Show>>;
     fn list_shows(&self) -> StoreFuture<Vec<Show>>;
     /// Every seat of a show whose state is not `Available`.

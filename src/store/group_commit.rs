@@ -11,7 +11,11 @@
 //! starts waiting, and a "503, no effect" at that point would be a lie.
 
 use super::contract::{StoreError, StoreResult, Ticket};
-use super::watchdog::{Activity, Watchdog};
+use super::watchdog::{Activity, WaitLimits, Watchdog};
+
+/// The watchdog lanes of a group commit.
+const COMMIT_LANE: usize = 0;
+const FLUSH_LANE: usize = 1;
 use futures_util::future::BoxFuture;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -70,12 +74,13 @@ impl Drop for GroupCommit {
 }
 
 impl GroupCommit {
-    /// Starts the flusher thread; `flush` is called with no lock held,
-    /// timed by `watchdog`.
-    pub fn start<F>(flush: F, watchdog: Arc<Watchdog>) -> Self
+    /// Starts the flusher thread; `flush` is called with no lock held.
+    /// Commits and flushes are timed against `limits`.
+    pub fn start<F>(flush: F, limits: WaitLimits) -> Self
     where
         F: Fn() -> StoreResult<()> + Send + 'static,
     {
+        let watchdog = Watchdog::start(limits, &[Activity::Commit, Activity::Flush]);
         let committed = Arc::new(AtomicU64::new(0));
         let started = Arc::new(AtomicU64::new(0));
         let (durable_tx, durable) = watch::channel(Flushed::default());
@@ -102,7 +107,7 @@ impl GroupCommit {
     /// The watchdog times it (one committer at a time is timed).
     pub fn commit<T>(&self, apply: impl FnOnce() -> T) -> (T, Ticket) {
         self.applying.fetch_add(1, Ordering::SeqCst);
-        let committing = self.watchdog.running(Activity::Commit);
+        let committing = self.watchdog.running(COMMIT_LANE);
         let result = apply();
         drop(committing);
         let ticket = Ticket(self.committed.fetch_add(1, Ordering::SeqCst) + 1);
@@ -194,7 +199,7 @@ fn flusher<F>(
         // (and everything any reader saw before the flush started).
         started.fetch_add(1, Ordering::SeqCst);
         let target = committed.load(Ordering::SeqCst);
-        let flushing = watchdog.running(Activity::Flush);
+        let flushing = watchdog.running(FLUSH_LANE);
         hang_here_in_tests();
         let flushed_now = flush();
         drop(flushing);

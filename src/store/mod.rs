@@ -1,5 +1,5 @@
-//! Durable storage behind a trait, so the embedded sled store can later be
-//! swapped for a distributed one (PostgreSQL) without touching actors.
+//! Durable storage behind a trait: the embedded sled store (the default)
+//! and PostgreSQL (`postgres`), with the same contract.
 //!
 //! The contract every implementation keeps:
 //! - `commit` applies a `WriteSet` atomically: all mutations and the
@@ -15,6 +15,7 @@
 pub mod codec;
 mod contract;
 mod group_commit;
+pub mod postgres;
 mod sled_store;
 pub mod watchdog;
 
@@ -22,5 +23,6 @@ pub use contract::{
     CommitOutcome, KeyRecord, Mutation, Store, StoreError, StoreFuture, StoreResult, Ticket,
     WriteSet,
 };
+pub use postgres::{PgOptions, PgStore};
 pub use sled_store::{SledOptions, SledStore, DEFAULT_COMMIT_QUEUE_CAPACITY};
 pub use watchdog::WaitLimits;

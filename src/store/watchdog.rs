@@ -43,8 +43,6 @@ pub enum Activity {
 }
 
 impl Activity {
-    const ALL: [Activity; 2] = [Activity::Commit, Activity::Flush];
-
     pub fn as_str(self) -> &'static str {
         match self {
             Activity::Commit => "commit",
@@ -56,13 +54,16 @@ impl Activity {
 pub struct Watchdog {
     limits: WaitLimits,
     epoch: Instant,
-    /// When each activity started, in ms since `epoch` plus one; 0: idle.
-    running_since: [AtomicU64; 2],
+    /// One lane per thing that may run at once (a flusher, each committer):
+    /// what it does, and when it started (ms since `epoch` plus one; 0:
+    /// idle).
+    lanes: Vec<(Activity, AtomicU64)>,
 }
 
 impl Watchdog {
-    /// A watchdog with its own thread, which lives as long as the watchdog.
-    pub fn start(limits: WaitLimits) -> Arc<Watchdog> {
+    /// A watchdog of `lanes` with its own thread, which lives as long as
+    /// the watchdog.
+    pub fn start(limits: WaitLimits, lanes: &[Activity]) -> Arc<Watchdog> {
         let limits = WaitLimits {
             stall_ms: limits.stall_ms.max(1),
             deadline_ms: limits.deadline_ms.max(limits.stall_ms).max(1),
@@ -70,7 +71,7 @@ impl Watchdog {
         let watchdog = Arc::new(Watchdog {
             limits,
             epoch: Instant::now(),
-            running_since: [AtomicU64::new(0), AtomicU64::new(0)],
+            lanes: lanes.iter().map(|a| (*a, AtomicU64::new(0))).collect(),
         });
         let every = Duration::from_millis((limits.stall_ms / 4).clamp(5, 250));
         let watched = Arc::downgrade(&watchdog);
@@ -81,13 +82,13 @@ impl Watchdog {
         watchdog
     }
 
-    /// Times `activity` until the returned guard is dropped.
-    pub fn running(&self, activity: Activity) -> Running<'_> {
+    /// Times the work of `lane` until the returned guard is dropped.
+    pub fn running(&self, lane: usize) -> Running<'_> {
         let since = self.epoch.elapsed().as_millis() as u64 + 1;
-        self.running_since[activity as usize].store(since, Ordering::SeqCst);
+        self.lanes[lane].1.store(since, Ordering::SeqCst);
         Running {
             watchdog: self,
-            activity,
+            lane,
         }
     }
 
@@ -101,11 +102,11 @@ impl Watchdog {
     /// The activity running longest, and for how many ms.
     fn longest(&self) -> Option<(Activity, u64)> {
         let now = self.epoch.elapsed().as_millis() as u64 + 1;
-        Activity::ALL
-            .into_iter()
-            .filter_map(|activity| {
-                let since = self.running_since[activity as usize].load(Ordering::SeqCst);
-                (since != 0).then(|| (activity, now.saturating_sub(since)))
+        self.lanes
+            .iter()
+            .filter_map(|(activity, since)| {
+                let since = since.load(Ordering::SeqCst);
+                (since != 0).then(|| (*activity, now.saturating_sub(since)))
             })
             .max_by_key(|(_, ms)| *ms)
     }
@@ -130,15 +131,15 @@ impl Watchdog {
     }
 }
 
-/// An activity being timed; it ends when this is dropped.
+/// Work being timed; it ends when this is dropped.
 pub struct Running<'a> {
     watchdog: &'a Watchdog,
-    activity: Activity,
+    lane: usize,
 }
 
 impl Drop for Running<'_> {
     fn drop(&mut self) {
-        self.watchdog.running_since[self.activity as usize].store(0, Ordering::SeqCst);
+        self.watchdog.lanes[self.lane].1.store(0, Ordering::SeqCst);
     }
 }
 
@@ -158,13 +159,14 @@ mod tests {
 
     #[test]
     fn an_activity_is_stalled_past_its_limit_and_idle_once_done() {
-        let watchdog = Watchdog::start(WaitLimits {
+        let limits = WaitLimits {
             stall_ms: 200,
             deadline_ms: 60_000,
-        });
+        };
+        let watchdog = Watchdog::start(limits, &[Activity::Commit, Activity::Flush]);
         assert_eq!(watchdog.stalled(), None);
         {
-            let _flush = watchdog.running(Activity::Flush);
+            let _flush = watchdog.running(1);
             assert_eq!(watchdog.stalled(), None, "just started");
             std::thread::sleep(Duration::from_millis(250));
             assert_eq!(watchdog.stalled(), Some(Activity::Flush));

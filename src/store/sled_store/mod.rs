@@ -18,7 +18,7 @@ use super::contract::{
     CommitOutcome, Store, StoreError, StoreFuture, StoreResult, Ticket, WriteSet,
 };
 use super::group_commit::GroupCommit;
-use super::watchdog::{WaitLimits, Watchdog};
+use super::watchdog::WaitLimits;
 use crate::domain::{
     Booking, BookingId, Cart, CartId, IdempotencyKey, SeatState, Show, ShowId, StoredReply, UserId,
 };
@@ -84,7 +84,7 @@ impl SledStore {
         let flushed = db.clone();
         let group = Arc::new(GroupCommit::start(
             move || flushed.flush().map(|_| ()).map_err(Into::into),
-            Watchdog::start(options.wait_limits),
+            options.wait_limits,
         ));
         let (submit, queue) = mpsc::sync_channel(options.commit_queue_capacity.max(1));
         let (committer_db, committer_group) = (db.clone(), group.clone());
@@ -290,6 +290,10 @@ impl Store for SledStore {
 
     fn sync_point(&self) -> StoreFuture<()> {
         self.group.sync_point()
+    }
+
+    fn is_empty(&self) -> StoreFuture<bool> {
+        ready(Ok(SledStore::is_empty(self)))
     }
 
     fn load_show(&self, id: ShowId) -> StoreFuture<Option<Show>> {

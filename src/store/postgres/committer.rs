@@ -1,0 +1,544 @@
+//! Group commit on PostgreSQL: the write sets waiting when a round starts
+//! (up to `max_batch`) go into one transaction, in two round trips.
+//!
+//! 1. `BEGIN`; the transaction's id; every key record of the round inserted
+//!    with `ON CONFLICT DO NOTHING` in one statement, in a stable order
+//!    (user, key), so that concurrent rounds, on this node or another,
+//!    never wait on each other in a cycle; then every key record of the
+//!    round read back. A write set whose key record it inserted is applied;
+//!    one whose key was there already (or claimed by an earlier write set of
+//!    this round) gets that record (`KeyTaken`) and writes nothing.
+//! 2. The effects of the applied write sets, in bulk (`unnest`: one
+//!    statement per kind of record), then `COMMIT`, pipelined.
+//!
+//! A COMMIT whose connection broke has an unknown outcome: the round asks
+//! the database, on a new connection, what became of its transaction id
+//! (`pg_xact_status`) and answers accordingly; if it cannot find out before
+//! the deadline it says `OutcomeUnknown` (the engine stops: fail-stop).
+
+use super::{db_error, is_transient, pool_error, Submitted};
+use crate::domain::{IdempotencyKey, SeatState, StoredReply, UserId};
+use crate::store::codec::{decode_reply, encode_booking, encode_cart, encode_reply, encode_show};
+use crate::store::contract::{CommitOutcome, Mutation, StoreError, StoreResult, Ticket};
+use crate::store::watchdog::Watchdog;
+use deadpool_postgres::{Object, Pool};
+use futures_util::future::{try_join_all, BoxFuture};
+use futures_util::FutureExt;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+/// What every committer shares.
+pub(super) struct Rounds {
+    pub pool: Pool,
+    pub queue: tokio::sync::Mutex<mpsc::Receiver<Submitted>>,
+    pub max_batch: usize,
+    pub watchdog: Arc<Watchdog>,
+    pub tickets: AtomicU64,
+    /// How long a round tries to learn the outcome of a broken COMMIT.
+    pub resolve_for: Duration,
+}
+
+/// One committer: takes what waits, commits it as one round, answers.
+pub(super) async fn run(rounds: Arc<Rounds>, lane: usize) {
+    loop {
+        let batch = {
+            let mut queue = rounds.queue.lock().await;
+            let Some(first) = queue.recv().await else {
+                return;
+            };
+            let mut batch = vec![first];
+            while batch.len() < rounds.max_batch {
+                match queue.try_recv() {
+                    Ok(next) => batch.push(next),
+                    Err(_) => break,
+                }
+            }
+            batch
+        };
+        crate::metrics::COMMIT_BATCH.observe(batch.len() as f64);
+        let running = rounds.watchdog.running(lane);
+        let outcome = round(&rounds, &batch).await;
+        drop(running);
+        match outcome {
+            Ok(taken) => {
+                let ticket = Ticket(rounds.tickets.fetch_add(1, Ordering::SeqCst) + 1);
+                for (submitted, taken) in batch.into_iter().zip(taken) {
+                    let answer = match taken {
+                        None => Ok(CommitOutcome::Committed(ticket)),
+                        Some(Ok(record)) => Ok(CommitOutcome::KeyTaken(record)),
+                        Some(Err(error)) => Err(error),
+                    };
+                    let _ = submitted.reply.send(answer);
+                }
+            }
+            Err(error) => {
+                for submitted in batch {
+                    let _ = submitted.reply.send(Err(clone_error(&error)));
+                }
+            }
+        }
+    }
+}
+
+fn clone_error(error: &StoreError) -> StoreError {
+    match error {
+        StoreError::Io(m) => StoreError::Io(m.clone()),
+        StoreError::Corrupt(m) => StoreError::Corrupt(m.clone()),
+        StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
+        StoreError::Busy => StoreError::Busy,
+        StoreError::Stalled(what) => StoreError::Stalled(what),
+        StoreError::OutcomeUnknown(m) => StoreError::OutcomeUnknown(m.clone()),
+    }
+}
+
+/// Per write set: `None` applied, `Some(Ok(record))` its key was taken,
+/// `Some(Err(_))` its key record could not be read back.
+type Taken = Option<StoreResult<StoredReply>>;
+
+/// A key of the round: (user, key).
+type KeyId = (Uuid, String);
+
+async fn round(rounds: &Rounds, batch: &[Submitted]) -> StoreResult<Vec<Taken>> {
+    let mut client = rounds.pool.get().await.map_err(pool_error)?;
+    let keys = KeyPlan::of(batch);
+    let (xid, inserted, records) = match claim_keys(&client, &keys).await {
+        Ok(claimed) => claimed,
+        Err(error) => {
+            rollback(&mut client).await;
+            return Err(db_error(error));
+        }
+    };
+    let taken = keys.taken(batch, &inserted, &records);
+    let effects = Effects::of(batch, &taken);
+    match write_and_commit(&client, &effects).await {
+        Ok(()) => Ok(taken),
+        Err(Failed::Statement(error)) => {
+            // A failed statement aborts the transaction: its COMMIT rolled
+            // back (PostgreSQL answers COMMIT in an aborted transaction so).
+            rollback(&mut client).await;
+            Err(db_error(error))
+        }
+        Err(Failed::Connection(error)) => {
+            drop(client);
+            match resolve(rounds, &xid).await {
+                Some(true) => Ok(taken),
+                Some(false) => Err(StoreError::Unavailable(format!(
+                    "the connection broke during the commit, which did not take effect: {error}"
+                ))),
+                None => Err(StoreError::OutcomeUnknown(format!(
+                    "transaction {xid}: {error}"
+                ))),
+            }
+        }
+    }
+}
+
+/// The key records of a round, in the stable order they are inserted in.
+struct KeyPlan {
+    /// Write set index -> its key, for keyed sets.
+    key_of: Vec<Option<KeyId>>,
+    /// The first write set of the round with each key: it may claim it.
+    first_with: HashMap<KeyId, usize>,
+    users: Vec<Uuid>,
+    names: Vec<String>,
+    created_at_ms: Vec<i64>,
+    replies: Vec<Vec<u8>>,
+}
+
+impl KeyPlan {
+    fn of(batch: &[Submitted]) -> KeyPlan {
+        let key_of: Vec<Option<KeyId>> = batch
+            .iter()
+            .map(|s| s.writes.key.as_ref().map(|k| key_id(k.user, &k.key)))
+            .collect();
+        let mut first_with = HashMap::new();
+        for (i, key) in key_of.iter().enumerate() {
+            if let Some(key) = key {
+                first_with.entry(key.clone()).or_insert(i);
+            }
+        }
+        let mut ordered: BTreeMap<&KeyId, usize> = BTreeMap::new();
+        for (key, i) in &first_with {
+            ordered.insert(key, *i);
+        }
+        let mut plan = KeyPlan {
+            key_of: Vec::new(),
+            first_with: HashMap::new(),
+            users: Vec::with_capacity(ordered.len()),
+            names: Vec::with_capacity(ordered.len()),
+            created_at_ms: Vec::with_capacity(ordered.len()),
+            replies: Vec::with_capacity(ordered.len()),
+        };
+        for ((user, name), i) in ordered {
+            let record = batch[i].writes.key.as_ref().expect("a keyed set");
+            plan.users.push(*user);
+            plan.names.push(name.clone());
+            plan.created_at_ms.push(record.reply.created_at_ms as i64);
+            plan.replies.push(encode_reply(&record.reply));
+        }
+        plan.key_of = key_of;
+        plan.first_with = first_with;
+        plan
+    }
+
+    /// What each write set gets, from the keys this round inserted and
+    /// every key record as read back.
+    fn taken(
+        &self,
+        batch: &[Submitted],
+        inserted: &[KeyId],
+        records: &HashMap<KeyId, Vec<u8>>,
+    ) -> Vec<Taken> {
+        (0..batch.len())
+            .map(|i| {
+                let key = self.key_of[i].as_ref()?;
+                let claimed = self.first_with.get(key) == Some(&i) && inserted.contains(key);
+                if claimed {
+                    return None;
+                }
+                Some(match records.get(key) {
+                    Some(reply) => decode_reply(reply),
+                    None => Err(StoreError::Unavailable(
+                        "a key record vanished during its commit".into(),
+                    )),
+                })
+            })
+            .collect()
+    }
+}
+
+fn key_id(user: UserId, key: &IdempotencyKey) -> KeyId {
+    (user.0, key.as_str().to_string())
+}
+
+/// Round trip 1: `BEGIN`, the transaction id, the key records inserted and
+/// read back, pipelined.
+async fn claim_keys(
+    client: &Object,
+    keys: &KeyPlan,
+) -> Result<(String, Vec<KeyId>, HashMap<KeyId, Vec<u8>>), tokio_postgres::Error> {
+    const INSERT: &str = "INSERT INTO idempotency_keys (user_id, key, created_at_ms, reply)
+        SELECT * FROM unnest($1::uuid[], $2::text[], $3::int8[], $4::bytea[])
+        ON CONFLICT DO NOTHING RETURNING user_id, key";
+    const READ: &str = "SELECT user_id, key, reply FROM idempotency_keys
+        WHERE (user_id, key) IN (SELECT * FROM unnest($1::uuid[], $2::text[]))";
+    let xid_statement = client
+        .prepare_cached("SELECT pg_current_xact_id()::text")
+        .await?;
+    let insert = client.prepare_cached(INSERT).await?;
+    let read = client.prepare_cached(READ).await?;
+    let begin = client.batch_execute("BEGIN");
+    let xid = client.query_one(&xid_statement, &[]);
+    if keys.users.is_empty() {
+        let (_, xid) = tokio::try_join!(begin, xid)?;
+        return Ok((xid.get(0), Vec::new(), HashMap::new()));
+    }
+    let insert_params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
+        [&keys.users, &keys.names, &keys.created_at_ms, &keys.replies];
+    let read_params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&keys.users, &keys.names];
+    let inserting = client.query(&insert, &insert_params);
+    let reading = client.query(&read, &read_params);
+    let (_, xid, inserted, records) = tokio::try_join!(begin, xid, inserting, reading)?;
+    let inserted = inserted
+        .iter()
+        .map(|row| (row.get::<_, Uuid>(0), row.get::<_, String>(1)))
+        .collect();
+    let records = records
+        .iter()
+        .map(|row| ((row.get(0), row.get(1)), row.get::<_, Vec<u8>>(2)))
+        .collect();
+    Ok((xid.get(0), inserted, records))
+}
+
+/// The records the applied write sets change, one list per table, each
+/// record once (the last write of it in the round wins).
+#[derive(Default)]
+struct Effects {
+    shows: BTreeMap<Uuid, Vec<u8>>,
+    /// (show, seat) -> its state; `Available` deletes the row.
+    seats: BTreeMap<(Uuid, i32), SeatState>,
+    carts: BTreeMap<Uuid, (Uuid, Vec<u8>)>,
+    bookings: BTreeMap<Uuid, (Uuid, i64, Vec<u8>)>,
+    sessions: BTreeMap<Vec<u8>, (Uuid, i64)>,
+}
+
+impl Effects {
+    fn of(batch: &[Submitted], taken: &[Taken]) -> Effects {
+        let mut effects = Effects::default();
+        for (submitted, taken) in batch.iter().zip(taken) {
+            if taken.is_some() {
+                continue;
+            }
+            for mutation in &submitted.writes.mutations {
+                effects.add(mutation);
+            }
+        }
+        effects
+    }
+
+    fn add(&mut self, mutation: &Mutation) {
+        match mutation {
+            Mutation::Show(show) => {
+                self.shows.insert(show.id.0, encode_show(show));
+            }
+            Mutation::Seat { show, index, state } => {
+                self.seats.insert((show.0, *index as i32), *state);
+            }
+            Mutation::Cart(cart) => {
+                self.carts
+                    .insert(cart.id.0, (cart.owner.0, encode_cart(cart)));
+            }
+            Mutation::Booking(booking) => {
+                let row = (
+                    booking.owner.0,
+                    booking.created_at_ms as i64,
+                    encode_booking(booking),
+                );
+                self.bookings.insert(booking.id.0, row);
+            }
+            Mutation::Session {
+                token_hash,
+                user,
+                created_at_ms,
+            } => {
+                self.sessions
+                    .insert(token_hash.to_vec(), (user.0, *created_at_ms as i64));
+            }
+        }
+    }
+}
+
+/// How phase 2 failed.
+enum Failed {
+    /// A statement was refused: the transaction rolled back.
+    Statement(tokio_postgres::Error),
+    /// The connection broke: the COMMIT may or may not have happened.
+    Connection(tokio_postgres::Error),
+}
+
+/// Round trip 2: every table's changes in bulk, then COMMIT, pipelined.
+async fn write_and_commit(client: &Object, effects: &Effects) -> Result<(), Failed> {
+    let statements = effect_statements(client, effects).await.map_err(classify)?;
+    let writes = try_join_all(statements);
+    let commit = client.batch_execute("COMMIT");
+    let (written, committed) = tokio::join!(writes, commit);
+    match (written, committed) {
+        (Ok(_), Ok(())) => Ok(()),
+        (Err(error), _) | (Ok(_), Err(error)) => Err(classify(error)),
+    }
+}
+
+fn classify(error: tokio_postgres::Error) -> Failed {
+    if error.code().is_none() {
+        Failed::Connection(error)
+    } else {
+        Failed::Statement(error)
+    }
+}
+
+type Write<'a> = BoxFuture<'a, Result<u64, tokio_postgres::Error>>;
+
+/// One statement per table that changes (none for a table that does not).
+async fn effect_statements<'a>(
+    client: &'a Object,
+    effects: &'a Effects,
+) -> Result<Vec<Write<'a>>, tokio_postgres::Error> {
+    let mut writes: Vec<Write<'a>> = Vec::new();
+    if !effects.shows.is_empty() {
+        let statement = client
+            .prepare_cached(
+                "INSERT INTO shows (id, record)
+                 SELECT * FROM unnest($1::uuid[], $2::bytea[]) ON CONFLICT (id) DO NOTHING",
+            )
+            .await?;
+        let ids: Vec<Uuid> = effects.shows.keys().copied().collect();
+        let records: Vec<&[u8]> = effects.shows.values().map(Vec::as_slice).collect();
+        writes.push(async move { client.execute(&statement, &[&ids, &records]).await }.boxed());
+    }
+    writes.extend(seat_statements(client, effects).await?);
+    if !effects.carts.is_empty() {
+        let statement = client
+            .prepare_cached(
+                "INSERT INTO carts (id, owner_id, record)
+                 SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::bytea[])
+                 ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record",
+            )
+            .await?;
+        let ids: Vec<Uuid> = effects.carts.keys().copied().collect();
+        let owners: Vec<Uuid> = effects.carts.values().map(|c| c.0).collect();
+        let records: Vec<&[u8]> = effects.carts.values().map(|c| c.1.as_slice()).collect();
+        writes.push(
+            async move { client.execute(&statement, &[&ids, &owners, &records]).await }.boxed(),
+        );
+    }
+    if !effects.bookings.is_empty() {
+        let statement = client
+            .prepare_cached(
+                "INSERT INTO bookings (id, owner_id, created_at_ms, record)
+                 SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int8[], $4::bytea[])
+                 ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record",
+            )
+            .await?;
+        let ids: Vec<Uuid> = effects.bookings.keys().copied().collect();
+        let owners: Vec<Uuid> = effects.bookings.values().map(|b| b.0).collect();
+        let created: Vec<i64> = effects.bookings.values().map(|b| b.1).collect();
+        let records: Vec<&[u8]> = effects.bookings.values().map(|b| b.2.as_slice()).collect();
+        writes.push(
+            async move {
+                client
+                    .execute(&statement, &[&ids, &owners, &created, &records])
+                    .await
+            }
+            .boxed(),
+        );
+    }
+    if !effects.sessions.is_empty() {
+        let statement = client
+            .prepare_cached(
+                "INSERT INTO sessions (token_hash, user_id, created_at_ms)
+                 SELECT * FROM unnest($1::bytea[], $2::uuid[], $3::int8[])",
+            )
+            .await?;
+        let hashes: Vec<&[u8]> = effects.sessions.keys().map(Vec::as_slice).collect();
+        let users: Vec<Uuid> = effects.sessions.values().map(|s| s.0).collect();
+        let created: Vec<i64> = effects.sessions.values().map(|s| s.1).collect();
+        writes.push(
+            async move {
+                client
+                    .execute(&statement, &[&hashes, &users, &created])
+                    .await
+            }
+            .boxed(),
+        );
+    }
+    Ok(writes)
+}
+
+/// Seats taken (upserted) and seats given back (their rows deleted).
+async fn seat_statements<'a>(
+    client: &'a Object,
+    effects: &'a Effects,
+) -> Result<Vec<Write<'a>>, tokio_postgres::Error> {
+    let mut writes: Vec<Write<'a>> = Vec::new();
+    let (freed, taken): (Vec<_>, Vec<_>) = effects
+        .seats
+        .iter()
+        .partition(|(_, state)| **state == SeatState::Available);
+    if !taken.is_empty() {
+        let statement = client
+            .prepare_cached(
+                "INSERT INTO seats (show_id, seat_index, state, cart_id, until_ms, booking_id)
+                 SELECT * FROM unnest($1::uuid[], $2::int4[], $3::int2[], $4::uuid[],
+                                      $5::int8[], $6::uuid[])
+                 ON CONFLICT (show_id, seat_index) DO UPDATE SET state = EXCLUDED.state,
+                     cart_id = EXCLUDED.cart_id, until_ms = EXCLUDED.until_ms,
+                     booking_id = EXCLUDED.booking_id",
+            )
+            .await?;
+        let mut columns = SeatColumns::default();
+        for ((show, index), state) in taken {
+            columns.push(*show, *index, *state);
+        }
+        writes.push(
+            async move {
+                let c = &columns;
+                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] = [
+                    &c.shows,
+                    &c.indexes,
+                    &c.states,
+                    &c.carts,
+                    &c.until_ms,
+                    &c.bookings,
+                ];
+                client.execute(&statement, &params).await
+            }
+            .boxed(),
+        );
+    }
+    if !freed.is_empty() {
+        let statement = client
+            .prepare_cached(
+                "DELETE FROM seats WHERE (show_id, seat_index) IN
+                 (SELECT * FROM unnest($1::uuid[], $2::int4[]))",
+            )
+            .await?;
+        let shows: Vec<Uuid> = freed.iter().map(|((show, _), _)| *show).collect();
+        let indexes: Vec<i32> = freed.iter().map(|((_, index), _)| *index).collect();
+        writes.push(async move { client.execute(&statement, &[&shows, &indexes]).await }.boxed());
+    }
+    Ok(writes)
+}
+
+/// The columns of the seat rows a round writes.
+#[derive(Default)]
+struct SeatColumns {
+    shows: Vec<Uuid>,
+    indexes: Vec<i32>,
+    states: Vec<i16>,
+    carts: Vec<Option<Uuid>>,
+    until_ms: Vec<Option<i64>>,
+    bookings: Vec<Option<Uuid>>,
+}
+
+impl SeatColumns {
+    fn push(&mut self, show: Uuid, index: i32, state: SeatState) {
+        self.shows.push(show);
+        self.indexes.push(index);
+        let (code, cart, until_ms, booking) = match state {
+            SeatState::Held { cart, until_ms } => (1, Some(cart.0), Some(until_ms as i64), None),
+            SeatState::Booked { booking } => (2, None, None, Some(booking.0)),
+            SeatState::Available => unreachable!("an available seat has no row"),
+        };
+        self.states.push(code);
+        self.carts.push(cart);
+        self.until_ms.push(until_ms);
+        self.bookings.push(booking);
+    }
+}
+
+async fn rollback(client: &mut Object) {
+    if let Err(error) = client.batch_execute("ROLLBACK").await {
+        tracing::debug!(%error, "rollback after a failed round");
+    }
+}
+
+/// What became of transaction `xid`, asked on a new connection until the
+/// database answers or `resolve_for` has passed: `Some(committed)`, or
+/// `None` if it could not be learned.
+async fn resolve(rounds: &Rounds, xid: &str) -> Option<bool> {
+    let started = Instant::now();
+    while started.elapsed() < rounds.resolve_for {
+        match ask_status(&rounds.pool, xid).await {
+            Ok(Some(committed)) => return Some(committed),
+            Ok(None) => {}
+            Err(error) => tracing::warn!(%error, xid, "cannot yet learn a commit's outcome"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
+}
+
+/// `Ok(None)`: still in progress (the server has not yet seen the
+/// connection go).
+async fn ask_status(pool: &Pool, xid: &str) -> StoreResult<Option<bool>> {
+    let client = pool.get().await.map_err(pool_error)?;
+    let row = client
+        .query_one("SELECT pg_xact_status($1::text::xid8)", &[&xid])
+        .await;
+    match row {
+        Ok(row) => Ok(match row.get::<_, Option<String>>(0).as_deref() {
+            Some("committed") => Some(true),
+            Some("aborted") => Some(false),
+            _ => None,
+        }),
+        // "transaction ID is in the future": it never reached the WAL (the
+        // server restarted), so it did not commit.
+        Err(error) if error.code().map(|c| c.code()) == Some("22023") => Ok(Some(false)),
+        Err(error) if is_transient(&error) => Err(db_error(error)),
+        Err(error) => Err(db_error(error)),
+    }
+}

@@ -1,0 +1,64 @@
+//! The schema, as versioned migrations kept in the repository and applied
+//! in order at start (`boxoffice migrate` does only that).
+//!
+//! Nodes that start together against one database must not both migrate:
+//! the migrations run in one transaction that first takes an exclusive lock
+//! on `schema_migrations`, so the second node waits, then finds every
+//! version applied and does nothing. (No advisory lock: distributed SQL
+//! engines that speak PostgreSQL's protocol lack them; DESIGN.md.)
+
+use tokio_postgres::Client;
+
+/// Every migration, in the order it is applied: (version, name, SQL).
+pub const MIGRATIONS: &[(i32, &str, &str)] =
+    &[(1, "init", include_str!("migrations/0001_init.sql"))];
+
+/// Applies the migrations this database lacks; returns how many it applied.
+pub async fn migrate(client: &mut Client) -> Result<usize, tokio_postgres::Error> {
+    create_version_table(client).await?;
+    let transaction = client.transaction().await?;
+    transaction
+        .batch_execute("LOCK TABLE schema_migrations IN ACCESS EXCLUSIVE MODE")
+        .await?;
+    let applied: Vec<i32> = transaction
+        .query("SELECT version FROM schema_migrations", &[])
+        .await?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let mut count = 0;
+    for (version, name, sql) in MIGRATIONS {
+        if applied.contains(version) {
+            continue;
+        }
+        transaction.batch_execute(sql).await?;
+        transaction
+            .execute(
+                "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                &[version, name],
+            )
+            .await?;
+        tracing::info!(version, name, "applied a schema migration");
+        count += 1;
+    }
+    transaction.commit().await?;
+    Ok(count)
+}
+
+/// `CREATE TABLE IF NOT EXISTS` can still fail when two sessions create
+/// the table at the same moment (a unique violation in the catalog): the
+/// loser tries again and finds it there.
+async fn create_version_table(client: &Client) -> Result<(), tokio_postgres::Error> {
+    const CREATE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
+        version integer PRIMARY KEY,
+        name text NOT NULL,
+        applied_at timestamptz NOT NULL DEFAULT now()
+    )";
+    match client.batch_execute(CREATE).await {
+        Ok(()) => Ok(()),
+        Err(error) if error.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
+            client.batch_execute(CREATE).await
+        }
+        Err(error) => Err(error),
+    }
+}

@@ -1,0 +1,458 @@
+//! The PostgreSQL store: the whole `Store` contract in one PostgreSQL
+//! database, for operators who need a database they already back up,
+//! replicate and monitor, or more than one node (CLUSTER.md).
+//!
+//! Why these parts: `tokio-postgres` speaks the protocol (pipelined
+//! requests on one connection), `deadpool-postgres` pools connections with
+//! a bounded wait (an exhausted pool answers 503, not a queue). sqlx was
+//! not taken: its checked query macros need offline metadata in the build,
+//! and its runtime checks give nothing the few statements here need.
+//!
+//! The store runs its own small tokio runtime: the pool and each
+//! connection's driver live there, and every read and commit is a task on
+//! it, so callers on any thread (actix arbiters, the sweeper) await it
+//! without a runtime of their own and without blocking.
+//!
+//! Writes are group-committed (`committer`): many requests' write sets go
+//! into one transaction per round. A reply waits for COMMIT, which returns
+//! only once the commit is on disk (`synchronous_commit = on`), so a
+//! commit is durable as soon as it is applied.
+
+mod committer;
+pub mod migrations;
+
+use super::codec::{decode_booking, decode_cart, decode_reply, decode_show};
+use super::contract::{
+    CommitOutcome, Store, StoreError, StoreFuture, StoreResult, Ticket, WriteSet,
+};
+use super::watchdog::{Activity, WaitLimits, Watchdog};
+use crate::domain::{
+    Booking, BookingId, Cart, CartId, IdempotencyKey, SeatState, Show, ShowId, StoredReply, UserId,
+};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
+use std::future::Future;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio_postgres::NoTls;
+use uuid::Uuid;
+
+/// Session settings of every connection: a paused or cut-off node cannot
+/// hold a row lock forever (DESIGN.md: a paused session keeps its locks),
+/// and a commit returns only once it is on disk.
+const SESSION_OPTIONS: &str = "-c synchronous_commit=on -c statement_timeout=5000 \
+     -c lock_timeout=2000 -c idle_in_transaction_session_timeout=2000";
+
+/// How a PostgreSQL store is set up.
+#[derive(Clone, Copy, Debug)]
+pub struct PgOptions {
+    /// Connections to the database (reads and commit rounds together).
+    pub pool_size: usize,
+    /// Most write sets in one commit round (one transaction). 1 is the
+    /// classic design: a transaction per request.
+    pub max_batch: usize,
+    /// Commit rounds in flight at once, each on its own connection.
+    pub committers: usize,
+    /// Write sets waiting for a round before new ones answer 503.
+    pub commit_queue_capacity: usize,
+    /// How long a commit round may run (`store::watchdog`).
+    pub wait_limits: WaitLimits,
+    /// How long a request waits for a free connection before 503.
+    pub pool_wait_ms: u64,
+}
+
+impl Default for PgOptions {
+    fn default() -> Self {
+        PgOptions {
+            pool_size: 16,
+            max_batch: 512,
+            committers: 2,
+            commit_queue_capacity: super::DEFAULT_COMMIT_QUEUE_CAPACITY,
+            wait_limits: WaitLimits::default(),
+            pool_wait_ms: 1_000,
+        }
+    }
+}
+
+/// A write set waiting for a commit round, and where its outcome goes.
+struct Submitted {
+    writes: WriteSet,
+    reply: oneshot::Sender<StoreResult<CommitOutcome>>,
+}
+
+pub struct PgStore {
+    /// The store's own runtime (taken, and shut down without blocking, on
+    /// drop: the store may be dropped on a runtime's thread).
+    runtime: Option<tokio::runtime::Runtime>,
+    handle: tokio::runtime::Handle,
+    pool: Pool,
+    queue: mpsc::Sender<Submitted>,
+    watchdog: Arc<Watchdog>,
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl PgStore {
+    /// Connects to `url`, applies the migrations the database lacks, and
+    /// starts the commit rounds.
+    pub async fn connect(url: &str, options: PgOptions) -> StoreResult<PgStore> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("postgres")
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Io(format!("the store's runtime: {e}")))?;
+        let handle = runtime.handle().clone();
+        let pool = pool(url, &options)?;
+        let migrating = pool.clone();
+        handle
+            .spawn(async move {
+                let mut client = migrating.get().await.map_err(pool_error)?;
+                migrations::migrate(&mut client).await.map_err(db_error)
+            })
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("migrating: {e}")))??;
+        let lanes = vec![Activity::Commit; options.committers.max(1)];
+        let watchdog = Watchdog::start(options.wait_limits, &lanes);
+        let (queue, receiver) = mpsc::channel(options.commit_queue_capacity.max(1));
+        let rounds = Arc::new(committer::Rounds {
+            pool: pool.clone(),
+            queue: tokio::sync::Mutex::new(receiver),
+            max_batch: options.max_batch.max(1),
+            watchdog: watchdog.clone(),
+            tickets: AtomicU64::new(0),
+            resolve_for: Duration::from_millis(options.wait_limits.deadline_ms),
+        });
+        for lane in 0..lanes.len() {
+            handle.spawn(committer::run(rounds.clone(), lane));
+        }
+        Ok(PgStore {
+            runtime: Some(runtime),
+            handle,
+            pool,
+            queue,
+            watchdog,
+        })
+    }
+
+    /// Runs `work` on the store's runtime.
+    fn spawn<T, F>(&self, work: F) -> StoreFuture<T>
+    where
+        T: Send + 'static,
+        F: Future<Output = StoreResult<T>> + Send + 'static,
+    {
+        let task = self.handle.spawn(work);
+        Box::pin(async move {
+            task.await
+                .unwrap_or_else(|e| Err(StoreError::Unavailable(format!("a store task: {e}"))))
+        })
+    }
+
+    /// One statement's rows, read on a pooled connection.
+    fn rows<T, F>(&self, sql: &'static str, params: Params, read: F) -> StoreFuture<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(Vec<tokio_postgres::Row>) -> StoreResult<T> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        self.spawn(async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            let statement = client.prepare_cached(sql).await.map_err(db_error)?;
+            let refs = params.refs();
+            let rows = client.query(&statement, &refs).await.map_err(db_error)?;
+            read(rows)
+        })
+    }
+}
+
+/// Owned statement parameters (a task outlives the caller's borrows).
+struct Params(Vec<Box<dyn tokio_postgres::types::ToSql + Send + Sync>>);
+
+impl Params {
+    fn refs(&self) -> Vec<&(dyn tokio_postgres::types::ToSql + Sync)> {
+        self.0
+            .iter()
+            .map(|p| p.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync))
+            .collect()
+    }
+}
+
+macro_rules! params {
+    ($($value:expr),* $(,)?) => {
+        Params(vec![$(Box::new($value)),*])
+    };
+}
+
+fn pool(url: &str, options: &PgOptions) -> StoreResult<Pool> {
+    let mut config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e| StoreError::Io(format!("the database URL: {e}")))?;
+    config
+        .options(SESSION_OPTIONS)
+        .application_name("boxoffice")
+        .connect_timeout(Duration::from_secs(5));
+    let manager = Manager::from_config(
+        config,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    let wait = Some(Duration::from_millis(options.pool_wait_ms));
+    Pool::builder(manager)
+        .max_size(options.pool_size.max(options.committers + 1))
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(wait)
+        .create_timeout(Some(Duration::from_secs(5)))
+        .build()
+        .map_err(|e| StoreError::Io(format!("the connection pool: {e}")))
+}
+
+/// A pool that gave no connection: exhausted (503, `Busy`) or the
+/// database unreachable (503, `Unavailable`).
+fn pool_error(error: PoolError) -> StoreError {
+    match error {
+        PoolError::Timeout(_) => StoreError::Busy,
+        other => StoreError::Unavailable(format!("the database: {other}")),
+    }
+}
+
+/// A statement's error: the database or the connection gone, or a
+/// transient refusal, is `Unavailable` (503, nothing happened); anything
+/// else is a failure of the store (500).
+fn db_error(error: tokio_postgres::Error) -> StoreError {
+    if is_transient(&error) {
+        StoreError::Unavailable(error.to_string())
+    } else {
+        StoreError::Io(error.to_string())
+    }
+}
+
+fn is_transient(error: &tokio_postgres::Error) -> bool {
+    match error.code() {
+        // No SQL state: the connection broke or was closed.
+        None => true,
+        Some(code) => {
+            let class = &code.code()[..2];
+            // connection exception, insufficient resources, operator
+            // intervention (shutdown, canceled statement), lock not
+            // available, transaction rollback (serialization, deadlock).
+            matches!(class, "08" | "53" | "57" | "55" | "40")
+        }
+    }
+}
+
+fn seat_state(row: &tokio_postgres::Row) -> StoreResult<(u32, SeatState)> {
+    let index: i32 = row.get("seat_index");
+    let state: i16 = row.get("state");
+    let seat = match state {
+        1 => SeatState::Held {
+            cart: CartId(
+                row.get::<_, Option<Uuid>>("cart_id")
+                    .ok_or_else(|| corrupt("cart"))?,
+            ),
+            until_ms: row
+                .get::<_, Option<i64>>("until_ms")
+                .ok_or_else(|| corrupt("until_ms"))? as u64,
+        },
+        2 => SeatState::Booked {
+            booking: BookingId(
+                row.get::<_, Option<Uuid>>("booking_id")
+                    .ok_or_else(|| corrupt("booking"))?,
+            ),
+        },
+        other => return Err(corrupt(&format!("seat state {other}"))),
+    };
+    Ok((index as u32, seat))
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(format!("seat row: {what}"))
+}
+
+fn first<T>(
+    rows: Vec<tokio_postgres::Row>,
+    decode: impl FnOnce(&tokio_postgres::Row) -> StoreResult<T>,
+) -> StoreResult<Option<T>> {
+    rows.first().map(decode).transpose()
+}
+
+const SEAT_COLUMNS: &str = "seat_index, state, cart_id, until_ms, booking_id";
+
+impl Store for PgStore {
+    fn submit(&self, writes: WriteSet) -> StoreFuture<CommitOutcome> {
+        if let Some(activity) = self.watchdog.stalled() {
+            return Box::pin(async move { Err(StoreError::Stalled(activity.as_str())) });
+        }
+        let (reply, answer) = oneshot::channel();
+        let sent = self
+            .queue
+            .try_send(Submitted { writes, reply })
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => StoreError::Busy,
+                mpsc::error::TrySendError::Closed(_) => {
+                    StoreError::Unavailable("the committers stopped".into())
+                }
+            });
+        Box::pin(async move {
+            sent?;
+            answer
+                .await
+                .unwrap_or_else(|_| Err(StoreError::Unavailable("the committers stopped".into())))
+        })
+    }
+
+    /// A commit is durable once applied (COMMIT returns after the flush).
+    fn durable(&self, _ticket: Ticket) -> StoreFuture<()> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    /// Everything a reader can see is committed, hence durable; a stalled
+    /// store answers at once instead.
+    fn sync_point(&self) -> StoreFuture<()> {
+        let result = match self.watchdog.stalled() {
+            Some(activity) => Err(StoreError::Stalled(activity.as_str())),
+            None => Ok(()),
+        };
+        Box::pin(std::future::ready(result))
+    }
+
+    fn is_empty(&self) -> StoreFuture<bool> {
+        self.rows(
+            "SELECT NOT EXISTS (SELECT 1 FROM shows) AND NOT EXISTS (SELECT 1 FROM idempotency_keys)",
+            params![],
+            |rows| Ok(rows.first().is_none_or(|row| row.get(0))),
+        )
+    }
+
+    fn load_show(&self, id: ShowId) -> StoreFuture<Option<Show>> {
+        self.rows(
+            "SELECT record FROM shows WHERE id = $1",
+            params![id.0],
+            |rows| first(rows, |row| decode_show(row.get(0))),
+        )
+    }
+
+    fn list_shows(&self) -> StoreFuture<Vec<Show>> {
+        self.rows("SELECT record FROM shows", params![], |rows| {
+            rows.iter().map(|row| decode_show(row.get(0))).collect()
+        })
+    }
+
+    fn load_taken_seats(&self, show: ShowId) -> StoreFuture<Vec<(u32, SeatState)>> {
+        const SQL: &str = "SELECT seat_index, state, cart_id, until_ms, booking_id \
+                           FROM seats WHERE show_id = $1";
+        debug_assert!(SQL.contains(SEAT_COLUMNS));
+        self.rows(SQL, params![show.0], |rows| {
+            rows.iter().map(seat_state).collect()
+        })
+    }
+
+    fn load_seat(&self, show: ShowId, index: u32) -> StoreFuture<SeatState> {
+        const SQL: &str = "SELECT seat_index, state, cart_id, until_ms, booking_id \
+                           FROM seats WHERE show_id = $1 AND seat_index = $2";
+        self.rows(SQL, params![show.0, index as i32], |rows| {
+            Ok(first(rows, seat_state)?.map_or(SeatState::Available, |(_, state)| state))
+        })
+    }
+
+    fn load_cart(&self, id: CartId) -> StoreFuture<Option<Cart>> {
+        self.rows(
+            "SELECT record FROM carts WHERE id = $1",
+            params![id.0],
+            |rows| first(rows, |row| decode_cart(row.get(0))),
+        )
+    }
+
+    fn load_booking(&self, id: BookingId) -> StoreFuture<Option<Booking>> {
+        self.rows(
+            "SELECT record FROM bookings WHERE id = $1",
+            params![id.0],
+            |rows| first(rows, |row| decode_booking(row.get(0))),
+        )
+    }
+
+    fn list_bookings(&self, user: UserId) -> StoreFuture<Vec<Booking>> {
+        const SQL: &str =
+            "SELECT record FROM bookings WHERE owner_id = $1 ORDER BY created_at_ms, id";
+        self.rows(SQL, params![user.0], |rows| {
+            rows.iter().map(|row| decode_booking(row.get(0))).collect()
+        })
+    }
+
+    fn load_session(&self, token_hash: [u8; 32]) -> StoreFuture<Option<(UserId, u64)>> {
+        const SQL: &str = "SELECT user_id, created_at_ms FROM sessions WHERE token_hash = $1";
+        self.rows(SQL, params![token_hash.to_vec()], |rows| {
+            first(rows, |row| {
+                Ok((UserId(row.get(0)), row.get::<_, i64>(1) as u64))
+            })
+        })
+    }
+
+    fn load_key(&self, user: UserId, key: &IdempotencyKey) -> StoreFuture<Option<StoredReply>> {
+        const SQL: &str = "SELECT reply FROM idempotency_keys WHERE user_id = $1 AND key = $2";
+        self.rows(SQL, params![user.0, key.as_str().to_string()], |rows| {
+            first(rows, |row| decode_reply(row.get(0)))
+        })
+    }
+
+    fn sweep_keys(&self, created_before_ms: u64, limit: usize) -> StoreFuture<usize> {
+        const SQL: &str = "WITH gone AS (
+                DELETE FROM idempotency_keys WHERE ctid IN (
+                    SELECT ctid FROM idempotency_keys WHERE created_at_ms < $1 LIMIT $2)
+                RETURNING 1)
+            SELECT count(*) FROM gone";
+        self.rows(SQL, params![created_before_ms as i64, limit as i64], count)
+    }
+
+    fn count_keys(&self, user: UserId, limit: usize) -> StoreFuture<usize> {
+        const SQL: &str = "SELECT count(*) FROM (
+                SELECT 1 FROM idempotency_keys WHERE user_id = $1 LIMIT $2) AS mine";
+        self.rows(SQL, params![user.0, limit as i64], count)
+    }
+
+    fn sweep_sessions(&self, created_before_ms: u64, limit: usize) -> StoreFuture<usize> {
+        const SQL: &str = "WITH gone AS (
+                DELETE FROM sessions WHERE ctid IN (
+                    SELECT ctid FROM sessions WHERE created_at_ms < $1 LIMIT $2)
+                RETURNING 1)
+            SELECT count(*) FROM gone";
+        self.rows(SQL, params![created_before_ms as i64, limit as i64], count)
+    }
+
+    /// Every answered write is committed already.
+    fn flush(&self) -> StoreResult<()> {
+        Ok(())
+    }
+}
+
+fn count(rows: Vec<tokio_postgres::Row>) -> StoreResult<usize> {
+    Ok(rows.first().map_or(0, |row| row.get::<_, i64>(0) as usize))
+}
+
+/// Applies the migrations `url`'s database lacks, and nothing else
+/// (`boxoffice migrate`); returns how many it applied.
+pub fn migrate_only(url: &str) -> StoreResult<usize> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| StoreError::Io(e.to_string()))?;
+    runtime.block_on(async {
+        let config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::Io(format!("the database URL: {e}")))?;
+        let (mut client, connection) = config.connect(NoTls).await.map_err(db_error)?;
+        let driver = tokio::spawn(connection);
+        let applied = migrations::migrate(&mut client).await.map_err(db_error);
+        drop(client);
+        let _ = driver.await;
+        applied
+    })
+}
