@@ -16,10 +16,10 @@
 //! (`pg_xact_status`) and answers accordingly; if it cannot find out before
 //! the deadline it says `OutcomeUnknown` (the engine stops: fail-stop).
 
-use super::{db_error, is_transient, pool_error, Submitted};
+use super::errors::{db_error, is_transient, pool_error};
 use crate::domain::{IdempotencyKey, SeatState, StoredReply, UserId};
 use crate::store::codec::{decode_reply, encode_booking, encode_cart, encode_reply, encode_show};
-use crate::store::contract::{CommitOutcome, Mutation, StoreError, StoreResult, Ticket};
+use crate::store::contract::{CommitOutcome, Mutation, StoreError, StoreResult, Ticket, WriteSet};
 use crate::store::watchdog::Watchdog;
 use deadpool_postgres::{Object, Pool};
 use futures_util::future::{try_join_all, BoxFuture};
@@ -28,8 +28,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
+
+/// A write set waiting for a commit round, and where its outcome goes.
+pub(super) struct Submitted {
+    pub writes: WriteSet,
+    pub reply: oneshot::Sender<StoreResult<CommitOutcome>>,
+}
 
 /// What every committer shares.
 pub(super) struct Rounds {

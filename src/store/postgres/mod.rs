@@ -19,6 +19,7 @@
 //! commit is durable as soon as it is applied.
 
 mod committer;
+mod errors;
 pub mod migrations;
 
 use super::codec::{decode_booking, decode_cart, decode_reply, decode_show};
@@ -29,7 +30,9 @@ use super::watchdog::{Activity, WaitLimits, Watchdog};
 use crate::domain::{
     Booking, BookingId, Cart, CartId, IdempotencyKey, SeatState, Show, ShowId, StoredReply, UserId,
 };
-use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
+use committer::Submitted;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use errors::{db_error, pool_error};
 use std::future::Future;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -73,12 +76,6 @@ impl Default for PgOptions {
             pool_wait_ms: 1_000,
         }
     }
-}
-
-/// A write set waiting for a commit round, and where its outcome goes.
-struct Submitted {
-    writes: WriteSet,
-    reply: oneshot::Sender<StoreResult<CommitOutcome>>,
 }
 
 pub struct PgStore {
@@ -213,40 +210,6 @@ fn pool(url: &str, options: &PgOptions) -> StoreResult<Pool> {
         .create_timeout(Some(Duration::from_secs(5)))
         .build()
         .map_err(|e| StoreError::Io(format!("the connection pool: {e}")))
-}
-
-/// A pool that gave no connection: exhausted (503, `Busy`) or the
-/// database unreachable (503, `Unavailable`).
-fn pool_error(error: PoolError) -> StoreError {
-    match error {
-        PoolError::Timeout(_) => StoreError::Busy,
-        other => StoreError::Unavailable(format!("the database: {other}")),
-    }
-}
-
-/// A statement's error: the database or the connection gone, or a
-/// transient refusal, is `Unavailable` (503, nothing happened); anything
-/// else is a failure of the store (500).
-fn db_error(error: tokio_postgres::Error) -> StoreError {
-    if is_transient(&error) {
-        StoreError::Unavailable(error.to_string())
-    } else {
-        StoreError::Io(error.to_string())
-    }
-}
-
-fn is_transient(error: &tokio_postgres::Error) -> bool {
-    match error.code() {
-        // No SQL state: the connection broke or was closed.
-        None => true,
-        Some(code) => {
-            let class = &code.code()[..2];
-            // connection exception, insufficient resources, operator
-            // intervention (shutdown, canceled statement), lock not
-            // available, transaction rollback (serialization, deadlock).
-            matches!(class, "08" | "53" | "57" | "55" | "40")
-        }
-    }
 }
 
 fn seat_state(row: &tokio_postgres::Row) -> StoreResult<(u32, SeatState)> {

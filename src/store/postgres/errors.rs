@@ -1,0 +1,39 @@
+//! What a PostgreSQL failure means for a request: 503 when nothing
+//! happened and a retry may work, 500 when the store itself failed.
+
+use crate::store::contract::StoreError;
+use deadpool_postgres::PoolError;
+
+/// A pool that gave no connection: exhausted (503, `Busy`) or the
+/// database unreachable (503, `Unavailable`).
+pub(super) fn pool_error(error: PoolError) -> StoreError {
+    match error {
+        PoolError::Timeout(_) => StoreError::Busy,
+        other => StoreError::Unavailable(format!("the database: {other}")),
+    }
+}
+
+/// A statement's error: the database or the connection gone, or a
+/// transient refusal, is `Unavailable` (503, nothing happened); anything
+/// else is a failure of the store (500).
+pub(super) fn db_error(error: tokio_postgres::Error) -> StoreError {
+    if is_transient(&error) {
+        StoreError::Unavailable(error.to_string())
+    } else {
+        StoreError::Io(error.to_string())
+    }
+}
+
+pub(super) fn is_transient(error: &tokio_postgres::Error) -> bool {
+    match error.code() {
+        // No SQL state: the connection broke or was closed.
+        None => true,
+        Some(code) => {
+            let class = &code.code()[..2];
+            // connection exception, insufficient resources, operator
+            // intervention (shutdown, canceled statement), lock not
+            // available, transaction rollback (serialization, deadlock).
+            matches!(class, "08" | "53" | "57" | "55" | "40")
+        }
+    }
+}
