@@ -75,7 +75,7 @@ async fn effect_and_key_commit_together_or_not_at_all() {
     assert_eq!(store.load_taken_seats(show.id).unwrap(), vec![(1, booked)]);
     assert_eq!(store.load_key(user, &key).unwrap(), Some(reply(1)));
     drop(store);
-    let reopened = SledStore::open(dir.path()).unwrap();
+    let reopened = reopen(dir.path());
     assert_eq!(reopened.load_show(show.id).unwrap().unwrap().title, "T");
     assert_eq!(reopened.load_seat(show.id, 1).unwrap(), booked);
 }
@@ -208,4 +208,22 @@ async fn many_waiters_share_flushes() {
         store.load_taken_seats(ShowId(Uuid::nil())).unwrap().len(),
         200
     );
+}
+
+/// Opens the store a test just dropped. sled releases its directory lock
+/// when its own background threads let go of the database, which may be a
+/// moment after the last handle is dropped (the simulator's restart waits
+/// the same way), so a bounded wait for the lock is part of reopening.
+fn reopen(dir: &std::path::Path) -> SledStore {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match SledStore::open(dir) {
+            Ok(store) => return store,
+            Err(error) if std::time::Instant::now() < deadline => {
+                assert!(error.to_string().contains("lock"), "{error}");
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(error) => panic!("the store did not reopen: {error}"),
+        }
+    }
 }
