@@ -24,6 +24,9 @@ pub struct Settings {
     pub postgres_max_batch: usize,
     /// PostgreSQL: commit rounds in flight at once.
     pub postgres_committers: usize,
+    /// PostgreSQL: how long a request waits for a free connection before
+    /// it is answered 503.
+    pub postgres_pool_wait_ms: u64,
     /// Bearer token of the admin; unset means admin endpoints answer 403.
     pub admin_token: Option<String>,
     pub hold_ttl_secs: u64,
@@ -79,6 +82,7 @@ const KEYS: &[&str] = &[
     "postgres_pool_size",
     "postgres_max_batch",
     "postgres_committers",
+    "postgres_pool_wait_ms",
     "admin_token",
     "hold_ttl_secs",
     "idempotency_ttl_secs",
@@ -112,6 +116,7 @@ impl Default for Settings {
             postgres_pool_size: PgOptions::default().pool_size,
             postgres_max_batch: PgOptions::default().max_batch,
             postgres_committers: PgOptions::default().committers,
+            postgres_pool_wait_ms: PgOptions::default().pool_wait_ms,
             admin_token: None,
             hold_ttl_secs: 600,
             idempotency_ttl_secs: 86_400,
@@ -188,7 +193,7 @@ impl Settings {
             committers: self.postgres_committers.max(1),
             commit_queue_capacity: sled.commit_queue_capacity,
             wait_limits: sled.wait_limits,
-            ..PgOptions::default()
+            pool_wait_ms: self.postgres_pool_wait_ms,
         }
     }
 
