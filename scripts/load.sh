@@ -8,6 +8,8 @@
 #   PROFILE=/tmp/perf.data scripts/load.sh 5   # also profile the bookings run
 #   KEEP_DIR=1 scripts/load.sh 5   # keep the data directory (printed) to inspect
 #   BIN=/tmp/boxoffice-a scripts/load.sh 5   # measure that build (A/B runs)
+#   STORE=postgres scripts/load.sh 5   # on a private PostgreSQL (scripts/pg.sh)
+#   STORE=postgres PG_BATCH=1 PG_COMMITTERS=16 scripts/load.sh 5   # one transaction a request
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_RUN=${1:-10}
@@ -16,13 +18,22 @@ BASE="http://127.0.0.1:$PORT"
 ADMIN=load-admin
 export LOAD_DIR=$(mktemp -d)
 export WRK_THREADS=2
-trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; [ -n "${KEEP_DIR:-}" ] || rm -rf "$LOAD_DIR"' EXIT
+trap 'kill ${SERVER:-} 2>/dev/null || true; wait ${SERVER:-} 2>/dev/null || true; [ "${STORE:-sled}" = postgres ] && scripts/pg.sh stop "$LOAD_DIR/pg"; [ -n "${KEEP_DIR:-}" ] || rm -rf "$LOAD_DIR"' EXIT
 
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
 BIN=${BIN:-}
 if [ -z "$BIN" ]; then cargo build --release --quiet; BIN=target/release/boxoffice; fi
+STORE_ARGS=(--data-dir "$LOAD_DIR/data")
+if [ "${STORE:-sled}" = postgres ]; then
+  chmod 755 "$LOAD_DIR"   # the postgres user works below it
+  DATABASE_URL=$(scripts/pg.sh start "$LOAD_DIR/pg" "${PG_PORT:-15433}")
+  STORE_ARGS=(--database-url "$DATABASE_URL")
+  export BOXOFFICE_POSTGRES_MAX_BATCH=${PG_BATCH:-512}
+  export BOXOFFICE_POSTGRES_COMMITTERS=${PG_COMMITTERS:-2}
+  export BOXOFFICE_POSTGRES_POOL_SIZE=${PG_POOL:-$(( ${PG_COMMITTERS:-2} + 16 ))}
+fi
 BOXOFFICE_ADMIN_TOKEN=$ADMIN BOXOFFICE_USER_RATE_LIMIT=0 RUST_LOG=warn \
-  "$BIN" serve --bind 127.0.0.1:$PORT --data-dir "$LOAD_DIR/data" --no-demo \
+  "$BIN" serve --bind 127.0.0.1:$PORT "${STORE_ARGS[@]}" --no-demo \
   > "$LOAD_DIR/server.out" &
 SERVER=$!
 for _ in $(seq 100); do curl -fs "$BASE/healthz" >/dev/null && break; sleep 0.1; done
@@ -56,7 +67,7 @@ run() { # name, wrk args...
 }
 
 echo "data directory: $LOAD_DIR"
-echo "machine: $(nproc) cores, $(uname -srm); wrk -t$WRK_THREADS -c64 -d${SECONDS_PER_RUN}s"
+echo "machine: $(nproc) cores, $(uname -srm); wrk -t$WRK_THREADS -c64 -d${SECONDS_PER_RUN}s; store ${STORE:-sled}"
 run healthz "$BASE/healthz"
 if [ -n "${PROFILE:-}" ]; then
   # PROFILE=perf.data: also record a call-graph profile of the server for
@@ -80,3 +91,12 @@ curl -fs "$BASE/metrics" | awk '/^boxoffice_store_(flush|commit)_batch_size_(sum
     if (v["boxoffice_store_flush_batch_size_count"] > 0)
       printf "transactions per flush: %.1f\n", v["boxoffice_store_flush_batch_size_sum"] / v["boxoffice_store_flush_batch_size_count"]
   }'
+if [ "${STORE:-sled}" = postgres ]; then
+  # PostgreSQL's own view of the run: transactions committed and rows
+  # written, per commit.
+  psql -qtA -h 127.0.0.1 -p "${PG_PORT:-15433}" -U postgres boxoffice -c "
+    SELECT 'postgres: ' || xact_commit || ' commits, '
+      || round((tup_inserted + tup_updated + tup_deleted)::numeric / greatest(xact_commit, 1), 1)
+      || ' rows written per commit'
+    FROM pg_stat_database WHERE datname = 'boxoffice'"
+fi

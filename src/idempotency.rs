@@ -104,21 +104,13 @@ impl Keys {
         }
     }
 
-    /// First step of a keyed request in its owning actor (`ledger` is the
-    /// actor's): the key is marked in flight at once, so a repeat that
-    /// arrives meanwhile is answered 409; then the store says whether the
-    /// key has a record (replay or 422) and whether the user may store one
-    /// more (429).
-    pub fn admit(
-        self: &Arc<Self>,
-        ledger: &mut IdempotencyLedger,
-        req: &KeyedRequest,
-    ) -> Admission {
-        match ledger.admit(req.user, &req.key, req.fingerprint, None) {
-            Admission_::Run => {}
-            Admission_::Reused => return answer_now(replies::key_reused()),
-            _ => return answer_now(replies::in_progress()),
-        }
+    /// First step of a keyed request in its owning actor: whether its key
+    /// has a record (then a replay or 422) and whether the user may store
+    /// one more key (429). The actor marks the key in flight only once this
+    /// says run (its `IdempotencyLedger`): a repeat that arrives while the
+    /// key is looked up waits behind it, then replays; one that arrives
+    /// while the request runs is answered 409 at once.
+    pub fn admit(self: &Arc<Self>, req: &KeyedRequest) -> Admission {
         let (user, fingerprint) = (req.user, req.fingerprint);
         let lookup = self.store.load_key(user, &req.key);
         let keys = self.clone();
@@ -284,10 +276,6 @@ pub fn answer_if_running(ledger: &IdempotencyLedger, req: &KeyedRequest) -> Opti
         Admission_::Reused => Some(replies::key_reused()),
         _ => Some(replies::in_progress()),
     }
-}
-
-fn answer_now(reply: Reply) -> Admission {
-    Box::pin(std::future::ready(Err(reply)))
 }
 
 /// The id of the thing a keyed create makes: same user and key, same id,

@@ -10,12 +10,14 @@
 //! a running or queued request is never passivated.
 //!
 //! The shell admits each keyed request (`idempotency::Keys::admit`: run,
-//! replay, 409, 422 or 429) and takes its key out of the in-flight ledger
-//! when it ends; operations never touch the ledger. What differs between
+//! replay, 422 or 429), marks its key in flight in the ledger once it is
+//! to run (a repeat that arrived while the key was looked up waits in the
+//! queue and then replays), and takes it out when it ends; operations
+//! never touch the ledger. What differs between
 //! kinds (their record, their operations) is the `Owner` they plug in
 //! (`ops::owners`).
 
-use crate::domain::{IdempotencyLedger, KeyedRequest};
+use crate::domain::{Admission, IdempotencyLedger, KeyedRequest};
 use crate::idempotency::{self, Keys};
 use crate::replies::{self, EngineError};
 use crate::runtime::registry::{AskFailure, Depth, Mailbox, Registry};
@@ -166,19 +168,30 @@ impl<O: Owner> SerialActor<O> {
 
     fn start(&mut self, msg: OpMsg<O::Op>, ctx: &mut Context<Self>) {
         self.depth.taken();
-        let admission = O::request(&msg.op).map(|req| self.kind.keys.admit(&mut self.ledger, req));
-        let run = O::run(self.kind.ctx.clone(), self.id, self.record.clone(), msg.op);
-        let work = async move {
-            if let Some(admission) = admission {
-                if let Err(answer) = admission.await {
-                    return Done::answer(answer);
-                }
+        let admission = O::request(&msg.op).map(|req| self.kind.keys.admit(req));
+        let admitted = async move {
+            match admission {
+                Some(admission) => admission.await,
+                None => Ok(()),
             }
-            run.await
         };
-        let reply = msg.reply;
+        let OpMsg { op, reply } = msg;
         self.busy = true;
-        ctx.spawn(work.into_actor(self).map(move |done, act, ctx| {
+        let work = admitted.into_actor(self).then(move |admitted, act, _ctx| {
+            let run: BoxFuture<'static, Done<O::Record>> = match admitted {
+                Err(answer) => Box::pin(std::future::ready(Done::answer(answer))),
+                Ok(()) => {
+                    // From here on, a repeat of this key is answered 409.
+                    if let Some(req) = O::request(&op) {
+                        let running = act.ledger.admit(req.user, &req.key, req.fingerprint, None);
+                        debug_assert_eq!(running, Admission::Run, "one request runs at a time");
+                    }
+                    O::run(act.kind.ctx.clone(), act.id, act.record.clone(), op)
+                }
+            };
+            run.into_actor(act)
+        });
+        ctx.spawn(work.map(move |done, act, ctx| {
             act.busy = false;
             // Only this actor's own record: a create after an expired key
             // makes a record with another id, owned by another actor.

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# A private PostgreSQL for benches and trials (not the tests': they start
+# their own). Debian's package; initdb and pg_ctl refuse to run as root, so
+# as root they run as the postgres user.
+#
+#   scripts/pg.sh start DIR PORT   # initdb (durable: no --no-sync) and start; prints the URL
+#   scripts/pg.sh stop DIR         # immediate stop
+set -euo pipefail
+BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+[ -x "$BIN/initdb" ] || { echo "PostgreSQL is missing: apt-get install -y postgresql" >&2; exit 1; }
+as_owner() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+case "$1" in
+  start)
+    DIR=$2 PORT=$3
+    mkdir -p "$DIR"
+    [ "$(id -u)" = 0 ] && chown postgres: "$DIR"
+    as_owner "$BIN/initdb" -D "$DIR/data" -A trust -U postgres > "$DIR/initdb.log"
+    as_owner "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w \
+      -o "-p $PORT -k $DIR -c listen_addresses=127.0.0.1 -c max_connections=200" start > /dev/null
+    psql -q -h 127.0.0.1 -p "$PORT" -U postgres -c "CREATE DATABASE boxoffice" > /dev/null
+    echo "postgres://postgres@127.0.0.1:$PORT/boxoffice"
+    ;;
+  stop)
+    as_owner "$BIN/pg_ctl" -D "$2/data" -m immediate stop > /dev/null 2>&1 || true
+    ;;
+  *) echo "usage: $0 start DIR PORT | stop DIR" >&2; exit 2 ;;
+esac
