@@ -24,10 +24,17 @@ use futures_util::future::BoxFuture;
 use std::sync::Arc;
 use uuid::Uuid;
 
-/// How a keyed request is admitted (`Keys::admit`): it resolves to `Ok`
-/// when the request is to run, or to the answer to send instead (a replay,
-/// 409, 422, 429 or a failure).
-pub type Admission = BoxFuture<'static, Result<(), Reply>>;
+/// How a keyed request is admitted (`Keys::admit`).
+pub enum Admitted {
+    /// First use of the key, within the user's budget: run it.
+    Run,
+    /// The same request completed before: replay this (`Keys::replay`).
+    /// A completed key's record never changes, so its owner may keep it
+    /// and replay later repeats without asking the store again.
+    Completed(StoredReply),
+    /// Do not run it; send this (422, 429, a failure).
+    Refused(Reply),
+}
 
 /// What a request decided: its answer and the records it changes.
 pub struct Outcome {
@@ -88,6 +95,8 @@ pub struct Keys {
     store: Arc<dyn Store>,
     crash: CrashPoints,
     max_keys_per_user: usize,
+    /// How long a completed key is kept (`idempotency_ttl_ms`).
+    ttl_ms: u64,
     /// Stored keys per user, counted from the store on first need and
     /// recounted after each sweep (an approximate cap: a few concurrent
     /// first uses may pass together).
@@ -95,11 +104,17 @@ pub struct Keys {
 }
 
 impl Keys {
-    pub fn new(store: Arc<dyn Store>, crash: CrashPoints, max_keys_per_user: usize) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        crash: CrashPoints,
+        max_keys_per_user: usize,
+        ttl_ms: u64,
+    ) -> Self {
         Keys {
             store,
             crash,
             max_keys_per_user,
+            ttl_ms,
             counts: DashMap::new(),
         }
     }
@@ -110,17 +125,30 @@ impl Keys {
     /// says run (its `IdempotencyLedger`): a repeat that arrives while the
     /// key is looked up waits behind it, then replays; one that arrives
     /// while the request runs is answered 409 at once.
-    pub fn admit(self: &Arc<Self>, req: &KeyedRequest) -> Admission {
+    pub fn admit(self: &Arc<Self>, req: &KeyedRequest) -> BoxFuture<'static, Admitted> {
         let (user, fingerprint) = (req.user, req.fingerprint);
         let lookup = self.store.load_key(user, &req.key);
         let keys = self.clone();
         Box::pin(async move {
             match lookup.await {
-                Err(error) => Err(EngineError::from(error).reply()),
-                Ok(Some(stored)) => Err(keys.answer_stored(stored, fingerprint).await),
-                Ok(None) => keys.budget(user).await,
+                Err(error) => Admitted::Refused(EngineError::from(error).reply()),
+                Ok(Some(stored)) => match judge(&stored, fingerprint) {
+                    Admission_::Replay(stored) => Admitted::Completed(stored),
+                    _ => Admitted::Refused(replies::key_reused()),
+                },
+                Ok(None) => match keys.budget(user).await {
+                    Ok(()) => Admitted::Run,
+                    Err(reply) => Admitted::Refused(reply),
+                },
             }
         })
+    }
+
+    /// Whether a completed key's record is still within its TTL (an owner
+    /// that keeps records to replay them stops once it is not, as the
+    /// store's sweep would).
+    pub fn still_kept(&self, stored: &StoredReply, now_ms: u64) -> bool {
+        now_ms.saturating_sub(stored.created_at_ms) < self.ttl_ms
     }
 
     /// A keyed request that no actor can own, because its path names
@@ -205,7 +233,7 @@ impl Keys {
 
     /// The stored answer, sent only once everything committed so far is on
     /// disk (the record may belong to a commit still waiting for its flush).
-    fn replay(&self, stored: StoredReply) -> BoxFuture<'static, Reply> {
+    pub fn replay(&self, stored: StoredReply) -> BoxFuture<'static, Reply> {
         let durable = self.store.sync_point();
         let show = match stored.body {
             StoredBody::CreatedShow(id) => Some((id, self.store.load_show(id))),

@@ -17,9 +17,12 @@
 //! kinds (their record, their operations) is the `Owner` they plug in
 //! (`ops::owners`).
 
-use crate::domain::{Admission, IdempotencyLedger, KeyedRequest};
-use crate::idempotency::{self, Keys};
+use crate::domain::{
+    judge, Admission, IdempotencyKey, IdempotencyLedger, KeyedRequest, StoredReply, UserId,
+};
+use crate::idempotency::{self, Admitted, Keys};
 use crate::replies::{self, EngineError};
+use crate::runtime::clock::now_ms;
 use crate::runtime::registry::{AskFailure, Depth, Mailbox, Registry};
 use crate::runtime::threads::ActorThreads;
 use crate::store::StoreFuture;
@@ -34,6 +37,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 use uuid::Uuid;
+
+/// Completed keys an actor keeps to replay their repeats (their records
+/// never change; a repeat of an older one is looked up in the store).
+const COMPLETED_KEPT: usize = 8;
 
 /// What a kind of serial actor owns and does.
 pub trait Owner: Sized + Unpin + 'static {
@@ -147,6 +154,8 @@ pub struct SerialActor<O: Owner> {
     busy: bool,
     /// Requests waiting for the running one (still counted in `depth`).
     queue: VecDeque<OpMsg<O::Op>>,
+    /// Records of keys found completed here, most recent last.
+    completed: VecDeque<(UserId, IdempotencyKey, StoredReply)>,
 }
 
 impl<O: Owner> SerialActor<O> {
@@ -163,6 +172,7 @@ impl<O: Owner> SerialActor<O> {
             last_used: Instant::now(),
             busy: false,
             queue: VecDeque::new(),
+            completed: VecDeque::new(),
         })
     }
 
@@ -172,15 +182,14 @@ impl<O: Owner> SerialActor<O> {
         let admitted = async move {
             match admission {
                 Some(admission) => admission.await,
-                None => Ok(()),
+                None => Admitted::Run,
             }
         };
         let OpMsg { op, reply } = msg;
         self.busy = true;
         let work = admitted.into_actor(self).then(move |admitted, act, _ctx| {
             let run: BoxFuture<'static, Done<O::Record>> = match admitted {
-                Err(answer) => Box::pin(std::future::ready(Done::answer(answer))),
-                Ok(()) => {
+                Admitted::Run => {
                     // From here on, a repeat of this key is answered 409.
                     if let Some(req) = O::request(&op) {
                         let running = act.ledger.admit(req.user, &req.key, req.fingerprint, None);
@@ -188,6 +197,14 @@ impl<O: Owner> SerialActor<O> {
                     }
                     O::run(act.kind.ctx.clone(), act.id, act.record.clone(), op)
                 }
+                Admitted::Completed(stored) => {
+                    if let Some(req) = O::request(&op) {
+                        act.remember_completed(req, &stored);
+                    }
+                    let replay = act.kind.keys.replay(stored);
+                    Box::pin(async move { Done::answer(replay.await) })
+                }
+                Admitted::Refused(answer) => Box::pin(std::future::ready(Done::answer(answer))),
             };
             run.into_actor(act)
         });
@@ -207,6 +224,35 @@ impl<O: Owner> SerialActor<O> {
                 act.start(next, ctx);
             }
         }));
+    }
+}
+
+impl<O: Owner> SerialActor<O> {
+    /// Keeps a completed key's record to replay its later repeats.
+    fn remember_completed(&mut self, req: &KeyedRequest, stored: &StoredReply) {
+        if self.completed.len() == COMPLETED_KEPT {
+            self.completed.pop_front();
+        }
+        self.completed
+            .push_back((req.user, req.key.clone(), stored.clone()));
+    }
+
+    /// The answer to a repeat of a key completed here: its replay, or 422
+    /// for another request with that key. Records past their TTL are
+    /// dropped first (the store forgets them too).
+    fn answer_if_completed(&mut self, req: &KeyedRequest) -> Option<BoxFuture<'static, Reply>> {
+        let now = now_ms();
+        let keys = &self.kind.keys;
+        self.completed
+            .retain(|(_, _, stored)| keys.still_kept(stored, now));
+        let (_, _, stored) = self
+            .completed
+            .iter()
+            .find(|(user, key, _)| *user == req.user && *key == req.key)?;
+        Some(match judge(stored, req.fingerprint) {
+            Admission::Replay(stored) => self.kind.keys.replay(stored),
+            _ => Box::pin(std::future::ready(replies::key_reused())),
+        })
     }
 }
 
@@ -230,11 +276,20 @@ impl<O: Owner> Actor for SerialActor<O> {
 impl<O: Owner> Handler<OpMsg<O::Op>> for SerialActor<O> {
     type Result = ();
 
-    /// One request runs at a time. A repeat of the running key is answered
-    /// at once (409 in progress, or 422); others queue behind it.
+    /// One request runs at a time. A repeat of a key completed here is
+    /// replayed at once, without the store; a repeat of the running key is
+    /// answered at once (409 in progress, or 422); others queue.
     fn handle(&mut self, msg: OpMsg<O::Op>, ctx: &mut Context<Self>) {
         self.last_used = Instant::now();
         if let Some(req) = O::request(&msg.op) {
+            if let Some(answer) = self.answer_if_completed(req) {
+                self.depth.taken();
+                let reply = msg.reply;
+                actix::spawn(async move {
+                    let _ = reply.send(answer.await);
+                });
+                return;
+            }
             if let Some(answer) = idempotency::answer_if_running(&self.ledger, req) {
                 self.depth.taken();
                 let _ = msg.reply.send(answer);

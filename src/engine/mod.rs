@@ -61,6 +61,7 @@ impl Engine {
             store.clone(),
             crash.clone(),
             config.max_keys_per_user,
+            config.idempotency_ttl_ms,
         ));
         let core = Arc::new_cyclic(|core: &Weak<Core>| Core {
             shows: Shows::new(
