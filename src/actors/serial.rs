@@ -25,7 +25,7 @@ use crate::replies::{self, EngineError};
 use crate::runtime::clock::now_ms;
 use crate::runtime::registry::{AskFailure, Depth, Mailbox, Registry};
 use crate::runtime::threads::ActorThreads;
-use crate::store::StoreFuture;
+use crate::store::{StoreError, StoreFuture};
 use crate::wire::Reply;
 use actix::{
     Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, Message, WrapFuture,
@@ -57,7 +57,7 @@ pub trait Owner: Sized + Unpin + 'static {
     type Ctx: Clone + Send + Sync + Unpin + 'static;
 
     fn record_id(record: &Self::Record) -> Self::Id;
-    /// The record as stored (when the actor starts).
+    /// The record as stored (read with the actor's first request).
     fn load(ctx: &Self::Ctx, id: Self::Id) -> StoreFuture<Option<Self::Record>>;
     /// The keyed request of an operation (admitted by the shell first).
     fn request(op: &Self::Op) -> Option<&KeyedRequest>;
@@ -116,11 +116,11 @@ impl<O: Owner> Kind<O> {
         })
     }
 
-    /// Sends `op` to the actor of `id` (started with its record loaded if
-    /// none is live) and waits for its answer.
+    /// Sends `op` to the actor of `id` (started if none is live; it reads
+    /// its record with its first request) and waits for its answer.
     pub async fn ask(self: &Arc<Self>, id: O::Id, op: O::Op) -> Reply {
-        let load = || O::load(&self.ctx, id);
-        let launch = |record| SerialActor::launch(self.clone(), id, record);
+        let load = || std::future::ready(Ok::<(), StoreError>(()));
+        let launch = |()| SerialActor::launch(self.clone(), id);
         let make = |reply| OpMsg {
             op: op.clone(),
             reply,
@@ -146,7 +146,11 @@ impl<Op: 'static> Message for OpMsg<Op> {
 pub struct SerialActor<O: Owner> {
     kind: Arc<Kind<O>>,
     id: O::Id,
+    /// The owned record (`None`: none exists), once `record_read`.
     record: Option<O::Record>,
+    /// The record was read from the store (with the first request, at the
+    /// same time as its key is looked up).
+    record_read: bool,
     ledger: IdempotencyLedger,
     depth: Depth,
     last_used: Instant,
@@ -159,14 +163,15 @@ pub struct SerialActor<O: Owner> {
 }
 
 impl<O: Owner> SerialActor<O> {
-    fn launch(kind: Arc<Kind<O>>, id: O::Id, record: Option<O::Record>) -> Mailbox<Self> {
+    fn launch(kind: Arc<Kind<O>>, id: O::Id) -> Mailbox<Self> {
         let capacity = kind.mailbox_capacity;
         let shard = id.into().as_u64_pair().1;
         let threads = kind.threads.clone();
         threads.launch(O::KIND, capacity, shard, move |depth| SerialActor {
             kind,
             id,
-            record,
+            record: None,
+            record_read: false,
             ledger: IdempotencyLedger::default(),
             depth,
             last_used: Instant::now(),
@@ -179,41 +184,70 @@ impl<O: Owner> SerialActor<O> {
     fn start(&mut self, msg: OpMsg<O::Op>, ctx: &mut Context<Self>) {
         self.depth.taken();
         let admission = O::request(&msg.op).map(|req| self.kind.keys.admit(req));
+        let reading = (!self.record_read).then(|| O::load(&self.kind.ctx, self.id));
+        // The key's lookup and the record's read go to the store together.
         let admitted = async move {
-            match admission {
-                Some(admission) => admission.await,
-                None => Admitted::Run,
-            }
+            let admitted = async move {
+                match admission {
+                    Some(admission) => admission.await,
+                    None => Admitted::Run,
+                }
+            };
+            let read = async move {
+                match reading {
+                    Some(reading) => Some(reading.await),
+                    None => None,
+                }
+            };
+            futures_util::future::join(admitted, read).await
         };
         let OpMsg { op, reply } = msg;
         self.busy = true;
-        let work = admitted.into_actor(self).then(move |admitted, act, _ctx| {
-            let run: BoxFuture<'static, Done<O::Record>> = match admitted {
-                Admitted::Run => {
-                    // From here on, a repeat of this key is answered 409.
-                    if let Some(req) = O::request(&op) {
-                        let running = act.ledger.admit(req.user, &req.key, req.fingerprint, None);
-                        debug_assert_eq!(running, Admission::Run, "one request runs at a time");
+        let work = admitted
+            .into_actor(self)
+            .then(move |(admitted, read), act, _ctx| {
+                let read_failed = match read {
+                    Some(Ok(record)) if !act.record_read => {
+                        act.record = record;
+                        act.record_read = true;
+                        None
                     }
-                    O::run(act.kind.ctx.clone(), act.id, act.record.clone(), op)
-                }
-                Admitted::Completed(stored) => {
-                    if let Some(req) = O::request(&op) {
-                        act.remember_completed(req, &stored);
+                    Some(Err(error)) => Some(EngineError::from(error).reply()),
+                    _ => None,
+                };
+                let run: BoxFuture<'static, Done<O::Record>> = match (admitted, read_failed) {
+                    (Admitted::Run, Some(failure)) => {
+                        Box::pin(std::future::ready(Done::answer(failure)))
                     }
-                    let replay = act.kind.keys.replay(stored);
-                    Box::pin(async move { Done::answer(replay.await) })
-                }
-                Admitted::Refused(answer) => Box::pin(std::future::ready(Done::answer(answer))),
-            };
-            run.into_actor(act)
-        });
+                    (Admitted::Run, None) => {
+                        // From here on, a repeat of this key is answered 409.
+                        if let Some(req) = O::request(&op) {
+                            let running =
+                                act.ledger.admit(req.user, &req.key, req.fingerprint, None);
+                            debug_assert_eq!(running, Admission::Run, "one request runs at a time");
+                        }
+                        O::run(act.kind.ctx.clone(), act.id, act.record.clone(), op)
+                    }
+                    (Admitted::Completed(stored), _) => {
+                        if let Some(req) = O::request(&op) {
+                            act.remember_completed(req, &stored);
+                        }
+                        let replay = act.kind.keys.replay(stored);
+                        Box::pin(async move { Done::answer(replay.await) })
+                    }
+                    (Admitted::Refused(answer), _) => {
+                        Box::pin(std::future::ready(Done::answer(answer)))
+                    }
+                };
+                run.into_actor(act)
+            });
         ctx.spawn(work.map(move |done, act, ctx| {
             act.busy = false;
             // Only this actor's own record: a create after an expired key
             // makes a record with another id, owned by another actor.
             if let Some(record) = done.record.filter(|r| O::record_id(r) == act.id) {
                 act.record = Some(record);
+                act.record_read = true;
             }
             // The request ended: its key (if it ran one) is no longer in
             // flight. One request runs at a time, so it was the only one.

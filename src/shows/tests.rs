@@ -105,7 +105,8 @@ fn a_refused_seat_gives_back_the_seats_that_agreed() {
         else {
             panic!("a free seat is granted");
         };
-        let keys = crate::idempotency::Keys::new(world.store.clone(), CrashPoints::default(), 10, 60_000);
+        let keys =
+            crate::idempotency::Keys::new(world.store.clone(), CrashPoints::default(), 10, 60_000);
         let outcome = crate::idempotency::Outcome::effect(crate::wire::Reply::empty(204), vec![]);
         assert!(holder.commit(&keys, None, outcome).await.is_applied());
         // A1 agrees, A2 refuses: A1 must not stay reserved.

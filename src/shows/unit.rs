@@ -2,7 +2,7 @@
 //! actors of its seats in use, and its live holds per user.
 
 use crate::actors::seat::{LapseHandler, Prepare, Resolve, SeatActor, SeatHome, Stop};
-use crate::domain::{Claim, Decision, SeatState, Show, ShowId, TxnId};
+use crate::domain::{Claim, Decision, SeatState, SeatStatus, Show, ShowId, TxnId};
 use crate::replies::EngineError;
 use crate::runtime::clock::now_ms;
 use crate::runtime::hold_quota::HoldQuota;
@@ -10,7 +10,7 @@ use crate::runtime::registry::{AskFailure, Mailbox, Registry};
 use crate::runtime::seat_map::SeatMap;
 use crate::runtime::threads::ActorThreads;
 use crate::runtime::CrashPoints;
-use crate::store::Store;
+use crate::store::{Store, StoreFuture};
 use std::sync::Arc;
 
 pub struct ShowUnit {
@@ -85,6 +85,19 @@ impl ShowUnit {
         debug_assert!(started.is_ok(), "launching cannot fail");
     }
 
+    /// The state a seat's actor starts in. A seat the public map shows
+    /// available has no live record (or a lapsed hold, which reads as
+    /// available anyway): every change of a seat's record is published to
+    /// the map by the actor that made it, once durable, and the map was
+    /// loaded from the records. Only a held or booked seat needs its record
+    /// (whose cart or booking the map does not keep).
+    fn seat_state(&self, index: u32) -> StoreFuture<SeatState> {
+        if self.map().status(index) == SeatStatus::Available {
+            return Box::pin(std::future::ready(Ok(SeatState::Available)));
+        }
+        self.store.load_seat(self.id(), index)
+    }
+
     /// Asks seat `index` to reserve itself for `txn`.
     pub(super) async fn ask_seat(
         &self,
@@ -92,7 +105,7 @@ impl ShowUnit {
         txn: TxnId,
         claim: Claim,
     ) -> Result<Decision, EngineError> {
-        let load = || self.store.load_seat(self.id(), index);
+        let load = || self.seat_state(index);
         let launch = |state| self.launch_seat(index, state);
         let make = |reply| Prepare {
             txn,

@@ -230,8 +230,10 @@ async fn claim_keys(
     const INSERT: &str = "INSERT INTO idempotency_keys (user_id, key, created_at_ms, reply)
         SELECT * FROM unnest($1::uuid[], $2::text[], $3::int8[], $4::bytea[])
         ON CONFLICT DO NOTHING RETURNING user_id, key";
-    const READ: &str = "SELECT user_id, key, reply FROM idempotency_keys
-        WHERE (user_id, key) IN (SELECT * FROM unnest($1::uuid[], $2::text[]))";
+    const READ: &str = "SELECT k.u, k.n, r.reply
+        FROM unnest($1::uuid[], $2::text[]) AS k(u, n)
+        CROSS JOIN LATERAL (
+            SELECT reply FROM idempotency_keys WHERE user_id = k.u AND key = k.n) AS r";
     let xid_statement = client
         .prepare_cached("SELECT pg_current_xact_id()::text")
         .await?;

@@ -18,6 +18,7 @@
 //! only once the commit is on disk (`synchronous_commit = on`), so a
 //! commit is durable as soon as it is applied.
 
+mod batched_reads;
 mod committer;
 mod errors;
 pub mod migrations;
@@ -30,7 +31,9 @@ use super::watchdog::{Activity, WaitLimits, Watchdog};
 use crate::domain::{
     Booking, BookingId, Cart, CartId, IdempotencyKey, SeatState, Show, ShowId, StoredReply, UserId,
 };
+use batched_reads::{query, Batched, Fetched};
 use committer::Submitted;
+use deadpool_postgres::Object;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use errors::{db_error, pool_error};
 use std::future::Future;
@@ -86,7 +89,15 @@ pub struct PgStore {
     pool: Pool,
     queue: mpsc::Sender<Submitted>,
     watchdog: Arc<Watchdog>,
+    /// The point reads of a request's path, batched (`batched_reads`).
+    keys: Batched<(Uuid, String), StoredReply>,
+    seats: Batched<(Uuid, i32), SeatState>,
+    bookings: Batched<Uuid, Booking>,
+    carts: Batched<Uuid, Cart>,
 }
+
+/// Readers per kind of batched read.
+const READERS: usize = 2;
 
 impl Drop for PgStore {
     fn drop(&mut self) {
@@ -131,6 +142,10 @@ impl PgStore {
             handle.spawn(committer::run(rounds.clone(), lane));
         }
         Ok(PgStore {
+            keys: Batched::start(&handle, pool.clone(), READERS, Arc::new(fetch_keys)),
+            seats: Batched::start(&handle, pool.clone(), READERS, Arc::new(fetch_seats)),
+            bookings: Batched::start(&handle, pool.clone(), READERS, Arc::new(fetch_bookings)),
+            carts: Batched::start(&handle, pool.clone(), READERS, Arc::new(fetch_carts)),
             runtime: Some(runtime),
             handle,
             pool,
@@ -319,27 +334,16 @@ impl Store for PgStore {
     }
 
     fn load_seat(&self, show: ShowId, index: u32) -> StoreFuture<SeatState> {
-        const SQL: &str = "SELECT seat_index, state, cart_id, until_ms, booking_id \
-                           FROM seats WHERE show_id = $1 AND seat_index = $2";
-        self.rows(SQL, params![show.0, index as i32], |rows| {
-            Ok(first(rows, seat_state)?.map_or(SeatState::Available, |(_, state)| state))
-        })
+        let found = self.seats.get((show.0, index as i32));
+        Box::pin(async move { Ok(found.await?.unwrap_or(SeatState::Available)) })
     }
 
     fn load_cart(&self, id: CartId) -> StoreFuture<Option<Cart>> {
-        self.rows(
-            "SELECT record FROM carts WHERE id = $1",
-            params![id.0],
-            |rows| first(rows, |row| decode_cart(row.get(0))),
-        )
+        self.carts.get(id.0)
     }
 
     fn load_booking(&self, id: BookingId) -> StoreFuture<Option<Booking>> {
-        self.rows(
-            "SELECT record FROM bookings WHERE id = $1",
-            params![id.0],
-            |rows| first(rows, |row| decode_booking(row.get(0))),
-        )
+        self.bookings.get(id.0)
     }
 
     fn list_bookings(&self, user: UserId) -> StoreFuture<Vec<Booking>> {
@@ -360,10 +364,7 @@ impl Store for PgStore {
     }
 
     fn load_key(&self, user: UserId, key: &IdempotencyKey) -> StoreFuture<Option<StoredReply>> {
-        const SQL: &str = "SELECT reply FROM idempotency_keys WHERE user_id = $1 AND key = $2";
-        self.rows(SQL, params![user.0, key.as_str().to_string()], |rows| {
-            first(rows, |row| decode_reply(row.get(0)))
-        })
+        self.keys.get((user.0, key.as_str().to_string()))
     }
 
     fn sweep_keys(&self, created_before_ms: u64, limit: usize) -> StoreFuture<usize> {
@@ -394,6 +395,60 @@ impl Store for PgStore {
     fn flush(&self) -> StoreResult<()> {
         Ok(())
     }
+}
+
+// The batched point reads. Each looks every key up through its primary
+// key (a lateral subquery per key, or `= ANY`), however large the table.
+
+fn fetch_keys(client: Object, keys: Vec<(Uuid, String)>) -> Fetched<(Uuid, String), StoredReply> {
+    Box::pin(async move {
+        const SQL: &str = "SELECT k.u, k.n, r.reply
+            FROM unnest($1::uuid[], $2::text[]) AS k(u, n)
+            CROSS JOIN LATERAL (
+                SELECT reply FROM idempotency_keys WHERE user_id = k.u AND key = k.n) AS r";
+        let (users, names): (Vec<Uuid>, Vec<String>) = keys.into_iter().unzip();
+        query(&client, SQL, &[&users, &names], |row| {
+            Ok(((row.get(0), row.get(1)), decode_reply(row.get(2))?))
+        })
+        .await
+    })
+}
+
+fn fetch_seats(client: Object, seats: Vec<(Uuid, i32)>) -> Fetched<(Uuid, i32), SeatState> {
+    Box::pin(async move {
+        const SQL: &str = "SELECT k.s AS show_id, r.seat_index, r.state, r.cart_id,
+                r.until_ms, r.booking_id
+            FROM unnest($1::uuid[], $2::int4[]) AS k(s, i)
+            CROSS JOIN LATERAL (
+                SELECT seat_index, state, cart_id, until_ms, booking_id
+                FROM seats WHERE show_id = k.s AND seat_index = k.i) AS r";
+        let (shows, indexes): (Vec<Uuid>, Vec<i32>) = seats.into_iter().unzip();
+        query(&client, SQL, &[&shows, &indexes], |row| {
+            let (index, state) = seat_state(row)?;
+            Ok(((row.get("show_id"), index as i32), state))
+        })
+        .await
+    })
+}
+
+fn fetch_bookings(client: Object, ids: Vec<Uuid>) -> Fetched<Uuid, Booking> {
+    Box::pin(async move {
+        const SQL: &str = "SELECT id, record FROM bookings WHERE id = ANY($1::uuid[])";
+        query(&client, SQL, &[&ids], |row| {
+            Ok((row.get(0), decode_booking(row.get(1))?))
+        })
+        .await
+    })
+}
+
+fn fetch_carts(client: Object, ids: Vec<Uuid>) -> Fetched<Uuid, Cart> {
+    Box::pin(async move {
+        const SQL: &str = "SELECT id, record FROM carts WHERE id = ANY($1::uuid[])";
+        query(&client, SQL, &[&ids], |row| {
+            Ok((row.get(0), decode_cart(row.get(1))?))
+        })
+        .await
+    })
 }
 
 fn count(rows: Vec<tokio_postgres::Row>) -> StoreResult<usize> {
