@@ -1,7 +1,8 @@
 //! Group commit on PostgreSQL: the write sets waiting when a round starts
 //! (up to `max_batch`) go into one transaction, in two round trips.
 //!
-//! 1. `BEGIN`; the transaction's id; every key record of the round inserted
+//! 1. `BEGIN`; the round's marker row (`commit_rounds`); every key record
+//!    of the round inserted
 //!    with `ON CONFLICT DO NOTHING` in one statement, in a stable order
 //!    (user, key), so that concurrent rounds, on this node or another,
 //!    never wait on each other in a cycle; then every key record of the
@@ -11,12 +12,16 @@
 //! 2. The effects of the applied write sets, in bulk (`unnest`: one
 //!    statement per kind of record), then `COMMIT`, pipelined.
 //!
-//! A COMMIT whose connection broke has an unknown outcome: the round asks
-//! the database, on a new connection, what became of its transaction id
-//! (`pg_xact_status`) and answers accordingly; if it cannot find out before
-//! the deadline it says `OutcomeUnknown` (the engine stops: fail-stop).
+//! A COMMIT whose connection broke has an unknown outcome: the round
+//! inserts its own marker again on a new connection. That insert waits for
+//! the round's transaction if it is still running, then conflicts if it
+//! committed, or succeeds if it did not (and the round can then never
+//! commit: its marker is taken). A transaction id cannot serve here: after
+//! a crash PostgreSQL may hand out again an id whose transaction never
+//! reached the WAL. If the database cannot be asked before the deadline,
+//! the round says `OutcomeUnknown` (the engine stops: fail-stop).
 
-use super::errors::{db_error, is_transient, pool_error};
+use super::errors::{db_error, pool_error};
 use crate::domain::{IdempotencyKey, SeatState, StoredReply, UserId};
 use crate::store::codec::{decode_reply, encode_booking, encode_cart, encode_reply, encode_show};
 use crate::store::contract::{CommitOutcome, Mutation, StoreError, StoreResult, Ticket, WriteSet};
@@ -111,7 +116,8 @@ type KeyId = (Uuid, String);
 async fn round(rounds: &Rounds, batch: &[Submitted]) -> StoreResult<Vec<Taken>> {
     let mut client = rounds.pool.get().await.map_err(pool_error)?;
     let keys = KeyPlan::of(batch);
-    let (xid, inserted, records) = match claim_keys(&client, &keys).await {
+    let marker = Uuid::new_v4();
+    let (inserted, records) = match claim_keys(&client, marker, &keys).await {
         Ok(claimed) => claimed,
         Err(error) => {
             rollback(&mut client).await;
@@ -122,21 +128,15 @@ async fn round(rounds: &Rounds, batch: &[Submitted]) -> StoreResult<Vec<Taken>> 
     let effects = Effects::of(batch, &taken);
     match write_and_commit(&client, &effects).await {
         Ok(()) => Ok(taken),
-        Err(Failed::Statement(error)) => {
-            // A failed statement aborts the transaction: its COMMIT rolled
-            // back (PostgreSQL answers COMMIT in an aborted transaction so).
-            rollback(&mut client).await;
-            Err(db_error(error))
-        }
-        Err(Failed::Connection(error)) => {
+        // Whatever failed (a refused statement rolls the transaction back;
+        // a broken connection leaves it unknown), the marker says which.
+        Err(error) => {
             drop(client);
-            match resolve(rounds, &xid).await {
+            match resolve(rounds, marker).await {
                 Some(true) => Ok(taken),
-                Some(false) => Err(StoreError::Unavailable(format!(
-                    "the connection broke during the commit, which did not take effect: {error}"
-                ))),
+                Some(false) => Err(db_error(error)),
                 None => Err(StoreError::OutcomeUnknown(format!(
-                    "transaction {xid}: {error}"
+                    "commit round {marker}: {error}"
                 ))),
             }
         }
@@ -221,12 +221,14 @@ fn key_id(user: UserId, key: &IdempotencyKey) -> KeyId {
     (user.0, key.as_str().to_string())
 }
 
-/// Round trip 1: `BEGIN`, the transaction id, the key records inserted and
-/// read back, pipelined.
+/// Round trip 1: `BEGIN`, the round's marker, the key records inserted
+/// and read back, pipelined.
 async fn claim_keys(
     client: &Object,
+    marker: Uuid,
     keys: &KeyPlan,
-) -> Result<(String, Vec<KeyId>, HashMap<KeyId, Vec<u8>>), tokio_postgres::Error> {
+) -> Result<(Vec<KeyId>, HashMap<KeyId, Vec<u8>>), tokio_postgres::Error> {
+    const MARK: &str = "INSERT INTO commit_rounds (id) VALUES ($1)";
     const INSERT: &str = "INSERT INTO idempotency_keys (user_id, key, created_at_ms, reply)
         SELECT * FROM unnest($1::uuid[], $2::text[], $3::int8[], $4::bytea[])
         ON CONFLICT DO NOTHING RETURNING user_id, key";
@@ -234,23 +236,22 @@ async fn claim_keys(
         FROM unnest($1::uuid[], $2::text[]) AS k(u, n)
         CROSS JOIN LATERAL (
             SELECT reply FROM idempotency_keys WHERE user_id = k.u AND key = k.n) AS r";
-    let xid_statement = client
-        .prepare_cached("SELECT pg_current_xact_id()::text")
-        .await?;
+    let mark = client.prepare_cached(MARK).await?;
     let insert = client.prepare_cached(INSERT).await?;
     let read = client.prepare_cached(READ).await?;
     let begin = client.batch_execute("BEGIN");
-    let xid = client.query_one(&xid_statement, &[]);
+    let mark_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&marker];
+    let marking = client.execute(&mark, &mark_params);
     if keys.users.is_empty() {
-        let (_, xid) = tokio::try_join!(begin, xid)?;
-        return Ok((xid.get(0), Vec::new(), HashMap::new()));
+        tokio::try_join!(begin, marking)?;
+        return Ok((Vec::new(), HashMap::new()));
     }
     let insert_params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
         [&keys.users, &keys.names, &keys.created_at_ms, &keys.replies];
     let read_params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&keys.users, &keys.names];
     let inserting = client.query(&insert, &insert_params);
     let reading = client.query(&read, &read_params);
-    let (_, xid, inserted, records) = tokio::try_join!(begin, xid, inserting, reading)?;
+    let (_, _, inserted, records) = tokio::try_join!(begin, marking, inserting, reading)?;
     let inserted = inserted
         .iter()
         .map(|row| (row.get::<_, Uuid>(0), row.get::<_, String>(1)))
@@ -259,7 +260,7 @@ async fn claim_keys(
         .iter()
         .map(|row| ((row.get(0), row.get(1)), row.get::<_, Vec<u8>>(2)))
         .collect();
-    Ok((xid.get(0), inserted, records))
+    Ok((inserted, records))
 }
 
 /// The records the applied write sets change, one list per table, each
@@ -320,32 +321,16 @@ impl Effects {
     }
 }
 
-/// How phase 2 failed.
-enum Failed {
-    /// A statement was refused: the transaction rolled back.
-    Statement(tokio_postgres::Error),
-    /// The connection broke: the COMMIT may or may not have happened.
-    Connection(tokio_postgres::Error),
-}
-
 /// Round trip 2: every table's changes in bulk, then COMMIT, pipelined.
-async fn write_and_commit(client: &Object, effects: &Effects) -> Result<(), Failed> {
-    let statements = effect_statements(client, effects).await.map_err(classify)?;
+async fn write_and_commit(client: &Object, effects: &Effects) -> Result<(), tokio_postgres::Error> {
+    let statements = effect_statements(client, effects).await?;
     let writes = try_join_all(statements);
     let commit = client.batch_execute("COMMIT");
     let (written, committed) = tokio::join!(writes, commit);
-    match (written, committed) {
-        (Ok(_), Ok(())) => Ok(()),
-        (Err(error), _) | (Ok(_), Err(error)) => Err(classify(error)),
-    }
-}
-
-fn classify(error: tokio_postgres::Error) -> Failed {
-    if error.code().is_none() {
-        Failed::Connection(error)
-    } else {
-        Failed::Statement(error)
-    }
+    // A refused statement aborts the transaction, and PostgreSQL answers
+    // its COMMIT with a rollback, not an error: check both.
+    written?;
+    committed
 }
 
 type Write<'a> = BoxFuture<'a, Result<u64, tokio_postgres::Error>>;
@@ -514,39 +499,32 @@ async fn rollback(client: &mut Object) {
     }
 }
 
-/// What became of transaction `xid`, asked on a new connection until the
-/// database answers or `resolve_for` has passed: `Some(committed)`, or
+/// Whether the round of `marker` committed, asked on a new connection
+/// until the database answers or `resolve_for` has passed: `Some`, or
 /// `None` if it could not be learned.
-async fn resolve(rounds: &Rounds, xid: &str) -> Option<bool> {
+async fn resolve(rounds: &Rounds, marker: Uuid) -> Option<bool> {
     let started = Instant::now();
     while started.elapsed() < rounds.resolve_for {
-        match ask_status(&rounds.pool, xid).await {
-            Ok(Some(committed)) => return Some(committed),
-            Ok(None) => {}
-            Err(error) => tracing::warn!(%error, xid, "cannot yet learn a commit's outcome"),
+        match take_marker(&rounds.pool, marker).await {
+            Ok(committed) => return Some(committed),
+            Err(error) => tracing::warn!(%error, %marker, "cannot yet learn a commit's outcome"),
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     None
 }
 
-/// `Ok(None)`: still in progress (the server has not yet seen the
-/// connection go).
-async fn ask_status(pool: &Pool, xid: &str) -> StoreResult<Option<bool>> {
+/// Inserts the round's marker: it waits for the round's transaction if
+/// that still runs. A conflict: the round committed. Inserted: it did not,
+/// and now never will.
+async fn take_marker(pool: &Pool, marker: Uuid) -> StoreResult<bool> {
     let client = pool.get().await.map_err(pool_error)?;
-    let row = client
-        .query_one("SELECT pg_xact_status($1::text::xid8)", &[&xid])
-        .await;
-    match row {
-        Ok(row) => Ok(match row.get::<_, Option<String>>(0).as_deref() {
-            Some("committed") => Some(true),
-            Some("aborted") => Some(false),
-            _ => None,
-        }),
-        // "transaction ID is in the future": it never reached the WAL (the
-        // server restarted), so it did not commit.
-        Err(error) if error.code().map(|c| c.code()) == Some("22023") => Ok(Some(false)),
-        Err(error) if is_transient(&error) => Err(db_error(error)),
-        Err(error) => Err(db_error(error)),
-    }
+    let inserted = client
+        .query(
+            "INSERT INTO commit_rounds (id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING id",
+            &[&marker],
+        )
+        .await
+        .map_err(db_error)?;
+    Ok(inserted.is_empty())
 }

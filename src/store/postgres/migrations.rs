@@ -10,8 +10,14 @@
 use tokio_postgres::Client;
 
 /// Every migration, in the order it is applied: (version, name, SQL).
-pub const MIGRATIONS: &[(i32, &str, &str)] =
-    &[(1, "init", include_str!("migrations/0001_init.sql"))];
+pub const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (1, "init", include_str!("migrations/0001_init.sql")),
+    (
+        2,
+        "commit_rounds",
+        include_str!("migrations/0002_commit_rounds.sql"),
+    ),
+];
 
 /// Applies the migrations this database lacks; returns how many it applied.
 pub async fn migrate(client: &mut Client) -> Result<usize, tokio_postgres::Error> {

@@ -367,11 +367,16 @@ impl Store for PgStore {
         self.keys.get((user.0, key.as_str().to_string()))
     }
 
+    /// Also forgets commit-round markers older than an hour (a broken
+    /// COMMIT is resolved within `store_deadline_ms`).
     fn sweep_keys(&self, created_before_ms: u64, limit: usize) -> StoreFuture<usize> {
         const SQL: &str = "WITH gone AS (
                 DELETE FROM idempotency_keys WHERE ctid IN (
                     SELECT ctid FROM idempotency_keys WHERE created_at_ms < $1 LIMIT $2)
-                RETURNING 1)
+                RETURNING 1),
+            old_rounds AS (
+                DELETE FROM commit_rounds WHERE ctid IN (
+                    SELECT ctid FROM commit_rounds WHERE at < now() - interval '1 hour' LIMIT $2))
             SELECT count(*) FROM gone";
         self.rows(SQL, params![created_before_ms as i64, limit as i64], count)
     }
