@@ -5,16 +5,22 @@
 # activated).
 #
 #   scripts/venue.sh
+#   STORE=postgres scripts/venue.sh   # on a private PostgreSQL (scripts/pg.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT=${PORT:-18081}
 BASE="http://127.0.0.1:$PORT"
 DIR=$(mktemp -d)
-trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -rf "$DIR"' EXIT
+trap 'kill ${SERVER:-} 2>/dev/null || true; wait ${SERVER:-} 2>/dev/null || true; [ "${STORE:-sled}" = postgres ] && scripts/pg.sh stop "$DIR/pg"; rm -rf "$DIR"' EXIT
 cargo build --release --quiet
+STORE_ARGS=(--data-dir "$DIR/data")
+if [ "${STORE:-sled}" = postgres ]; then
+  chmod 755 "$DIR"   # the postgres user works below it
+  STORE_ARGS=(--database-url "$(scripts/pg.sh start "$DIR/pg" "${PG_PORT:-15434}")")
+fi
 start_server() {
   BOXOFFICE_ADMIN_TOKEN=admin BOXOFFICE_USER_RATE_LIMIT=0 RUST_LOG=warn \
-    target/release/boxoffice serve --bind 127.0.0.1:$PORT --data-dir "$DIR/data" --no-demo > /dev/null &
+    target/release/boxoffice serve --bind 127.0.0.1:$PORT "${STORE_ARGS[@]}" --no-demo > /dev/null &
   SERVER=$!
 }
 start_server
