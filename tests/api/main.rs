@@ -23,6 +23,7 @@ mod key_expiry;
 mod kill9;
 mod model;
 mod operations;
+mod postgres;
 mod races;
 mod requests;
 mod shows;

@@ -280,6 +280,10 @@ fn free_port() -> u16 {
 
 /// A database of a test's own, dropped (`WITH (FORCE)`: a killed server's
 /// connections may linger) when the value is.
+///
+/// Dropping it also checks that a server did use it (its schema is
+/// there), so that a test meant for PostgreSQL cannot pass on sled by a
+/// setting that did not reach the server.
 pub struct Database {
     pub url: String,
     pub name: String,
@@ -289,10 +293,18 @@ pub struct Database {
 
 impl Drop for Database {
     fn drop(&mut self) {
+        const MIGRATED: &str = "SELECT to_regclass('schema_migrations') IS NOT NULL";
+        let used = query_bool(&self.url, MIGRATED);
         let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
         if let Err(error) = execute(&self.admin, &sql) {
             // A private server may be stopped already; its directory goes.
             eprintln!("{sql}: {error}");
+        }
+        if used == Ok(false) && !std::thread::panicking() {
+            panic!(
+                "database {} was never migrated: no server used it",
+                self.name
+            );
         }
     }
 }
@@ -300,16 +312,38 @@ impl Drop for Database {
 /// Runs `sql` on `url` on a thread of its own (so it works inside a test's
 /// runtime and outside any).
 pub fn execute(url: &str, sql: &str) -> Result<(), String> {
-    let (url, sql) = (url.to_string(), sql.to_string());
+    let sql = sql.to_string();
+    on_own_thread(url, |client| async move {
+        client.batch_execute(&sql).await.map_err(|e| e.to_string())
+    })
+}
+
+/// The one boolean `sql` selects, on a thread of its own.
+fn query_bool(url: &str, sql: &'static str) -> Result<bool, String> {
+    on_own_thread(url, move |client| async move {
+        let row = client
+            .query_one(sql, &[])
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(row.get(0))
+    })
+}
+
+/// Connects to `url` on a new thread with a runtime of its own and runs
+/// `work` with the connection.
+fn on_own_thread<T, F, Fut>(url: &str, work: F) -> Result<T, String>
+where
+    T: Send + 'static,
+    F: FnOnce(tokio_postgres::Client) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let url = url.to_string();
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| e.to_string())?;
-        runtime.block_on(async {
-            let client = connect(&url).await?;
-            client.batch_execute(&sql).await.map_err(|e| e.to_string())
-        })
+        runtime.block_on(async { work(connect(&url).await?).await })
     })
     .join()
     .expect("the SQL thread")

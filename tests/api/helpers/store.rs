@@ -19,7 +19,6 @@ pub enum StoreKind {
 /// restart is the same data directory (sled) or database (PostgreSQL).
 /// Dropping it removes the directory and drops the database.
 pub struct Storage {
-    pub kind: StoreKind,
     /// The data directory (sled's; it does not exist until a server makes
     /// it). On PostgreSQL unused, but given all the same.
     pub data: PathBuf,
@@ -32,20 +31,19 @@ impl Storage {
     /// shared server).
     pub fn new(kind: StoreKind) -> Storage {
         match kind {
-            StoreKind::Sled => Storage::with(kind, None),
-            StoreKind::Postgres => Storage::with(kind, Some(PgServer::shared().create_database())),
+            StoreKind::Sled => Storage::with(None),
+            StoreKind::Postgres => Storage::with(Some(PgServer::shared().create_database())),
         }
     }
 
     /// A new database on `server` (a private one).
     pub fn on(server: &PgServer) -> Storage {
-        Storage::with(StoreKind::Postgres, Some(server.create_database()))
+        Storage::with(Some(server.create_database()))
     }
 
-    fn with(kind: StoreKind, database: Option<Database>) -> Storage {
+    fn with(database: Option<Database>) -> Storage {
         let parent = tempfile::tempdir().expect("temp dir");
         Storage {
-            kind,
             data: parent.path().join("data"),
             database,
             _parent: parent,
