@@ -537,3 +537,33 @@ async fn servers_starting_together_migrate_the_database_once() {
     assert_eq!(applied_versions(url).await, applied, "migrated again");
     server.stop();
 }
+
+// ------------------------------------------------------------ no database
+
+/// `boxoffice serve` whose database cannot be reached exits 1 with the
+/// reason, not a panic. (Needs no PostgreSQL: nothing listens on the port.)
+#[test]
+fn a_server_whose_database_is_unreachable_exits_with_the_reason() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let (_parent, data) = temp_data_dir();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_boxoffice"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--no-demo", "--data-dir"])
+        .arg(&data)
+        .env(
+            "BOXOFFICE_DATABASE_URL",
+            format!("postgres://postgres@127.0.0.1:{port}/none"),
+        )
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .expect("run boxoffice");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("boxoffice: ") && stderr.contains("error connecting to server"),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty(), "it listened: {:?}", output.stdout);
+}
