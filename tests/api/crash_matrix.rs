@@ -8,7 +8,9 @@
 //! the request that crashes, how to see its effect, what done looks like);
 //! each of its steps is a row, and `run_row` runs every row the same way.
 //! CI runs the matrix again through the `fail` crate:
-//! `cargo test --features failpoints --test api crash_`.
+//! `cargo test --features failpoints --test api crash_`. Every row runs on
+//! each store (`store_test!`): a restart finds the same data directory, or
+//! the same database.
 
 use crate::helpers::*;
 use futures_util::future::BoxFuture;

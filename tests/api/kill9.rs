@@ -1,7 +1,8 @@
 //! `kill -9` under load (API.md "Durability"): sixteen clients book
 //! while the real binary is killed, three rounds; after each restart every
 //! acknowledged booking is there, unchanged, and replays byte for byte, and
-//! every unanswered request happened wholly or not at all.
+//! every unanswered request happened wholly or not at all. On each store
+//! (`store_test!`): on PostgreSQL each restart is on the same database.
 
 use crate::helpers::*;
 use futures_util::future::join_all;

@@ -3,6 +3,7 @@
 //! crash-restarts and (in a second, slower property) lapsing holds; each runs against an in-process engine over HTTP and
 //! against a plain in-memory model of the contract, and every answer's
 //! status, every replay's body and the seat map after each step must agree.
+//! Each property runs on each store (`<property>::sled`, `::postgres`).
 
 use crate::helpers::*;
 use boxoffice::sim::target::{InProcess, SIM_ADMIN_TOKEN};
