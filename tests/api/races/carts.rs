@@ -34,7 +34,7 @@ store_test!(
     worker_threads = 4
 );
 /// 5. Twenty carts hold one seat at once; then the winner's checkout races
-/// twenty one-shot bookings of it.
+///    twenty one-shot bookings of it.
 async fn carts_race_for_a_hold_then_checkout_races_bookings(store: StoreKind) {
     let server = store.spawn_app();
     let client = server.client();
@@ -129,7 +129,7 @@ store_test!(
     worker_threads = 4
 );
 /// 6. A booking is cancelled (three DELETEs at once) while twenty clients
-/// keep trying to book its seats.
+///    keep trying to book its seats.
 async fn cancel_races_bookings_of_its_seats(store: StoreKind) {
     let server = store.spawn_app();
     let client = server.client();
