@@ -237,6 +237,12 @@ const ANSWERS_AFTER_START: usize = 60;
 /// again once it is back; and then (and again after a `kill -9` and a
 /// restart) every acknowledged booking and key is there, every retried key
 /// ran once, and no seat is in two bookings.
+///
+/// Known to fail about one run in five (an acknowledged booking is not in
+/// the database) until the committer stops resolving a COMMIT cut off by
+/// the crash through `pg_xact_status(xid)`: PostgreSQL hands that xid out
+/// again after crash recovery when its WAL was lost, so another
+/// transaction's commit reads as this one's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[cfg_attr(
     postgres_missing,
@@ -566,4 +572,51 @@ fn a_server_whose_database_is_unreachable_exits_with_the_reason() {
         "{stderr}"
     );
     assert!(output.stdout.is_empty(), "it listened: {:?}", output.stdout);
+}
+
+// ------------------------------------------------------------ tokens
+
+/// As on sled (`abuse::tokens_are_stored_only_as_hashes`, which reads
+/// sled's files): no row of any table holds a session's bearer token, as
+/// text or as the bytes of a `bytea` (rendered in hex).
+#[tokio::test]
+#[cfg_attr(
+    postgres_missing,
+    ignore = "PostgreSQL is not installed (apt-get install postgresql, or set PG_BIN)"
+)]
+async fn tokens_are_stored_only_as_hashes_in_postgres() {
+    let storage = StoreKind::Postgres.storage();
+    let server = BinaryServer::on(&storage, &[]);
+    let show = server.client().create_show("Tokens", &[("A", 2)]).await;
+    let guest = server.client().guest().await;
+    let token = guest.token();
+    assert_eq!(guest.book(&new_key(), &show, &["A1"]).await.status, 201);
+    assert!(server.terminate().success());
+
+    let db = postgres::connect(storage.database_url().unwrap())
+        .await
+        .expect("connect");
+    let tables = db
+        .query(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'",
+            &[],
+        )
+        .await
+        .expect("list tables");
+    let as_bytes = hex::encode(token.as_bytes());
+    let mut scanned = 0;
+    for table in tables.iter().map(|row| row.get::<_, String>(0)) {
+        let rows = db
+            .query(&format!("SELECT t::text FROM {table} t"), &[])
+            .await
+            .expect("read a table");
+        for row in rows.iter().map(|row| row.get::<_, String>(0)) {
+            scanned += 1;
+            assert!(
+                !row.contains(&token) && !row.contains(&as_bytes),
+                "table {table} holds the plaintext token: {row}"
+            );
+        }
+    }
+    assert!(scanned >= 4, "only {scanned} rows were scanned");
 }
