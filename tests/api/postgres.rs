@@ -238,11 +238,12 @@ const ANSWERS_AFTER_START: usize = 60;
 /// restart) every acknowledged booking and key is there, every retried key
 /// ran once, and no seat is in two bookings.
 ///
-/// Known to fail about one run in five (an acknowledged booking is not in
-/// the database) until the committer stops resolving a COMMIT cut off by
-/// the crash through `pg_xact_status(xid)`: PostgreSQL hands that xid out
-/// again after crash recovery when its WAL was lost, so another
-/// transaction's commit reads as this one's.
+/// Known to fail often (5 runs of 20 alone, 3 of 3 in the full suite, on
+/// two cores): an acknowledged booking is not in the database, until the
+/// committer stops resolving a COMMIT cut off by the crash through
+/// `pg_xact_status(xid)` alone: PostgreSQL hands that xid out again after
+/// crash recovery when its WAL was lost, so another transaction's commit
+/// reads as this one's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[cfg_attr(
     postgres_missing,
