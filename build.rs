@@ -5,6 +5,13 @@
 //! summary instead of passing. Under CI=true it never does: CI installs
 //! them, and a missing browser there must fail the test.
 //!
+//! Likewise for the PostgreSQL tests (the `postgres` variant of every test
+//! that runs on both stores, and `tests/api/postgres.rs`): where no
+//! `initdb` and `pg_ctl` are found (`$PG_BIN`, else the newest
+//! /usr/lib/postgresql/*/bin, else `PATH`; the same search as
+//! `tests/api/helpers/postgres.rs`) it sets `cfg(postgres_missing)`, never
+//! under CI=true.
+//!
 //! Cargo reruns this script when a watched path changes. A watched path
 //! that does not exist makes cargo rerun it on every build (and rebuild
 //! the crate), and a watched directory is scanned whole; so it watches
@@ -17,8 +24,9 @@ use std::path::{Path, PathBuf};
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(browser_missing)");
+    println!("cargo::rustc-check-cfg=cfg(postgres_missing)");
     println!("cargo::rerun-if-changed=build.rs");
-    for var in ["CI", "CHROMIUM_PATH", "PATH"] {
+    for var in ["CI", "CHROMIUM_PATH", "PATH", "PG_BIN"] {
         println!("cargo::rerun-if-env-changed={var}");
     }
     let root = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
@@ -59,6 +67,59 @@ fn main() {
             missing.join(", ")
         );
     }
+    if !postgres_found() && !ci {
+        println!("cargo::rustc-cfg=postgres_missing");
+        println!(
+            "cargo::warning=the PostgreSQL tests will show as ignored: no initdb and pg_ctl \
+             (apt-get install postgresql, or set PG_BIN)"
+        );
+    }
+}
+
+/// Whether `initdb` and `pg_ctl` are installed: in `$PG_BIN`, else the
+/// newest /usr/lib/postgresql/<version>/bin (Debian's layout), else on
+/// `PATH`. Watches the `initdb` found; where none is, /usr/lib/postgresql
+/// (small) if it exists, and the (flat) directories of `PATH`, where the
+/// Debian package adds its commands.
+fn postgres_found() -> bool {
+    let usable = |dir: &Path| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file();
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    if let Some(dir) = env::var_os("PG_BIN") {
+        candidates.push(PathBuf::from(dir));
+    } else {
+        let debian = Path::new("/usr/lib/postgresql");
+        let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir(debian)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|entry| {
+                let version = entry.file_name().to_str()?.parse::<u32>().ok()?;
+                Some((version, entry.path().join("bin")))
+            })
+            .collect();
+        versions.sort();
+        candidates.extend(versions.into_iter().rev().map(|(_, bin)| bin));
+        if let Some(path) = env::var_os("PATH") {
+            candidates.extend(env::split_paths(&path));
+        }
+    }
+    if let Some(dir) = candidates.iter().find(|dir| usable(dir)) {
+        println!("cargo::rerun-if-changed={}", dir.join("initdb").display());
+        return true;
+    }
+    let debian = Path::new("/usr/lib/postgresql");
+    if debian.is_dir() {
+        println!("cargo::rerun-if-changed={}", debian.display());
+    }
+    for dir in env::var_os("PATH")
+        .map(|path| env::split_paths(&path).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .iter()
+        .filter(|d| d.is_dir())
+    {
+        println!("cargo::rerun-if-changed={}", dir.display());
+    }
+    false
 }
 
 /// Whether `path` exists; watches it if so, else `instead` (when that

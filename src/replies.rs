@@ -22,7 +22,8 @@ impl EngineError {
         match self {
             EngineError::Overloaded
             | EngineError::Store(StoreError::Busy)
-            | EngineError::Store(StoreError::Stalled(_)) => overloaded(),
+            | EngineError::Store(StoreError::Stalled(_))
+            | EngineError::Store(StoreError::Unavailable(_)) => overloaded(),
             EngineError::Store(error) => {
                 tracing::error!(%error, "store failure");
                 wire::problem(Code::Internal, "storage failure; the request had no effect")
@@ -31,7 +32,8 @@ impl EngineError {
     }
 }
 
-/// 503: shed load (a full mailbox or commit queue); nothing happened.
+/// 503: shed load (a full mailbox or commit queue), or the store cannot
+/// be reached (a database down or restarting); nothing happened.
 pub fn overloaded() -> Reply {
     wire::problem(Code::Overloaded, "the engine is busy; retry shortly")
 }

@@ -9,7 +9,7 @@
 //! without the feature it shows as ignored.
 
 #[path = "api/helpers/mod.rs"]
-#[allow(dead_code)]
+#[allow(dead_code, unused_imports, unused_macros)]
 mod helpers;
 
 use futures_util::future::select_all;

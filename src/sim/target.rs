@@ -22,8 +22,18 @@ pub struct InProcess {
 impl InProcess {
     /// Starts on a new temporary directory.
     pub fn start(hold_ttl_secs: u64) -> std::io::Result<InProcess> {
+        InProcess::start_with(hold_ttl_secs, |_| {})
+    }
+
+    /// Starts on a new temporary directory with settings adjusted (for
+    /// example a `database_url`: then restarts find the database as the
+    /// crash left it).
+    pub fn start_with(
+        hold_ttl_secs: u64,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> std::io::Result<InProcess> {
         let dir = tempfile::tempdir()?;
-        let settings = Settings {
+        let mut settings = Settings {
             bind: "127.0.0.1:0".into(),
             data_dir: dir.path().join("data"),
             admin_token: Some(SIM_ADMIN_TOKEN.into()),
@@ -32,6 +42,7 @@ impl InProcess {
             demo: false,
             ..Settings::default()
         };
+        adjust(&mut settings);
         let mut server = InProcess {
             base: String::new(),
             settings,
@@ -95,7 +106,7 @@ impl InProcess {
 
     /// Stops the engine abruptly (in-flight requests are cut off, actors
     /// and their in-memory state dropped) and starts it again from its
-    /// sled directory.
+    /// store (the sled directory, or the database).
     pub fn crash_and_restart(&mut self) -> std::io::Result<()> {
         self.halt(false);
         // The store is released when the last engine handle is dropped;

@@ -6,9 +6,9 @@ use serde_json::json;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-#[tokio::test]
-async fn another_users_ids_and_keys_get_nothing() {
-    let server = spawn_app();
+store_test!(another_users_ids_and_keys_get_nothing);
+async fn another_users_ids_and_keys_get_nothing(store: StoreKind) {
+    let server = store.spawn_app();
     let client = server.client();
     let show = client.create_show("Private", &[("A", 6)]).await;
     let alice = client.guest().await;

@@ -4,10 +4,14 @@
 use crate::helpers::*;
 use std::time::{Duration, Instant};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn full_mailboxes_answer_overloaded_and_change_nothing() {
+store_test!(
+    full_mailboxes_answer_overloaded_and_change_nothing,
+    flavor = "multi_thread",
+    worker_threads = 4
+);
+async fn full_mailboxes_answer_overloaded_and_change_nothing(store: StoreKind) {
     // One queued request per seat: a crowd at one seat must overflow it.
-    let server = spawn_app_with(|s| s.seat_mailbox_capacity = 1);
+    let server = store.spawn_app_with(|s| s.seat_mailbox_capacity = 1);
     let client = server.client();
     let show = client.create_show("Flood", &[("A", 4)]).await;
     let mut guests = Vec::new();
@@ -51,12 +55,12 @@ async fn active(client: &Client, kind: &str) -> f64 {
     client.metric(&series).await
 }
 
+store_test!(idle_actors_are_passivated_and_reactivated_with_their_state);
 /// Against the real binary: the gauge is process-wide, and other tests'
 /// in-process servers keep actors of their own active.
-#[tokio::test]
-async fn idle_actors_are_passivated_and_reactivated_with_their_state() {
-    let (_parent, data) = temp_data_dir();
-    let server = BinaryServer::start(&data, &[("BOXOFFICE_ACTOR_IDLE_SECS", "1")]);
+async fn idle_actors_are_passivated_and_reactivated_with_their_state(store: StoreKind) {
+    let storage = store.storage();
+    let server = BinaryServer::on(&storage, &[("BOXOFFICE_ACTOR_IDLE_SECS", "1")]);
     let client = server.client();
     let show = client.create_show("Idle", &[("A", 20)]).await;
     let guest = client.guest().await;

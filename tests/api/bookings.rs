@@ -4,9 +4,9 @@ use crate::helpers::*;
 use chrono::Utc;
 use serde_json::json;
 
-#[tokio::test]
-async fn invalid_bookings_are_400_and_change_nothing() {
-    let server = spawn_app();
+store_test!(invalid_bookings_are_400_and_change_nothing);
+async fn invalid_bookings_are_400_and_change_nothing(store: StoreKind) {
+    let server = store.spawn_app();
     let (client, show, guest) = show_and_guest(&server, 20).await;
     let eleven: Vec<String> = (1..=11).map(|n| format!("A{n}")).collect();
     let bodies: Vec<(&str, String)> = vec![
@@ -71,9 +71,9 @@ async fn invalid_bookings_are_400_and_change_nothing() {
     expect_available(&client, &show, 20).await;
 }
 
-#[tokio::test]
-async fn max_seats_per_booking_is_configurable() {
-    let server = spawn_app_with(|s| s.max_seats_per_booking = 3);
+store_test!(max_seats_per_booking_is_configurable);
+async fn max_seats_per_booking_is_configurable(store: StoreKind) {
+    let server = store.spawn_app_with(|s| s.max_seats_per_booking = 3);
     let (client, show, guest) = show_and_guest(&server, 5).await;
     guest
         .book(&new_key(), &show, &["A1", "A2", "A3", "A4"])
@@ -86,9 +86,9 @@ async fn max_seats_per_booking_is_configurable() {
     );
 }
 
-#[tokio::test]
-async fn a_booking_is_created_with_the_contract_shape() {
-    let server = spawn_app();
+store_test!(a_booking_is_created_with_the_contract_shape);
+async fn a_booking_is_created_with_the_contract_shape(store: StoreKind) {
+    let server = store.spawn_app();
     let (client, show, guest) = show_and_guest(&server, 12).await;
     let ten = ["A1", "A2", "A3", "A4", "A5", "A6", "A7", "A8", "A9", "A10"];
     let before = Utc::now();
@@ -113,9 +113,9 @@ async fn a_booking_is_created_with_the_contract_shape() {
     expect_map(&client, &show, &changes).await;
 }
 
-#[tokio::test]
-async fn a_booking_is_all_or_nothing() {
-    let server = spawn_app();
+store_test!(a_booking_is_all_or_nothing);
+async fn a_booking_is_all_or_nothing(store: StoreKind) {
+    let server = store.spawn_app();
     let (client, show, first) = show_and_guest(&server, 5).await;
     let second = client.guest().await;
     first.book_new(&show, &["A2"]).await;
@@ -156,9 +156,9 @@ async fn a_booking_is_all_or_nothing() {
     .await;
 }
 
-#[tokio::test]
-async fn booking_a_seat_the_show_lacks_is_404() {
-    let server = spawn_app();
+store_test!(booking_a_seat_the_show_lacks_is_404);
+async fn booking_a_seat_the_show_lacks_is_404(store: StoreKind) {
+    let server = store.spawn_app();
     let (client, show, guest) = show_and_guest(&server, 5).await;
     for seats in [&["A1", "A6"][..], &["B1"][..], &["A999"][..]] {
         guest
@@ -170,9 +170,9 @@ async fn booking_a_seat_the_show_lacks_is_404() {
     assert!(guest.bookings().await.is_empty());
 }
 
-#[tokio::test]
-async fn bookings_belong_to_their_user() {
-    let server = spawn_app();
+store_test!(bookings_belong_to_their_user);
+async fn bookings_belong_to_their_user(store: StoreKind) {
+    let server = store.spawn_app();
     let (client, show, owner) = show_and_guest(&server, 5).await;
     let other = client.guest().await;
     let created = owner.book_new(&show, &["A1"]).await;
@@ -203,9 +203,9 @@ async fn bookings_belong_to_their_user() {
     }
 }
 
-#[tokio::test]
-async fn cancelling_frees_the_seats_and_a_repeat_changes_nothing() {
-    let server = spawn_app();
+store_test!(cancelling_frees_the_seats_and_a_repeat_changes_nothing);
+async fn cancelling_frees_the_seats_and_a_repeat_changes_nothing(store: StoreKind) {
+    let server = store.spawn_app();
     let (client, show, owner) = show_and_guest(&server, 5).await;
     let other = client.guest().await;
     let created = owner.book_new(&show, &["A1", "A2"]).await;
@@ -237,12 +237,16 @@ async fn cancelling_frees_the_seats_and_a_repeat_changes_nothing() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn an_acknowledged_change_shows_in_the_seat_map_at_once() {
+store_test!(
+    an_acknowledged_change_shows_in_the_seat_map_at_once,
+    flavor = "multi_thread",
+    worker_threads = 4
+);
+async fn an_acknowledged_change_shows_in_the_seat_map_at_once(store: StoreKind) {
     // Read your writes: once the server answered a booking, a hold, a
     // cancel or a release, the public seat map says so. Four users work on
     // their own rows at once; each checks its own changes.
-    let server = spawn_app();
+    let server = store.spawn_app();
     let client = server.client();
     let rows = [("A", 50), ("B", 50), ("C", 50), ("D", 50)];
     let show = client.create_show("Read your writes", &rows).await;

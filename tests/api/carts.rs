@@ -5,9 +5,9 @@ use chrono::Utc;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-#[tokio::test]
-async fn a_new_cart_is_open_and_empty() {
-    let server = spawn_app();
+store_test!(a_new_cart_is_open_and_empty);
+async fn a_new_cart_is_open_and_empty(store: StoreKind) {
+    let server = store.spawn_app();
     let guest = server.client().guest().await;
     let answer = guest.post("/v1/carts", &new_key(), json!({})).await;
     let created = assert_json(&answer, 201);
@@ -22,9 +22,9 @@ async fn a_new_cart_is_open_and_empty() {
     assert_ne!(guest.new_cart().await, id.as_str().unwrap());
 }
 
-#[tokio::test]
-async fn adding_an_item_holds_the_seat() {
-    let server = spawn_app();
+store_test!(adding_an_item_holds_the_seat);
+async fn adding_an_item_holds_the_seat(store: StoreKind) {
+    let server = store.spawn_app();
     let (client, show, guest) = show_and_guest(&server, 5).await;
     let cart_id = guest.new_cart().await;
     let before = Utc::now();
@@ -56,9 +56,9 @@ async fn adding_an_item_holds_the_seat() {
     expect_map(&client, &show, &[("A1", "held"), ("A2", "held")]).await;
 }
 
-#[tokio::test]
-async fn adding_a_seat_the_cart_holds_renews_nothing() {
-    let server = spawn_app();
+store_test!(adding_a_seat_the_cart_holds_renews_nothing);
+async fn adding_a_seat_the_cart_holds_renews_nothing(store: StoreKind) {
+    let server = store.spawn_app();
     let (client, show, guest) = show_and_guest(&server, 5).await;
     let cart_id = guest.new_cart().await;
     let first = assert_json(&guest.hold(&cart_id, &new_key(), &show, "A1").await, 201);
@@ -77,9 +77,9 @@ async fn adding_a_seat_the_cart_holds_renews_nothing() {
     expect_map(&client, &show, &[("A1", "held")]).await;
 }
 
-#[tokio::test]
-async fn a_cart_holds_seats_of_one_show() {
-    let server = spawn_app();
+store_test!(a_cart_holds_seats_of_one_show);
+async fn a_cart_holds_seats_of_one_show(store: StoreKind) {
+    let server = store.spawn_app();
     let (client, show, guest) = show_and_guest(&server, 5).await;
     let other_show = client.create_show("Other", &[("A", 5)]).await;
     let cart_id = guest.new_cart().await;
@@ -99,9 +99,9 @@ async fn a_cart_holds_seats_of_one_show() {
     assert_not_replay(&fixed);
 }
 
-#[tokio::test]
-async fn a_held_seat_is_unavailable_to_other_carts_and_bookings() {
-    let server = spawn_app();
+store_test!(a_held_seat_is_unavailable_to_other_carts_and_bookings);
+async fn a_held_seat_is_unavailable_to_other_carts_and_bookings(store: StoreKind) {
+    let server = store.spawn_app();
     let (client, show, holder) = show_and_guest(&server, 5).await;
     let other = client.guest().await;
     let cart_id = holder.new_cart().await;
@@ -142,9 +142,9 @@ async fn a_held_seat_is_unavailable_to_other_carts_and_bookings() {
     );
 }
 
-#[tokio::test]
-async fn removing_an_item_releases_the_hold() {
-    let server = spawn_app();
+store_test!(removing_an_item_releases_the_hold);
+async fn removing_an_item_releases_the_hold(store: StoreKind) {
+    let server = store.spawn_app();
     let (client, show, guest) = show_and_guest(&server, 5).await;
     let other = client.guest().await;
     let cart_id = guest.new_cart().await;
@@ -170,9 +170,9 @@ async fn removing_an_item_releases_the_hold() {
     expect_map(&client, &show, &[("A1", "booked")]).await;
 }
 
-#[tokio::test]
-async fn checkout_books_the_cart_and_closes_it() {
-    let server = spawn_app();
+store_test!(checkout_books_the_cart_and_closes_it);
+async fn checkout_books_the_cart_and_closes_it(store: StoreKind) {
+    let server = store.spawn_app();
     let (client, show, guest) = show_and_guest(&server, 5).await;
     let cart_id = guest.new_cart().await;
     assert_json(&guest.hold(&cart_id, &new_key(), &show, "A1").await, 201);
@@ -218,12 +218,12 @@ async fn checkout_books_the_cart_and_closes_it() {
     expect_map(&client, &show, &[]).await;
 }
 
+store_test!(a_checked_out_cart_reads_as_its_booking_stands);
 /// A checked-out cart names its booking, and its items read `booked`, then
 /// `cancelled` once that booking is cancelled (API.md v1.1), so the cart
 /// never says `held` of a seat the map shows available.
-#[tokio::test]
-async fn a_checked_out_cart_reads_as_its_booking_stands() {
-    let server = spawn_app();
+async fn a_checked_out_cart_reads_as_its_booking_stands(store: StoreKind) {
+    let server = store.spawn_app();
     let (client, show, guest) = show_and_guest(&server, 5).await;
     let cart_id = guest.new_cart().await;
     assert_json(&guest.hold(&cart_id, &new_key(), &show, "A1").await, 201);
@@ -257,9 +257,9 @@ async fn a_checked_out_cart_reads_as_its_booking_stands() {
     assert_eq!(item_statuses(&after), ["cancelled", "cancelled"]);
 }
 
-#[tokio::test]
-async fn checkout_of_an_empty_cart_is_400() {
-    let server = spawn_app();
+store_test!(checkout_of_an_empty_cart_is_400);
+async fn checkout_of_an_empty_cart_is_400(store: StoreKind) {
+    let server = store.spawn_app();
     let (client, show, guest) = show_and_guest(&server, 5).await;
     let cart_id = guest.new_cart().await;
     let key = new_key();
@@ -287,9 +287,9 @@ async fn checkout_of_an_empty_cart_is_400() {
     assert_not_replay(&done);
 }
 
-#[tokio::test]
-async fn invalid_cart_requests_are_400() {
-    let server = spawn_app();
+store_test!(invalid_cart_requests_are_400);
+async fn invalid_cart_requests_are_400(store: StoreKind) {
+    let server = store.spawn_app();
     let (client, show, guest) = show_and_guest(&server, 5).await;
     let cart_id = guest.new_cart().await;
     let items = format!("/v1/carts/{cart_id}/items");
@@ -353,9 +353,9 @@ async fn invalid_cart_requests_are_400() {
     expect_map(&client, &show, &[]).await;
 }
 
-#[tokio::test]
-async fn carts_belong_to_their_user_and_unknown_carts_are_404() {
-    let server = spawn_app();
+store_test!(carts_belong_to_their_user_and_unknown_carts_are_404);
+async fn carts_belong_to_their_user_and_unknown_carts_are_404(store: StoreKind) {
+    let server = store.spawn_app();
     let (client, show, owner) = show_and_guest(&server, 5).await;
     let other = client.guest().await;
     let cart_id = owner.new_cart().await;

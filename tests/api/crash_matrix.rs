@@ -8,7 +8,9 @@
 //! the request that crashes, how to see its effect, what done looks like);
 //! each of its steps is a row, and `run_row` runs every row the same way.
 //! CI runs the matrix again through the `fail` crate:
-//! `cargo test --features failpoints --test api crash_`.
+//! `cargo test --features failpoints --test api crash_`. Every row runs on
+//! each store (`store_test!`): a restart finds the same data directory, or
+//! the same database.
 
 use crate::helpers::*;
 use futures_util::future::BoxFuture;
@@ -16,7 +18,6 @@ use futures_util::FutureExt;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::os::unix::process::ExitStatusExt;
-use std::path::Path;
 
 /// The steps of `Keys::commit` (the write of every operation) a crash
 /// point can name.
@@ -189,41 +190,41 @@ const EXPIRY: Op = Op {
 
 // ------------------------------------------------------------ the tests
 
-#[tokio::test]
-async fn crash_at_each_step_of_a_booking_is_all_or_nothing() {
-    run_rows(&BOOKING).await;
+store_test!(crash_at_each_step_of_a_booking_is_all_or_nothing);
+async fn crash_at_each_step_of_a_booking_is_all_or_nothing(store: StoreKind) {
+    run_rows(store, &BOOKING).await;
 }
 
-#[tokio::test]
-async fn crash_at_each_step_of_a_checkout_is_all_or_nothing() {
-    run_rows(&CHECKOUT).await;
+store_test!(crash_at_each_step_of_a_checkout_is_all_or_nothing);
+async fn crash_at_each_step_of_a_checkout_is_all_or_nothing(store: StoreKind) {
+    run_rows(store, &CHECKOUT).await;
 }
 
-#[tokio::test]
-async fn crash_at_each_step_of_a_cancel_is_all_or_nothing() {
-    run_rows(&CANCEL).await;
+store_test!(crash_at_each_step_of_a_cancel_is_all_or_nothing);
+async fn crash_at_each_step_of_a_cancel_is_all_or_nothing(store: StoreKind) {
+    run_rows(store, &CANCEL).await;
 }
 
-#[tokio::test]
-async fn crash_at_each_step_of_a_hold_is_all_or_nothing() {
-    run_rows(&HOLD).await;
+store_test!(crash_at_each_step_of_a_hold_is_all_or_nothing);
+async fn crash_at_each_step_of_a_hold_is_all_or_nothing(store: StoreKind) {
+    run_rows(store, &HOLD).await;
 }
 
-#[tokio::test]
-async fn crash_at_each_step_of_a_release_is_all_or_nothing() {
-    run_rows(&RELEASE).await;
+store_test!(crash_at_each_step_of_a_release_is_all_or_nothing);
+async fn crash_at_each_step_of_a_release_is_all_or_nothing(store: StoreKind) {
+    run_rows(store, &RELEASE).await;
 }
 
-#[tokio::test]
-async fn crash_during_a_hold_expiry_leaves_the_seat_free() {
-    run_rows(&EXPIRY).await;
+store_test!(crash_during_a_hold_expiry_leaves_the_seat_free);
+async fn crash_during_a_hold_expiry_leaves_the_seat_free(store: StoreKind) {
+    run_rows(store, &EXPIRY).await;
 }
 
 // ------------------------------------------------------------ the runner
 
-async fn run_rows(op: &Op) {
+async fn run_rows(store: StoreKind, op: &Op) {
     for step in op.steps {
-        run_row(op, step).await;
+        run_row(store, op, step).await;
     }
 }
 
@@ -231,16 +232,16 @@ async fn run_rows(op: &Op) {
 /// point is sent the request and must abort; a restart must show the
 /// operation all there or not at all (`required`); finishing it works
 /// once; another restart keeps it.
-async fn run_row(op: &Op, step: &str) {
+async fn run_row(store: StoreKind, op: &Op, step: &str) {
     let point = format!("{}.{step}", op.name);
-    let (_parent, data) = temp_data_dir();
-    let case = first_run(&data, op, point.clone()).await;
+    let storage = store.storage();
+    let case = first_run(&storage, op, point.clone()).await;
     let request = (op.request)(&case);
 
     let (crash_var, crash_value) = crash_env(&point);
     let mut env: Vec<(&str, &str)> = op.env.to_vec();
     env.push((crash_var, &crash_value));
-    let server = BinaryServer::start(&data, &env);
+    let server = BinaryServer::on(&storage, &env);
     let answer = server.as_user(&case.users[0]).try_request(&request).await;
     let answer = match op.answered {
         None => answer,
@@ -252,7 +253,7 @@ async fn run_row(op: &Op, step: &str) {
     };
     expect_abort(server, answer, &point);
 
-    let server = BinaryServer::start(&data, op.env);
+    let server = BinaryServer::on(&storage, op.env);
     let client = server.as_user(&case.users[0]);
     let observed = (op.observe)(&client, &case).await;
     check_step(&point, (op.required)(step), observed.present);
@@ -261,7 +262,7 @@ async fn run_row(op: &Op, step: &str) {
     if matches!(op.finish, Finish::Nothing) {
         return;
     }
-    let server = BinaryServer::start(&data, op.env);
+    let server = BinaryServer::on(&storage, op.env);
     let client = server.as_user(&case.users[0]);
     (op.done)(&client, &case, retry.as_ref()).await;
     if let Some(retry) = &retry {
@@ -272,8 +273,8 @@ async fn run_row(op: &Op, step: &str) {
 
 /// A first run without a crash point: a show with row A of 10 seats, two
 /// guests, and the operation's setup.
-async fn first_run(data: &Path, op: &Op, point: String) -> Case {
-    let server = BinaryServer::start(data, op.env);
+async fn first_run(storage: &Storage, op: &Op, point: String) -> Case {
+    let server = BinaryServer::on(storage, op.env);
     let show = server.client().create_show("Crash", &[("A", 10)]).await;
     let guest = server.client().guest().await;
     let other = server.client().guest().await;

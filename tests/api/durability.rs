@@ -129,10 +129,10 @@ async fn cart_history(log: &mut Log, alice: &Client, bob: &Client, show: &str) -
     (cart, bob_cart)
 }
 
-#[tokio::test]
-async fn sigterm_restart_replays_every_answer_and_keeps_state() {
-    let (_parent, data) = temp_data_dir();
-    let server = BinaryServer::start(&data, &[]);
+store_test!(sigterm_restart_replays_every_answer_and_keeps_state);
+async fn sigterm_restart_replays_every_answer_and_keeps_state(store: StoreKind) {
+    let storage = store.storage();
+    let server = BinaryServer::on(&storage, &[]);
     let mut log = Log::default();
     let history = make_history(&server, &mut log).await;
     let show = history.show.clone();
@@ -141,7 +141,7 @@ async fn sigterm_restart_replays_every_answer_and_keeps_state() {
     assert_map(&server.client(), &show, &held, &booked, "before SIGTERM").await;
 
     server.stop();
-    let server = BinaryServer::start(&data, &[]);
+    let server = BinaryServer::on(&storage, &[]);
     let anon = server.client();
     let map_text = anon.get(&format!("/v1/shows/{show}")).await.text;
     assert_map(&anon, &show, &held, &booked, "after SIGTERM").await;
@@ -170,11 +170,11 @@ async fn sigterm_restart_replays_every_answer_and_keeps_state() {
 
 // ------------------------------------------------ hold expiry over a restart
 
-#[tokio::test]
-async fn hold_expires_on_time_after_kill9_and_restart() {
+store_test!(hold_expires_on_time_after_kill9_and_restart);
+async fn hold_expires_on_time_after_kill9_and_restart(store: StoreKind) {
     let env = [("BOXOFFICE_HOLD_TTL_SECS", "2")];
-    let (_parent, data) = temp_data_dir();
-    let server = BinaryServer::start(&data, &env);
+    let storage = store.storage();
+    let server = BinaryServer::on(&storage, &env);
     let show = server.client().create_show("Expiry", &[("A", 5)]).await;
     let alice = server.client().guest().await;
     let bob = server.client().guest().await;
@@ -185,7 +185,7 @@ async fn hold_expires_on_time_after_kill9_and_restart() {
     let (alice, bob) = (alice.token(), bob.token());
     server.kill9();
 
-    let server = BinaryServer::start(&data, &env);
+    let server = BinaryServer::on(&storage, &env);
     let (alice, bob) = (server.as_user(&alice), server.as_user(&bob));
     let map = alice.seat_map(&show).await;
     assert!(
@@ -262,12 +262,16 @@ async fn book_until_stopped(
     (guest.token(), acked)
 }
 
+store_test!(
+    sigterm_under_load_finishes_in_flight_and_loses_nothing,
+    flavor = "multi_thread",
+    worker_threads = 4
+);
 /// SIGTERM while 16 clients book: the server exits 0, no request gets a
 /// 5xx, and after a restart every acknowledged booking is there.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sigterm_under_load_finishes_in_flight_and_loses_nothing() {
-    let (_parent, data) = temp_data_dir();
-    let server = BinaryServer::start(&data, &[]);
+async fn sigterm_under_load_finishes_in_flight_and_loses_nothing(store: StoreKind) {
+    let storage = store.storage();
+    let server = BinaryServer::on(&storage, &[]);
     let show = server
         .client()
         .create_show("Graceful", &[("A", 200), ("B", 200)])
@@ -291,7 +295,7 @@ async fn sigterm_under_load_finishes_in_flight_and_loses_nothing() {
     assert!(status.success(), "SIGTERM exit: {status:?}");
     let results = join_all(tasks).await;
 
-    let server = BinaryServer::start(&data, &[]);
+    let server = BinaryServer::on(&storage, &[]);
     let mut total = 0;
     for result in results {
         let (token, acked) = result.unwrap();

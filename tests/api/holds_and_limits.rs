@@ -30,9 +30,9 @@ async fn wait_until_available(
     }
 }
 
-#[tokio::test]
-async fn a_lapsed_hold_is_released_by_itself() {
-    let server = spawn_app_with(|s| s.hold_ttl_secs = 1);
+store_test!(a_lapsed_hold_is_released_by_itself);
+async fn a_lapsed_hold_is_released_by_itself(store: StoreKind) {
+    let server = store.spawn_app_with(|s| s.hold_ttl_secs = 1);
     let (client, show, guest) = show_and_guest(&server, 5).await;
     let cart_id = guest.new_cart().await;
     let added = assert_json(&guest.hold(&cart_id, &new_key(), &show, "A1").await, 201);
@@ -89,9 +89,9 @@ async fn a_lapsed_hold_is_released_by_itself() {
     expect_map(&client, &show, &[("A1", "booked"), ("A2", "booked")]).await;
 }
 
-#[tokio::test]
-async fn holds_are_limited_per_user_and_show() {
-    let server = spawn_app_with(|s| s.max_holds_per_user = 2);
+store_test!(holds_are_limited_per_user_and_show);
+async fn holds_are_limited_per_user_and_show(store: StoreKind) {
+    let server = store.spawn_app_with(|s| s.max_holds_per_user = 2);
     let (client, show, guest) = show_and_guest(&server, 5).await;
     let other_show = client.create_show("Other", &[("A", 5)]).await;
     let first_cart = guest.new_cart().await;
@@ -140,9 +140,9 @@ async fn holds_are_limited_per_user_and_show() {
     .await;
 }
 
-#[tokio::test]
-async fn a_burst_beyond_the_rate_limit_is_429_for_that_user_only() {
-    let server = spawn_app_with(|s| s.user_rate_limit = 2);
+store_test!(a_burst_beyond_the_rate_limit_is_429_for_that_user_only);
+async fn a_burst_beyond_the_rate_limit_is_429_for_that_user_only(store: StoreKind) {
+    let server = store.spawn_app_with(|s| s.user_rate_limit = 2);
     let client = server.client();
     let busy = client.guest().await;
     let calm = client.guest().await;
@@ -180,9 +180,9 @@ async fn a_burst_beyond_the_rate_limit_is_429_for_that_user_only() {
     assert_eq!(calm.get("/v1/bookings").await.status, 200);
 }
 
-#[tokio::test]
-async fn a_rate_limited_request_is_not_stored() {
-    let server = spawn_app_with(|s| s.user_rate_limit = 1);
+store_test!(a_rate_limited_request_is_not_stored);
+async fn a_rate_limited_request_is_not_stored(store: StoreKind) {
+    let server = store.spawn_app_with(|s| s.user_rate_limit = 1);
     let client = server.client();
     let show = client.create_show("Limited", &[("A", 20)]).await;
     let guest = client.guest().await;

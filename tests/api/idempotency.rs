@@ -4,9 +4,9 @@ use crate::helpers::*;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
-#[tokio::test]
-async fn every_keyed_post_without_a_key_is_400_and_changes_nothing() {
-    let server = spawn_app();
+store_test!(every_keyed_post_without_a_key_is_400_and_changes_nothing);
+async fn every_keyed_post_without_a_key_is_400_and_changes_nothing(store: StoreKind) {
+    let server = store.spawn_app();
     let (client, show, guest) = show_and_guest(&server, 5).await;
     let cart_id = guest.new_cart().await;
 
@@ -36,9 +36,9 @@ async fn every_keyed_post_without_a_key_is_400_and_changes_nothing() {
     assert_eq!(cart["items"], json!([]));
 }
 
-#[tokio::test]
-async fn invalid_keys_are_400_and_change_nothing() {
-    let server = spawn_app();
+store_test!(invalid_keys_are_400_and_change_nothing);
+async fn invalid_keys_are_400_and_change_nothing(store: StoreKind) {
+    let server = store.spawn_app();
     let (client, show, guest) = show_and_guest(&server, 5).await;
     let body = booking_body(&show, &["A1"]).to_string();
     let long = "a".repeat(256);
@@ -77,9 +77,9 @@ async fn invalid_keys_are_400_and_change_nothing() {
     assert_eq!(guest.bookings().await.len(), 2);
 }
 
-#[tokio::test]
-async fn bare_and_quoted_keys_name_the_same_key() {
-    let server = spawn_app();
+store_test!(bare_and_quoted_keys_name_the_same_key);
+async fn bare_and_quoted_keys_name_the_same_key(store: StoreKind) {
+    let server = store.spawn_app();
     let (client, show, guest) = show_and_guest(&server, 5).await;
     let body = || {
         Some(reqwest::Body::from(
@@ -122,9 +122,9 @@ async fn bare_and_quoted_keys_name_the_same_key() {
     expect_map(&client, &show, &[("A1", "booked"), ("A2", "booked")]).await;
 }
 
-#[tokio::test]
-async fn a_replay_is_byte_for_byte_and_does_nothing_again() {
-    let server = spawn_app();
+store_test!(a_replay_is_byte_for_byte_and_does_nothing_again);
+async fn a_replay_is_byte_for_byte_and_does_nothing_again(store: StoreKind) {
+    let server = store.spawn_app();
     let (client, show, guest) = show_and_guest(&server, 5).await;
     let key = new_key();
     let first = guest.book(&key, &show, &["A1", "A2"]).await;
@@ -156,9 +156,9 @@ async fn a_replay_is_byte_for_byte_and_does_nothing_again() {
     assert_eq!(mine[0]["status"], "cancelled");
 }
 
-#[tokio::test]
-async fn a_json_equal_body_replays() {
-    let server = spawn_app();
+store_test!(a_json_equal_body_replays);
+async fn a_json_equal_body_replays(store: StoreKind) {
+    let server = store.spawn_app();
     let (client, show, guest) = show_and_guest(&server, 5).await;
     let key = new_key();
     let compact = format!(r#"{{"show_id":"{show}","seats":["A1","A2"]}}"#);
@@ -183,9 +183,9 @@ async fn a_json_equal_body_replays() {
     expect_map(&client, &show, &[("A1", "booked"), ("A2", "booked")]).await;
 }
 
-#[tokio::test]
-async fn the_same_key_with_another_body_is_422_and_changes_nothing() {
-    let server = spawn_app();
+store_test!(the_same_key_with_another_body_is_422_and_changes_nothing);
+async fn the_same_key_with_another_body_is_422_and_changes_nothing(store: StoreKind) {
+    let server = store.spawn_app();
     let (client, show, guest) = show_and_guest(&server, 5).await;
     let other_show = client.create_show("Other", &[("A", 5)]).await;
     let key = new_key();
@@ -208,9 +208,9 @@ async fn the_same_key_with_another_body_is_422_and_changes_nothing() {
     assert_replay(&first, &guest.book(&key, &show, &["A1"]).await, "booking");
 }
 
-#[tokio::test]
-async fn the_same_key_on_another_path_is_422_and_changes_nothing() {
-    let server = spawn_app();
+store_test!(the_same_key_on_another_path_is_422_and_changes_nothing);
+async fn the_same_key_on_another_path_is_422_and_changes_nothing(store: StoreKind) {
+    let server = store.spawn_app();
     let (client, show, guest) = show_and_guest(&server, 5).await;
 
     // A cart's key used for a booking.
@@ -259,9 +259,9 @@ async fn the_same_key_on_another_path_is_422_and_changes_nothing() {
     expect_map(&client, &show, &[("A2", "booked"), ("A4", "held")]).await;
 }
 
-#[tokio::test]
-async fn keys_are_scoped_to_their_user() {
-    let server = spawn_app();
+store_test!(keys_are_scoped_to_their_user);
+async fn keys_are_scoped_to_their_user(store: StoreKind) {
+    let server = store.spawn_app();
     let client = server.client();
     let shared = "shared-key-1";
     // The admin is one user too.
@@ -297,9 +297,9 @@ async fn keys_are_scoped_to_their_user() {
     expect_map(&client, &show, &[("A1", "booked"), ("A2", "booked")]).await;
 }
 
-#[tokio::test]
-async fn a_stored_seat_unavailable_replays_after_the_seat_frees() {
-    let server = spawn_app();
+store_test!(a_stored_seat_unavailable_replays_after_the_seat_frees);
+async fn a_stored_seat_unavailable_replays_after_the_seat_frees(store: StoreKind) {
+    let server = store.spawn_app();
     let (client, show, holder) = show_and_guest(&server, 5).await;
     let other = client.guest().await;
     let blocking = holder.book_new(&show, &["A1"]).await;
@@ -326,9 +326,9 @@ async fn a_stored_seat_unavailable_replays_after_the_seat_frees() {
     other.book_new(&show, &["A1"]).await;
 }
 
-#[tokio::test]
-async fn not_found_outcomes_are_stored_and_replayed() {
-    let server = spawn_app();
+store_test!(not_found_outcomes_are_stored_and_replayed);
+async fn not_found_outcomes_are_stored_and_replayed(store: StoreKind) {
+    let server = store.spawn_app();
     let (client, show, guest) = show_and_guest(&server, 5).await;
 
     let unknown_show = uuid::Uuid::new_v4().to_string();
@@ -373,12 +373,12 @@ async fn not_found_outcomes_are_stored_and_replayed() {
     expect_map(&client, &show, &[]).await;
 }
 
+store_test!(a_404_for_a_malformed_cart_id_is_stored_with_its_key);
 /// A cart id that is not an id at all names no cart any actor could own;
 /// its 404 is still a business outcome stored with the key: the same
 /// request replays it, and the key on another request is 422.
-#[tokio::test]
-async fn a_404_for_a_malformed_cart_id_is_stored_with_its_key() {
-    let server = spawn_app();
+async fn a_404_for_a_malformed_cart_id_is_stored_with_its_key(store: StoreKind) {
+    let server = store.spawn_app();
     let (client, show, guest) = show_and_guest(&server, 5).await;
     for cart in ["not-a-uuid", "00000000-0000-0000-0000-00000000000g"] {
         let key = new_key();
@@ -408,9 +408,9 @@ async fn a_404_for_a_malformed_cart_id_is_stored_with_its_key() {
     expect_map(&client, &show, &[]).await;
 }
 
-#[tokio::test]
-async fn validation_errors_are_not_stored() {
-    let server = spawn_app();
+store_test!(validation_errors_are_not_stored);
+async fn validation_errors_are_not_stored(store: StoreKind) {
+    let server = store.spawn_app();
     let (client, show, guest) = show_and_guest(&server, 5).await;
     let key = new_key();
     guest
@@ -428,9 +428,9 @@ async fn validation_errors_are_not_stored() {
     expect_map(&client, &show, &[("A1", "booked")]).await;
 }
 
-#[tokio::test]
-async fn payload_too_large_is_not_stored() {
-    let server = spawn_app();
+store_test!(payload_too_large_is_not_stored);
+async fn payload_too_large_is_not_stored(store: StoreKind) {
+    let server = store.spawn_app();
     let (client, show, guest) = show_and_guest(&server, 5).await;
     let key = new_key();
     let huge = json!({"show_id": show, "seats": ["A1"], "pad": "x".repeat(70_000)}).to_string();
@@ -444,9 +444,13 @@ async fn payload_too_large_is_not_stored() {
     assert_not_replay(&fixed);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_requests_with_one_key_have_one_effect() {
-    let server = spawn_app();
+store_test!(
+    concurrent_requests_with_one_key_have_one_effect,
+    flavor = "multi_thread",
+    worker_threads = 4
+);
+async fn concurrent_requests_with_one_key_have_one_effect(store: StoreKind) {
+    let server = store.spawn_app();
     let (client, show, guest) = show_and_guest(&server, 5).await;
     let key = new_key();
     let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(8));
@@ -479,9 +483,9 @@ async fn concurrent_requests_with_one_key_have_one_effect() {
     expect_map(&client, &show, &[("A1", "booked"), ("A2", "booked")]).await;
 }
 
-#[tokio::test]
-async fn cart_operations_replay() {
-    let server = spawn_app();
+store_test!(cart_operations_replay);
+async fn cart_operations_replay(store: StoreKind) {
+    let server = store.spawn_app();
     let (client, show, guest) = show_and_guest(&server, 5).await;
 
     let key = new_key();

@@ -3,9 +3,9 @@
 use crate::helpers::*;
 use serde_json::{json, Value};
 
-#[tokio::test]
-async fn sessions_are_created_with_a_token_and_user_id() {
-    let server = spawn_app();
+store_test!(sessions_are_created_with_a_token_and_user_id);
+async fn sessions_are_created_with_a_token_and_user_id(store: StoreKind) {
+    let server = store.spawn_app();
     let client = server.client();
     let first = client.send("POST", "/v1/sessions", None, None).await;
     let body = assert_json(&first, 201);
@@ -57,9 +57,9 @@ fn authenticated_requests(
     ]
 }
 
-#[tokio::test]
-async fn endpoints_needing_auth_answer_401_without_or_with_unknown_token() {
-    let server = spawn_app();
+store_test!(endpoints_needing_auth_answer_401_without_or_with_unknown_token);
+async fn endpoints_needing_auth_answer_401_without_or_with_unknown_token(store: StoreKind) {
+    let server = store.spawn_app();
     let (client, show, guest) = show_and_guest(&server, 5).await;
     let booked = guest.book(&new_key(), &show, &["A1"]).await;
     let booking_id = assert_json(&booked, 201)["id"]
@@ -93,9 +93,9 @@ async fn endpoints_needing_auth_answer_401_without_or_with_unknown_token() {
     assert_eq!(mine[0]["status"], "confirmed");
 }
 
-#[tokio::test]
-async fn public_reads_need_no_token() {
-    let server = spawn_app();
+store_test!(public_reads_need_no_token);
+async fn public_reads_need_no_token(store: StoreKind) {
+    let server = store.spawn_app();
     let client = server.client();
     let show = client.create_show("Public", &[("A", 2)]).await;
     let nobody = client.anonymous();
@@ -108,9 +108,9 @@ async fn public_reads_need_no_token() {
     assert_json(&nobody.send("POST", "/v1/sessions", None, None).await, 201);
 }
 
-#[tokio::test]
-async fn creating_a_show_needs_the_admin_token() {
-    let server = spawn_app();
+store_test!(creating_a_show_needs_the_admin_token);
+async fn creating_a_show_needs_the_admin_token(store: StoreKind) {
+    let server = store.spawn_app();
     let client = server.client();
     let guest = client.guest().await;
     let body = show_body(&[("A", 3)]);
@@ -162,9 +162,9 @@ async fn creating_a_show_needs_the_admin_token() {
     assert_eq!(client.shows().await.len(), 1);
 }
 
-#[tokio::test]
-async fn without_an_admin_token_admin_endpoints_answer_403_to_everyone() {
-    let server = spawn_app_with(|s| s.admin_token = None);
+store_test!(without_an_admin_token_admin_endpoints_answer_403_to_everyone);
+async fn without_an_admin_token_admin_endpoints_answer_403_to_everyone(store: StoreKind) {
+    let server = store.spawn_app_with(|s| s.admin_token = None);
     let client = server.client();
     let guest = client.guest().await;
     let body = show_body(&[("A", 3)]);

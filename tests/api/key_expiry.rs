@@ -45,9 +45,9 @@ async fn cart_key_runs_as_new(guest: &Client, show: &str, cart_key: &str, cart_i
     assert_eq!(held.status, 201, "{}", held.text);
 }
 
-#[tokio::test]
-async fn a_reused_key_after_expiry_runs_as_new() {
-    let server = spawn_app_with(|s| s.idempotency_ttl_secs = 1);
+store_test!(a_reused_key_after_expiry_runs_as_new);
+async fn a_reused_key_after_expiry_runs_as_new(store: StoreKind) {
+    let server = store.spawn_app_with(|s| s.idempotency_ttl_secs = 1);
     let client = server.client();
     let show = client.create_show("Expiring keys", &[("A", 4)]).await;
     let guest = client.guest().await;
@@ -109,9 +109,9 @@ async fn a_reused_key_after_expiry_runs_as_new() {
     assert!(expired >= 2.0, "{expired}");
 }
 
-#[tokio::test]
-async fn a_user_cannot_store_keys_without_end() {
-    let server = spawn_app_with(|s| {
+store_test!(a_user_cannot_store_keys_without_end);
+async fn a_user_cannot_store_keys_without_end(store: StoreKind) {
+    let server = store.spawn_app_with(|s| {
         s.max_keys_per_user = 3;
         s.idempotency_ttl_secs = 1;
     });
@@ -148,9 +148,9 @@ async fn a_user_cannot_store_keys_without_end() {
     }
 }
 
-#[tokio::test]
-async fn sessions_expire() {
-    let server = spawn_app_with(|s| s.session_ttl_secs = 1);
+store_test!(sessions_expire);
+async fn sessions_expire(store: StoreKind) {
+    let server = store.spawn_app_with(|s| s.session_ttl_secs = 1);
     let client = server.client();
     let guest = client.guest().await;
     assert_eq!(guest.get("/v1/bookings").await.status, 200);

@@ -1,7 +1,8 @@
 //! `kill -9` under load (API.md "Durability"): sixteen clients book
 //! while the real binary is killed, three rounds; after each restart every
 //! acknowledged booking is there, unchanged, and replays byte for byte, and
-//! every unanswered request happened wholly or not at all.
+//! every unanswered request happened wholly or not at all. On each store
+//! (`store_test!`): on PostgreSQL each restart is on the same database.
 
 use crate::helpers::*;
 use futures_util::future::join_all;
@@ -340,12 +341,16 @@ impl Ledger {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn kill9_under_load_loses_no_acknowledged_booking() {
-    let (_parent, data) = temp_data_dir();
+store_test!(
+    kill9_under_load_loses_no_acknowledged_booking,
+    flavor = "multi_thread",
+    worker_threads = 4
+);
+async fn kill9_under_load_loses_no_acknowledged_booking(store: StoreKind) {
+    let storage = store.storage();
     let mut ledger = Ledger::default();
     for round in 0..LOAD_ROUNDS {
-        let server = BinaryServer::start(&data, &[]);
+        let server = BinaryServer::on(&storage, &[]);
         if round == 0 {
             for _ in 0..LOAD_CLIENTS {
                 ledger.tokens.push(server.client().guest().await.token());
@@ -357,11 +362,11 @@ async fn kill9_under_load_loses_no_acknowledged_booking() {
         ledger.file_round(round, show, records);
     }
 
-    let server = BinaryServer::start(&data, &[]);
+    let server = BinaryServer::on(&storage, &[]);
     ledger.verify(&server.base).await;
     // Once more from disk, with the retried keys settled.
     server.stop();
-    let server = BinaryServer::start(&data, &[]);
+    let server = BinaryServer::on(&storage, &[]);
     ledger.verify(&server.base).await;
     server.stop();
 }

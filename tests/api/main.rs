@@ -1,6 +1,10 @@
 //! The integration tests, one binary (a module per feature, one `helpers`
 //! module): every rule of API.md over HTTP against servers on port 0 with
-//! a temporary data directory, in this process or as the real binary.
+//! storage of their own, in this process or as the real binary. Every test
+//! that concerns the store is written once and runs on each store
+//! (`store_test!`: `<test>::sled` and `<test>::postgres`, on a PostgreSQL
+//! the tests start themselves); `postgres` holds what only PostgreSQL
+//! meets (an outage, the connection pool, migrations).
 //!
 //! Two tests live in binaries of their own: `commit_queue` configures
 //! `fail` failpoints, which are global to a process, and `browser` drives
@@ -23,6 +27,7 @@ mod key_expiry;
 mod kill9;
 mod model;
 mod operations;
+mod postgres;
 mod races;
 mod requests;
 mod shows;

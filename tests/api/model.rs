@@ -3,6 +3,7 @@
 //! crash-restarts and (in a second, slower property) lapsing holds; each runs against an in-process engine over HTTP and
 //! against a plain in-memory model of the contract, and every answer's
 //! status, every replay's body and the seat map after each step must agree.
+//! Each property runs on each store (`<property>::sled`, `::postgres`).
 
 use crate::helpers::*;
 use boxoffice::sim::target::{InProcess, SIM_ADMIN_TOKEN};
@@ -229,6 +230,8 @@ struct Sent {
 /// The engine under test and the model, side by side.
 struct World {
     server: InProcess,
+    /// Where the engine keeps its state (dropped after the server).
+    _storage: Storage,
     show: String,
     /// The users' session tokens.
     users: Vec<String>,
@@ -239,12 +242,16 @@ struct World {
 }
 
 impl World {
-    /// An in-process engine with one show `A1..A4` and `USERS` guests.
-    async fn start(hold_ttl_secs: u64) -> Result<World, TestCaseError> {
-        let server = tokio::task::spawn_blocking(move || InProcess::start(hold_ttl_secs))
-            .await
-            .unwrap()
-            .unwrap();
+    /// An in-process engine on new storage of `store` with one show
+    /// `A1..A4` and `USERS` guests.
+    async fn start(store: StoreKind, hold_ttl_secs: u64) -> Result<World, TestCaseError> {
+        let (server, storage) = tokio::task::spawn_blocking(move || {
+            let storage = store.storage();
+            let server = InProcess::start_with(hold_ttl_secs, |s| storage.apply(s));
+            (server.unwrap(), storage)
+        })
+        .await
+        .unwrap();
         let admin = Client::on(&server.base, SIM_ADMIN_TOKEN);
         let created = admin
             .post(
@@ -262,6 +269,7 @@ impl World {
         Ok(World {
             show: created.id(),
             server,
+            _storage: storage,
             users,
             model: Model::default(),
             booking_ids: Vec::new(),
@@ -448,28 +456,58 @@ impl World {
     }
 }
 
-async fn run(steps: Vec<Step>, hold_ttl_secs: u64) -> Result<(), TestCaseError> {
-    let mut world = World::start(hold_ttl_secs).await?;
+async fn run(store: StoreKind, steps: Vec<Step>, hold_ttl_secs: u64) -> Result<(), TestCaseError> {
+    let mut world = World::start(store, hold_ttl_secs).await?;
     for step in steps {
         world.step(step).await?;
     }
     world.check_bookings().await
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, max_shrink_iters: 64, ..ProptestConfig::default() })]
-    #[test]
-    fn engine_agrees_with_the_model(steps in proptest::collection::vec(step(), 1..30)) {
-        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-        runtime.block_on(run(steps, 600))?;
+/// One case of a property on `store`.
+fn check(store: StoreKind, steps: Vec<Step>, hold_ttl_secs: u64) -> Result<(), TestCaseError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(run(store, steps, hold_ttl_secs))
+}
+
+// Each property on each store, as `<property>::sled` and
+// `<property>::postgres` (what `store_test!` names the async tests; these
+// are proptest's own test functions).
+mod engine_agrees_with_the_model {
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, max_shrink_iters: 64, ..ProptestConfig::default() })]
+        #[test]
+        fn sled(steps in proptest::collection::vec(step(), 1..30)) {
+            check(StoreKind::Sled, steps, 600)?;
+        }
+
+        #[test]
+        #[cfg_attr(postgres_missing, ignore = "PostgreSQL is not installed (apt-get install postgresql, or set PG_BIN)")]
+        fn postgres(steps in proptest::collection::vec(step(), 1..30)) {
+            check(StoreKind::Postgres, steps, 600)?;
+        }
     }
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 6, max_shrink_iters: 16, ..ProptestConfig::default() })]
-    #[test]
-    fn engine_agrees_with_the_model_as_holds_lapse(steps in proptest::collection::vec(step_with_lapses(), 1..14)) {
-        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-        runtime.block_on(run(steps, 1))?;
+mod engine_agrees_with_the_model_as_holds_lapse {
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 6, max_shrink_iters: 16, ..ProptestConfig::default() })]
+        #[test]
+        fn sled(steps in proptest::collection::vec(step_with_lapses(), 1..14)) {
+            check(StoreKind::Sled, steps, 1)?;
+        }
+
+        #[test]
+        #[cfg_attr(postgres_missing, ignore = "PostgreSQL is not installed (apt-get install postgresql, or set PG_BIN)")]
+        fn postgres(steps in proptest::collection::vec(step_with_lapses(), 1..14)) {
+            check(StoreKind::Postgres, steps, 1)?;
+        }
     }
 }

@@ -50,9 +50,9 @@ async fn read_events(
     events
 }
 
-#[tokio::test]
-async fn the_event_stream_reports_seat_changes() {
-    let server = spawn_app();
+store_test!(the_event_stream_reports_seat_changes);
+async fn the_event_stream_reports_seat_changes(store: StoreKind) {
+    let server = store.spawn_app();
     let (client, show, guest) = show_and_guest(&server, 5).await;
     let other_show = client.create_show("Other", &[("A", 5)]).await;
     let response = client.open_events(&show).await;
@@ -109,9 +109,9 @@ async fn the_event_stream_reports_seat_changes() {
     );
 }
 
-#[tokio::test]
-async fn metrics_expose_the_required_series() {
-    let server = spawn_app();
+store_test!(metrics_expose_the_required_series);
+async fn metrics_expose_the_required_series(store: StoreKind) {
+    let server = store.spawn_app();
     let (client, show, guest) = show_and_guest(&server, 5).await;
     // Make sure a booking, a conflict and a replay happened.
     let key = new_key();
@@ -272,9 +272,9 @@ async fn every_error_carries_a_listed_problem_code() {
     }
 }
 
-#[tokio::test]
-async fn json_arrays_are_not_objects() {
-    let server = spawn_app();
+store_test!(json_arrays_are_not_objects);
+async fn json_arrays_are_not_objects(store: StoreKind) {
+    let server = store.spawn_app();
     let client = server.client();
     let show = client.create_show("Arrays", &[("A", 3)]).await;
     let guest = client.guest().await;
@@ -309,14 +309,14 @@ async fn odd_methods_do_not_grow_the_metrics() {
     assert!(metrics.contains("method=\"other\""));
 }
 
+store_test!(a_show_created_by_a_client_that_hung_up_is_listed);
 /// A client that hangs up right after sending a show must still find it
 /// listed once a retry with the same key has answered 201. A retry that
 /// arrives while the first is still running is answered 409
 /// `request-in-progress` (API.md rule 6) and, as a client does, tries again.
-#[tokio::test]
-async fn a_show_created_by_a_client_that_hung_up_is_listed() {
+async fn a_show_created_by_a_client_that_hung_up_is_listed(store: StoreKind) {
     use tokio::io::AsyncWriteExt;
-    let server = spawn_app();
+    let server = store.spawn_app();
     let client = server.client();
     let addr = server.addr();
     let body = r#"{"title":"Hung up","starts_at":"2026-12-01T19:30:00Z","rows":[{"label":"A","seats":2}]}"#;

@@ -3,9 +3,9 @@
 use crate::helpers::*;
 use serde_json::json;
 
-#[tokio::test]
-async fn errors_come_in_the_contract_order() {
-    let server = spawn_app();
+store_test!(errors_come_in_the_contract_order);
+async fn errors_come_in_the_contract_order(store: StoreKind) {
+    let server = store.spawn_app();
     let (client, show, guest) = show_and_guest(&server, 5).await;
     let nobody = client.anonymous();
     let stranger = client.with_token("unknown-token-for-precedence");
@@ -65,9 +65,9 @@ async fn errors_come_in_the_contract_order() {
     expect_map(&client, &show, &[]).await;
 }
 
-#[tokio::test]
-async fn bodies_are_limited_to_64_kib() {
-    let server = spawn_app();
+store_test!(bodies_are_limited_to_64_kib);
+async fn bodies_are_limited_to_64_kib(store: StoreKind) {
+    let server = store.spawn_app();
     let (client, show, guest) = show_and_guest(&server, 5).await;
     let padded = |seat: &str, len: usize| {
         let mut body = booking_body(&show, &[seat]).to_string();
@@ -110,13 +110,13 @@ async fn bodies_are_limited_to_64_kib() {
     assert_eq!(guest.bookings().await.len(), 1);
 }
 
+store_test!(a_malformed_chunked_body_is_answered_as_problem_json);
 /// A malformed chunked body is an error of the request, answered as every
 /// error is (problem+json `invalid-request`) on every POST route, the one
 /// that ignores its body included; nothing runs.
-#[tokio::test]
-async fn a_malformed_chunked_body_is_answered_as_problem_json() {
+async fn a_malformed_chunked_body_is_answered_as_problem_json(store: StoreKind) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let server = spawn_app();
+    let server = store.spawn_app();
     let (client, show, guest) = show_and_guest(&server, 5).await;
     let cart = guest.new_cart().await;
     let addr = server.addr();

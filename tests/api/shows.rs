@@ -9,9 +9,9 @@ fn two_letter_label(i: usize) -> String {
     format!("{a}{b}")
 }
 
-#[tokio::test]
-async fn a_created_show_is_answered_as_in_get() {
-    let server = spawn_app();
+store_test!(a_created_show_is_answered_as_in_get);
+async fn a_created_show_is_answered_as_in_get(store: StoreKind) {
+    let server = store.spawn_app();
     let client = server.client();
     let body = json!({
         "title": "Dune",
@@ -46,12 +46,12 @@ async fn a_created_show_is_answered_as_in_get() {
     assert_eq!(fetched, show, "201 answers the show as GET does");
 }
 
+store_test!(a_show_creation_replays_its_first_answer_after_seats_change);
 /// A show's creation is stored as a reference to the show and rebuilt on
 /// replay: the replay is still the first answer, byte for byte, with every
 /// seat available, however the seats have changed since.
-#[tokio::test]
-async fn a_show_creation_replays_its_first_answer_after_seats_change() {
-    let server = spawn_app();
+async fn a_show_creation_replays_its_first_answer_after_seats_change(store: StoreKind) {
+    let server = store.spawn_app();
     let client = server.client();
     let admin = client.admin();
     let key = new_key();
@@ -135,9 +135,9 @@ fn invalid_show_bodies() -> Vec<(&'static str, String)> {
     ]
 }
 
-#[tokio::test]
-async fn invalid_shows_are_400_and_create_nothing() {
-    let server = spawn_app();
+store_test!(invalid_shows_are_400_and_create_nothing);
+async fn invalid_shows_are_400_and_create_nothing(store: StoreKind) {
+    let server = store.spawn_app();
     let client = server.client();
     let admin = client.admin();
     let bodies = invalid_show_bodies();
@@ -164,9 +164,9 @@ async fn invalid_shows_are_400_and_create_nothing() {
     assert_eq!(client.shows().await.len(), 1);
 }
 
-#[tokio::test]
-async fn show_limits_accept_their_boundaries() {
-    let server = spawn_app();
+store_test!(show_limits_accept_their_boundaries);
+async fn show_limits_accept_their_boundaries(store: StoreKind) {
+    let server = store.spawn_app();
     let client = server.client();
     let admin = client.admin();
     // 3-letter labels, 1 and 999 seats a row.
@@ -199,9 +199,9 @@ async fn show_limits_accept_their_boundaries() {
     assert_eq!(summary["available"], 100_000);
 }
 
-#[tokio::test]
-async fn show_list_reports_capacity_and_availability() {
-    let server = spawn_app();
+store_test!(show_list_reports_capacity_and_availability);
+async fn show_list_reports_capacity_and_availability(store: StoreKind) {
+    let server = store.spawn_app();
     let client = server.client();
     let show = client.create_show("Listed", &[("A", 5), ("B", 5)]).await;
     let other = client.create_show("Other", &[("A", 3)]).await;
@@ -230,9 +230,9 @@ async fn show_list_reports_capacity_and_availability() {
     expect_available(&client, &show, 10).await;
 }
 
-#[tokio::test]
-async fn unknown_shows_are_404() {
-    let server = spawn_app();
+store_test!(unknown_shows_are_404);
+async fn unknown_shows_are_404(store: StoreKind) {
+    let server = store.spawn_app();
     let client = server.client();
     let guest = client.guest().await;
     let unknown = uuid::Uuid::new_v4();

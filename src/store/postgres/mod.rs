@@ -118,15 +118,26 @@ impl PgStore {
             .build()
             .map_err(|e| StoreError::Io(format!("the store's runtime: {e}")))?;
         let handle = runtime.handle().clone();
-        let pool = pool(url, &options)?;
-        let migrating = pool.clone();
-        handle
-            .spawn(async move {
-                let mut client = migrating.get().await.map_err(pool_error)?;
-                migrations::migrate(&mut client).await.map_err(db_error)
-            })
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("migrating: {e}")))??;
+        let migrated = async {
+            let pool = pool(url, &options)?;
+            let migrating = pool.clone();
+            handle
+                .spawn(async move {
+                    let mut client = migrating.get().await.map_err(pool_error)?;
+                    migrations::migrate(&mut client).await.map_err(db_error)
+                })
+                .await
+                .map_err(|e| StoreError::Unavailable(format!("migrating: {e}")))??;
+            Ok(pool)
+        };
+        let pool = match migrated.await {
+            Ok(pool) => pool,
+            Err(error) => {
+                // Dropped here, in the caller's runtime, it would panic.
+                runtime.shutdown_background();
+                return Err(error);
+            }
+        };
         let lanes = vec![Activity::Commit; options.committers.max(1)];
         let watchdog = Watchdog::start(options.wait_limits, &lanes);
         let (queue, receiver) = mpsc::channel(options.commit_queue_capacity.max(1));

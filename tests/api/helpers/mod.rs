@@ -1,10 +1,15 @@
 //! The harness every feature shares: servers (in process or the real
-//! binary), the client and its one request sender, and common checks.
+//! binary) on either store, the tests' own PostgreSQL, the client and its
+//! one request sender, and common checks.
 
 mod checks;
 mod client;
+pub mod postgres;
 mod server;
+mod store;
 
 pub use checks::*;
 pub use client::*;
+pub use postgres::PgServer;
 pub use server::*;
+pub use store::*;

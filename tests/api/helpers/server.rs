@@ -1,7 +1,9 @@
-//! Servers on 127.0.0.1:0 with a temporary data directory: in this process
-//! (`spawn_app`) or the real binary as a child process (`BinaryServer`).
+//! Servers on 127.0.0.1:0 with storage of their own (a temporary data
+//! directory, or a fresh PostgreSQL database: `Storage`): in this process
+//! (`spawn_app`, `StoreKind::spawn_app`) or the real binary as a child
+//! process (`BinaryServer`).
 
-use super::Client;
+use super::{Client, Storage, StoreKind};
 use boxoffice::config::Settings;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -31,18 +33,26 @@ pub fn test_settings(dir: &Path) -> Settings {
 /// A server running in this process on its own actix system thread.
 pub struct TestServer {
     pub base: String,
-    _dir: tempfile::TempDir,
+    /// Dropped after the server has stopped (the fields drop after `drop`).
+    _storage: Storage,
     stop: Option<mpsc::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
+/// An in-process server on sled (tests that run on one store).
 pub fn spawn_app() -> TestServer {
     spawn_app_with(|_| {})
 }
 
+/// `spawn_app`, with settings adjusted.
 pub fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestServer {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut settings = test_settings(dir.path());
+    StoreKind::Sled.spawn_app_with(adjust)
+}
+
+/// An in-process server with test settings on `storage`.
+pub fn spawn_app_on(storage: Storage, adjust: impl FnOnce(&mut Settings)) -> TestServer {
+    let mut settings = test_settings(&storage.data);
+    storage.apply(&mut settings);
     adjust(&mut settings);
     let (ready_tx, ready_rx) = mpsc::channel();
     let (stop_tx, stop_rx) = mpsc::channel::<()>();
@@ -68,7 +78,7 @@ pub fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestServer {
         .expect("server reports its address");
     TestServer {
         base: format!("http://{addr}"),
-        _dir: dir,
+        _storage: storage,
         stop: Some(stop_tx),
         thread: Some(thread),
     }
@@ -103,6 +113,18 @@ pub struct BinaryServer {
 }
 
 impl BinaryServer {
+    /// Starts `boxoffice serve` on `storage`: its data directory, and its
+    /// database (`BOXOFFICE_DATABASE_URL`) on PostgreSQL; `env` adds
+    /// BOXOFFICE_* settings. A restart on the same storage finds what the
+    /// last run left.
+    pub fn on(storage: &Storage, env: &[(&str, &str)]) -> BinaryServer {
+        let mut env = env.to_vec();
+        if let Some(url) = storage.database_url() {
+            env.push(("BOXOFFICE_DATABASE_URL", url));
+        }
+        BinaryServer::start(&storage.data, &env)
+    }
+
     /// Starts `boxoffice serve` on `dir`; `env` adds BOXOFFICE_* settings.
     pub fn start(dir: &Path, env: &[(&str, &str)]) -> BinaryServer {
         let mut command = Command::new(env!("CARGO_BIN_EXE_boxoffice"));

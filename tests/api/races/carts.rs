@@ -28,11 +28,15 @@ async fn race_for_a_hold(client: &Client, users: &[Client], carts: &[String], sh
     winner
 }
 
+store_test!(
+    carts_race_for_a_hold_then_checkout_races_bookings,
+    flavor = "multi_thread",
+    worker_threads = 4
+);
 /// 5. Twenty carts hold one seat at once; then the winner's checkout races
-/// twenty one-shot bookings of it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn carts_race_for_a_hold_then_checkout_races_bookings() {
-    let server = spawn_app();
+///    twenty one-shot bookings of it.
+async fn carts_race_for_a_hold_then_checkout_races_bookings(store: StoreKind) {
+    let server = store.spawn_app();
     let client = server.client();
     let show = client.create_show("Carts", &[("A", 5)]).await;
     let users = guests(&server.base, 20).await;
@@ -119,11 +123,15 @@ async fn race_cancel(owner: &Client, path: &str, contenders: &[Client], show: &s
     race_all(racers).await
 }
 
+store_test!(
+    cancel_races_bookings_of_its_seats,
+    flavor = "multi_thread",
+    worker_threads = 4
+);
 /// 6. A booking is cancelled (three DELETEs at once) while twenty clients
-/// keep trying to book its seats.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn cancel_races_bookings_of_its_seats() {
-    let server = spawn_app();
+///    keep trying to book its seats.
+async fn cancel_races_bookings_of_its_seats(store: StoreKind) {
+    let server = store.spawn_app();
     let client = server.client();
     let show = client.create_show("Cancel", &[("A", 8)]).await;
     let owner = client.guest().await;

@@ -52,10 +52,14 @@ fn assert_refused(answers: &[Answer], lost: impl Fn(usize) -> bool) {
     }
 }
 
+store_test!(
+    same_key_same_request_has_one_effect,
+    flavor = "multi_thread",
+    worker_threads = 4
+);
 /// 3. One user, one key, sixteen identical concurrent requests: one effect.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn same_key_same_request_has_one_effect() {
-    let server = spawn_app();
+async fn same_key_same_request_has_one_effect(store: StoreKind) {
+    let server = store.spawn_app();
     let client = server.client();
     let show = client.create_show("One key", &[("A", 5)]).await;
     let user = client.guest().await;
@@ -92,10 +96,14 @@ async fn same_key_same_request_has_one_effect() {
     assert_eq!(user.bookings().await.len(), 1);
 }
 
+store_test!(
+    same_key_different_bodies_has_one_effect,
+    flavor = "multi_thread",
+    worker_threads = 4
+);
 /// 4. One user, one key, two different bodies at once: at most one effect.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn same_key_different_bodies_has_one_effect() {
-    let server = spawn_app();
+async fn same_key_different_bodies_has_one_effect(store: StoreKind) {
+    let server = store.spawn_app();
     let client = server.client();
     let show = client.create_show("Key reuse", &[("A", 5)]).await;
     let user = client.guest().await;
@@ -155,14 +163,18 @@ async fn race_routes(racers: &[Client], key: &str, show: &str, seat: &str) -> Ve
     .await
 }
 
+store_test!(
+    same_key_across_routes_has_one_effect,
+    flavor = "multi_thread",
+    worker_threads = 4
+);
 /// 4b. One user, one key, two routes at once (a booking and a cart): the key
 /// is taken by exactly one route; the other never has an effect. The two
 /// routes run in different actors, so only the store's insert-if-absent of
 /// the key record separates them; several rounds widen the window.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn same_key_across_routes_has_one_effect() {
+async fn same_key_across_routes_has_one_effect(store: StoreKind) {
     const ROUNDS: usize = 10;
-    let server = spawn_app();
+    let server = store.spawn_app();
     let client = server.client();
     let show = client
         .create_show("Two routes", &[("A", ROUNDS as u32)])
@@ -207,13 +219,17 @@ async fn same_key_across_routes_has_one_effect() {
     }
 }
 
+store_test!(
+    same_key_same_show_creation_has_one_effect,
+    flavor = "multi_thread",
+    worker_threads = 4
+);
 /// 4c. The admin, one key, sixteen identical show creations at once: one
 /// show. Show creation runs in the actor of the show's id like every keyed
 /// request, so the repeats that arrive while the first runs are told 409
 /// `request-in-progress` (API.md rule 6) instead of running too.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn same_key_same_show_creation_has_one_effect() {
-    let server = spawn_app();
+async fn same_key_same_show_creation_has_one_effect(store: StoreKind) {
+    let server = store.spawn_app();
     let client = server.client();
     let key = new_key();
     let title = format!("Premiere {key}");

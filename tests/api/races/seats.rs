@@ -2,10 +2,14 @@
 
 use super::*;
 
+store_test!(
+    fifty_clients_one_seat_one_winner,
+    flavor = "multi_thread",
+    worker_threads = 4
+);
 /// 1. Fifty clients, one seat: one 201, forty-nine 409 `seat-unavailable`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn fifty_clients_one_seat_one_winner() {
-    let server = spawn_app();
+async fn fifty_clients_one_seat_one_winner(store: StoreKind) {
+    let server = store.spawn_app();
     let client = server.client();
     let show = client.create_show("One seat", &[("A", 5)]).await;
     let racers = guests(&server.base, 50).await;
@@ -113,11 +117,15 @@ fn judge_windows(
     (owner, won)
 }
 
+store_test!(
+    overlapping_multi_seat_requests_are_all_or_nothing,
+    flavor = "multi_thread",
+    worker_threads = 4
+);
 /// 2. Forty overlapping windows of 2-4 adjacent seats in a 2-row show.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn overlapping_multi_seat_requests_are_all_or_nothing() {
+async fn overlapping_multi_seat_requests_are_all_or_nothing(store: StoreKind) {
     const ROW: u64 = 12;
-    let server = spawn_app();
+    let server = store.spawn_app();
     let client = server.client();
     let show = client
         .create_show("Windows", &[("A", ROW as u32), ("B", ROW as u32)])
@@ -161,12 +169,16 @@ async fn overlapping_multi_seat_requests_are_all_or_nothing() {
     assert_available_seats_bookable(&client.guest().await, &show).await;
 }
 
+store_test!(
+    many_shows_many_seats_in_parallel,
+    flavor = "multi_thread",
+    worker_threads = 4
+);
 /// 7. Fifty clients book 200 distinct seats across four shows at once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn many_shows_many_seats_in_parallel() {
+async fn many_shows_many_seats_in_parallel(store: StoreKind) {
     const CLIENTS: usize = 50;
     const PER_ROW: u32 = 30;
-    let server = spawn_app();
+    let server = store.spawn_app();
     let client = server.client();
     let mut shows = Vec::new();
     for s in 0..4 {
