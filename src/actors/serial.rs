@@ -25,12 +25,13 @@ use crate::replies::{self, EngineError};
 use crate::runtime::clock::now_ms;
 use crate::runtime::registry::{AskFailure, Depth, Mailbox, Registry};
 use crate::runtime::threads::ActorThreads;
-use crate::store::{StoreError, StoreFuture};
+use crate::store::{StoreError, StoreFuture, StoreResult};
 use crate::wire::Reply;
 use actix::{
     Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, Message, WrapFuture,
 };
 use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
 use std::collections::VecDeque;
 use std::hash::Hash;
 use std::sync::Arc;
@@ -186,7 +187,7 @@ impl<O: Owner> SerialActor<O> {
         let admission = O::request(&msg.op).map(|req| self.kind.keys.admit(req));
         let reading = (!self.record_read).then(|| O::load(&self.kind.ctx, self.id));
         // The key's lookup and the record's read go to the store together.
-        let admitted = async move {
+        let looked_up = async move {
             let admitted = async move {
                 match admission {
                     Some(admission) => admission.await,
@@ -203,61 +204,87 @@ impl<O: Owner> SerialActor<O> {
         };
         let OpMsg { op, reply } = msg;
         self.busy = true;
-        let work = admitted
-            .into_actor(self)
-            .then(move |(admitted, read), act, _ctx| {
-                let read_failed = match read {
-                    Some(Ok(record)) if !act.record_read => {
-                        act.record = record;
-                        act.record_read = true;
-                        None
-                    }
-                    Some(Err(error)) => Some(EngineError::from(error).reply()),
-                    _ => None,
-                };
-                let run: BoxFuture<'static, Done<O::Record>> = match (admitted, read_failed) {
-                    (Admitted::Run, Some(failure)) => {
-                        Box::pin(std::future::ready(Done::answer(failure)))
-                    }
-                    (Admitted::Run, None) => {
-                        // From here on, a repeat of this key is answered 409.
-                        if let Some(req) = O::request(&op) {
-                            let running =
-                                act.ledger.admit(req.user, &req.key, req.fingerprint, None);
-                            debug_assert_eq!(running, Admission::Run, "one request runs at a time");
-                        }
-                        O::run(act.kind.ctx.clone(), act.id, act.record.clone(), op)
-                    }
-                    (Admitted::Completed(stored), _) => {
-                        if let Some(req) = O::request(&op) {
-                            act.remember_completed(req, &stored);
-                        }
-                        let replay = act.kind.keys.replay(stored);
-                        Box::pin(async move { Done::answer(replay.await) })
-                    }
-                    (Admitted::Refused(answer), _) => {
-                        Box::pin(std::future::ready(Done::answer(answer)))
-                    }
-                };
-                run.into_actor(act)
-            });
-        ctx.spawn(work.map(move |done, act, ctx| {
-            act.busy = false;
-            // Only this actor's own record: a create after an expired key
-            // makes a record with another id, owned by another actor.
-            if let Some(record) = done.record.filter(|r| O::record_id(r) == act.id) {
-                act.record = Some(record);
-                act.record_read = true;
+        let finish = move |done: Done<O::Record>, act: &mut Self, ctx: &mut Context<Self>| {
+            act.finish(done, reply, ctx)
+        };
+        // A store that answers at once (sled) lets the request begin now,
+        // before the next message is handled: a repeat of its key then
+        // meets it running (409) instead of queueing behind its lookup.
+        let mut looked_up = Box::pin(looked_up);
+        match (&mut looked_up).now_or_never() {
+            Some(found) => {
+                let work = self.begin(found, op);
+                ctx.spawn(work.into_actor(self).map(finish));
             }
-            // The request ended: its key (if it ran one) is no longer in
-            // flight. One request runs at a time, so it was the only one.
-            act.ledger.settle_all();
-            act.last_used = Instant::now();
-            let _ = reply.send(done.reply);
-            if let Some(next) = act.queue.pop_front() {
-                act.start(next, ctx);
+            None => {
+                let work = looked_up
+                    .into_actor(self)
+                    .then(move |found, act, _ctx| act.begin(found, op).into_actor(act))
+                    .map(finish);
+                ctx.spawn(work);
             }
-        }));
+        }
+    }
+
+    /// What a request does once its key and the record are looked up: run
+    /// (its key now in flight: a repeat is answered 409), replay, or answer.
+    fn begin(
+        &mut self,
+        (admitted, read): (Admitted, Option<StoreResult<Option<O::Record>>>),
+        op: O::Op,
+    ) -> BoxFuture<'static, Done<O::Record>> {
+        let read_failed = match read {
+            Some(Ok(record)) if !self.record_read => {
+                self.record = record;
+                self.record_read = true;
+                None
+            }
+            Some(Err(error)) => Some(EngineError::from(error).reply()),
+            _ => None,
+        };
+        match (admitted, read_failed) {
+            (Admitted::Run, Some(failure)) => Box::pin(std::future::ready(Done::answer(failure))),
+            (Admitted::Run, None) => {
+                if let Some(req) = O::request(&op) {
+                    let running = self.ledger.admit(req.user, &req.key, req.fingerprint, None);
+                    debug_assert_eq!(running, Admission::Run, "one request runs at a time");
+                }
+                O::run(self.kind.ctx.clone(), self.id, self.record.clone(), op)
+            }
+            (Admitted::Completed(stored), _) => {
+                if let Some(req) = O::request(&op) {
+                    self.remember_completed(req, &stored);
+                }
+                let replay = self.kind.keys.replay(stored);
+                Box::pin(async move { Done::answer(replay.await) })
+            }
+            (Admitted::Refused(answer), _) => Box::pin(std::future::ready(Done::answer(answer))),
+        }
+    }
+
+    /// A request ended: keep its record, release its key, answer, start
+    /// the next.
+    fn finish(
+        &mut self,
+        done: Done<O::Record>,
+        reply: oneshot::Sender<Reply>,
+        ctx: &mut Context<Self>,
+    ) {
+        self.busy = false;
+        // Only this actor's own record: a create after an expired key
+        // makes a record with another id, owned by another actor.
+        if let Some(record) = done.record.filter(|r| O::record_id(r) == self.id) {
+            self.record = Some(record);
+            self.record_read = true;
+        }
+        // The request ended: its key (if it ran one) is no longer in
+        // flight. One request runs at a time, so it was the only one.
+        self.ledger.settle_all();
+        self.last_used = Instant::now();
+        let _ = reply.send(done.reply);
+        if let Some(next) = self.queue.pop_front() {
+            self.start(next, ctx);
+        }
     }
 }
 

@@ -17,10 +17,20 @@ pub(super) fn pool_error(error: PoolError) -> StoreError {
 /// transient refusal, is `Unavailable` (503, nothing happened); anything
 /// else is a failure of the store (500).
 pub(super) fn db_error(error: tokio_postgres::Error) -> StoreError {
+    let message = describe(&error);
     if is_transient(&error) {
-        StoreError::Unavailable(error.to_string())
+        StoreError::Unavailable(message)
     } else {
-        StoreError::Io(error.to_string())
+        StoreError::Io(message)
+    }
+}
+
+/// The server's own words where it sent some (tokio-postgres's `Display`
+/// says only "db error" for those).
+fn describe(error: &tokio_postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => format!("{} ({}): {}", db.severity(), db.code().code(), db.message()),
+        None => error.to_string(),
     }
 }
 
