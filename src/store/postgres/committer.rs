@@ -2,13 +2,13 @@
 //! (up to `max_batch`) go into one transaction, in two round trips.
 //!
 //! 1. `BEGIN`; the round's marker row (`commit_rounds`); every key record
-//!    of the round inserted
-//!    with `ON CONFLICT DO NOTHING` in one statement, in a stable order
-//!    (user, key), so that concurrent rounds, on this node or another,
-//!    never wait on each other in a cycle; then every key record of the
-//!    round read back. A write set whose key record it inserted is applied;
-//!    one whose key was there already (or claimed by an earlier write set of
-//!    this round) gets that record (`KeyTaken`) and writes nothing.
+//!    of the round inserted with `ON CONFLICT DO NOTHING` in one statement,
+//!    in a stable order (user, key), so that concurrent rounds, on this
+//!    node or another, never wait on each other in a cycle. A write set
+//!    whose key record it inserted is applied; one whose key was there
+//!    already (or claimed by an earlier write set of this round) gets that
+//!    record (`KeyTaken`, read back in one more round trip, only then) and
+//!    writes nothing.
 //! 2. The effects of the applied write sets, in bulk (`unnest`: one
 //!    statement per kind of record), then `COMMIT`, pipelined.
 //!
@@ -29,7 +29,7 @@ use crate::store::watchdog::Watchdog;
 use deadpool_postgres::{Object, Pool};
 use futures_util::future::{try_join_all, BoxFuture};
 use futures_util::FutureExt;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -196,15 +196,21 @@ impl KeyPlan {
     fn taken(
         &self,
         batch: &[Submitted],
-        inserted: &[KeyId],
+        inserted: &HashSet<KeyId>,
         records: &HashMap<KeyId, Vec<u8>>,
     ) -> Vec<Taken> {
         (0..batch.len())
             .map(|i| {
                 let key = self.key_of[i].as_ref()?;
-                let claimed = self.first_with.get(key) == Some(&i) && inserted.contains(key);
-                if claimed {
-                    return None;
+                let first = *self.first_with.get(key).expect("every key has a first set");
+                if inserted.contains(key) {
+                    if first == i {
+                        return None;
+                    }
+                    // An earlier write set of this round claimed the key:
+                    // its record is the one this round wrote.
+                    let record = batch[first].writes.key.as_ref().expect("a keyed set");
+                    return Some(Ok(record.reply.clone()));
                 }
                 Some(match records.get(key) {
                     Some(reply) => decode_reply(reply),
@@ -227,7 +233,7 @@ async fn claim_keys(
     client: &Object,
     marker: Uuid,
     keys: &KeyPlan,
-) -> Result<(Vec<KeyId>, HashMap<KeyId, Vec<u8>>), tokio_postgres::Error> {
+) -> Result<(HashSet<KeyId>, HashMap<KeyId, Vec<u8>>), tokio_postgres::Error> {
     const MARK: &str = "INSERT INTO commit_rounds (id) VALUES ($1)";
     const INSERT: &str = "INSERT INTO idempotency_keys (user_id, key, created_at_ms, reply)
         SELECT * FROM unnest($1::uuid[], $2::text[], $3::int8[], $4::bytea[])
@@ -244,22 +250,32 @@ async fn claim_keys(
     let marking = client.execute(&mark, &mark_params);
     if keys.users.is_empty() {
         tokio::try_join!(begin, marking)?;
-        return Ok((Vec::new(), HashMap::new()));
+        return Ok((HashSet::new(), HashMap::new()));
     }
     let insert_params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
         [&keys.users, &keys.names, &keys.created_at_ms, &keys.replies];
-    let read_params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&keys.users, &keys.names];
     let inserting = client.query(&insert, &insert_params);
-    let reading = client.query(&read, &read_params);
-    let (_, _, inserted, records) = tokio::try_join!(begin, marking, inserting, reading)?;
-    let inserted = inserted
+    let (_, _, inserted) = tokio::try_join!(begin, marking, inserting)?;
+    let inserted: HashSet<KeyId> = inserted
         .iter()
         .map(|row| (row.get::<_, Uuid>(0), row.get::<_, String>(1)))
         .collect();
-    let records = records
-        .iter()
-        .map(|row| ((row.get(0), row.get(1)), row.get::<_, Vec<u8>>(2)))
-        .collect();
+    // Only keys another request holds need their record read back (one
+    // more round trip, rare: the same key raced on two routes).
+    let mut records = HashMap::new();
+    if inserted.len() < keys.users.len() {
+        let (users, names): (Vec<Uuid>, Vec<String>) = keys
+            .users
+            .iter()
+            .zip(&keys.names)
+            .filter(|(u, n)| !inserted.contains(&(**u, (*n).clone())))
+            .map(|(u, n)| (*u, n.clone()))
+            .unzip();
+        let read_params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&users, &names];
+        for row in client.query(&read, &read_params).await? {
+            records.insert((row.get(0), row.get(1)), row.get::<_, Vec<u8>>(2));
+        }
+    }
     Ok((inserted, records))
 }
 
