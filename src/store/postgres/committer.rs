@@ -241,7 +241,7 @@ async fn claim_keys(
     const READ: &str = "SELECT k.u, k.n, r.reply
         FROM unnest($1::uuid[], $2::text[]) AS k(u, n)
         CROSS JOIN LATERAL (
-            SELECT reply FROM idempotency_keys WHERE user_id = k.u AND key = k.n) AS r";
+            SELECT reply FROM idempotency_keys WHERE user_id = k.u AND key = k.n LIMIT 1) AS r";
     let mark = client.prepare_cached(MARK).await?;
     let insert = client.prepare_cached(INSERT).await?;
     let read = client.prepare_cached(READ).await?;

@@ -419,13 +419,19 @@ impl Store for PgStore {
 
 // The batched point reads. Each looks every key up through its primary
 // key (a lateral subquery per key, or `= ANY`), however large the table.
+// The `LIMIT 1` keeps the subquery from being flattened into a join: the
+// generic plan is made once per connection, often while the table is
+// still empty, and a join planned then is a hash join over a sequential
+// scan, kept while the table grows (measured: 3.2 ms a lookup of 11 keys
+// at 44,000 keys, 1.3 cores of the database). A parameterised subquery
+// has only the index scan to choose.
 
 fn fetch_keys(client: Object, keys: Vec<(Uuid, String)>) -> Fetched<(Uuid, String), StoredReply> {
     Box::pin(async move {
         const SQL: &str = "SELECT k.u, k.n, r.reply
             FROM unnest($1::uuid[], $2::text[]) AS k(u, n)
             CROSS JOIN LATERAL (
-                SELECT reply FROM idempotency_keys WHERE user_id = k.u AND key = k.n) AS r";
+                SELECT reply FROM idempotency_keys WHERE user_id = k.u AND key = k.n LIMIT 1) AS r";
         let (users, names): (Vec<Uuid>, Vec<String>) = keys.into_iter().unzip();
         query(&client, SQL, &[&users, &names], |row| {
             Ok(((row.get(0), row.get(1)), decode_reply(row.get(2))?))
@@ -441,7 +447,7 @@ fn fetch_seats(client: Object, seats: Vec<(Uuid, i32)>) -> Fetched<(Uuid, i32), 
             FROM unnest($1::uuid[], $2::int4[]) AS k(s, i)
             CROSS JOIN LATERAL (
                 SELECT seat_index, state, cart_id, until_ms, booking_id
-                FROM seats WHERE show_id = k.s AND seat_index = k.i) AS r";
+                FROM seats WHERE show_id = k.s AND seat_index = k.i LIMIT 1) AS r";
         let (shows, indexes): (Vec<Uuid>, Vec<i32>) = seats.into_iter().unzip();
         query(&client, SQL, &[&shows, &indexes], |row| {
             let (index, state) = seat_state(row)?;
