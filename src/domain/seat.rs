@@ -470,7 +470,13 @@ mod tests {
         /// What the rules say a claim gets, given the committed state,
         /// whether a change is prepared, and the time.
         fn expected(state: SeatState, pending: bool, claim: Claim, now: u64) -> Decision {
-            let current = state.at(now);
+            // The model's own reading of a hold's lapse, not `SeatState::at`
+            // (the code under test): a hold counts until `until_ms`, and
+            // from then on the seat is free.
+            let current = match state {
+                SeatState::Held { until_ms, .. } if until_ms <= now => SeatState::Available,
+                other => other,
+            };
             match claim {
                 Claim::Hold { cart, until_ms } => {
                     if pending || current != SeatState::Available {

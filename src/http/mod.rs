@@ -121,7 +121,7 @@ where
 
 /// PostgreSQL when a database URL is set (migrated first), else the sled
 /// store in the data directory.
-async fn open_store(settings: &Settings) -> std::io::Result<Arc<dyn Store>> {
+pub async fn open_store(settings: &Settings) -> std::io::Result<Arc<dyn Store>> {
     if let Some(url) = &settings.database_url {
         let store = PgStore::connect(url, settings.pg_options())
             .await
@@ -137,7 +137,15 @@ async fn open_store(settings: &Settings) -> std::io::Result<Arc<dyn Store>> {
 /// Opens the store, recovers the engine, seeds demo shows on an empty
 /// store, and binds the server. Must run inside an actix `System`.
 pub async fn start(settings: &Settings) -> std::io::Result<Running> {
-    let store = open_store(settings).await?;
+    start_with_store(settings, open_store(settings).await?).await
+}
+
+/// `start` on a store opened by the caller (an embedding program's, or a
+/// test's that watches what is written); the store settings are unused.
+pub async fn start_with_store(
+    settings: &Settings,
+    store: Arc<dyn Store>,
+) -> std::io::Result<Running> {
     let was_empty = store.is_empty().await.map_err(std::io::Error::other)?;
     let engine = Engine::start(settings.engine(), store.clone())
         .await

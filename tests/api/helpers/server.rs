@@ -5,10 +5,12 @@
 
 use super::{Client, Storage, StoreKind};
 use boxoffice::config::Settings;
+use boxoffice::store::Store;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub const ADMIN_TOKEN: &str = "test-admin-token";
@@ -51,6 +53,16 @@ pub fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestServer {
 
 /// An in-process server with test settings on `storage`.
 pub fn spawn_app_on(storage: Storage, adjust: impl FnOnce(&mut Settings)) -> TestServer {
+    spawn_app_through(storage, adjust, |store| store)
+}
+
+/// An in-process server whose store is seen through `wrap` (a test's
+/// decorator that watches what is written).
+pub fn spawn_app_through(
+    storage: Storage,
+    adjust: impl FnOnce(&mut Settings),
+    wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store> + Send + 'static,
+) -> TestServer {
     let mut settings = test_settings(&storage.data);
     storage.apply(&mut settings);
     adjust(&mut settings);
@@ -59,7 +71,10 @@ pub fn spawn_app_on(storage: Storage, adjust: impl FnOnce(&mut Settings)) -> Tes
     let thread = std::thread::spawn(move || {
         let system = actix_web::rt::System::new();
         system.block_on(async move {
-            let running = boxoffice::http::start(&settings)
+            let store = boxoffice::http::open_store(&settings)
+                .await
+                .expect("the store opens");
+            let running = boxoffice::http::start_with_store(&settings, wrap(store))
                 .await
                 .expect("server starts");
             let handle = running.server.handle();
