@@ -75,7 +75,16 @@ if [ -n "${PROFILE:-}" ]; then
   perf record -F 999 -g -o "$PROFILE" -p $SERVER -- sleep "$SECONDS_PER_RUN" 2>/dev/null &
   PERF=$!
 fi
+pg_counts() { # commits and rows written so far, PostgreSQL's own count
+  [ "${STORE:-sled}" = postgres ] || return 0
+  psql -qtA -F' ' -h 127.0.0.1 -p "${PG_PORT:-15433}" -U postgres boxoffice -c "
+    SELECT xact_commit, tup_inserted + tup_updated + tup_deleted,
+      (SELECT count(*) FROM commit_rounds)
+    FROM pg_stat_database WHERE datname = 'boxoffice'"
+}
+PG_BEFORE=$(pg_counts)
 run bookings -s scripts/wrk/book.lua "$BASE"
+PG_AFTER=$(pg_counts)
 if [ -n "${PROFILE:-}" ]; then wait $PERF || true; fi
 run replays -s scripts/wrk/replay.lua "$BASE"
 python3 - "$LOAD_DIR" <<'PY'
@@ -92,11 +101,14 @@ curl -fs "$BASE/metrics" | awk '/^boxoffice_store_(flush|commit)_batch_size_(sum
       printf "transactions per flush: %.1f\n", v["boxoffice_store_flush_batch_size_sum"] / v["boxoffice_store_flush_batch_size_count"]
   }'
 if [ "${STORE:-sled}" = postgres ]; then
-  # PostgreSQL's own view of the run: transactions committed and rows
-  # written, per commit.
-  psql -qtA -h 127.0.0.1 -p "${PG_PORT:-15433}" -U postgres boxoffice -c "
-    SELECT 'postgres: ' || xact_commit || ' commits, '
-      || round((tup_inserted + tup_updated + tup_deleted)::numeric / greatest(xact_commit, 1), 1)
-      || ' rows written per commit'
-    FROM pg_stat_database WHERE datname = 'boxoffice'"
+  # PostgreSQL's own view of the bookings run (read again now: a backend
+  # reports its statistics up to a second late): transactions committed
+  # (the batched lookups' read-only ones too), the write rounds among
+  # them (one commit_rounds row each), and rows written per write round.
+  PG_AFTER=$(pg_counts)
+  read -r c0 r0 w0 <<< "$PG_BEFORE"; read -r c1 r1 w1 <<< "$PG_AFTER"
+  python3 -c "
+c, r, w, s = $c1 - $c0, $r1 - $r0, $w1 - $w0, $SECONDS_PER_RUN
+print(f'postgres during bookings: {c / s:.0f} commits/s, of which {w / s:.0f} write rounds/s; '
+      f'{r / max(w, 1):.1f} rows written per write round')"
 fi
