@@ -45,6 +45,9 @@ enum Command {
         #[arg(long, env = "BOXOFFICE_DATABASE_URL")]
         database_url: String,
     },
+    /// Print the OpenAPI document of the HTTP API (as served at
+    /// `/openapi.json`) and exit.
+    Openapi,
     /// Simulate a crowd booking concurrently, with faults, and check the
     /// engine's promises on what happened (exit 1 on any violation).
     Simulate(SimulateArgs),
@@ -165,6 +168,10 @@ fn main() -> std::process::ExitCode {
             }
         }
         Command::Simulate(args) => simulate(args),
+        Command::Openapi => {
+            println!("{}", boxoffice::http::openapi::document_json());
+            std::process::ExitCode::SUCCESS
+        }
     }
 }
 

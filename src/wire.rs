@@ -6,6 +6,7 @@
 use crate::domain::{Booking, BookingStatus, Cart, CartStatus, SeatStatus, Show};
 use bytes::Bytes;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// Base of every problem `type`; the last segment is the code.
 pub const PROBLEM_BASE: &str = "https://boxoffice.dev/problems/";
@@ -138,14 +139,22 @@ impl Code {
     }
 }
 
-#[derive(Serialize)]
-struct ProblemBody<'a> {
+/// RFC 9457 problem details. The last path segment of `type` is the
+/// error code.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Problem)]
+pub struct ProblemBody<'a> {
+    /// Problem type; its last path segment is the error code.
     #[serde(rename = "type")]
+    #[schema(format = "uri-reference")]
     kind: String,
     title: &'a str,
+    #[schema(minimum = 100, maximum = 599)]
     status: u16,
     detail: &'a str,
+    /// Present on `seat-unavailable`: the unavailable seats.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false, value_type = Vec<String>)]
     seats: Option<&'a [String]>,
 }
 
@@ -187,40 +196,76 @@ pub fn rfc3339(ms: i64) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-#[derive(Serialize)]
+/// A guest user and its bearer token.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Session)]
 pub struct SessionOut {
+    /// Unguessable bearer token; send as `Authorization: Bearer <token>`.
     pub token: String,
+    /// Opaque id (a UUID).
     pub user_id: String,
 }
 
-#[derive(Serialize)]
+/// A show in the list, with its seat counts.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ShowSummary)]
 pub struct ShowSummaryOut {
+    /// Opaque id (a UUID).
     pub id: String,
     pub title: String,
+    /// RFC 3339 UTC timestamp.
+    #[schema(format = DateTime)]
     pub starts_at: String,
+    /// Total number of seats.
     pub capacity: u32,
+    /// Seats currently available.
     pub available: u32,
 }
 
-#[derive(Serialize)]
+/// Every show.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ShowList)]
 pub struct ShowListOut {
     pub shows: Vec<ShowSummaryOut>,
 }
 
-#[derive(Serialize)]
+/// A seat and its status.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Seat)]
 pub struct SeatOut {
+    /// Seat id: row label + number, e.g. `A1`.
+    #[schema(example = "A1")]
     pub id: String,
+    #[schema(pattern = "^[A-Z]{1,3}$", example = "A")]
     pub row: String,
+    #[schema(minimum = 1, maximum = 999, example = 1)]
     pub number: u32,
+    #[schema(schema_with = schema::seat_status)]
     pub status: &'static str,
 }
 
-#[derive(Serialize)]
+/// A show with the status of every seat.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Show)]
 pub struct ShowOut {
+    /// Opaque id (a UUID).
     pub id: String,
     pub title: String,
+    /// RFC 3339 UTC timestamp.
+    #[schema(format = DateTime)]
     pub starts_at: String,
     pub seats: Vec<SeatOut>,
+}
+
+/// The data of a `seat` event on a show's event stream.
+#[derive(Serialize, ToSchema)]
+#[schema(as = SeatEvent)]
+pub struct SeatEventOut {
+    /// Seat id: row label + number, e.g. `A1`.
+    #[schema(example = "A1")]
+    pub seat_id: String,
+    #[schema(schema_with = schema::seat_status)]
+    pub status: &'static str,
 }
 
 /// The answer to a show's creation: the show with every seat available.
@@ -301,12 +346,21 @@ pub fn show_json_seats(
 /// The end of a show's JSON, after its last seat.
 pub const SHOW_JSON_END: &[u8] = b"]}";
 
-#[derive(Serialize)]
+/// A booking.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Booking)]
 pub struct BookingOut {
+    /// Opaque id (a UUID).
     pub id: String,
+    /// Opaque id (a UUID).
     pub show_id: String,
+    /// Seat ids: row label + number, e.g. `A1`.
+    #[schema(example = json!(["A1", "A2"]))]
     pub seats: Vec<String>,
+    #[schema(schema_with = schema::booking_status)]
     pub status: &'static str,
+    /// RFC 3339 UTC timestamp.
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 
@@ -320,27 +374,47 @@ pub fn booking_out(booking: &Booking) -> BookingOut {
     }
 }
 
-#[derive(Serialize)]
+/// The caller's bookings.
+#[derive(Serialize, ToSchema)]
+#[schema(as = BookingList)]
 pub struct BookingListOut {
     pub bookings: Vec<BookingOut>,
 }
 
-#[derive(Serialize)]
+/// A seat in a cart.
+#[derive(Serialize, ToSchema)]
+#[schema(as = CartItem)]
 pub struct CartItemOut {
+    /// Opaque id (a UUID).
     pub show_id: String,
+    /// Seat id: row label + number, e.g. `A1`.
+    #[schema(example = "A1")]
     pub seat_id: String,
+    /// `held` or `expired` while the cart is open; after checkout
+    /// `booked`, or `cancelled` once that booking is cancelled.
+    #[schema(schema_with = schema::item_status)]
     pub status: &'static str,
+    /// When the hold lapses (lapsed) (RFC 3339 UTC).
+    #[schema(format = DateTime)]
     pub expires_at: String,
 }
 
-#[derive(Serialize)]
+/// A cart.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Cart)]
 pub struct CartOut {
+    /// Opaque id (a UUID).
     pub id: String,
+    #[schema(schema_with = schema::cart_status)]
     pub status: &'static str,
     pub items: Vec<CartItemOut>,
+    /// Expiry of the cart's earliest live hold; null when none (RFC 3339
+    /// UTC).
+    #[schema(format = DateTime, required = true)]
     pub expires_at: Option<String>,
-    /// The booking a checked-out cart became (absent while open).
+    /// The booking a checked-out cart became; absent while the cart is open.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false, value_type = String)]
     pub booking_id: Option<String>,
 }
 
@@ -350,8 +424,8 @@ pub fn cart_out(cart: &Cart, now_ms: u64, booking: Option<BookingStatus>) -> Car
     CartOut {
         id: cart.id.to_string(),
         status: match cart.status {
-            CartStatus::Open => "open",
-            CartStatus::CheckedOut { .. } => "checked_out",
+            CartStatus::Open => CART_OPEN,
+            CartStatus::CheckedOut { .. } => CART_CHECKED_OUT,
         },
         items: cart
             .items
@@ -424,5 +498,40 @@ mod tests {
     #[test]
     fn times_are_rfc3339_utc() {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
+    }
+}
+
+/// A cart's status while items can be added.
+pub const CART_OPEN: &str = "open";
+/// A cart's status once checked out.
+pub const CART_CHECKED_OUT: &str = "checked_out";
+
+/// The OpenAPI schemas of the status fields, listing the values the code
+/// above writes (from the domain's own lists).
+mod schema {
+    use crate::domain::{BookingStatus, ItemStatus, SeatStatus};
+    use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
+
+    fn one_of(values: impl IntoIterator<Item = &'static str>) -> Object {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(values))
+            .build()
+    }
+
+    pub fn seat_status() -> Object {
+        one_of(SeatStatus::ALL.map(SeatStatus::as_str))
+    }
+
+    pub fn booking_status() -> Object {
+        one_of(BookingStatus::ALL.map(BookingStatus::as_str))
+    }
+
+    pub fn item_status() -> Object {
+        one_of(ItemStatus::ALL.map(ItemStatus::as_str))
+    }
+
+    pub fn cart_status() -> Object {
+        one_of([super::CART_OPEN, super::CART_CHECKED_OUT])
     }
 }

@@ -9,6 +9,9 @@ pub enum BookingStatus {
 }
 
 impl BookingStatus {
+    /// Every status, in the order the API lists them.
+    pub const ALL: [BookingStatus; 2] = [BookingStatus::Confirmed, BookingStatus::Cancelled];
+
     pub fn as_str(self) -> &'static str {
         match self {
             BookingStatus::Confirmed => "confirmed",

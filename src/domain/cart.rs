@@ -43,6 +43,14 @@ pub enum ItemStatus {
 }
 
 impl ItemStatus {
+    /// Every status, in the order the API lists them.
+    pub const ALL: [ItemStatus; 4] = [
+        ItemStatus::Held,
+        ItemStatus::Expired,
+        ItemStatus::Booked,
+        ItemStatus::Cancelled,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ItemStatus::Held => "held",

@@ -34,6 +34,9 @@ pub enum SeatStatus {
 }
 
 impl SeatStatus {
+    /// Every status, in the order the API lists them.
+    pub const ALL: [SeatStatus; 3] = [SeatStatus::Available, SeatStatus::Held, SeatStatus::Booked];
+
     pub fn as_str(self) -> &'static str {
         match self {
             SeatStatus::Available => "available",

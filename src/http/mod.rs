@@ -1,7 +1,10 @@
 //! The HTTP edge: parse, authenticate, check the key, call the engine, and
 //! turn its `Reply` into a response. No business rule lives here.
 
+mod doc_parts;
+mod endpoints;
 mod extract;
+pub mod openapi;
 mod rate_limit;
 mod respond;
 pub mod routes;
@@ -160,7 +163,7 @@ pub async fn start_with_store(
         App::new()
             .app_data(state.clone())
             .wrap_fn(observe)
-            .configure(routes::configure)
+            .configure(endpoints::configure)
             .default_service(web::to(|| async {
                 respond(wire::problem(Code::NotFound, "no such resource"))
             }))

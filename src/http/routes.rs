@@ -1,97 +1,20 @@
-//! Routes of API.md, one small handler each.
+//! Routes of API.md, one small handler each, with its OpenAPI declaration
+//! (`#[utoipa::path]`). The table of paths is `endpoints.rs`.
 
 use super::extract::{self, invalid, Caller, EmptyBody};
 use super::respond::respond;
 use super::seat_map_body::seat_map_body;
-use super::sse;
 use super::state::AppState;
 use crate::domain::{BookingId, CartId, Row, SeatLabel, ShowId};
 use crate::engine::NewShow;
 use crate::replies::not_found;
-use crate::wire::{self, Code, Reply};
+use crate::wire::{self, ProblemBody as Problem, Reply};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use std::collections::HashSet;
+use utoipa::ToSchema;
 
 type State = web::Data<AppState>;
-
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    // API.md lists every problem code a client may see; an unsupported
-    // method is an invalid request there (400), with the usual Allow hint.
-    let not_allowed = || {
-        web::to(|req: HttpRequest| async move {
-            respond(wire::problem(
-                Code::InvalidRequest,
-                &format!("{} is not supported on {}", req.method(), req.path()),
-            ))
-        })
-    };
-    cfg.route("/", web::get().to(page_index))
-        .route("/index.html", web::get().to(page_index))
-        .route("/app.js", web::get().to(page_script))
-        .route("/style.css", web::get().to(page_style))
-        .route("/healthz", web::get().to(healthz))
-        .route("/metrics", web::get().to(metrics))
-        .route("/openapi.json", web::get().to(openapi))
-        .service(
-            web::resource("/v1/sessions")
-                .route(web::post().to(create_session))
-                .default_service(not_allowed()),
-        )
-        .service(
-            web::resource("/v1/shows")
-                .route(web::get().to(list_shows))
-                .route(web::post().to(create_show))
-                .default_service(not_allowed()),
-        )
-        .service(
-            web::resource("/v1/shows/{show_id}")
-                .route(web::get().to(get_show))
-                .default_service(not_allowed()),
-        )
-        .service(
-            web::resource("/v1/shows/{show_id}/events")
-                .route(web::get().to(sse::events))
-                .default_service(not_allowed()),
-        )
-        .service(
-            web::resource("/v1/bookings")
-                .route(web::get().to(list_bookings))
-                .route(web::post().to(create_booking))
-                .default_service(not_allowed()),
-        )
-        .service(
-            web::resource("/v1/bookings/{booking_id}")
-                .route(web::get().to(get_booking))
-                .route(web::delete().to(cancel_booking))
-                .default_service(not_allowed()),
-        )
-        .service(
-            web::resource("/v1/carts")
-                .route(web::post().to(create_cart))
-                .default_service(not_allowed()),
-        )
-        .service(
-            web::resource("/v1/carts/{cart_id}")
-                .route(web::get().to(get_cart))
-                .default_service(not_allowed()),
-        )
-        .service(
-            web::resource("/v1/carts/{cart_id}/items")
-                .route(web::post().to(add_item))
-                .default_service(not_allowed()),
-        )
-        .service(
-            web::resource("/v1/carts/{cart_id}/items/{show_id}/{seat_id}")
-                .route(web::delete().to(remove_item))
-                .default_service(not_allowed()),
-        )
-        .service(
-            web::resource("/v1/carts/{cart_id}/checkout")
-                .route(web::post().to(checkout))
-                .default_service(not_allowed()),
-        );
-}
 
 /// The bodies the routes take, for `parse_body`.
 #[derive(Clone, Copy, Debug)]
@@ -143,39 +66,72 @@ fn page(content_type: &str, body: &'static str) -> HttpResponse {
         .body(body)
 }
 
-async fn page_index() -> HttpResponse {
+pub(super) async fn page_index() -> HttpResponse {
     page("text/html; charset=utf-8", PAGE_HTML)
 }
 
-async fn page_script() -> HttpResponse {
+pub(super) async fn page_script() -> HttpResponse {
     page("text/javascript; charset=utf-8", PAGE_JS)
 }
 
-async fn page_style() -> HttpResponse {
+pub(super) async fn page_style() -> HttpResponse {
     page("text/css; charset=utf-8", PAGE_CSS)
 }
 
-async fn healthz() -> HttpResponse {
+#[utoipa::path(
+    get, path = "/healthz", tag = "operations", operation_id = "healthz",
+    security(()),
+    responses(
+        (status = 200, description = "The server accepts requests.", content_type = "application/json", body = Object, example = json!({"status": "ok"})),
+    ),
+)]
+/// Liveness check
+///
+/// Answers 200 once the server accepts requests.
+pub(super) async fn healthz() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
         .body(r#"{"status":"ok"}"#)
 }
 
-async fn metrics() -> HttpResponse {
+#[utoipa::path(
+    get, path = "/metrics", tag = "operations", operation_id = "metrics",
+    security(()),
+    responses(
+        (status = 200, description = "Metrics in Prometheus text format.", content_type = "text/plain", body = String),
+    ),
+)]
+/// Prometheus metrics
+///
+/// Prometheus text exposition format: requests by route and status,
+/// latency histograms, bookings, conflicts, idempotent replays, mailbox
+/// depth, the store's batches and stalls.
+pub(super) async fn metrics() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(crate::metrics::render())
 }
 
-const OPENAPI: &str = include_str!("openapi.json");
-
-async fn openapi() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .body(OPENAPI)
-}
-
-async fn create_session(state: State, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+#[utoipa::path(
+    post, path = "/v1/sessions", tag = "identity", operation_id = "createSession",
+    security(()),
+    responses(
+        (status = 201, description = "The new guest user and its bearer token.", body = wire::SessionOut),
+        (status = 413, response = super::doc_parts::PayloadTooLarge),
+        (status = 429, response = super::doc_parts::RateLimited),
+        (status = 503, response = super::doc_parts::Overloaded),
+    ),
+)]
+/// Create a guest user
+///
+/// Creates a guest user and returns an unguessable bearer token for it (the
+/// server stores only a hash of the token). Needs no authentication and no
+/// `Idempotency-Key`. New sessions are rate-limited per address.
+pub(super) async fn create_session(
+    state: State,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
     answer(
         async {
             extract::session_limit(&state, &req)?;
@@ -188,17 +144,27 @@ async fn create_session(state: State, req: HttpRequest, payload: web::Payload) -
     )
 }
 
-#[derive(Deserialize)]
+/// A row of a new show.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RowIn {
+#[schema(as = NewShowRow)]
+pub(super) struct RowIn {
+    /// Row label, 1-3 letters A-Z.
+    #[schema(pattern = "^[A-Z]{1,3}$")]
     label: String,
+    /// Number of seats in the row.
+    #[schema(minimum = 1, maximum = 999)]
     seats: u32,
 }
 
-#[derive(Deserialize)]
+/// A new show. At most 100,000 seats in total.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewShowIn {
+#[schema(as = NewShow)]
+pub(super) struct NewShowIn {
     title: String,
+    /// RFC 3339 UTC timestamp.
+    #[schema(format = DateTime)]
     starts_at: String,
     rows: Vec<RowIn>,
 }
@@ -234,7 +200,36 @@ fn seat_label(text: &str) -> Result<SeatLabel, Reply> {
     SeatLabel::parse(text).ok_or_else(|| invalid(&format!("{text:?} is not a seat id like \"A1\"")))
 }
 
-async fn create_show(state: State, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+#[utoipa::path(
+    post, path = "/v1/shows", tag = "shows", operation_id = "createShow",
+    security(("bearer" = [])),
+    params(super::doc_parts::IdempotencyKeyHeader),
+    request_body(content = NewShowIn, example = json!({"title": "Premiere", "starts_at": "2030-01-01T20:00:00Z", "rows": [{"label": "A", "seats": 10}]})),
+    responses(
+        (status = 201, description = "The created show, as returned by `GET /v1/shows/{show_id}`. Replays carry `Idempotent-Replayed: true`.", body = wire::ShowOut),
+        (status = 400, description = "`invalid-request`: the body or path is not a valid request; `idempotency-key-missing` / `idempotency-key-invalid`: the `Idempotency-Key` header is absent or malformed. Not stored under the key.", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = super::doc_parts::Unauthorized),
+        (status = 403, response = super::doc_parts::Forbidden),
+        (status = 409, description = "`request-in-progress`: the same idempotency key is still being processed; carries `Retry-After`.", body = Problem, content_type = "application/problem+json"),
+        (status = 408, response = super::doc_parts::RequestTimeout),
+        (status = 413, response = super::doc_parts::PayloadTooLarge),
+        (status = 422, response = super::doc_parts::IdempotencyKeyReused),
+        (status = 429, response = super::doc_parts::RateLimited),
+        (status = 503, response = super::doc_parts::Overloaded),
+    ),
+)]
+/// Create a show (admin)
+///
+/// Admin only: the bearer token must be the admin token
+/// (`BOXOFFICE_ADMIN_TOKEN`). When no admin token is configured this endpoint
+/// answers 403 to everyone. Row labels are 1-3 letters A-Z, 1-999 seats a
+/// row, at most 100,000 seats a show; beyond that 400 `invalid-request`.
+/// Requires `Idempotency-Key` (keys are scoped to the admin user).
+pub(super) async fn create_show(
+    state: State,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
     answer(
         async {
             let (request, body) = extract::keyed::<NewShowIn>(
@@ -252,11 +247,36 @@ async fn create_show(state: State, req: HttpRequest, payload: web::Payload) -> H
     )
 }
 
-async fn list_shows(state: State) -> HttpResponse {
+#[utoipa::path(
+    get, path = "/v1/shows", tag = "shows", operation_id = "listShows",
+    security(()),
+    responses(
+        (status = 200, description = "All shows with their capacity and currently available seat count.", body = wire::ShowListOut),
+        (status = 503, response = super::doc_parts::Overloaded),
+    ),
+)]
+/// List shows
+///
+/// Public; no authentication needed.
+pub(super) async fn list_shows(state: State) -> HttpResponse {
     respond(state.engine.list_shows())
 }
 
-async fn get_show(state: State, path: web::Path<String>) -> HttpResponse {
+#[utoipa::path(
+    get, path = "/v1/shows/{show_id}", tag = "shows", operation_id = "getShow",
+    security(()),
+    params(("show_id" = String, Path, description = "Show id.")),
+    responses(
+        (status = 200, description = "The show and the status of every seat.", body = wire::ShowOut),
+        (status = 400, response = super::doc_parts::InvalidRequest),
+        (status = 404, description = "`not-found`: unknown show.", body = Problem, content_type = "application/problem+json"),
+        (status = 503, response = super::doc_parts::Overloaded),
+    ),
+)]
+/// Get a show with its seat map
+///
+/// Public; no authentication needed.
+pub(super) async fn get_show(state: State, path: web::Path<String>) -> HttpResponse {
     match ShowId::parse(&path).and_then(|id| state.engine.show(id)) {
         Some(unit) => HttpResponse::Ok()
             .content_type("application/json")
@@ -265,10 +285,16 @@ async fn get_show(state: State, path: web::Path<String>) -> HttpResponse {
     }
 }
 
-#[derive(Deserialize)]
+/// A one-shot booking.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewBookingIn {
+#[schema(as = NewBooking)]
+pub(super) struct NewBookingIn {
+    /// Opaque id (a UUID).
     show_id: String,
+    /// Seats to book, each a row label + number like `A1`; at most
+    /// `max_seats_per_booking` (config, default 10), none twice.
+    #[schema(schema_with = super::doc_parts::seat_list)]
     seats: Vec<String>,
 }
 
@@ -292,7 +318,35 @@ fn seat_labels(seats: &[String], max: usize) -> Result<Vec<SeatLabel>, Reply> {
     Ok(labels)
 }
 
-async fn create_booking(state: State, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+#[utoipa::path(
+    post, path = "/v1/bookings", tag = "bookings", operation_id = "createBooking",
+    security(("bearer" = [])),
+    params(super::doc_parts::IdempotencyKeyHeader),
+    request_body(content = NewBookingIn, example = json!({"show_id": "0b6e4d2c-6f6d-4c59-9a8e-3f4f7c1d2a10", "seats": ["A1", "A2"]})),
+    responses(
+        (status = 201, description = "The confirmed booking. Replays carry `Idempotent-Replayed: true`.", body = wire::BookingOut),
+        (status = 400, description = "`invalid-request`: the body or path is not a valid request; `idempotency-key-missing` / `idempotency-key-invalid`: the `Idempotency-Key` header is absent or malformed. Not stored under the key.", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = super::doc_parts::Unauthorized),
+        (status = 404, description = "`not-found`: unknown show or seat. Stored under the key and replayed.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`seat-unavailable`: a requested seat is held or booked by someone else; `detail` names the seats and the body has `seats`; no seat changed (stored under the key and replayed). `request-in-progress`: the same key is still being processed; carries `Retry-After`.", body = Problem, content_type = "application/problem+json"),
+        (status = 408, response = super::doc_parts::RequestTimeout),
+        (status = 413, response = super::doc_parts::PayloadTooLarge),
+        (status = 422, response = super::doc_parts::IdempotencyKeyReused),
+        (status = 429, response = super::doc_parts::RateLimited),
+        (status = 503, response = super::doc_parts::Overloaded),
+    ),
+)]
+/// Book seats in one shot
+///
+/// All or nothing: either every requested seat is booked, or none is.
+/// Requires `Idempotency-Key`. Empty seat lists, repeated seats, or more
+/// seats than `max_seats_per_booking` (default 10) answer 400
+/// `invalid-request`.
+pub(super) async fn create_booking(
+    state: State,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
     answer(
         async {
             let (request, body) = extract::keyed::<NewBookingIn>(
@@ -313,7 +367,21 @@ async fn create_booking(state: State, req: HttpRequest, payload: web::Payload) -
     )
 }
 
-async fn list_bookings(state: State, req: HttpRequest) -> HttpResponse {
+#[utoipa::path(
+    get, path = "/v1/bookings", tag = "bookings", operation_id = "listBookings",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's bookings.", body = wire::BookingListOut),
+        (status = 401, response = super::doc_parts::Unauthorized),
+        (status = 429, response = super::doc_parts::RateLimited),
+        (status = 503, response = super::doc_parts::Overloaded),
+    ),
+)]
+/// List the caller's bookings
+///
+/// The caller's own bookings, cancelled ones included with `status:
+/// cancelled`.
+pub(super) async fn list_bookings(state: State, req: HttpRequest) -> HttpResponse {
     answer(
         async {
             let user = extract::user(&state, &req).await?;
@@ -323,7 +391,27 @@ async fn list_bookings(state: State, req: HttpRequest) -> HttpResponse {
     )
 }
 
-async fn get_booking(state: State, req: HttpRequest, path: web::Path<String>) -> HttpResponse {
+#[utoipa::path(
+    get, path = "/v1/bookings/{booking_id}", tag = "bookings", operation_id = "getBooking",
+    security(("bearer" = [])),
+    params(("booking_id" = String, Path, description = "Booking id.")),
+    responses(
+        (status = 200, description = "The booking.", body = wire::BookingOut),
+        (status = 400, response = super::doc_parts::InvalidRequest),
+        (status = 401, response = super::doc_parts::Unauthorized),
+        (status = 404, description = "`not-found`: unknown booking, or one that belongs to another user.", body = Problem, content_type = "application/problem+json"),
+        (status = 429, response = super::doc_parts::RateLimited),
+        (status = 503, response = super::doc_parts::Overloaded),
+    ),
+)]
+/// Get one of the caller's bookings
+///
+/// The booking with its seats and status.
+pub(super) async fn get_booking(
+    state: State,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> HttpResponse {
     answer(
         async {
             let user = extract::user(&state, &req).await?;
@@ -336,7 +424,28 @@ async fn get_booking(state: State, req: HttpRequest, path: web::Path<String>) ->
     )
 }
 
-async fn cancel_booking(state: State, req: HttpRequest, path: web::Path<String>) -> HttpResponse {
+#[utoipa::path(
+    delete, path = "/v1/bookings/{booking_id}", tag = "bookings", operation_id = "cancelBooking",
+    security(("bearer" = [])),
+    params(("booking_id" = String, Path, description = "Booking id.")),
+    responses(
+        (status = 204, description = "Cancelled (or already cancelled)."),
+        (status = 400, response = super::doc_parts::InvalidRequest),
+        (status = 401, response = super::doc_parts::Unauthorized),
+        (status = 404, description = "`not-found`: unknown booking, or one that belongs to another user.", body = Problem, content_type = "application/problem+json"),
+        (status = 429, response = super::doc_parts::RateLimited),
+        (status = 503, response = super::doc_parts::Overloaded),
+    ),
+)]
+/// Cancel a booking
+///
+/// The booking turns `cancelled` and its seats become available again.
+/// Repeating it answers 204 and changes nothing.
+pub(super) async fn cancel_booking(
+    state: State,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> HttpResponse {
     answer(
         async {
             let user = extract::user(&state, &req).await?;
@@ -349,11 +458,37 @@ async fn cancel_booking(state: State, req: HttpRequest, path: web::Path<String>)
     )
 }
 
-#[derive(Deserialize)]
+/// An empty JSON object: `{}`.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct EmptyIn {}
+#[schema(as = EmptyObject)]
+pub(super) struct EmptyIn {}
 
-async fn create_cart(state: State, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+#[utoipa::path(
+    post, path = "/v1/carts", tag = "carts", operation_id = "createCart",
+    security(("bearer" = [])),
+    params(super::doc_parts::IdempotencyKeyHeader),
+    request_body(content = EmptyIn, example = json!({})),
+    responses(
+        (status = 201, description = "The new, open, empty cart (`items: []`, `expires_at: null`). Replays carry `Idempotent-Replayed: true`.", body = wire::CartOut),
+        (status = 400, description = "`invalid-request`: the body or path is not a valid request; `idempotency-key-missing` / `idempotency-key-invalid`: the `Idempotency-Key` header is absent or malformed. Not stored under the key.", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = super::doc_parts::Unauthorized),
+        (status = 409, description = "`request-in-progress`: the same idempotency key is still being processed; carries `Retry-After`.", body = Problem, content_type = "application/problem+json"),
+        (status = 408, response = super::doc_parts::RequestTimeout),
+        (status = 413, response = super::doc_parts::PayloadTooLarge),
+        (status = 422, response = super::doc_parts::IdempotencyKeyReused),
+        (status = 429, response = super::doc_parts::RateLimited),
+        (status = 503, response = super::doc_parts::Overloaded),
+    ),
+)]
+/// Create an empty cart
+///
+/// Body must be `{}`. Requires `Idempotency-Key`.
+pub(super) async fn create_cart(
+    state: State,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
     answer(
         async {
             let (request, EmptyIn {}) =
@@ -364,7 +499,28 @@ async fn create_cart(state: State, req: HttpRequest, payload: web::Payload) -> H
     )
 }
 
-async fn get_cart(state: State, req: HttpRequest, path: web::Path<String>) -> HttpResponse {
+#[utoipa::path(
+    get, path = "/v1/carts/{cart_id}", tag = "carts", operation_id = "getCart",
+    security(("bearer" = [])),
+    params(("cart_id" = String, Path, description = "Cart id.")),
+    responses(
+        (status = 200, description = "The cart.", body = wire::CartOut),
+        (status = 400, response = super::doc_parts::InvalidRequest),
+        (status = 401, response = super::doc_parts::Unauthorized),
+        (status = 404, description = "`not-found`: unknown cart, or one that belongs to another user.", body = Problem, content_type = "application/problem+json"),
+        (status = 429, response = super::doc_parts::RateLimited),
+        (status = 503, response = super::doc_parts::Overloaded),
+    ),
+)]
+/// Get one of the caller's carts
+///
+/// The cart's `expires_at` is its earliest live hold's (null when none).
+/// Lapsed holds stay in the cart as `expired` items until removed.
+pub(super) async fn get_cart(
+    state: State,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> HttpResponse {
     answer(
         async {
             let user = extract::user(&state, &req).await?;
@@ -374,14 +530,44 @@ async fn get_cart(state: State, req: HttpRequest, path: web::Path<String>) -> Ht
     )
 }
 
-#[derive(Deserialize)]
+/// A seat to hold in a cart.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewItemIn {
+#[schema(as = NewCartItem)]
+pub(super) struct NewItemIn {
+    /// Opaque id (a UUID).
     show_id: String,
+    /// Seat id: row label + number, e.g. `A1`.
+    #[schema(pattern = "^[A-Z]{1,3}[1-9][0-9]{0,2}$", example = "A1")]
     seat_id: String,
 }
 
-async fn add_item(
+#[utoipa::path(
+    post, path = "/v1/carts/{cart_id}/items", tag = "carts", operation_id = "addCartItem",
+    security(("bearer" = [])),
+    params(super::doc_parts::IdempotencyKeyHeader, ("cart_id" = String, Path, description = "Cart id.")),
+    request_body(content = NewItemIn, example = json!({"show_id": "0b6e4d2c-6f6d-4c59-9a8e-3f4f7c1d2a10", "seat_id": "A1"})),
+    responses(
+        (status = 201, description = "The cart with the seat held. Replays carry `Idempotent-Replayed: true`.", body = wire::CartOut),
+        (status = 400, description = "`invalid-request`: the body or path is not a valid request, or the seat belongs to another show than the cart's; `idempotency-key-missing` / `idempotency-key-invalid`. Not stored under the key.", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = super::doc_parts::Unauthorized),
+        (status = 404, description = "`not-found`: unknown cart, show or seat, or a cart that belongs to another user. Stored under the key and replayed.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`seat-unavailable`: another cart or booking has the seat (body has `seats`); `cart-closed`: the cart was already checked out; `too-many-holds`: the user already holds `BOXOFFICE_MAX_HOLDS_PER_USER` seats of this show. These are stored under the key and replayed. `request-in-progress`: the same key is still being processed; carries `Retry-After`.", body = Problem, content_type = "application/problem+json"),
+        (status = 408, response = super::doc_parts::RequestTimeout),
+        (status = 413, response = super::doc_parts::PayloadTooLarge),
+        (status = 422, response = super::doc_parts::IdempotencyKeyReused),
+        (status = 429, response = super::doc_parts::RateLimited),
+        (status = 503, response = super::doc_parts::Overloaded),
+    ),
+)]
+/// Hold a seat in a cart
+///
+/// Holds the seat for this cart until now + hold TTL
+/// (`BOXOFFICE_HOLD_TTL_SECS`). A cart holds seats of one show: its first
+/// item fixes the show, and a seat of another show is 400
+/// `invalid-request`. Adding a seat this cart already holds renews nothing
+/// and answers 201. Requires `Idempotency-Key`.
+pub(super) async fn add_item(
     state: State,
     req: HttpRequest,
     path: web::Path<String>,
@@ -412,7 +598,24 @@ async fn add_item(
     )
 }
 
-async fn remove_item(
+#[utoipa::path(
+    delete, path = "/v1/carts/{cart_id}/items/{show_id}/{seat_id}", tag = "carts", operation_id = "removeCartItem",
+    security(("bearer" = [])),
+    params(("cart_id" = String, Path, description = "Cart id."), ("show_id" = String, Path, description = "Show id."), ("seat_id" = String, Path, description = "Seat id (row label + number, e.g. `A1`).")),
+    responses(
+        (status = 204, description = "The hold is released."),
+        (status = 400, response = super::doc_parts::InvalidRequest),
+        (status = 401, response = super::doc_parts::Unauthorized),
+        (status = 404, description = "`not-found`: unknown cart or item, or a cart that belongs to another user.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`cart-closed`: the cart was already checked out.", body = Problem, content_type = "application/problem+json"),
+        (status = 429, response = super::doc_parts::RateLimited),
+        (status = 503, response = super::doc_parts::Overloaded),
+    ),
+)]
+/// Remove an item from a cart
+///
+/// Releases the hold (if still live) and removes the item from the cart.
+pub(super) async fn remove_item(
     state: State,
     req: HttpRequest,
     path: web::Path<(String, String, String)>,
@@ -435,7 +638,30 @@ async fn remove_item(
     )
 }
 
-async fn checkout(
+#[utoipa::path(
+    post, path = "/v1/carts/{cart_id}/checkout", tag = "carts", operation_id = "checkoutCart",
+    security(("bearer" = [])),
+    params(super::doc_parts::IdempotencyKeyHeader, ("cart_id" = String, Path, description = "Cart id.")),
+    request_body(content = EmptyIn, example = json!({})),
+    responses(
+        (status = 201, description = "The booking of every seat in the cart. Replays carry `Idempotent-Replayed: true`.", body = wire::BookingOut),
+        (status = 400, description = "`invalid-request`: the body or path is not a valid request, or the cart is empty; `idempotency-key-missing` / `idempotency-key-invalid`. Not stored under the key.", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = super::doc_parts::Unauthorized),
+        (status = 404, description = "`not-found`: unknown cart, or one that belongs to another user. Stored under the key and replayed.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`hold-expired`: a hold in the cart lapsed, nothing was booked; `cart-closed`: the cart was already checked out. These are stored under the key and replayed. `request-in-progress`: the same key is still being processed; carries `Retry-After`.", body = Problem, content_type = "application/problem+json"),
+        (status = 408, response = super::doc_parts::RequestTimeout),
+        (status = 413, response = super::doc_parts::PayloadTooLarge),
+        (status = 422, response = super::doc_parts::IdempotencyKeyReused),
+        (status = 429, response = super::doc_parts::RateLimited),
+        (status = 503, response = super::doc_parts::Overloaded),
+    ),
+)]
+/// Check out a cart
+///
+/// Books every seat in the cart, all or nothing. Body must be `{}`. After
+/// checkout the cart's status is `checked_out` and every change to it
+/// answers 409 `cart-closed`. Requires `Idempotency-Key`.
+pub(super) async fn checkout(
     state: State,
     req: HttpRequest,
     path: web::Path<String>,

@@ -9,6 +9,7 @@ use super::respond::respond;
 use super::state::AppState;
 use crate::domain::ShowId;
 use crate::replies::not_found;
+use crate::wire::SeatEventOut;
 use actix_web::{web, HttpResponse};
 use bytes::Bytes;
 use std::time::Duration;
@@ -17,6 +18,33 @@ use tokio::sync::broadcast::error::RecvError;
 /// A comment line this often keeps proxies from closing idle streams.
 const KEEPALIVE: Duration = Duration::from_secs(15);
 
+#[utoipa::path(
+    get, path = "/v1/shows/{show_id}/events", tag = "shows", operation_id = "streamShowEvents",
+    security(()),
+    params(("show_id" = String, Path, description = "Show id.")),
+    responses(
+        (status = 200, description = "Server-Sent Events stream; every event is named `seat` and carries a `SeatEvent` as data.",
+            content_type = "text/event-stream", body = String,
+            example = "event: seat\ndata: {\"seat_id\":\"A1\",\"status\":\"held\"}\n\n"),
+        (status = 400, response = super::doc_parts::InvalidRequest),
+        (status = 404, description = "`not-found`: unknown show.", body = crate::wire::ProblemBody, content_type = "application/problem+json"),
+        (status = 503, response = super::doc_parts::Overloaded),
+    ),
+)]
+/// Stream seat changes of a show
+///
+/// Public; no authentication needed. A `text/event-stream` (Server-Sent
+/// Events). Each seat change is an event named `seat` whose data is a JSON
+/// `SeatEvent`, e.g.
+///
+/// ```text
+/// event: seat
+/// data: {"seat_id": "A1", "status": "held"}
+/// ```
+///
+/// The stream starts with `retry: 1000` and a comment, sends a comment
+/// every 15 s to keep proxies from closing it, and ends when the server
+/// shuts down or the reader falls too far behind.
 pub async fn events(state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {
     let Some(unit) = ShowId::parse(&path).and_then(|id| state.engine.show(id)) else {
         return respond(not_found("show"));
@@ -35,10 +63,11 @@ pub async fn events(state: web::Data<AppState>, path: web::Path<String>) -> Http
             let chunk = tokio::select! {
                 event = receiver.recv() => match event {
                     Ok(event) => {
-                        let data = serde_json::json!({
-                            "seat_id": event.seat_id,
-                            "status": event.status.as_str(),
-                        });
+                        let data = SeatEventOut {
+                            seat_id: event.seat_id,
+                            status: event.status.as_str(),
+                        };
+                        let data = serde_json::to_string(&data).expect("plain JSON");
                         Bytes::from(format!("event: seat\ndata: {data}\n\n"))
                     }
                     Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => return None,

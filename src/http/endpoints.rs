@@ -1,0 +1,189 @@
+//! Every path the server answers, in one table: `configure` serves it, and
+//! a test holds the OpenAPI document to it (a route without an operation,
+//! or an operation without a route, fails the build's tests).
+
+use super::respond::respond;
+use super::{openapi, routes, sse};
+use crate::wire::{self, Code};
+use actix_web::http::Method;
+use actix_web::{web, HttpRequest, Route};
+
+/// A path of the server and the methods it answers.
+pub struct Endpoint {
+    pub path: &'static str,
+    pub routes: Vec<(Method, Route)>,
+    /// In the OpenAPI document (the booking page's files are not API).
+    pub documented: bool,
+}
+
+fn endpoint(path: &'static str, routes: Vec<(Method, Route)>) -> Endpoint {
+    Endpoint {
+        path,
+        routes,
+        documented: true,
+    }
+}
+
+fn page_file(path: &'static str, handler: Route) -> Endpoint {
+    Endpoint {
+        path,
+        routes: vec![(Method::GET, handler)],
+        documented: false,
+    }
+}
+
+/// Every route of the server, in one table: `configure` serves exactly
+/// these, and a test holds the OpenAPI document to the documented ones.
+pub fn endpoints() -> Vec<Endpoint> {
+    use Method as M;
+    vec![
+        page_file("/", web::get().to(routes::page_index)),
+        page_file("/index.html", web::get().to(routes::page_index)),
+        page_file("/app.js", web::get().to(routes::page_script)),
+        page_file("/style.css", web::get().to(routes::page_style)),
+        endpoint("/healthz", vec![(M::GET, web::get().to(routes::healthz))]),
+        endpoint("/metrics", vec![(M::GET, web::get().to(routes::metrics))]),
+        endpoint(
+            "/openapi.json",
+            vec![(M::GET, web::get().to(openapi::serve))],
+        ),
+        endpoint(
+            "/v1/sessions",
+            vec![(M::POST, web::post().to(routes::create_session))],
+        ),
+        endpoint(
+            "/v1/shows",
+            vec![
+                (M::GET, web::get().to(routes::list_shows)),
+                (M::POST, web::post().to(routes::create_show)),
+            ],
+        ),
+        endpoint(
+            "/v1/shows/{show_id}",
+            vec![(M::GET, web::get().to(routes::get_show))],
+        ),
+        endpoint(
+            "/v1/shows/{show_id}/events",
+            vec![(M::GET, web::get().to(sse::events))],
+        ),
+        endpoint(
+            "/v1/bookings",
+            vec![
+                (M::GET, web::get().to(routes::list_bookings)),
+                (M::POST, web::post().to(routes::create_booking)),
+            ],
+        ),
+        endpoint(
+            "/v1/bookings/{booking_id}",
+            vec![
+                (M::GET, web::get().to(routes::get_booking)),
+                (M::DELETE, web::delete().to(routes::cancel_booking)),
+            ],
+        ),
+        endpoint(
+            "/v1/carts",
+            vec![(M::POST, web::post().to(routes::create_cart))],
+        ),
+        endpoint(
+            "/v1/carts/{cart_id}",
+            vec![(M::GET, web::get().to(routes::get_cart))],
+        ),
+        endpoint(
+            "/v1/carts/{cart_id}/items",
+            vec![(M::POST, web::post().to(routes::add_item))],
+        ),
+        endpoint(
+            "/v1/carts/{cart_id}/items/{show_id}/{seat_id}",
+            vec![(M::DELETE, web::delete().to(routes::remove_item))],
+        ),
+        endpoint(
+            "/v1/carts/{cart_id}/checkout",
+            vec![(M::POST, web::post().to(routes::checkout))],
+        ),
+    ]
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    for Endpoint {
+        path,
+        routes,
+        documented,
+    } in endpoints()
+    {
+        let mut resource = web::resource(path);
+        for (_, route) in routes {
+            resource = resource.route(route);
+        }
+        if documented {
+            // API.md lists every problem code a client may see; an
+            // unsupported method is an invalid request there (400).
+            resource = resource.default_service(web::to(|req: HttpRequest| async move {
+                respond(wire::problem(
+                    Code::InvalidRequest,
+                    &format!("{} is not supported on {}", req.method(), req.path()),
+                ))
+            }));
+        }
+        cfg.service(resource);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// (path, method) of every documented operation.
+    fn documented() -> BTreeSet<(String, String)> {
+        let doc = openapi::document();
+        let mut found = BTreeSet::new();
+        for (path, item) in &doc.paths.paths {
+            let methods = [
+                ("GET", item.get.is_some()),
+                ("PUT", item.put.is_some()),
+                ("POST", item.post.is_some()),
+                ("DELETE", item.delete.is_some()),
+                ("OPTIONS", item.options.is_some()),
+                ("HEAD", item.head.is_some()),
+                ("PATCH", item.patch.is_some()),
+                ("TRACE", item.trace.is_some()),
+            ];
+            for (method, present) in methods {
+                if present {
+                    found.insert((path.clone(), method.to_string()));
+                }
+            }
+        }
+        found
+    }
+
+    /// (path, method) of every route the server serves as API.
+    fn served() -> BTreeSet<(String, String)> {
+        endpoints()
+            .into_iter()
+            .filter(|endpoint| endpoint.documented)
+            .flat_map(|endpoint| {
+                let path = endpoint.path;
+                endpoint
+                    .routes
+                    .into_iter()
+                    .map(move |(method, _)| (path.to_string(), method.to_string()))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_route_is_documented_and_every_operation_served() {
+        let (documented, served) = (documented(), served());
+        let undocumented: Vec<_> = served.difference(&documented).collect();
+        let unserved: Vec<_> = documented.difference(&served).collect();
+        assert!(
+            undocumented.is_empty(),
+            "routes without an operation: {undocumented:?}"
+        );
+        assert!(
+            unserved.is_empty(),
+            "operations without a route: {unserved:?}"
+        );
+    }
+}
