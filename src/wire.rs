@@ -394,7 +394,7 @@ pub struct CartItemOut {
     /// `booked`, or `cancelled` once that booking is cancelled.
     #[schema(schema_with = schema::item_status)]
     pub status: &'static str,
-    /// When the hold lapses (lapsed) (RFC 3339 UTC).
+    /// When the hold lapses, or lapsed (RFC 3339 UTC).
     #[schema(format = DateTime)]
     pub expires_at: String,
 }
