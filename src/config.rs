@@ -27,6 +27,16 @@ pub struct Settings {
     /// PostgreSQL: how long a request waits for a free connection before
     /// it is answered 503.
     pub postgres_pool_wait_ms: u64,
+    /// PostgreSQL: this node's id in the cluster (unset: a random one per
+    /// start; a node restarted with the same id takes its partitions back
+    /// at once, without waiting for their leases to lapse).
+    pub node_id: Option<String>,
+    /// PostgreSQL: the URL other nodes reach this one at (unset:
+    /// `http://` + `bind`).
+    pub advertise: Option<String>,
+    /// PostgreSQL: how long a node owns a partition without renewing it;
+    /// nodes renew every third of it.
+    pub lease_ms: u64,
     /// Bearer token of the admin; unset means admin endpoints answer 403.
     pub admin_token: Option<String>,
     pub hold_ttl_secs: u64,
@@ -83,6 +93,9 @@ const KEYS: &[&str] = &[
     "postgres_max_batch",
     "postgres_committers",
     "postgres_pool_wait_ms",
+    "node_id",
+    "advertise",
+    "lease_ms",
     "admin_token",
     "hold_ttl_secs",
     "idempotency_ttl_secs",
@@ -117,6 +130,9 @@ impl Default for Settings {
             postgres_max_batch: PgOptions::default().max_batch,
             postgres_committers: PgOptions::default().committers,
             postgres_pool_wait_ms: PgOptions::default().pool_wait_ms,
+            node_id: None,
+            advertise: None,
+            lease_ms: PgOptions::default().lease_ms,
             admin_token: None,
             hold_ttl_secs: 600,
             idempotency_ttl_secs: 86_400,
@@ -194,6 +210,12 @@ impl Settings {
             commit_queue_capacity: sled.commit_queue_capacity,
             wait_limits: sled.wait_limits,
             pool_wait_ms: self.postgres_pool_wait_ms,
+            node_id: self.node_id.clone(),
+            advertise: self
+                .advertise
+                .clone()
+                .unwrap_or_else(|| format!("http://{}", self.bind)),
+            lease_ms: self.lease_ms,
         }
     }
 

@@ -31,6 +31,14 @@ enum Command {
         /// (`postgres://USER@HOST:PORT/DB`; env BOXOFFICE_DATABASE_URL).
         #[arg(long)]
         database_url: Option<String>,
+        /// This node's id in a cluster on PostgreSQL (default: random per
+        /// start; env BOXOFFICE_NODE_ID).
+        #[arg(long)]
+        node_id: Option<String>,
+        /// The URL other nodes reach this one at (default: http:// + the
+        /// bound address; env BOXOFFICE_ADVERTISE).
+        #[arg(long)]
+        advertise: Option<String>,
         /// Settings file (default: config/default.toml, if present).
         #[arg(long)]
         config: Option<PathBuf>,
@@ -125,6 +133,8 @@ fn main() -> std::process::ExitCode {
             bind,
             data_dir,
             database_url,
+            node_id,
+            advertise,
             config,
             no_demo,
         } => {
@@ -143,6 +153,12 @@ fn main() -> std::process::ExitCode {
             }
             if database_url.is_some() {
                 settings.database_url = database_url;
+            }
+            if node_id.is_some() {
+                settings.node_id = node_id;
+            }
+            if advertise.is_some() {
+                settings.advertise = advertise;
             }
             if no_demo {
                 settings.demo = false;

@@ -160,6 +160,36 @@ pub static COMMIT_BATCH: LazyLock<Histogram> = LazyLock::new(|| {
     )
 });
 
+pub static PARTITIONS_OWNED: LazyLock<IntGauge> = LazyLock::new(|| {
+    register(
+        IntGauge::new(
+            "boxoffice_cluster_partitions_owned",
+            "Partitions whose lease this node holds (PostgreSQL store)",
+        )
+        .unwrap(),
+    )
+});
+
+pub static TAKEOVERS: LazyLock<IntCounter> = LazyLock::new(|| {
+    register(
+        IntCounter::new(
+            "boxoffice_cluster_takeovers_total",
+            "Partitions this node claimed (raising their epoch)",
+        )
+        .unwrap(),
+    )
+});
+
+pub static FENCED: LazyLock<IntCounter> = LazyLock::new(|| {
+    register(
+        IntCounter::new(
+            "boxoffice_cluster_fenced_total",
+            "Write sets refused because this node no longer held their partition's epoch",
+        )
+        .unwrap(),
+    )
+});
+
 /// Touches every metric so the first scrape lists them all.
 pub fn init() {
     LazyLock::force(&HTTP_REQUESTS);
@@ -176,6 +206,9 @@ pub fn init() {
     LazyLock::force(&FLUSH_BATCH);
     LazyLock::force(&STORE_STALLED);
     LazyLock::force(&COMMIT_BATCH);
+    LazyLock::force(&PARTITIONS_OWNED);
+    LazyLock::force(&TAKEOVERS);
+    LazyLock::force(&FENCED);
     for kind in ["seat", "cart", "booking", "show"] {
         MAILBOX_DEPTH.with_label_values(&[kind]);
         ACTORS_ACTIVE.with_label_values(&[kind]);

@@ -48,6 +48,10 @@ pub fn endpoints() -> Vec<Endpoint> {
             vec![(M::GET, web::get().to(openapi::serve))],
         ),
         endpoint(
+            "/v1/cluster",
+            vec![(M::GET, web::get().to(routes::cluster))],
+        ),
+        endpoint(
             "/v1/sessions",
             vec![(M::POST, web::post().to(routes::create_session))],
         ),

@@ -67,9 +67,15 @@ fn bound_send_buffer(connection: &dyn std::any::Any, _: &mut actix_web::dev::Ext
 }
 
 /// What the handlers share, from the settings.
-fn app_state(settings: &Settings, engine: Engine, shutdown: watch::Receiver<bool>) -> AppState {
+fn app_state(
+    settings: &Settings,
+    engine: Engine,
+    store: Arc<dyn Store>,
+    shutdown: watch::Receiver<bool>,
+) -> AppState {
     AppState {
         engine,
+        store,
         admin_token_sha256: settings
             .admin_token
             .as_deref()
@@ -158,7 +164,12 @@ pub async fn start_with_store(
         tracing::info!("seeded demo shows");
     }
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let state = web::Data::new(app_state(settings, engine.clone(), shutdown_rx));
+    let state = web::Data::new(app_state(
+        settings,
+        engine.clone(),
+        store.clone(),
+        shutdown_rx,
+    ));
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())

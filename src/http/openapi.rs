@@ -38,7 +38,7 @@ use utoipa::{Modify, OpenApi};
         (name = "shows", description = "Shows, their seat maps and live seat events."),
         (name = "bookings", description = "Booking seats in one shot, listing and cancelling bookings."),
         (name = "carts", description = "Holding seats in a cart, then checking it out."),
-        (name = "operations", description = "Liveness, metrics and this document."),
+        (name = "operations", description = "Liveness, metrics, this document and the cluster."),
     ),
     paths(
         routes::create_session,
@@ -58,6 +58,7 @@ use utoipa::{Modify, OpenApi};
         routes::healthz,
         routes::metrics,
         serve,
+        routes::cluster,
     ),
     components(
         schemas(wire::SeatEventOut),

@@ -2,6 +2,8 @@
 
 use super::rate_limit::RateLimiter;
 use crate::engine::Engine;
+use crate::store::Store;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -11,6 +13,8 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// What every handler shares.
 pub struct AppState {
     pub engine: Engine,
+    /// The store, for what only it knows (the cluster's leases).
+    pub store: Arc<dyn Store>,
     /// SHA-256 of the admin token: compared in constant time, and the
     /// token itself is not kept.
     pub admin_token_sha256: Option<[u8; 32]>,

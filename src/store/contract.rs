@@ -10,6 +10,33 @@ use futures_util::future::BoxFuture;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Ticket(pub u64);
 
+/// The cluster as the database records it (`Store::cluster`).
+#[derive(Clone, Debug)]
+pub struct ClusterView {
+    /// This node's id.
+    pub node: String,
+    pub nodes: Vec<ClusterNode>,
+    pub partitions: Vec<PartitionLease>,
+}
+
+/// A node that has announced itself.
+#[derive(Clone, Debug)]
+pub struct ClusterNode {
+    pub id: String,
+    pub advertise: String,
+    /// Its last heartbeat, ms since the epoch (the database's clock).
+    pub heartbeat_at_ms: i64,
+}
+
+/// A partition's lease.
+#[derive(Clone, Debug)]
+pub struct PartitionLease {
+    pub id: i32,
+    /// The node holding it, if any holds it.
+    pub owner: Option<String>,
+    pub epoch: i64,
+}
+
 /// One record to write.
 #[derive(Clone, Debug)]
 pub enum Mutation {
@@ -131,4 +158,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// Makes everything durable now (shutdown).
     fn flush(&self) -> StoreResult<()>;
+
+    /// The cluster this node is part of (PostgreSQL: nodes and partition
+    /// leases); `None` on a store of one node (sled).
+    fn cluster(&self) -> StoreFuture<Option<ClusterView>> {
+        Box::pin(async { Ok(None) })
+    }
 }

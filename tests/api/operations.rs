@@ -359,3 +359,14 @@ async fn a_show_created_by_a_client_that_hung_up_is_listed(store: StoreKind) {
         assert_eq!(client.get(&format!("/v1/shows/{id}")).await.status, 200);
     }
 }
+
+#[tokio::test]
+async fn there_is_no_cluster_on_sled() {
+    let server = spawn_app();
+    server
+        .client()
+        .admin()
+        .get("/v1/cluster")
+        .await
+        .assert_problem(404, "not-found");
+}

@@ -22,6 +22,7 @@
 //! the round says `OutcomeUnknown` (the engine stops: fail-stop).
 
 use super::errors::{db_error, pool_error};
+use super::leases::{self, Leases};
 use crate::domain::{IdempotencyKey, SeatState, StoredReply, UserId};
 use crate::store::codec::{decode_reply, encode_booking, encode_cart, encode_reply, encode_show};
 use crate::store::contract::{CommitOutcome, Mutation, StoreError, StoreResult, Ticket, WriteSet};
@@ -51,6 +52,8 @@ pub(super) struct Rounds {
     pub tickets: AtomicU64,
     /// How long a round tries to learn the outcome of a broken COMMIT.
     pub resolve_for: Duration,
+    /// This node's partition leases: every round is fenced by them.
+    pub leases: Arc<Leases>,
 }
 
 /// One committer: takes what waits, commits it as one round, answers.
@@ -115,16 +118,26 @@ type KeyId = (Uuid, String);
 
 async fn round(rounds: &Rounds, batch: &[Submitted]) -> StoreResult<Vec<Taken>> {
     let mut client = rounds.pool.get().await.map_err(pool_error)?;
-    let keys = KeyPlan::of(batch);
+    let mut fence = Fence::plan(batch, &rounds.leases);
+    let keys = KeyPlan::of(batch, &fence);
     let marker = Uuid::new_v4();
-    let (inserted, records) = match claim_keys(&client, marker, &keys).await {
+    let claimed = match claim_keys(&client, marker, &keys, &fence, &rounds.leases.node).await {
         Ok(claimed) => claimed,
         Err(error) => {
             rollback(&mut client).await;
             return Err(db_error(error));
         }
     };
-    let taken = keys.taken(batch, &inserted, &records);
+    let (confirmed, inserted) = claimed;
+    fence.apply(&confirmed, &rounds.leases);
+    let records = match read_taken_keys(&client, &keys, &fence, &inserted).await {
+        Ok(records) => records,
+        Err(error) => {
+            rollback(&mut client).await;
+            return Err(db_error(error));
+        }
+    };
+    let taken = keys.taken(batch, &fence, &inserted, &records);
     let effects = Effects::of(batch, &taken);
     match write_and_commit(&client, &effects).await {
         Ok(()) => Ok(taken),
@@ -143,6 +156,74 @@ async fn round(rounds: &Rounds, batch: &[Submitted]) -> StoreResult<Vec<Taken>> 
     }
 }
 
+/// The fence of a round: the partition each write set writes under and
+/// the epoch this node holds it at, checked in the round's transaction.
+struct Fence {
+    /// Write set index -> (partition, epoch), for sets that write a show's
+    /// records.
+    of: Vec<Option<(i32, i64)>>,
+    /// Write set index -> refused (this node does not hold the epoch).
+    refused: Vec<bool>,
+    /// The distinct (partition, epoch) pairs to check.
+    partitions: Vec<i32>,
+    epochs: Vec<i64>,
+}
+
+impl Fence {
+    fn plan(batch: &[Submitted], leases: &Leases) -> Fence {
+        let mut fence = Fence {
+            of: Vec::with_capacity(batch.len()),
+            refused: Vec::with_capacity(batch.len()),
+            partitions: Vec::new(),
+            epochs: Vec::new(),
+        };
+        let mut pairs = BTreeMap::new();
+        for submitted in batch {
+            let (of, refused) = match leases::partition_of_writes(&submitted.writes) {
+                Ok(None) => (None, false),
+                Ok(Some(partition)) => match leases.epoch_of(partition) {
+                    Some(epoch) => {
+                        pairs.insert(partition, epoch);
+                        (Some((partition, epoch)), false)
+                    }
+                    None => (None, true),
+                },
+                Err(leases::SpansPartitions) => (None, true),
+            };
+            fence.of.push(of);
+            fence.refused.push(refused);
+        }
+        (fence.partitions, fence.epochs) = pairs.into_iter().unzip();
+        fence
+    }
+
+    /// Refuses the write sets of partitions the database did not confirm,
+    /// and forgets those partitions.
+    fn apply(&mut self, confirmed: &HashSet<i32>, leases: &Leases) {
+        let lost: Vec<i32> = self
+            .partitions
+            .iter()
+            .filter(|p| !confirmed.contains(p))
+            .copied()
+            .collect();
+        if !lost.is_empty() {
+            leases.drop_partitions(&lost);
+        }
+        for (of, refused) in self.of.iter().zip(self.refused.iter_mut()) {
+            if matches!(of, Some((partition, _)) if !confirmed.contains(partition)) {
+                *refused = true;
+            }
+        }
+        let fenced = self.refused.iter().filter(|r| **r).count() as u64;
+        if fenced > 0 {
+            leases
+                .fenced
+                .fetch_add(fenced, std::sync::atomic::Ordering::Relaxed);
+            crate::metrics::FENCED.inc_by(fenced);
+        }
+    }
+}
+
 /// The key records of a round, in the stable order they are inserted in.
 struct KeyPlan {
     /// Write set index -> its key, for keyed sets.
@@ -153,10 +234,14 @@ struct KeyPlan {
     names: Vec<String>,
     created_at_ms: Vec<i64>,
     replies: Vec<Vec<u8>>,
+    /// The partition and epoch each key's write set writes under (-1: none):
+    /// a key record is inserted only if its write set passes the fence.
+    partitions: Vec<i32>,
+    epochs: Vec<i64>,
 }
 
 impl KeyPlan {
-    fn of(batch: &[Submitted]) -> KeyPlan {
+    fn of(batch: &[Submitted], fence: &Fence) -> KeyPlan {
         let key_of: Vec<Option<KeyId>> = batch
             .iter()
             .map(|s| s.writes.key.as_ref().map(|k| key_id(k.user, &k.key)))
@@ -178,6 +263,8 @@ impl KeyPlan {
             names: Vec::with_capacity(ordered.len()),
             created_at_ms: Vec::with_capacity(ordered.len()),
             replies: Vec::with_capacity(ordered.len()),
+            partitions: Vec::with_capacity(ordered.len()),
+            epochs: Vec::with_capacity(ordered.len()),
         };
         for ((user, name), i) in ordered {
             let record = batch[i].writes.key.as_ref().expect("a keyed set");
@@ -185,6 +272,14 @@ impl KeyPlan {
             plan.names.push(name.clone());
             plan.created_at_ms.push(record.reply.created_at_ms as i64);
             plan.replies.push(encode_reply(&record.reply));
+            let (partition, epoch) = match (fence.refused[i], fence.of[i]) {
+                // A set refused already: a partition no node can hold.
+                (true, _) => (i32::MAX, 0),
+                (false, Some(pair)) => pair,
+                (false, None) => (-1, 0),
+            };
+            plan.partitions.push(partition);
+            plan.epochs.push(epoch);
         }
         plan.key_of = key_of;
         plan.first_with = first_with;
@@ -196,11 +291,17 @@ impl KeyPlan {
     fn taken(
         &self,
         batch: &[Submitted],
+        fence: &Fence,
         inserted: &HashSet<KeyId>,
         records: &HashMap<KeyId, Vec<u8>>,
     ) -> Vec<Taken> {
         (0..batch.len())
             .map(|i| {
+                if fence.refused[i] {
+                    return Some(Err(StoreError::Unavailable(
+                        "this node no longer owns the show's partition (fenced)".into(),
+                    )));
+                }
                 let key = self.key_of[i].as_ref()?;
                 let first = *self.first_with.get(key).expect("every key has a first set");
                 if inserted.contains(key) {
@@ -227,56 +328,94 @@ fn key_id(user: UserId, key: &IdempotencyKey) -> KeyId {
     (user.0, key.as_str().to_string())
 }
 
-/// Round trip 1: `BEGIN`, the round's marker, the key records inserted
-/// and read back, pipelined.
+/// Round trip 1, pipelined: `BEGIN`, the round's marker, the fence (the
+/// epochs this node holds for the partitions of the round, confirmed and
+/// locked `FOR SHARE`, so no claim can change them before this round
+/// ends), and the key records of the write sets that pass it, inserted.
+/// Returns the confirmed partitions and the keys inserted.
 async fn claim_keys(
     client: &Object,
     marker: Uuid,
     keys: &KeyPlan,
-) -> Result<(HashSet<KeyId>, HashMap<KeyId, Vec<u8>>), tokio_postgres::Error> {
+    fence: &Fence,
+    node: &str,
+) -> Result<(HashSet<i32>, HashSet<KeyId>), tokio_postgres::Error> {
     const MARK: &str = "INSERT INTO commit_rounds (id) VALUES ($1)";
+    const FENCE: &str = "SELECT k.p FROM unnest($1::int4[], $2::int8[]) AS k(p, e)
+        CROSS JOIN LATERAL (
+            SELECT 1 FROM partitions
+            WHERE id = k.p AND epoch = k.e AND owner = $3 LIMIT 1 FOR SHARE) AS held";
     const INSERT: &str = "INSERT INTO idempotency_keys (user_id, key, created_at_ms, reply)
-        SELECT * FROM unnest($1::uuid[], $2::text[], $3::int8[], $4::bytea[])
+        SELECT k.u, k.n, k.c, k.r
+        FROM unnest($1::uuid[], $2::text[], $3::int8[], $4::bytea[], $5::int4[], $6::int8[])
+            AS k(u, n, c, r, p, e)
+        WHERE k.p = -1 OR EXISTS (
+            SELECT 1 FROM partitions WHERE id = k.p AND epoch = k.e AND owner = $7)
         ON CONFLICT DO NOTHING RETURNING user_id, key";
+    let mark = client.prepare_cached(MARK).await?;
+    let fencing = client.prepare_cached(FENCE).await?;
+    let insert = client.prepare_cached(INSERT).await?;
+    let begin = client.batch_execute("BEGIN");
+    let mark_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&marker];
+    let marking = client.execute(&mark, &mark_params);
+    let node = node.to_string();
+    let fence_params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
+        [&fence.partitions, &fence.epochs, &node];
+    let checking = client.query(&fencing, &fence_params);
+    let insert_params: [&(dyn tokio_postgres::types::ToSql + Sync); 7] = [
+        &keys.users,
+        &keys.names,
+        &keys.created_at_ms,
+        &keys.replies,
+        &keys.partitions,
+        &keys.epochs,
+        &node,
+    ];
+    let inserting = async {
+        if keys.users.is_empty() {
+            Ok(Vec::new())
+        } else {
+            client.query(&insert, &insert_params).await
+        }
+    };
+    let (_, _, confirmed, inserted) = tokio::try_join!(begin, marking, checking, inserting)?;
+    let confirmed = confirmed.iter().map(|row| row.get::<_, i32>(0)).collect();
+    let inserted = inserted
+        .iter()
+        .map(|row| (row.get::<_, Uuid>(0), row.get::<_, String>(1)))
+        .collect();
+    Ok((confirmed, inserted))
+}
+
+/// The records of keys another request holds (one more round trip, rare:
+/// the same key raced on two routes). Keys of fenced write sets are not
+/// read: their requests write nothing and are refused.
+async fn read_taken_keys(
+    client: &Object,
+    keys: &KeyPlan,
+    fence: &Fence,
+    inserted: &HashSet<KeyId>,
+) -> Result<HashMap<KeyId, Vec<u8>>, tokio_postgres::Error> {
     const READ: &str = "SELECT k.u, k.n, r.reply
         FROM unnest($1::uuid[], $2::text[]) AS k(u, n)
         CROSS JOIN LATERAL (
             SELECT reply FROM idempotency_keys WHERE user_id = k.u AND key = k.n LIMIT 1) AS r";
-    let mark = client.prepare_cached(MARK).await?;
-    let insert = client.prepare_cached(INSERT).await?;
-    let read = client.prepare_cached(READ).await?;
-    let begin = client.batch_execute("BEGIN");
-    let mark_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&marker];
-    let marking = client.execute(&mark, &mark_params);
-    if keys.users.is_empty() {
-        tokio::try_join!(begin, marking)?;
-        return Ok((HashSet::new(), HashMap::new()));
-    }
-    let insert_params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
-        [&keys.users, &keys.names, &keys.created_at_ms, &keys.replies];
-    let inserting = client.query(&insert, &insert_params);
-    let (_, _, inserted) = tokio::try_join!(begin, marking, inserting)?;
-    let inserted: HashSet<KeyId> = inserted
-        .iter()
-        .map(|row| (row.get::<_, Uuid>(0), row.get::<_, String>(1)))
-        .collect();
-    // Only keys another request holds need their record read back (one
-    // more round trip, rare: the same key raced on two routes).
     let mut records = HashMap::new();
-    if inserted.len() < keys.users.len() {
-        let (users, names): (Vec<Uuid>, Vec<String>) = keys
-            .users
-            .iter()
-            .zip(&keys.names)
-            .filter(|(u, n)| !inserted.contains(&(**u, (*n).clone())))
-            .map(|(u, n)| (*u, n.clone()))
-            .unzip();
-        let read_params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&users, &names];
-        for row in client.query(&read, &read_params).await? {
-            records.insert((row.get(0), row.get(1)), row.get::<_, Vec<u8>>(2));
-        }
+    let (users, names): (Vec<Uuid>, Vec<String>) = keys
+        .first_with
+        .iter()
+        .filter(|(key, first)| !fence.refused[**first] && !inserted.contains(*key))
+        .map(|((user, name), _)| (*user, name.clone()))
+        .unzip();
+    if users.is_empty() {
+        return Ok(records);
     }
-    Ok((inserted, records))
+    let read = client.prepare_cached(READ).await?;
+    let read_params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&users, &names];
+    for row in client.query(&read, &read_params).await? {
+        records.insert((row.get(0), row.get(1)), row.get::<_, Vec<u8>>(2));
+    }
+    Ok(records)
 }
 
 /// The records the applied write sets change, one list per table, each

@@ -17,6 +17,7 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "commit_rounds",
         include_str!("migrations/0002_commit_rounds.sql"),
     ),
+    (3, "cluster", include_str!("migrations/0003_cluster.sql")),
 ];
 
 /// Applies the migrations this database lacks; returns how many it applied.

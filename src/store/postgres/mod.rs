@@ -21,11 +21,13 @@
 mod batched_reads;
 mod committer;
 mod errors;
+pub mod leases;
 pub mod migrations;
 
 use super::codec::{decode_booking, decode_cart, decode_reply, decode_show};
 use super::contract::{
-    CommitOutcome, Store, StoreError, StoreFuture, StoreResult, Ticket, WriteSet,
+    ClusterNode, ClusterView, CommitOutcome, PartitionLease, Store, StoreError, StoreFuture,
+    StoreResult, Ticket, WriteSet,
 };
 use super::watchdog::{Activity, WaitLimits, Watchdog};
 use crate::domain::{
@@ -36,6 +38,7 @@ use committer::Submitted;
 use deadpool_postgres::Object;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use errors::{db_error, pool_error};
+use leases::Leases;
 use std::future::Future;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -55,7 +58,7 @@ const SESSION_OPTIONS: &str = "-c synchronous_commit=on -c plan_cache_mode=force
      -c lock_timeout=2000 -c idle_in_transaction_session_timeout=2000";
 
 /// How a PostgreSQL store is set up.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct PgOptions {
     /// Connections to the database (reads and commit rounds together).
     pub pool_size: usize,
@@ -70,6 +73,13 @@ pub struct PgOptions {
     pub wait_limits: WaitLimits,
     /// How long a request waits for a free connection before 503.
     pub pool_wait_ms: u64,
+    /// This node's id in the cluster (`None`: a random one per start; a
+    /// node restarted with its old id takes its partitions back at once).
+    pub node_id: Option<String>,
+    /// The URL other nodes reach this one at.
+    pub advertise: String,
+    /// How long a node owns a partition without renewing (`lease_ms`).
+    pub lease_ms: u64,
 }
 
 impl Default for PgOptions {
@@ -81,6 +91,9 @@ impl Default for PgOptions {
             commit_queue_capacity: super::DEFAULT_COMMIT_QUEUE_CAPACITY,
             wait_limits: WaitLimits::default(),
             pool_wait_ms: 1_000,
+            node_id: None,
+            advertise: String::new(),
+            lease_ms: 6_000,
         }
     }
 }
@@ -98,6 +111,8 @@ pub struct PgStore {
     seats: Batched<(Uuid, i32), SeatState>,
     bookings: Batched<Uuid, Booking>,
     carts: Batched<Uuid, Cart>,
+    /// This node's partition leases (`leases`).
+    leases: Arc<Leases>,
 }
 
 /// Readers per kind of batched read.
@@ -142,6 +157,31 @@ impl PgStore {
                 return Err(error);
             }
         };
+        let node = options
+            .node_id
+            .clone()
+            .unwrap_or_else(|| Uuid::new_v4().to_string());
+        let leases = Leases::new(node, options.advertise.clone(), options.lease_ms);
+        let claiming = {
+            let (pool, leases) = (pool.clone(), leases.clone());
+            handle.spawn(async move { leases::claim_at_start(&pool, &leases).await })
+        };
+        match claiming.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                runtime.shutdown_background();
+                return Err(StoreError::Unavailable(format!(
+                    "claiming partitions: {error}"
+                )));
+            }
+            Err(error) => {
+                runtime.shutdown_background();
+                return Err(StoreError::Unavailable(format!(
+                    "claiming partitions: {error}"
+                )));
+            }
+        }
+        handle.spawn(leases::keep(pool.clone(), leases.clone()));
         let lanes = vec![Activity::Commit; options.committers.max(1)];
         let watchdog = Watchdog::start(options.wait_limits, &lanes);
         let (queue, receiver) = mpsc::channel(options.commit_queue_capacity.max(1));
@@ -152,6 +192,7 @@ impl PgStore {
             watchdog: watchdog.clone(),
             tickets: AtomicU64::new(0),
             resolve_for: Duration::from_millis(options.wait_limits.deadline_ms),
+            leases: leases.clone(),
         });
         for lane in 0..lanes.len() {
             handle.spawn(committer::run(rounds.clone(), lane));
@@ -166,7 +207,13 @@ impl PgStore {
             pool,
             queue,
             watchdog,
+            leases,
         })
+    }
+
+    /// This node's leases (for `GET /v1/cluster` and tests).
+    pub fn leases(&self) -> &Arc<Leases> {
+        &self.leases
     }
 
     /// Runs `work` on the store's runtime.
@@ -412,7 +459,55 @@ impl Store for PgStore {
     }
 
     /// Every answered write is committed already.
+    fn cluster(&self) -> StoreFuture<Option<ClusterView>> {
+        let (pool, node) = (self.pool.clone(), self.leases.node.clone());
+        self.spawn(async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            let nodes = client
+                .query(
+                    "SELECT id, advertise,
+                        (extract(epoch FROM heartbeat_at) * 1000)::int8
+                     FROM nodes ORDER BY id",
+                    &[],
+                )
+                .await
+                .map_err(db_error)?
+                .iter()
+                .map(|row| ClusterNode {
+                    id: row.get(0),
+                    advertise: row.get(1),
+                    heartbeat_at_ms: row.get(2),
+                })
+                .collect();
+            let partitions = client
+                .query("SELECT id, owner, epoch FROM partitions ORDER BY id", &[])
+                .await
+                .map_err(db_error)?
+                .iter()
+                .map(|row| PartitionLease {
+                    id: row.get(0),
+                    owner: row.get(1),
+                    epoch: row.get(2),
+                })
+                .collect();
+            Ok(Some(ClusterView {
+                node,
+                nodes,
+                partitions,
+            }))
+        })
+    }
+
+    /// Commits are durable when they return; at shutdown this hands the
+    /// node's partitions over at once, so another node need not wait for
+    /// the leases to lapse.
     fn flush(&self) -> StoreResult<()> {
+        let (pool, leases, handle) = (self.pool.clone(), self.leases.clone(), self.handle.clone());
+        // Off any runtime's thread: the caller may be on one.
+        let handing_over = std::thread::spawn(move || {
+            handle.block_on(async move { leases::stop(&pool, &leases).await })
+        });
+        let _ = handing_over.join();
         Ok(())
     }
 }

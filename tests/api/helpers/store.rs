@@ -23,6 +23,8 @@ pub struct Storage {
     /// it). On PostgreSQL unused, but given all the same.
     pub data: PathBuf,
     pub database: Option<Database>,
+    /// The cluster node id of this storage's servers (PostgreSQL).
+    pub node_id: String,
     _parent: tempfile::TempDir,
 }
 
@@ -46,6 +48,7 @@ impl Storage {
         Storage {
             data: parent.path().join("data"),
             database,
+            node_id: format!("test-node-{}", uuid::Uuid::new_v4()),
             _parent: parent,
         }
     }
@@ -58,6 +61,7 @@ impl Storage {
     pub fn apply(&self, settings: &mut Settings) {
         settings.data_dir = self.data.clone();
         settings.database_url = self.database_url().map(str::to_string);
+        settings.node_id = Some(self.node_id.clone());
     }
 }
 

@@ -1,0 +1,275 @@
+//! Partition leases and epochs: which node may write which shows
+//! (CLUSTER.md).
+//!
+//! Shows map to one of `PARTITIONS` partitions by their id. A node holds a
+//! partition's lease while it renews it (every third of `lease_ms`); a
+//! lease that lapsed is claimed by raising its epoch. The node keeps the
+//! epoch of each partition it holds (`Leases::epoch_of`), and every commit
+//! round checks those epochs in its own transaction (`committer::fence`):
+//! a node that lost a partition while paused or cut off writes nothing
+//! for it, whatever it still believes.
+//!
+//! Why the database and not a lock service: a lock alone cannot stop a
+//! paused holder from writing after its lock lapsed; the write itself must
+//! be refused, in the same transaction as the effect (the fencing token).
+//!
+//! Time is the database's (`now()` in every statement), so nodes' clocks
+//! do not matter for who owns what; a node's own view of its leases only
+//! decides when it renews.
+
+use crate::domain::ShowId;
+use crate::store::contract::{Mutation, WriteSet};
+use deadpool_postgres::Pool;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+/// Partitions of the shows; fixed by migration 0003.
+pub const PARTITIONS: u32 = 256;
+
+/// A write set that would write under two partitions (no operation does).
+#[derive(Debug)]
+pub struct SpansPartitions;
+
+/// The partition a write set writes under: that of the show whose records
+/// it changes (`None`: no show's, e.g. a session or a new show).
+pub fn partition_of_writes(writes: &WriteSet) -> Result<Option<i32>, SpansPartitions> {
+    let mut partition = None;
+    for mutation in &writes.mutations {
+        let show = match mutation {
+            Mutation::Seat { show, .. } => Some(*show),
+            Mutation::Booking(booking) => Some(booking.show),
+            Mutation::Cart(cart) => cart.items.first().map(|item| item.show),
+            Mutation::Show(_) | Mutation::Session { .. } => None,
+        };
+        if let Some(show) = show {
+            let this = partition_of(show);
+            if partition.is_some_and(|p| p != this) {
+                return Err(SpansPartitions);
+            }
+            partition = Some(this);
+        }
+    }
+    Ok(partition)
+}
+
+/// The partition of a show: a stable hash of its id.
+pub fn partition_of(show: ShowId) -> i32 {
+    let (high, low) = show.0.as_u64_pair();
+    ((high ^ low) % PARTITIONS as u64) as i32
+}
+
+/// This node's identity and leases.
+pub struct Leases {
+    pub node: String,
+    pub advertise: String,
+    pub lease_ms: u64,
+    /// Partition -> the epoch this node claimed it at.
+    held: RwLock<BTreeMap<i32, i64>>,
+    /// Write sets refused by the fence since start.
+    pub fenced: AtomicU64,
+    /// Partitions claimed since start.
+    pub takeovers: AtomicU64,
+    stopping: AtomicBool,
+}
+
+impl Leases {
+    pub fn new(node: String, advertise: String, lease_ms: u64) -> Arc<Leases> {
+        Arc::new(Leases {
+            node,
+            advertise,
+            lease_ms: lease_ms.max(30),
+            held: RwLock::new(BTreeMap::new()),
+            fenced: AtomicU64::new(0),
+            takeovers: AtomicU64::new(0),
+            stopping: AtomicBool::new(false),
+        })
+    }
+
+    /// The epoch this node holds `partition` at, if it holds it.
+    pub fn epoch_of(&self, partition: i32) -> Option<i64> {
+        self.held.read().expect("leases").get(&partition).copied()
+    }
+
+    /// Partitions held now, with their epochs.
+    pub fn held(&self) -> BTreeMap<i32, i64> {
+        self.held.read().expect("leases").clone()
+    }
+
+    /// Forgets `partitions` (lost to another node, or fenced).
+    pub fn drop_partitions(&self, partitions: &[i32]) {
+        let mut held = self.held.write().expect("leases");
+        for partition in partitions {
+            if held.remove(partition).is_some() {
+                tracing::warn!(partition, node = %self.node, "lost a partition");
+            }
+        }
+        crate::metrics::PARTITIONS_OWNED.set(held.len() as i64);
+    }
+
+    fn add(&self, claimed: &[(i32, i64)]) {
+        let mut held = self.held.write().expect("leases");
+        for (partition, epoch) in claimed {
+            held.insert(*partition, *epoch);
+        }
+        crate::metrics::PARTITIONS_OWNED.set(held.len() as i64);
+    }
+
+    fn lease_interval(&self) -> String {
+        format!("{} milliseconds", self.lease_ms)
+    }
+}
+
+/// Heartbeat and renewal: renews what this node holds; what is not
+/// renewed was taken by another node and is forgotten. A lease that lapsed
+/// but that nobody claimed is still this node's (owner unchanged, epoch
+/// unchanged: nobody else wrote) and is renewed. Returns the live nodes.
+pub async fn renew(pool: &Pool, leases: &Leases) -> Result<i64, String> {
+    let client = pool.get().await.map_err(|e| e.to_string())?;
+    let lease = leases.lease_interval();
+    client
+        .execute(
+            "INSERT INTO nodes (id, advertise, heartbeat_at) VALUES ($1, $2, now())
+             ON CONFLICT (id) DO UPDATE SET advertise = $2, heartbeat_at = now()",
+            &[&leases.node, &leases.advertise],
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    let held: Vec<i32> = leases.held().into_keys().collect();
+    let renewed: Vec<i32> = client
+        .query(
+            "UPDATE partitions SET lapse_at = now() + $3::text::interval
+             WHERE id = ANY($1) AND owner = $2 RETURNING id",
+            &[&held, &leases.node, &lease],
+        )
+        .await
+        .map_err(|e| e.to_string())?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let lost: Vec<i32> = held.into_iter().filter(|p| !renewed.contains(p)).collect();
+    leases.drop_partitions(&lost);
+    let live: i64 = client
+        .query_one(
+            "SELECT count(*) FROM nodes WHERE heartbeat_at > now() - $1::text::interval",
+            &[&lease],
+        )
+        .await
+        .map_err(|e| e.to_string())?
+        .get(0);
+    Ok(live)
+}
+
+/// Claims free partitions up to an even share of the live nodes': those
+/// never owned, lapsed, or left by an earlier run of this node (same id:
+/// it is not running any more, or if it is, the raised epoch fences it).
+/// Returns how many this node holds now.
+pub async fn claim(pool: &Pool, leases: &Leases, live: i64) -> Result<usize, String> {
+    let client = pool.get().await.map_err(|e| e.to_string())?;
+    let share = (PARTITIONS as i64 + live.max(1) - 1) / live.max(1);
+    let held: Vec<i32> = leases.held().into_keys().collect();
+    let wanted = share - held.len() as i64;
+    if wanted <= 0 {
+        return Ok(held.len());
+    }
+    let claimed: Vec<(i32, i64)> = client
+        .query(
+            "UPDATE partitions p SET owner = $1, epoch = p.epoch + 1,
+                 lapse_at = now() + $2::text::interval
+             FROM (SELECT id FROM partitions
+                   WHERE (owner IS NULL OR lapse_at < now() OR owner = $1)
+                     AND NOT (id = ANY($4))
+                   ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) AS free
+             WHERE p.id = free.id
+             RETURNING p.id, p.epoch",
+            &[&leases.node, &leases.lease_interval(), &wanted, &held],
+        )
+        .await
+        .map_err(|e| e.to_string())?
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    if !claimed.is_empty() {
+        leases
+            .takeovers
+            .fetch_add(claimed.len() as u64, Ordering::Relaxed);
+        crate::metrics::TAKEOVERS.inc_by(claimed.len() as u64);
+        tracing::info!(node = %leases.node, partitions = claimed.len(), "claimed partitions");
+        leases.add(&claimed);
+    }
+    Ok(leases.held().len())
+}
+
+/// At start, before anything is loaded: claims this node's share, waiting
+/// (at most a little over one lease) for the leases of a node that is
+/// gone to lapse.
+pub async fn claim_at_start(pool: &Pool, leases: &Leases) -> Result<(), String> {
+    let started = std::time::Instant::now();
+    let give_up = Duration::from_millis(leases.lease_ms + leases.lease_ms / 2);
+    loop {
+        let live = renew(pool, leases).await?;
+        let share = (PARTITIONS as i64 + live.max(1) - 1) / live.max(1);
+        let held = claim(pool, leases, live).await?;
+        if held as i64 >= share || started.elapsed() >= give_up {
+            tracing::info!(node = %leases.node, partitions = held, live, "leases at start");
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(leases.lease_ms / 6)).await;
+    }
+}
+
+/// Lets `partitions` go at once (a shutdown): stops
+/// writing for them first, then marks them free.
+async fn release(
+    client: &deadpool_postgres::Object,
+    leases: &Leases,
+    partitions: &[i32],
+) -> Result<(), String> {
+    leases.drop_partitions(partitions);
+    client
+        .execute(
+            "UPDATE partitions SET owner = NULL, lapse_at = '-infinity'
+             WHERE id = ANY($1) AND owner = $2",
+            &[&partitions, &leases.node],
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// Renews every third of `lease_ms` until `stop`.
+///
+/// Partitions are claimed only at start (`claim_at_start`), before the
+/// engine loads their shows: a node that took a partition over while
+/// running would have to reload those shows' seats, carts and holds
+/// first, which the engine does not do yet (the cluster issue, #14).
+pub async fn keep(pool: Pool, leases: Arc<Leases>) {
+    let every = Duration::from_millis(leases.lease_ms / 3);
+    loop {
+        tokio::time::sleep(every).await;
+        if leases.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        if let Err(error) = renew(&pool, &leases).await {
+            tracing::warn!(%error, "could not renew the leases");
+        }
+    }
+}
+
+/// Hands every partition over (a graceful stop).
+pub async fn stop(pool: &Pool, leases: &Leases) {
+    leases.stopping.store(true, Ordering::SeqCst);
+    let held: Vec<i32> = leases.held().into_keys().collect();
+    match pool.get().await {
+        Ok(client) => {
+            if let Err(error) = release(&client, leases, &held).await {
+                tracing::warn!(%error, "could not hand the partitions over");
+            }
+            let _ = client
+                .execute("DELETE FROM nodes WHERE id = $1", &[&leases.node])
+                .await;
+        }
+        Err(error) => tracing::warn!(%error, "could not hand the partitions over"),
+    }
+}
