@@ -96,6 +96,7 @@ fn booking_write(show: ShowId, index: u32) -> WriteSet {
                 state: SeatState::Booked { booking },
             },
         ],
+        fence: None,
     }
 }
 

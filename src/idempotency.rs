@@ -42,6 +42,8 @@ pub struct Outcome {
     /// The answer as kept with the key; `None`: the reply's body itself.
     stored_body: Option<StoredBody>,
     pub mutations: Vec<Mutation>,
+    /// The epoch the writer's show state was loaded at (`WriteSet::fence`).
+    pub fence: Option<i64>,
 }
 
 impl Outcome {
@@ -56,6 +58,7 @@ impl Outcome {
             reply,
             stored_body: None,
             mutations,
+            fence: None,
         }
     }
 
@@ -178,6 +181,7 @@ impl Keys {
             reply,
             stored_body,
             mutations,
+            fence,
         } = outcome;
         let key = req
             .filter(|_| StoredReply::is_storable(reply.status))
@@ -196,7 +200,15 @@ impl Keys {
         }
         self.crash.at(op, Step::Prepared);
         let keyed_user = key.as_ref().map(|k| k.user);
-        match self.store.submit(WriteSet { key, mutations }).await {
+        match self
+            .store
+            .submit(WriteSet {
+                key,
+                mutations,
+                fence,
+            })
+            .await
+        {
             Ok(CommitOutcome::Committed(ticket)) => {
                 if let Some(mut count) = keyed_user.and_then(|user| self.counts.get_mut(&user)) {
                     *count += 1;

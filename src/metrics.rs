@@ -180,6 +180,19 @@ pub static TAKEOVERS: LazyLock<IntCounter> = LazyLock::new(|| {
     )
 });
 
+pub static TAKEOVER_SECONDS: LazyLock<Histogram> = LazyLock::new(|| {
+    register(
+        Histogram::with_opts(
+            prometheus::HistogramOpts::new(
+                "boxoffice_cluster_takeover_seconds",
+                "From claiming partitions to serving them (their shows reloaded)",
+            )
+            .buckets(vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+        )
+        .unwrap(),
+    )
+});
+
 pub static FENCED: LazyLock<IntCounter> = LazyLock::new(|| {
     register(
         IntCounter::new(
@@ -209,6 +222,7 @@ pub fn init() {
     LazyLock::force(&PARTITIONS_OWNED);
     LazyLock::force(&TAKEOVERS);
     LazyLock::force(&FENCED);
+    LazyLock::force(&TAKEOVER_SECONDS);
     for kind in ["seat", "cart", "booking", "show"] {
         MAILBOX_DEPTH.with_label_values(&[kind]);
         ACTORS_ACTIVE.with_label_values(&[kind]);

@@ -7,6 +7,7 @@
 //! actors.
 
 mod demo;
+mod partitions;
 mod reads;
 mod sweeper;
 
@@ -101,8 +102,13 @@ impl Engine {
                 new_shows,
             }),
         };
+        // Listen to partition changes before loading, so that none is missed.
+        let partition_events = engine.inner.core.store.take_partition_events();
         engine.inner.core.shows.load_all().await?;
         sweeper::start(&engine.inner.core, &engine.inner.sessions);
+        if let Some(events) = partition_events {
+            partitions::start(&engine.inner.core, events);
+        }
         Ok(engine)
     }
 
@@ -113,6 +119,17 @@ impl Engine {
 
     pub fn show(&self, id: ShowId) -> Option<Arc<ShowUnit>> {
         self.inner.core.shows.get(id)
+    }
+
+    /// `show`, also looking in the store for a show created on another
+    /// node (`Shows::find`); `Err` is the reply for a failed look-up.
+    pub async fn find_show(&self, id: ShowId) -> Result<Option<Arc<ShowUnit>>, Reply> {
+        self.inner
+            .core
+            .shows
+            .find(id)
+            .await
+            .map_err(|error| EngineError::from(error).reply())
     }
 
     /// Stops every actor thread and waits for it: actors and their

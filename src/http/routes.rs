@@ -277,7 +277,14 @@ pub(super) async fn list_shows(state: State) -> HttpResponse {
 ///
 /// Public; no authentication needed.
 pub(super) async fn get_show(state: State, path: web::Path<String>) -> HttpResponse {
-    match ShowId::parse(&path).and_then(|id| state.engine.show(id)) {
+    let unit = match ShowId::parse(&path) {
+        Some(id) => match state.engine.find_show(id).await {
+            Ok(unit) => unit,
+            Err(reply) => return respond(reply),
+        },
+        None => None,
+    };
+    match unit {
         Some(unit) => HttpResponse::Ok()
             .content_type("application/json")
             .streaming(seat_map_body(unit.map().clone())),
@@ -724,7 +731,7 @@ pub(super) async fn cluster(state: State, req: HttpRequest) -> HttpResponse {
                 Some(text) => {
                     let show =
                         ShowId::parse(text).ok_or_else(|| invalid("show_id is not a show id"))?;
-                    if state.engine.show(show).is_none() {
+                    if state.engine.find_show(show).await?.is_none() {
                         return Err(not_found("show"));
                     }
                     let partition = crate::store::postgres::leases::partition_of(show);

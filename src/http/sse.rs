@@ -46,7 +46,14 @@ const KEEPALIVE: Duration = Duration::from_secs(15);
 /// every 15 s to keep proxies from closing it, and ends when the server
 /// shuts down or the reader falls too far behind.
 pub async fn events(state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {
-    let Some(unit) = ShowId::parse(&path).and_then(|id| state.engine.show(id)) else {
+    let unit = match ShowId::parse(&path) {
+        Some(id) => match state.engine.find_show(id).await {
+            Ok(unit) => unit,
+            Err(reply) => return respond(reply),
+        },
+        None => None,
+    };
+    let Some(unit) = unit else {
         return respond(not_found("show"));
     };
     let receiver = unit.map().subscribe();

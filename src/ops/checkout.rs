@@ -47,7 +47,11 @@ pub async fn run(core: Ctx, cart: Option<Cart>, req: KeyedRequest) -> Done<Cart>
         Err(error) => return answer(replies::cart_error(error)).await,
     };
     let show = items[0].show;
-    let Some(unit) = core.shows.get(show) else {
+    let unit = match core.shows.find(show).await {
+        Ok(unit) => unit,
+        Err(error) => return Done::answer(EngineError::from(error).reply()),
+    };
+    let Some(unit) = unit else {
         let missing = StoreError::Corrupt(format!("cart {} names no show", cart.id));
         return Done::answer(EngineError::from(missing).reply());
     };

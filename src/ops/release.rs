@@ -11,6 +11,7 @@ use super::{owned, Ctx};
 use crate::actors::serial::Done;
 use crate::domain::{Cart, CartError, Claim, Holder, SeatLabel, ShowId, UserId};
 use crate::idempotency::Outcome;
+use crate::replies::EngineError;
 use crate::replies::{self, not_found};
 use crate::runtime::Op;
 use crate::shows::Prepared;
@@ -27,7 +28,14 @@ pub async fn run(
     let Some(mut cart) = owned(cart, user) else {
         return Done::answer(not_found("cart"));
     };
-    let Some(unit) = show.and_then(|s| core.shows.get(s)) else {
+    let unit = match show {
+        Some(show) => match core.shows.find(show).await {
+            Ok(unit) => unit,
+            Err(error) => return Done::answer(EngineError::from(error).reply()),
+        },
+        None => None,
+    };
+    let Some(unit) = unit else {
         return Done::answer(not_found("show"));
     };
     let Some((seat, index)) = seat.and_then(|s| unit.show().layout.index_of(&s).map(|i| (s, i)))

@@ -19,7 +19,7 @@ use crate::runtime::clock::now_ms;
 use crate::runtime::hold_quota::Hold;
 use crate::runtime::threads::ActorThreads;
 use crate::runtime::{CrashPoints, EngineConfig};
-use crate::store::{Store, StoreError, StoreResult};
+use crate::store::{ShowFence, Store, StoreError, StoreResult};
 use dashmap::DashMap;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -58,6 +58,23 @@ impl Shows {
         self.units.get(&id).map(|unit| unit.clone())
     }
 
+    /// The show, served from memory; on a store of many nodes, a show not
+    /// in memory may have been created on another node a moment ago: it
+    /// is looked up in the store and served before anyone is told it does
+    /// not exist (an answer stored under a key, and replayed).
+    pub async fn find(&self, id: ShowId) -> StoreResult<Option<Arc<ShowUnit>>> {
+        if let Some(unit) = self.get(id) {
+            return Ok(Some(unit));
+        }
+        if self.store.partition_of(id).is_none() {
+            return Ok(None);
+        }
+        match self.store.load_show(id).await? {
+            Some(show) => self.load(show).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// Every show, by start time, then title.
     pub fn list(&self) -> Vec<Arc<ShowUnit>> {
         let mut units: Vec<_> = self.units.iter().map(|unit| unit.clone()).collect();
@@ -69,15 +86,23 @@ impl Shows {
     }
 
     fn new_unit(&self, show: Show) -> Arc<ShowUnit> {
-        Arc::new(ShowUnit::new(
-            show,
-            self.store.clone(),
-            self.threads.clone(),
-            self.crash.clone(),
-            self.seat_mailbox_capacity,
-            self.actor_idle_ms,
-            self.on_lapse.clone(),
-        ))
+        let fence = self.store.fence_of(show.id);
+        self.new_unit_at(show, fence)
+    }
+
+    fn new_unit_at(&self, show: Show, fence: ShowFence) -> Arc<ShowUnit> {
+        Arc::new(
+            ShowUnit::new(
+                show,
+                self.store.clone(),
+                self.threads.clone(),
+                self.crash.clone(),
+                self.seat_mailbox_capacity,
+                self.actor_idle_ms,
+                self.on_lapse.clone(),
+            )
+            .under(fence),
+        )
     }
 
     /// Serves a show just written to the store: every seat available,
@@ -106,9 +131,25 @@ impl Shows {
     /// seat records (a lapsed hold reads as available), the live holds per
     /// user (each holding cart names its owner), and an actor for each held
     /// seat so its expiry timer runs.
+    /// A unit already served (loaded meanwhile by another caller) stays,
+    /// and is returned: never two units, and two sets of seat actors, for
+    /// one show.
     pub async fn load(&self, show: Show) -> StoreResult<Arc<ShowUnit>> {
+        let fence = self.store.fence_of(show.id);
+        self.load_at(show, fence, false).await
+    }
+
+    /// `load`, under the lease `fence`; with `replace`, the unit served
+    /// before (if any) is stopped and replaced (a partition taken over:
+    /// its state may be stale).
+    pub async fn load_at(
+        &self,
+        show: Show,
+        fence: ShowFence,
+        replace: bool,
+    ) -> StoreResult<Arc<ShowUnit>> {
         let now = now_ms();
-        let unit = self.new_unit(show);
+        let unit = self.new_unit_at(show, fence);
         let mut held = Vec::new();
         for (index, state) in self.store.load_taken_seats(unit.id()).await? {
             if index >= unit.show().layout.capacity() {
@@ -140,6 +181,18 @@ impl Shows {
                 unit.holds().try_reserve(user, *hold, now, usize::MAX);
             }
         }
+        match self.units.entry(unit.id()) {
+            dashmap::Entry::Occupied(mut served) => {
+                if !replace {
+                    return Ok(served.get().clone());
+                }
+                served.get().stop_seats();
+                served.insert(unit.clone());
+            }
+            dashmap::Entry::Vacant(vacant) => {
+                vacant.insert(unit.clone());
+            }
+        }
         for hold in &held {
             let state = SeatState::Held {
                 cart: hold.cart,
@@ -147,7 +200,6 @@ impl Shows {
             };
             unit.activate_seat(hold.seat, state);
         }
-        self.units.insert(unit.id(), unit.clone());
         Ok(unit)
     }
 

@@ -165,6 +165,7 @@ async fn write_show_with_a_hold_and_a_booking(
                 state: SeatState::Booked { booking },
             },
         ],
+        fence: None,
     };
     assert!(matches!(
         store.submit(write).await,

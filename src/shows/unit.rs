@@ -10,7 +10,7 @@ use crate::runtime::registry::{AskFailure, Mailbox, Registry};
 use crate::runtime::seat_map::SeatMap;
 use crate::runtime::threads::ActorThreads;
 use crate::runtime::CrashPoints;
-use crate::store::{Store, StoreFuture};
+use crate::store::{ShowFence, Store, StoreFuture};
 use std::sync::Arc;
 
 pub struct ShowUnit {
@@ -20,6 +20,10 @@ pub struct ShowUnit {
     store: Arc<dyn Store>,
     threads: Arc<ActorThreads>,
     pub(super) crash: CrashPoints,
+    /// The lease this unit's state was loaded under: its writes carry it,
+    /// and are refused once it is not current (a node that lost and
+    /// regained the partition reloads the show into a new unit first).
+    fence: ShowFence,
 }
 
 impl ShowUnit {
@@ -46,7 +50,19 @@ impl ShowUnit {
             store,
             threads,
             crash,
+            fence: ShowFence::Alone,
         }
+    }
+
+    /// This unit, serving under the lease `fence`.
+    pub(super) fn under(mut self, fence: ShowFence) -> Self {
+        self.fence = fence;
+        self
+    }
+
+    /// The lease this unit's state was loaded under.
+    pub fn fence(&self) -> ShowFence {
+        self.fence
     }
 
     pub fn id(&self) -> ShowId {

@@ -71,6 +71,46 @@ pub struct KeyRecord {
 pub struct WriteSet {
     pub key: Option<KeyRecord>,
     pub mutations: Vec<Mutation>,
+    /// On a store of many nodes: the epoch of the show's partition that
+    /// the writer's state was loaded at (`ShowFence::Held`); the write is
+    /// refused unless it is still current. `None`: no such requirement
+    /// (sled; records of no show).
+    pub fence: Option<i64>,
+}
+
+/// Under which lease a node serves a show (`Store::fence_of`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShowFence {
+    /// A store of one node (sled): nothing to check.
+    Alone,
+    /// This node holds the show's partition at this epoch.
+    Held(i64),
+    /// This node does not hold the show's partition: it cannot write.
+    NotHeld,
+}
+
+impl ShowFence {
+    /// The epoch a write set carries (`WriteSet::fence`).
+    pub fn token(self) -> Option<i64> {
+        match self {
+            ShowFence::Alone => None,
+            ShowFence::Held(epoch) => Some(epoch),
+            ShowFence::NotHeld => Some(-1),
+        }
+    }
+}
+
+/// A change of the partitions this node holds (`Store::take_partition_events`).
+#[derive(Debug)]
+pub enum PartitionEvent {
+    /// Claimed at these epochs; the store uses them once `loaded` is
+    /// answered (the engine has reloaded their shows from the store).
+    Gained {
+        partitions: Vec<(i32, i64)>,
+        loaded: tokio::sync::oneshot::Sender<()>,
+    },
+    /// No longer held: drop their shows.
+    Lost(Vec<i32>),
 }
 
 #[derive(Debug)]
@@ -158,6 +198,25 @@ pub trait Store: Send + Sync + 'static {
 
     /// Makes everything durable now (shutdown).
     fn flush(&self) -> StoreResult<()>;
+
+    /// Under which lease this node serves `show` (`Alone` on sled).
+    fn fence_of(&self, _show: ShowId) -> ShowFence {
+        ShowFence::Alone
+    }
+
+    /// The partition of `show` (`None` on a store of one node).
+    fn partition_of(&self, _show: ShowId) -> Option<i32> {
+        None
+    }
+
+    /// Changes of the partitions this node holds, for the engine (taken
+    /// once; `None` on a store of one node). Until taken, the store claims
+    /// partitions only at start.
+    fn take_partition_events(
+        &self,
+    ) -> Option<tokio::sync::mpsc::UnboundedReceiver<PartitionEvent>> {
+        None
+    }
 
     /// The cluster this node is part of (PostgreSQL: nodes and partition
     /// leases); `None` on a store of one node (sled).

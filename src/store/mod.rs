@@ -20,8 +20,8 @@ mod sled_store;
 pub mod watchdog;
 
 pub use contract::{
-    ClusterNode, ClusterView, CommitOutcome, KeyRecord, Mutation, PartitionLease, Store,
-    StoreError, StoreFuture, StoreResult, Ticket, WriteSet,
+    ClusterNode, ClusterView, CommitOutcome, KeyRecord, Mutation, PartitionEvent, PartitionLease,
+    ShowFence, Store, StoreError, StoreFuture, StoreResult, Ticket, WriteSet,
 };
 pub use postgres::{PgOptions, PgStore};
 pub use sled_store::{SledOptions, SledStore, DEFAULT_COMMIT_QUEUE_CAPACITY};

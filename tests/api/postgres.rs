@@ -718,6 +718,7 @@ async fn a_stale_owner_is_fenced_and_writes_nothing() {
                 booking: boxoffice::domain::BookingId(uuid::Uuid::new_v4()),
             },
         }],
+        fence: None,
     };
     let (fenced, passed) = tokio::join!(
         store.submit(write(lost, "stale")),
@@ -791,4 +792,84 @@ async fn the_cluster_view_lists_the_node_and_its_leases() {
         .get("/v1/cluster?show_id=nonsense")
         .await
         .assert_problem(400, "invalid-request");
+}
+
+/// A takeover (CLUSTER.md): node a holds every partition, node b none;
+/// a show is created on a, read on b (so b holds a copy), and a seat
+/// booked on a, which b's copy does not know; a is killed (-9). Within a
+/// few leases b claims the partitions, reloads the show from the database
+/// and serves it: a new booking succeeds on b, the seat a sold is still
+/// sold (409, never a second buyer), and a's answer replays from b.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    postgres_missing,
+    ignore = "PostgreSQL is not installed (apt-get install postgresql, or set PG_BIN)"
+)]
+async fn a_node_takes_over_the_partitions_of_a_dead_one() {
+    let storage = StoreKind::Postgres.storage();
+    let lease = ("BOXOFFICE_LEASE_MS", "600");
+    let a = BinaryServer::on(&storage, &[("BOXOFFICE_NODE_ID", "node-a"), lease]);
+    let b = BinaryServer::on(
+        &storage,
+        &[
+            ("BOXOFFICE_NODE_ID", "node-b"),
+            lease,
+            ("RUST_LOG", "boxoffice=info"),
+        ],
+    );
+    let show = a.client().create_show("Takeover", &[("A", 3)]).await;
+    // b serves the show too (read-only: it holds no partition), from its
+    // state before a sells A1: stale once a does.
+    let before = b.client().seat_map(&show).await;
+    assert_eq!(seats_with(&before, "available").len(), 3);
+    let guest = a.client().guest().await;
+    let token = guest.token();
+    let first_key = new_key();
+    let first = guest.book(&first_key, &show, &["A1"]).await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    a.kill9();
+
+    // b serves the show once it has taken the partition over (a failure
+    // detector bounds the wait: 3 x lease_ms is the contract, 20 s here).
+    let guest = b.as_user(&token);
+    let key = new_key();
+    let started = Instant::now();
+    let second = loop {
+        let answer = guest.book(&key, &show, &["A2"]).await;
+        if answer.status == 201 {
+            break answer;
+        }
+        assert!(
+            matches!(answer.status, 503 | 404),
+            "{}: {}",
+            answer.status,
+            answer.text
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "b never took the show over: {}",
+            answer.text
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(second.json()["seats"], json!(["A2"]));
+    // The seat a sold stays sold, and a's answer replays from b.
+    guest
+        .book(&new_key(), &show, &["A1"])
+        .await
+        .assert_problem(409, "seat-unavailable");
+    let again = guest.book(&first_key, &show, &["A1"]).await;
+    assert_replay(&first, &again, "a's booking, replayed by b");
+    let map = b.client().seat_map(&show).await;
+    assert_eq!(seats_with(&map, "booked"), set(&["A1", "A2"]));
+    let cluster = assert_json(&b.client().admin().get("/v1/cluster").await, 200);
+    let owners: BTreeSet<&str> = cluster["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["owner"].as_str().unwrap_or("none"))
+        .collect();
+    assert_eq!(owners, BTreeSet::from(["node-b"]), "{cluster}");
+    assert!(b.client().metric("boxoffice_cluster_takeovers_total").await >= 256.0);
+    b.stop();
 }

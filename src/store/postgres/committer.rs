@@ -181,12 +181,18 @@ impl Fence {
         for submitted in batch {
             let (of, refused) = match leases::partition_of_writes(&submitted.writes) {
                 Ok(None) => (None, false),
-                Ok(Some(partition)) => match leases.epoch_of(partition) {
-                    Some(epoch) => {
+                // The epoch the writer's state was loaded at, if it says,
+                // else the one held now; either must be current.
+                Ok(Some(partition)) => match (leases.epoch_of(partition), submitted.writes.fence) {
+                    (Some(epoch), None) => {
                         pairs.insert(partition, epoch);
                         (Some((partition, epoch)), false)
                     }
-                    None => (None, true),
+                    (Some(epoch), Some(loaded)) if loaded == epoch => {
+                        pairs.insert(partition, epoch);
+                        (Some((partition, epoch)), false)
+                    }
+                    _ => (None, true),
                 },
                 Err(leases::SpansPartitions) => (None, true),
             };

@@ -18,12 +18,13 @@
 //! decides when it renews.
 
 use crate::domain::ShowId;
-use crate::store::contract::{Mutation, WriteSet};
+use crate::store::contract::{Mutation, PartitionEvent, WriteSet};
 use deadpool_postgres::Pool;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
+use tokio::sync::mpsc;
 
 /// Partitions of the shows; fixed by migration 0003.
 pub const PARTITIONS: u32 = 256;
@@ -72,11 +73,21 @@ pub struct Leases {
     /// Partitions claimed since start.
     pub takeovers: AtomicU64,
     stopping: AtomicBool,
+    /// Where gains and losses go once the engine listens
+    /// (`PgStore::take_partition_events`); until then, partitions are
+    /// claimed only at start.
+    events: mpsc::UnboundedSender<PartitionEvent>,
+    pub(super) listening: AtomicBool,
 }
 
 impl Leases {
-    pub fn new(node: String, advertise: String, lease_ms: u64) -> Arc<Leases> {
-        Arc::new(Leases {
+    pub fn new(
+        node: String,
+        advertise: String,
+        lease_ms: u64,
+    ) -> (Arc<Leases>, mpsc::UnboundedReceiver<PartitionEvent>) {
+        let (events, receiver) = mpsc::unbounded_channel();
+        let leases = Arc::new(Leases {
             node,
             advertise,
             lease_ms: lease_ms.max(30),
@@ -84,7 +95,10 @@ impl Leases {
             fenced: AtomicU64::new(0),
             takeovers: AtomicU64::new(0),
             stopping: AtomicBool::new(false),
-        })
+            events,
+            listening: AtomicBool::new(false),
+        });
+        (leases, receiver)
     }
 
     /// The epoch this node holds `partition` at, if it holds it.
@@ -99,13 +113,20 @@ impl Leases {
 
     /// Forgets `partitions` (lost to another node, or fenced).
     pub fn drop_partitions(&self, partitions: &[i32]) {
-        let mut held = self.held.write().expect("leases");
-        for partition in partitions {
-            if held.remove(partition).is_some() {
-                tracing::warn!(partition, node = %self.node, "lost a partition");
+        let mut lost = Vec::new();
+        {
+            let mut held = self.held.write().expect("leases");
+            for partition in partitions {
+                if held.remove(partition).is_some() {
+                    tracing::warn!(partition, node = %self.node, "lost a partition");
+                    lost.push(*partition);
+                }
             }
+            crate::metrics::PARTITIONS_OWNED.set(held.len() as i64);
         }
-        crate::metrics::PARTITIONS_OWNED.set(held.len() as i64);
+        if !lost.is_empty() && self.listening.load(Ordering::SeqCst) {
+            let _ = self.events.send(PartitionEvent::Lost(lost));
+        }
     }
 
     fn add(&self, claimed: &[(i32, i64)]) {
@@ -164,14 +185,15 @@ pub async fn renew(pool: &Pool, leases: &Leases) -> Result<i64, String> {
 /// Claims free partitions up to an even share of the live nodes': those
 /// never owned, lapsed, or left by an earlier run of this node (same id:
 /// it is not running any more, or if it is, the raised epoch fences it).
-/// Returns how many this node holds now.
-pub async fn claim(pool: &Pool, leases: &Leases, live: i64) -> Result<usize, String> {
+/// Returns the partitions claimed, with their new epochs (not yet added:
+/// the caller adds them once their shows are loaded).
+pub async fn claim(pool: &Pool, leases: &Leases, live: i64) -> Result<Vec<(i32, i64)>, String> {
     let client = pool.get().await.map_err(|e| e.to_string())?;
     let share = (PARTITIONS as i64 + live.max(1) - 1) / live.max(1);
     let held: Vec<i32> = leases.held().into_keys().collect();
     let wanted = share - held.len() as i64;
     if wanted <= 0 {
-        return Ok(held.len());
+        return Ok(Vec::new());
     }
     let claimed: Vec<(i32, i64)> = client
         .query(
@@ -196,9 +218,8 @@ pub async fn claim(pool: &Pool, leases: &Leases, live: i64) -> Result<usize, Str
             .fetch_add(claimed.len() as u64, Ordering::Relaxed);
         crate::metrics::TAKEOVERS.inc_by(claimed.len() as u64);
         tracing::info!(node = %leases.node, partitions = claimed.len(), "claimed partitions");
-        leases.add(&claimed);
     }
-    Ok(leases.held().len())
+    Ok(claimed)
 }
 
 /// At start, before anything is loaded: claims this node's share, waiting
@@ -210,7 +231,9 @@ pub async fn claim_at_start(pool: &Pool, leases: &Leases) -> Result<(), String> 
     loop {
         let live = renew(pool, leases).await?;
         let share = (PARTITIONS as i64 + live.max(1) - 1) / live.max(1);
-        let held = claim(pool, leases, live).await?;
+        let claimed = claim(pool, leases, live).await?;
+        leases.add(&claimed);
+        let held = leases.held().len();
         if held as i64 >= share || started.elapsed() >= give_up {
             tracing::info!(node = %leases.node, partitions = held, live, "leases at start");
             return Ok(());
@@ -238,12 +261,10 @@ async fn release(
     Ok(())
 }
 
-/// Renews every third of `lease_ms` until `stop`.
-///
-/// Partitions are claimed only at start (`claim_at_start`), before the
-/// engine loads their shows: a node that took a partition over while
-/// running would have to reload those shows' seats, carts and holds
-/// first, which the engine does not do yet (the cluster issue, #14).
+/// Renews every third of `lease_ms` until `stop`, and once the engine
+/// listens, claims lapsed partitions up to an even share (a takeover):
+/// the engine reloads their shows from the database first, and only then
+/// does this node write under them.
 pub async fn keep(pool: Pool, leases: Arc<Leases>) {
     let every = Duration::from_millis(leases.lease_ms / 3);
     loop {
@@ -251,8 +272,31 @@ pub async fn keep(pool: Pool, leases: Arc<Leases>) {
         if leases.stopping.load(Ordering::SeqCst) {
             return;
         }
-        if let Err(error) = renew(&pool, &leases).await {
-            tracing::warn!(%error, "could not renew the leases");
+        let live = match renew(&pool, &leases).await {
+            Ok(live) => live,
+            Err(error) => {
+                tracing::warn!(%error, "could not renew the leases");
+                continue;
+            }
+        };
+        if !leases.listening.load(Ordering::SeqCst) {
+            continue;
+        }
+        match claim(&pool, &leases, live).await {
+            Ok(claimed) if !claimed.is_empty() => {
+                let started = std::time::Instant::now();
+                let (loaded, reloading) = tokio::sync::oneshot::channel();
+                let event = PartitionEvent::Gained {
+                    partitions: claimed.clone(),
+                    loaded,
+                };
+                if leases.events.send(event).is_ok() && reloading.await.is_ok() {
+                    leases.add(&claimed);
+                    crate::metrics::TAKEOVER_SECONDS.observe(started.elapsed().as_secs_f64());
+                }
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "could not claim partitions"),
         }
     }
 }

@@ -26,8 +26,8 @@ pub mod migrations;
 
 use super::codec::{decode_booking, decode_cart, decode_reply, decode_show};
 use super::contract::{
-    ClusterNode, ClusterView, CommitOutcome, PartitionLease, Store, StoreError, StoreFuture,
-    StoreResult, Ticket, WriteSet,
+    ClusterNode, ClusterView, CommitOutcome, PartitionEvent, PartitionLease, ShowFence, Store,
+    StoreError, StoreFuture, StoreResult, Ticket, WriteSet,
 };
 use super::watchdog::{Activity, WaitLimits, Watchdog};
 use crate::domain::{
@@ -113,6 +113,8 @@ pub struct PgStore {
     carts: Batched<Uuid, Cart>,
     /// This node's partition leases (`leases`).
     leases: Arc<Leases>,
+    /// Gains and losses of partitions, until the engine takes them.
+    events: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<PartitionEvent>>>,
 }
 
 /// Readers per kind of batched read.
@@ -161,7 +163,7 @@ impl PgStore {
             .node_id
             .clone()
             .unwrap_or_else(|| Uuid::new_v4().to_string());
-        let leases = Leases::new(node, options.advertise.clone(), options.lease_ms);
+        let (leases, events) = Leases::new(node, options.advertise.clone(), options.lease_ms);
         let claiming = {
             let (pool, leases) = (pool.clone(), leases.clone());
             handle.spawn(async move { leases::claim_at_start(&pool, &leases).await })
@@ -208,6 +210,7 @@ impl PgStore {
             queue,
             watchdog,
             leases,
+            events: std::sync::Mutex::new(Some(events)),
         })
     }
 
@@ -459,6 +462,29 @@ impl Store for PgStore {
     }
 
     /// Every answered write is committed already.
+    fn fence_of(&self, show: ShowId) -> ShowFence {
+        match self.leases.epoch_of(leases::partition_of(show)) {
+            Some(epoch) => ShowFence::Held(epoch),
+            None => ShowFence::NotHeld,
+        }
+    }
+
+    fn partition_of(&self, show: ShowId) -> Option<i32> {
+        Some(leases::partition_of(show))
+    }
+
+    fn take_partition_events(
+        &self,
+    ) -> Option<tokio::sync::mpsc::UnboundedReceiver<PartitionEvent>> {
+        let taken = self.events.lock().expect("events").take();
+        if taken.is_some() {
+            self.leases
+                .listening
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        taken
+    }
+
     fn cluster(&self) -> StoreFuture<Option<ClusterView>> {
         let (pool, node) = (self.pool.clone(), self.leases.node.clone());
         self.spawn(async move {

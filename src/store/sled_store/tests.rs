@@ -48,6 +48,7 @@ async fn effect_and_key_commit_together_or_not_at_all() {
                 state: booked,
             },
         ],
+        fence: None,
     };
     let ticket = match store.commit(first).unwrap() {
         CommitOutcome::Committed(t) => t,
@@ -66,6 +67,7 @@ async fn effect_and_key_commit_together_or_not_at_all() {
             index: 0,
             state: booked,
         }],
+        fence: None,
     };
     match store.commit(second).unwrap() {
         CommitOutcome::KeyTaken(existing) => assert_eq!(existing, reply(1)),
@@ -108,6 +110,7 @@ async fn submitted_write_sets_share_transactions_and_keys_stay_unique() {
                     index: i,
                     state: booked(),
                 }],
+                fence: None,
             })
         })
         .collect();
@@ -158,6 +161,7 @@ async fn a_full_commit_queue_answers_busy_and_writes_nothing() {
                 booking: BookingId(Uuid::new_v4()),
             },
         }],
+        fence: None,
     };
     let capacity = DEFAULT_COMMIT_QUEUE_CAPACITY as u32;
     let queued: Vec<_> = (0..capacity).map(|i| store.submit(write(i))).collect();
@@ -193,6 +197,7 @@ async fn many_waiters_share_flushes() {
                         booking: BookingId(Uuid::new_v4()),
                     },
                 }],
+                fence: None,
             })
             .unwrap()
         {
