@@ -113,18 +113,31 @@ impl Leases {
 
     /// Forgets `partitions` (lost to another node, or fenced).
     pub fn drop_partitions(&self, partitions: &[i32]) {
+        self.forget(partitions, false);
+    }
+
+    /// Forgets `partitions`; `handed_over`: let go on purpose (a stop),
+    /// else lost to another node.
+    fn forget(&self, partitions: &[i32], handed_over: bool) {
         let mut lost = Vec::new();
         {
             let mut held = self.held.write().expect("leases");
             for partition in partitions {
                 if held.remove(partition).is_some() {
-                    tracing::warn!(partition, node = %self.node, "lost a partition");
                     lost.push(*partition);
                 }
             }
             crate::metrics::PARTITIONS_OWNED.set(held.len() as i64);
         }
-        if !lost.is_empty() && self.listening.load(Ordering::SeqCst) {
+        if lost.is_empty() {
+            return;
+        }
+        if handed_over {
+            tracing::info!(node = %self.node, partitions = lost.len(), "handed partitions over");
+        } else {
+            tracing::warn!(node = %self.node, partitions = ?lost, "lost partitions to another node");
+        }
+        if self.listening.load(Ordering::SeqCst) {
             let _ = self.events.send(PartitionEvent::Lost(lost));
         }
     }
@@ -249,7 +262,7 @@ async fn release(
     leases: &Leases,
     partitions: &[i32],
 ) -> Result<(), String> {
-    leases.drop_partitions(partitions);
+    leases.forget(partitions, true);
     client
         .execute(
             "UPDATE partitions SET owner = NULL, lapse_at = '-infinity'
