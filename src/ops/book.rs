@@ -11,7 +11,6 @@ use crate::actors::serial::Done;
 use crate::domain::{Booking, BookingId, BookingStatus, Claim, KeyedRequest, SeatLabel, ShowId};
 use crate::idempotency::{Outcome, Settled};
 use crate::replies::not_found;
-use crate::replies::EngineError;
 use crate::runtime::clock::now_ms;
 use crate::runtime::Op;
 use crate::shows::{Prepared, SeatTxn};
@@ -36,12 +35,9 @@ pub async fn run(
         id
     };
     let answer = |reply| async { Done::answer(core.answer(Op::Booking, &req, reply).await) };
-    let unit = match show {
-        Some(show) => match core.shows.find(show).await {
-            Ok(unit) => unit,
-            Err(error) => return Done::answer(EngineError::from(error).reply()),
-        },
-        None => None,
+    let unit = match core.show_unit(show).await {
+        Ok(unit) => unit,
+        Err(reply) => return Done::answer(reply),
     };
     let Some(unit) = unit else {
         return answer(not_found("show")).await;

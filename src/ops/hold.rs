@@ -10,7 +10,6 @@ use super::{cart_reply, owned, Core, Ctx};
 use crate::actors::serial::Done;
 use crate::domain::{AddPlan, Cart, CartItem, Claim, KeyedRequest, SeatLabel, ShowId, UserId};
 use crate::idempotency::Outcome;
-use crate::replies::EngineError;
 use crate::replies::{self, not_found};
 use crate::runtime::clock::now_ms;
 use crate::runtime::hold_quota::Hold;
@@ -30,12 +29,9 @@ pub async fn run(
     let Some(mut cart) = owned(cart, req.user) else {
         return answer(not_found("cart")).await;
     };
-    let unit = match show {
-        Some(show) => match core.shows.find(show).await {
-            Ok(unit) => unit,
-            Err(error) => return Done::answer(EngineError::from(error).reply()),
-        },
-        None => None,
+    let unit = match core.show_unit(show).await {
+        Ok(unit) => unit,
+        Err(reply) => return Done::answer(reply),
     };
     let Some(unit) = unit else {
         return answer(not_found("show")).await;

@@ -19,11 +19,12 @@ pub mod owners;
 pub mod release;
 pub mod session;
 
-use crate::domain::{Cart, KeyedRequest, UserId};
+use crate::domain::{Cart, KeyedRequest, ShowId, UserId};
 use crate::idempotency::{Keys, Outcome};
+use crate::replies::EngineError;
 use crate::runtime::clock::now_ms;
 use crate::runtime::{EngineConfig, Op};
-use crate::shows::Shows;
+use crate::shows::{ShowUnit, Shows};
 use crate::store::Store;
 use crate::wire::{self, Reply};
 use std::sync::Arc;
@@ -47,6 +48,20 @@ impl Core {
             .commit(op, Some(req), Outcome::answer(reply))
             .await
             .into_reply()
+    }
+
+    /// The unit of `show` (`Shows::find`: on a store of many nodes it may
+    /// be loaded from the store); `Err` is the answer to a failed look-up
+    /// (5xx: not stored under the key).
+    async fn show_unit(&self, show: Option<ShowId>) -> Result<Option<Arc<ShowUnit>>, Reply> {
+        match show {
+            Some(show) => self
+                .shows
+                .find(show)
+                .await
+                .map_err(|error| EngineError::from(error).reply()),
+            None => Ok(None),
+        }
     }
 }
 

@@ -11,7 +11,6 @@ use super::{owned, Ctx};
 use crate::actors::serial::Done;
 use crate::domain::{Cart, CartError, Claim, Holder, SeatLabel, ShowId, UserId};
 use crate::idempotency::Outcome;
-use crate::replies::EngineError;
 use crate::replies::{self, not_found};
 use crate::runtime::Op;
 use crate::shows::Prepared;
@@ -28,12 +27,9 @@ pub async fn run(
     let Some(mut cart) = owned(cart, user) else {
         return Done::answer(not_found("cart"));
     };
-    let unit = match show {
-        Some(show) => match core.shows.find(show).await {
-            Ok(unit) => unit,
-            Err(error) => return Done::answer(EngineError::from(error).reply()),
-        },
-        None => None,
+    let unit = match core.show_unit(show).await {
+        Ok(unit) => unit,
+        Err(reply) => return Done::answer(reply),
     };
     let Some(unit) = unit else {
         return Done::answer(not_found("show"));
