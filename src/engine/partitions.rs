@@ -48,6 +48,9 @@ pub(super) fn start(core: &Arc<Core>, mut events: UnboundedReceiver<PartitionEve
                     match event {
                         Some(PartitionEvent::Gained { partitions, loaded }) => {
                             if reload(&core, &partitions.into_iter().collect()).await {
+                                // Carts and bookings this node kept may
+                                // have changed on the former owner.
+                                crate::actors::serial::records_may_be_stale();
                                 let _ = loaded.send(());
                             }
                         }

@@ -827,6 +827,10 @@ async fn a_node_takes_over_the_partitions_of_a_dead_one() {
     let first_key = new_key();
     let first = guest.book(&first_key, &show, &["A1"]).await;
     assert_eq!(first.status, 201, "{}", first.text);
+    // A cart made on b (a cart of no show yet: any node writes it), so b
+    // keeps it in memory; then a seat held in it through a, the owner.
+    let cart = b.as_user(&token).new_cart().await;
+    guest.hold_new(&cart, &show, "A3").await;
     a.kill9();
 
     // b serves the show once it has taken the partition over (a failure
@@ -862,6 +866,12 @@ async fn a_node_takes_over_the_partitions_of_a_dead_one() {
     assert_replay(&first, &again, "a's booking, replayed by b");
     let map = b.client().seat_map(&show).await;
     assert_eq!(seats_with(&map, "booked"), set(&["A1", "A2"]));
+    assert_eq!(seats_with(&map, "held"), set(&["A3"]));
+    // b's copy of the cart predates the hold: b reads it again before
+    // checking it out (else: 400, an empty cart).
+    let checked_out = guest.checkout(&cart, &new_key()).await;
+    assert_eq!(checked_out.status, 201, "{}", checked_out.text);
+    assert_eq!(checked_out.json()["seats"], json!(["A3"]));
     let cluster = assert_json(&b.client().admin().get("/v1/cluster").await, 200);
     let owners: BTreeSet<&str> = cluster["partitions"]
         .as_array()

@@ -303,7 +303,11 @@ pub async fn keep(pool: Pool, leases: Arc<Leases>) {
                     partitions: claimed.clone(),
                     loaded,
                 };
-                if leases.events.send(event).is_ok() && reloading.await.is_ok() {
+                // Bounded, so that the renewals of what is held go on: a
+                // reload that takes longer leaves the partitions to be
+                // claimed again (a new epoch, a new reload).
+                let waited = tokio::time::timeout(every * 2, reloading);
+                if leases.events.send(event).is_ok() && matches!(waited.await, Ok(Ok(()))) {
                     leases.add(&claimed);
                     crate::metrics::TAKEOVER_SECONDS.observe(started.elapsed().as_secs_f64());
                 }
