@@ -274,6 +274,7 @@ impl Keys {
                 body,
                 replayed: true,
                 retry_after_secs: None,
+                forward_to: None,
             }
         })
     }

@@ -193,6 +193,16 @@ pub static TAKEOVER_SECONDS: LazyLock<Histogram> = LazyLock::new(|| {
     )
 });
 
+pub static FORWARDED: LazyLock<IntCounter> = LazyLock::new(|| {
+    register(
+        IntCounter::new(
+            "boxoffice_cluster_forwarded_total",
+            "Requests sent on to the node owning their show, and answered by it",
+        )
+        .unwrap(),
+    )
+});
+
 pub static FENCED: LazyLock<IntCounter> = LazyLock::new(|| {
     register(
         IntCounter::new(
@@ -222,6 +232,7 @@ pub fn init() {
     LazyLock::force(&PARTITIONS_OWNED);
     LazyLock::force(&TAKEOVERS);
     LazyLock::force(&FENCED);
+    LazyLock::force(&FORWARDED);
     LazyLock::force(&TAKEOVER_SECONDS);
     for kind in ["seat", "cart", "booking", "show"] {
         MAILBOX_DEPTH.with_label_values(&[kind]);

@@ -4,7 +4,7 @@
 //! situation always answers with the same code, status and words, whichever
 //! operation met it.
 
-use crate::domain::CartError;
+use crate::domain::{CartError, ShowId};
 use crate::store::StoreError;
 use crate::wire::{self, Code, Reply};
 
@@ -36,6 +36,17 @@ impl EngineError {
 /// be reached (a database down or restarting); nothing happened.
 pub fn overloaded() -> Reply {
     wire::problem(Code::Overloaded, "the engine is busy; retry shortly")
+}
+
+/// 503 for a write to a show whose partition another node holds: the
+/// HTTP edge forwards the request to that node (`Reply::forward_to`).
+pub fn not_owner(show: ShowId) -> Reply {
+    let mut reply = wire::problem(
+        Code::Overloaded,
+        "another node serves this show and could not be reached; retry shortly",
+    );
+    reply.forward_to = Some(show);
+    reply
 }
 
 /// 404 for a show, seat, cart or booking that does not exist or is

@@ -3,7 +3,7 @@
 //! Replies are built here once, as bytes, because the engine stores them
 //! with their idempotency key and replays them byte for byte.
 
-use crate::domain::{Booking, BookingStatus, Cart, CartStatus, SeatStatus, Show};
+use crate::domain::{Booking, BookingStatus, Cart, CartStatus, SeatStatus, Show, ShowId};
 use bytes::Bytes;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -20,6 +20,10 @@ pub struct Reply {
     pub replayed: bool,
     /// `Retry-After` in seconds (409 in progress, 429, 503).
     pub retry_after_secs: Option<u32>,
+    /// Not for this node: the show's partition is another node's. The
+    /// HTTP edge sends the request on to that node (else this 503 goes
+    /// out as it is).
+    pub forward_to: Option<ShowId>,
 }
 
 impl Reply {
@@ -29,6 +33,7 @@ impl Reply {
             body: Bytes::from(serde_json::to_vec(value).expect("replies serialise")),
             replayed: false,
             retry_after_secs: None,
+            forward_to: None,
         }
     }
 
@@ -38,6 +43,7 @@ impl Reply {
             body: Bytes::new(),
             replayed: false,
             retry_after_secs: None,
+            forward_to: None,
         }
     }
 

@@ -108,6 +108,10 @@ pub struct Kind<O: Owner> {
     threads: Arc<ActorThreads>,
     mailbox_capacity: usize,
     idle_ms: u64,
+    /// Read the record again with every request: on a store of many
+    /// nodes, another node may have changed it since (a cart's hold made
+    /// through the node that owns its show).
+    read_every_time: bool,
 }
 
 impl<O: Owner> Kind<O> {
@@ -117,6 +121,7 @@ impl<O: Owner> Kind<O> {
         threads: Arc<ActorThreads>,
         mailbox_capacity: usize,
         idle_ms: u64,
+        read_every_time: bool,
     ) -> Arc<Self> {
         Arc::new(Kind {
             registry: Registry::new(O::KIND),
@@ -125,6 +130,7 @@ impl<O: Owner> Kind<O> {
             threads,
             mailbox_capacity,
             idle_ms,
+            read_every_time,
         })
     }
 
@@ -199,7 +205,7 @@ impl<O: Owner> SerialActor<O> {
     fn start(&mut self, msg: OpMsg<O::Op>, ctx: &mut Context<Self>) {
         self.depth.taken();
         let generation = RECORDS_GENERATION.load(Ordering::SeqCst);
-        if generation != self.read_generation {
+        if generation != self.read_generation || self.kind.read_every_time {
             self.record_read = false;
             self.read_generation = generation;
         }

@@ -77,12 +77,16 @@ impl Engine {
             keys: keys.clone(),
         });
         let (capacity, idle_ms) = (config.mailbox_capacity, config.actor_idle_ms);
+        // On a store of many nodes, carts and bookings may change on
+        // another node: their actors read them with every request.
+        let shared = store.partition_of(ShowId(uuid::Uuid::nil())).is_some();
         let carts = Kind::new(
             core.clone(),
             keys.clone(),
             threads.clone(),
             capacity,
             idle_ms,
+            shared,
         );
         let bookings = Kind::new(
             core.clone(),
@@ -90,8 +94,16 @@ impl Engine {
             threads.clone(),
             capacity,
             idle_ms,
+            shared,
         );
-        let new_shows = Kind::new(core.clone(), keys, threads.clone(), capacity, idle_ms);
+        let new_shows = Kind::new(
+            core.clone(),
+            keys,
+            threads.clone(),
+            capacity,
+            idle_ms,
+            false,
+        );
         let engine = Engine {
             inner: Arc::new(Facade {
                 sessions: Arc::new(Sessions::new(store, config.session_ttl_ms)),

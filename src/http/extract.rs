@@ -208,6 +208,20 @@ pub async fn keyed<T: DeserializeOwned>(
     caller: Caller,
     empty: EmptyBody,
 ) -> Result<(KeyedRequest, T), Reply> {
+    keyed_raw(state, req, payload, caller, empty)
+        .await
+        .map(|(request, parsed, _)| (request, parsed))
+}
+
+/// `keyed`, also returning the body as it came (to send it on to another
+/// node, `forward`).
+pub async fn keyed_raw<T: DeserializeOwned>(
+    state: &AppState,
+    req: &HttpRequest,
+    payload: web::Payload,
+    caller: Caller,
+    empty: EmptyBody,
+) -> Result<(KeyedRequest, T, Bytes), Reply> {
     let user = match caller {
         Caller::Admin => admin(state, req).await?,
         Caller::User => user(state, req).await?,
@@ -222,5 +236,6 @@ pub async fn keyed<T: DeserializeOwned>(
             fingerprint,
         },
         parsed,
+        body,
     ))
 }

@@ -4,6 +4,7 @@
 mod doc_parts;
 mod endpoints;
 mod extract;
+mod forward;
 pub mod openapi;
 mod rate_limit;
 mod respond;
@@ -76,6 +77,10 @@ fn app_state(
     AppState {
         engine,
         store,
+        peers: reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("an HTTP client"),
         admin_token_sha256: settings
             .admin_token
             .as_deref()
@@ -188,6 +193,9 @@ pub async fn start_with_store(
     .disable_signals()
     .bind(&settings.bind)?;
     let addr = server.addrs()[0];
+    if settings.advertise.is_none() {
+        store.advertise(&format!("http://{addr}"));
+    }
     let server = server.run();
     Ok(Running {
         server,

@@ -10,6 +10,7 @@ use crate::engine::NewShow;
 use crate::replies::not_found;
 use crate::wire::{self, ProblemBody as Problem, Reply};
 use actix_web::{web, HttpRequest, HttpResponse};
+use bytes::Bytes;
 use serde::Deserialize;
 use std::collections::HashSet;
 use utoipa::ToSchema;
@@ -46,6 +47,18 @@ pub fn parse_body(of: BodyOf, body: &[u8], max_seats: usize) -> Result<(), Reply
             seat_label(&item.seat_id).map(|_| ())
         }
     }
+}
+
+/// `answer`, or the answer of the node that owns the request's show
+/// (`forward`): `raw` is the request's body as it came.
+async fn answer_here_or_there(
+    state: &AppState,
+    req: &HttpRequest,
+    raw: Bytes,
+    result: Result<Reply, Reply>,
+) -> HttpResponse {
+    let reply = result.unwrap_or_else(|problem| problem);
+    respond(super::forward::or_forward(state, req, raw, reply).await)
 }
 
 /// Runs a handler body written with `?` on `Reply` errors.
@@ -276,7 +289,11 @@ pub(super) async fn list_shows(state: State) -> HttpResponse {
 /// Get a show with its seat map
 ///
 /// Public; no authentication needed.
-pub(super) async fn get_show(state: State, path: web::Path<String>) -> HttpResponse {
+pub(super) async fn get_show(
+    state: State,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> HttpResponse {
     let unit = match ShowId::parse(&path) {
         Some(id) => match state.engine.find_show(id).await {
             Ok(unit) => unit,
@@ -285,6 +302,12 @@ pub(super) async fn get_show(state: State, path: web::Path<String>) -> HttpRespo
         None => None,
     };
     match unit {
+        // Another node serves the show: its map here is a copy that does
+        // not follow the changes; the owner's is asked for.
+        Some(unit) if unit.fence() == crate::store::ShowFence::NotHeld => {
+            let asked = crate::replies::not_owner(unit.id());
+            respond(super::forward::or_forward(&state, &req, Bytes::new(), asked).await)
+        }
         Some(unit) => HttpResponse::Ok()
             .content_type("application/json")
             .streaming(seat_map_body(unit.map().clone())),
@@ -354,24 +377,25 @@ pub(super) async fn create_booking(
     req: HttpRequest,
     payload: web::Payload,
 ) -> HttpResponse {
-    answer(
-        async {
-            let (request, body) = extract::keyed::<NewBookingIn>(
-                &state,
-                &req,
-                payload,
-                Caller::User,
-                EmptyBody::Invalid,
-            )
-            .await?;
-            let seats = seat_labels(&body.seats, state.max_seats_per_booking)?;
-            Ok(state
-                .engine
-                .book(request, ShowId::parse(&body.show_id), seats)
-                .await)
-        }
-        .await,
-    )
+    let mut raw = Bytes::new();
+    let result = async {
+        let (request, body, bytes) = extract::keyed_raw::<NewBookingIn>(
+            &state,
+            &req,
+            payload,
+            Caller::User,
+            EmptyBody::Invalid,
+        )
+        .await?;
+        raw = bytes;
+        let seats = seat_labels(&body.seats, state.max_seats_per_booking)?;
+        Ok(state
+            .engine
+            .book(request, ShowId::parse(&body.show_id), seats)
+            .await)
+    }
+    .await;
+    answer_here_or_there(&state, &req, raw, result).await
 }
 
 #[utoipa::path(
@@ -453,16 +477,15 @@ pub(super) async fn cancel_booking(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> HttpResponse {
-    answer(
-        async {
-            let user = extract::user(&state, &req).await?;
-            Ok(state
-                .engine
-                .cancel_booking(user, BookingId::parse(&path))
-                .await)
-        }
-        .await,
-    )
+    let result = async {
+        let user = extract::user(&state, &req).await?;
+        Ok(state
+            .engine
+            .cancel_booking(user, BookingId::parse(&path))
+            .await)
+    }
+    .await;
+    answer_here_or_there(&state, &req, Bytes::new(), result).await
 }
 
 /// An empty JSON object: `{}`.
@@ -580,29 +603,30 @@ pub(super) async fn add_item(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> HttpResponse {
-    answer(
-        async {
-            let (request, body) = extract::keyed::<NewItemIn>(
-                &state,
-                &req,
-                payload,
-                Caller::User,
-                EmptyBody::Invalid,
+    let mut raw = Bytes::new();
+    let result = async {
+        let (request, body, bytes) = extract::keyed_raw::<NewItemIn>(
+            &state,
+            &req,
+            payload,
+            Caller::User,
+            EmptyBody::Invalid,
+        )
+        .await?;
+        raw = bytes;
+        let seat = seat_label(&body.seat_id)?;
+        Ok(state
+            .engine
+            .add_item(
+                request,
+                CartId::parse(&path),
+                ShowId::parse(&body.show_id),
+                seat,
             )
-            .await?;
-            let seat = seat_label(&body.seat_id)?;
-            Ok(state
-                .engine
-                .add_item(
-                    request,
-                    CartId::parse(&path),
-                    ShowId::parse(&body.show_id),
-                    seat,
-                )
-                .await)
-        }
-        .await,
-    )
+            .await)
+    }
+    .await;
+    answer_here_or_there(&state, &req, raw, result).await
 }
 
 #[utoipa::path(
@@ -627,22 +651,21 @@ pub(super) async fn remove_item(
     req: HttpRequest,
     path: web::Path<(String, String, String)>,
 ) -> HttpResponse {
-    answer(
-        async {
-            let user = extract::user(&state, &req).await?;
-            let (cart, show, seat) = path.into_inner();
-            Ok(state
-                .engine
-                .remove_item(
-                    user,
-                    CartId::parse(&cart),
-                    ShowId::parse(&show),
-                    SeatLabel::parse(&seat),
-                )
-                .await)
-        }
-        .await,
-    )
+    let result = async {
+        let user = extract::user(&state, &req).await?;
+        let (cart, show, seat) = path.into_inner();
+        Ok(state
+            .engine
+            .remove_item(
+                user,
+                CartId::parse(&cart),
+                ShowId::parse(&show),
+                SeatLabel::parse(&seat),
+            )
+            .await)
+    }
+    .await;
+    answer_here_or_there(&state, &req, Bytes::new(), result).await
 }
 
 #[utoipa::path(
@@ -674,14 +697,15 @@ pub(super) async fn checkout(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> HttpResponse {
-    answer(
-        async {
-            let (request, EmptyIn {}) =
-                extract::keyed(&state, &req, payload, Caller::User, EmptyBody::IsObject).await?;
-            Ok(state.engine.checkout(request, CartId::parse(&path)).await)
-        }
-        .await,
-    )
+    let mut raw = Bytes::new();
+    let result = async {
+        let (request, EmptyIn {}, bytes) =
+            extract::keyed_raw(&state, &req, payload, Caller::User, EmptyBody::IsObject).await?;
+        raw = bytes;
+        Ok(state.engine.checkout(request, CartId::parse(&path)).await)
+    }
+    .await;
+    answer_here_or_there(&state, &req, raw, result).await
 }
 
 /// The query of `GET /v1/cluster`.

@@ -15,6 +15,8 @@ pub struct AppState {
     pub engine: Engine,
     /// The store, for what only it knows (the cluster's leases).
     pub store: Arc<dyn Store>,
+    /// The client that sends requests on to other nodes (`forward`).
+    pub peers: reqwest::Client,
     /// SHA-256 of the admin token: compared in constant time, and the
     /// token itself is not kept.
     pub admin_token_sha256: Option<[u8; 32]>,

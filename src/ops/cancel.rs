@@ -22,9 +22,9 @@ pub async fn run(core: Ctx, booking: Option<Booking>, user: UserId) -> Done<Book
     let Some(seats) = booking.plan_cancel().map(<[_]>::to_vec) else {
         return Done::answer(Reply::empty(204));
     };
-    let unit = match core.shows.find(booking.show).await {
+    let unit = match core.writable(booking.show).await {
         Ok(unit) => unit,
-        Err(error) => return Done::answer(EngineError::from(error).reply()),
+        Err(reply) => return Done::answer(reply),
     };
     let Some(unit) = unit else {
         let missing = StoreError::Corrupt(format!("booking {} names no show", booking.id));

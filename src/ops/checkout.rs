@@ -47,9 +47,9 @@ pub async fn run(core: Ctx, cart: Option<Cart>, req: KeyedRequest) -> Done<Cart>
         Err(error) => return answer(replies::cart_error(error)).await,
     };
     let show = items[0].show;
-    let unit = match core.shows.find(show).await {
+    let unit = match core.writable(show).await {
         Ok(unit) => unit,
-        Err(error) => return Done::answer(EngineError::from(error).reply()),
+        Err(reply) => return Done::answer(reply),
     };
     let Some(unit) = unit else {
         let missing = StoreError::Corrupt(format!("cart {} names no show", cart.id));

@@ -21,10 +21,11 @@ pub mod session;
 
 use crate::domain::{Cart, KeyedRequest, ShowId, UserId};
 use crate::idempotency::{Keys, Outcome};
-use crate::replies::EngineError;
+use crate::replies::{self, EngineError};
 use crate::runtime::clock::now_ms;
 use crate::runtime::{EngineConfig, Op};
 use crate::shows::{ShowUnit, Shows};
+use crate::store::ShowFence;
 use crate::store::Store;
 use crate::wire::{self, Reply};
 use std::sync::Arc;
@@ -55,12 +56,23 @@ impl Core {
     /// (5xx: not stored under the key).
     async fn show_unit(&self, show: Option<ShowId>) -> Result<Option<Arc<ShowUnit>>, Reply> {
         match show {
-            Some(show) => self
-                .shows
-                .find(show)
-                .await
-                .map_err(|error| EngineError::from(error).reply()),
+            Some(show) => self.writable(show).await,
             None => Ok(None),
+        }
+    }
+
+    /// The unit of `show`, if this node may write for it; a show of a
+    /// partition another node holds is `Err(not_owner)`: nothing is done
+    /// here, and the HTTP edge sends the request on to that node.
+    async fn writable(&self, show: ShowId) -> Result<Option<Arc<ShowUnit>>, Reply> {
+        let unit = self
+            .shows
+            .find(show)
+            .await
+            .map_err(|error| EngineError::from(error).reply())?;
+        match unit {
+            Some(unit) if unit.fence() == ShowFence::NotHeld => Err(replies::not_owner(show)),
+            unit => Ok(unit),
         }
     }
 }

@@ -218,6 +218,16 @@ pub trait Store: Send + Sync + 'static {
         None
     }
 
+    /// The URL of the node holding `show`'s partition now (`None`: nobody
+    /// does, or a store of one node).
+    fn owner_of(&self, _show: ShowId) -> StoreFuture<Option<String>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    /// The URL other nodes reach this one at, once it is known (after the
+    /// server has bound its port).
+    fn advertise(&self, _url: &str) {}
+
     /// The cluster this node is part of (PostgreSQL: nodes and partition
     /// leases); `None` on a store of one node (sled).
     fn cluster(&self) -> StoreFuture<Option<ClusterView>> {

@@ -523,9 +523,8 @@ async fn servers_starting_together_migrate_the_database_once() {
     }
     // Both serve. Each holds the partitions it claimed at start, and no
     // partition has two owners; a write to a show whose partition the
-    // other node holds is fenced (503, no effect) until requests are
-    // forwarded to the owner and shows are shared between nodes (the
-    // cluster issue, #14).
+    // other node holds is forwarded to it, or 503 (no effect) while the
+    // owner's address is not yet known.
     for server in &servers {
         let show = server.client().create_show("Two nodes", &[("A", 2)]).await;
         let guest = server.client().guest().await;
@@ -881,5 +880,77 @@ async fn a_node_takes_over_the_partitions_of_a_dead_one() {
         .collect();
     assert_eq!(owners, BTreeSet::from(["node-b"]), "{cluster}");
     assert!(b.client().metric("boxoffice_cluster_takeovers_total").await >= 256.0);
+    b.stop();
+}
+
+/// Any node answers (CLUSTER.md): node a holds every partition, node b
+/// none. Writes sent to b for a's shows are forwarded to a with the
+/// client's headers, and a's answers come back as they are: a booking, its
+/// replay (from b and from a, the same bytes), a conflict, a cart's hold,
+/// its checkout, and a cancel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    postgres_missing,
+    ignore = "PostgreSQL is not installed (apt-get install postgresql, or set PG_BIN)"
+)]
+async fn a_write_sent_to_another_node_is_answered_by_the_owner() {
+    let storage = StoreKind::Postgres.storage();
+    let lease = ("BOXOFFICE_LEASE_MS", "600");
+    let a = BinaryServer::on(&storage, &[("BOXOFFICE_NODE_ID", "node-a"), lease]);
+    let b = BinaryServer::on(&storage, &[("BOXOFFICE_NODE_ID", "node-b"), lease]);
+    // a's heartbeat carries its bound address once it has one.
+    let started = Instant::now();
+    loop {
+        let cluster = assert_json(&b.client().admin().get("/v1/cluster").await, 200);
+        let known = cluster["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["id"] == "node-a" && n["advertise"] == a.client().base.as_str());
+        if known {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{cluster}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let show = a.client().create_show("Forwarded", &[("A", 4)]).await;
+    let on_b = b.client().guest().await;
+    let on_a = a.as_user(&on_b.token());
+
+    let key = new_key();
+    let booked = on_b.book(&key, &show, &["A1"]).await;
+    assert_eq!(booked.status, 201, "{}", booked.text);
+    assert_replay(
+        &booked,
+        &on_b.book(&key, &show, &["A1"]).await,
+        "replay via b",
+    );
+    assert_replay(
+        &booked,
+        &on_a.book(&key, &show, &["A1"]).await,
+        "replay via a",
+    );
+    on_b.book(&new_key(), &show, &["A1"])
+        .await
+        .assert_problem(409, "seat-unavailable");
+
+    let cart = on_b.new_cart().await;
+    on_b.hold_new(&cart, &show, "A2").await;
+    let checked_out = on_b.checkout(&cart, &new_key()).await;
+    assert_eq!(checked_out.status, 201, "{}", checked_out.text);
+    let cancelled = on_b.cancel(booked.json()["id"].as_str().unwrap()).await;
+    assert_eq!(cancelled.status, 204, "{}", cancelled.text);
+
+    let map = a.client().seat_map(&show).await;
+    assert_eq!(seats_with(&map, "booked"), set(&["A2"]));
+    assert_eq!(
+        b.client().seat_map(&show).await,
+        map,
+        "b shows the owner's map"
+    );
+    // The booking, the conflict, the hold, the checkout and the cancel;
+    // the replay via b came from the key record every node shares.
+    assert!(b.client().metric("boxoffice_cluster_forwarded_total").await >= 5.0);
+    a.stop();
     b.stop();
 }

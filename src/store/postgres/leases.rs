@@ -64,7 +64,7 @@ pub fn partition_of(show: ShowId) -> i32 {
 /// This node's identity and leases.
 pub struct Leases {
     pub node: String,
-    pub advertise: String,
+    advertise: RwLock<String>,
     pub lease_ms: u64,
     /// Partition -> the epoch this node claimed it at.
     held: RwLock<BTreeMap<i32, i64>>,
@@ -89,7 +89,7 @@ impl Leases {
         let (events, receiver) = mpsc::unbounded_channel();
         let leases = Arc::new(Leases {
             node,
-            advertise,
+            advertise: RwLock::new(advertise),
             lease_ms: lease_ms.max(30),
             held: RwLock::new(BTreeMap::new()),
             fenced: AtomicU64::new(0),
@@ -99,6 +99,17 @@ impl Leases {
             listening: AtomicBool::new(false),
         });
         (leases, receiver)
+    }
+
+    /// The URL other nodes reach this one at.
+    pub fn advertise(&self) -> String {
+        self.advertise.read().expect("leases").clone()
+    }
+
+    /// Sets the URL other nodes reach this one at (sent with the next
+    /// heartbeat).
+    pub fn set_advertise(&self, url: &str) {
+        *self.advertise.write().expect("leases") = url.to_string();
     }
 
     /// The epoch this node holds `partition` at, if it holds it.
@@ -166,7 +177,7 @@ pub async fn renew(pool: &Pool, leases: &Leases) -> Result<i64, String> {
         .execute(
             "INSERT INTO nodes (id, advertise, heartbeat_at) VALUES ($1, $2, now())
              ON CONFLICT (id) DO UPDATE SET advertise = $2, heartbeat_at = now()",
-            &[&leases.node, &leases.advertise],
+            &[&leases.node, &leases.advertise()],
         )
         .await
         .map_err(|e| e.to_string())?;

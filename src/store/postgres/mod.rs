@@ -469,6 +469,26 @@ impl Store for PgStore {
         }
     }
 
+    fn owner_of(&self, show: ShowId) -> StoreFuture<Option<String>> {
+        let (pool, partition) = (self.pool.clone(), leases::partition_of(show));
+        self.spawn(async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            let row = client
+                .query_opt(
+                    "SELECT n.advertise FROM partitions p JOIN nodes n ON n.id = p.owner
+                     WHERE p.id = $1 AND p.lapse_at > now()",
+                    &[&partition],
+                )
+                .await
+                .map_err(db_error)?;
+            Ok(row.map(|row| row.get(0)))
+        })
+    }
+
+    fn advertise(&self, url: &str) {
+        self.leases.set_advertise(url);
+    }
+
     fn partition_of(&self, show: ShowId) -> Option<i32> {
         Some(leases::partition_of(show))
     }
