@@ -11,11 +11,13 @@
 //! request carries its client's Idempotency-Key, which is one per user
 //! across every node.
 
+use super::respond::respond;
 use super::state::AppState;
 use crate::domain::ShowId;
 use crate::wire::Reply;
-use actix_web::HttpRequest;
+use actix_web::{HttpRequest, HttpResponse};
 use bytes::Bytes;
+use futures_util::StreamExt;
 
 /// Marks a request one node sent on to another.
 pub const FORWARDED: &str = "boxoffice-forwarded";
@@ -43,6 +45,44 @@ pub async fn or_forward(state: &AppState, req: &HttpRequest, body: Bytes, reply:
         }
     }
     reply
+}
+
+/// A show's event stream from the node that owns it, passed through as it
+/// comes (it ends when the owner's does, or when this server stops; the
+/// page then reconnects, to whichever node owns the show by then).
+pub async fn stream_from_owner(state: &AppState, req: &HttpRequest, show: ShowId) -> HttpResponse {
+    let not_here = || respond(crate::replies::not_owner(show));
+    if req.headers().contains_key(FORWARDED) {
+        return not_here();
+    }
+    let Ok(Some(owner)) = state.store.owner_of(show).await else {
+        return not_here();
+    };
+    let url = format!("{}{}", owner.trim_end_matches('/'), req.path());
+    let response = match state.streams.get(url).header(FORWARDED, "1").send().await {
+        Ok(response) if response.status().is_success() => response,
+        Ok(response) => {
+            tracing::warn!(status = %response.status(), %show, "the owner refused an event stream");
+            return not_here();
+        }
+        Err(error) => {
+            tracing::warn!(%error, %show, "could not reach the owner for an event stream");
+            return not_here();
+        }
+    };
+    crate::metrics::FORWARDED.inc();
+    let mut shutdown = state.shutdown.clone();
+    let events = response
+        .bytes_stream()
+        .map(|chunk| chunk.map_err(actix_web::error::ErrorBadGateway));
+    let until_shutdown = events.take_until(async move {
+        let _ = shutdown.wait_for(|stopping| *stopping).await;
+    });
+    HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header(("Cache-Control", "no-cache"))
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(until_shutdown)
 }
 
 /// The owner's answer; `None` if it could not be reached or no longer

@@ -81,6 +81,10 @@ fn app_state(
             .timeout(Duration::from_secs(10))
             .build()
             .expect("an HTTP client"),
+        streams: reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .expect("an HTTP client"),
         admin_token_sha256: settings
             .admin_token
             .as_deref()

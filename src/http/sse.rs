@@ -45,7 +45,11 @@ const KEEPALIVE: Duration = Duration::from_secs(15);
 /// The stream starts with `retry: 1000` and a comment, sends a comment
 /// every 15 s to keep proxies from closing it, and ends when the server
 /// shuts down or the reader falls too far behind.
-pub async fn events(state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {
+pub async fn events(
+    state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
+    path: web::Path<String>,
+) -> HttpResponse {
     let unit = match ShowId::parse(&path) {
         Some(id) => match state.engine.find_show(id).await {
             Ok(unit) => unit,
@@ -56,6 +60,10 @@ pub async fn events(state: web::Data<AppState>, path: web::Path<String>) -> Http
     let Some(unit) = unit else {
         return respond(not_found("show"));
     };
+    if unit.fence() == crate::store::ShowFence::NotHeld {
+        // Another node serves the show: its events come from there.
+        return super::forward::stream_from_owner(&state, &req, unit.id()).await;
+    }
     let receiver = unit.map().subscribe();
     let shutdown = state.shutdown.clone();
     let hello = futures_util::stream::once(async {

@@ -17,6 +17,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// The client that sends requests on to other nodes (`forward`).
     pub peers: reqwest::Client,
+    /// The same for event streams: no limit on a response's length.
+    pub streams: reqwest::Client,
     /// SHA-256 of the admin token: compared in constant time, and the
     /// token itself is not kept.
     pub admin_token_sha256: Option<[u8; 32]>,

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Reads server-sent events until `want` of them were seen (or panics).
-async fn read_events(
+pub(crate) async fn read_events(
     stream: &mut (impl futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin),
     buffer: &mut String,
     want: usize,

@@ -916,10 +916,23 @@ async fn a_write_sent_to_another_node_is_answered_by_the_owner() {
     let show = a.client().create_show("Forwarded", &[("A", 4)]).await;
     let on_b = b.client().guest().await;
     let on_a = a.as_user(&on_b.token());
+    // The show's live events, asked of b, come from a.
+    let events = b.client().open_events(&show).await;
+    assert_eq!(events.status().as_u16(), 200);
+    let mut events = events.bytes_stream();
+    let mut buffer = String::new();
 
     let key = new_key();
     let booked = on_b.book(&key, &show, &["A1"]).await;
     assert_eq!(booked.status, 201, "{}", booked.text);
+    let seen = crate::operations::read_events(&mut events, &mut buffer, 1).await;
+    assert_eq!(
+        seen,
+        vec![(
+            "seat".to_string(),
+            json!({"seat_id": "A1", "status": "booked"})
+        )]
+    );
     assert_replay(
         &booked,
         &on_b.book(&key, &show, &["A1"]).await,
