@@ -304,7 +304,7 @@ pub(super) async fn get_show(
     match unit {
         // Another node serves the show: its map here is a copy that does
         // not follow the changes; the owner's is asked for.
-        Some(unit) if unit.fence() == crate::store::ShowFence::NotHeld => {
+        Some(unit) if !unit.lease_is_current() => {
             let asked = crate::replies::not_owner(unit.id());
             respond(super::forward::or_forward(&state, &req, Bytes::new(), asked).await)
         }

@@ -60,7 +60,7 @@ pub async fn events(
     let Some(unit) = unit else {
         return respond(not_found("show"));
     };
-    if unit.fence() == crate::store::ShowFence::NotHeld {
+    if !unit.lease_is_current() {
         // Another node serves the show: its events come from there.
         return super::forward::stream_from_owner(&state, &req, unit.id()).await;
     }

@@ -25,7 +25,6 @@ use crate::replies::{self, EngineError};
 use crate::runtime::clock::now_ms;
 use crate::runtime::{EngineConfig, Op};
 use crate::shows::{ShowUnit, Shows};
-use crate::store::ShowFence;
 use crate::store::Store;
 use crate::wire::{self, Reply};
 use std::sync::Arc;
@@ -71,7 +70,7 @@ impl Core {
             .await
             .map_err(|error| EngineError::from(error).reply())?;
         match unit {
-            Some(unit) if unit.fence() == ShowFence::NotHeld => Err(replies::not_owner(show)),
+            Some(unit) if !unit.lease_is_current() => Err(replies::not_owner(show)),
             unit => Ok(unit),
         }
     }

@@ -65,6 +65,13 @@ impl ShowUnit {
         self.fence
     }
 
+    /// Whether this node may write for the show with this unit: its lease
+    /// is the one held now (always, on a store of one node). Else another
+    /// node serves the show (or this one is about to, from a new unit).
+    pub fn lease_is_current(&self) -> bool {
+        self.fence != ShowFence::NotHeld && self.store.fence_of(self.id()) == self.fence
+    }
+
     pub fn id(&self) -> ShowId {
         self.home.show
     }

@@ -808,17 +808,11 @@ async fn a_node_takes_over_the_partitions_of_a_dead_one() {
     let storage = StoreKind::Postgres.storage();
     let lease = ("BOXOFFICE_LEASE_MS", "600");
     let a = BinaryServer::on(&storage, &[("BOXOFFICE_NODE_ID", "node-a"), lease]);
-    let b = BinaryServer::on(
-        &storage,
-        &[
-            ("BOXOFFICE_NODE_ID", "node-b"),
-            lease,
-            ("RUST_LOG", "boxoffice=info"),
-        ],
-    );
+    let b = BinaryServer::on(&storage, &[("BOXOFFICE_NODE_ID", "node-b"), lease]);
+    until_reachable(&b, "node-a", &a).await;
     let show = a.client().create_show("Takeover", &[("A", 3)]).await;
-    // b serves the show too (read-only: it holds no partition), from its
-    // state before a sells A1: stale once a does.
+    // b loads the show too (it holds no partition; the map comes from a),
+    // with its state before a sells A1: stale once a does.
     let before = b.client().seat_map(&show).await;
     assert_eq!(seats_with(&before, "available").len(), 3);
     let guest = a.client().guest().await;
@@ -898,21 +892,7 @@ async fn a_write_sent_to_another_node_is_answered_by_the_owner() {
     let lease = ("BOXOFFICE_LEASE_MS", "600");
     let a = BinaryServer::on(&storage, &[("BOXOFFICE_NODE_ID", "node-a"), lease]);
     let b = BinaryServer::on(&storage, &[("BOXOFFICE_NODE_ID", "node-b"), lease]);
-    // a's heartbeat carries its bound address once it has one.
-    let started = Instant::now();
-    loop {
-        let cluster = assert_json(&b.client().admin().get("/v1/cluster").await, 200);
-        let known = cluster["nodes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|n| n["id"] == "node-a" && n["advertise"] == a.client().base.as_str());
-        if known {
-            break;
-        }
-        assert!(started.elapsed() < Duration::from_secs(10), "{cluster}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until_reachable(&b, "node-a", &a).await;
     let show = a.client().create_show("Forwarded", &[("A", 4)]).await;
     let on_b = b.client().guest().await;
     let on_a = a.as_user(&on_b.token());
@@ -966,4 +946,81 @@ async fn a_write_sent_to_another_node_is_answered_by_the_owner() {
     assert!(b.client().metric("boxoffice_cluster_forwarded_total").await >= 5.0);
     a.stop();
     b.stop();
+}
+
+/// A node that joins gets an even share: the node holding every partition
+/// hands a few over per renewal once membership is stable, the newcomer
+/// claims them (reloading their shows), and both then serve every show
+/// (each forwarding what the other owns).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    postgres_missing,
+    ignore = "PostgreSQL is not installed (apt-get install postgresql, or set PG_BIN)"
+)]
+async fn partitions_spread_over_the_nodes_that_join() {
+    let storage = StoreKind::Postgres.storage();
+    let lease = ("BOXOFFICE_LEASE_MS", "600");
+    let a = BinaryServer::on(&storage, &[("BOXOFFICE_NODE_ID", "node-a"), lease]);
+    let shows = [
+        a.client().create_show("One", &[("A", 2)]).await,
+        a.client().create_show("Two", &[("A", 2)]).await,
+        a.client().create_show("Three", &[("A", 2)]).await,
+    ];
+    let b = BinaryServer::on(&storage, &[("BOXOFFICE_NODE_ID", "node-b"), lease]);
+    let started = Instant::now();
+    loop {
+        let cluster = assert_json(&a.client().admin().get("/v1/cluster").await, 200);
+        let mut held = BTreeMap::new();
+        for partition in cluster["partitions"].as_array().unwrap() {
+            *held
+                .entry(partition["owner"].as_str().unwrap_or("none").to_string())
+                .or_insert(0) += 1;
+        }
+        if held.get("node-a") == Some(&128) && held.get("node-b") == Some(&128) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no even share: {held:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Every show is served through either node.
+    let guest = b.client().guest().await;
+    for (i, show) in shows.iter().enumerate() {
+        let via = if i % 2 == 0 { &b } else { &a };
+        let answer = via
+            .as_user(&guest.token())
+            .book(&new_key(), show, &["A1"])
+            .await;
+        assert_eq!(answer.status, 201, "{}", answer.text);
+        let other = if i % 2 == 0 { &a } else { &b };
+        let answer = other
+            .as_user(&guest.token())
+            .book(&new_key(), show, &["A2"])
+            .await;
+        assert_eq!(answer.status, 201, "{}", answer.text);
+    }
+    a.stop();
+    b.stop();
+}
+
+/// Waits (a failure detector bounds it) until `from` knows the address
+/// node `id` (`node`) listens on: a node's heartbeat carries its bound
+/// address once it has one.
+async fn until_reachable(from: &BinaryServer, id: &str, node: &BinaryServer) {
+    let started = Instant::now();
+    loop {
+        let cluster = assert_json(&from.client().admin().get("/v1/cluster").await, 200);
+        let known = cluster["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["id"] == id && n["advertise"] == node.client().base.as_str());
+        if known {
+            return;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{cluster}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

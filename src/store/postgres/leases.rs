@@ -258,13 +258,41 @@ pub async fn claim_at_start(pool: &Pool, leases: &Leases) -> Result<(), String> 
         let claimed = claim(pool, leases, live).await?;
         leases.add(&claimed);
         let held = leases.held().len();
-        if held as i64 >= share || started.elapsed() >= give_up {
+        // Wait only for leases that will lapse: those of nodes whose
+        // heartbeat stopped (an earlier run of this one, crashed). Live
+        // nodes hand partitions over gradually instead (`keep`).
+        let lapsing = lapsing(pool, leases).await?;
+        if held as i64 >= share || lapsing == 0 || started.elapsed() >= give_up {
             tracing::info!(node = %leases.node, partitions = held, live, "leases at start");
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(leases.lease_ms / 6)).await;
     }
 }
+
+/// Partitions still leased to nodes whose heartbeat stopped.
+async fn lapsing(pool: &Pool, leases: &Leases) -> Result<i64, String> {
+    let client = pool.get().await.map_err(|e| e.to_string())?;
+    let row = client
+        .query_one(
+            "SELECT count(*) FROM partitions p
+             WHERE p.lapse_at > now() AND p.owner IS NOT NULL AND p.owner <> $1
+               AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = p.owner
+                               AND n.heartbeat_at > now() - $2::text::interval)",
+            &[&leases.node, &leases.lease_interval()],
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(row.get(0))
+}
+
+/// Partitions a node gives away in one renewal when it holds more than
+/// its share: load moves gradually, never in a storm.
+const HANDOVER_PER_RENEWAL: usize = 16;
+
+/// Renewals with the same number of live nodes before a node gives
+/// partitions away (a node that just started or stopped is not chased).
+const STABLE_RENEWALS: u32 = 3;
 
 /// Lets `partitions` go at once (a shutdown): stops
 /// writing for them first, then marks them free.
@@ -291,6 +319,7 @@ async fn release(
 /// does this node write under them.
 pub async fn keep(pool: Pool, leases: Arc<Leases>) {
     let every = Duration::from_millis(leases.lease_ms / 3);
+    let (mut last_live, mut stable_for) = (0, 0);
     loop {
         tokio::time::sleep(every).await;
         if leases.stopping.load(Ordering::SeqCst) {
@@ -304,6 +333,29 @@ pub async fn keep(pool: Pool, leases: Arc<Leases>) {
             }
         };
         if !leases.listening.load(Ordering::SeqCst) {
+            continue;
+        }
+        stable_for = if live == last_live { stable_for + 1 } else { 0 };
+        last_live = live;
+        let share = (PARTITIONS as usize).div_ceil(live.max(1) as usize);
+        let held = leases.held();
+        let excess = held.len().saturating_sub(share);
+        if excess > 0 && stable_for >= STABLE_RENEWALS {
+            // More than an even share while the membership is stable: a
+            // node joined. Give a few away (the highest), for it to claim.
+            let give: Vec<i32> = held
+                .into_keys()
+                .rev()
+                .take(excess.min(HANDOVER_PER_RENEWAL))
+                .collect();
+            match pool.get().await {
+                Ok(client) => {
+                    if let Err(error) = release(&client, &leases, &give).await {
+                        tracing::warn!(%error, "could not hand partitions over");
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "could not hand partitions over"),
+            }
             continue;
         }
         match claim(&pool, &leases, live).await {
