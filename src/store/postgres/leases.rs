@@ -294,8 +294,10 @@ const HANDOVER_PER_RENEWAL: usize = 16;
 /// partitions away (a node that just started or stopped is not chased).
 const STABLE_RENEWALS: u32 = 3;
 
-/// Lets `partitions` go at once (a shutdown): stops
-/// writing for them first, then marks them free.
+/// Lets `partitions` go at once (a stop, or a hand-over to a node that
+/// joined): stops writing for them first, then marks them free. A commit
+/// round already past its fence holds the rows `FOR SHARE`, so this waits
+/// for it: the next owner reloads what it wrote.
 async fn release(
     client: &deadpool_postgres::Object,
     leases: &Leases,
