@@ -118,6 +118,16 @@ pub static KEYS_EXPIRED: LazyLock<IntCounter> = LazyLock::new(|| {
     )
 });
 
+pub static SWEEPS: LazyLock<IntCounter> = LazyLock::new(|| {
+    register(
+        IntCounter::new(
+            "boxoffice_sweeps_total",
+            "Sweeps of expired keys and sessions this node ran (one node of a cluster sweeps)",
+        )
+        .unwrap(),
+    )
+});
+
 pub static FLUSHES: LazyLock<IntCounter> = LazyLock::new(|| {
     register(IntCounter::new("boxoffice_store_flushes_total", "Group-commit flushes").unwrap())
 });
@@ -226,6 +236,7 @@ pub fn init() {
     LazyLock::force(&OVERLOADED);
     LazyLock::force(&FLUSHES);
     LazyLock::force(&KEYS_EXPIRED);
+    LazyLock::force(&SWEEPS);
     LazyLock::force(&FLUSH_BATCH);
     LazyLock::force(&STORE_STALLED);
     LazyLock::force(&COMMIT_BATCH);

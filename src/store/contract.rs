@@ -218,6 +218,12 @@ pub trait Store: Send + Sync + 'static {
         None
     }
 
+    /// Whether this node sweeps the expired keys and sessions (on a store
+    /// of many nodes, one node at a time does).
+    fn sweeps_here(&self) -> bool {
+        true
+    }
+
     /// The URL of the node holding `show`'s partition now (`None`: nobody
     /// does, or a store of one node).
     fn owner_of(&self, _show: ShowId) -> StoreFuture<Option<String>> {

@@ -1024,3 +1024,56 @@ async fn until_reachable(from: &BinaryServer, id: &str, node: &BinaryServer) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Expired keys are swept by one node at a time: the holder of partition
+/// 0 (here a, which keeps the lowest partitions when b joins); b sweeps
+/// nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    postgres_missing,
+    ignore = "PostgreSQL is not installed (apt-get install postgresql, or set PG_BIN)"
+)]
+async fn one_node_sweeps_the_expired_keys() {
+    let storage = StoreKind::Postgres.storage();
+    let env = |node| {
+        [
+            ("BOXOFFICE_NODE_ID", node),
+            ("BOXOFFICE_LEASE_MS", "600"),
+            ("BOXOFFICE_IDEMPOTENCY_TTL_SECS", "1"),
+        ]
+    };
+    let a = BinaryServer::on(&storage, &env("node-a"));
+    let b = BinaryServer::on(&storage, &env("node-b"));
+    until_reachable(&b, "node-a", &a).await;
+    let show = a.client().create_show("Sweeps", &[("A", 4)]).await;
+    let guest = b.client().guest().await;
+    for seat in ["A1", "A2", "A3"] {
+        let via = if seat == "A2" { &a } else { &b };
+        let answer = via
+            .as_user(&guest.token())
+            .book(&new_key(), &show, &[seat])
+            .await;
+        assert_eq!(answer.status, 201, "{}", answer.text);
+    }
+    let started = Instant::now();
+    while a
+        .client()
+        .metric("boxoffice_idempotency_keys_expired_total")
+        .await
+        < 3.0
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "a did not sweep the keys"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(a.client().metric("boxoffice_sweeps_total").await > 0.0);
+    assert_eq!(
+        b.client().metric("boxoffice_sweeps_total").await,
+        0.0,
+        "b swept too"
+    );
+    a.stop();
+    b.stop();
+}

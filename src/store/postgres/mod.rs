@@ -485,6 +485,12 @@ impl Store for PgStore {
         })
     }
 
+    /// The node holding partition 0 sweeps: a lease every node already
+    /// keeps, so sweeps move with it when that node stops or dies.
+    fn sweeps_here(&self) -> bool {
+        self.leases.epoch_of(0).is_some()
+    }
+
     fn advertise(&self, url: &str) {
         self.leases.set_advertise(url);
     }
