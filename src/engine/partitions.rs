@@ -16,6 +16,7 @@
 //! On a thread of its own with a small runtime, holding the core only
 //! while it works, like the sweeper.
 
+use crate::domain::SeatStatus;
 use crate::ops::Core;
 use crate::store::{PartitionEvent, ShowFence};
 use std::collections::HashMap;
@@ -97,17 +98,41 @@ async fn reload(core: &Core, partitions: &HashMap<i32, i64>) -> bool {
     true
 }
 
-/// Serves the shows other nodes created since the last look.
+/// Serves the shows other nodes created since the last look, and brings
+/// the seat maps of shows other nodes own up to date (the show list's
+/// counts come from them; their seat maps and events are asked of the
+/// owner).
 async fn discover(core: &Core) {
     let Ok(shows) = core.store.list_shows().await else {
         return;
     };
     for show in shows {
-        if core.shows.get(show.id).is_none() {
-            let id = show.id;
-            if let Err(error) = core.shows.load(show).await {
-                tracing::warn!(%error, show = %id, "cannot load a show created elsewhere");
+        let id = show.id;
+        match core.shows.get(id) {
+            None => {
+                if let Err(error) = core.shows.load(show).await {
+                    tracing::warn!(%error, show = %id, "cannot load a show created elsewhere");
+                }
             }
+            Some(unit) if !unit.lease_is_current() => {
+                let Ok(taken) = core.store.load_taken_seats(id).await else {
+                    continue;
+                };
+                let now = crate::runtime::clock::now_ms();
+                let mut statuses =
+                    vec![SeatStatus::Available; unit.show().layout.capacity() as usize];
+                for (index, state) in taken {
+                    if let Some(status) = statuses.get_mut(index as usize) {
+                        *status = state.at(now).status();
+                    }
+                }
+                for (index, status) in statuses.into_iter().enumerate() {
+                    if unit.map().status(index as u32) != status {
+                        unit.map().set(index as u32, status);
+                    }
+                }
+            }
+            Some(_) => {}
         }
     }
 }

@@ -793,12 +793,12 @@ async fn the_cluster_view_lists_the_node_and_its_leases() {
         .assert_problem(400, "invalid-request");
 }
 
-/// A takeover (CLUSTER.md): node a holds every partition, node b none;
-/// a show is created on a, read on b (so b holds a copy), and a seat
-/// booked on a, which b's copy does not know; a is killed (-9). Within a
-/// few leases b claims the partitions, reloads the show from the database
-/// and serves it: a new booking succeeds on b, the seat a sold is still
-/// sold (409, never a second buyer), and a's answer replays from b.
+/// A takeover (CLUSTER.md): two nodes with 128 partitions each; a show
+/// owned by a is read on b (so b holds a copy), and a seat booked on a,
+/// which b's copy does not know; a is killed (-9). Within a few leases b
+/// claims a's partitions, reloads the show from the database and serves
+/// it: a new booking succeeds on b, the seat a sold is still sold (409,
+/// never a second buyer), and a's answer replays from b.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(
     postgres_missing,
@@ -807,11 +807,19 @@ async fn the_cluster_view_lists_the_node_and_its_leases() {
 async fn a_node_takes_over_the_partitions_of_a_dead_one() {
     let storage = StoreKind::Postgres.storage();
     let lease = ("BOXOFFICE_LEASE_MS", "600");
-    let a = BinaryServer::on(&storage, &[("BOXOFFICE_NODE_ID", "node-a"), lease]);
-    let b = BinaryServer::on(&storage, &[("BOXOFFICE_NODE_ID", "node-b"), lease]);
-    until_reachable(&b, "node-a", &a).await;
-    let show = a.client().create_show("Takeover", &[("A", 3)]).await;
-    // b loads the show too (it holds no partition; the map comes from a),
+    let one = BinaryServer::on(&storage, &[("BOXOFFICE_NODE_ID", "node-a"), lease]);
+    let two = BinaryServer::on(&storage, &[("BOXOFFICE_NODE_ID", "node-b"), lease]);
+    until_balanced(&one).await;
+    until_reachable(&two, "node-a", &one).await;
+    until_reachable(&one, "node-b", &two).await;
+    let show = one.client().create_show("Takeover", &[("A", 3)]).await;
+    // a: the node that owns the show; b: the other.
+    let (a, b, b_id) = if owner_of(&one, &show).await == "node-a" {
+        (one, two, "node-b")
+    } else {
+        (two, one, "node-a")
+    };
+    // b loads the show too (not its partition: the map comes from a),
     // with its state before a sells A1: stale once a does.
     let before = b.client().seat_map(&show).await;
     assert_eq!(seats_with(&before, "available").len(), 3);
@@ -872,13 +880,13 @@ async fn a_node_takes_over_the_partitions_of_a_dead_one() {
         .iter()
         .map(|p| p["owner"].as_str().unwrap_or("none"))
         .collect();
-    assert_eq!(owners, BTreeSet::from(["node-b"]), "{cluster}");
+    assert_eq!(owners, BTreeSet::from([b_id]), "{cluster}");
     assert!(b.client().metric("boxoffice_cluster_takeovers_total").await >= 256.0);
     b.stop();
 }
 
-/// Any node answers (CLUSTER.md): node a holds every partition, node b
-/// none. Writes sent to b for a's shows are forwarded to a with the
+/// Any node answers (CLUSTER.md): two nodes with 128 partitions each.
+/// Writes sent to b for a's shows are forwarded to a with the
 /// client's headers, and a's answers come back as they are: a booking, its
 /// replay (from b and from a, the same bytes), a conflict, a cart's hold,
 /// its checkout, and a cancel.
@@ -890,10 +898,18 @@ async fn a_node_takes_over_the_partitions_of_a_dead_one() {
 async fn a_write_sent_to_another_node_is_answered_by_the_owner() {
     let storage = StoreKind::Postgres.storage();
     let lease = ("BOXOFFICE_LEASE_MS", "600");
-    let a = BinaryServer::on(&storage, &[("BOXOFFICE_NODE_ID", "node-a"), lease]);
-    let b = BinaryServer::on(&storage, &[("BOXOFFICE_NODE_ID", "node-b"), lease]);
-    until_reachable(&b, "node-a", &a).await;
-    let show = a.client().create_show("Forwarded", &[("A", 4)]).await;
+    let one = BinaryServer::on(&storage, &[("BOXOFFICE_NODE_ID", "node-a"), lease]);
+    let two = BinaryServer::on(&storage, &[("BOXOFFICE_NODE_ID", "node-b"), lease]);
+    until_balanced(&one).await;
+    until_reachable(&two, "node-a", &one).await;
+    until_reachable(&one, "node-b", &two).await;
+    let show = one.client().create_show("Forwarded", &[("A", 4)]).await;
+    // a: the node that owns the show; b: the other.
+    let (a, b) = if owner_of(&one, &show).await == "node-a" {
+        (one, two)
+    } else {
+        (two, one)
+    };
     let on_b = b.client().guest().await;
     let on_a = a.as_user(&on_b.token());
     // The show's live events, asked of b, come from a.
@@ -941,6 +957,16 @@ async fn a_write_sent_to_another_node_is_answered_by_the_owner() {
         map,
         "b shows the owner's map"
     );
+    // b's show list follows the owner's counts within a few seconds.
+    let owners_count = a.client().show_summary(&show).await["available"].clone();
+    let started = Instant::now();
+    while b.client().show_summary(&show).await["available"] != owners_count {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "b's count never followed a's ({owners_count})"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     // The booking, the conflict, the hold, the checkout and the cancel;
     // the replay via b came from the key record every node shares.
     assert!(b.client().metric("boxoffice_cluster_forwarded_total").await >= 5.0);
@@ -1076,4 +1102,34 @@ async fn one_node_sweeps_the_expired_keys() {
     );
     a.stop();
     b.stop();
+}
+
+/// Waits (bounded) until two nodes hold 128 partitions each: after that,
+/// no partition moves unless a node stops.
+async fn until_balanced(node: &BinaryServer) {
+    let started = Instant::now();
+    loop {
+        let cluster = assert_json(&node.client().admin().get("/v1/cluster").await, 200);
+        let mut held = BTreeMap::new();
+        for partition in cluster["partitions"].as_array().unwrap() {
+            *held
+                .entry(partition["owner"].as_str().unwrap_or("none").to_string())
+                .or_insert(0) += 1;
+        }
+        if held.len() == 2 && held.values().all(|count| *count == 128) {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no even share: {held:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The node id owning `show`'s partition, as `node` sees it.
+async fn owner_of(node: &BinaryServer, show: &str) -> String {
+    let path = format!("/v1/cluster?show_id={show}");
+    let answer = assert_json(&node.client().admin().get(&path).await, 200);
+    answer["owner"].as_str().expect("an owner").to_string()
 }
