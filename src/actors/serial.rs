@@ -34,7 +34,6 @@ use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use std::collections::VecDeque;
 use std::hash::Hash;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
@@ -87,16 +86,6 @@ impl<R> Done<R> {
             reply,
         }
     }
-}
-
-/// Raised when this node takes partitions over: a record an actor kept
-/// may since have been changed by the node that owned its show, so every
-/// actor reads its record again with its next request.
-static RECORDS_GENERATION: AtomicU64 = AtomicU64::new(0);
-
-/// Every actor's kept record is to be read again before it is used.
-pub fn records_may_be_stale() {
-    RECORDS_GENERATION.fetch_add(1, Ordering::SeqCst);
 }
 
 /// What the actors of one kind share: their registry, how their keyed
@@ -169,8 +158,6 @@ pub struct SerialActor<O: Owner> {
     /// The record was read from the store (with the first request, at the
     /// same time as its key is looked up).
     record_read: bool,
-    /// `RECORDS_GENERATION` when the record was read.
-    read_generation: u64,
     ledger: IdempotencyLedger,
     depth: Depth,
     last_used: Instant,
@@ -192,7 +179,6 @@ impl<O: Owner> SerialActor<O> {
             id,
             record: None,
             record_read: false,
-            read_generation: RECORDS_GENERATION.load(Ordering::SeqCst),
             ledger: IdempotencyLedger::default(),
             depth,
             last_used: Instant::now(),
@@ -204,10 +190,8 @@ impl<O: Owner> SerialActor<O> {
 
     fn start(&mut self, msg: OpMsg<O::Op>, ctx: &mut Context<Self>) {
         self.depth.taken();
-        let generation = RECORDS_GENERATION.load(Ordering::SeqCst);
-        if generation != self.read_generation || self.kind.read_every_time {
+        if self.kind.read_every_time {
             self.record_read = false;
-            self.read_generation = generation;
         }
         let admission = O::request(&msg.op).map(|req| self.kind.keys.admit(req));
         let reading = (!self.record_read).then(|| O::load(&self.kind.ctx, self.id));

@@ -5,7 +5,9 @@
 //!   loaded again from the store, into a unit that writes under the new
 //!   epoch, before the store writes under it (`PartitionEvent::Gained`
 //!   waits for `loaded`). The old unit, if any, stops: its state may be
-//!   stale, since another node wrote meanwhile.
+//!   stale, since another node wrote meanwhile. (Cart and booking actors
+//!   need nothing here: on a shared store they read their record with
+//!   every request.)
 //! - A partition lost: nothing to do here. Its units keep the epoch they
 //!   were loaded at, so each of their writes is refused (503) by the
 //!   store's fence; a takeover later replaces them.
@@ -49,9 +51,6 @@ pub(super) fn start(core: &Arc<Core>, mut events: UnboundedReceiver<PartitionEve
                     match event {
                         Some(PartitionEvent::Gained { partitions, loaded }) => {
                             if reload(&core, &partitions.into_iter().collect()).await {
-                                // Carts and bookings this node kept may
-                                // have changed on the former owner.
-                                crate::actors::serial::records_may_be_stale();
                                 let _ = loaded.send(());
                             }
                         }

@@ -70,8 +70,6 @@ pub struct Leases {
     held: RwLock<BTreeMap<i32, i64>>,
     /// Write sets refused by the fence since start.
     pub fenced: AtomicU64,
-    /// Partitions claimed since start.
-    pub takeovers: AtomicU64,
     stopping: AtomicBool,
     /// Where gains and losses go once the engine listens
     /// (`PgStore::take_partition_events`); until then, partitions are
@@ -93,7 +91,6 @@ impl Leases {
             lease_ms: lease_ms.max(30),
             held: RwLock::new(BTreeMap::new()),
             fenced: AtomicU64::new(0),
-            takeovers: AtomicU64::new(0),
             stopping: AtomicBool::new(false),
             events,
             listening: AtomicBool::new(false),
@@ -237,9 +234,6 @@ pub async fn claim(pool: &Pool, leases: &Leases, live: i64) -> Result<Vec<(i32, 
         .map(|row| (row.get(0), row.get(1)))
         .collect();
     if !claimed.is_empty() {
-        leases
-            .takeovers
-            .fetch_add(claimed.len() as u64, Ordering::Relaxed);
         crate::metrics::TAKEOVERS.inc_by(claimed.len() as u64);
         tracing::info!(node = %leases.node, partitions = claimed.len(), "claimed partitions");
     }
