@@ -133,6 +133,13 @@ impl Engine {
         self.inner.core.shows.get(id)
     }
 
+    /// The show a path names (`find_show`), or the reply: 404 for an id
+    /// that names no show, 5xx for a failed look-up.
+    pub async fn show_named(&self, text: &str) -> Result<Arc<ShowUnit>, Reply> {
+        let id = ShowId::parse(text).ok_or_else(|| not_found("show"))?;
+        self.find_show(id).await?.ok_or_else(|| not_found("show"))
+    }
+
     /// `show`, also looking in the store for a show created on another
     /// node (`Shows::find`); `Err` is the reply for a failed look-up.
     pub async fn find_show(&self, id: ShowId) -> Result<Option<Arc<ShowUnit>>, Reply> {

@@ -294,25 +294,19 @@ pub(super) async fn get_show(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> HttpResponse {
-    let unit = match ShowId::parse(&path) {
-        Some(id) => match state.engine.find_show(id).await {
-            Ok(unit) => unit,
-            Err(reply) => return respond(reply),
-        },
-        None => None,
+    let unit = match state.engine.show_named(&path).await {
+        Ok(unit) => unit,
+        Err(reply) => return respond(reply),
     };
-    match unit {
+    if !unit.lease_is_current() {
         // Another node serves the show: its map here is a copy that does
         // not follow the changes; the owner's is asked for.
-        Some(unit) if !unit.lease_is_current() => {
-            let asked = crate::replies::not_owner(unit.id());
-            respond(super::forward::or_forward(&state, &req, Bytes::new(), asked).await)
-        }
-        Some(unit) => HttpResponse::Ok()
-            .content_type("application/json")
-            .streaming(seat_map_body(unit.map().clone())),
-        None => respond(not_found("show")),
+        let asked = crate::replies::not_owner(unit.id());
+        return respond(super::forward::or_forward(&state, &req, Bytes::new(), asked).await);
     }
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .streaming(seat_map_body(unit.map().clone()))
 }
 
 /// A one-shot booking.

@@ -7,8 +7,6 @@
 
 use super::respond::respond;
 use super::state::AppState;
-use crate::domain::ShowId;
-use crate::replies::not_found;
 use crate::wire::SeatEventOut;
 use actix_web::{web, HttpResponse};
 use bytes::Bytes;
@@ -50,15 +48,9 @@ pub async fn events(
     req: actix_web::HttpRequest,
     path: web::Path<String>,
 ) -> HttpResponse {
-    let unit = match ShowId::parse(&path) {
-        Some(id) => match state.engine.find_show(id).await {
-            Ok(unit) => unit,
-            Err(reply) => return respond(reply),
-        },
-        None => None,
-    };
-    let Some(unit) = unit else {
-        return respond(not_found("show"));
+    let unit = match state.engine.show_named(&path).await {
+        Ok(unit) => unit,
+        Err(reply) => return respond(reply),
     };
     if !unit.lease_is_current() {
         // Another node serves the show: its events come from there.

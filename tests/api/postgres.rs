@@ -806,19 +806,7 @@ async fn the_cluster_view_lists_the_node_and_its_leases() {
 )]
 async fn a_node_takes_over_the_partitions_of_a_dead_one() {
     let storage = StoreKind::Postgres.storage();
-    let lease = ("BOXOFFICE_LEASE_MS", "600");
-    let one = BinaryServer::on(&storage, &[("BOXOFFICE_NODE_ID", "node-a"), lease]);
-    let two = BinaryServer::on(&storage, &[("BOXOFFICE_NODE_ID", "node-b"), lease]);
-    until_balanced(&one).await;
-    until_reachable(&two, "node-a", &one).await;
-    until_reachable(&one, "node-b", &two).await;
-    let show = one.client().create_show("Takeover", &[("A", 3)]).await;
-    // a: the node that owns the show; b: the other.
-    let (a, b, b_id) = if owner_of(&one, &show).await == "node-a" {
-        (one, two, "node-b")
-    } else {
-        (two, one, "node-a")
-    };
+    let TwoNodes { a, b, b_id, show } = two_nodes(&storage, &[("A", 3)]).await;
     // b loads the show too (not its partition: the map comes from a),
     // with its state before a sells A1: stale once a does.
     let before = b.client().seat_map(&show).await;
@@ -897,19 +885,7 @@ async fn a_node_takes_over_the_partitions_of_a_dead_one() {
 )]
 async fn a_write_sent_to_another_node_is_answered_by_the_owner() {
     let storage = StoreKind::Postgres.storage();
-    let lease = ("BOXOFFICE_LEASE_MS", "600");
-    let one = BinaryServer::on(&storage, &[("BOXOFFICE_NODE_ID", "node-a"), lease]);
-    let two = BinaryServer::on(&storage, &[("BOXOFFICE_NODE_ID", "node-b"), lease]);
-    until_balanced(&one).await;
-    until_reachable(&two, "node-a", &one).await;
-    until_reachable(&one, "node-b", &two).await;
-    let show = one.client().create_show("Forwarded", &[("A", 4)]).await;
-    // a: the node that owns the show; b: the other.
-    let (a, b) = if owner_of(&one, &show).await == "node-a" {
-        (one, two)
-    } else {
-        (two, one)
-    };
+    let TwoNodes { a, b, show, .. } = two_nodes(&storage, &[("A", 4)]).await;
     let on_b = b.client().guest().await;
     let on_a = a.as_user(&on_b.token());
     // The show's live events, asked of b, come from a.
@@ -1132,4 +1108,41 @@ async fn owner_of(node: &BinaryServer, show: &str) -> String {
     let path = format!("/v1/cluster?show_id={show}");
     let answer = assert_json(&node.client().admin().get(&path).await, 200);
     answer["owner"].as_str().expect("an owner").to_string()
+}
+
+/// Two nodes on one database with an even share each, and a show: `a`
+/// owns its partition, `b` does not.
+struct TwoNodes {
+    a: BinaryServer,
+    b: BinaryServer,
+    /// `b`'s node id.
+    b_id: &'static str,
+    show: String,
+}
+
+/// Starts two nodes (`lease_ms` 600), waits until each holds 128
+/// partitions and knows the other's address, and creates a show of `rows`.
+async fn two_nodes(storage: &Storage, rows: &[(&str, u32)]) -> TwoNodes {
+    let lease = ("BOXOFFICE_LEASE_MS", "600");
+    let one = BinaryServer::on(storage, &[("BOXOFFICE_NODE_ID", "node-a"), lease]);
+    let two = BinaryServer::on(storage, &[("BOXOFFICE_NODE_ID", "node-b"), lease]);
+    until_balanced(&one).await;
+    until_reachable(&two, "node-a", &one).await;
+    until_reachable(&one, "node-b", &two).await;
+    let show = one.client().create_show("Two nodes", rows).await;
+    if owner_of(&one, &show).await == "node-a" {
+        TwoNodes {
+            a: one,
+            b: two,
+            b_id: "node-b",
+            show,
+        }
+    } else {
+        TwoNodes {
+            a: two,
+            b: one,
+            b_id: "node-a",
+            show,
+        }
+    }
 }
