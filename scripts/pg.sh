@@ -5,6 +5,7 @@
 #
 #   scripts/pg.sh start DIR PORT   # initdb (durable: no --no-sync) and start; prints the URL
 #   scripts/pg.sh stop DIR         # immediate stop
+#   scripts/pg.sh restart DIR      # immediate stop (as a crash), then start again
 set -euo pipefail
 BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 [ -x "$BIN/initdb" ] || { echo "PostgreSQL is missing: apt-get install -y postgresql" >&2; exit 1; }
@@ -23,5 +24,9 @@ case "$1" in
   stop)
     as_owner "$BIN/pg_ctl" -D "$2/data" -m immediate stop > /dev/null 2>&1 || true
     ;;
-  *) echo "usage: $0 start DIR PORT | stop DIR" >&2; exit 2 ;;
+  restart)
+    # pg_ctl restart reuses the options of the last start (postmaster.opts).
+    as_owner "$BIN/pg_ctl" -D "$2/data" -l "$2/server.log" -m immediate -w restart > /dev/null
+    ;;
+  *) echo "usage: $0 start DIR PORT | stop DIR | restart DIR" >&2; exit 2 ;;
 esac

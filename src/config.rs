@@ -37,6 +37,11 @@ pub struct Settings {
     /// PostgreSQL: how long a node owns a partition without renewing it;
     /// nodes renew every third of it.
     pub lease_ms: u64,
+    /// TEST ONLY, never in production: commit rounds skip the epoch check,
+    /// so a node that lost its partitions while paused or cut off still
+    /// writes for them. It exists so the cluster fault runs can show that
+    /// without the fence they find double bookings (scripts/cluster-faults.sh).
+    pub unsafe_no_fence: bool,
     /// Bearer token of the admin; unset means admin endpoints answer 403.
     pub admin_token: Option<String>,
     pub hold_ttl_secs: u64,
@@ -96,6 +101,7 @@ const KEYS: &[&str] = &[
     "node_id",
     "advertise",
     "lease_ms",
+    "unsafe_no_fence",
     "admin_token",
     "hold_ttl_secs",
     "idempotency_ttl_secs",
@@ -133,6 +139,7 @@ impl Default for Settings {
             node_id: None,
             advertise: None,
             lease_ms: PgOptions::default().lease_ms,
+            unsafe_no_fence: false,
             admin_token: None,
             hold_ttl_secs: 600,
             idempotency_ttl_secs: 86_400,
@@ -216,6 +223,7 @@ impl Settings {
                 .clone()
                 .unwrap_or_else(|| format!("http://{}", self.bind)),
             lease_ms: self.lease_ms,
+            fence: !self.unsafe_no_fence,
         }
     }
 

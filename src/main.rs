@@ -63,7 +63,7 @@ enum Command {
 
 #[derive(clap::Args)]
 struct SimulateArgs {
-    /// premiere, steady or hot-seat.
+    /// premiere, steady, hot-seat or churn.
     #[arg(long, value_enum, default_value = "premiere")]
     scenario: boxoffice::sim::workload::Scenario,
     /// Simulated users.
@@ -95,9 +95,36 @@ struct SimulateArgs {
     /// or with --server-cmd).
     #[arg(long)]
     crash_every: Option<f64>,
-    /// Drive a running server over HTTP instead of an in-process engine.
+    /// Drive running servers over HTTP instead of an in-process engine:
+    /// one URL, or the nodes of a cluster, comma-separated (each attempt
+    /// goes to the next node).
+    #[arg(long, alias = "targets", value_delimiter = ',')]
+    target: Vec<String>,
+    /// Start this many nodes on --database-url and inject --cluster-faults
+    /// into the node owning the show (CLUSTER.md's fault runs).
     #[arg(long)]
-    target: Option<String>,
+    cluster: Option<usize>,
+    /// The database of --cluster.
+    #[arg(long, env = "BOXOFFICE_DATABASE_URL")]
+    database_url: Option<String>,
+    /// lease_ms of the cluster's nodes.
+    #[arg(long, default_value_t = 2000)]
+    lease_ms: u64,
+    /// Faults injected in turn into a --cluster run: kill, pause,
+    /// db-restart (comma-separated).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    cluster_faults: Vec<boxoffice::sim::cluster::FaultKind>,
+    /// Seconds between faults (default: three leases).
+    #[arg(long)]
+    fault_every_secs: Option<f64>,
+    /// Shell command that restarts the database (for db-restart), e.g.
+    /// "scripts/pg.sh restart DIR".
+    #[arg(long)]
+    db_restart_cmd: Option<String>,
+    /// TEST ONLY: the nodes' commit rounds skip the epoch fence, so the
+    /// run shows what the fence prevents (expect violations).
+    #[arg(long)]
+    unsafe_no_fence: bool,
     /// Admin token of the target (to create the show).
     #[arg(long, env = "BOXOFFICE_ADMIN_TOKEN")]
     admin_token: Option<String>,
@@ -191,9 +218,49 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// The cluster a `--cluster N` run starts, if asked for.
+fn cluster_plan(
+    args: &SimulateArgs,
+) -> Result<Option<boxoffice::sim::cluster::ClusterPlan>, String> {
+    let Some(nodes) = args.cluster else {
+        if !args.cluster_faults.is_empty() || args.unsafe_no_fence {
+            return Err("--cluster-faults and --unsafe-no-fence need --cluster N".into());
+        }
+        return Ok(None);
+    };
+    if !args.target.is_empty() {
+        return Err("--cluster starts its own nodes: no --target".into());
+    }
+    let database_url = args
+        .database_url
+        .clone()
+        .ok_or("--cluster needs --database-url (or BOXOFFICE_DATABASE_URL)")?;
+    let lease_ms = args.lease_ms.max(300);
+    let fault_every = args
+        .fault_every_secs
+        .map(|s| std::time::Duration::from_secs_f64(s.max(0.1)))
+        .unwrap_or(std::time::Duration::from_millis(lease_ms * 3));
+    Ok(Some(boxoffice::sim::cluster::ClusterPlan {
+        nodes: nodes.clamp(1, 16),
+        database_url,
+        lease_ms,
+        faults: args.cluster_faults.clone(),
+        fault_every,
+        db_restart_cmd: args.db_restart_cmd.clone(),
+        unsafe_no_fence: args.unsafe_no_fence,
+    }))
+}
+
 fn simulate(args: SimulateArgs) -> std::process::ExitCode {
     use boxoffice::sim::{self, client::Faults, SimConfig};
     let rate = |r: f64| r.clamp(0.0, 1.0);
+    let cluster = match cluster_plan(&args) {
+        Ok(plan) => plan,
+        Err(error) => {
+            eprintln!("boxoffice simulate: {error}");
+            return std::process::ExitCode::from(2);
+        }
+    };
     let config = SimConfig {
         scenario: args.scenario,
         users: args.users.max(1),
@@ -210,7 +277,8 @@ fn simulate(args: SimulateArgs) -> std::process::ExitCode {
         crash_every: args
             .crash_every
             .map(|s| std::time::Duration::from_secs_f64(s.max(0.05))),
-        target: args.target,
+        targets: args.target,
+        cluster,
         admin_token: args.admin_token,
         server_cmd: args.server_cmd,
         hold_ttl_secs: args.hold_ttl_secs,

@@ -5,6 +5,8 @@ mod doc_parts;
 mod endpoints;
 mod extract;
 mod forward;
+/// The header of a request one node sent on to another (one hop).
+pub use forward::FORWARDED;
 pub mod openapi;
 mod rate_limit;
 mod respond;

@@ -40,7 +40,10 @@ pub struct Stats {
 
 /// What every client shares.
 pub struct Shared {
-    pub base: String,
+    /// The servers' base URLs: one, or every node of a cluster (each
+    /// attempt goes to the next, so a retry usually reaches another node).
+    pub bases: Vec<String>,
+    next_base: AtomicU64,
     pub http: reqwest::Client,
     pub history: Mutex<History>,
     pub latency_us: Mutex<Histogram<u64>>,
@@ -53,9 +56,11 @@ pub struct Shared {
 impl Shared {
     /// `users`: how many simulated users share the client; each may keep
     /// an idle connection, as each browser would.
-    pub fn new(base: String, faults: Faults, hold_ttl_ms: u64, users: usize) -> Arc<Shared> {
+    pub fn new(bases: Vec<String>, faults: Faults, hold_ttl_ms: u64, users: usize) -> Arc<Shared> {
+        assert!(!bases.is_empty(), "a server to send requests to");
         Arc::new(Shared {
-            base,
+            bases,
+            next_base: AtomicU64::new(0),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
                 .pool_max_idle_per_host(users.max(256))
@@ -71,6 +76,12 @@ impl Shared {
             faults,
             next_seq: AtomicU64::new(0),
         })
+    }
+
+    /// The base URL for the next attempt.
+    pub fn base(&self) -> &str {
+        let next = self.next_base.fetch_add(1, Ordering::Relaxed) as usize;
+        &self.bases[next % self.bases.len()]
     }
 
     fn record(&self, event: Event) {
@@ -101,7 +112,7 @@ impl Client {
             .http
             .request(
                 call.method.clone(),
-                format!("{}{}", self.shared.base, call.path),
+                format!("{}{}", self.shared.base(), call.path),
             )
             .bearer_auth(&self.token);
         if let Some(key) = key {
@@ -229,7 +240,7 @@ impl Client {
             let response = self
                 .shared
                 .http
-                .get(format!("{}{}", self.shared.base, path))
+                .get(format!("{}{}", self.shared.base(), path))
                 .bearer_auth(&self.token)
                 .send()
                 .await;

@@ -9,6 +9,7 @@
 
 pub mod checker;
 pub mod client;
+pub mod cluster;
 pub mod history;
 mod read_back;
 pub mod report;
@@ -43,6 +44,8 @@ enum Server {
     InProcess(Box<target::InProcess>),
     External(target::External),
     Remote,
+    /// Nodes on PostgreSQL; faults come from `cluster::inject`, not crashes.
+    Cluster(Arc<std::sync::Mutex<cluster::Cluster>>),
 }
 
 impl Server {
@@ -50,7 +53,7 @@ impl Server {
         match self {
             Server::InProcess(s) => s.crash_and_restart().map(|_| true),
             Server::External(s) => s.crash_and_restart().map(|_| true),
-            Server::Remote => Ok(false),
+            Server::Remote | Server::Cluster(_) => Ok(false),
         }
     }
 }
@@ -67,10 +70,10 @@ fn row_label(index: usize) -> String {
 
 /// Runs a simulation. Must run inside a tokio runtime.
 pub async fn run(config: SimConfig) -> std::io::Result<Outcome> {
-    let (base, admin, server) = start_server(&config).await?;
+    let (bases, admin, server) = start_server(&config).await?;
     let hold_ttl = Duration::from_secs(config.hold_ttl_secs);
     let shared = Shared::new(
-        base.clone(),
+        bases,
         config.faults,
         hold_ttl.as_millis() as u64,
         config.users,
@@ -95,16 +98,37 @@ pub async fn run(config: SimConfig) -> std::io::Result<Outcome> {
     for client in clients {
         tasks.spawn(workload::run_user(client, venue.clone(), plan));
     }
+    let faults = match (&server, &config.cluster) {
+        (Server::Cluster(nodes), Some(cluster_plan)) => Some(tokio::spawn(cluster::inject(
+            nodes.clone(),
+            cluster_plan.clone(),
+            venue.show.clone(),
+            plan.until,
+        ))),
+        _ => None,
+    };
     let server = Arc::new(std::sync::Mutex::new(server));
     let crashes = supervise(&mut tasks, &server, &shared, &progress, &config, started).await?;
     progress.finish_and_clear();
     let elapsed = started.elapsed();
+    let (fault_records, fenced) = match faults {
+        Some(task) => {
+            let (records, fenced) = task.await.map_err(std::io::Error::other)??;
+            (records, Some(fenced))
+        }
+        None => (Vec::new(), None),
+    };
 
     // Holds lapse within the TTL; the map shows it within a second.
     let final_state = read_back::final_state(&shared, &venue, &tokens).await;
     let history = shared.history.lock().expect("history").clone();
-    let violations = checker::check(&history, &final_state);
-    let summary = summarize(&shared, &history, &final_state, capacity, crashes, elapsed);
+    let mut violations = checker::check(&history, &final_state);
+    if let Some(plan) = &config.cluster {
+        violations.extend(cluster::late_takeovers(&fault_records, plan.lease_ms));
+    }
+    let mut summary = summarize(&shared, &history, &final_state, capacity, crashes, elapsed);
+    summary.faults = fault_records;
+    summary.fenced = fenced;
     if let Some(dir) = &config.report {
         report::write(
             dir,
@@ -125,28 +149,50 @@ pub async fn run(config: SimConfig) -> std::io::Result<Outcome> {
     })
 }
 
-/// The server the run drives: started here (in process, or by the given
-/// command), or one already running. Returns its base URL, the admin token
-/// to create the show with, and the handle to crash it by.
-async fn start_server(config: &SimConfig) -> std::io::Result<(String, Option<String>, Server)> {
+/// The server the run drives: started here (in process, by the given
+/// command, or a cluster of nodes), or servers already running. Returns
+/// their base URLs, the admin token to create the show with, and the handle
+/// to crash them by.
+async fn start_server(
+    config: &SimConfig,
+) -> std::io::Result<(Vec<String>, Option<String>, Server)> {
     let ttl_secs = config.hold_ttl_secs;
-    Ok(match (&config.target, &config.server_cmd) {
-        (Some(base), Some(cmd)) => {
+    if let Some(plan) = config.cluster.clone() {
+        let nodes = tokio::task::spawn_blocking(move || cluster::Cluster::start(&plan, ttl_secs))
+            .await
+            .map_err(std::io::Error::other)??;
+        return Ok((
+            nodes.bases(),
+            Some(target::SIM_ADMIN_TOKEN.to_string()),
+            Server::Cluster(Arc::new(std::sync::Mutex::new(nodes))),
+        ));
+    }
+    Ok(match (config.targets.as_slice(), &config.server_cmd) {
+        ([base], Some(cmd)) => {
             let server = target::External::start(cmd, base)?;
             (
-                base.clone(),
+                vec![base.clone()],
                 config.admin_token.clone(),
                 Server::External(server),
             )
         }
-        (Some(base), None) => (base.clone(), config.admin_token.clone(), Server::Remote),
-        (None, _) => {
+        ([_, _, ..], Some(_)) => {
+            return Err(std::io::Error::other(
+                "--server-cmd starts one server: give one --target",
+            ))
+        }
+        ([_, ..], None) => (
+            config.targets.clone(),
+            config.admin_token.clone(),
+            Server::Remote,
+        ),
+        ([], _) => {
             let server = tokio::task::spawn_blocking(move || target::InProcess::start(ttl_secs))
                 .await
                 .map_err(std::io::Error::other)??;
             let base = server.base.clone();
             (
-                base,
+                vec![base],
                 Some(target::SIM_ADMIN_TOKEN.to_string()),
                 Server::InProcess(Box::new(server)),
             )
@@ -175,7 +221,7 @@ async fn open_sessions(shared: &Arc<Shared>, config: &SimConfig) -> std::io::Res
 fn plan_for(config: &SimConfig, started: Instant, hold_ttl: Duration) -> Plan {
     Plan {
         scenario: config.scenario,
-        ramp: if config.scenario == Scenario::Steady {
+        ramp: if matches!(config.scenario, Scenario::Steady | Scenario::Churn) {
             Duration::from_millis(200)
         } else {
             config.duration
@@ -266,7 +312,7 @@ async fn new_session(shared: &Shared) -> std::io::Result<String> {
     for _ in 0..20 {
         if let Ok(response) = shared
             .http
-            .post(format!("{}/v1/sessions", shared.base))
+            .post(format!("{}/v1/sessions", shared.base()))
             .send()
             .await
         {
@@ -301,7 +347,7 @@ async fn create_venue(
     });
     let response = shared
         .http
-        .post(format!("{}/v1/shows", shared.base))
+        .post(format!("{}/v1/shows", shared.base()))
         .bearer_auth(admin)
         .header("Idempotency-Key", uuid::Uuid::new_v4().to_string())
         .json(&body)
@@ -368,5 +414,7 @@ fn summarize(
         elapsed_secs: elapsed.as_secs_f64(),
         seats_per_sec: seats_sold as f64 / elapsed.as_secs_f64().max(0.001),
         sold_out_secs,
+        faults: Vec::new(),
+        fenced: None,
     }
 }

@@ -3,6 +3,7 @@
 //! and a heat map of when each seat sold.
 
 use super::checker::{self, Violation};
+use super::cluster::FaultRecord;
 use super::history::{FinalState, History, Op};
 use super::run_config::SimConfig;
 use super::summary::Summary;
@@ -24,7 +25,7 @@ pub fn write(
     violations: &[Violation],
 ) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    let charts = Charts::draw(history, final_state, venue)?;
+    let charts = Charts::draw(history, final_state, venue, &summary.faults)?;
     let html = page_html(
         config,
         &verdict_html(history, violations),
@@ -42,10 +43,15 @@ struct Charts {
 }
 
 impl Charts {
-    fn draw(history: &History, final_state: &FinalState, venue: &Venue) -> std::io::Result<Charts> {
+    fn draw(
+        history: &History,
+        final_state: &FinalState,
+        venue: &Venue,
+        faults: &[FaultRecord],
+    ) -> std::io::Result<Charts> {
         let start = history.events.iter().map(|e| e.start_ms).min().unwrap_or(0);
-        let throughput =
-            throughput_svg(history, start).map_err(|e| std::io::Error::other(e.to_string()))?;
+        let throughput = throughput_svg(history, start, faults)
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
         let latency =
             latency_svg(history, start).map_err(|e| std::io::Error::other(e.to_string()))?;
         let heat = heat_svg(history, final_state, venue, start)
@@ -106,7 +112,7 @@ fn page_html(config: &SimConfig, verdict: &str, summary_rows: &str, charts: &Cha
 table{{border-collapse:collapse}}th,td{{padding:.25rem .75rem;border-bottom:1px solid #ddd;text-align:left}}\
 .ok{{color:#17693a;font-weight:600}}.bad{{color:#a4161a;font-weight:600}}pre{{white-space:pre-wrap}}</style></head>\
 <body><h1>Simulation: {scenario:?}</h1>\
-<p>{users} users, seed {seed}, {rows} rows x {seats} seats, faults {faults:?}, crash every {crash:?}.</p>\
+<p>{users} users, seed {seed}, {rows} rows x {seats} seats; {servers}; client faults: {faults}; {crash}.</p>\
 {verdict}<h2>Summary</h2><table>{rows_html}</table>\
 <h2>Throughput</h2>{throughput}<h2>Latency</h2>{latency}\
 <h2>When each seat sold</h2><p>Earlier sales are darker; grey seats did not sell.</p>{heat}\
@@ -116,13 +122,64 @@ table{{border-collapse:collapse}}th,td{{padding:.25rem .75rem;border-bottom:1px 
         seed = config.seed,
         rows = config.rows,
         seats = config.seats_per_row,
-        faults = config.faults,
-        crash = config.crash_every,
+        servers = escape(&servers_text(config)),
+        faults = client_faults_text(config),
+        crash = config.crash_every.map_or("no crashes".to_string(), |every| {
+            format!("engine crashed every {:.1} s", every.as_secs_f64())
+        }),
         rows_html = summary_rows,
         throughput = charts.throughput,
         latency = charts.latency,
         heat = charts.heat,
     )
+}
+
+/// What served the run, in words.
+fn servers_text(config: &SimConfig) -> String {
+    match (&config.cluster, config.targets.len()) {
+        (Some(plan), _) => {
+            let faults: Vec<&str> = plan.faults.iter().map(|f| f.name()).collect();
+            format!(
+                "{} nodes on PostgreSQL, lease {} ms, node faults: {}{}",
+                plan.nodes,
+                plan.lease_ms,
+                if faults.is_empty() {
+                    "none".to_string()
+                } else {
+                    faults.join(", ")
+                },
+                if plan.unsafe_no_fence {
+                    " (fence OFF: a test of the checker)"
+                } else {
+                    ""
+                }
+            )
+        }
+        (None, 0) => "an engine in the simulator's process (sled)".to_string(),
+        (None, 1) => format!("the server at {}", config.targets[0]),
+        (None, n) => format!("{n} servers"),
+    }
+}
+
+/// The client faults' rates, in words.
+fn client_faults_text(config: &SimConfig) -> String {
+    let f = &config.faults;
+    let rates = [
+        ("answers lost", f.lost_response),
+        ("requests sent twice", f.duplicate),
+        ("sent twice at once", f.concurrent_duplicate),
+        ("users too slow for their holds", f.slow_client),
+    ];
+    let named: Vec<String> = rates
+        .iter()
+        .filter(|(_, rate)| *rate > 0.0)
+        .map(|(name, rate)| format!("{name} {:.0}%", rate * 100.0))
+        .collect();
+    if named.is_empty() {
+        "none".to_string()
+    } else {
+        named.join(", ")
+    }
 }
 
 fn escape(text: &str) -> String {
@@ -165,7 +222,9 @@ fn bins(history: &History, start: u64, width: u64) -> Vec<(u32, u32)> {
     bins
 }
 
-fn throughput_svg(history: &History, start: u64) -> ChartResult {
+/// Requests and bookings per second over time; each injected fault is a
+/// shaded band from its start to its healing, labelled with its kind.
+fn throughput_svg(history: &History, start: u64, faults: &[FaultRecord]) -> ChartResult {
     let width = bin_ms(history, start);
     let per_sec = 1000.0 / width as f64;
     let secs = |i: usize| i as f64 * width as f64 / 1000.0;
@@ -185,6 +244,21 @@ fn throughput_svg(history: &History, start: u64) -> ChartResult {
             .x_desc("seconds")
             .y_desc("per second")
             .draw()?;
+        let at = |ms: u64| ms.saturating_sub(start) as f64 / 1000.0;
+        let band = RGBColor(255, 170, 0);
+        chart.draw_series(faults.iter().map(|f| {
+            Rectangle::new(
+                [(at(f.at_ms), 0.0), (at(f.healed_ms), top)],
+                band.mix(0.25).filled(),
+            )
+        }))?;
+        chart.draw_series(faults.iter().map(|f| {
+            Text::new(
+                f.kind.name(),
+                (at(f.at_ms), top * 0.97),
+                ("sans-serif", 13).into_font(),
+            )
+        }))?;
         chart
             .draw_series(LineSeries::new(
                 bins.iter()

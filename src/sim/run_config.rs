@@ -1,6 +1,7 @@
 //! What a simulation run is asked to do.
 
 use super::client::Faults;
+use super::cluster::ClusterPlan;
 use super::workload::Scenario;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -18,8 +19,11 @@ pub struct SimConfig {
     pub faults: Faults,
     /// Crash and restart the engine this often.
     pub crash_every: Option<Duration>,
-    /// A running server (`http://host:port`) instead of an in-process one.
-    pub target: Option<String>,
+    /// Running servers (`http://host:port`, one or the nodes of a
+    /// cluster) instead of an in-process one.
+    pub targets: Vec<String>,
+    /// Nodes this run starts on PostgreSQL, and the faults it injects.
+    pub cluster: Option<ClusterPlan>,
     pub admin_token: Option<String>,
     /// Command that starts the target server (so it can be killed with -9
     /// and restarted).
@@ -40,7 +44,8 @@ impl Default for SimConfig {
             duration: Duration::from_secs(5),
             faults: Faults::default(),
             crash_every: None,
-            target: None,
+            targets: Vec::new(),
+            cluster: None,
             admin_token: None,
             server_cmd: None,
             hold_ttl_secs: 600,

@@ -1,5 +1,7 @@
 //! The figures of a run, as printed at its end and shown in its report.
 
+use super::cluster::FaultRecord;
+
 #[derive(Clone, Debug, Default)]
 pub struct Summary {
     pub requests: u64,
@@ -20,6 +22,10 @@ pub struct Summary {
     pub seats_per_sec: f64,
     /// Seconds from the first request until the last seat was sold.
     pub sold_out_secs: Option<f64>,
+    /// Cluster runs: the faults injected, and the write sets the nodes'
+    /// fences refused.
+    pub faults: Vec<FaultRecord>,
+    pub fenced: Option<u64>,
 }
 
 impl Summary {
@@ -27,7 +33,7 @@ impl Summary {
         let sold_out = self
             .sold_out_secs
             .map_or("not sold out".to_string(), |s| format!("{s:.2} s"));
-        format!(
+        let mut table = format!(
             "\
 | metric | value |
 | --- | --- |
@@ -62,6 +68,13 @@ impl Summary {
             self.seats_per_sec,
             sold_out,
             self.elapsed_secs
-        )
+        );
+        if let Some(fenced) = self.fenced {
+            table.push_str(&format!("| writes refused by the fence | {fenced} |\n"));
+        }
+        for fault in &self.faults {
+            table.push_str(&format!("| {} |\n", fault.describe()));
+        }
+        table
     }
 }

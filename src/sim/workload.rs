@@ -15,6 +15,10 @@ pub enum Scenario {
     Steady,
     /// Everyone wants one seat.
     HotSeat,
+    /// The best seats wanted again and again until the run ends: book a
+    /// block near the centre (at once or through a cart), often cancel it,
+    /// come back. Contention that lasts, for runs with faults in the middle.
+    Churn,
 }
 
 /// The show under test, as the workload needs it.
@@ -52,9 +56,14 @@ pub async fn run_user(mut client: Client, venue: Venue, plan: Plan) {
             book(&mut client, &venue, vec![seat]).await;
         }
         Scenario::Premiere => premiere(&mut client, &venue, plan).await,
-        Scenario::Steady => {
+        Scenario::Steady | Scenario::Churn => {
+            let mut holding = None;
             while Instant::now() < plan.until {
-                steady_visit(&mut client, &venue, plan).await;
+                if plan.scenario == Scenario::Churn {
+                    churn_visit(&mut client, &venue, &mut holding).await;
+                } else {
+                    steady_visit(&mut client, &venue, plan).await;
+                }
                 let think = client.rng.gen_range(50..300);
                 tokio::time::sleep(Duration::from_millis(think)).await;
             }
@@ -306,5 +315,45 @@ async fn steady_visit(client: &mut Client, venue: &Venue, plan: Plan) {
         if let Some(booking) = booking {
             cancel(client, venue, &booking, &held).await;
         }
+    }
+}
+
+/// One visit of a churn user: gives back the booking it holds (if any),
+/// then wants a block near the centre again, booked at once or through a
+/// cart. Each user holds at most one booking, so the show never sells out
+/// for good and the contention lasts.
+async fn churn_visit(
+    client: &mut Client,
+    venue: &Venue,
+    holding: &mut Option<(String, Vec<String>)>,
+) {
+    if let Some((booking, seats)) = holding.take() {
+        cancel(client, venue, &booking, &seats).await;
+    }
+    let size = client.rng.gen_range(1..=3usize);
+    let free = seat_map(client, venue).await;
+    let Some(seats) = pick_block(client, venue, &free, size) else {
+        return;
+    };
+    let answer = if client.rng.gen_bool(0.5) {
+        book(client, venue, seats.clone()).await
+    } else {
+        let Some((cart, held)) = hold_all(client, venue, &seats).await else {
+            return;
+        };
+        if held.len() < seats.len() {
+            for seat in &held {
+                release(client, venue, &cart, seat).await;
+            }
+            return;
+        }
+        checkout(client, venue, &cart, &held).await
+    };
+    if status_of(&answer) == 201 {
+        let booking = answer
+            .as_ref()
+            .and_then(|a| a.json())
+            .and_then(|b| b["id"].as_str().map(String::from));
+        *holding = booking.map(|id| (id, seats));
     }
 }

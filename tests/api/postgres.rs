@@ -5,6 +5,7 @@
 //! both stores: `store_test!`.)
 
 use crate::helpers::*;
+use boxoffice::store::StoreError;
 use futures_util::future::join_all;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -665,15 +666,67 @@ async fn tokens_are_stored_only_as_hashes_in_postgres() {
     ignore = "PostgreSQL is not installed (apt-get install postgresql, or set PG_BIN)"
 )]
 async fn a_stale_owner_is_fenced_and_writes_nothing() {
+    let run = stale_owner_writes(true).await;
+    assert!(
+        matches!(run.stale, Err(StoreError::Unavailable(_))),
+        "the stale write was not refused: {:?}",
+        run.stale
+    );
+    assert!(run.fresh.is_ok(), "{:?}", run.fresh);
+    assert_eq!(run.stale_seats, 0, "the fenced seat was written");
+    assert_eq!(
+        run.keys,
+        ["fresh"],
+        "only the write that passed keeps its key"
+    );
+    assert!(run.fenced >= 1);
+    assert!(!run.holds_lost, "the fenced partition is still held");
+    assert!(run.holds_kept);
+}
+
+/// The same with the fence turned off (`unsafe_no_fence`, the setting the
+/// fault runs use to show they can fail): the stale owner writes the seat
+/// the new owner now decides about. So the fence, not the node's belief,
+/// is what refuses it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    postgres_missing,
+    ignore = "PostgreSQL is not installed (apt-get install postgresql, or set PG_BIN)"
+)]
+async fn without_the_fence_a_stale_owner_writes() {
+    let run = stale_owner_writes(false).await;
+    assert!(run.stale.is_ok(), "{:?}", run.stale);
+    assert!(run.fresh.is_ok(), "{:?}", run.fresh);
+    assert_eq!(run.stale_seats, 1, "the unfenced stale write is applied");
+    assert_eq!(run.keys, ["fresh", "stale"]);
+    assert_eq!(run.fenced, 0);
+}
+
+/// What a node that lost one of two partitions (to node b, behind its
+/// back) wrote when it submitted a write for each at once.
+struct StaleRun {
+    stale: Result<(), StoreError>,
+    fresh: Result<(), StoreError>,
+    /// Seat records of the lost partition's show in the database.
+    stale_seats: i64,
+    /// Keys in the database.
+    keys: Vec<String>,
+    fenced: u64,
+    holds_lost: bool,
+    holds_kept: bool,
+}
+
+async fn stale_owner_writes(fence: bool) -> StaleRun {
     use boxoffice::domain::{
         Fingerprint, IdempotencyKey, SeatState, ShowId, StoredBody, StoredReply, UserId,
     };
     use boxoffice::store::postgres::leases::partition_of;
-    use boxoffice::store::{KeyRecord, Mutation, PgOptions, PgStore, Store, StoreError, WriteSet};
+    use boxoffice::store::{KeyRecord, Mutation, PgOptions, PgStore, Store, WriteSet};
     let storage = StoreKind::Postgres.storage();
     let url = storage.database_url().expect("a database").to_string();
     let options = PgOptions {
         node_id: Some("node-a".into()),
+        fence,
         ..PgOptions::default()
     };
     let store = PgStore::connect(&url, options).await.expect("connects");
@@ -719,22 +772,15 @@ async fn a_stale_owner_is_fenced_and_writes_nothing() {
         }],
         fence: None,
     };
-    let (fenced, passed) = tokio::join!(
+    let (stale, fresh) = tokio::join!(
         store.submit(write(lost, "stale")),
         store.submit(write(kept, "fresh"))
     );
-    assert!(
-        matches!(fenced, Err(StoreError::Unavailable(_))),
-        "the stale write was not refused: {fenced:?}"
-    );
-    assert!(passed.is_ok(), "{passed:?}");
-
-    let seats: i64 = db
+    let stale_seats: i64 = db
         .query_one("SELECT count(*) FROM seats WHERE show_id = $1", &[&lost.0])
         .await
         .unwrap()
         .get(0);
-    assert_eq!(seats, 0, "the fenced seat was written");
     let keys: Vec<String> = db
         .query("SELECT key FROM idempotency_keys ORDER BY key", &[])
         .await
@@ -742,10 +788,15 @@ async fn a_stale_owner_is_fenced_and_writes_nothing() {
         .iter()
         .map(|row| row.get(0))
         .collect();
-    assert_eq!(keys, ["fresh"], "only the write that passed keeps its key");
-    assert!(store.leases().fenced.load(Ordering::Relaxed) >= 1);
-    assert_eq!(store.leases().epoch_of(partition_of(lost)), None);
-    assert!(store.leases().epoch_of(partition_of(kept)).is_some());
+    StaleRun {
+        stale: stale.map(|_| ()),
+        fresh: fresh.map(|_| ()),
+        stale_seats,
+        keys,
+        fenced: store.leases().fenced.load(Ordering::Relaxed),
+        holds_lost: store.leases().epoch_of(partition_of(lost)).is_some(),
+        holds_kept: store.leases().epoch_of(partition_of(kept)).is_some(),
+    }
 }
 
 /// `GET /v1/cluster` (admin): this node, its heartbeat, and the 256

@@ -15,7 +15,7 @@ pub struct Violation {
 }
 
 impl Violation {
-    pub(super) fn new(rule: &'static str, detail: String, events: Vec<usize>) -> Self {
+    pub(crate) fn new(rule: &'static str, detail: String, events: Vec<usize>) -> Self {
         Violation {
             rule,
             detail,

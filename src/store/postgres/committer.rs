@@ -196,8 +196,14 @@ impl Fence {
                 },
                 Err(leases::SpansPartitions) => (None, true),
             };
+            // Unfenced (a test setting): the node's own belief decides,
+            // and the database is not asked.
+            let of = if leases.fenced_writes() { of } else { None };
             fence.of.push(of);
             fence.refused.push(refused);
+        }
+        if !leases.fenced_writes() {
+            pairs.clear();
         }
         (fence.partitions, fence.epochs) = pairs.into_iter().unzip();
         fence

@@ -76,6 +76,8 @@ pub struct Leases {
     /// claimed only at start.
     events: mpsc::UnboundedSender<PartitionEvent>,
     pub(super) listening: AtomicBool,
+    /// Commit rounds skip the epoch check (`unsafe_no_fence`, tests only).
+    unfenced: AtomicBool,
 }
 
 impl Leases {
@@ -94,8 +96,20 @@ impl Leases {
             stopping: AtomicBool::new(false),
             events,
             listening: AtomicBool::new(false),
+            unfenced: AtomicBool::new(false),
         });
         (leases, receiver)
+    }
+
+    /// Turns the commit rounds' epoch check off (`unsafe_no_fence`: the
+    /// fault runs that must find a violation without it).
+    pub fn fence_off(&self) {
+        self.unfenced.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether commit rounds check epochs (always, but in those runs).
+    pub fn fenced_writes(&self) -> bool {
+        !self.unfenced.load(Ordering::SeqCst)
     }
 
     /// The URL other nodes reach this one at.

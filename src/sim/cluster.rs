@@ -1,0 +1,493 @@
+//! `boxoffice simulate --cluster N`: the crowd against N nodes on one
+//! PostgreSQL while the owner of the show is killed, paused or cut off and
+//! the database restarts (the fault table of CLUSTER.md).
+//!
+//! Why the simulator runs the nodes itself: a fault must hit the node that
+//! owns the show under test at that moment, and only the process that
+//! started the nodes can `kill -9`, `SIGSTOP` and restart them. The checker
+//! then judges the merged history of every node's answers and the final
+//! state read back through any node, as in a one-node run.
+
+use super::checker::Violation;
+use super::target::{wait_healthy, SIM_ADMIN_TOKEN};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A fault the simulator injects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum FaultKind {
+    /// `kill -9` of the show's owner; restarted (same node id) once the
+    /// show is served again, or after three leases.
+    Kill,
+    /// `SIGSTOP` of the show's owner for two leases, then `SIGCONT`.
+    Pause,
+    /// The database restarted (`--db-restart-cmd`, e.g. `pg_ctl -m
+    /// immediate restart`).
+    DbRestart,
+}
+
+impl FaultKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::Kill => "kill -9",
+            FaultKind::Pause => "pause",
+            FaultKind::DbRestart => "database restart",
+        }
+    }
+}
+
+/// What a cluster run is asked to do.
+#[derive(Clone, Debug)]
+pub struct ClusterPlan {
+    pub nodes: usize,
+    pub database_url: String,
+    pub lease_ms: u64,
+    /// Injected in turn, one every `fault_every`.
+    pub faults: Vec<FaultKind>,
+    pub fault_every: Duration,
+    /// Shell command that restarts the database (for `db-restart`).
+    pub db_restart_cmd: Option<String>,
+    /// Nodes run with `unsafe_no_fence` (the runs that must find a
+    /// violation).
+    pub unsafe_no_fence: bool,
+}
+
+/// One injected fault, as the report and the summary show it.
+#[derive(Clone, Debug)]
+pub struct FaultRecord {
+    pub kind: FaultKind,
+    /// The node it hit (the show's owner then; none for the database).
+    pub node: Option<String>,
+    /// When it began and when it was healed (wall clock, ms).
+    pub at_ms: u64,
+    pub healed_ms: u64,
+    /// From the fault's start until a node other than the one it hit
+    /// serves the show (for a database restart: until writes work again).
+    pub served_again_ms: Option<u64>,
+}
+
+impl FaultRecord {
+    /// One line: what, where, how long, when the show was served again.
+    pub fn describe(&self) -> String {
+        let served = self
+            .served_again_ms
+            .map_or("not served again".to_string(), |ms| {
+                format!("served again after {:.2} s", ms as f64 / 1000.0)
+            });
+        format!(
+            "fault: {}{} | lasted {:.2} s, {served}",
+            self.kind.name(),
+            self.node
+                .as_ref()
+                .map_or(String::new(), |n| format!(" of {n}")),
+            self.healed_ms.saturating_sub(self.at_ms) as f64 / 1000.0,
+        )
+    }
+}
+
+struct Node {
+    id: String,
+    bind: String,
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+/// N `boxoffice serve` processes on one database, on loopback.
+pub struct Cluster {
+    nodes: Vec<Node>,
+    exe: PathBuf,
+    env: Vec<(String, String)>,
+    database_url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    /// Starts the nodes (this same executable) and waits until each answers.
+    pub fn start(plan: &ClusterPlan, hold_ttl_secs: u64) -> std::io::Result<Cluster> {
+        let dir = tempfile::tempdir()?;
+        let exe = std::env::current_exe()?;
+        let mut env = vec![
+            ("BOXOFFICE_ADMIN_TOKEN", SIM_ADMIN_TOKEN.to_string()),
+            ("BOXOFFICE_LEASE_MS", plan.lease_ms.to_string()),
+            ("BOXOFFICE_HOLD_TTL_SECS", hold_ttl_secs.to_string()),
+            ("BOXOFFICE_USER_RATE_LIMIT", "0".to_string()),
+            ("BOXOFFICE_DEMO", "false".to_string()),
+        ];
+        if plan.unsafe_no_fence {
+            env.push(("BOXOFFICE_UNSAFE_NO_FENCE", "true".to_string()));
+        }
+        let mut cluster = Cluster {
+            nodes: Vec::new(),
+            exe,
+            env: env.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+            database_url: plan.database_url.clone(),
+            _dir: dir,
+        };
+        for i in 0..plan.nodes.max(1) {
+            let port = free_port()?;
+            cluster.nodes.push(Node {
+                id: format!("sim-node-{}", i + 1),
+                bind: format!("127.0.0.1:{port}"),
+                child: None,
+                log: cluster._dir.path().join(format!("node-{}.log", i + 1)),
+            });
+            cluster.launch(i)?;
+        }
+        Ok(cluster)
+    }
+
+    /// Each node's base URL, in node order.
+    pub fn bases(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .map(|n| format!("http://{}", n.bind))
+            .collect()
+    }
+
+    pub fn node_id(&self, index: usize) -> &str {
+        &self.nodes[index].id
+    }
+
+    /// The index of the node called `id`.
+    pub fn index_of(&self, id: &str) -> Option<usize> {
+        self.nodes.iter().position(|n| n.id == id)
+    }
+
+    fn launch(&mut self, index: usize) -> std::io::Result<()> {
+        let node = &self.nodes[index];
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&node.log)?;
+        let child = Command::new(&self.exe)
+            .args(["serve", "--database-url", &self.database_url])
+            .args(["--node-id", &node.id, "--bind", &node.bind, "--no-demo"])
+            .args(["--data-dir"])
+            .arg(self._dir.path().join(&node.id))
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()?;
+        let base = format!("http://{}", node.bind);
+        self.nodes[index].child = Some(child);
+        wait_healthy(&base, Duration::from_secs(60))
+    }
+
+    fn signal(&self, index: usize, signal: &str) -> std::io::Result<()> {
+        let Some(child) = &self.nodes[index].child else {
+            return Ok(());
+        };
+        let status = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(std::io::Error::other(format!("kill {signal} failed")))
+        }
+    }
+
+    /// `kill -9` of node `index`.
+    pub fn kill(&mut self, index: usize) -> std::io::Result<()> {
+        if let Some(mut child) = self.nodes[index].child.take() {
+            child.kill()?;
+            child.wait()?;
+        }
+        Ok(())
+    }
+
+    /// Starts node `index` again, with its id and address.
+    pub fn restart(&mut self, index: usize) -> std::io::Result<()> {
+        self.kill(index)?;
+        self.launch(index)
+    }
+
+    pub fn pause(&self, index: usize) -> std::io::Result<()> {
+        self.signal(index, "-STOP")
+    }
+
+    pub fn resume(&self, index: usize) -> std::io::Result<()> {
+        self.signal(index, "-CONT")
+    }
+
+    /// The last lines each node logged (for a failed run).
+    pub fn logs_tail(&self, lines: usize) -> String {
+        let mut out = String::new();
+        for node in &self.nodes {
+            let text = std::fs::read_to_string(&node.log).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(lines).collect();
+            out.push_str(&format!("--- {} ({})\n", node.id, node.log.display()));
+            for line in tail.into_iter().rev() {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        out
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for index in 0..self.nodes.len() {
+            // A paused node would ignore the TERM until resumed.
+            let _ = self.resume(index);
+            if let Some(mut child) = self.nodes[index].child.take() {
+                let _ = Command::new("kill")
+                    .args(["-TERM", &child.id().to_string()])
+                    .status();
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// The value of a counter in a Prometheus text page (0 if absent).
+pub fn counter(page: &str, name: &str) -> u64 {
+    page.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| {
+            let (metric, value) = line.rsplit_once(' ')?;
+            (metric == name || metric.starts_with(&format!("{name}{{")))
+                .then(|| value.parse::<f64>().ok())
+                .flatten()
+        })
+        .sum::<f64>() as u64
+}
+
+/// Injects `plan.faults` in turn, one every `plan.fault_every`, into the
+/// node that owns `show` at that moment, healing each before the next, and
+/// none that could not heal before `until` (the crowd's end). Returns what
+/// it did, and the write sets the nodes' fences refused (counted before a
+/// node is killed, and at the end).
+pub async fn inject(
+    cluster: std::sync::Arc<std::sync::Mutex<Cluster>>,
+    plan: ClusterPlan,
+    show: String,
+    until: std::time::Instant,
+) -> std::io::Result<(Vec<FaultRecord>, u64)> {
+    use std::time::Instant;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(1))
+        .build()
+        .map_err(std::io::Error::other)?;
+    let bases = cluster.lock().expect("cluster").bases();
+    let lease = Duration::from_millis(plan.lease_ms);
+    let mut records = Vec::new();
+    let mut fenced = 0;
+    let mut kinds = plan.faults.iter().copied().cycle();
+    if plan.faults.is_empty() {
+        return Ok((records, fenced_now(&http, &bases).await));
+    }
+    loop {
+        tokio::time::sleep(plan.fault_every).await;
+        let kind = kinds.next().expect("cycle");
+        let needs = match kind {
+            FaultKind::Kill => lease * 4,
+            FaultKind::Pause => lease * 3,
+            FaultKind::DbRestart => Duration::from_secs(5),
+        };
+        if Instant::now() + needs > until {
+            break;
+        }
+        let victim = match kind {
+            FaultKind::DbRestart => None,
+            FaultKind::Kill | FaultKind::Pause => {
+                let Some(owner) = owner_of(&http, &bases, &show).await else {
+                    tracing::warn!("the show has no owner now; fault skipped");
+                    continue;
+                };
+                let Some(index) = cluster.lock().expect("cluster").index_of(&owner) else {
+                    continue;
+                };
+                Some(index)
+            }
+        };
+        if kind == FaultKind::Kill {
+            fenced += fenced_of(&http, &bases[victim.expect("a victim")]).await;
+        }
+        let at_ms = crate::runtime::clock::now_ms();
+        let struck = Instant::now();
+        let probe = |http: &reqwest::Client| {
+            tokio::spawn(served_again(
+                http.clone(),
+                bases.clone(),
+                victim,
+                show.clone(),
+                struck,
+                lease * 10,
+            ))
+        };
+        // A node fault is probed from its start; the database's once the
+        // restart command returned (until then it may not have stopped).
+        let node_probe = victim.map(|_| probe(&http));
+        match (kind, victim) {
+            (FaultKind::DbRestart, _) => {
+                let command = plan
+                    .db_restart_cmd
+                    .clone()
+                    .ok_or_else(|| std::io::Error::other("db-restart needs --db-restart-cmd"))?;
+                blocking(move || {
+                    let status = Command::new("sh").arg("-c").arg(&command).status()?;
+                    if status.success() {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::other(format!("{command}: {status}")))
+                    }
+                })
+                .await?;
+            }
+            (FaultKind::Kill, Some(victim)) => {
+                let handle = cluster.clone();
+                blocking(move || handle.lock().expect("cluster").kill(victim)).await?;
+                // Long enough for another node to take the show over.
+                tokio::time::sleep(lease * 3).await;
+                let handle = cluster.clone();
+                blocking(move || handle.lock().expect("cluster").restart(victim)).await?;
+            }
+            (FaultKind::Pause, Some(victim)) => {
+                cluster.lock().expect("cluster").pause(victim)?;
+                tokio::time::sleep(lease * 2).await;
+                cluster.lock().expect("cluster").resume(victim)?;
+            }
+            _ => unreachable!("a node fault has a victim"),
+        }
+        let healed_ms = crate::runtime::clock::now_ms();
+        let served_again_ms = node_probe
+            .unwrap_or_else(|| probe(&http))
+            .await
+            .ok()
+            .flatten();
+        let node = victim.map(|i| cluster.lock().expect("cluster").node_id(i).to_string());
+        tracing::info!(fault = kind.name(), node = ?node, ?served_again_ms, "fault injected and healed");
+        records.push(FaultRecord {
+            kind,
+            node,
+            at_ms,
+            healed_ms,
+            served_again_ms,
+        });
+    }
+    Ok((records, fenced + fenced_now(&http, &bases).await))
+}
+
+/// Milliseconds from `struck` until the show is served again: a node
+/// other than `victim` answers its seat map itself (asked with
+/// `Boxoffice-Forwarded`, so a node that does not hold its lease answers
+/// 503 instead of asking the owner) and, for a database fault, a session
+/// can be created (a write). `None` if not within `limit`.
+async fn served_again(
+    http: reqwest::Client,
+    bases: Vec<String>,
+    victim: Option<usize>,
+    show: String,
+    struck: std::time::Instant,
+    limit: Duration,
+) -> Option<u64> {
+    let started = struck;
+    while started.elapsed() < limit {
+        for (index, base) in bases.iter().enumerate() {
+            if Some(index) == victim {
+                continue;
+            }
+            let map = http
+                .get(format!("{base}/v1/shows/{show}"))
+                .header(crate::http::FORWARDED, "1")
+                .send()
+                .await;
+            let serves = matches!(&map, Ok(answer) if answer.status().is_success());
+            let writes = victim.is_some()
+                || matches!(
+                    http.post(format!("{base}/v1/sessions")).send().await,
+                    Ok(answer) if answer.status().as_u16() == 201
+                );
+            if serves && writes {
+                return Some(started.elapsed().as_millis() as u64);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
+async fn blocking(
+    work: impl FnOnce() -> std::io::Result<()> + Send + 'static,
+) -> std::io::Result<()> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(std::io::Error::other)?
+}
+
+/// The node that owns `show` now, as any node that answers tells.
+async fn owner_of(http: &reqwest::Client, bases: &[String], show: &str) -> Option<String> {
+    for _ in 0..20 {
+        for base in bases {
+            let answer = http
+                .get(format!("{base}/v1/cluster?show_id={show}"))
+                .bearer_auth(SIM_ADMIN_TOKEN)
+                .send()
+                .await;
+            let Ok(answer) = answer else { continue };
+            let Ok(body) = answer.json::<serde_json::Value>().await else {
+                continue;
+            };
+            if let Some(owner) = body["owner"].as_str() {
+                return Some(owner.to_string());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
+}
+
+/// `boxoffice_cluster_fenced_total` of one node (0 if it does not answer).
+async fn fenced_of(http: &reqwest::Client, base: &str) -> u64 {
+    match http.get(format!("{base}/metrics")).send().await {
+        Ok(answer) => counter(
+            &answer.text().await.unwrap_or_default(),
+            "boxoffice_cluster_fenced_total",
+        ),
+        Err(_) => 0,
+    }
+}
+
+async fn fenced_now(http: &reqwest::Client, bases: &[String]) -> u64 {
+    let mut total = 0;
+    for base in bases {
+        total += fenced_of(http, base).await;
+    }
+    total
+}
+
+/// CLUSTER.md: after the owner is killed or paused, the show is served
+/// again within 3 x `lease_ms`; after a database restart, at all (within
+/// the probe's limit). Each fault that was not is a `takeover` violation.
+pub fn late_takeovers(records: &[FaultRecord], lease_ms: u64) -> Vec<Violation> {
+    records
+        .iter()
+        .filter(|r| match (r.kind, r.served_again_ms) {
+            (_, None) => true,
+            (FaultKind::Kill | FaultKind::Pause, Some(ms)) => ms > 3 * lease_ms,
+            (FaultKind::DbRestart, Some(_)) => false,
+        })
+        .map(|r| {
+            Violation::new(
+                "takeover",
+                match r.served_again_ms {
+                    Some(_) => format!(
+                        "{}: not within 3 x lease_ms ({} ms)",
+                        r.describe(),
+                        3 * lease_ms
+                    ),
+                    None => format!("{} (probed for 10 x lease_ms)", r.describe()),
+                },
+                Vec::new(),
+            )
+        })
+        .collect()
+}
