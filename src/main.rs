@@ -111,7 +111,8 @@ struct SimulateArgs {
     #[arg(long, default_value_t = 2000)]
     lease_ms: u64,
     /// Faults injected in turn into a --cluster run: kill, pause,
-    /// db-restart (comma-separated).
+    /// db-restart, cut (comma-separated; cut runs each node in a network
+    /// namespace of its own, as root).
     #[arg(long, value_enum, value_delimiter = ',')]
     cluster_faults: Vec<boxoffice::sim::cluster::FaultKind>,
     /// Seconds between faults (default: three leases).
@@ -314,6 +315,9 @@ fn simulate(args: SimulateArgs) -> std::process::ExitCode {
     );
     for violation in &outcome.violations {
         println!("{}", sim::checker::describe(&outcome.history, violation));
+    }
+    if let Some(logs) = &outcome.node_logs {
+        println!("the nodes' last log lines:\n{logs}");
     }
     std::process::ExitCode::FAILURE
 }

@@ -63,6 +63,10 @@ impl Shared {
             next_base: AtomicU64::new(0),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
+                // A node cut off the network drops the connection attempt:
+                // give up on it soon and try the next node, as a load
+                // balancer's health check would.
+                .connect_timeout(Duration::from_secs(1))
                 .pool_max_idle_per_host(users.max(256))
                 .build()
                 .expect("http client"),

@@ -9,6 +9,7 @@
 //! state read back through any node, as in a one-node run.
 
 use super::checker::Violation;
+use super::netns::{self, Network};
 use super::target::{wait_healthy, SIM_ADMIN_TOKEN};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -25,6 +26,10 @@ pub enum FaultKind {
     /// The database restarted (`--db-restart-cmd`, e.g. `pg_ctl -m
     /// immediate restart`).
     DbRestart,
+    /// The show's owner cut off the database and the other nodes for two
+    /// leases, its clients still reaching it (`sim::netns`), then healed.
+    /// Every node then runs in a network namespace of its own (root only).
+    Cut,
 }
 
 impl FaultKind {
@@ -33,6 +38,7 @@ impl FaultKind {
             FaultKind::Kill => "kill -9",
             FaultKind::Pause => "pause",
             FaultKind::DbRestart => "database restart",
+            FaultKind::Cut => "network cut",
         }
     }
 }
@@ -99,6 +105,9 @@ pub struct Cluster {
     exe: PathBuf,
     env: Vec<(String, String)>,
     database_url: String,
+    /// For runs with the cut fault: every node in a namespace of its own.
+    /// Dropped after the nodes are stopped (field order).
+    network: Option<Network>,
     _dir: tempfile::TempDir,
 }
 
@@ -117,18 +126,37 @@ impl Cluster {
         if plan.unsafe_no_fence {
             env.push(("BOXOFFICE_UNSAFE_NO_FENCE", "true".to_string()));
         }
+        let (network, database_url) = if plan.faults.contains(&FaultKind::Cut) {
+            let network = Network::create(plan.nodes.max(1))?;
+            let bad_url = || std::io::Error::other("--database-url is not a postgres:// URL");
+            let upstream = netns::host_port(&plan.database_url).ok_or_else(bad_url)?;
+            let relay = netns::relay_database(&network.database_addr(), upstream)?;
+            let url = netns::with_host(
+                &plan.database_url,
+                &format!("{}:{relay}", network.database_addr()),
+            )
+            .ok_or_else(bad_url)?;
+            (Some(network), url)
+        } else {
+            (None, plan.database_url.clone())
+        };
         let mut cluster = Cluster {
             nodes: Vec::new(),
             exe,
             env: env.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
-            database_url: plan.database_url.clone(),
+            database_url,
+            network,
             _dir: dir,
         };
         for i in 0..plan.nodes.max(1) {
-            let port = free_port()?;
+            let bind = match &cluster.network {
+                // Its own namespace: any port is free there.
+                Some(network) => format!("{}:8080", network.node_addr(i)),
+                None => format!("127.0.0.1:{}", free_port()?),
+            };
             cluster.nodes.push(Node {
                 id: format!("sim-node-{}", i + 1),
-                bind: format!("127.0.0.1:{port}"),
+                bind,
                 child: None,
                 log: cluster._dir.path().join(format!("node-{}.log", i + 1)),
             });
@@ -160,7 +188,17 @@ impl Cluster {
             .create(true)
             .append(true)
             .open(&node.log)?;
-        let child = Command::new(&self.exe)
+        let mut command = match &self.network {
+            Some(network) => {
+                let mut command = Command::new("ip");
+                command
+                    .args(["netns", "exec", &network.namespace(index)])
+                    .arg(&self.exe);
+                command
+            }
+            None => Command::new(&self.exe),
+        };
+        let child = command
             .args(["serve", "--database-url", &self.database_url])
             .args(["--node-id", &node.id, "--bind", &node.bind, "--no-demo"])
             .args(["--data-dir"])
@@ -211,6 +249,21 @@ impl Cluster {
         self.signal(index, "-CONT")
     }
 
+    /// Cuts node `index` off the network (runs with the cut fault only).
+    pub fn cut(&self, index: usize) -> std::io::Result<()> {
+        match &self.network {
+            Some(network) => network.cut(index),
+            None => Err(std::io::Error::other("no network namespaces in this run")),
+        }
+    }
+
+    pub fn heal(&self, index: usize) -> std::io::Result<()> {
+        match &self.network {
+            Some(network) => network.heal(index),
+            None => Ok(()),
+        }
+    }
+
     /// The last lines each node logged (for a failed run).
     pub fn logs_tail(&self, lines: usize) -> String {
         let mut out = String::new();
@@ -230,8 +283,10 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         for index in 0..self.nodes.len() {
-            // A paused node would ignore the TERM until resumed.
+            // A paused node would ignore the TERM until resumed, a cut one
+            // could not hand its partitions over.
             let _ = self.resume(index);
+            let _ = self.heal(index);
             if let Some(mut child) = self.nodes[index].child.take() {
                 let _ = Command::new("kill")
                     .args(["-TERM", &child.id().to_string()])
@@ -290,7 +345,7 @@ pub async fn inject(
         let kind = kinds.next().expect("cycle");
         let needs = match kind {
             FaultKind::Kill => lease * 4,
-            FaultKind::Pause => lease * 3,
+            FaultKind::Pause | FaultKind::Cut => lease * 3,
             FaultKind::DbRestart => Duration::from_secs(5),
         };
         if Instant::now() + needs > until {
@@ -298,7 +353,7 @@ pub async fn inject(
         }
         let victim = match kind {
             FaultKind::DbRestart => None,
-            FaultKind::Kill | FaultKind::Pause => {
+            FaultKind::Kill | FaultKind::Pause | FaultKind::Cut => {
                 let Some(owner) = owner_of(&http, &bases, &show).await else {
                     tracing::warn!("the show has no owner now; fault skipped");
                     continue;
@@ -355,6 +410,11 @@ pub async fn inject(
                 cluster.lock().expect("cluster").pause(victim)?;
                 tokio::time::sleep(lease * 2).await;
                 cluster.lock().expect("cluster").resume(victim)?;
+            }
+            (FaultKind::Cut, Some(victim)) => {
+                cluster.lock().expect("cluster").cut(victim)?;
+                tokio::time::sleep(lease * 2).await;
+                cluster.lock().expect("cluster").heal(victim)?;
             }
             _ => unreachable!("a node fault has a victim"),
         }
@@ -472,7 +532,7 @@ pub fn late_takeovers(records: &[FaultRecord], lease_ms: u64) -> Vec<Violation> 
         .iter()
         .filter(|r| match (r.kind, r.served_again_ms) {
             (_, None) => true,
-            (FaultKind::Kill | FaultKind::Pause, Some(ms)) => ms > 3 * lease_ms,
+            (FaultKind::Kill | FaultKind::Pause | FaultKind::Cut, Some(ms)) => ms > 3 * lease_ms,
             (FaultKind::DbRestart, Some(_)) => false,
         })
         .map(|r| {

@@ -11,6 +11,7 @@ pub mod checker;
 pub mod client;
 pub mod cluster;
 pub mod history;
+mod netns;
 mod read_back;
 pub mod report;
 mod run_config;
@@ -37,6 +38,8 @@ pub struct Outcome {
     pub final_state: FinalState,
     pub violations: Vec<checker::Violation>,
     pub summary: Summary,
+    /// Cluster runs with a violation: the last lines each node logged.
+    pub node_logs: Option<String>,
 }
 
 /// The server the run drives, kept so it can be crashed.
@@ -140,12 +143,19 @@ pub async fn run(config: SimConfig) -> std::io::Result<Outcome> {
             &violations,
         )?;
     }
+    let node_logs = match &*server.lock().expect("server") {
+        Server::Cluster(nodes) if !violations.is_empty() => {
+            Some(nodes.lock().expect("cluster").logs_tail(15))
+        }
+        _ => None,
+    };
     drop(server);
     Ok(Outcome {
         history,
         final_state,
         violations,
         summary,
+        node_logs,
     })
 }
 

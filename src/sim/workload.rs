@@ -318,17 +318,27 @@ async fn steady_visit(client: &mut Client, venue: &Venue, plan: Plan) {
     }
 }
 
-/// One visit of a churn user: gives back the booking it holds (if any),
-/// then wants a block near the centre again, booked at once or through a
-/// cart. Each user holds at most one booking, so the show never sells out
-/// for good and the contention lasts.
-async fn churn_visit(
-    client: &mut Client,
-    venue: &Venue,
-    holding: &mut Option<(String, Vec<String>)>,
-) {
-    if let Some((booking, seats)) = holding.take() {
-        cancel(client, venue, &booking, &seats).await;
+/// A churn user's booking: its id, its seats, and when the user gives it
+/// back.
+type Kept = (String, Vec<String>, Instant);
+
+/// One visit of a churn user: while it keeps a booking (two to six
+/// seconds), it only looks at the map; then it cancels it and wants a block
+/// near the centre again, booked at once or through a cart. Each user holds
+/// at most one booking, so the show never sells out for good and the
+/// contention lasts; bookings live long enough that a second buyer of the
+/// same seat would overlap the first (`checker::double_booking`).
+async fn churn_visit(client: &mut Client, venue: &Venue, holding: &mut Option<Kept>) {
+    match holding.take() {
+        Some(kept) if Instant::now() < kept.2 => {
+            seat_map(client, venue).await;
+            *holding = Some(kept);
+            return;
+        }
+        Some((booking, seats, _)) => {
+            cancel(client, venue, &booking, &seats).await;
+        }
+        None => {}
     }
     let size = client.rng.gen_range(1..=3usize);
     let free = seat_map(client, venue).await;
@@ -354,6 +364,7 @@ async fn churn_visit(
             .as_ref()
             .and_then(|a| a.json())
             .and_then(|b| b["id"].as_str().map(String::from));
-        *holding = booking.map(|id| (id, seats));
+        let keep = Duration::from_millis(client.rng.gen_range(2_000..6_000));
+        *holding = booking.map(|id| (id, seats, Instant::now() + keep));
     }
 }

@@ -2,7 +2,7 @@
 //! server acknowledged, the cancels clients tried.
 
 use crate::sim::history::{Answer, Event, History, Op};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 pub(super) fn body_str(answer: &Answer, field: &str) -> Option<String> {
     Some(answer.json()?.get(field)?.as_str()?.to_string())
@@ -49,6 +49,19 @@ pub(super) fn acked_bookings(history: &History) -> Vec<AckedBooking<'_>> {
         }
     }
     out
+}
+
+/// When each booking's first cancel was sent (ms): until then, a booking
+/// acknowledged earlier was certainly confirmed.
+pub(super) fn first_cancel_ms(history: &History) -> HashMap<String, u64> {
+    let mut first = HashMap::new();
+    for event in &history.events {
+        if let Op::Cancel { booking, .. } = &event.op {
+            let at = first.entry(booking.clone()).or_insert(event.start_ms);
+            *at = (*at).min(event.start_ms);
+        }
+    }
+    first
 }
 
 pub(super) fn cancels_attempted(history: &History) -> BTreeSet<String> {

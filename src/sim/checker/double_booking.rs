@@ -1,10 +1,16 @@
 //! Invariant 1, `double-booking`: no seat in two bookings. Looked for in
 //! the final state (confirmed bookings sharing a seat) and in the history
-//! (two acknowledged bookings of one seat, neither of which anyone tried to
-//! cancel): a booking lost from the read-back can hide a double booking
-//! that the history still shows.
+//! (two acknowledged bookings of one seat that were both confirmed at one
+//! time): a booking lost from the read-back, or cancelled later, can hide a
+//! double booking that the history still shows.
+//!
+//! A booking is certainly confirmed from the moment its 201 arrived until
+//! its first cancel was sent (or the end, if none was). Two bookings of a
+//! seat whose such spans overlap held the seat at the same time: one seat,
+//! two buyers. The spans are inside the true ones, so an overlap is never
+//! invented by the clients' timing.
 
-use super::answers::{acked_bookings, body_str, cancels_attempted, AckedBooking};
+use super::answers::{acked_bookings, body_str, first_cancel_ms, AckedBooking};
 use super::verdict::Violation;
 use crate::sim::history::{BookingObs, Event, FinalState, History};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -34,9 +40,9 @@ pub(super) fn no_seat_in_two_bookings(
             }
         }
     }
-    // In the history: two acknowledged bookings of one seat, neither of
-    // which anyone tried to cancel.
-    let cancelled = cancels_attempted(history);
+    // In the history: two acknowledged bookings of one seat, confirmed
+    // at one time.
+    let cancelled = first_cancel_ms(history);
     let acked = acked_bookings(history);
     let mut by_seat: HashMap<(String, String), Vec<&AckedBooking>> = HashMap::new();
     for booking in &acked {
@@ -47,21 +53,33 @@ pub(super) fn no_seat_in_two_bookings(
                 .push(booking);
         }
     }
-    for ((show, seat), bookings) in by_seat {
-        let live: BTreeMap<&String, &Event> = bookings
-            .iter()
-            .filter(|b| !cancelled.contains(&b.id))
-            .map(|b| (&b.id, b.event))
-            .collect();
-        if live.len() > 1 {
-            let ids: Vec<&String> = live.keys().copied().collect();
-            if !reported.contains(&(show.clone(), seat.clone())) {
-                found.push(Violation::new(
-                    "double-booking",
-                    format!("seat {seat} of show {show} was acknowledged to bookings {ids:?}"),
-                    live.values().map(|e| e.seq).collect(),
-                ));
+    // Only a booking's first acknowledgement counts (replays repeat it).
+    let span = |b: &AckedBooking| {
+        let until = cancelled.get(&b.id).copied().unwrap_or(u64::MAX);
+        (b.event.end_ms, until)
+    };
+    for ((show, seat), mut bookings) in by_seat {
+        bookings.sort_by_key(|b| (b.id.clone(), b.event.end_ms));
+        bookings.dedup_by(|a, b| a.id == b.id);
+        let mut both: BTreeMap<&String, &Event> = BTreeMap::new();
+        for (i, a) in bookings.iter().enumerate() {
+            for b in &bookings[i + 1..] {
+                let ((a_from, a_until), (b_from, b_until)) = (span(a), span(b));
+                if a_from.max(b_from) < a_until.min(b_until) {
+                    both.insert(&a.id, a.event);
+                    both.insert(&b.id, b.event);
+                }
             }
+        }
+        if both.len() > 1 && !reported.contains(&(show.clone(), seat.clone())) {
+            let ids: Vec<&String> = both.keys().copied().collect();
+            found.push(Violation::new(
+                "double-booking",
+                format!(
+                    "seat {seat} of show {show} was acknowledged to bookings {ids:?}, confirmed at the same time"
+                ),
+                both.values().map(|e| e.seq).collect(),
+            ));
         }
     }
     found
@@ -143,6 +161,32 @@ mod tests {
         );
         let violations = check(&h.into_history(TTL), &state);
         assert!(violations.is_empty(), "false positives: {violations:#?}");
+    }
+
+    #[test]
+    fn two_bookings_confirmed_at_once_are_reported_though_both_were_cancelled() {
+        // b-2 was acknowledged while b-1 held A1 (its cancel came later):
+        // both cancels hide it from the final state, not from the history.
+        let b1 = answer(201, booking_body("b-1", &["A1"], T + 10));
+        let b2 = answer(201, booking_body("b-2", &["A1"], T + 25));
+        let mut h = Hist::default();
+        h.book(0, "sim-0-1", &["A1"], (T, T + 20), b1);
+        h.book(1, "sim-1-1", &["A1"], (T + 5, T + 30), b2);
+        h.cancel(0, "b-1", &["A1"], (T + 40, T + 50));
+        h.cancel(1, "b-2", &["A1"], (T + 60, T + 70));
+        let state = final_state(
+            vec![
+                booking_obs("b-1", 0, &["A1"], false),
+                booking_obs("b-2", 1, &["A1"], false),
+            ],
+            vec![],
+            &[("A1", "available")],
+            T + 1_000,
+        );
+        let violations = check(&h.into_history(TTL), &state);
+        let doubles = only(&violations, "double-booking");
+        assert_eq!(doubles.len(), 1, "{violations:#?}");
+        assert_eq!(sorted(doubles[0].events.clone()), vec![0, 1]);
     }
 
     #[test]
