@@ -324,6 +324,7 @@ fn simulate(args: SimulateArgs) -> std::process::ExitCode {
 
 async fn serve(settings: Settings) -> std::io::Result<()> {
     let running = boxoffice::http::start(&settings).await?;
+    let stop_signal = stop_signals()?;
     // Tests and scripts read this line to learn the port (with --bind :0).
     println!("listening on http://{}", running.addr);
     std::io::stdout().flush()?;
@@ -336,7 +337,7 @@ async fn serve(settings: Settings) -> std::io::Result<()> {
     let handle = running.server.handle();
     let shutdown = running.shutdown_sender();
     actix_web::rt::spawn(async move {
-        wait_for_signal().await;
+        stop_signal.await;
         tracing::info!("shutting down: finishing in-flight requests");
         boxoffice::http::Running::stop(handle, &shutdown).await;
     });
@@ -347,11 +348,17 @@ async fn serve(settings: Settings) -> std::io::Result<()> {
     Ok(())
 }
 
-async fn wait_for_signal() {
+/// The signals that stop the server, listened to from the moment this
+/// returns (before the server says it listens: a SIGTERM right after that
+/// line must stop it gracefully, not kill it).
+fn stop_signals() -> std::io::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
+    let mut term = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+    })
 }
