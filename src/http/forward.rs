@@ -43,6 +43,7 @@ pub async fn or_forward(state: &AppState, req: &HttpRequest, body: Bytes, reply:
             crate::metrics::FORWARDED.inc();
             return answer;
         }
+        state.store.forget_owner(show);
     }
     reply
 }
@@ -63,10 +64,12 @@ pub async fn stream_from_owner(state: &AppState, req: &HttpRequest, show: ShowId
         Ok(response) if response.status().is_success() => response,
         Ok(response) => {
             tracing::warn!(status = %response.status(), %show, "the owner refused an event stream");
+            state.store.forget_owner(show);
             return not_here();
         }
         Err(error) => {
             tracing::warn!(%error, %show, "could not reach the owner for an event stream");
+            state.store.forget_owner(show);
             return not_here();
         }
     };

@@ -230,6 +230,10 @@ pub trait Store: Send + Sync + 'static {
         Box::pin(async { Ok(None) })
     }
 
+    /// Forgets what `owner_of` answered for `show` (the node it named
+    /// refused or could not be reached): the next call asks again.
+    fn forget_owner(&self, _show: ShowId) {}
+
     /// The URL other nodes reach this one at, once it is known (after the
     /// server has bound its port).
     fn advertise(&self, _url: &str) {}

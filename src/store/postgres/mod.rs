@@ -119,6 +119,50 @@ pub struct PgStore {
     leases: Arc<Leases>,
     /// Gains and losses of partitions, until the engine takes them.
     events: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<PartitionEvent>>>,
+    /// Who owns each partition, as last read (`owner_of`).
+    owners: Arc<OwnerCache>,
+}
+
+/// The owners of partitions as last read from the database, each kept for
+/// a sixth of a lease: a node forwarding thousands of requests a second
+/// asks the database once a second per partition, not once a request
+/// (`docs/SCALING.md`). Safe to be stale: a node that does not own the show
+/// refuses a forwarded request (503, not sent on), and the forwarder then
+/// forgets the entry and asks again (`Store::forget_owner`).
+struct OwnerCache {
+    keep: std::time::Duration,
+    entries: Vec<std::sync::RwLock<Option<(String, std::time::Instant)>>>,
+}
+
+impl OwnerCache {
+    fn new(lease_ms: u64) -> OwnerCache {
+        OwnerCache {
+            keep: std::time::Duration::from_millis(lease_ms / 6),
+            entries: (0..leases::PARTITIONS)
+                .map(|_| std::sync::RwLock::new(None))
+                .collect(),
+        }
+    }
+
+    fn get(&self, partition: i32) -> Option<String> {
+        let entry = self.entries.get(partition as usize)?.read().ok()?;
+        match &*entry {
+            Some((owner, at)) if at.elapsed() < self.keep => Some(owner.clone()),
+            _ => None,
+        }
+    }
+
+    fn put(&self, partition: i32, owner: String) {
+        if let Some(Ok(mut entry)) = self.entries.get(partition as usize).map(|e| e.write()) {
+            *entry = Some((owner, std::time::Instant::now()));
+        }
+    }
+
+    fn forget(&self, partition: i32) {
+        if let Some(Ok(mut entry)) = self.entries.get(partition as usize).map(|e| e.write()) {
+            *entry = None;
+        }
+    }
 }
 
 /// Readers per kind of batched read.
@@ -217,6 +261,7 @@ impl PgStore {
             pool,
             queue,
             watchdog,
+            owners: Arc::new(OwnerCache::new(leases.lease_ms)),
             leases,
             events: std::sync::Mutex::new(Some(events)),
         })
@@ -479,6 +524,10 @@ impl Store for PgStore {
 
     fn owner_of(&self, show: ShowId) -> StoreFuture<Option<String>> {
         let (pool, partition) = (self.pool.clone(), leases::partition_of(show));
+        if let Some(owner) = self.owners.get(partition) {
+            return Box::pin(async move { Ok(Some(owner)) });
+        }
+        let owners = self.owners.clone();
         self.spawn(async move {
             let client = pool.get().await.map_err(pool_error)?;
             let row = client
@@ -489,8 +538,17 @@ impl Store for PgStore {
                 )
                 .await
                 .map_err(db_error)?;
-            Ok(row.map(|row| row.get(0)))
+            let owner: Option<String> = row.map(|row| row.get(0));
+            // "Nobody" lasts only until a takeover: not kept.
+            if let Some(owner) = &owner {
+                owners.put(partition, owner.clone());
+            }
+            Ok(owner)
         })
+    }
+
+    fn forget_owner(&self, show: ShowId) {
+        self.owners.forget(leases::partition_of(show));
     }
 
     /// The node holding partition 0 sweeps: a lease every node already
