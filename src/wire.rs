@@ -77,6 +77,8 @@ pub enum Code {
     RateLimited,
     Internal,
     Overloaded,
+    /// A known path asked with a method it does not answer (405, `Allow`).
+    MethodNotAllowed,
 }
 
 impl Code {
@@ -97,6 +99,7 @@ impl Code {
             Code::RateLimited => 429,
             Code::Internal => 500,
             Code::Overloaded => 503,
+            Code::MethodNotAllowed => 405,
         }
     }
 
@@ -119,6 +122,7 @@ impl Code {
             Code::RateLimited => "rate-limited",
             Code::Internal => "internal",
             Code::Overloaded => "overloaded",
+            Code::MethodNotAllowed => "method-not-allowed",
         }
     }
 
@@ -141,6 +145,7 @@ impl Code {
             Code::RateLimited => "Rate limited",
             Code::Internal => "Internal error",
             Code::Overloaded => "Overloaded",
+            Code::MethodNotAllowed => "Method not allowed",
         }
     }
 }

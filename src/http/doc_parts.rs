@@ -79,11 +79,12 @@ fn example_detail(code: Code) -> &'static str {
         Code::RateLimited => "too many requests from this user",
         Code::Internal => "internal error",
         Code::Overloaded => "the server is busy; retry later",
+        Code::MethodNotAllowed => "PUT is not supported on /v1/shows; Allow: GET, HEAD, POST",
     }
 }
 
 /// Every code a client may see.
-pub const CODES: [Code; 17] = [
+pub const CODES: [Code; 18] = [
     Code::InvalidRequest,
     Code::IdempotencyKeyMissing,
     Code::IdempotencyKeyInvalid,
@@ -101,6 +102,7 @@ pub const CODES: [Code; 17] = [
     Code::RateLimited,
     Code::Internal,
     Code::Overloaded,
+    Code::MethodNotAllowed,
 ];
 
 /// The body the engine sends for `code` (with an example detail).

@@ -12,7 +12,9 @@ use actix_web::{web, HttpRequest, Route};
 pub struct Endpoint {
     pub path: &'static str,
     pub routes: Vec<(Method, Route)>,
-    /// In the OpenAPI document (the booking page's files are not API).
+    /// In the OpenAPI document (the booking page's files are not API); read
+    /// by the test that holds the document to this table.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub documented: bool,
 }
 
@@ -41,6 +43,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         page_file("/index.html", web::get().to(routes::page_index)),
         page_file("/app.js", web::get().to(routes::page_script)),
         page_file("/style.css", web::get().to(routes::page_style)),
+        page_file("/favicon.ico", web::get().to(routes::page_icon)),
         endpoint("/healthz", vec![(M::GET, web::get().to(routes::healthz))]),
         endpoint("/metrics", vec![(M::GET, web::get().to(routes::metrics))]),
         endpoint(
@@ -111,24 +114,53 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     for Endpoint {
         path,
         routes,
-        documented,
+        documented: _,
     } in endpoints()
     {
         let mut resource = web::resource(path);
-        for (_, route) in routes {
+        let mut allowed: Vec<&str> = Vec::new();
+        for (method, route) in routes {
+            if method == Method::GET {
+                // HEAD is answered as GET without its body (`http::head_as_get`).
+                allowed.push("HEAD");
+            }
+            allowed.push(method_name(&method));
             resource = resource.route(route);
         }
-        if documented {
-            // API.md lists every problem code a client may see; an
-            // unsupported method is an invalid request there (400).
-            resource = resource.default_service(web::to(|req: HttpRequest| async move {
-                respond(wire::problem(
-                    Code::InvalidRequest,
-                    &format!("{} is not supported on {}", req.method(), req.path()),
-                ))
-            }));
-        }
+        allowed.sort_unstable();
+        let allow = allowed.join(", ");
+        // A known path asked with another method: 405 with `Allow`.
+        resource = resource.default_service(web::to(move |req: HttpRequest| {
+            let allow = allow.clone();
+            async move {
+                let mut response = respond(wire::problem(
+                    Code::MethodNotAllowed,
+                    &format!(
+                        "{} is not supported on {}; Allow: {allow}",
+                        req.method(),
+                        req.path()
+                    ),
+                ));
+                if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&allow) {
+                    response
+                        .headers_mut()
+                        .insert(actix_web::http::header::ALLOW, value);
+                }
+                response
+            }
+        }));
         cfg.service(resource);
+    }
+}
+
+fn method_name(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::DELETE => "DELETE",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        _ => "OPTIONS",
     }
 }
 

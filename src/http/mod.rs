@@ -103,6 +103,64 @@ fn app_state(
     }
 }
 
+/// `HEAD` wherever `GET` works (API.md v1.1): the request is served as a
+/// `GET` and its answer sent without the body (its headers, status and
+/// `Content-Length` kept; an event stream ends at once).
+fn head_as_get<S>(
+    mut req: ServiceRequest,
+    srv: &S,
+) -> impl Future<Output = Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error>>
+where
+    S: Service<
+        ServiceRequest,
+        Response = ServiceResponse<actix_web::body::BoxBody>,
+        Error = actix_web::Error,
+    >,
+{
+    let head = req.method() == Method::HEAD;
+    if head {
+        req.head_mut().method = Method::GET;
+    }
+    let fut = srv.call(req);
+    async move {
+        let res = fut.await?;
+        if !head {
+            return Ok(res);
+        }
+        Ok(res.map_body(|_, body| {
+            use actix_web::body::{BodySize, MessageBody};
+            let length = match body.size() {
+                BodySize::Sized(n) => Some(n),
+                _ => None,
+            };
+            drop(body);
+            match length {
+                Some(n) => actix_web::body::BoxBody::new(HeadBody(n)),
+                None => actix_web::body::BoxBody::new(()),
+            }
+        }))
+    }
+}
+
+/// The body of a `HEAD` answer: no bytes, but the size of the `GET`
+/// answer's, for its `Content-Length`.
+struct HeadBody(u64);
+
+impl actix_web::body::MessageBody for HeadBody {
+    type Error = std::convert::Infallible;
+
+    fn size(&self) -> actix_web::body::BodySize {
+        actix_web::body::BodySize::Sized(self.0)
+    }
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<bytes::Bytes, Self::Error>>> {
+        std::task::Poll::Ready(None)
+    }
+}
+
 /// Counts and times every request by method, route and status.
 fn observe<S, B>(
     req: ServiceRequest,
@@ -184,6 +242,7 @@ pub async fn start_with_store(
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .wrap_fn(head_as_get)
             .wrap_fn(observe)
             .configure(endpoints::configure)
             .default_service(web::to(|| async {

@@ -70,6 +70,7 @@ fn answer(result: Result<Reply, Reply>) -> HttpResponse {
 const PAGE_HTML: &str = include_str!("../web/index.html");
 const PAGE_JS: &str = include_str!("../web/app.js");
 const PAGE_CSS: &str = include_str!("../web/style.css");
+const PAGE_ICON: &str = include_str!("../web/favicon.svg");
 
 fn page(content_type: &str, body: &'static str) -> HttpResponse {
     HttpResponse::Ok()
@@ -89,6 +90,13 @@ pub(super) async fn page_script() -> HttpResponse {
 
 pub(super) async fn page_style() -> HttpResponse {
     page("text/css; charset=utf-8", PAGE_CSS)
+}
+
+/// The site's icon (browsers ask for `/favicon.ico` on every page; a 404
+/// there is a console error): a seat, as SVG, which browsers take whatever
+/// the name says.
+pub(super) async fn page_icon() -> HttpResponse {
+    page("image/svg+xml", PAGE_ICON)
 }
 
 #[utoipa::path(

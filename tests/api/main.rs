@@ -21,6 +21,7 @@ mod crash_matrix;
 mod durability;
 mod effect_with_key;
 mod holds_and_limits;
+mod http_hygiene;
 mod hung_store;
 mod idempotency;
 mod identity;

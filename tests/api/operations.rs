@@ -249,6 +249,9 @@ async fn every_error_carries_a_listed_problem_code() {
         ("idempotency-key-reused", 422),
         ("rate-limited", 429),
         ("overloaded", 503),
+        // API.md v1.1: a known path with another method answers 405 with
+        // `Allow`; it names no code, and this is the one sent.
+        ("method-not-allowed", 405),
     ]
     .into_iter()
     .collect();
