@@ -89,7 +89,17 @@ pub fn too_many_holds(max_holds_per_user: usize) -> Reply {
 }
 
 /// A cart's refusal of a change.
+/// The answer to a cart the domain refused; the conflicts among them (409)
+/// are counted here, once each, by their code.
 pub fn cart_error(error: CartError) -> Reply {
+    let conflict = match error {
+        CartError::Closed => Some("cart-closed"),
+        CartError::HoldExpired => Some("hold-expired"),
+        CartError::OtherShow | CartError::Empty | CartError::NoSuchItem => None,
+    };
+    if let Some(code) = conflict {
+        crate::metrics::CONFLICTS.with_label_values(&[code]).inc();
+    }
     match error {
         CartError::Closed => wire::problem(Code::CartClosed, "the cart is already checked out"),
         CartError::OtherShow => wire::problem(

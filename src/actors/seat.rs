@@ -178,10 +178,9 @@ impl SeatActor {
     fn decide(&mut self, msg: Prepare) {
         self.depth.taken();
         let now = now_ms().max(msg.now_ms);
+        // A refusal is counted once, with the code of the answer it makes
+        // (`boxoffice_conflicts_total`, by the operation), not per seat here.
         let decision = self.seat.prepare(msg.txn, msg.claim, now);
-        if matches!(decision, Decision::Refused(_)) {
-            crate::metrics::CONFLICTS.with_label_values(&["seat"]).inc();
-        }
         if msg.reply.send(decision).is_err() {
             // The coordinator is gone (it never drops a pending reply in
             // normal operation); do not keep the seat reserved for it.

@@ -31,12 +31,7 @@ pub fn booking_id(cart: CartId) -> BookingId {
 
 pub async fn run(core: Ctx, cart: Option<Cart>, req: KeyedRequest) -> Done<Cart> {
     let answer = |reply| async { Done::answer(core.answer(Op::Checkout, &req, reply).await) };
-    let hold_expired = || {
-        crate::metrics::CONFLICTS
-            .with_label_values(&["hold-expired"])
-            .inc();
-        replies::cart_error(CartError::HoldExpired)
-    };
+    let hold_expired = || replies::cart_error(CartError::HoldExpired);
     let Some(mut cart) = owned(cart, req.user) else {
         return answer(not_found("cart")).await;
     };

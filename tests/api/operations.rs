@@ -373,3 +373,49 @@ async fn there_is_no_cluster_on_sled() {
         .await
         .assert_problem(404, "not-found");
 }
+
+/// One 409 is one count in `boxoffice_conflicts_total`, under the code the
+/// client got: a refused booking counts once as `seat-unavailable` (not a
+/// second time per seat), a checkout of a checked-out cart as
+/// `cart-closed`. In a server process of its own: the counters are global.
+#[test]
+fn each_conflict_counts_once_under_its_code() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let storage = StoreKind::Sled.storage();
+    let server = BinaryServer::on(&storage, &[]);
+    runtime.block_on(async {
+        let client = Client::new(&server.base);
+        let show = client.create_show("Conflicts", &[("A", 4)]).await;
+        let (first, second) = (client.guest().await, client.guest().await);
+        assert_eq!(
+            first.book(&new_key(), &show, &["A1", "A2"]).await.status,
+            201
+        );
+        second
+            .book(&new_key(), &show, &["A1", "A2"])
+            .await
+            .assert_problem(409, "seat-unavailable");
+        let cart = second.new_cart().await;
+        let held = second.hold(&cart, &new_key(), &show, "A3").await;
+        assert_eq!(held.status, 201, "{}", held.text);
+        let done = second.checkout(&cart, &new_key()).await;
+        assert_eq!(done.status, 201, "{}", done.text);
+        second
+            .checkout(&cart, &new_key())
+            .await
+            .assert_problem(409, "cart-closed");
+
+        let metrics = client.get("/metrics").await.text;
+        let count = |code: &str| {
+            let series = format!("boxoffice_conflicts_total{{code=\"{code}\"}} ");
+            metrics
+                .lines()
+                .find_map(|line| line.strip_prefix(&series))
+                .map_or(0.0, |v| v.trim().parse::<f64>().expect("a count"))
+        };
+        assert_eq!(count("seat-unavailable"), 1.0, "{metrics}");
+        assert_eq!(count("cart-closed"), 1.0, "{metrics}");
+        assert_eq!(count("seat"), 0.0, "a refusal counted per seat too");
+    });
+    server.stop();
+}
