@@ -44,6 +44,31 @@ async fn head_works_wherever_get_does(store: StoreKind) {
             .status,
         404
     );
+
+    // On one connection, a HEAD answer sends no body bytes: the next
+    // answer starts right after its headers.
+    let addr = server.addr();
+    let answers = tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+        stream
+            .write_all(
+                b"HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n\
+                  GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            )
+            .expect("send");
+        let mut text = String::new();
+        stream.read_to_string(&mut text).expect("read");
+        text
+    })
+    .await
+    .expect("reader");
+    let answers: Vec<&str> = answers.split("HTTP/1.1 ").skip(1).collect();
+    assert_eq!(answers.len(), 2, "{answers:?}");
+    assert!(answers[0].starts_with("200"), "{answers:?}");
+    assert!(!answers[0].contains('{'), "HEAD sent a body: {answers:?}");
+    assert!(answers[1].starts_with("200"), "{answers:?}");
+    assert!(answers[1].contains(r#"{"status":"ok"}"#), "{answers:?}");
 }
 
 store_test!(a_known_path_with_another_method_answers_405_with_allow);
