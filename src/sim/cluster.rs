@@ -18,8 +18,8 @@ use std::time::Duration;
 /// A fault the simulator injects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum FaultKind {
-    /// `kill -9` of the show's owner; restarted (same node id) once the
-    /// show is served again, or after three leases.
+    /// `kill -9` of the show's owner; restarted (same node id) three
+    /// leases later, by when another node serves the show.
     Kill,
     /// `SIGSTOP` of the show's owner for two leases, then `SIGCONT`.
     Pause,
