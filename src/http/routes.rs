@@ -61,6 +61,25 @@ async fn answer_here_or_there(
     respond(super::forward::or_forward(state, req, raw, reply).await)
 }
 
+/// A user's keyed write that another node may own: the request is read
+/// (`extract::keyed_raw`), `run` answers it, and an answer that says
+/// another node serves its show is replaced by that node's answer to the
+/// same bytes.
+async fn keyed_write<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    req: &HttpRequest,
+    payload: web::Payload,
+    empty: EmptyBody,
+    run: impl AsyncFnOnce(crate::domain::KeyedRequest, T) -> Result<Reply, Reply>,
+) -> HttpResponse {
+    match extract::keyed_raw::<T>(state, req, payload, Caller::User, empty).await {
+        Ok((request, body, raw)) => {
+            answer_here_or_there(state, req, raw, run(request, body).await).await
+        }
+        Err(problem) => respond(problem),
+    }
+}
+
 /// Runs a handler body written with `?` on `Reply` errors.
 fn answer(result: Result<Reply, Reply>) -> HttpResponse {
     respond(result.unwrap_or_else(|problem| problem))
@@ -379,25 +398,14 @@ pub(super) async fn create_booking(
     req: HttpRequest,
     payload: web::Payload,
 ) -> HttpResponse {
-    let mut raw = Bytes::new();
-    let result = async {
-        let (request, body, bytes) = extract::keyed_raw::<NewBookingIn>(
-            &state,
-            &req,
-            payload,
-            Caller::User,
-            EmptyBody::Invalid,
-        )
-        .await?;
-        raw = bytes;
+    let run = async |request, body: NewBookingIn| {
         let seats = seat_labels(&body.seats, state.max_seats_per_booking)?;
         Ok(state
             .engine
             .book(request, ShowId::parse(&body.show_id), seats)
             .await)
-    }
-    .await;
-    answer_here_or_there(&state, &req, raw, result).await
+    };
+    keyed_write(&state, &req, payload, EmptyBody::Invalid, run).await
 }
 
 #[utoipa::path(
@@ -605,30 +613,12 @@ pub(super) async fn add_item(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> HttpResponse {
-    let mut raw = Bytes::new();
-    let result = async {
-        let (request, body, bytes) = extract::keyed_raw::<NewItemIn>(
-            &state,
-            &req,
-            payload,
-            Caller::User,
-            EmptyBody::Invalid,
-        )
-        .await?;
-        raw = bytes;
+    let run = async |request, body: NewItemIn| {
         let seat = seat_label(&body.seat_id)?;
-        Ok(state
-            .engine
-            .add_item(
-                request,
-                CartId::parse(&path),
-                ShowId::parse(&body.show_id),
-                seat,
-            )
-            .await)
-    }
-    .await;
-    answer_here_or_there(&state, &req, raw, result).await
+        let (cart, show) = (CartId::parse(&path), ShowId::parse(&body.show_id));
+        Ok(state.engine.add_item(request, cart, show, seat).await)
+    };
+    keyed_write(&state, &req, payload, EmptyBody::Invalid, run).await
 }
 
 #[utoipa::path(
@@ -699,15 +689,9 @@ pub(super) async fn checkout(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> HttpResponse {
-    let mut raw = Bytes::new();
-    let result = async {
-        let (request, EmptyIn {}, bytes) =
-            extract::keyed_raw(&state, &req, payload, Caller::User, EmptyBody::IsObject).await?;
-        raw = bytes;
-        Ok(state.engine.checkout(request, CartId::parse(&path)).await)
-    }
-    .await;
-    answer_here_or_there(&state, &req, raw, result).await
+    let run =
+        async |request, EmptyIn {}| Ok(state.engine.checkout(request, CartId::parse(&path)).await);
+    keyed_write(&state, &req, payload, EmptyBody::IsObject, run).await
 }
 
 /// The query of `GET /v1/cluster`.
