@@ -42,6 +42,12 @@ pub struct Settings {
     /// writes for them. It exists so the cluster fault runs can show that
     /// without the fence they find double bookings (scripts/cluster-faults.sh).
     pub unsafe_no_fence: bool,
+    /// TEST ONLY: on SIGUSR1, the next commit round that writes for a
+    /// partition stops the whole process (SIGSTOP to itself) right after
+    /// reading its epochs and before the database sees them: the paused
+    /// owner of CLUSTER.md at its worst moment, on demand, so the fault
+    /// runs can show the fence refusing its late writes every time.
+    pub test_sigusr1_stops_in_commit: bool,
     /// Bearer token of the admin; unset means admin endpoints answer 403.
     pub admin_token: Option<String>,
     pub hold_ttl_secs: u64,
@@ -102,6 +108,7 @@ const KEYS: &[&str] = &[
     "advertise",
     "lease_ms",
     "unsafe_no_fence",
+    "test_sigusr1_stops_in_commit",
     "admin_token",
     "hold_ttl_secs",
     "idempotency_ttl_secs",
@@ -140,6 +147,7 @@ impl Default for Settings {
             advertise: None,
             lease_ms: PgOptions::default().lease_ms,
             unsafe_no_fence: false,
+            test_sigusr1_stops_in_commit: false,
             admin_token: None,
             hold_ttl_secs: 600,
             idempotency_ttl_secs: 86_400,
@@ -224,6 +232,7 @@ impl Settings {
                 .unwrap_or_else(|| format!("http://{}", self.bind)),
             lease_ms: self.lease_ms,
             fence: !self.unsafe_no_fence,
+            sigusr1_stops_in_commit: self.test_sigusr1_stops_in_commit,
         }
     }
 

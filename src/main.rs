@@ -111,17 +111,20 @@ struct SimulateArgs {
     #[arg(long, default_value_t = 2000)]
     lease_ms: u64,
     /// Faults injected in turn into a --cluster run: kill, pause,
-    /// db-restart, cut (comma-separated; cut runs each node in a network
-    /// namespace of its own, as root).
+    /// pause-in-commit, db-restart, cut (comma-separated; cut runs each
+    /// node in a network namespace of its own, as root).
     #[arg(long, value_enum, value_delimiter = ',')]
     cluster_faults: Vec<boxoffice::sim::cluster::FaultKind>,
     /// Seconds between faults (default: three leases).
     #[arg(long)]
     fault_every_secs: Option<f64>,
-    /// Shell command that restarts the database (for db-restart), e.g.
-    /// "scripts/pg.sh restart DIR".
+    /// Shell command that stops the database as a crash would (for
+    /// db-restart), e.g. "scripts/pg.sh down DIR".
     #[arg(long)]
-    db_restart_cmd: Option<String>,
+    db_stop_cmd: Option<String>,
+    /// Shell command that starts it again, e.g. "scripts/pg.sh up DIR".
+    #[arg(long)]
+    db_start_cmd: Option<String>,
     /// TEST ONLY: the nodes' commit rounds skip the epoch fence, so the
     /// run shows what the fence prevents (expect violations).
     #[arg(long)]
@@ -247,7 +250,8 @@ fn cluster_plan(
         lease_ms,
         faults: args.cluster_faults.clone(),
         fault_every,
-        db_restart_cmd: args.db_restart_cmd.clone(),
+        db_stop_cmd: args.db_stop_cmd.clone(),
+        db_start_cmd: args.db_start_cmd.clone(),
         unsafe_no_fence: args.unsafe_no_fence,
     }))
 }

@@ -23,13 +23,21 @@ pub enum FaultKind {
     Kill,
     /// `SIGSTOP` of the show's owner for two leases, then `SIGCONT`.
     Pause,
-    /// The database restarted (`--db-restart-cmd`, e.g. `pg_ctl -m
-    /// immediate restart`).
+    /// The same, but the owner stops itself inside a commit round, after
+    /// reading its epochs and before the database sees them (SIGUSR1 to a
+    /// node run with `test_sigusr1_stops_in_commit`): the moment CLUSTER.md
+    /// warns of, every time, where a plain SIGSTOP finds it now and then.
+    PauseInCommit,
+    /// The database stopped (`--db-stop-cmd`, e.g. `pg_ctl -m immediate
+    /// stop`) for two leases, then started again (`--db-start-cmd`).
     DbRestart,
     /// The show's owner cut off the database and the other nodes for two
     /// leases, its clients still reaching it (`sim::netns`), then healed.
     /// Every node then runs in a network namespace of its own (root only).
     Cut,
+    /// The show's owner's only link down for two leases (nobody reaches it,
+    /// it reaches nobody), then up; namespaces as for `Cut`.
+    LinkDown,
 }
 
 impl FaultKind {
@@ -37,8 +45,10 @@ impl FaultKind {
         match self {
             FaultKind::Kill => "kill -9",
             FaultKind::Pause => "pause",
+            FaultKind::PauseInCommit => "pause in a commit round",
             FaultKind::DbRestart => "database restart",
             FaultKind::Cut => "network cut",
+            FaultKind::LinkDown => "link down",
         }
     }
 }
@@ -52,8 +62,10 @@ pub struct ClusterPlan {
     /// Injected in turn, one every `fault_every`.
     pub faults: Vec<FaultKind>,
     pub fault_every: Duration,
-    /// Shell command that restarts the database (for `db-restart`).
-    pub db_restart_cmd: Option<String>,
+    /// Shell commands that stop the database (as a crash) and start it
+    /// again (for `db-restart`).
+    pub db_stop_cmd: Option<String>,
+    pub db_start_cmd: Option<String>,
     /// Nodes run with `unsafe_no_fence` (the runs that must find a
     /// violation).
     pub unsafe_no_fence: bool,
@@ -71,6 +83,9 @@ pub struct FaultRecord {
     /// From the fault's start until a node other than the one it hit
     /// serves the show (for a database restart: until writes work again).
     pub served_again_ms: Option<u64>,
+    /// A database fault: from when the stop command returned until the
+    /// start command was run (wall clock, ms): the database was down.
+    pub outage_ms: Option<(u64, u64)>,
 }
 
 impl FaultRecord {
@@ -126,7 +141,14 @@ impl Cluster {
         if plan.unsafe_no_fence {
             env.push(("BOXOFFICE_UNSAFE_NO_FENCE", "true".to_string()));
         }
-        let (network, database_url) = if plan.faults.contains(&FaultKind::Cut) {
+        if plan.faults.contains(&FaultKind::PauseInCommit) {
+            env.push(("BOXOFFICE_TEST_SIGUSR1_STOPS_IN_COMMIT", "true".to_string()));
+        }
+        let namespaces = plan
+            .faults
+            .iter()
+            .any(|f| matches!(f, FaultKind::Cut | FaultKind::LinkDown));
+        let (network, database_url) = if namespaces {
             let network = Network::create(plan.nodes.max(1))?;
             let bad_url = || std::io::Error::other("--database-url is not a postgres:// URL");
             let upstream = netns::host_port(&plan.database_url).ok_or_else(bad_url)?;
@@ -249,6 +271,28 @@ impl Cluster {
         self.signal(index, "-CONT")
     }
 
+    /// Asks node `index` to stop itself in its next commit round that
+    /// writes for a partition (`FaultKind::PauseInCommit`).
+    pub fn stop_in_commit(&self, index: usize) -> std::io::Result<()> {
+        self.signal(index, "-USR1")
+    }
+
+    /// Whether node `index` is stopped (state `T` in /proc/PID/stat).
+    pub fn is_stopped(&self, index: usize) -> bool {
+        let Some(child) = &self.nodes[index].child else {
+            return false;
+        };
+        std::fs::read_to_string(format!("/proc/{}/stat", child.id()))
+            .ok()
+            .and_then(|stat| {
+                // pid (comm) state ...: comm may hold spaces; the state
+                // follows the last ')'.
+                let (_, rest) = stat.rsplit_once(')')?;
+                rest.split_whitespace().next().map(|state| state == "T")
+            })
+            .unwrap_or(false)
+    }
+
     /// Cuts node `index` off the network (runs with the cut fault only).
     pub fn cut(&self, index: usize) -> std::io::Result<()> {
         match &self.network {
@@ -259,8 +303,19 @@ impl Cluster {
 
     pub fn heal(&self, index: usize) -> std::io::Result<()> {
         match &self.network {
-            Some(network) => network.heal(index),
+            Some(network) => {
+                network.heal(index)?;
+                network.link_up(index)
+            }
             None => Ok(()),
+        }
+    }
+
+    /// Takes node `index`'s link down (runs with the link-down fault only).
+    pub fn link_down(&self, index: usize) -> std::io::Result<()> {
+        match &self.network {
+            Some(network) => network.link_down(index),
+            None => Err(std::io::Error::other("no network namespaces in this run")),
         }
     }
 
@@ -345,15 +400,20 @@ pub async fn inject(
         let kind = kinds.next().expect("cycle");
         let needs = match kind {
             FaultKind::Kill => lease * 4,
-            FaultKind::Pause | FaultKind::Cut => lease * 3,
-            FaultKind::DbRestart => Duration::from_secs(5),
+            FaultKind::Pause | FaultKind::Cut | FaultKind::LinkDown => lease * 3,
+            FaultKind::PauseInCommit => lease * 3 + Duration::from_secs(1),
+            FaultKind::DbRestart => lease * 2 + Duration::from_secs(5),
         };
         if Instant::now() + needs > until {
             break;
         }
         let victim = match kind {
             FaultKind::DbRestart => None,
-            FaultKind::Kill | FaultKind::Pause | FaultKind::Cut => {
+            FaultKind::Kill
+            | FaultKind::Pause
+            | FaultKind::PauseInCommit
+            | FaultKind::Cut
+            | FaultKind::LinkDown => {
                 let Some(owner) = owner_of(&http, &bases, &show).await else {
                     tracing::warn!("the show has no owner now; fault skipped");
                     continue;
@@ -367,6 +427,13 @@ pub async fn inject(
         if kind == FaultKind::Kill {
             fenced += fenced_of(&http, &bases[victim.expect("a victim")]).await;
         }
+        let victim = match (kind, victim) {
+            // The fault starts when the owner has stopped itself.
+            (FaultKind::PauseInCommit, Some(_)) => {
+                Some(stopped_in_commit(&cluster, &http, &bases, &show).await?)
+            }
+            _ => victim,
+        };
         let at_ms = crate::runtime::clock::now_ms();
         let struck = Instant::now();
         let probe = |http: &reqwest::Client| {
@@ -382,21 +449,18 @@ pub async fn inject(
         // A node fault is probed from its start; the database's once the
         // restart command returned (until then it may not have stopped).
         let node_probe = victim.map(|_| probe(&http));
+        let mut outage_ms = None;
         match (kind, victim) {
             (FaultKind::DbRestart, _) => {
-                let command = plan
-                    .db_restart_cmd
-                    .clone()
-                    .ok_or_else(|| std::io::Error::other("db-restart needs --db-restart-cmd"))?;
-                blocking(move || {
-                    let status = Command::new("sh").arg("-c").arg(&command).status()?;
-                    if status.success() {
-                        Ok(())
-                    } else {
-                        Err(std::io::Error::other(format!("{command}: {status}")))
-                    }
-                })
-                .await?;
+                let needed =
+                    || std::io::Error::other("db-restart needs --db-stop-cmd and --db-start-cmd");
+                let stop = plan.db_stop_cmd.clone().ok_or_else(needed)?;
+                let start = plan.db_start_cmd.clone().ok_or_else(needed)?;
+                blocking(move || shell(&stop)).await?;
+                let down_ms = crate::runtime::clock::now_ms();
+                tokio::time::sleep(lease * 2).await;
+                outage_ms = Some((down_ms, crate::runtime::clock::now_ms()));
+                blocking(move || shell(&start)).await?;
             }
             (FaultKind::Kill, Some(victim)) => {
                 let handle = cluster.clone();
@@ -411,8 +475,18 @@ pub async fn inject(
                 tokio::time::sleep(lease * 2).await;
                 cluster.lock().expect("cluster").resume(victim)?;
             }
+            (FaultKind::PauseInCommit, Some(victim)) => {
+                // Stopped already (above).
+                tokio::time::sleep(lease * 2).await;
+                cluster.lock().expect("cluster").resume(victim)?;
+            }
             (FaultKind::Cut, Some(victim)) => {
                 cluster.lock().expect("cluster").cut(victim)?;
+                tokio::time::sleep(lease * 2).await;
+                cluster.lock().expect("cluster").heal(victim)?;
+            }
+            (FaultKind::LinkDown, Some(victim)) => {
+                cluster.lock().expect("cluster").link_down(victim)?;
                 tokio::time::sleep(lease * 2).await;
                 cluster.lock().expect("cluster").heal(victim)?;
             }
@@ -432,6 +506,7 @@ pub async fn inject(
             at_ms,
             healed_ms,
             served_again_ms,
+            outage_ms,
         });
     }
     Ok((records, fenced + fenced_now(&http, &bases).await))
@@ -475,6 +550,62 @@ async fn served_again(
     }
     None
 }
+/// Asks the show's owner to stop itself in its next commit round and
+/// waits until it has; returns its index. An owner that does not stop
+/// within the ask's life (it may have lost the show meanwhile: a round
+/// stops only for a partition it holds) is asked again, as the owner is
+/// then, a few times.
+async fn stopped_in_commit(
+    cluster: &std::sync::Arc<std::sync::Mutex<Cluster>>,
+    http: &reqwest::Client,
+    bases: &[String],
+    show: &str,
+) -> std::io::Result<usize> {
+    use crate::store::postgres::leases::STOP_IN_COMMIT_WITHIN_MS;
+    // A little beyond the ask's life: a node seen running after it will
+    // not stop later.
+    let wait = Duration::from_millis(STOP_IN_COMMIT_WITHIN_MS + 500);
+    for _ in 0..4 {
+        let Some(owner) = owner_of(http, bases, show).await else {
+            continue;
+        };
+        let Some(index) = cluster.lock().expect("cluster").index_of(&owner) else {
+            continue;
+        };
+        let handle = cluster.clone();
+        let stopped = tokio::task::spawn_blocking(move || {
+            let cluster = handle.lock().expect("cluster");
+            cluster.stop_in_commit(index)?;
+            let asked = std::time::Instant::now();
+            while asked.elapsed() < wait {
+                if cluster.is_stopped(index) {
+                    return Ok(true);
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Ok::<_, std::io::Error>(false)
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        if stopped {
+            return Ok(index);
+        }
+        tracing::warn!(node = %owner, "the owner did not stop in a commit round; asking the owner again");
+    }
+    Err(std::io::Error::other(
+        "no owner of the show stopped in a commit round (four asks)",
+    ))
+}
+
+fn shell(command: &str) -> std::io::Result<()> {
+    let status = Command::new("sh").arg("-c").arg(command).status()?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(std::io::Error::other(format!("{command}: {status}")))
+    }
+}
+
 async fn blocking(
     work: impl FnOnce() -> std::io::Result<()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -532,7 +663,14 @@ pub fn late_takeovers(records: &[FaultRecord], lease_ms: u64) -> Vec<Violation> 
         .iter()
         .filter(|r| match (r.kind, r.served_again_ms) {
             (_, None) => true,
-            (FaultKind::Kill | FaultKind::Pause | FaultKind::Cut, Some(ms)) => ms > 3 * lease_ms,
+            (
+                FaultKind::Kill
+                | FaultKind::Pause
+                | FaultKind::PauseInCommit
+                | FaultKind::Cut
+                | FaultKind::LinkDown,
+                Some(ms),
+            ) => ms > 3 * lease_ms,
             (FaultKind::DbRestart, Some(_)) => false,
         })
         .map(|r| {
@@ -550,4 +688,141 @@ pub fn late_takeovers(records: &[FaultRecord], lease_ms: u64) -> Vec<Violation> 
             )
         })
         .collect()
+}
+
+/// What the writes sent while the database was down were answered.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OutageAnswers {
+    pub writes: usize,
+    pub unavailable: usize,
+    pub replays: usize,
+    pub unanswered: usize,
+}
+
+impl OutageAnswers {
+    pub fn describe(&self) -> String {
+        format!(
+            "writes sent and answered while the database was down: {} ({} answered 503, {} replayed a stored answer, {} not answered in time)",
+            self.writes, self.unavailable, self.replays, self.unanswered
+        )
+    }
+}
+
+/// CLUSTER.md's database row: requests during the outage get 503, none a
+/// 2xx for a write that was not committed. A write attempt sent and
+/// answered while the database was certainly down (`outage_ms`) may get
+/// 503, a replay of an answer stored before (its key committed earlier),
+/// or no answer; anything else is a `database-outage` violation.
+pub fn writes_during_outage(
+    records: &[FaultRecord],
+    history: &super::history::History,
+) -> (Vec<Violation>, Option<OutageAnswers>) {
+    let windows: Vec<(u64, u64)> = records.iter().filter_map(|r| r.outage_ms).collect();
+    if windows.is_empty() {
+        return (Vec::new(), None);
+    }
+    let mut tally = OutageAnswers::default();
+    let mut violations = Vec::new();
+    for event in &history.events {
+        let inside = windows
+            .iter()
+            .any(|&(down, up)| event.start_ms >= down && event.end_ms <= up);
+        if !inside {
+            continue;
+        }
+        tally.writes += 1;
+        match &event.answer {
+            None => tally.unanswered += 1,
+            Some(answer) if answer.status == 503 => tally.unavailable += 1,
+            Some(answer) if answer.replayed && (200..300).contains(&answer.status) => {
+                tally.replays += 1
+            }
+            Some(answer) => violations.push(Violation::new(
+                "database-outage",
+                format!(
+                    "{} by user {} answered {} (not 503) while the database was down",
+                    event.op.name(),
+                    event.user,
+                    answer.status
+                ),
+                vec![event.seq],
+            )),
+        }
+    }
+    (violations, Some(tally))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::history::{Answer, Event, History, Op};
+
+    fn record(outage: Option<(u64, u64)>) -> FaultRecord {
+        FaultRecord {
+            kind: FaultKind::DbRestart,
+            node: None,
+            at_ms: 900,
+            healed_ms: 2_100,
+            served_again_ms: Some(1_500),
+            outage_ms: outage,
+        }
+    }
+
+    fn event(seq: usize, start_ms: u64, end_ms: u64, answer: Option<(u16, bool)>) -> Event {
+        Event {
+            seq,
+            user: seq,
+            op: Op::CreateCart,
+            key: Some(format!("k{seq}")),
+            start_ms,
+            end_ms,
+            answer: answer.map(|(status, replayed)| Answer {
+                status,
+                body: String::new(),
+                replayed,
+            }),
+        }
+    }
+
+    #[test]
+    fn a_fresh_2xx_while_the_database_was_down_is_a_violation() {
+        let history = History {
+            events: vec![
+                // Inside the outage: 503, a replay, no answer, a fresh 201.
+                event(0, 1_100, 1_200, Some((503, false))),
+                event(1, 1_100, 1_200, Some((201, true))),
+                event(2, 1_100, 1_900, None),
+                event(3, 1_300, 1_400, Some((201, false))),
+                // Overlapping the outage's edges: not judged.
+                event(4, 990, 1_100, Some((201, false))),
+                event(5, 1_900, 2_050, Some((201, false))),
+            ],
+            hold_ttl_ms: 1_000,
+        };
+        let (violations, tally) = writes_during_outage(&[record(Some((1_000, 2_000)))], &history);
+        assert_eq!(violations.len(), 1, "{violations:?}");
+        assert_eq!(violations[0].rule, "database-outage");
+        assert_eq!(violations[0].events, vec![3]);
+        assert_eq!(
+            tally,
+            Some(OutageAnswers {
+                writes: 4,
+                unavailable: 1,
+                replays: 1,
+                unanswered: 1
+            })
+        );
+    }
+
+    #[test]
+    fn runs_without_a_database_outage_are_not_judged_here() {
+        let history = History {
+            events: vec![event(0, 1_100, 1_200, Some((201, false)))],
+            hold_ttl_ms: 1_000,
+        };
+        assert_eq!(
+            writes_during_outage(&[record(None)], &history),
+            (Vec::new(), None)
+        );
+    }
 }

@@ -129,9 +129,13 @@ pub async fn run(config: SimConfig) -> std::io::Result<Outcome> {
     if let Some(plan) = &config.cluster {
         violations.extend(cluster::late_takeovers(&fault_records, plan.lease_ms));
     }
+    let (outage_violations, outage_answers) =
+        cluster::writes_during_outage(&fault_records, &history);
+    violations.extend(outage_violations);
     let mut summary = summarize(&shared, &history, &final_state, capacity, crashes, elapsed);
     summary.faults = fault_records;
     summary.fenced = fenced;
+    summary.outage_answers = outage_answers;
     if let Some(dir) = &config.report {
         report::write(
             dir,
@@ -426,5 +430,6 @@ fn summarize(
         sold_out_secs,
         faults: Vec::new(),
         fenced: None,
+        outage_answers: None,
     }
 }

@@ -13,9 +13,13 @@
 //! (TCP keeps retrying) until the cut heals. This is the partition that
 //! fencing exists for: the node still takes requests and still believes it
 //! holds its leases, while they lapse and another node takes its shows;
-//! what it sends the database meanwhile arrives after the cut heals. (A
-//! node cut off from its clients as well only ends requests it already
-//! had, so a run would rarely see a late write at all.)
+//! what it sends the database meanwhile arrives after the cut heals.
+//!
+//! The literal "link down" is there too (`link_down`): the node's only
+//! link goes down, so nobody reaches it and it reaches nobody. That node
+//! only ends requests it already had, so its late writes are rare; the runs
+//! judge it like the others (no seat sold twice, takeover in time) and ask
+//! the partial cut above to show the fence at work.
 //!
 //! The database stays on loopback: the simulator relays the nodes'
 //! connections to it (`relay_database`).
@@ -155,6 +159,16 @@ impl Network {
             ])?;
         }
         Ok(())
+    }
+
+    /// Takes node `index`'s only link down (its bridge port).
+    pub fn link_down(&self, index: usize) -> std::io::Result<()> {
+        ip(&["link", "set", &self.port(index), "down"])
+    }
+
+    /// Brings it up again.
+    pub fn link_up(&self, index: usize) -> std::io::Result<()> {
+        ip(&["link", "set", &self.port(index), "up"])
     }
 
     /// Heals the cut.

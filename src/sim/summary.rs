@@ -26,6 +26,9 @@ pub struct Summary {
     /// fences refused.
     pub faults: Vec<FaultRecord>,
     pub fenced: Option<u64>,
+    /// Runs with a database restart: how the writes sent during it were
+    /// answered.
+    pub outage_answers: Option<super::cluster::OutageAnswers>,
 }
 
 impl Summary {
@@ -74,6 +77,9 @@ impl Summary {
         }
         for fault in &self.faults {
             table.push_str(&format!("| {} |\n", fault.describe()));
+        }
+        if let Some(answers) = &self.outage_answers {
+            table.push_str(&format!("| {} |\n", answers.describe()));
         }
         table
     }

@@ -924,6 +924,87 @@ async fn a_node_takes_over_the_partitions_of_a_dead_one() {
     b.stop();
 }
 
+/// A lapsed lease is adopted whatever the even share says: a node died
+/// holding every partition (as one can while a rebalance is under way),
+/// and a survivor that counts three live nodes (a share of 86) claims all
+/// 256 at once. With claims capped at the share, the rest would wait for a
+/// survivor to hand some over and claim again, and a show among them
+/// would not be served within 3 x lease_ms (seen in the pause-in-commit
+/// fault runs: "not served again").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    postgres_missing,
+    ignore = "PostgreSQL is not installed (apt-get install postgresql, or set PG_BIN)"
+)]
+async fn a_survivor_adopts_every_lapsed_partition_whatever_its_share() {
+    use boxoffice::store::postgres::leases::{self, Leases};
+    let storage = StoreKind::Postgres.storage();
+    let url = storage.database_url().unwrap().to_string();
+    let dead = BinaryServer::on(
+        &storage,
+        &[("BOXOFFICE_NODE_ID", "dead"), ("BOXOFFICE_LEASE_MS", "600")],
+    );
+    let cluster = assert_json(&dead.client().admin().get("/v1/cluster").await, 200);
+    let owners: BTreeSet<&str> = cluster["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["owner"].as_str().unwrap_or("none"))
+        .collect();
+    assert_eq!(owners, BTreeSet::from(["dead"]), "{cluster}");
+    dead.kill9();
+
+    let db = crate::helpers::postgres::connect(&url).await.unwrap();
+    let started = Instant::now();
+    loop {
+        let live: i64 = db
+            .query_one(
+                "SELECT count(*) FROM partitions WHERE lapse_at >= now()",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if live == 0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "leases never lapsed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let config: tokio_postgres::Config = url.parse().unwrap();
+    let manager = deadpool_postgres::Manager::from_config(
+        config,
+        tokio_postgres::NoTls,
+        deadpool_postgres::ManagerConfig {
+            recycling_method: deadpool_postgres::RecyclingMethod::Fast,
+        },
+    );
+    let pool = deadpool_postgres::Pool::builder(manager)
+        .max_size(2)
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .build()
+        .unwrap();
+    let (survivor, _events) = Leases::new("survivor".into(), "http://127.0.0.1:9".into(), 600);
+    let claimed = leases::claim(&pool, &survivor, 3).await.unwrap();
+    assert_eq!(
+        claimed.len(),
+        256,
+        "adopted {} of 256 lapsed partitions",
+        claimed.len()
+    );
+    let owners: Vec<String> = db
+        .query("SELECT DISTINCT owner FROM partitions", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(owners, vec!["survivor".to_string()]);
+}
+
 /// Any node answers (CLUSTER.md): two nodes with 128 partitions each.
 /// Writes sent to b for a's shows are forwarded to a with the
 /// client's headers, and a's answers come back as they are: a booking, its

@@ -119,6 +119,15 @@ type KeyId = (Uuid, String);
 async fn round(rounds: &Rounds, batch: &[Submitted]) -> StoreResult<Vec<Taken>> {
     let mut client = rounds.pool.get().await.map_err(pool_error)?;
     let mut fence = Fence::plan(batch, &rounds.leases);
+    if fence.takes_seat_for_held && rounds.leases.take_stop_in_commit() {
+        // The paused owner of CLUSTER.md, at its worst moment: it has read
+        // its epochs, and while it is stopped another node takes them over.
+        tracing::warn!("stopping in a commit round, as asked by SIGUSR1 (a test setting)");
+        // SAFETY: raise(3) only sends a signal to this process.
+        unsafe {
+            libc::raise(libc::SIGSTOP);
+        }
+    }
     let keys = KeyPlan::of(batch, &fence);
     let marker = Uuid::new_v4();
     let claimed = match claim_keys(&client, marker, &keys, &fence, &rounds.leases.node).await {
@@ -167,6 +176,10 @@ struct Fence {
     /// The distinct (partition, epoch) pairs to check.
     partitions: Vec<i32>,
     epochs: Vec<i64>,
+    /// Some write set takes a seat (holds or books it) in a partition this
+    /// node holds (with the fence off too): a round whose late write would
+    /// sell a seat twice.
+    takes_seat_for_held: bool,
 }
 
 impl Fence {
@@ -176,6 +189,7 @@ impl Fence {
             refused: Vec::with_capacity(batch.len()),
             partitions: Vec::new(),
             epochs: Vec::new(),
+            takes_seat_for_held: false,
         };
         let mut pairs = BTreeMap::new();
         for submitted in batch {
@@ -196,6 +210,10 @@ impl Fence {
                 },
                 Err(leases::SpansPartitions) => (None, true),
             };
+            fence.takes_seat_for_held |= of.is_some()
+                && submitted.writes.mutations.iter().any(
+                    |m| matches!(m, Mutation::Seat { state, .. } if *state != SeatState::Available),
+                );
             // Unfenced (a test setting): the node's own belief decides,
             // and the database is not asked.
             let of = if leases.fenced_writes() { of } else { None };

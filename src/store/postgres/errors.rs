@@ -27,7 +27,7 @@ pub(super) fn db_error(error: tokio_postgres::Error) -> StoreError {
 
 /// The server's own words where it sent some (tokio-postgres's `Display`
 /// says only "db error" for those).
-fn describe(error: &tokio_postgres::Error) -> String {
+pub(super) fn describe(error: &tokio_postgres::Error) -> String {
     match error.as_db_error() {
         Some(db) => format!("{} ({}): {}", db.severity(), db.code().code(), db.message()),
         None => error.to_string(),

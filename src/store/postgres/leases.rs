@@ -17,6 +17,7 @@
 //! do not matter for who owns what; a node's own view of its leases only
 //! decides when it renews.
 
+use super::errors::describe;
 use crate::domain::ShowId;
 use crate::store::contract::{Mutation, PartitionEvent, WriteSet};
 use deadpool_postgres::Pool;
@@ -61,6 +62,17 @@ pub fn partition_of(show: ShowId) -> i32 {
     ((high ^ low) % PARTITIONS as u64) as i32
 }
 
+/// Milliseconds since the Unix epoch (the store sits below `runtime`).
+fn wall_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// How long a SIGUSR1 ask to stop in a commit round stands
+/// (`Leases::request_stop_in_commit`).
+pub const STOP_IN_COMMIT_WITHIN_MS: u64 = 2_000;
+
 /// This node's identity and leases.
 pub struct Leases {
     pub node: String,
@@ -78,6 +90,10 @@ pub struct Leases {
     pub(super) listening: AtomicBool,
     /// Commit rounds skip the epoch check (`unsafe_no_fence`, tests only).
     unfenced: AtomicBool,
+    /// A test asked the next commit round that writes for a partition to
+    /// stop the process after its epoch read (`test_sigusr1_stops_in_commit`):
+    /// until when (wall clock, ms; 0: not asked).
+    stop_in_commit_until_ms: AtomicU64,
 }
 
 impl Leases {
@@ -97,6 +113,7 @@ impl Leases {
             events,
             listening: AtomicBool::new(false),
             unfenced: AtomicBool::new(false),
+            stop_in_commit_until_ms: AtomicU64::new(0),
         });
         (leases, receiver)
     }
@@ -110,6 +127,21 @@ impl Leases {
     /// Whether commit rounds check epochs (always, but in those runs).
     pub fn fenced_writes(&self) -> bool {
         !self.unfenced.load(Ordering::SeqCst)
+    }
+
+    /// Asks the next commit round that writes for a partition, within
+    /// `STOP_IN_COMMIT_WITHIN_MS`, to stop the process (SIGUSR1 under
+    /// `test_sigusr1_stops_in_commit`). The ask lapses so that a node that
+    /// lost the show meanwhile does not stop at some later, unwatched moment.
+    pub fn request_stop_in_commit(&self) {
+        let until = wall_ms() + STOP_IN_COMMIT_WITHIN_MS;
+        self.stop_in_commit_until_ms.store(until, Ordering::SeqCst);
+    }
+
+    /// Whether this round must stop the process now (once per ask).
+    pub(super) fn take_stop_in_commit(&self) -> bool {
+        let until = self.stop_in_commit_until_ms.swap(0, Ordering::SeqCst);
+        until != 0 && wall_ms() <= until
     }
 
     /// The URL other nodes reach this one at.
@@ -191,7 +223,7 @@ pub async fn renew(pool: &Pool, leases: &Leases) -> Result<i64, String> {
             &[&leases.node, &leases.advertise()],
         )
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| describe(&e))?;
     let held: Vec<i32> = leases.held().into_keys().collect();
     let renewed: Vec<i32> = client
         .query(
@@ -200,7 +232,7 @@ pub async fn renew(pool: &Pool, leases: &Leases) -> Result<i64, String> {
             &[&held, &leases.node, &lease],
         )
         .await
-        .map_err(|e| e.to_string())?
+        .map_err(|e| describe(&e))?
         .iter()
         .map(|row| row.get(0))
         .collect();
@@ -212,38 +244,41 @@ pub async fn renew(pool: &Pool, leases: &Leases) -> Result<i64, String> {
             &[&lease],
         )
         .await
-        .map_err(|e| e.to_string())?
+        .map_err(|e| describe(&e))?
         .get(0);
     Ok(live)
 }
 
-/// Claims free partitions up to an even share of the live nodes': those
-/// never owned, lapsed, or left by an earlier run of this node (same id:
-/// it is not running any more, or if it is, the raised epoch fences it).
-/// Returns the partitions claimed, with their new epochs (not yet added:
-/// the caller adds them once their shows are loaded).
+/// Claims partitions: every lapsed one (its owner stopped renewing: it is
+/// adopted whatever the shares say, so that no show waits for a rebalance
+/// to be served again), and free ones up to an even share of the live
+/// nodes' (never owned, handed over, or left by an earlier run of this
+/// node: same id, not running any more, or if it is, the raised epoch
+/// fences it). A survivor may so end up with more than its share; it hands
+/// the excess over gradually (`keep`). Returns the partitions claimed,
+/// with their new epochs (not yet added: the caller adds them once their
+/// shows are loaded).
 pub async fn claim(pool: &Pool, leases: &Leases, live: i64) -> Result<Vec<(i32, i64)>, String> {
     let client = pool.get().await.map_err(|e| e.to_string())?;
     let share = (PARTITIONS as i64 + live.max(1) - 1) / live.max(1);
     let held: Vec<i32> = leases.held().into_keys().collect();
-    let wanted = share - held.len() as i64;
-    if wanted <= 0 {
-        return Ok(Vec::new());
-    }
+    let wanted = (share - held.len() as i64).max(0);
     let claimed: Vec<(i32, i64)> = client
         .query(
-            "UPDATE partitions p SET owner = $1, epoch = p.epoch + 1,
+            "WITH lapsed AS (SELECT id FROM partitions
+                             WHERE owner IS NOT NULL AND owner <> $1 AND lapse_at < now()
+                             FOR UPDATE SKIP LOCKED),
+                  free AS (SELECT id FROM partitions
+                           WHERE (owner IS NULL OR owner = $1) AND NOT (id = ANY($4))
+                           ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
+             UPDATE partitions p SET owner = $1, epoch = p.epoch + 1,
                  lapse_at = now() + $2::text::interval
-             FROM (SELECT id FROM partitions
-                   WHERE (owner IS NULL OR lapse_at < now() OR owner = $1)
-                     AND NOT (id = ANY($4))
-                   ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) AS free
-             WHERE p.id = free.id
+             WHERE p.id IN (SELECT id FROM lapsed UNION SELECT id FROM free)
              RETURNING p.id, p.epoch",
             &[&leases.node, &leases.lease_interval(), &wanted, &held],
         )
         .await
-        .map_err(|e| e.to_string())?
+        .map_err(|e| describe(&e))?
         .iter()
         .map(|row| (row.get(0), row.get(1)))
         .collect();
@@ -290,7 +325,7 @@ async fn lapsing(pool: &Pool, leases: &Leases) -> Result<i64, String> {
             &[&leases.node, &leases.lease_interval()],
         )
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| describe(&e))?;
     Ok(row.get(0))
 }
 
@@ -319,7 +354,7 @@ async fn release(
             &[&partitions, &leases.node],
         )
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| describe(&e))?;
     Ok(())
 }
 

@@ -83,6 +83,10 @@ pub struct PgOptions {
     /// Whether commit rounds check the epochs of their partitions. Off only
     /// in the fault runs that prove the check is needed (`unsafe_no_fence`).
     pub fence: bool,
+    /// SIGUSR1 makes the next commit round that writes for a partition
+    /// stop the process between its epoch read and the database
+    /// (`test_sigusr1_stops_in_commit`, fault runs only).
+    pub sigusr1_stops_in_commit: bool,
 }
 
 impl Default for PgOptions {
@@ -98,6 +102,7 @@ impl Default for PgOptions {
             advertise: String::new(),
             lease_ms: 6_000,
             fence: true,
+            sigusr1_stops_in_commit: false,
         }
     }
 }
@@ -215,6 +220,30 @@ impl PgStore {
         if !options.fence {
             tracing::error!("unsafe_no_fence is set: a node that lost a partition still writes for it (a test setting, never for production)");
             leases.fence_off();
+        }
+        if options.sigusr1_stops_in_commit {
+            tracing::warn!("test_sigusr1_stops_in_commit is set: SIGUSR1 stops this process inside its next commit round (a test setting)");
+            let leases = leases.clone();
+            let listening = handle.spawn(async move {
+                use tokio::signal::unix::{signal, SignalKind};
+                let mut user1 = signal(SignalKind::user_defined1())?;
+                Ok::<_, std::io::Error>(async move {
+                    while user1.recv().await.is_some() {
+                        leases.request_stop_in_commit();
+                    }
+                })
+            });
+            match listening.await {
+                Ok(Ok(waiting)) => {
+                    handle.spawn(waiting);
+                }
+                _ => {
+                    runtime.shutdown_background();
+                    return Err(StoreError::Unavailable(
+                        "cannot listen for SIGUSR1".to_string(),
+                    ));
+                }
+            }
         }
         let claiming = {
             let (pool, leases) = (pool.clone(), leases.clone());
