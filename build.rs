@@ -1,9 +1,11 @@
 //! Tells the browser test (`tests/browser.rs`) whether it can run: where
-//! Chromium (`$CHROMIUM_PATH`, else /usr/bin/chromium), node (on `PATH`) or
-//! `node_modules/playwright-core` is missing it sets `cfg(browser_missing)`,
-//! which marks the test ignored, so that it shows as ignored in the test
-//! summary instead of passing. Under CI=true it never does: CI installs
-//! them, and a missing browser there must fail the test.
+//! Chromium (`$CHROMIUM_PATH`, else /usr/bin/chromium) or node (on `PATH`)
+//! is missing, or `node_modules/playwright-core` is and no `npm` could
+//! install it (the test runs `npm ci` itself when npm is there), it sets
+//! `cfg(browser_missing)`, which marks the test ignored, so that it shows
+//! as ignored in the test summary instead of passing. Under CI=true it
+//! never does: CI installs them, and a missing browser there must fail the
+//! test.
 //!
 //! Likewise for the PostgreSQL tests (the `postgres` variant of every test
 //! that runs on both stores, and `tests/api/postgres.rs`): where no
@@ -38,7 +40,7 @@ fn main() {
     if !found(&chromium, chromium.parent()) {
         missing.push(format!("Chromium at {}", chromium.display()));
     }
-    if !node_on_path() {
+    if !on_path("node") {
         missing.push("node".to_string());
     }
     let playwright = root.join("node_modules/playwright-core/package.json");
@@ -55,8 +57,8 @@ fn main() {
     } else {
         root.join("package-lock.json")
     };
-    if !found(&playwright, Some(&installs)) {
-        missing.push("node_modules/playwright-core (npm ci)".to_string());
+    if !found(&playwright, Some(&installs)) && !on_path("npm") {
+        missing.push("node_modules/playwright-core, and npm to install it".to_string());
     }
 
     let ci = env::var("CI").is_ok_and(|v| v == "true");
@@ -135,13 +137,13 @@ fn found(path: &Path, instead: Option<&Path>) -> bool {
     false
 }
 
-/// Whether an executable `node` is on `PATH`; watches it, or where it is
-/// not found, the (flat) directories of `PATH` that exist.
-fn node_on_path() -> bool {
+/// Whether an executable `command` is on `PATH`; watches it, or where it
+/// is not found, the (flat) directories of `PATH` that exist.
+fn on_path(command: &str) -> bool {
     let dirs: Vec<PathBuf> = env::var_os("PATH")
         .map(|path| env::split_paths(&path).collect())
         .unwrap_or_default();
-    if let Some(node) = dirs.iter().map(|d| d.join("node")).find(|n| n.is_file()) {
+    if let Some(node) = dirs.iter().map(|d| d.join(command)).find(|n| n.is_file()) {
         println!("cargo::rerun-if-changed={}", node.display());
         return true;
     }

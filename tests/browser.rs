@@ -8,10 +8,12 @@
 //! loaded servers of the other tests. It links nothing of the crate, so
 //! the binary costs next to nothing to build.
 //!
-//! Where Chromium, node or playwright-core is missing, `build.rs` sets
-//! `cfg(browser_missing)` and the test shows as ignored, except under
-//! CI=true: CI installs them (`.ci/run`), so a missing browser there is a
-//! broken setup, and the test runs and fails.
+//! Where `node_modules` lacks playwright-core, the test installs the npm
+//! packages itself (`npm ci`, from package-lock.json) before it runs them.
+//! Where Chromium or node is missing, or npm to install the packages,
+//! `build.rs` sets `cfg(browser_missing)` and the test shows as ignored,
+//! except under CI=true: CI installs them (`.ci/run`), so a missing browser
+//! there is a broken setup, and the test runs and fails.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -33,14 +35,34 @@ fn missing(root: &Path, chromium: &str) -> Vec<String> {
     missing
 }
 
+/// `npm ci` in `root` when playwright-core is not installed.
+fn install_npm_packages(root: &Path) {
+    if root.join("node_modules/playwright-core").exists() {
+        return;
+    }
+    eprintln!("installing the browser tests' npm packages: npm ci");
+    let output = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(root)
+        .output()
+        .expect("run npm ci (apt-get install -y npm)");
+    assert!(
+        output.status.success(),
+        "npm ci failed (the browser tests need its packages; run `npm ci` in {}):\n{}",
+        root.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 #[test]
 #[cfg_attr(
     browser_missing,
-    ignore = "needs Chromium, node and node_modules/playwright-core (see build.rs)"
+    ignore = "needs Chromium, node, and node_modules/playwright-core or npm (see build.rs)"
 )]
 fn booking_page_in_headless_chromium() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let chromium = std::env::var("CHROMIUM_PATH").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    install_npm_packages(&root);
     let missing = missing(&root, &chromium);
     assert!(
         missing.is_empty(),
