@@ -60,7 +60,12 @@ pub async fn stream_from_owner(state: &AppState, req: &HttpRequest, show: ShowId
         return not_here();
     };
     let url = format!("{}{}", owner.trim_end_matches('/'), req.path());
-    let response = match state.streams.get(url).header(FORWARDED, "1").send().await {
+    let mut asked = state.streams.get(url).header(FORWARDED, "1");
+    // Where a reconnecting reader was: the owner resumes from there.
+    if let Some(last_seen) = req.headers().get("Last-Event-ID") {
+        asked = asked.header("Last-Event-ID", last_seen.as_bytes());
+    }
+    let response = match asked.send().await {
         Ok(response) if response.status().is_success() => response,
         Ok(response) => {
             tracing::warn!(status = %response.status(), %show, "the owner refused an event stream");

@@ -200,7 +200,7 @@ fn a_show_is_loaded_listed_and_unloaded_as_one_unit() {
         // The held seat's actor runs (its expiry timer with it).
         assert_eq!(unit.live_seats(), 1);
 
-        let mut events = unit.map().subscribe();
+        let (mut events, _) = unit.map().subscribe(None);
         drop(unit);
         assert!(world.shows.unload(show.id));
         assert!(world.shows.get(show.id).is_none());

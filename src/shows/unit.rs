@@ -38,7 +38,9 @@ impl ShowUnit {
     ) -> Self {
         let home = SeatHome {
             show: show.id,
-            map: Arc::new(SeatMap::new(show)),
+            // Event ids go on from the time in microseconds: past any id
+            // an earlier map of this show gave (`SeatMap`).
+            map: Arc::new(SeatMap::new(show, now_ms().saturating_mul(1000))),
             registry: Registry::new("seat"),
             mailbox_capacity: seat_mailbox_capacity,
             idle_ms: actor_idle_ms,

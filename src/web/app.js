@@ -363,12 +363,15 @@ async function refreshBookings() {
 
 function listen(showId) {
   if (state.events) state.events.close();
+  // A reconnect sends the last event id it saw (Last-Event-ID): the
+  // server sends what was missed, or a `snapshot` of the whole map when the
+  // page is too far behind (or the show moved to another server).
   const events = new EventSource(`/v1/shows/${showId}/events`);
-  let opened = false;
-  events.addEventListener('open', () => {
-    // After a reconnect, events may have been missed: reload the map.
-    if (opened) refreshMap();
-    opened = true;
+  events.addEventListener('snapshot', (event) => {
+    const show = JSON.parse(event.data);
+    state.statuses = new Map(show.seats.map((s) => [s.id, s.status]));
+    if (state.cart) refreshCart();
+    paintSeats();
   });
   events.addEventListener('seat', (event) => {
     const change = JSON.parse(event.data);
