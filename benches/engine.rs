@@ -6,8 +6,8 @@
 
 use boxoffice::domain::{
     Booking, BookingId, BookingStatus, Cart, CartId, Claim, Fingerprint, IdempotencyKey,
-    IdempotencyLedger, KeyedRequest, Row, Seat, SeatLabel, SeatState, ShowId, StoredBody,
-    StoredReply, TxnId, UserId,
+    IdempotencyLedger, KeyedRequest, RequestLine, Row, Seat, SeatLabel, SeatState, ShowId,
+    StoredBody, StoredReply, TxnId, UserId,
 };
 use boxoffice::engine::{Engine, NewShow};
 use boxoffice::runtime::{EngineConfig, Op};
@@ -78,6 +78,10 @@ fn booking_write(show: ShowId, index: u32) -> WriteSet {
                 status: 201,
                 body: StoredBody::Bytes(bytes::Bytes::from(vec![b'x'; 250])),
                 created_at_ms: 1,
+                line: Some(RequestLine {
+                    method: "POST".into(),
+                    path: "/v1/bookings".into(),
+                }),
             },
         }),
         mutations: vec![
@@ -312,6 +316,10 @@ async fn engine_with_shows(dir: &std::path::Path, count: usize) -> (Engine, Vec<
                     user: admin,
                     key: IdempotencyKey::parse(format!("bench-show-{n}").as_bytes()).unwrap(),
                     fingerprint: Fingerprint::of("POST", "/v1/shows", b"bench"),
+                    line: RequestLine {
+                        method: "POST".into(),
+                        path: "/v1/shows".into(),
+                    },
                 },
                 NewShow {
                     title: "Bench".into(),
@@ -379,6 +387,10 @@ fn actors(c: &mut Criterion) {
                         user,
                         key: IdempotencyKey::parse(format!("bench-{n}").as_bytes()).unwrap(),
                         fingerprint: Fingerprint::of("POST", "/v1/bookings", &n.to_le_bytes()),
+                        line: RequestLine {
+                            method: "POST".into(),
+                            path: "/v1/bookings".into(),
+                        },
                     };
                     let show = shows[(n / SEATS_PER_SHOW) as usize % shows.len()];
                     engine.book(request, Some(show), vec![seat_label(n % SEATS_PER_SHOW)])

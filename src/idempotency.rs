@@ -12,7 +12,7 @@
 
 use crate::domain::{
     judge, Admission as Admission_, Fingerprint, IdempotencyKey, IdempotencyLedger, KeyedRequest,
-    StoredBody, StoredReply, UserId,
+    RequestLine, StoredBody, StoredReply, UserId,
 };
 use crate::replies::{self, EngineError};
 use crate::runtime::clock::now_ms;
@@ -104,6 +104,30 @@ pub struct Keys {
     /// recounted after each sweep (an approximate cap: a few concurrent
     /// first uses may pass together).
     counts: DashMap<UserId, usize>,
+    /// Keys running now, with their request lines: an index for the key
+    /// look-up only. Whether a key may run is the owning actor's ledger's
+    /// to say (`domain::IdempotencyLedger`), never this map's.
+    running: Arc<DashMap<(UserId, IdempotencyKey), RequestLine>>,
+}
+
+/// A key marked running in `Keys::look_up`'s index until dropped
+/// (`Keys::running`).
+pub struct RunningKey {
+    index: Arc<DashMap<(UserId, IdempotencyKey), RequestLine>>,
+    id: (UserId, IdempotencyKey),
+}
+
+impl Drop for RunningKey {
+    fn drop(&mut self) {
+        self.index.remove(&self.id);
+    }
+}
+
+/// What the key look-up found (`Keys::look_up`).
+#[derive(Debug)]
+pub enum KeyState {
+    InFlight(RequestLine),
+    Completed(StoredReply),
 }
 
 impl Keys {
@@ -119,7 +143,48 @@ impl Keys {
             max_keys_per_user,
             ttl_ms,
             counts: DashMap::new(),
+            running: Arc::new(DashMap::new()),
         }
+    }
+
+    /// Marks `req`'s key running for the look-up, until the guard drops.
+    pub fn running(&self, req: &KeyedRequest) -> RunningKey {
+        let id = (req.user, req.key.clone());
+        self.running.insert(id.clone(), req.line.clone());
+        RunningKey {
+            index: self.running.clone(),
+            id,
+        }
+    }
+
+    /// `GET /v1/idempotency-keys/{key}`: the user's key as it stands, if
+    /// it is running here or completed and still kept.
+    pub fn look_up(
+        &self,
+        user: UserId,
+        key: IdempotencyKey,
+    ) -> BoxFuture<'static, Result<Option<KeyState>, Reply>> {
+        if let Some(line) = self.running.get(&(user, key.clone())) {
+            let state = KeyState::InFlight(line.clone());
+            return Box::pin(std::future::ready(Ok(Some(state))));
+        }
+        let stored = self.store.load_key(user, &key);
+        // Completed is said only of what is on disk (the record may belong
+        // to a commit still waiting for its flush), as a replay would.
+        let durable = self.store.sync_point();
+        let ttl_ms = self.ttl_ms;
+        Box::pin(async move {
+            match stored.await {
+                Ok(Some(stored)) if now_ms().saturating_sub(stored.created_at_ms) < ttl_ms => {
+                    if let Err(error) = durable.await {
+                        return Err(EngineError::from(error).reply());
+                    }
+                    Ok(Some(KeyState::Completed(stored)))
+                }
+                Ok(_) => Ok(None),
+                Err(error) => Err(EngineError::from(error).reply()),
+            }
+        })
     }
 
     /// First step of a keyed request in its owning actor: whether its key
@@ -193,6 +258,7 @@ impl Keys {
                     status: reply.status,
                     body: stored_body.unwrap_or_else(|| StoredBody::Bytes(reply.body.clone())),
                     created_at_ms: now_ms(),
+                    line: Some(req.line.clone()),
                 },
             });
         if key.is_none() && mutations.is_empty() {

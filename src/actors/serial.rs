@@ -159,6 +159,8 @@ pub struct SerialActor<O: Owner> {
     /// same time as its key is looked up).
     record_read: bool,
     ledger: IdempotencyLedger,
+    /// The running request's key, shown to the key look-up until it ends.
+    running_key: Option<idempotency::RunningKey>,
     depth: Depth,
     last_used: Instant,
     /// A request is running: never passivate in the middle.
@@ -180,6 +182,7 @@ impl<O: Owner> SerialActor<O> {
             record: None,
             record_read: false,
             ledger: IdempotencyLedger::default(),
+            running_key: None,
             depth,
             last_used: Instant::now(),
             busy: false,
@@ -257,6 +260,7 @@ impl<O: Owner> SerialActor<O> {
                 if let Some(req) = O::request(&op) {
                     let running = self.ledger.admit(req.user, &req.key, req.fingerprint, None);
                     debug_assert_eq!(running, Admission::Run, "one request runs at a time");
+                    self.running_key = Some(self.kind.keys.running(req));
                 }
                 O::run(self.kind.ctx.clone(), self.id, self.record.clone(), op)
             }
@@ -289,6 +293,7 @@ impl<O: Owner> SerialActor<O> {
         // The request ended: its key (if it ran one) is no longer in
         // flight. One request runs at a time, so it was the only one.
         self.ledger.settle_all();
+        self.running_key = None;
         self.last_used = Instant::now();
         let _ = reply.send(done.reply);
         if let Some(next) = self.queue.pop_front() {

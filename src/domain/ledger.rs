@@ -17,6 +17,17 @@ pub struct StoredReply {
     pub status: u16,
     pub body: StoredBody,
     pub created_at_ms: u64,
+    /// The request's method and path, for the key look-up (`None` in
+    /// records written before they were kept).
+    pub line: Option<RequestLine>,
+}
+
+/// What a keyed request was, as the key look-up tells it: its method and
+/// path (its body is kept only as the fingerprint).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestLine {
+    pub method: String,
+    pub path: String,
 }
 
 /// The body of a stored answer.
@@ -73,6 +84,7 @@ pub struct KeyedRequest {
     pub user: UserId,
     pub key: IdempotencyKey,
     pub fingerprint: Fingerprint,
+    pub line: RequestLine,
 }
 
 #[derive(Debug, Default)]
@@ -149,6 +161,7 @@ mod tests {
             status: 201,
             body: StoredBody::Bytes(Bytes::from_static(b"{}")),
             created_at_ms: 0,
+            line: None,
         }
     }
 

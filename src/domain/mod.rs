@@ -17,6 +17,8 @@ pub use booking::{Booking, BookingStatus};
 pub use cart::{AddPlan, Cart, CartError, CartItem, CartStatus, ItemStatus};
 pub use ids::{BookingId, CartId, SeatLabel, ShowId, TxnId, UserId};
 pub use key::{Fingerprint, IdempotencyKey, KeyError};
-pub use ledger::{judge, Admission, IdempotencyLedger, KeyedRequest, StoredBody, StoredReply};
+pub use ledger::{
+    judge, Admission, IdempotencyLedger, KeyedRequest, RequestLine, StoredBody, StoredReply,
+};
 pub use seat::{Claim, Decision, Holder, Seat, SeatRefusal, SeatState, SeatStatus};
 pub use show::{Layout, LayoutError, Row, Show};

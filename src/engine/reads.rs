@@ -4,7 +4,8 @@
 //! durable).
 
 use super::Engine;
-use crate::domain::{BookingId, CartId, UserId};
+use crate::domain::{BookingId, CartId, IdempotencyKey, UserId};
+use crate::idempotency::KeyState;
 use crate::replies::{not_found, EngineError};
 use crate::runtime::clock::now_ms;
 use crate::store::StoreError;
@@ -38,6 +39,29 @@ impl Engine {
                 .unwrap_or_else(|| not_found("booking"))
         }))
         .await
+    }
+
+    /// `GET /v1/idempotency-keys/{key}`: the caller's key, running here or
+    /// completed (and durable) and still kept; else 404.
+    pub async fn look_up_key(&self, user: UserId, raw_key: &str) -> Reply {
+        let Ok(key) = IdempotencyKey::parse(raw_key.as_bytes()) else {
+            return not_found("key");
+        };
+        match self.inner.core.keys.look_up(user, key.clone()).await {
+            Ok(Some(KeyState::InFlight(line))) => {
+                Reply::json(200, &wire::key_out(key.as_str(), Some(&line), None))
+            }
+            Ok(Some(KeyState::Completed(stored))) => Reply::json(
+                200,
+                &wire::key_out(
+                    key.as_str(),
+                    stored.line.as_ref(),
+                    Some((stored.status, stored.created_at_ms)),
+                ),
+            ),
+            Ok(None) => not_found("key"),
+            Err(reply) => reply,
+        }
     }
 
     pub async fn list_bookings(&self, user: UserId) -> Reply {

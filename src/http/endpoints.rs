@@ -88,6 +88,10 @@ pub fn endpoints() -> Vec<Endpoint> {
             ],
         ),
         endpoint(
+            "/v1/idempotency-keys/{key}",
+            vec![(M::GET, web::get().to(routes::get_idempotency_key))],
+        ),
+        endpoint(
             "/v1/carts",
             vec![(M::POST, web::post().to(routes::create_cart))],
         ),

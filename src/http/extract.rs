@@ -2,7 +2,7 @@
 //! size (413), key (400 idempotency-key-*), body (400 invalid-request).
 
 use super::state::{AppState, MAX_BODY_BYTES};
-use crate::domain::{Fingerprint, IdempotencyKey, KeyedRequest, UserId};
+use crate::domain::{Fingerprint, IdempotencyKey, KeyedRequest, RequestLine, UserId};
 use crate::ops::session::token_hash;
 use crate::wire::{self, Code, Reply};
 use actix_web::{web, HttpRequest};
@@ -234,6 +234,10 @@ pub async fn keyed_raw<T: DeserializeOwned>(
             user,
             key,
             fingerprint,
+            line: RequestLine {
+                method: req.method().as_str().to_string(),
+                path: req.path().to_string(),
+            },
         },
         parsed,
         body,

@@ -49,6 +49,7 @@ use utoipa::{Modify, OpenApi};
         routes::list_bookings,
         routes::create_booking,
         routes::get_booking,
+        routes::get_idempotency_key,
         routes::cancel_booking,
         routes::create_cart,
         routes::get_cart,

@@ -433,6 +433,39 @@ pub(super) async fn list_bookings(state: State, req: HttpRequest) -> HttpRespons
 }
 
 #[utoipa::path(
+    get, path = "/v1/idempotency-keys/{key}", tag = "bookings", operation_id = "getIdempotencyKey",
+    security(("bearer" = [])),
+    params(("key" = String, Path, description = "The `Idempotency-Key` as sent, URL-encoded.")),
+    responses(
+        (status = 200, description = "The key's request: running (`in-flight`) or answered (`completed`, with the stored answer's status and time).", body = wire::KeyOut),
+        (status = 401, response = super::doc_parts::Unauthorized),
+        (status = 404, description = "`not-found`: a key this user never sent, one whose record expired, or another user's.", body = Problem, content_type = "application/problem+json"),
+        (status = 429, response = super::doc_parts::RateLimited),
+        (status = 503, response = super::doc_parts::Overloaded),
+    ),
+)]
+/// Look up one of the caller's Idempotency-Keys
+///
+/// Lets a client that lost an answer learn what happened without sending
+/// the request again: whether it is still running, or what it was answered
+/// (send the request again with the same key to get the answer itself, a
+/// replay). On a cluster, a key still running shows as such on the node
+/// running it; a completed one on every node.
+pub(super) async fn get_idempotency_key(
+    state: State,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> HttpResponse {
+    answer(
+        async {
+            let user = extract::user(&state, &req).await?;
+            Ok(state.engine.look_up_key(user, &path).await)
+        }
+        .await,
+    )
+}
+
+#[utoipa::path(
     get, path = "/v1/bookings/{booking_id}", tag = "bookings", operation_id = "getBooking",
     security(("bearer" = [])),
     params(("booking_id" = String, Path, description = "Booking id.")),

@@ -6,7 +6,8 @@
 use super::contract::{StoreError, StoreResult};
 use crate::domain::{
     Booking, BookingId, BookingStatus, Cart, CartId, CartItem, CartStatus, Fingerprint,
-    IdempotencyKey, Row, SeatLabel, SeatState, Show, ShowId, StoredBody, StoredReply, UserId,
+    IdempotencyKey, RequestLine, Row, SeatLabel, SeatState, Show, ShowId, StoredBody, StoredReply,
+    UserId,
 };
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -150,18 +151,58 @@ pub fn decode_seat(bytes: &[u8]) -> StoreResult<SeatState> {
 /// Records led by `VERSION` carry their body inline.
 pub const REPLY_CREATED_SHOW: u8 = 0x81;
 
+/// The same two, with the request's method and path after the header
+/// (`StoredReply::line`, for the key look-up): a byte of method length,
+/// the method, two bytes of path length, the path. Records led by the two
+/// above were written before and have no line.
+pub const REPLY_WITH_LINE: u8 = 0x02;
+pub const REPLY_CREATED_SHOW_WITH_LINE: u8 = 0x82;
+
 pub fn encode_reply(reply: &StoredReply) -> Vec<u8> {
-    let (lead, body): (u8, &[u8]) = match &reply.body {
-        StoredBody::Bytes(bytes) => (VERSION, bytes),
-        StoredBody::CreatedShow(show) => (REPLY_CREATED_SHOW, show.0.as_bytes()),
+    // A line too long for its length field is dropped, not cut (paths are
+    // bounded far below 64 KiB by the HTTP server).
+    let line = reply
+        .line
+        .as_ref()
+        .filter(|l| l.method.len() <= u8::MAX as usize && l.path.len() <= u16::MAX as usize);
+    let (lead, body): (u8, &[u8]) = match (&reply.body, line.is_some()) {
+        (StoredBody::Bytes(bytes), false) => (VERSION, bytes),
+        (StoredBody::Bytes(bytes), true) => (REPLY_WITH_LINE, bytes),
+        (StoredBody::CreatedShow(show), false) => (REPLY_CREATED_SHOW, show.0.as_bytes()),
+        (StoredBody::CreatedShow(show), true) => (REPLY_CREATED_SHOW_WITH_LINE, show.0.as_bytes()),
     };
-    let mut out = Vec::with_capacity(1 + 32 + 2 + 8 + body.len());
+    let line_len = line.map_or(0, |l| 3 + l.method.len() + l.path.len());
+    let mut out = Vec::with_capacity(1 + 32 + 2 + 8 + line_len + body.len());
     out.push(lead);
     out.extend_from_slice(&reply.fingerprint.0);
     out.extend_from_slice(&reply.status.to_be_bytes());
     out.extend_from_slice(&reply.created_at_ms.to_be_bytes());
+    if let Some(line) = line {
+        out.push(line.method.len() as u8);
+        out.extend_from_slice(line.method.as_bytes());
+        out.extend_from_slice(&(line.path.len() as u16).to_be_bytes());
+        out.extend_from_slice(line.path.as_bytes());
+    }
     out.extend_from_slice(body);
     out
+}
+
+/// The method and path after a record's header, and what follows them.
+fn split_line(bytes: &[u8]) -> StoreResult<(RequestLine, &[u8])> {
+    let bad = || corrupt("idempotency record's request line");
+    let (&method_len, rest) = bytes.split_first().ok_or_else(bad)?;
+    let method = rest.get(..method_len as usize).ok_or_else(bad)?;
+    let rest = &rest[method_len as usize..];
+    let path_len = u16::from_be_bytes(rest.get(..2).ok_or_else(bad)?.try_into().expect("2 bytes"));
+    let path = rest.get(2..2 + path_len as usize).ok_or_else(bad)?;
+    let text = |b: &[u8]| String::from_utf8(b.to_vec()).map_err(|_| bad());
+    Ok((
+        RequestLine {
+            method: text(method)?,
+            path: text(path)?,
+        },
+        &rest[2 + path_len as usize..],
+    ))
 }
 
 pub fn decode_reply(bytes: &[u8]) -> StoreResult<StoredReply> {
@@ -171,10 +212,17 @@ pub fn decode_reply(bytes: &[u8]) -> StoreResult<StoredReply> {
     if rest.len() < 42 {
         return Err(corrupt("idempotency record"));
     }
+    let (line, tail) = match lead {
+        REPLY_WITH_LINE | REPLY_CREATED_SHOW_WITH_LINE => {
+            let (line, tail) = split_line(&rest[42..])?;
+            (Some(line), tail)
+        }
+        _ => (None, &rest[42..]),
+    };
     let body = match lead {
-        VERSION => StoredBody::Bytes(Bytes::copy_from_slice(&rest[42..])),
-        REPLY_CREATED_SHOW if rest.len() == 42 + 16 => {
-            StoredBody::CreatedShow(ShowId(uuid_at(rest, 42)?))
+        VERSION | REPLY_WITH_LINE => StoredBody::Bytes(Bytes::copy_from_slice(tail)),
+        REPLY_CREATED_SHOW | REPLY_CREATED_SHOW_WITH_LINE if tail.len() == 16 => {
+            StoredBody::CreatedShow(ShowId(uuid_at(tail, 0)?))
         }
         _ => return Err(corrupt("idempotency record")),
     };
@@ -183,6 +231,7 @@ pub fn decode_reply(bytes: &[u8]) -> StoreResult<StoredReply> {
         status: u16::from_be_bytes(rest[32..34].try_into().expect("2 bytes")),
         created_at_ms: u64::from_be_bytes(rest[34..42].try_into().expect("8 bytes")),
         body,
+        line,
     })
 }
 
@@ -370,11 +419,52 @@ mod tests {
             status: 409,
             body: StoredBody::Bytes(Bytes::from_static(b"{\"x\":1}")),
             created_at_ms: 99,
+            line: Some(RequestLine {
+                method: "POST".into(),
+                path: "/v1/bookings".into(),
+            }),
         };
         let bytes = encode_reply(&reply);
+        assert_eq!(bytes[0], REPLY_WITH_LINE);
         assert_eq!(decode_reply(&bytes).unwrap(), reply);
-        assert!(decode_reply(&bytes[..20]).is_err());
+        for cut in [20, 43, 45, 50] {
+            assert!(decode_reply(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
         assert!(decode_reply(b"").is_err());
+        let without = StoredReply {
+            line: None,
+            ..reply
+        };
+        assert_eq!(decode_reply(&encode_reply(&without)).unwrap(), without);
+    }
+
+    /// Records written before the request line was kept (led by `VERSION`
+    /// and `REPLY_CREATED_SHOW`, bytes as that build wrote them) still
+    /// read, with no line.
+    #[test]
+    fn replies_of_the_earlier_layout_still_read() {
+        let mut old = vec![VERSION];
+        old.extend_from_slice(&[7; 32]);
+        old.extend_from_slice(&201u16.to_be_bytes());
+        old.extend_from_slice(&99u64.to_be_bytes());
+        old.extend_from_slice(b"{\"id\":\"b\"}");
+        let reply = decode_reply(&old).unwrap();
+        assert_eq!(reply.line, None);
+        assert_eq!(reply.status, 201);
+        assert_eq!(
+            reply.body,
+            StoredBody::Bytes(Bytes::from_static(b"{\"id\":\"b\"}"))
+        );
+        let mut old_show = vec![REPLY_CREATED_SHOW];
+        old_show.extend_from_slice(&[3; 32]);
+        old_show.extend_from_slice(&201u16.to_be_bytes());
+        old_show.extend_from_slice(&7u64.to_be_bytes());
+        old_show.extend_from_slice(Uuid::from_u128(42).as_bytes());
+        let reply = decode_reply(&old_show).unwrap();
+        assert_eq!(
+            (reply.line, reply.body),
+            (None, StoredBody::CreatedShow(ShowId(Uuid::from_u128(42))))
+        );
     }
 
     /// A created show's answer is stored as the show's id (58 bytes in
@@ -386,6 +476,7 @@ mod tests {
             status: 201,
             body: StoredBody::CreatedShow(ShowId(Uuid::from_u128(42))),
             created_at_ms: 7,
+            line: None,
         };
         let bytes = encode_reply(&reply);
         assert_eq!(bytes.len(), 1 + 32 + 2 + 8 + 16);

@@ -761,6 +761,7 @@ async fn stale_owner_writes(fence: bool) -> StaleRun {
                 status: 201,
                 body: StoredBody::Bytes(bytes::Bytes::from_static(b"{}")),
                 created_at_ms: 1,
+                line: None,
             },
         }),
         mutations: vec![Mutation::Seat {

@@ -12,6 +12,7 @@ fn reply(fp: u8) -> StoredReply {
         status: 201,
         body: crate::domain::StoredBody::Bytes(Bytes::from_static(b"{}")),
         created_at_ms: 1,
+        line: None,
     }
 }
 
