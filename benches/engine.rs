@@ -93,6 +93,8 @@ fn booking_write(show: ShowId, index: u32) -> WriteSet {
                 status: BookingStatus::Confirmed,
                 created_at_ms: 1,
                 cart: None,
+                prices_cents: vec![1200],
+                currency: "EUR".into(),
             }),
             Mutation::Seat {
                 show,
@@ -325,6 +327,7 @@ async fn engine_with_shows(dir: &std::path::Path, count: usize) -> (Engine, Vec<
                     title: "Bench".into(),
                     starts_at_ms: 0,
                     rows,
+                    offer: Default::default(),
                 },
             )
             .await;

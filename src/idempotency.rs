@@ -314,7 +314,9 @@ impl Keys {
     pub fn replay(&self, stored: StoredReply) -> BoxFuture<'static, Reply> {
         let durable = self.store.sync_point();
         let show = match stored.body {
-            StoredBody::CreatedShow(id) => Some((id, self.store.load_show(id))),
+            StoredBody::CreatedShow(id) | StoredBody::CreatedShowV1(id) => {
+                Some((id, self.store.load_show(id)))
+            }
             StoredBody::Bytes(_) => None,
         };
         Box::pin(async move {
@@ -323,7 +325,13 @@ impl Keys {
             }
             let body = match (stored.body, show) {
                 (StoredBody::Bytes(body), _) => body,
-                (StoredBody::CreatedShow(_), Some((id, show))) => match show.await {
+                (
+                    shape @ (StoredBody::CreatedShow(_) | StoredBody::CreatedShowV1(_)),
+                    Some((id, show)),
+                ) => match show.await {
+                    Ok(Some(show)) if matches!(shape, StoredBody::CreatedShowV1(_)) => {
+                        wire::created_show_v1(&show).body
+                    }
                     Ok(Some(show)) => wire::created_show(&show).body,
                     Ok(None) => {
                         let missing =
@@ -332,7 +340,9 @@ impl Keys {
                     }
                     Err(error) => return EngineError::from(error).reply(),
                 },
-                (StoredBody::CreatedShow(id), None) => unreachable!("show {id} was looked up"),
+                (StoredBody::CreatedShow(id) | StoredBody::CreatedShowV1(id), None) => {
+                    unreachable!("show {id} was looked up")
+                }
             };
             crate::metrics::REPLAYS.inc();
             Reply {

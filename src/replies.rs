@@ -4,7 +4,7 @@
 //! situation always answers with the same code, status and words, whichever
 //! operation met it.
 
-use crate::domain::{CartError, ShowId};
+use crate::domain::{CartError, Show, ShowId};
 use crate::store::StoreError;
 use crate::wire::{self, Code, Reply};
 
@@ -89,6 +89,19 @@ pub fn too_many_holds(max_holds_per_user: usize) -> Reply {
 }
 
 /// A cart's refusal of a change.
+/// 409 `seat-restricted`: `lone` companion seats of `show` asked for
+/// without a wheelchair seat of their row (counted once, by its code).
+pub fn seat_restricted(show: &Show, lone: &[u32]) -> Reply {
+    crate::metrics::CONFLICTS
+        .with_label_values(&["seat-restricted"])
+        .inc();
+    let names: Vec<String> = lone
+        .iter()
+        .map(|&seat| show.layout.label_of(seat).to_string())
+        .collect();
+    wire::seat_restricted(&names)
+}
+
 /// The answer to a cart the domain refused; the conflicts among them (409)
 /// are counted here, once each, by their code.
 pub fn cart_error(error: CartError) -> Reply {

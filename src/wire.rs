@@ -3,7 +3,9 @@
 //! Replies are built here once, as bytes, because the engine stores them
 //! with their idempotency key and replays them byte for byte.
 
-use crate::domain::{Booking, BookingStatus, Cart, CartStatus, SeatStatus, Show, ShowId};
+use crate::domain::{
+    Booking, BookingStatus, Cart, CartStatus, ItemStatus, SeatStatus, Show, ShowId,
+};
 use bytes::Bytes;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -67,6 +69,8 @@ pub enum Code {
     Forbidden,
     NotFound,
     SeatUnavailable,
+    /// A companion seat without a wheelchair seat of its row (v1.1).
+    SeatRestricted,
     HoldExpired,
     CartClosed,
     TooManyHolds,
@@ -89,6 +93,7 @@ impl Code {
             Code::Forbidden => 403,
             Code::NotFound => 404,
             Code::SeatUnavailable
+            | Code::SeatRestricted
             | Code::HoldExpired
             | Code::CartClosed
             | Code::TooManyHolds
@@ -112,6 +117,7 @@ impl Code {
             Code::Forbidden => "forbidden",
             Code::NotFound => "not-found",
             Code::SeatUnavailable => "seat-unavailable",
+            Code::SeatRestricted => "seat-restricted",
             Code::HoldExpired => "hold-expired",
             Code::CartClosed => "cart-closed",
             Code::TooManyHolds => "too-many-holds",
@@ -135,6 +141,7 @@ impl Code {
             Code::Forbidden => "Forbidden",
             Code::NotFound => "Not found",
             Code::SeatUnavailable => "Seat unavailable",
+            Code::SeatRestricted => "Seat restricted",
             Code::HoldExpired => "Hold expired",
             Code::CartClosed => "Cart closed",
             Code::TooManyHolds => "Too many holds",
@@ -195,6 +202,16 @@ fn problem_with_seats(code: Code, detail: &str, seats: Option<&[String]>) -> Rep
 }
 
 /// 409 `seat-unavailable` naming the seats.
+/// Companion seats asked for without a wheelchair seat of their row in
+/// the same booking or cart.
+pub fn seat_restricted(seats: &[String]) -> Reply {
+    let detail = format!(
+        "companion seats are sold only with a wheelchair seat of their row in the same booking or cart: {}",
+        seats.join(", ")
+    );
+    problem_with_seats(Code::SeatRestricted, &detail, Some(seats))
+}
+
 pub fn seat_unavailable(seats: &[String]) -> Reply {
     let detail = format!("not available: {}", seats.join(", "));
     problem_with_seats(Code::SeatUnavailable, &detail, Some(seats))
@@ -231,6 +248,27 @@ pub struct ShowSummaryOut {
     pub capacity: u32,
     /// Seats currently available.
     pub available: u32,
+    /// ISO 4217 code of the show's prices.
+    #[schema(example = "EUR")]
+    pub currency: String,
+    /// The cheapest and dearest seat, in cents.
+    pub lowest_price_cents: u64,
+    pub highest_price_cents: u64,
+}
+
+/// A show's summary as the list shows it.
+pub fn show_summary_out(show: &Show, available: u32) -> ShowSummaryOut {
+    let (lowest_price_cents, highest_price_cents) = show.offer.price_range_cents();
+    ShowSummaryOut {
+        id: show.id.to_string(),
+        title: show.title.clone(),
+        starts_at: rfc3339(show.starts_at_ms),
+        capacity: show.layout.capacity(),
+        available,
+        currency: show.offer.currency().to_string(),
+        lowest_price_cents,
+        highest_price_cents,
+    }
 }
 
 /// Every show.
@@ -253,6 +291,32 @@ pub struct SeatOut {
     pub number: u32,
     #[schema(schema_with = schema::seat_status)]
     pub status: &'static str,
+    /// The seat's category id.
+    #[schema(example = "standard")]
+    pub category: String,
+    /// Its price, in cents of the show's currency.
+    #[schema(example = 1200)]
+    pub price_cents: u64,
+    /// `wheelchair`, `companion` (sold only with a wheelchair seat of its
+    /// row), or null.
+    #[schema(required = true, example = json!(null))]
+    pub accessibility: Option<&'static str>,
+    /// Present, and true, where an aisle follows the seat.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[schema(value_type = Option<bool>)]
+    pub aisle_after: bool,
+}
+
+/// A price category.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Category)]
+pub struct CategoryOut {
+    #[schema(example = "standard")]
+    pub id: String,
+    #[schema(example = "Standard")]
+    pub name: String,
+    #[schema(example = 1200)]
+    pub price_cents: u64,
 }
 
 /// A show with the status of every seat.
@@ -265,7 +329,49 @@ pub struct ShowOut {
     /// RFC 3339 UTC timestamp.
     #[schema(format = DateTime)]
     pub starts_at: String,
+    /// ISO 4217 code of the prices.
+    #[schema(example = "EUR")]
+    pub currency: String,
+    pub categories: Vec<CategoryOut>,
     pub seats: Vec<SeatOut>,
+}
+
+/// A show as builds before 1.1 answered its creation (no prices): kept to
+/// replay those answers byte for byte (`StoredBody::CreatedShowV1`).
+#[derive(Serialize)]
+struct ShowOutV1 {
+    id: String,
+    title: String,
+    starts_at: String,
+    seats: Vec<SeatOutV1>,
+}
+
+#[derive(Serialize)]
+struct SeatOutV1 {
+    id: String,
+    row: String,
+    number: u32,
+    status: &'static str,
+}
+
+/// `created_show` as builds before 1.1 wrote it.
+pub fn created_show_v1(show: &Show) -> Reply {
+    let out = ShowOutV1 {
+        id: show.id.to_string(),
+        title: show.title.clone(),
+        starts_at: rfc3339(show.starts_at_ms),
+        seats: show
+            .layout
+            .labels()
+            .map(|(_, label)| SeatOutV1 {
+                id: label.to_string(),
+                number: label.number,
+                row: label.row,
+                status: SeatStatus::Available.as_str(),
+            })
+            .collect(),
+    };
+    Reply::json(201, &out)
 }
 
 /// The data of a `seat` event on a show's event stream.
@@ -292,17 +398,38 @@ pub fn show_out(show: &Show, status_of: impl Fn(u32) -> SeatStatus) -> ShowOut {
         id: show.id.to_string(),
         title: show.title.clone(),
         starts_at: rfc3339(show.starts_at_ms),
+        currency: show.offer.currency().to_string(),
+        categories: categories_out(show),
         seats: show
             .layout
             .labels()
-            .map(|(index, label)| SeatOut {
-                id: label.to_string(),
-                number: label.number,
-                row: label.row,
-                status: status_of(index).as_str(),
+            .map(|(index, label)| {
+                let category = show.category_of(index);
+                SeatOut {
+                    id: label.to_string(),
+                    number: label.number,
+                    row: label.row,
+                    status: status_of(index).as_str(),
+                    category: category.id.clone(),
+                    price_cents: category.price_cents,
+                    accessibility: show.offer.accessibility(index).map(|a| a.as_str()),
+                    aisle_after: show.offer.aisle_after(index),
+                }
             })
             .collect(),
     }
+}
+
+fn categories_out(show: &Show) -> Vec<CategoryOut> {
+    show.offer
+        .categories()
+        .iter()
+        .map(|c| CategoryOut {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            price_cents: c.price_cents,
+        })
+        .collect()
 }
 
 /// The opening of a show's JSON as `show_out` writes it, up to its first
@@ -315,11 +442,15 @@ pub fn show_json_start(show: &Show) -> Vec<u8> {
         id: String,
         title: &'a str,
         starts_at: String,
+        currency: &'a str,
+        categories: Vec<CategoryOut>,
     }
     let head = Head {
         id: show.id.to_string(),
         title: &show.title,
         starts_at: rfc3339(show.starts_at_ms),
+        currency: show.offer.currency(),
+        categories: categories_out(show),
     };
     let mut out = serde_json::to_vec(&head).expect("replies serialise");
     out.pop(); // its closing brace: the seats follow
@@ -343,10 +474,28 @@ pub fn show_json_seats(
             out.push(b',');
         }
         // Row labels are letters A-Z (`Layout::new`): nothing to escape.
+        // A category id is any text: written as JSON.
+        let category = show.category_of(index);
         write!(
             out,
-            r#"{{"id":"{row}{number}","row":"{row}","number":{number},"status":"{}"}}"#,
+            r#"{{"id":"{row}{number}","row":"{row}","number":{number},"status":"{}","category":"#,
             status_of(index).as_str()
+        )
+        .expect("writing to a Vec cannot fail");
+        serde_json::to_writer(&mut *out, &category.id).expect("a string serialises");
+        let accessibility = match show.offer.accessibility(index) {
+            Some(a) => format!("\"{}\"", a.as_str()),
+            None => "null".to_string(),
+        };
+        write!(
+            out,
+            r#","price_cents":{},"accessibility":{accessibility}{}}}"#,
+            category.price_cents,
+            if show.offer.aisle_after(index) {
+                r#","aisle_after":true"#
+            } else {
+                ""
+            }
         )
         .expect("writing to a Vec cannot fail");
         next = index + 1;
@@ -416,6 +565,25 @@ pub struct BookingOut {
     /// RFC 3339 UTC timestamp.
     #[schema(format = DateTime)]
     pub created_at: String,
+    /// Each seat's price, fixed when it was booked (or held), in `seats`'
+    /// order.
+    pub seat_prices: Vec<SeatPriceOut>,
+    /// The sum of `seat_prices`, in cents.
+    #[schema(example = 2400)]
+    pub total_cents: u64,
+    /// ISO 4217 code.
+    #[schema(example = "EUR")]
+    pub currency: String,
+}
+
+/// A booked seat's price.
+#[derive(Serialize, ToSchema)]
+#[schema(as = SeatPrice)]
+pub struct SeatPriceOut {
+    #[schema(example = "A1")]
+    pub seat_id: String,
+    #[schema(example = 1200)]
+    pub price_cents: u64,
 }
 
 pub fn booking_out(booking: &Booking) -> BookingOut {
@@ -425,6 +593,17 @@ pub fn booking_out(booking: &Booking) -> BookingOut {
         seats: booking.seats.iter().map(|(_, l)| l.to_string()).collect(),
         status: booking.status.as_str(),
         created_at: rfc3339(booking.created_at_ms as i64),
+        seat_prices: booking
+            .seats
+            .iter()
+            .enumerate()
+            .map(|(i, (_, label))| SeatPriceOut {
+                seat_id: label.to_string(),
+                price_cents: booking.price_cents(i),
+            })
+            .collect(),
+        total_cents: booking.total_cents(),
+        currency: booking.currency.clone(),
     }
 }
 
@@ -451,6 +630,9 @@ pub struct CartItemOut {
     /// When the hold lapses, or lapsed (RFC 3339 UTC).
     #[schema(format = DateTime)]
     pub expires_at: String,
+    /// The seat's price in cents, fixed when it was held.
+    #[schema(example = 1200)]
+    pub price_cents: u64,
 }
 
 /// A cart.
@@ -470,6 +652,13 @@ pub struct CartOut {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(required = false, value_type = String)]
     pub booking_id: Option<String>,
+    /// What the held items cost (open cart) or the booked ones cost
+    /// (checked out), in cents.
+    #[schema(example = 2400)]
+    pub total_cents: u64,
+    /// ISO 4217 code of its show's prices; null while the cart is empty.
+    #[schema(example = "EUR", required = true)]
+    pub currency: Option<String>,
 }
 
 /// A cart as its owner sees it at `now_ms`; `booking` is the status of the
@@ -489,8 +678,23 @@ pub fn cart_out(cart: &Cart, now_ms: u64, booking: Option<BookingStatus>) -> Car
                 seat_id: item.seat.to_string(),
                 status: cart.item_status(item, now_ms, booking).as_str(),
                 expires_at: rfc3339(item.until_ms as i64),
+                price_cents: item.price_cents,
             })
             .collect(),
+        total_cents: cart
+            .items
+            .iter()
+            .filter(|item| {
+                matches!(
+                    cart.item_status(item, now_ms, booking),
+                    ItemStatus::Held | ItemStatus::Booked
+                )
+            })
+            .map(|item| item.price_cents)
+            .sum(),
+        currency: cart.currency.clone().or_else(|| {
+            (!cart.items.is_empty()).then(|| crate::domain::offer::DEFAULT_CURRENCY.to_string())
+        }),
         expires_at: cart.expires_at_ms(now_ms).map(|ms| rfc3339(ms as i64)),
         booking_id: cart.booking().map(|id| id.to_string()),
     }

@@ -31,6 +31,12 @@ pub struct Booking {
     pub created_at_ms: u64,
     /// The cart this booking was checked out from, if any.
     pub cart: Option<CartId>,
+    /// Each seat's price in cents, in `seats`' order, fixed when it was
+    /// booked (or held, for a checkout); empty in records of builds before
+    /// 1.1, whose shows were all free.
+    pub prices_cents: Vec<u64>,
+    /// ISO 4217 code of the prices.
+    pub currency: String,
 }
 
 impl Booking {
@@ -45,6 +51,16 @@ impl Booking {
 
     pub fn cancel(&mut self) {
         self.status = BookingStatus::Cancelled;
+    }
+
+    /// The price of the seat at `position` in `seats`.
+    pub fn price_cents(&self, position: usize) -> u64 {
+        self.prices_cents.get(position).copied().unwrap_or(0)
+    }
+
+    /// What the booking costs, in cents.
+    pub fn total_cents(&self) -> u64 {
+        (0..self.seats.len()).map(|i| self.price_cents(i)).sum()
     }
 }
 
@@ -63,7 +79,10 @@ mod tests {
             status: BookingStatus::Confirmed,
             created_at_ms: 0,
             cart: None,
+            prices_cents: vec![900],
+            currency: "EUR".into(),
         };
+        assert_eq!(booking.total_cents(), 900);
         assert_eq!(booking.plan_cancel().map(<[_]>::len), Some(1));
         booking.cancel();
         assert_eq!(booking.plan_cancel(), None);

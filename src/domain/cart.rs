@@ -21,6 +21,9 @@ pub struct CartItem {
     pub seat_index: u32,
     /// End of the hold (exclusive), ms since the epoch.
     pub until_ms: u64,
+    /// The seat's price in cents, fixed when it was held (0 in records of
+    /// builds before 1.1, whose shows were all free).
+    pub price_cents: u64,
 }
 
 impl CartItem {
@@ -68,6 +71,9 @@ pub struct Cart {
     pub status: CartStatus,
     pub items: Vec<CartItem>,
     pub created_at_ms: u64,
+    /// ISO 4217 code of its show's prices, from its first item (`None`
+    /// while it has none, and in records of builds before 1.1).
+    pub currency: Option<String>,
 }
 
 /// Why a cart refused a request.
@@ -102,6 +108,7 @@ impl Cart {
             status: CartStatus::Open,
             items: Vec::new(),
             created_at_ms,
+            currency: None,
         }
     }
 
@@ -244,6 +251,7 @@ mod tests {
             seat: seat(text),
             seat_index: 0,
             until_ms,
+            price_cents: 0,
         }
     }
 

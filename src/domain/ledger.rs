@@ -41,6 +41,9 @@ pub enum StoredBody {
     /// twice. A 100,000-seat show's answer is about 6 MB; stored, it made
     /// the store rewrite megabytes whenever a neighbouring record changed.
     CreatedShow(ShowId),
+    /// The same, answered by a build before 1.1 (no prices in the show's
+    /// JSON): rebuilt in that shape, so its replay stays byte for byte.
+    CreatedShowV1(ShowId),
 }
 
 impl StoredReply {

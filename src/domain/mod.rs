@@ -10,6 +10,7 @@ pub mod cart;
 pub mod ids;
 pub mod key;
 pub mod ledger;
+pub mod offer;
 pub mod seat;
 pub mod show;
 
@@ -20,5 +21,6 @@ pub use key::{Fingerprint, IdempotencyKey, KeyError};
 pub use ledger::{
     judge, Admission, IdempotencyLedger, KeyedRequest, RequestLine, StoredBody, StoredReply,
 };
+pub use offer::{Accessibility, Category, Offer, OfferError, OfferSpec, RowOffer};
 pub use seat::{Claim, Decision, Holder, Seat, SeatRefusal, SeatState, SeatStatus};
 pub use show::{Layout, LayoutError, Row, Show};

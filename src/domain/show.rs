@@ -2,6 +2,7 @@
 //! (0..capacity) so per-seat state can live in flat arrays.
 
 use super::ids::{SeatLabel, ShowId, MAX_ROW_LABEL_LEN, MAX_SEATS_PER_ROW};
+use super::offer::{Category, Offer, OfferError, OfferSpec};
 use std::collections::HashMap;
 
 /// Most seats one show may have.
@@ -31,6 +32,8 @@ pub enum LayoutError {
     TooManySeats,
     #[error("title must be 1-200 characters")]
     BadTitle,
+    #[error("{0}")]
+    Offer(#[from] OfferError),
 }
 
 /// The seats of a show, with a label <-> index map.
@@ -95,6 +98,16 @@ impl Layout {
         Some(self.row_starts[row] + label.number - 1)
     }
 
+    /// The row (its position in `rows`) of a dense index.
+    pub fn row_of(&self, index: u32) -> usize {
+        self.row_starts.partition_point(|&start| start <= index) - 1
+    }
+
+    /// The dense index of the first seat of row `row` (its position).
+    pub fn row_start(&self, row: usize) -> u32 {
+        self.row_starts[row]
+    }
+
     /// Label of a dense index. Panics on an index outside the layout
     /// (a programmer error: indexes only come from `index_of`).
     pub fn label_of(&self, index: u32) -> SeatLabel {
@@ -149,6 +162,8 @@ pub struct Show {
     /// Start time, milliseconds since the Unix epoch.
     pub starts_at_ms: i64,
     pub layout: Layout,
+    /// Categories, prices and accessible seats (v1.1).
+    pub offer: Offer,
 }
 
 impl Show {
@@ -158,16 +173,63 @@ impl Show {
         starts_at_ms: i64,
         rows: Vec<Row>,
     ) -> Result<Self, LayoutError> {
+        Show::with_offer(id, title, starts_at_ms, rows, OfferSpec::default())
+    }
+
+    /// A show with categories, prices and accessible seats.
+    pub fn with_offer(
+        id: ShowId,
+        title: String,
+        starts_at_ms: i64,
+        rows: Vec<Row>,
+        offer: OfferSpec,
+    ) -> Result<Self, LayoutError> {
         let chars = title.chars().count();
         if title.trim().is_empty() || chars > MAX_TITLE_CHARS {
             return Err(LayoutError::BadTitle);
         }
+        let layout = Layout::new(rows)?;
+        let sizes: Vec<(&str, u32)> = layout
+            .rows()
+            .iter()
+            .map(|r| (r.label.as_str(), r.seats))
+            .collect();
+        let offer = Offer::new(&sizes, offer)?;
         Ok(Show {
             id,
             title,
             starts_at_ms,
-            layout: Layout::new(rows)?,
+            layout,
+            offer,
         })
+    }
+
+    /// The category of seat `index`.
+    pub fn category_of(&self, index: u32) -> &Category {
+        self.offer.category_of_row(self.layout.row_of(index))
+    }
+
+    /// The companion seats among `seats` that have no wheelchair seat of
+    /// their row among them (API.md v1.1: a companion seat is sold only
+    /// with a wheelchair seat of its row, in the same booking or cart).
+    pub fn lone_companions(&self, seats: &[u32]) -> Vec<u32> {
+        use super::offer::Accessibility::{Companion, Wheelchair};
+        let wheelchair_rows: Vec<usize> = seats
+            .iter()
+            .filter(|&&s| self.offer.accessibility(s) == Some(Wheelchair))
+            .map(|&s| self.layout.row_of(s))
+            .collect();
+        seats
+            .iter()
+            .copied()
+            .filter(|&s| self.offer.accessibility(s) == Some(Companion))
+            .filter(|&s| !wheelchair_rows.contains(&self.layout.row_of(s)))
+            .collect()
+    }
+
+    /// The price of seat `index`, in cents of `offer.currency()`.
+    pub fn price_cents(&self, index: u32) -> u64 {
+        self.category_of(index).price_cents
     }
 }
 

@@ -17,13 +17,7 @@ impl Engine {
             .shows()
             .list()
             .iter()
-            .map(|unit| wire::ShowSummaryOut {
-                id: unit.id().to_string(),
-                title: unit.show().title.clone(),
-                starts_at: wire::rfc3339(unit.show().starts_at_ms),
-                capacity: unit.show().layout.capacity(),
-                available: unit.map().available(),
-            })
+            .map(|unit| wire::show_summary_out(unit.show(), unit.map().available()))
             .collect();
         Reply::json(200, &wire::ShowListOut { shows })
     }

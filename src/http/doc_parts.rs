@@ -69,6 +69,7 @@ fn example_detail(code: Code) -> &'static str {
         Code::Forbidden => "this endpoint needs the admin token",
         Code::NotFound => "no such show",
         Code::SeatUnavailable => "not available: A1, A2",
+        Code::SeatRestricted => "companion seats are sold only with a wheelchair seat of their row in the same booking or cart: A2",
         Code::HoldExpired => "a hold in the cart lapsed; nothing was booked",
         Code::CartClosed => "the cart was already checked out",
         Code::TooManyHolds => "you already hold the most seats allowed in this show",
@@ -84,7 +85,7 @@ fn example_detail(code: Code) -> &'static str {
 }
 
 /// Every code a client may see.
-pub const CODES: [Code; 18] = [
+pub const CODES: [Code; 19] = [
     Code::InvalidRequest,
     Code::IdempotencyKeyMissing,
     Code::IdempotencyKeyInvalid,
@@ -92,6 +93,7 @@ pub const CODES: [Code; 18] = [
     Code::Forbidden,
     Code::NotFound,
     Code::SeatUnavailable,
+    Code::SeatRestricted,
     Code::HoldExpired,
     Code::CartClosed,
     Code::TooManyHolds,
@@ -109,6 +111,7 @@ pub const CODES: [Code; 18] = [
 fn example_body(code: Code) -> serde_json::Value {
     let reply = match code {
         Code::SeatUnavailable => wire::seat_unavailable(&["A1".into(), "A2".into()]),
+        Code::SeatRestricted => wire::seat_restricted(&["A2".into()]),
         _ => wire::problem(code, example_detail(code)),
     };
     serde_json::from_slice(&reply.body).expect("a problem body is JSON")

@@ -5,7 +5,7 @@ use super::extract::{self, invalid, Caller, EmptyBody};
 use super::respond::respond;
 use super::seat_map_body::seat_map_body;
 use super::state::AppState;
-use crate::domain::{BookingId, CartId, Row, SeatLabel, ShowId};
+use crate::domain::{BookingId, CartId, Category, OfferSpec, Row, RowOffer, SeatLabel, ShowId};
 use crate::engine::NewShow;
 use crate::replies::not_found;
 use crate::wire::{self, ProblemBody as Problem, Reply};
@@ -195,6 +195,34 @@ pub(super) struct RowIn {
     /// Number of seats in the row.
     #[schema(minimum = 1, maximum = 999)]
     seats: u32,
+    /// The row's category id (default: the first category).
+    #[serde(default)]
+    category: Option<String>,
+    /// Seat numbers an aisle follows.
+    #[serde(default)]
+    #[schema(example = json!([4, 8]))]
+    aisles_after: Vec<u32>,
+    /// Seat numbers kept for wheelchair users.
+    #[serde(default)]
+    wheelchair: Vec<u32>,
+    /// Seat numbers of companions: each sold only with a wheelchair seat
+    /// of the same row.
+    #[serde(default)]
+    companion: Vec<u32>,
+}
+
+/// A price category of a new show.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = NewShowCategory)]
+pub(super) struct CategoryIn {
+    #[schema(example = "standard")]
+    id: String,
+    #[schema(example = "Standard")]
+    name: String,
+    /// In cents of the show's currency.
+    #[schema(example = 1200, maximum = 100_000_000)]
+    price_cents: u64,
 }
 
 /// A new show. At most 100,000 seats in total.
@@ -207,6 +235,13 @@ pub(super) struct NewShowIn {
     #[schema(format = DateTime)]
     starts_at: String,
     rows: Vec<RowIn>,
+    /// Price categories (default: one, `standard`, priced 0).
+    #[serde(default)]
+    categories: Vec<CategoryIn>,
+    /// ISO 4217 code (default `EUR`).
+    #[serde(default)]
+    #[schema(example = "EUR", pattern = "^[A-Z]{3}$")]
+    currency: Option<String>,
 }
 
 /// A show request as the engine takes it; a bad layout is a plain 400,
@@ -214,23 +249,48 @@ pub(super) struct NewShowIn {
 fn new_show(body: NewShowIn) -> Result<NewShow, Reply> {
     let starts_at = chrono::DateTime::parse_from_rfc3339(&body.starts_at)
         .map_err(|_| invalid("starts_at must be an RFC 3339 time"))?;
+    let (rows, row_offers) = body
+        .rows
+        .into_iter()
+        .map(|r| {
+            (
+                Row {
+                    label: r.label,
+                    seats: r.seats,
+                },
+                RowOffer {
+                    category: r.category,
+                    aisles_after: r.aisles_after,
+                    wheelchair: r.wheelchair,
+                    companion: r.companion,
+                },
+            )
+        })
+        .unzip();
     let new = NewShow {
         title: body.title,
         starts_at_ms: starts_at.timestamp_millis(),
-        rows: body
-            .rows
-            .into_iter()
-            .map(|r| Row {
-                label: r.label,
-                seats: r.seats,
-            })
-            .collect(),
+        rows,
+        offer: OfferSpec {
+            currency: body.currency,
+            categories: body
+                .categories
+                .into_iter()
+                .map(|c| Category {
+                    id: c.id,
+                    name: c.name,
+                    price_cents: c.price_cents,
+                })
+                .collect(),
+            rows: row_offers,
+        },
     };
-    crate::domain::Show::new(
+    crate::domain::Show::with_offer(
         ShowId(uuid::Uuid::nil()),
         new.title.clone(),
         0,
         new.rows.clone(),
+        new.offer.clone(),
     )
     .map_err(|e| invalid(&e.to_string()))?;
     Ok(new)
@@ -379,7 +439,7 @@ fn seat_labels(seats: &[String], max: usize) -> Result<Vec<SeatLabel>, Reply> {
         (status = 400, description = "`invalid-request`: the body or path is not a valid request; `idempotency-key-missing` / `idempotency-key-invalid`: the `Idempotency-Key` header is absent or malformed. Not stored under the key.", body = Problem, content_type = "application/problem+json"),
         (status = 401, response = super::doc_parts::Unauthorized),
         (status = 404, description = "`not-found`: unknown show or seat. Stored under the key and replayed.", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`seat-unavailable`: a requested seat is held or booked by someone else; `detail` names the seats and the body has `seats`; no seat changed (stored under the key and replayed). `request-in-progress`: the same key is still being processed; carries `Retry-After`.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`seat-unavailable`: a requested seat is held or booked by someone else; `detail` names the seats and the body has `seats`; no seat changed. `seat-restricted`: a companion seat without a wheelchair seat of its row in the same request (body has `seats`). Both stored under the key and replayed). `request-in-progress`: the same key is still being processed; carries `Retry-After`.", body = Problem, content_type = "application/problem+json"),
         (status = 408, response = super::doc_parts::RequestTimeout),
         (status = 413, response = super::doc_parts::PayloadTooLarge),
         (status = 422, response = super::doc_parts::IdempotencyKeyReused),
@@ -625,7 +685,7 @@ pub(super) struct NewItemIn {
         (status = 400, description = "`invalid-request`: the body or path is not a valid request, or the seat belongs to another show than the cart's; `idempotency-key-missing` / `idempotency-key-invalid`. Not stored under the key.", body = Problem, content_type = "application/problem+json"),
         (status = 401, response = super::doc_parts::Unauthorized),
         (status = 404, description = "`not-found`: unknown cart, show or seat, or a cart that belongs to another user. Stored under the key and replayed.", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`seat-unavailable`: another cart or booking has the seat (body has `seats`); `cart-closed`: the cart was already checked out; `too-many-holds`: the user already holds `BOXOFFICE_MAX_HOLDS_PER_USER` seats of this show. These are stored under the key and replayed. `request-in-progress`: the same key is still being processed; carries `Retry-After`.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`seat-unavailable`: another cart or booking has the seat (body has `seats`); `seat-restricted`: a companion seat while the cart holds no wheelchair seat of its row; `cart-closed`: the cart was already checked out; `too-many-holds`: the user already holds `BOXOFFICE_MAX_HOLDS_PER_USER` seats of this show. These are stored under the key and replayed. `request-in-progress`: the same key is still being processed; carries `Retry-After`.", body = Problem, content_type = "application/problem+json"),
         (status = 408, response = super::doc_parts::RequestTimeout),
         (status = 413, response = super::doc_parts::PayloadTooLarge),
         (status = 422, response = super::doc_parts::IdempotencyKeyReused),
@@ -703,7 +763,7 @@ pub(super) async fn remove_item(
         (status = 400, description = "`invalid-request`: the body or path is not a valid request, or the cart is empty; `idempotency-key-missing` / `idempotency-key-invalid`. Not stored under the key.", body = Problem, content_type = "application/problem+json"),
         (status = 401, response = super::doc_parts::Unauthorized),
         (status = 404, description = "`not-found`: unknown cart, or one that belongs to another user. Stored under the key and replayed.", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`hold-expired`: a hold in the cart lapsed, nothing was booked; `cart-closed`: the cart was already checked out. These are stored under the key and replayed. `request-in-progress`: the same key is still being processed; carries `Retry-After`.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`hold-expired`: a hold in the cart lapsed, nothing was booked; `seat-restricted`: a companion seat whose row's wheelchair seat is no longer in the cart; `cart-closed`: the cart was already checked out. These are stored under the key and replayed. `request-in-progress`: the same key is still being processed; carries `Retry-After`.", body = Problem, content_type = "application/problem+json"),
         (status = 408, response = super::doc_parts::RequestTimeout),
         (status = 413, response = super::doc_parts::PayloadTooLarge),
         (status = 422, response = super::doc_parts::IdempotencyKeyReused),

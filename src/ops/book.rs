@@ -10,7 +10,7 @@ use super::{Core, Ctx};
 use crate::actors::serial::Done;
 use crate::domain::{Booking, BookingId, BookingStatus, Claim, KeyedRequest, SeatLabel, ShowId};
 use crate::idempotency::{Outcome, Settled};
-use crate::replies::not_found;
+use crate::replies::{self, not_found};
 use crate::runtime::clock::now_ms;
 use crate::runtime::Op;
 use crate::shows::{Prepared, SeatTxn};
@@ -49,6 +49,11 @@ pub async fn run(
             None => return answer(not_found(&format!("seat {label}"))).await,
         }
     }
+    let indexes: Vec<u32> = seats.iter().map(|(index, _)| *index).collect();
+    let lone = unit.show().lone_companions(&indexes);
+    if !lone.is_empty() {
+        return answer(replies::seat_restricted(unit.show(), &lone)).await;
+    }
     let claim = Claim::Book {
         booking: id,
         via_cart: None,
@@ -68,10 +73,15 @@ pub async fn run(
         id,
         owner: req.user,
         show: unit.id(),
-        seats,
         status: BookingStatus::Confirmed,
         created_at_ms: now_ms(),
         cart: None,
+        prices_cents: seats
+            .iter()
+            .map(|(index, _)| unit.show().price_cents(*index))
+            .collect(),
+        currency: unit.show().offer.currency().to_string(),
+        seats,
     };
     let settled = confirm(&core, txn, &req, &booking, Vec::new()).await;
     Done {

@@ -50,6 +50,13 @@ pub async fn run(core: Ctx, cart: Option<Cart>, req: KeyedRequest) -> Done<Cart>
         let missing = StoreError::Corrupt(format!("cart {} names no show", cart.id));
         return Done::answer(EngineError::from(missing).reply());
     };
+    // A wheelchair seat released after its companion was held leaves the
+    // companion alone: not sold.
+    let indexes: Vec<u32> = items.iter().map(|item| item.seat_index).collect();
+    let lone = unit.show().lone_companions(&indexes);
+    if !lone.is_empty() {
+        return answer(replies::seat_restricted(unit.show(), &lone)).await;
+    }
     let booking_id = booking_id(cart.id);
     let seats: Vec<(u32, SeatLabel)> = items
         .iter()
@@ -72,6 +79,12 @@ pub async fn run(core: Ctx, cart: Option<Cart>, req: KeyedRequest) -> Done<Cart>
         status: BookingStatus::Confirmed,
         created_at_ms: now,
         cart: Some(cart.id),
+        // The prices the seats were held at.
+        prices_cents: items.iter().map(|item| item.price_cents).collect(),
+        currency: cart
+            .currency
+            .clone()
+            .unwrap_or_else(|| unit.show().offer.currency().to_string()),
     };
     cart.check_out(booking_id);
     let also = vec![Mutation::Cart(cart.clone())];

@@ -8,7 +8,7 @@
 
 use super::Ctx;
 use crate::actors::serial::Done;
-use crate::domain::{KeyedRequest, Row, Show, ShowId, StoredBody};
+use crate::domain::{KeyedRequest, OfferSpec, Row, Show, ShowId, StoredBody};
 use crate::idempotency::Outcome;
 use crate::runtime::Op;
 use crate::store::Mutation;
@@ -21,6 +21,7 @@ pub struct NewShow {
     pub title: String,
     pub starts_at_ms: i64,
     pub rows: Vec<Row>,
+    pub offer: OfferSpec,
 }
 
 pub async fn run(
@@ -37,7 +38,7 @@ pub async fn run(
     } else {
         id
     };
-    let show = match Show::new(id, new.title, new.starts_at_ms, new.rows) {
+    let show = match Show::with_offer(id, new.title, new.starts_at_ms, new.rows, new.offer) {
         Ok(show) => show,
         Err(error) => return Done::answer(wire::problem(Code::InvalidRequest, &error.to_string())),
     };

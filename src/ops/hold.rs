@@ -46,6 +46,17 @@ pub async fn run(
         Ok(AddPlan::Hold { until_ms }) => until_ms,
         Err(error) => return answer(replies::cart_error(error)).await,
     };
+    // A companion seat needs a wheelchair seat of its row held here first.
+    let mut held: Vec<u32> = cart
+        .items
+        .iter()
+        .filter(|item| item.is_live(now))
+        .map(|item| item.seat_index)
+        .collect();
+    held.push(index);
+    if unit.show().lone_companions(&held).contains(&index) {
+        return answer(replies::seat_restricted(unit.show(), &[index])).await;
+    }
     let hold = Hold {
         cart: cart.id,
         seat: index,
@@ -80,7 +91,11 @@ pub async fn run(
         seat,
         seat_index: index,
         until_ms,
+        price_cents: unit.show().price_cents(index),
     });
+    if cart.currency.is_none() {
+        cart.currency = Some(unit.show().offer.currency().to_string());
+    }
     let outcome = Outcome::effect(cart_reply(201, &cart), vec![Mutation::Cart(cart.clone())]);
     let settled = txn.commit(&core.keys, Some(&req), outcome).await;
     if !settled.is_applied() {

@@ -147,6 +147,7 @@ async fn write_show_with_a_hold_and_a_booking(
         seat: seat("A1"),
         seat_index: 0,
         until_ms,
+        price_cents: 0,
     });
     let booking = BookingId(Uuid::new_v4());
     let write = WriteSet {

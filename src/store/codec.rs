@@ -5,9 +5,9 @@
 
 use super::contract::{StoreError, StoreResult};
 use crate::domain::{
-    Booking, BookingId, BookingStatus, Cart, CartId, CartItem, CartStatus, Fingerprint,
-    IdempotencyKey, RequestLine, Row, SeatLabel, SeatState, Show, ShowId, StoredBody, StoredReply,
-    UserId,
+    Booking, BookingId, BookingStatus, Cart, CartId, CartItem, CartStatus, Category, Fingerprint,
+    IdempotencyKey, OfferSpec, RequestLine, Row, RowOffer, SeatLabel, SeatState, Show, ShowId,
+    StoredBody, StoredReply, UserId,
 };
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -153,8 +153,10 @@ pub const REPLY_CREATED_SHOW: u8 = 0x81;
 
 /// The same two, with the request's method and path after the header
 /// (`StoredReply::line`, for the key look-up): a byte of method length,
-/// the method, two bytes of path length, the path. Records led by the two
-/// above were written before and have no line.
+/// the method, two bytes of path length, the path (both empty: no line).
+/// Records led by the two above were written by builds before 1.1: they
+/// have no line, and a created show's answer led by `REPLY_CREATED_SHOW`
+/// is rebuilt in the shape of those builds (`StoredBody::CreatedShowV1`).
 pub const REPLY_WITH_LINE: u8 = 0x02;
 pub const REPLY_CREATED_SHOW_WITH_LINE: u8 = 0x82;
 
@@ -165,11 +167,19 @@ pub fn encode_reply(reply: &StoredReply) -> Vec<u8> {
         .line
         .as_ref()
         .filter(|l| l.method.len() <= u8::MAX as usize && l.path.len() <= u16::MAX as usize);
-    let (lead, body): (u8, &[u8]) = match (&reply.body, line.is_some()) {
-        (StoredBody::Bytes(bytes), false) => (VERSION, bytes),
-        (StoredBody::Bytes(bytes), true) => (REPLY_WITH_LINE, bytes),
-        (StoredBody::CreatedShow(show), false) => (REPLY_CREATED_SHOW, show.0.as_bytes()),
-        (StoredBody::CreatedShow(show), true) => (REPLY_CREATED_SHOW_WITH_LINE, show.0.as_bytes()),
+    let none = RequestLine {
+        method: String::new(),
+        path: String::new(),
+    };
+    let (lead, line, body): (u8, Option<&RequestLine>, &[u8]) = match (&reply.body, line) {
+        (StoredBody::Bytes(bytes), None) => (VERSION, None, bytes),
+        (StoredBody::Bytes(bytes), Some(line)) => (REPLY_WITH_LINE, Some(line), bytes),
+        (StoredBody::CreatedShow(show), line) => (
+            REPLY_CREATED_SHOW_WITH_LINE,
+            Some(line.unwrap_or(&none)),
+            show.0.as_bytes(),
+        ),
+        (StoredBody::CreatedShowV1(show), _) => (REPLY_CREATED_SHOW, None, show.0.as_bytes()),
     };
     let line_len = line.map_or(0, |l| 3 + l.method.len() + l.path.len());
     let mut out = Vec::with_capacity(1 + 32 + 2 + 8 + line_len + body.len());
@@ -215,13 +225,17 @@ pub fn decode_reply(bytes: &[u8]) -> StoreResult<StoredReply> {
     let (line, tail) = match lead {
         REPLY_WITH_LINE | REPLY_CREATED_SHOW_WITH_LINE => {
             let (line, tail) = split_line(&rest[42..])?;
-            (Some(line), tail)
+            let empty = line.method.is_empty() && line.path.is_empty();
+            ((!empty).then_some(line), tail)
         }
         _ => (None, &rest[42..]),
     };
     let body = match lead {
         VERSION | REPLY_WITH_LINE => StoredBody::Bytes(Bytes::copy_from_slice(tail)),
-        REPLY_CREATED_SHOW | REPLY_CREATED_SHOW_WITH_LINE if tail.len() == 16 => {
+        REPLY_CREATED_SHOW if tail.len() == 16 => {
+            StoredBody::CreatedShowV1(ShowId(uuid_at(tail, 0)?))
+        }
+        REPLY_CREATED_SHOW_WITH_LINE if tail.len() == 16 => {
             StoredBody::CreatedShow(ShowId(uuid_at(tail, 0)?))
         }
         _ => return Err(corrupt("idempotency record")),
@@ -243,9 +257,30 @@ struct ShowRecord {
     title: String,
     starts_at_ms: i64,
     rows: Vec<(String, u32)>,
+    // The offer (v1.1); absent in records of earlier builds: a plain show.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    currency: Option<String>,
+    /// (id, name, price in cents)
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    categories: Vec<(String, String, u64)>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    row_offers: Vec<RowOfferRecord>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct RowOfferRecord {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    category: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    aisles_after: Vec<u32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    wheelchair: Vec<u32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    companion: Vec<u32>,
 }
 
 pub fn encode_show(show: &Show) -> Vec<u8> {
+    let offer = &show.offer;
     json(&ShowRecord {
         id: show.id.0,
         title: show.title.clone(),
@@ -255,6 +290,22 @@ pub fn encode_show(show: &Show) -> Vec<u8> {
             .rows()
             .iter()
             .map(|r| (r.label.clone(), r.seats))
+            .collect(),
+        currency: Some(offer.currency().to_string()),
+        categories: offer
+            .categories()
+            .iter()
+            .map(|c| (c.id.clone(), c.name.clone(), c.price_cents))
+            .collect(),
+        row_offers: offer
+            .rows()
+            .iter()
+            .map(|r| RowOfferRecord {
+                category: r.category.clone(),
+                aisles_after: r.aisles_after.clone(),
+                wheelchair: r.wheelchair.clone(),
+                companion: r.companion.clone(),
+            })
             .collect(),
     })
 }
@@ -266,8 +317,36 @@ pub fn decode_show(bytes: &[u8]) -> StoreResult<Show> {
         .into_iter()
         .map(|(label, seats)| Row { label, seats })
         .collect();
-    Show::new(ShowId(record.id), record.title, record.starts_at_ms, rows)
-        .map_err(|e| corrupt(&format!("show: {e}")))
+    let offer = OfferSpec {
+        currency: record.currency,
+        categories: record
+            .categories
+            .into_iter()
+            .map(|(id, name, price_cents)| Category {
+                id,
+                name,
+                price_cents,
+            })
+            .collect(),
+        rows: record
+            .row_offers
+            .into_iter()
+            .map(|r| RowOffer {
+                category: r.category,
+                aisles_after: r.aisles_after,
+                wheelchair: r.wheelchair,
+                companion: r.companion,
+            })
+            .collect(),
+    };
+    Show::with_offer(
+        ShowId(record.id),
+        record.title,
+        record.starts_at_ms,
+        rows,
+        offer,
+    )
+    .map_err(|e| corrupt(&format!("show: {e}")))
 }
 
 #[derive(Serialize, Deserialize)]
@@ -276,6 +355,13 @@ struct ItemRecord {
     seat: String,
     index: u32,
     until_ms: u64,
+    // v1.1; absent in records of earlier builds (free shows).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    price_cents: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Serialize, Deserialize)]
@@ -285,6 +371,8 @@ struct CartRecord {
     checked_out: Option<Uuid>,
     items: Vec<ItemRecord>,
     created_at_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    currency: Option<String>,
 }
 
 pub fn encode_cart(cart: &Cart) -> Vec<u8> {
@@ -303,9 +391,11 @@ pub fn encode_cart(cart: &Cart) -> Vec<u8> {
                 seat: item.seat.to_string(),
                 index: item.seat_index,
                 until_ms: item.until_ms,
+                price_cents: item.price_cents,
             })
             .collect(),
         created_at_ms: cart.created_at_ms,
+        currency: cart.currency.clone(),
     })
 }
 
@@ -322,6 +412,7 @@ pub fn decode_cart(bytes: &[u8]) -> StoreResult<Cart> {
             seat: label(&item.seat)?,
             seat_index: item.index,
             until_ms: item.until_ms,
+            price_cents: item.price_cents,
         });
     }
     Ok(Cart {
@@ -335,6 +426,7 @@ pub fn decode_cart(bytes: &[u8]) -> StoreResult<Cart> {
         },
         items,
         created_at_ms: record.created_at_ms,
+        currency: record.currency,
     })
 }
 
@@ -347,6 +439,11 @@ struct BookingRecord {
     cancelled: bool,
     created_at_ms: u64,
     cart: Option<Uuid>,
+    // v1.1; absent in records of earlier builds (free shows, in EUR).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    prices_cents: Vec<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    currency: Option<String>,
 }
 
 pub fn encode_booking(booking: &Booking) -> Vec<u8> {
@@ -362,6 +459,8 @@ pub fn encode_booking(booking: &Booking) -> Vec<u8> {
         cancelled: booking.status == BookingStatus::Cancelled,
         created_at_ms: booking.created_at_ms,
         cart: booking.cart.map(|c| c.0),
+        prices_cents: booking.prices_cents.clone(),
+        currency: Some(booking.currency.clone()),
     })
 }
 
@@ -383,6 +482,10 @@ pub fn decode_booking(bytes: &[u8]) -> StoreResult<Booking> {
         },
         created_at_ms: record.created_at_ms,
         cart: record.cart.map(CartId),
+        prices_cents: record.prices_cents,
+        currency: record
+            .currency
+            .unwrap_or_else(|| crate::domain::offer::DEFAULT_CURRENCY.to_string()),
     })
 }
 
@@ -460,11 +563,13 @@ mod tests {
         old_show.extend_from_slice(&201u16.to_be_bytes());
         old_show.extend_from_slice(&7u64.to_be_bytes());
         old_show.extend_from_slice(Uuid::from_u128(42).as_bytes());
+        // A created show answered by such a build replays in its shape.
         let reply = decode_reply(&old_show).unwrap();
         assert_eq!(
-            (reply.line, reply.body),
-            (None, StoredBody::CreatedShow(ShowId(Uuid::from_u128(42))))
+            (reply.line.clone(), reply.body.clone()),
+            (None, StoredBody::CreatedShowV1(ShowId(Uuid::from_u128(42))))
         );
+        assert_eq!(encode_reply(&reply), old_show);
     }
 
     /// A created show's answer is stored as the show's id (58 bytes in
@@ -479,9 +584,17 @@ mod tests {
             line: None,
         };
         let bytes = encode_reply(&reply);
-        assert_eq!(bytes.len(), 1 + 32 + 2 + 8 + 16);
-        assert_eq!(bytes[0], REPLY_CREATED_SHOW);
+        assert_eq!(bytes.len(), 1 + 32 + 2 + 8 + 3 + 16);
+        assert_eq!(bytes[0], REPLY_CREATED_SHOW_WITH_LINE);
         assert_eq!(decode_reply(&bytes).unwrap(), reply);
+        let with_line = StoredReply {
+            line: Some(RequestLine {
+                method: "POST".into(),
+                path: "/v1/shows".into(),
+            }),
+            ..reply.clone()
+        };
+        assert_eq!(decode_reply(&encode_reply(&with_line)).unwrap(), with_line);
         assert!(decode_reply(&bytes[..bytes.len() - 1]).is_err());
         let mut longer = bytes.clone();
         longer.push(0);
@@ -516,5 +629,60 @@ mod tests {
             let _ = decode_cart(&versioned);
             let _ = decode_booking(&versioned);
         }
+    }
+    /// A show's offer (v1.1) round-trips; a show record of an earlier
+    /// build (no offer fields) reads as a plain show.
+    #[test]
+    fn shows_keep_their_offer_and_old_records_read_plain() {
+        let rows = vec![
+            Row {
+                label: "A".into(),
+                seats: 4,
+            },
+            Row {
+                label: "B".into(),
+                seats: 2,
+            },
+        ];
+        let spec = OfferSpec {
+            currency: Some("GBP".into()),
+            categories: vec![
+                Category {
+                    id: "stalls".into(),
+                    name: "Stalls".into(),
+                    price_cents: 950,
+                },
+                Category {
+                    id: "circle".into(),
+                    name: "Dress circle".into(),
+                    price_cents: 1450,
+                },
+            ],
+            rows: vec![
+                RowOffer {
+                    aisles_after: vec![2],
+                    wheelchair: vec![1],
+                    companion: vec![2],
+                    ..RowOffer::default()
+                },
+                RowOffer {
+                    category: Some("circle".into()),
+                    ..RowOffer::default()
+                },
+            ],
+        };
+        let show = Show::with_offer(ShowId(Uuid::from_u128(5)), "T".into(), 9, rows, spec).unwrap();
+        let back = decode_show(&encode_show(&show)).unwrap();
+        assert_eq!(back.offer, show.offer);
+        assert_eq!(back.price_cents(4), 1450);
+
+        let mut old = vec![VERSION];
+        old.extend_from_slice(
+            br#"{"id":"00000000-0000-0000-0000-000000000005","title":"T","starts_at_ms":9,"rows":[["A",3]]}"#,
+        );
+        let plain = decode_show(&old).unwrap();
+        assert_eq!(plain.offer.currency(), "EUR");
+        assert_eq!(plain.offer.categories(), &[Category::standard()]);
+        assert_eq!(plain.layout.capacity(), 3);
     }
 }

@@ -31,6 +31,7 @@ mod key_lookup;
 mod kill9;
 mod lapsed_hold;
 mod model;
+mod offer;
 mod operations;
 mod postgres;
 mod races;
