@@ -5,6 +5,7 @@
 //! That keeps the rules testable in microseconds, reusable by the simulator,
 //! and portable to another actor runtime or store.
 
+pub mod best;
 pub mod booking;
 pub mod cart;
 pub mod ids;
