@@ -71,6 +71,8 @@ pub enum Code {
     SeatUnavailable,
     /// A companion seat without a wheelchair seat of its row (v1.1).
     SeatRestricted,
+    /// Best available found no block of N seats side by side (v1.1).
+    NoSeatsTogether,
     HoldExpired,
     CartClosed,
     TooManyHolds,
@@ -94,6 +96,7 @@ impl Code {
             Code::NotFound => 404,
             Code::SeatUnavailable
             | Code::SeatRestricted
+            | Code::NoSeatsTogether
             | Code::HoldExpired
             | Code::CartClosed
             | Code::TooManyHolds
@@ -118,6 +121,7 @@ impl Code {
             Code::NotFound => "not-found",
             Code::SeatUnavailable => "seat-unavailable",
             Code::SeatRestricted => "seat-restricted",
+            Code::NoSeatsTogether => "no-seats-together",
             Code::HoldExpired => "hold-expired",
             Code::CartClosed => "cart-closed",
             Code::TooManyHolds => "too-many-holds",
@@ -142,6 +146,7 @@ impl Code {
             Code::NotFound => "Not found",
             Code::SeatUnavailable => "Seat unavailable",
             Code::SeatRestricted => "Seat restricted",
+            Code::NoSeatsTogether => "No seats together",
             Code::HoldExpired => "Hold expired",
             Code::CartClosed => "Cart closed",
             Code::TooManyHolds => "Too many holds",
@@ -210,6 +215,14 @@ pub fn seat_restricted(seats: &[String]) -> Reply {
         seats.join(", ")
     );
     problem_with_seats(Code::SeatRestricted, &detail, Some(seats))
+}
+
+/// Best available found no block of `count` free seats side by side.
+pub fn no_seats_together(count: u32) -> Reply {
+    problem(
+        Code::NoSeatsTogether,
+        &format!("no {count} free seats side by side in one block"),
+    )
 }
 
 pub fn seat_unavailable(seats: &[String]) -> Reply {

@@ -27,16 +27,22 @@ pub struct Wanted {
 
 /// How good a block is: lower is better. Blocks that strand a single seat
 /// come after every block that does not; then the distance of the block's
-/// centre from the hall's centre (rows and seats alike, squared), then the
-/// front row first and the left first, so the choice is deterministic.
+/// centre from the hall's centre (squared; a row counts as deep as two
+/// seats are wide, as in most halls); then the row nearer the middle, the
+/// front row, the left, so the choice is deterministic.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Score {
     pub strands: bool,
-    /// Squared distance from the centre, in quarter seats (integers).
+    /// Squared distance from the centre, in half seat widths squared.
     pub distance: u64,
+    /// Rows from the middle, in half rows.
+    pub row_offset: u64,
     pub row: usize,
     pub first: u32,
 }
+
+/// How many seat widths deep a row counts (`Score::distance`).
+const ROW_DEPTH_SEATS: u64 = 2;
 
 /// The best block for `wanted`, as seat indexes from left to right, or
 /// `None` when no block fits.
@@ -109,9 +115,11 @@ pub fn score(
     let row_offset = (2 * row as i64 - (rows as i64 - 1)).unsigned_abs();
     let block_centre = 2 * first as i64 + count as i64 - 1;
     let seat_offset = (block_centre - (seats as i64 - 1)).unsigned_abs();
+    let row_depth = row_offset * ROW_DEPTH_SEATS;
     Score {
         strands: strands(show, is_free, start, seats, first, count),
-        distance: row_offset * row_offset + seat_offset * seat_offset,
+        distance: row_depth * row_depth + seat_offset * seat_offset,
+        row_offset,
         row,
         first,
     }

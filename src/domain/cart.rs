@@ -149,6 +149,16 @@ impl Cart {
         }
     }
 
+    /// Whether a block of seats of `show` may be added (best available):
+    /// the cart is open and sells that show, or none yet.
+    pub fn plan_add_block(&self, show: ShowId) -> Result<(), CartError> {
+        self.ensure_open()?;
+        if self.show().is_some_and(|cart_show| cart_show != show) {
+            return Err(CartError::OtherShow);
+        }
+        Ok(())
+    }
+
     /// Records a hold; a lapsed item for the same seat is replaced in place.
     pub fn add(&mut self, item: CartItem) {
         match self.position(item.show, &item.seat) {

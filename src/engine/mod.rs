@@ -190,6 +190,17 @@ impl Engine {
         show: Option<ShowId>,
         seats: Vec<SeatLabel>,
     ) -> Reply {
+        self.book_choice(req, show, crate::ops::book::Choice::Listed(seats))
+            .await
+    }
+
+    /// A booking of listed seats or of the best available ones.
+    pub async fn book_choice(
+        &self,
+        req: KeyedRequest,
+        show: Option<ShowId>,
+        seats: crate::ops::book::Choice,
+    ) -> Reply {
         let id = BookingId(derived_id(BOOKING_NS, req.user, &req.key));
         let op = BookingOp::Create { req, show, seats };
         self.inner.bookings.ask(id, op).await
@@ -221,6 +232,23 @@ impl Engine {
     /// A hold in a cart. A malformed cart id names no cart that could
     /// exist, so no actor owns the request: its 404 is stored with the key
     /// directly (`Keys::answer_unowned`).
+    /// Best available into a cart: a block of seats held at once.
+    pub async fn add_best_items(
+        &self,
+        req: KeyedRequest,
+        cart: Option<CartId>,
+        show: Option<ShowId>,
+        ask: crate::ops::book::BestAsk,
+    ) -> Reply {
+        match cart {
+            Some(id) => {
+                let op = CartOp::HoldBest { req, show, ask };
+                self.inner.carts.ask(id, op).await
+            }
+            None => self.answer_unowned(Op::Hold, &req, "cart").await,
+        }
+    }
+
     pub async fn add_item(
         &self,
         req: KeyedRequest,

@@ -69,6 +69,7 @@ fn example_detail(code: Code) -> &'static str {
         Code::Forbidden => "this endpoint needs the admin token",
         Code::NotFound => "no such show",
         Code::SeatUnavailable => "not available: A1, A2",
+        Code::NoSeatsTogether => "no 4 free seats side by side in one block",
         Code::SeatRestricted => "companion seats are sold only with a wheelchair seat of their row in the same booking or cart: A2",
         Code::HoldExpired => "a hold in the cart lapsed; nothing was booked",
         Code::CartClosed => "the cart was already checked out",
@@ -85,7 +86,7 @@ fn example_detail(code: Code) -> &'static str {
 }
 
 /// Every code a client may see.
-pub const CODES: [Code; 19] = [
+pub const CODES: [Code; 20] = [
     Code::InvalidRequest,
     Code::IdempotencyKeyMissing,
     Code::IdempotencyKeyInvalid,
@@ -94,6 +95,7 @@ pub const CODES: [Code; 19] = [
     Code::NotFound,
     Code::SeatUnavailable,
     Code::SeatRestricted,
+    Code::NoSeatsTogether,
     Code::HoldExpired,
     Code::CartClosed,
     Code::TooManyHolds,

@@ -7,6 +7,7 @@ use super::seat_map_body::seat_map_body;
 use super::state::AppState;
 use crate::domain::{BookingId, CartId, Category, OfferSpec, Row, RowOffer, SeatLabel, ShowId};
 use crate::engine::NewShow;
+use crate::ops::book::{BestAsk, Choice};
 use crate::replies::not_found;
 use crate::wire::{self, ProblemBody as Problem, Reply};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -37,14 +38,14 @@ pub fn parse_body(of: BodyOf, body: &[u8], max_seats: usize) -> Result<(), Reply
         }
         BodyOf::NewBooking => {
             let (booking, _) = extract::typed_body::<NewBookingIn>(body, EmptyBody::Invalid)?;
-            seat_labels(&booking.seats, max_seats).map(|_| ())
+            seat_choice(booking.seats, booking.best_available, max_seats).map(|_| ())
         }
         BodyOf::NewCart | BodyOf::Checkout => {
             extract::typed_body::<EmptyIn>(body, EmptyBody::IsObject).map(|_| ())
         }
         BodyOf::NewItem => {
             let (item, _) = extract::typed_body::<NewItemIn>(body, EmptyBody::Invalid)?;
-            seat_label(&item.seat_id).map(|_| ())
+            item_choice(item.seat_id, item.best_available, max_seats).map(|_| ())
         }
     }
 }
@@ -404,9 +405,89 @@ pub(super) struct NewBookingIn {
     /// Opaque id (a UUID).
     show_id: String,
     /// Seats to book, each a row label + number like `A1`; at most
-    /// `max_seats_per_booking` (config, default 10), none twice.
+    /// `max_seats_per_booking` (config, default 10), none twice. Either
+    /// this or `best_available`.
+    #[serde(default)]
     #[schema(schema_with = super::doc_parts::seat_list)]
-    seats: Vec<String>,
+    seats: Option<Vec<String>>,
+    /// Let the engine choose: N seats side by side in one row, within one
+    /// block between aisles, nearest the centre, stranding no single seat
+    /// when it can. Either this or `seats`.
+    #[serde(default)]
+    best_available: Option<BestAvailableIn>,
+}
+
+/// What a best-available request wants.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = BestAvailable)]
+pub(super) struct BestAvailableIn {
+    /// How many seats, side by side; at most `max_seats_per_booking`.
+    #[schema(minimum = 1, example = 4)]
+    count: u32,
+    /// Only seats of this category (its id).
+    #[serde(default)]
+    category: Option<String>,
+    /// `wheelchair`: a block with a wheelchair seat (its companion seats
+    /// may come with it); wheelchair and companion seats are otherwise
+    /// never chosen.
+    #[serde(default)]
+    #[schema(example = "wheelchair")]
+    accessibility: Option<String>,
+}
+
+/// `best_available` checked: a count within bounds, a known accessibility.
+fn best_ask(best: BestAvailableIn, max: usize) -> Result<BestAsk, Reply> {
+    if best.count == 0 || best.count as usize > max {
+        return Err(invalid(&format!("best_available.count must be 1-{max}")));
+    }
+    let wheelchair = match best.accessibility.as_deref() {
+        None => false,
+        Some("wheelchair") => true,
+        Some(other) => {
+            return Err(invalid(&format!(
+                "best_available.accessibility {other:?}: only \"wheelchair\" is known"
+            )))
+        }
+    };
+    Ok(BestAsk {
+        count: best.count,
+        category: best.category,
+        wheelchair,
+    })
+}
+
+/// What a cart item request asks for.
+enum ItemChoice {
+    One(SeatLabel),
+    Best(BestAsk),
+}
+
+fn item_choice(
+    seat: Option<String>,
+    best: Option<BestAvailableIn>,
+    max: usize,
+) -> Result<ItemChoice, Reply> {
+    match (seat, best) {
+        (Some(seat), None) => Ok(ItemChoice::One(seat_label(&seat)?)),
+        (None, Some(best)) => Ok(ItemChoice::Best(best_ask(best, max)?)),
+        (Some(_), Some(_)) => Err(invalid("give seat_id or best_available, not both")),
+        (None, None) => Err(invalid("give seat_id or best_available")),
+    }
+}
+
+/// The seats a booking asks for: listed, or the best available.
+fn seat_choice(
+    seats: Option<Vec<String>>,
+    best: Option<BestAvailableIn>,
+    max: usize,
+) -> Result<Choice, Reply> {
+    match (seats, best) {
+        (Some(seats), None) => Ok(Choice::Listed(seat_labels(&seats, max)?)),
+        (None, Some(best)) => Ok(Choice::Best(best_ask(best, max)?)),
+        (Some(_), Some(_)) => Err(invalid("give seats or best_available, not both")),
+        (None, None) => Err(invalid("give seats or best_available")),
+    }
 }
 
 /// Seat labels of a request: non-empty, no repeats, at most `max`.
@@ -439,7 +520,7 @@ fn seat_labels(seats: &[String], max: usize) -> Result<Vec<SeatLabel>, Reply> {
         (status = 400, description = "`invalid-request`: the body or path is not a valid request; `idempotency-key-missing` / `idempotency-key-invalid`: the `Idempotency-Key` header is absent or malformed. Not stored under the key.", body = Problem, content_type = "application/problem+json"),
         (status = 401, response = super::doc_parts::Unauthorized),
         (status = 404, description = "`not-found`: unknown show or seat. Stored under the key and replayed.", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`seat-unavailable`: a requested seat is held or booked by someone else; `detail` names the seats and the body has `seats`; no seat changed. `seat-restricted`: a companion seat without a wheelchair seat of its row in the same request (body has `seats`). Both stored under the key and replayed). `request-in-progress`: the same key is still being processed; carries `Retry-After`.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`seat-unavailable`: a requested seat is held or booked by someone else; `detail` names the seats and the body has `seats`; no seat changed. `seat-restricted`: a companion seat without a wheelchair seat of its row in the same request (body has `seats`). `no-seats-together`: best available found no block of N seats side by side. All stored under the key and replayed). `request-in-progress`: the same key is still being processed; carries `Retry-After`.", body = Problem, content_type = "application/problem+json"),
         (status = 408, response = super::doc_parts::RequestTimeout),
         (status = 413, response = super::doc_parts::PayloadTooLarge),
         (status = 422, response = super::doc_parts::IdempotencyKeyReused),
@@ -452,17 +533,20 @@ fn seat_labels(seats: &[String], max: usize) -> Result<Vec<SeatLabel>, Reply> {
 /// All or nothing: either every requested seat is booked, or none is.
 /// Requires `Idempotency-Key`. Empty seat lists, repeated seats, or more
 /// seats than `max_seats_per_booking` (default 10) answer 400
-/// `invalid-request`.
+/// `invalid-request`. Instead of `seats`, `best_available` lets the engine
+/// choose N seats side by side in one row and one block between aisles,
+/// nearest the centre, stranding no single seat when it can; none fits:
+/// 409 `no-seats-together` (stored); a replay returns the same seats.
 pub(super) async fn create_booking(
     state: State,
     req: HttpRequest,
     payload: web::Payload,
 ) -> HttpResponse {
     let run = async |request, body: NewBookingIn| {
-        let seats = seat_labels(&body.seats, state.max_seats_per_booking)?;
+        let seats = seat_choice(body.seats, body.best_available, state.max_seats_per_booking)?;
         Ok(state
             .engine
-            .book(request, ShowId::parse(&body.show_id), seats)
+            .book_choice(request, ShowId::parse(&body.show_id), seats)
             .await)
     };
     keyed_write(&state, &req, payload, EmptyBody::Invalid, run).await
@@ -670,9 +754,14 @@ pub(super) async fn get_cart(
 pub(super) struct NewItemIn {
     /// Opaque id (a UUID).
     show_id: String,
-    /// Seat id: row label + number, e.g. `A1`.
+    /// Seat id: row label + number, e.g. `A1`. Either this or
+    /// `best_available`.
+    #[serde(default)]
     #[schema(pattern = "^[A-Z]{1,3}[1-9][0-9]{0,2}$", example = "A1")]
-    seat_id: String,
+    seat_id: Option<String>,
+    /// Hold the best N seats side by side at once, as for a booking.
+    #[serde(default)]
+    best_available: Option<BestAvailableIn>,
 }
 
 #[utoipa::path(
@@ -685,7 +774,7 @@ pub(super) struct NewItemIn {
         (status = 400, description = "`invalid-request`: the body or path is not a valid request, or the seat belongs to another show than the cart's; `idempotency-key-missing` / `idempotency-key-invalid`. Not stored under the key.", body = Problem, content_type = "application/problem+json"),
         (status = 401, response = super::doc_parts::Unauthorized),
         (status = 404, description = "`not-found`: unknown cart, show or seat, or a cart that belongs to another user. Stored under the key and replayed.", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`seat-unavailable`: another cart or booking has the seat (body has `seats`); `seat-restricted`: a companion seat while the cart holds no wheelchair seat of its row; `cart-closed`: the cart was already checked out; `too-many-holds`: the user already holds `BOXOFFICE_MAX_HOLDS_PER_USER` seats of this show. These are stored under the key and replayed. `request-in-progress`: the same key is still being processed; carries `Retry-After`.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`seat-unavailable`: another cart or booking has the seat (body has `seats`); `seat-restricted`: a companion seat while the cart holds no wheelchair seat of its row; `no-seats-together`: best available found no block; `cart-closed`: the cart was already checked out; `too-many-holds`: the user already holds `BOXOFFICE_MAX_HOLDS_PER_USER` seats of this show. These are stored under the key and replayed. `request-in-progress`: the same key is still being processed; carries `Retry-After`.", body = Problem, content_type = "application/problem+json"),
         (status = 408, response = super::doc_parts::RequestTimeout),
         (status = 413, response = super::doc_parts::PayloadTooLarge),
         (status = 422, response = super::doc_parts::IdempotencyKeyReused),
@@ -699,7 +788,9 @@ pub(super) struct NewItemIn {
 /// (`BOXOFFICE_HOLD_TTL_SECS`). A cart holds seats of one show: its first
 /// item fixes the show, and a seat of another show is 400
 /// `invalid-request`. Adding a seat this cart already holds renews nothing
-/// and answers 201. Requires `Idempotency-Key`.
+/// and answers 201. Requires `Idempotency-Key`. Instead of `seat_id`,
+/// `best_available` holds the best N seats side by side at once, as for a
+/// booking (each counted against the hold quota).
 pub(super) async fn add_item(
     state: State,
     req: HttpRequest,
@@ -707,9 +798,17 @@ pub(super) async fn add_item(
     payload: web::Payload,
 ) -> HttpResponse {
     let run = async |request, body: NewItemIn| {
-        let seat = seat_label(&body.seat_id)?;
         let (cart, show) = (CartId::parse(&path), ShowId::parse(&body.show_id));
-        Ok(state.engine.add_item(request, cart, show, seat).await)
+        match item_choice(
+            body.seat_id,
+            body.best_available,
+            state.max_seats_per_booking,
+        )? {
+            ItemChoice::One(seat) => Ok(state.engine.add_item(request, cart, show, seat).await),
+            ItemChoice::Best(ask) => {
+                Ok(state.engine.add_best_items(request, cart, show, ask).await)
+            }
+        }
     };
     keyed_write(&state, &req, payload, EmptyBody::Invalid, run).await
 }

@@ -5,18 +5,49 @@
 //! order; any refusal: 409 `seat-unavailable` naming them, stored, nothing
 //! booked. Otherwise one atomic write (seats booked, the booking, the key
 //! record), durable, then the seats commit and the client hears 201.
+//!
+//! Best available (v1.1): the block is chosen from the public map
+//! (`domain::best`), then prepared like listed seats; a seat taken
+//! meanwhile is marked taken and the block chosen again, a few times. No
+//! block: 409 `no-seats-together`, stored. Still losing every race after
+//! that: 503 (nothing stored), never a 409 that would claim no block was
+//! free.
 
 use super::{Core, Ctx};
 use crate::actors::serial::Done;
-use crate::domain::{Booking, BookingId, BookingStatus, Claim, KeyedRequest, SeatLabel, ShowId};
+use crate::domain::best::{best_block, Wanted};
+use crate::domain::{
+    Booking, BookingId, BookingStatus, Claim, KeyedRequest, SeatLabel, SeatStatus, ShowId,
+};
 use crate::idempotency::{Outcome, Settled};
 use crate::replies::{self, not_found};
 use crate::runtime::clock::now_ms;
 use crate::runtime::Op;
-use crate::shows::{Prepared, SeatTxn};
+use crate::shows::{Prepared, SeatTxn, ShowUnit};
 use crate::store::Mutation;
 use crate::wire::{self, Reply};
+use std::collections::HashSet;
+use std::sync::Arc;
 use uuid::Uuid;
+
+/// The seats a booking asks for.
+#[derive(Clone, Debug)]
+pub enum Choice {
+    Listed(Vec<SeatLabel>),
+    Best(BestAsk),
+}
+
+/// `best_available` as asked (the category by its id).
+#[derive(Clone, Debug)]
+pub struct BestAsk {
+    pub count: u32,
+    pub category: Option<String>,
+    pub wheelchair: bool,
+}
+
+/// Choices of a best-available block that may be lost to racing requests
+/// before the request gives up with 503.
+const BEST_TRIES: usize = 64;
 
 pub async fn run(
     core: Ctx,
@@ -24,7 +55,7 @@ pub async fn run(
     existing: Option<Booking>,
     req: KeyedRequest,
     show: Option<ShowId>,
-    labels: Vec<SeatLabel>,
+    choice: Choice,
 ) -> Done<Booking> {
     // A booking with this (user, key) id already exists while the key has
     // no record: the key expired and is reused, so this new request books
@@ -42,6 +73,30 @@ pub async fn run(
     let Some(unit) = unit else {
         return answer(not_found("show")).await;
     };
+    let claim = Claim::Book {
+        booking: id,
+        via_cart: None,
+    };
+    let labels = match choice {
+        Choice::Listed(labels) => labels,
+        Choice::Best(ask) => {
+            let (seats, txn) = match prepare_best(
+                &unit,
+                &ask,
+                Op::Booking,
+                claim,
+                &mut |_| Ok(()),
+                &mut |_| {},
+            )
+            .await
+            {
+                Best::Granted(seats, txn) => (seats, txn),
+                Best::Stored(reply) => return answer(reply).await,
+                Best::NotStored(reply) => return Done::answer(reply),
+            };
+            return book_prepared(&core, id, &req, &unit, seats, txn).await;
+        }
+    };
     let mut seats = Vec::with_capacity(labels.len());
     for label in labels {
         match unit.show().layout.index_of(&label) {
@@ -54,10 +109,6 @@ pub async fn run(
     if !lone.is_empty() {
         return answer(replies::seat_restricted(unit.show(), &lone)).await;
     }
-    let claim = Claim::Book {
-        booking: id,
-        via_cart: None,
-    };
     let txn = match unit.prepare(Op::Booking, &seats, claim).await {
         Ok(Prepared::Granted(txn)) => txn,
         Ok(Prepared::Refused(refused)) => {
@@ -69,6 +120,97 @@ pub async fn run(
         }
         Err(error) => return Done::answer(error.reply()),
     };
+    book_prepared(&core, id, &req, &unit, seats, txn).await
+}
+
+/// What choosing a best-available block came to.
+pub(super) enum Best {
+    /// These seats, prepared.
+    Granted(Vec<(u32, SeatLabel)>, SeatTxn),
+    /// An answer stored with the key (409 `no-seats-together`).
+    Stored(Reply),
+    /// An answer not stored (400 unknown category, 503 lost every race,
+    /// a failure).
+    NotStored(Reply),
+}
+
+/// Chooses the best block for `ask` from the show's public map and
+/// prepares it with `claim`; a seat lost to a racing request is taken as
+/// taken and the block chosen again, up to `BEST_TRIES` times. `reserve`
+/// runs on each chosen block before it is prepared (a cart's hold quota;
+/// its refusal is stored) and `unreserve` when that block is lost.
+pub(super) async fn prepare_best(
+    unit: &Arc<ShowUnit>,
+    ask: &BestAsk,
+    op: Op,
+    claim: Claim,
+    reserve: &mut (dyn FnMut(&[u32]) -> Result<(), Reply> + Send),
+    unreserve: &mut (dyn FnMut(&[u32]) + Send),
+) -> Best {
+    let show = unit.show();
+    let category = match &ask.category {
+        None => None,
+        Some(id) => match show.offer.categories().iter().position(|c| &c.id == id) {
+            Some(index) => Some(index),
+            None => {
+                let why = format!("this show has no category {id:?}");
+                return Best::NotStored(wire::problem(wire::Code::InvalidRequest, &why));
+            }
+        },
+    };
+    let wanted = Wanted {
+        count: ask.count,
+        category,
+        wheelchair: ask.wheelchair,
+    };
+    let mut lost: HashSet<u32> = HashSet::new();
+    for _ in 0..BEST_TRIES {
+        let free =
+            |seat: u32| unit.map().status(seat) == SeatStatus::Available && !lost.contains(&seat);
+        let Some(block) = best_block(show, free, &wanted) else {
+            crate::metrics::CONFLICTS
+                .with_label_values(&["no-seats-together"])
+                .inc();
+            return Best::Stored(wire::no_seats_together(ask.count));
+        };
+        let seats: Vec<(u32, SeatLabel)> = block
+            .iter()
+            .map(|&seat| (seat, show.layout.label_of(seat)))
+            .collect();
+        if let Err(refusal) = reserve(&block) {
+            return Best::Stored(refusal);
+        }
+        let prepared = unit.prepare(op, &seats, claim).await;
+        if !matches!(prepared, Ok(Prepared::Granted(_))) {
+            unreserve(&block);
+        }
+        match prepared {
+            Ok(Prepared::Granted(txn)) => return Best::Granted(seats, txn),
+            Ok(Prepared::Refused(refused)) => {
+                for (label, _) in refused {
+                    if let Some(seat) = show.layout.index_of(&label) {
+                        lost.insert(seat);
+                    }
+                }
+            }
+            Err(error) => return Best::NotStored(error.reply()),
+        }
+    }
+    Best::NotStored(wire::problem(
+        wire::Code::Overloaded,
+        "the best seats went to others while they were being chosen; retry",
+    ))
+}
+
+/// A booking of prepared seats: its record, written with the seats.
+async fn book_prepared(
+    core: &Ctx,
+    id: BookingId,
+    req: &KeyedRequest,
+    unit: &Arc<ShowUnit>,
+    seats: Vec<(u32, SeatLabel)>,
+    txn: SeatTxn,
+) -> Done<Booking> {
     let booking = Booking {
         id,
         owner: req.user,
@@ -83,7 +225,7 @@ pub async fn run(
         currency: unit.show().offer.currency().to_string(),
         seats,
     };
-    let settled = confirm(&core, txn, &req, &booking, Vec::new()).await;
+    let settled = confirm(core, txn, req, &booking, Vec::new()).await;
     Done {
         record: settled.is_applied().then_some(booking),
         reply: settled.into_reply(),

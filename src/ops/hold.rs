@@ -6,6 +6,7 @@
 //! (`Claim::Hold`), and the seat held and the cart's new item are one
 //! atomic write with the key record.
 
+use super::book::{self, Best, BestAsk};
 use super::{cart_reply, owned, Core, Ctx};
 use crate::actors::serial::Done;
 use crate::domain::{AddPlan, Cart, CartItem, Claim, KeyedRequest, SeatLabel, ShowId, UserId};
@@ -124,4 +125,90 @@ fn count_hold(
         .with_label_values(&["too-many-holds"])
         .inc();
     Err(replies::too_many_holds(max_holds))
+}
+
+/// `POST /v1/carts/{id}/items` with `best_available`: the best block of N
+/// seats held in the cart, all or none, in one write with the key record.
+/// Each chosen block is counted against the hold quota before its seats
+/// are asked (`book::prepare_best`).
+pub async fn run_best(
+    core: Ctx,
+    cart: Option<Cart>,
+    req: KeyedRequest,
+    show: Option<ShowId>,
+    ask: BestAsk,
+) -> Done<Cart> {
+    let answer = |reply| async { Done::answer(core.answer(Op::Hold, &req, reply).await) };
+    let Some(mut cart) = owned(cart, req.user) else {
+        return answer(not_found("cart")).await;
+    };
+    let unit = match core.show_unit(show).await {
+        Ok(unit) => unit,
+        Err(reply) => return Done::answer(reply),
+    };
+    let Some(unit) = unit else {
+        return answer(not_found("show")).await;
+    };
+    let show = unit.id();
+    if let Err(error) = cart.plan_add_block(show) {
+        return answer(replies::cart_error(error)).await;
+    }
+    let now = now_ms();
+    let until_ms = now + core.config.hold_ttl_ms;
+    let (user, cart_id) = (req.user, cart.id);
+    let claim = Claim::Hold {
+        cart: cart_id,
+        until_ms,
+    };
+    let quota = unit.clone();
+    let mut reserve = |block: &[u32]| {
+        for (n, &seat) in block.iter().enumerate() {
+            let hold = Hold {
+                cart: cart_id,
+                seat,
+                until_ms,
+            };
+            if let Err(refusal) = count_hold(&core, &quota, user, hold, now) {
+                for &taken in &block[..n] {
+                    quota.holds().release(user, cart_id, taken);
+                }
+                return Err(refusal);
+            }
+        }
+        Ok(())
+    };
+    let releasing = unit.clone();
+    let mut unreserve = |block: &[u32]| {
+        for &seat in block {
+            releasing.holds().release(user, cart_id, seat);
+        }
+    };
+    let prepared =
+        book::prepare_best(&unit, &ask, Op::Hold, claim, &mut reserve, &mut unreserve).await;
+    let (seats, txn) = match prepared {
+        Best::Granted(seats, txn) => (seats, txn),
+        Best::Stored(reply) => return answer(reply).await,
+        Best::NotStored(reply) => return Done::answer(reply),
+    };
+    for (index, seat) in &seats {
+        cart.add(CartItem {
+            show,
+            seat: seat.clone(),
+            seat_index: *index,
+            until_ms,
+            price_cents: unit.show().price_cents(*index),
+        });
+    }
+    if cart.currency.is_none() {
+        cart.currency = Some(unit.show().offer.currency().to_string());
+    }
+    let outcome = Outcome::effect(cart_reply(201, &cart), vec![Mutation::Cart(cart.clone())]);
+    let settled = txn.commit(&core.keys, Some(&req), outcome).await;
+    if !settled.is_applied() {
+        unreserve(&seats.iter().map(|(index, _)| *index).collect::<Vec<_>>());
+    }
+    Done {
+        record: settled.is_applied().then_some(cart),
+        reply: settled.into_reply(),
+    }
 }

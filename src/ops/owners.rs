@@ -20,6 +20,12 @@ pub enum CartOp {
         show: Option<ShowId>,
         seat: SeatLabel,
     },
+    /// Best available: a block of seats held at once.
+    HoldBest {
+        req: KeyedRequest,
+        show: Option<ShowId>,
+        ask: super::book::BestAsk,
+    },
     Release {
         user: UserId,
         show: Option<ShowId>,
@@ -50,9 +56,10 @@ impl Owner for Carts {
 
     fn request(op: &CartOp) -> Option<&KeyedRequest> {
         match op {
-            CartOp::Create { req } | CartOp::Hold { req, .. } | CartOp::Checkout { req } => {
-                Some(req)
-            }
+            CartOp::Create { req }
+            | CartOp::Hold { req, .. }
+            | CartOp::HoldBest { req, .. }
+            | CartOp::Checkout { req } => Some(req),
             CartOp::Release { .. } => None,
         }
     }
@@ -61,6 +68,9 @@ impl Owner for Carts {
         match op {
             CartOp::Create { req } => Box::pin(create_cart::run(ctx, id, cart, req)),
             CartOp::Hold { req, show, seat } => Box::pin(hold::run(ctx, cart, req, show, seat)),
+            CartOp::HoldBest { req, show, ask } => {
+                Box::pin(hold::run_best(ctx, cart, req, show, ask))
+            }
             CartOp::Release { user, show, seat } => {
                 Box::pin(release::run(ctx, cart, user, show, seat))
             }
@@ -75,7 +85,7 @@ pub enum BookingOp {
     Create {
         req: KeyedRequest,
         show: Option<ShowId>,
-        seats: Vec<SeatLabel>,
+        seats: super::book::Choice,
     },
     Cancel {
         user: UserId,

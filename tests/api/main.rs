@@ -15,6 +15,7 @@ mod helpers;
 
 mod abuse;
 mod actors;
+mod best_available;
 mod bookings;
 mod carts;
 mod crash_matrix;

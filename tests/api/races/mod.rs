@@ -2,6 +2,7 @@
 //! assertions on the outcome against API.md (one seat, one buyer; all or
 //! nothing; one key, one effect).
 
+mod best;
 mod carts;
 mod keys;
 mod seats;
