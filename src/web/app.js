@@ -19,6 +19,8 @@ const state = {
   bookings: [],          // my bookings (all shows)
   events: null,          // EventSource of the open show
   countdown: null,       // interval id
+  focusSeat: null,       // the seat map's one tab stop (roving tabindex)
+  warnedCart: null,      // the cart whose lapse warning was given
 };
 
 const $ = (id) => document.getElementById(id);
@@ -115,15 +117,18 @@ async function ensureSession() {
 
 // ---------- notices ----------
 
+// The notice region stays in the page (a live region that appears with
+// its message may not be announced); it is emptied, never hidden.
 function notify(message, kind = 'info') {
   const notice = $('notice');
   notice.textContent = message;
   notice.className = `notice ${kind}`;
-  notice.hidden = false;
 }
 
 function clearNotice() {
-  $('notice').hidden = true;
+  const notice = $('notice');
+  notice.textContent = '';
+  notice.className = 'notice empty';
 }
 
 function explain(answer, seat) {
@@ -139,6 +144,10 @@ function explain(answer, seat) {
       return 'A hold in your cart lapsed before checkout, so nothing was booked. Please pick your seats again.';
     case 'cart-closed':
       return 'That cart was already checked out. A new cart will be used.';
+    case 'seat-restricted':
+      return 'A companion seat goes with a wheelchair space of its row: hold the wheelchair space first.';
+    case 'no-seats-together':
+      return 'There are not that many free seats side by side any more. Try fewer, or pick seats on the map.';
     case 'not-found':
       return 'That no longer exists.';
     default:
@@ -157,6 +166,20 @@ function formatTime(iso) {
 function showTitle(id) {
   const show = state.shows.find((s) => s.id === id);
   return show ? show.title : 'Show';
+}
+
+function money(cents, currency) {
+  try {
+    return new Intl.NumberFormat(undefined, { style: 'currency', currency: currency || 'EUR' })
+      .format(cents / 100);
+  } catch (_) {
+    return `${(cents / 100).toFixed(2)} ${currency || ''}`.trim();
+  }
+}
+
+function categoryName(id) {
+  const category = state.show && state.show.categories.find((c) => c.id === id);
+  return category ? category.name : id;
 }
 
 // ---------- views ----------
@@ -190,10 +213,19 @@ async function renderShows() {
     left.className = 'seats-left';
     left.textContent = show.available === 0 ? 'Sold out' : `${show.available} of ${show.capacity} seats left`;
     link.append(title, time, left);
+    if (show.highest_price_cents > 0) {
+      const price = document.createElement('span');
+      price.className = 'price';
+      price.textContent = show.lowest_price_cents === show.highest_price_cents
+        ? money(show.lowest_price_cents, show.currency)
+        : `${money(show.lowest_price_cents, show.currency)} – ${money(show.highest_price_cents, show.currency)}`;
+      link.append(price);
+    }
     item.append(link);
     list.append(item);
   }
   switchView('shows-view');
+  $('shows-title').focus();
 }
 
 // Seat status as this user sees it.
@@ -216,41 +248,45 @@ const SPOKEN = {
   'booked': 'booked',
 };
 
-function aisleAfter(seats) {
-  // Aisles split long rows into blocks, as in a real auditorium.
-  if (seats >= 12) return new Set([Math.floor(seats / 4), seats - Math.floor(seats / 4)]);
-  if (seats >= 6) return new Set([Math.floor(seats / 2)]);
-  return new Set();
-}
-
+// The seat map is an ARIA grid with one tab stop (roving tabindex): Tab
+// enters it at the last seat focused, the arrow keys move, Home and End go
+// to a row's ends, Enter or Space holds or releases.
 function renderSeatMap() {
   const map = $('seat-map');
   map.replaceChildren();
+  state.rows = [];
   const rows = new Map();
   for (const seat of state.show.seats) {
     if (!rows.has(seat.row)) rows.set(seat.row, []);
     rows.get(seat.row).push(seat);
   }
   for (const [label, seats] of rows) {
+    state.rows.push(seats.map((s) => s.id));
     const row = document.createElement('div');
     row.className = 'row';
-    row.setAttribute('role', 'group');
-    row.setAttribute('aria-label', `Row ${label}`);
+    row.setAttribute('role', 'row');
     const name = document.createElement('span');
     name.className = 'row-label';
     name.textContent = label;
-    name.setAttribute('aria-hidden', 'true');
+    name.setAttribute('role', 'rowheader');
+    name.setAttribute('aria-label', `Row ${label}`);
     row.append(name);
-    const aisles = aisleAfter(seats.length);
     for (const seat of seats) {
+      const cell = document.createElement('span');
+      cell.setAttribute('role', 'gridcell');
+      cell.className = 'cell';
       const button = document.createElement('button');
       button.type = 'button';
       button.id = `seat-${seat.id}`;
       button.dataset.seat = seat.id;
-      button.textContent = seat.number;
-      button.addEventListener('click', () => onSeat(seat.id));
-      row.append(button);
-      if (aisles.has(seat.number)) {
+      // Wheelchair spaces show their symbol (the number is in the label).
+      button.textContent = seat.accessibility === 'wheelchair' ? '\u267F' : seat.number;
+      button.tabIndex = -1;
+      button.addEventListener('click', () => { state.focusSeat = seat.id; onSeat(seat.id); });
+      button.addEventListener('focus', () => moveTabStop(seat.id));
+      cell.append(button);
+      row.append(cell);
+      if (seat.aisle_after) {
         const aisle = document.createElement('span');
         aisle.className = 'aisle';
         aisle.setAttribute('aria-hidden', 'true');
@@ -258,10 +294,67 @@ function renderSeatMap() {
       }
     }
     const end = name.cloneNode(true);
+    end.removeAttribute('role');
+    end.removeAttribute('aria-label');
+    end.setAttribute('aria-hidden', 'true');
     row.append(end);
     map.append(row);
   }
+  const middle = state.rows[Math.floor(state.rows.length / 2)] || [];
+  state.focusSeat = middle[Math.floor(middle.length / 2)] || null;
+  map.onkeydown = onMapKey;
+  renderPrices();
   paintSeats();
+}
+
+function moveTabStop(seatId) {
+  if (state.focusSeat && state.focusSeat !== seatId) {
+    const old = document.getElementById(`seat-${state.focusSeat}`);
+    if (old) old.tabIndex = -1;
+  }
+  state.focusSeat = seatId;
+  const button = document.getElementById(`seat-${seatId}`);
+  if (button) button.tabIndex = 0;
+}
+
+function onMapKey(event) {
+  const at = state.focusSeat;
+  if (!at) return;
+  const r = state.rows.findIndex((row) => row.includes(at));
+  const c = state.rows[r].indexOf(at);
+  let target = null;
+  switch (event.key) {
+    case 'ArrowLeft': target = state.rows[r][Math.max(0, c - 1)]; break;
+    case 'ArrowRight': target = state.rows[r][Math.min(state.rows[r].length - 1, c + 1)]; break;
+    case 'Home': target = state.rows[r][0]; break;
+    case 'End': target = state.rows[r][state.rows[r].length - 1]; break;
+    case 'ArrowUp':
+    case 'ArrowDown': {
+      const next = state.rows[r + (event.key === 'ArrowUp' ? -1 : 1)];
+      if (!next) return;
+      // The seat in the same place from the centre (rows are centred).
+      const offset = c - (state.rows[r].length - 1) / 2;
+      const column = Math.round((next.length - 1) / 2 + offset);
+      target = next[Math.min(next.length - 1, Math.max(0, column))];
+      break;
+    }
+    default: return;
+  }
+  event.preventDefault();
+  moveTabStop(target);
+  document.getElementById(`seat-${target}`).focus();
+}
+
+function renderPrices() {
+  const list = $('prices');
+  list.replaceChildren();
+  const used = new Set(state.show.seats.map((s) => s.category));
+  for (const category of state.show.categories) {
+    if (!used.has(category.id)) continue;
+    const li = document.createElement('li');
+    li.textContent = `${category.name}: ${money(category.price_cents, state.show.currency)}`;
+    list.append(li);
+  }
 }
 
 function paintSeats() {
@@ -269,9 +362,14 @@ function paintSeats() {
     const button = document.getElementById(`seat-${seat.id}`);
     if (!button) continue;
     const view = seatView(seat.id);
-    button.className = `seat ${view}`;
+    button.className = `seat ${view}${seat.accessibility ? ` ${seat.accessibility}` : ''}`;
     button.dataset.status = view;
-    button.setAttribute('aria-label', `Row ${seat.row}, seat ${seat.number}, ${SPOKEN[view]}`);
+    button.tabIndex = seat.id === state.focusSeat ? 0 : -1;
+    const kind = seat.accessibility === 'wheelchair' ? ', wheelchair space'
+      : seat.accessibility === 'companion' ? ', companion seat' : '';
+    const price = seat.price_cents > 0
+      ? `, ${categoryName(seat.category)} ${money(seat.price_cents, state.show.currency)}` : '';
+    button.setAttribute('aria-label', `Row ${seat.row}, seat ${seat.number}, ${SPOKEN[view]}${kind}${price}`);
     const actionable = view === 'available' || view === 'mine-held';
     button.setAttribute('aria-disabled', actionable ? 'false' : 'true');
     button.setAttribute('aria-pressed', view === 'mine-held' ? 'true' : 'false');
@@ -284,13 +382,15 @@ function renderCart() {
   items.replaceChildren();
   const cart = state.cart;
   const held = cart && cart.status === 'open' ? cart.items : [];
+  const currency = cart && cart.currency;
   for (const item of held) {
     const li = document.createElement('li');
     li.className = `cart-item ${item.status}`;
     const text = document.createElement('span');
+    const price = item.price_cents > 0 ? ` · ${money(item.price_cents, currency)}` : '';
     text.textContent = item.status === 'expired'
       ? `Seat ${item.seat_id} — hold lapsed`
-      : `Seat ${item.seat_id}`;
+      : `Seat ${item.seat_id}${price}`;
     const remove = document.createElement('button');
     remove.type = 'button';
     remove.className = 'link';
@@ -301,6 +401,9 @@ function renderCart() {
     items.append(li);
   }
   $('cart-empty').hidden = held.length > 0;
+  const total = $('cart-total');
+  total.hidden = !(cart && held.length > 0 && cart.total_cents > 0);
+  total.textContent = cart ? `Total ${money(cart.total_cents, currency)}` : '';
   const live = held.filter((i) => i.status === 'held');
   $('checkout').disabled = live.length === 0;
   $('checkout').textContent = live.length > 0 ? `Book ${live.length} seat${live.length > 1 ? 's' : ''}` : 'Book held seats';
@@ -324,6 +427,11 @@ function tickCountdown() {
   const minutes = Math.floor(left / 60);
   const seconds = String(left % 60).padStart(2, '0');
   label.textContent = `Seats held for ${minutes}:${seconds}`;
+  // A spoken and visible warning a minute before the hold lapses.
+  if (left <= 60 && state.warnedCart !== state.cart.id) {
+    state.warnedCart = state.cart.id;
+    notify('Your seats are held for one more minute. Book them now, or they will be released.', 'warning');
+  }
 }
 
 // ---------- show page ----------
@@ -399,6 +507,7 @@ async function openShow(showId) {
   $('show-title').textContent = state.show.title;
   $('show-time').textContent = formatTime(state.show.starts_at);
   switchView('show-view');
+  $('show-title').focus();
   listen(showId);
   renderSeatMap();
   await Promise.all([refreshCart(), refreshBookings()]);
@@ -444,6 +553,42 @@ async function release(seatId) {
   await refreshMap();
 }
 
+// "N seats together": the engine chooses the best block and holds it.
+async function holdTogether(event) {
+  event.preventDefault();
+  const count = Number($('together-count').value);
+  if (!Number.isInteger(count) || count < 1 || count > 10) {
+    notify('Please ask for 1 to 10 seats.', 'warning');
+    $('together-count').focus();
+    return;
+  }
+  const best = { count };
+  if ($('together-wheelchair').checked) best.accessibility = 'wheelchair';
+  try {
+    const cart = await ensureCart();
+    const answer = await mutate('POST', `/v1/carts/${cart.id}/items`,
+      { show_id: state.show.id, best_available: best });
+    if (answer.status === 201) {
+      const before = new Set((cart.items || []).map((i) => i.seat_id));
+      state.cart = answer.json;
+      const got = state.cart.items.filter((i) => !before.has(i.seat_id)).map((i) => i.seat_id);
+      for (const id of got) state.statuses.set(id, 'held');
+      notify(`Held for you: seat${got.length > 1 ? 's' : ''} ${got.join(', ')}.`, 'success');
+      paintSeats();
+      $('checkout').focus();
+      return;
+    }
+    if (problemCode(answer) === 'cart-closed' || answer.status === 404) {
+      localStorage.removeItem(cartStorageKey());
+      state.cart = null;
+    }
+    notify(explain(answer), 'warning');
+    await refreshMap();
+  } catch (error) {
+    notify(`We could not reach the box office (${error.message}). Nothing was booked twice; please try again.`, 'error');
+  }
+}
+
 async function onSeat(seatId) {
   const view = seatView(seatId);
   try {
@@ -474,6 +619,8 @@ async function checkout() {
         : `Booked! Seats ${seats.join(', ')} are yours.`, 'success');
       await refreshBookings();
       await refreshMap();
+      // The checkout button is disabled now: focus goes to the message.
+      $('notice').focus();
     } else {
       notify(explain(answer), 'warning');
       await refreshCart();
@@ -502,12 +649,20 @@ async function renderBookings() {
     li.dataset.bookingId = booking.id;
     const title = document.createElement('strong');
     title.textContent = showTitle(booking.show_id);
+    const show = state.shows.find((s) => s.id === booking.show_id);
+    const when = document.createElement('span');
+    when.textContent = show ? formatTime(show.starts_at) : '';
     const seats = document.createElement('span');
     seats.textContent = `Seats ${booking.seats.join(', ')}`;
+    const total = document.createElement('span');
+    total.textContent = booking.total_cents > 0 ? `Total ${money(booking.total_cents, booking.currency)}` : '';
+    const reference = document.createElement('span');
+    reference.className = 'reference';
+    reference.textContent = `Ref. ${booking.id.slice(0, 8).toUpperCase()}`;
     const status = document.createElement('span');
     status.className = 'booking-status';
     status.textContent = booking.status === 'confirmed' ? 'Confirmed' : 'Cancelled';
-    li.append(title, seats, status);
+    li.append(title, when, seats, total, reference, status);
     if (booking.status === 'confirmed') {
       const cancel = document.createElement('button');
       cancel.type = 'button';
@@ -519,9 +674,14 @@ async function renderBookings() {
     list.append(li);
   }
   switchView('bookings-view');
+  $('bookings-title').focus();
 }
 
 async function cancelBooking(id) {
+  const booking = state.bookings.find((b) => b.id === id);
+  const what = booking ? `seats ${booking.seats.join(', ')} of ${showTitle(booking.show_id)}` : 'this booking';
+  // Cancelling gives the seats away: ask first.
+  if (!window.confirm(`Cancel ${what}? The seats go back on sale.`)) return;
   try {
     const answer = await mutate('DELETE', `/v1/bookings/${id}`);
     if (answer.status === 204) notify('Booking cancelled. The seats are free again.', 'success');
@@ -530,6 +690,7 @@ async function cancelBooking(id) {
     notify(`We could not reach the box office (${error.message}). Please try again.`, 'error');
   }
   await renderBookings();
+  $('bookings-title').focus();
 }
 
 // ---------- routing ----------
@@ -546,6 +707,7 @@ async function route() {
 
 async function start() {
   $('checkout').addEventListener('click', checkout);
+  $('together').addEventListener('submit', holdTogether);
   window.addEventListener('hashchange', () => { clearNotice(); route(); });
   try {
     await ensureSession();

@@ -126,6 +126,14 @@ test('cancels a booking from My bookings', async () => {
   const booking = page.locator('#booking-list li.booking').first();
   await expect(() => booking.textContent(), (t) => t.includes('Cancel me') && t.includes('Confirmed'));
   await page.screenshot({ path: shot('bookings.png') });
+  // Cancelling asks first: dismissed, nothing happens; accepted, it cancels.
+  page.once('dialog', (dialog) => dialog.dismiss());
+  await booking.getByRole('button', { name: /Cancel booking/ }).click();
+  await expect(() => booking.textContent(), (t) => t.includes('Confirmed'));
+  page.once('dialog', (dialog) => {
+    assert.match(dialog.message(), /Cancel seats A2 of Cancel me\?/);
+    dialog.accept();
+  });
   await booking.getByRole('button', { name: /Cancel booking/ }).click();
   await expect(() => page.locator('#notice').textContent(), (t) => t.includes('Booking cancelled'));
   await expect(() => page.locator('#booking-list li.booking').first().textContent(), (t) => t.includes('Cancelled'));

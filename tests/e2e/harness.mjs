@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 export const ADMIN = 'e2e-admin-token';
@@ -55,14 +56,33 @@ export async function api(base, method, path, { token, key, body } = {}) {
   return { status: response.status, json: text ? JSON.parse(text) : null };
 }
 
-export async function createShow(base, title, rows) {
+export async function createShow(base, title, rows, extra = {}) {
   const answer = await api(base, 'POST', '/v1/shows', {
     token: ADMIN,
     key: randomUUID(),
-    body: { title, starts_at: '2026-12-24T20:00:00Z', rows: rows.map(([label, seats]) => ({ label, seats })) },
+    body: {
+      title,
+      starts_at: '2026-12-24T20:00:00Z',
+      rows: rows.map(([label, seats, more]) => ({ label, seats, ...(more || {}) })),
+      ...extra,
+    },
   });
-  if (answer.status !== 201) throw new Error(`create show: ${answer.status}`);
+  if (answer.status !== 201) throw new Error(`create show: ${answer.status} ${JSON.stringify(answer.json)}`);
   return answer.json.id;
+}
+
+// axe-core in the page: every WCAG 2.x A/AA rule (2.2 included); returns
+// the violations, each with its nodes' selectors, for the test to assert
+// there are none.
+const AXE = new URL('../../node_modules/axe-core/axe.min.js', import.meta.url);
+export async function axeViolations(page) {
+  await page.addScriptTag({ path: fileURLToPath(AXE) });
+  const result = await page.evaluate(() => window.axe.run(document, {
+    runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] },
+  }));
+  return result.violations.map((v) => ({
+    id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')),
+  }));
 }
 
 export async function launch() {
