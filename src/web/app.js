@@ -228,6 +228,22 @@ async function renderShows() {
   $('shows-title').focus();
 }
 
+// Seat status as this user sees it, for every seat at once (a canvas
+// frame of a 100,000-seat hall asks for all of them).
+function seatViews() {
+  const held = new Set(state.cart && state.cart.status === 'open'
+    ? state.cart.items.filter((i) => i.status === 'held').map((i) => i.seat_id) : []);
+  const mine = new Set(state.bookings
+    .filter((b) => b.status === 'confirmed' && b.show_id === state.show.id)
+    .flatMap((b) => b.seats));
+  return (seatId) => {
+    const status = state.statuses.get(seatId) || 'available';
+    if (status === 'booked') return mine.has(seatId) ? 'mine-booked' : 'booked';
+    if (status === 'held') return held.has(seatId) ? 'mine-held' : 'held';
+    return 'available';
+  };
+}
+
 // Seat status as this user sees it.
 function seatView(seatId) {
   const status = state.statuses.get(seatId) || 'available';
@@ -255,6 +271,8 @@ function renderSeatMap() {
   const map = $('seat-map');
   map.replaceChildren();
   state.rows = [];
+  state.hall = null;
+  if (state.show.seats.length > LARGE_HALL_SEATS) return renderHall(map);
   const rows = new Map();
   for (const seat of state.show.seats) {
     if (!rows.has(seat.row)) rows.set(seat.row, []);
@@ -317,7 +335,7 @@ function moveTabStop(seatId) {
   if (button) button.tabIndex = 0;
 }
 
-function onMapKey(event) {
+function onMapKey(event, move) {
   const at = state.focusSeat;
   if (!at) return;
   const r = state.rows.findIndex((row) => row.includes(at));
@@ -341,8 +359,288 @@ function onMapKey(event) {
     default: return;
   }
   event.preventDefault();
+  if (move) return move(target);
   moveTabStop(target);
   document.getElementById(`seat-${target}`).focus();
+}
+
+// ---------- large halls: a canvas ----------
+//
+// A hall of more than LARGE_HALL_SEATS seats is drawn on a canvas instead
+// of one button per seat (100,000 buttons take seconds to lay out): zoom
+// with the buttons, the wheel or + and -, drag to pan, click a seat to
+// hold or release it. The keyboard works as on the grid (the canvas is one
+// tab stop; arrows move a cursor, Enter or Space acts), and a live line
+// under the map says which seat the cursor is on and its status.
+
+const LARGE_HALL_SEATS = 1500;
+const PITCH = 12; // hall units between seat centres at zoom 1
+const SEAT = 10;
+
+function renderHall(map) {
+  const seats = state.show.seats;
+  const x = new Float32Array(seats.length);
+  const y = new Float32Array(seats.length);
+  const rowsOf = [];
+  let width = 0;
+  let rowIndex = -1;
+  let lastRow = null;
+  const rowSeats = [];
+  seats.forEach((seat, i) => {
+    if (seat.row !== lastRow) {
+      rowIndex += 1;
+      lastRow = seat.row;
+      rowSeats.push([]);
+    }
+    rowSeats[rowIndex].push(i);
+  });
+  // Each row centred; an aisle is one seat wide.
+  const rowWidths = rowSeats.map((row) => row.length * PITCH +
+    row.filter((i) => seats[i].aisle_after).length * PITCH);
+  width = Math.max(...rowWidths);
+  rowSeats.forEach((row, r) => {
+    let at = (width - rowWidths[r]) / 2;
+    for (const i of row) {
+      x[i] = at;
+      y[i] = r * PITCH;
+      at += PITCH + (seats[i].aisle_after ? PITCH : 0);
+    }
+    rowsOf.push(row.map((i) => seats[i].id));
+  });
+  state.rows = rowsOf;
+  const index = new Map(seats.map((s, i) => [s.id, i]));
+  const canvas = document.createElement('canvas');
+  canvas.id = 'hall';
+  canvas.tabIndex = 0;
+  canvas.setAttribute('role', 'application');
+  canvas.setAttribute('aria-roledescription', 'seat map');
+  canvas.setAttribute('aria-label',
+    `Seat map, ${seats.length} seats. Arrow keys move, Enter or Space holds or releases, plus and minus zoom.`);
+  canvas.setAttribute('aria-describedby', 'hall-cursor');
+  const tools = document.createElement('div');
+  tools.className = 'hall-tools';
+  const zoomIn = document.createElement('button');
+  zoomIn.type = 'button';
+  zoomIn.textContent = 'Zoom in';
+  const zoomOut = document.createElement('button');
+  zoomOut.type = 'button';
+  zoomOut.textContent = 'Zoom out';
+  tools.append(zoomIn, zoomOut);
+  const cursorLine = document.createElement('p');
+  cursorLine.id = 'hall-cursor';
+  cursorLine.className = 'hall-cursor';
+  cursorLine.setAttribute('aria-live', 'polite');
+  map.setAttribute('role', 'group');
+  map.append(tools, canvas, cursorLine);
+  const middle = rowsOf[Math.floor(rowsOf.length / 2)];
+  state.focusSeat = middle[Math.floor(middle.length / 2)];
+  state.hall = {
+    canvas, x, y, index, width, height: rowsOf.length * PITCH,
+    scale: 1, panX: 0, panY: 0, frame: null,
+  };
+  fitHall();
+  zoomIn.addEventListener('click', () => zoomHall(1.5));
+  zoomOut.addEventListener('click', () => zoomHall(1 / 1.5));
+  canvas.addEventListener('wheel', (event) => {
+    event.preventDefault();
+    zoomHall(event.deltaY < 0 ? 1.2 : 1 / 1.2, event.offsetX, event.offsetY);
+  }, { passive: false });
+  let drag = null;
+  canvas.addEventListener('pointerdown', (event) => {
+    drag = { x: event.clientX, y: event.clientY, moved: false };
+    canvas.setPointerCapture(event.pointerId);
+  });
+  canvas.addEventListener('pointermove', (event) => {
+    if (!drag) return;
+    const dx = event.clientX - drag.x;
+    const dy = event.clientY - drag.y;
+    if (Math.abs(dx) + Math.abs(dy) > 3) drag.moved = true;
+    if (!drag.moved) return;
+    state.hall.panX += dx;
+    state.hall.panY += dy;
+    drag.x = event.clientX;
+    drag.y = event.clientY;
+    drawHallSoon();
+  });
+  canvas.addEventListener('pointerup', (event) => {
+    const click = drag && !drag.moved;
+    drag = null;
+    if (!click) return;
+    const id = seatAt(event.offsetX, event.offsetY);
+    if (id) {
+      moveCursor(id);
+      onSeat(id);
+    }
+  });
+  canvas.addEventListener('keydown', onHallKey);
+  canvas.addEventListener('focus', () => { describeCursor(); drawHallSoon(); });
+  canvas.addEventListener('blur', drawHallSoon);
+  window.onresize = () => {
+    if (!state.hall) return;
+    fitHall();
+    drawHallSoon();
+  };
+  renderPrices();
+  paintSeats();
+}
+
+function fitHall() {
+  const hall = state.hall;
+  const box = hall.canvas.parentElement.clientWidth || 600;
+  const height = Math.min(Math.max(320, window.innerHeight * 0.6), 720);
+  const ratio = window.devicePixelRatio || 1;
+  hall.canvas.style.width = `${box}px`;
+  hall.canvas.style.height = `${height}px`;
+  hall.canvas.width = Math.round(box * ratio);
+  hall.canvas.height = Math.round(height * ratio);
+  hall.ratio = ratio;
+  hall.scale = Math.min(box / (hall.width + PITCH), height / (hall.height + PITCH));
+  hall.panX = (box - hall.width * hall.scale) / 2;
+  hall.panY = (height - hall.height * hall.scale) / 2;
+}
+
+function zoomHall(factor, atX, atY) {
+  const hall = state.hall;
+  const cx = atX ?? hall.canvas.clientWidth / 2;
+  const cy = atY ?? hall.canvas.clientHeight / 2;
+  const scale = Math.min(Math.max(hall.scale * factor, 0.05), 6);
+  hall.panX = cx - (cx - hall.panX) * (scale / hall.scale);
+  hall.panY = cy - (cy - hall.panY) * (scale / hall.scale);
+  hall.scale = scale;
+  drawHallSoon();
+}
+
+const HALL_COLOURS = {
+  'available': '#1f7a46', 'held': '#8a8aa0', 'booked': '#50505e',
+  'mine-held': '#f2c14e', 'mine-booked': '#f2c14e',
+};
+
+function drawHallSoon() {
+  const hall = state.hall;
+  if (!hall || hall.frame) return;
+  hall.frame = requestAnimationFrame(() => {
+    hall.frame = null;
+    drawHall();
+  });
+}
+
+function seatColour(seat, status) {
+  return seat.accessibility === 'wheelchair' && status === 'available'
+    ? '#2b6cb0' : HALL_COLOURS[status];
+}
+
+// The whole hall, drawn once into a bitmap at most 4096 px wide, and then
+// only the seats whose status changed: a zoomed-out frame (pan, zoom) is
+// one drawImage of it. Zoomed in further than the bitmap's detail, the
+// visible seats are drawn one by one (few are visible then).
+function refreshHallCache() {
+  const hall = state.hall;
+  const seats = state.show.seats;
+  if (!hall.cache) {
+    hall.cacheScale = Math.min(1, 4096 / (hall.width + PITCH));
+    hall.cache = document.createElement('canvas');
+    hall.cache.width = Math.ceil((hall.width + PITCH) * hall.cacheScale);
+    hall.cache.height = Math.ceil((hall.height + PITCH) * hall.cacheScale);
+    hall.drawnAs = new Array(seats.length).fill(null);
+  }
+  const ctx = hall.cache.getContext('2d');
+  const view = seatViews();
+  const k = hall.cacheScale;
+  const size = Math.max(SEAT * k, 1);
+  for (let i = 0; i < seats.length; i++) {
+    const colour = seatColour(seats[i], view(seats[i].id));
+    if (hall.drawnAs[i] === colour) continue;
+    hall.drawnAs[i] = colour;
+    ctx.clearRect(hall.x[i] * k, hall.y[i] * k, size, size);
+    ctx.fillStyle = colour;
+    ctx.fillRect(hall.x[i] * k, hall.y[i] * k, size, size);
+  }
+}
+
+function drawHall() {
+  const hall = state.hall;
+  const ctx = hall.canvas.getContext('2d');
+  const w = hall.canvas.clientWidth;
+  const h = hall.canvas.clientHeight;
+  ctx.setTransform(hall.ratio, 0, 0, hall.ratio, 0, 0);
+  ctx.fillStyle = '#14141c';
+  ctx.fillRect(0, 0, w, h);
+  refreshHallCache();
+  const size = Math.max(SEAT * hall.scale, 1);
+  if (hall.scale <= hall.cacheScale * 1.5) {
+    ctx.drawImage(hall.cache, hall.panX, hall.panY,
+      hall.cache.width * (hall.scale / hall.cacheScale), hall.cache.height * (hall.scale / hall.cacheScale));
+  } else {
+    const seats = state.show.seats;
+    for (let i = 0; i < seats.length; i++) {
+      const sx = hall.panX + hall.x[i] * hall.scale;
+      const sy = hall.panY + hall.y[i] * hall.scale;
+      if (sx < -size || sy < -size || sx > w || sy > h) continue;
+      ctx.fillStyle = hall.drawnAs[i];
+      ctx.fillRect(sx, sy, size, size);
+    }
+  }
+  hall.canvas.dataset.drawn = 'true';
+  const at = hall.index.get(state.focusSeat);
+  if (at !== undefined && document.activeElement === hall.canvas) {
+    ctx.strokeStyle = '#7cc4ff';
+    ctx.lineWidth = 2;
+    ctx.strokeRect(hall.panX + hall.x[at] * hall.scale - 2, hall.panY + hall.y[at] * hall.scale - 2,
+      size + 4, size + 4);
+  }
+}
+
+function seatAt(px, py) {
+  const hall = state.hall;
+  const hx = (px - hall.panX) / hall.scale;
+  const hy = (py - hall.panY) / hall.scale;
+  const r = Math.floor(hy / PITCH);
+  const row = state.rows[r];
+  if (!row || hy - r * PITCH > SEAT) return null;
+  for (const id of row) {
+    const i = hall.index.get(id);
+    if (hx >= hall.x[i] && hx <= hall.x[i] + SEAT) return id;
+  }
+  return null;
+}
+
+function moveCursor(id) {
+  state.focusSeat = id;
+  const hall = state.hall;
+  const i = hall.index.get(id);
+  // Keep the cursor in view.
+  const sx = hall.panX + hall.x[i] * hall.scale;
+  const sy = hall.panY + hall.y[i] * hall.scale;
+  const w = hall.canvas.clientWidth;
+  const h = hall.canvas.clientHeight;
+  if (sx < 0 || sx > w - SEAT * hall.scale) hall.panX += w / 2 - sx;
+  if (sy < 0 || sy > h - SEAT * hall.scale) hall.panY += h / 2 - sy;
+  describeCursor();
+  drawHallSoon();
+}
+
+function describeCursor() {
+  const line = $('hall-cursor');
+  if (!line || !state.hall) return;
+  const seat = state.show.seats[state.hall.index.get(state.focusSeat)];
+  if (!seat) return;
+  const kind = seat.accessibility === 'wheelchair' ? ', wheelchair space'
+    : seat.accessibility === 'companion' ? ', companion seat' : '';
+  const price = seat.price_cents > 0 ? `, ${money(seat.price_cents, state.show.currency)}` : '';
+  line.textContent = `Row ${seat.row}, seat ${seat.number}, ${SPOKEN[seatView(seat.id)]}${kind}${price}`;
+}
+
+function onHallKey(event) {
+  if (event.key === '+' || event.key === '=') { zoomHall(1.5); return; }
+  if (event.key === '-') { zoomHall(1 / 1.5); return; }
+  if (event.key === 'Enter' || event.key === ' ') {
+    event.preventDefault();
+    onSeat(state.focusSeat);
+    return;
+  }
+  const before = state.focusSeat;
+  onMapKey(event, (target) => moveCursor(target));
+  if (state.focusSeat === before) drawHallSoon();
 }
 
 function renderPrices() {
@@ -358,6 +656,11 @@ function renderPrices() {
 }
 
 function paintSeats() {
+  if (state.hall) {
+    drawHallSoon();
+    describeCursor();
+    return renderCart();
+  }
   for (const seat of state.show.seats) {
     const button = document.getElementById(`seat-${seat.id}`);
     if (!button) continue;

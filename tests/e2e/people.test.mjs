@@ -163,3 +163,59 @@ test('a phone user books a seat; a 20-seat row fits without sideways scrolling',
   await expect(() => seat(page, 'B10').getAttribute('data-status'), (s) => s === 'mine-booked');
   await context.close();
 });
+
+// Row labels A..Z, AA..AZ, BA..: as many as asked.
+function labels(n) {
+  const out = [];
+  for (let i = 0; out.length < n; i++) {
+    out.push(i < 26 ? String.fromCharCode(65 + i)
+      : String.fromCharCode(64 + Math.floor(i / 26)) + String.fromCharCode(65 + (i % 26)));
+  }
+  return out;
+}
+
+test('a 100,000-seat show opens on a canvas and books by keyboard', async () => {
+  const rows = labels(125).map((label) => [label, 800, { aisles_after: [200, 600] }]);
+  const show = await createShow(server.base, 'Stadium', rows, OFFER);
+  const { context, page } = await visitor(browser, server.base);
+  await page.goto('/');
+  await page.waitForSelector('body[data-ready="true"]');
+  const started = Date.now();
+  await page.goto(`/#/shows/${show}`);
+  await page.waitForSelector('#hall[data-drawn="true"]');
+  const openedMs = Date.now() - started;
+  const buttons = await page.locator('#seat-map button.seat').count();
+  assert.equal(buttons, 0, 'no button per seat');
+  // Frames as a pan and a zoom redraw them: the whole hall, then zoomed in.
+  const frames = await page.evaluate(() => {
+    const time = () => {
+      const t = performance.now();
+      drawHall(); // eslint-disable-line no-undef
+      return performance.now() - t;
+    };
+    const whole = time();
+    zoomHall(8); // eslint-disable-line no-undef
+    const zoomed = time();
+    zoomHall(1 / 8); // eslint-disable-line no-undef
+    return { whole, zoomed };
+  });
+  console.log(`# 100,000-seat show: opened in ${openedMs} ms; a frame of the whole hall `
+    + `${frames.whole.toFixed(1)} ms, zoomed in x8 ${frames.zoomed.toFixed(1)} ms`);
+  await assertAccessible(page, 'a 100,000-seat show');
+  for (let i = 0; i < 6; i++) await page.getByRole('button', { name: 'Zoom in' }).click();
+  await page.screenshot({ path: shot('large-hall.png') });
+
+  await page.locator('#hall').focus();
+  await page.keyboard.press('ArrowRight');
+  const line = await page.locator('#hall-cursor').textContent();
+  const [, row, number] = line.match(/^Row ([A-Z]+), seat (\d+), available/) || [];
+  assert.ok(row, `the cursor line names a free seat: ${line}`);
+  await page.keyboard.press('Enter');
+  await expect(() => page.locator('#hall-cursor').textContent(), (t) => t.includes('held by you'));
+  await page.keyboard.press('+');
+  await page.locator('#checkout').click();
+  await expect(() => page.locator('#notice').textContent(), (t) => t.includes(`Booked! Seat ${row}${number}`));
+  const map = await api(server.base, 'GET', `/v1/shows/${show}`);
+  assert.equal(map.json.seats.find((s) => s.id === `${row}${number}`).status, 'booked');
+  await context.close();
+});
