@@ -1,7 +1,7 @@
 //! The demo shows seeded on a first start with an empty store, so the
 //! booking page has something to book.
 
-use crate::domain::{Row, Show, ShowId};
+use crate::domain::{Category, OfferSpec, Row, RowOffer, Show, ShowId};
 use crate::idempotency::{Outcome, Settled};
 use crate::ops::Core;
 use crate::replies::EngineError;
@@ -51,6 +51,51 @@ const FILMS: [DemoShow; 3] = [
     ),
 ];
 
+/// The rows of the demo film called `title`.
+fn rows_of(title: &str) -> &'static [(&'static str, u32)] {
+    FILMS
+        .iter()
+        .find(|(t, _, _)| *t == title)
+        .map_or(&[], |(_, _, rows)| rows)
+}
+
+/// What a small cinema sells: stalls at 9.50, the back two rows a
+/// premium category at 13.50, an aisle in the middle of each row of 10 or
+/// more, and in the front row a wheelchair space at each end with its
+/// companion seat beside it.
+fn demo_offer(rows: &[(&str, u32)]) -> OfferSpec {
+    let premium_from = rows.len().saturating_sub(2);
+    OfferSpec {
+        currency: Some("EUR".into()),
+        categories: vec![
+            Category {
+                id: "stalls".into(),
+                name: "Stalls".into(),
+                price_cents: 950,
+            },
+            Category {
+                id: "premium".into(),
+                name: "Premium".into(),
+                price_cents: 1350,
+            },
+        ],
+        rows: rows
+            .iter()
+            .enumerate()
+            .map(|(i, (_, seats))| RowOffer {
+                category: (i >= premium_from).then(|| "premium".to_string()),
+                aisles_after: if *seats >= 10 {
+                    vec![seats / 2]
+                } else {
+                    vec![]
+                },
+                wheelchair: if i == 0 { vec![1, *seats] } else { vec![] },
+                companion: if i == 0 { vec![2, seats - 1] } else { vec![] },
+            })
+            .collect(),
+    }
+}
+
 /// Writes the demo shows in one atomic write and serves them.
 pub(super) async fn seed(core: &Core) -> Result<(), EngineError> {
     let tomorrow = (now_ms() as i64 / DAY_MS + 1) * DAY_MS;
@@ -65,11 +110,12 @@ pub(super) async fn seed(core: &Core) -> Result<(), EngineError> {
                 })
                 .collect();
             let starts_at_ms = tomorrow + starts_after_ms;
-            Show::new(
+            Show::with_offer(
                 ShowId(Uuid::new_v4()),
                 title.to_string(),
                 starts_at_ms,
                 rows,
+                demo_offer(rows_of(title)),
             )
             .expect("demo layouts are valid")
         })

@@ -733,7 +733,7 @@ function tickCountdown() {
   // A spoken and visible warning a minute before the hold lapses.
   if (left <= 60 && state.warnedCart !== state.cart.id) {
     state.warnedCart = state.cart.id;
-    notify('Your seats are held for one more minute. Book them now, or they will be released.', 'warning');
+    notify('Your seats are held for less than a minute more. Book them now, or they will be released.', 'warning');
   }
 }
 

@@ -254,3 +254,37 @@ async fn unknown_shows_are_404(store: StoreKind) {
         .assert_problem(404, "not-found");
     assert!(guest.bookings().await.is_empty());
 }
+
+/// The demo shows of a first start (the README's first command) sell as a
+/// cinema does: stalls and premium prices, aisles, and in the front row a
+/// wheelchair space at each end with its companion seat beside it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_shows_have_prices_aisles_and_accessible_seats() {
+    let server = spawn_app_with(|s| s.demo = true);
+    let client = server.client();
+    let shows = client.shows().await;
+    assert_eq!(shows.len(), 3, "{shows:?}");
+    for listed in &shows {
+        assert_eq!(
+            (
+                &listed["lowest_price_cents"],
+                &listed["highest_price_cents"]
+            ),
+            (&json!(950), &json!(1350)),
+            "{listed}"
+        );
+        let show = client
+            .get(&format!("/v1/shows/{}", listed["id"].as_str().unwrap()))
+            .await
+            .json();
+        let seats = show["seats"].as_array().unwrap();
+        let front: Vec<&Value> = seats.iter().filter(|s| s["row"] == "A").collect();
+        let n = front.len();
+        assert_eq!(front[0]["accessibility"], "wheelchair");
+        assert_eq!(front[1]["accessibility"], "companion");
+        assert_eq!(front[n - 2]["accessibility"], "companion");
+        assert_eq!(front[n - 1]["accessibility"], "wheelchair");
+        assert_eq!(seats.last().unwrap()["category"], "premium");
+        assert_eq!(seats[0]["category"], "stalls");
+    }
+}

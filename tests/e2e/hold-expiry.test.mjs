@@ -28,6 +28,12 @@ test('a hold lapses on screen and the seat is free again', async () => {
   await expect(() => seat(holder.page, 'A4').getAttribute('data-status'), (s) => s === 'mine-held');
   await expect(() => seat(watcher.page, 'A4').getAttribute('data-status'), (s) => s === 'held');
   await expect(() => holder.page.locator('#cart-countdown').textContent(), (t) => /Seats held for 0:0[0-2]/.test(t));
+  // The warning a minute before a hold lapses (here at once: two seconds),
+  // in the live region, so it is heard as well as seen.
+  const notice = holder.page.locator('#notice');
+  await expect(() => notice.textContent(), (t) => t.includes('held for less than a minute more'));
+  assert.equal(await notice.getAttribute('aria-live'), 'polite');
+  assert.equal(await notice.isVisible(), true);
 
   // Two seconds of TTL, then at most a second for the release to show.
   await expect(() => seat(holder.page, 'A4').getAttribute('data-status'), (s) => s === 'available', { timeoutMs: 4000 });

@@ -89,6 +89,7 @@ test('a person books the best four seats together', async () => {
   assert.equal(rows.size, 1, `one row: ${held}`);
   assert.deepEqual(numbers, [numbers[0], numbers[0] + 1, numbers[0] + 2, numbers[0] + 3], `side by side: ${held}`);
   await expect(() => page.locator('#cart-total').textContent(), (t) => t.includes('38'));
+  await assertAccessible(page, 'four seats held together');
   await page.screenshot({ path: shot('together.png') });
   await page.locator('#checkout').click();
   await expect(() => page.locator('#notice').textContent(), (t) => t.includes('Booked!'));
@@ -110,6 +111,7 @@ test('a wheelchair user books a wheelchair space and a companion seat', async ()
   const held = await page.locator('#seat-map button[data-status="mine-held"]').evaluateAll(
     (buttons) => buttons.map((b) => b.dataset.seat).sort());
   assert.ok(['A1,A2', 'A10,A9'].includes(held.join()), `a wheelchair space and its companion: ${held}`);
+  await assertAccessible(page, 'a wheelchair space and its companion held');
   await page.locator('#checkout').click();
   await expect(() => page.locator('#notice').textContent(), (t) => t.includes('Booked!'));
   await context.close();
@@ -143,6 +145,7 @@ test('a keyboard-only user books two seats', async () => {
   await page.keyboard.press('Enter');
   await expect(() => page.locator('#notice').textContent(), (t) => t.includes('Booked!'));
   await focusIsNotLost(page);
+  await assertAccessible(page, 'after a keyboard booking');
   await context.close();
 });
 
