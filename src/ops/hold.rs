@@ -18,6 +18,7 @@ use crate::runtime::Op;
 use crate::shows::{Prepared, ShowUnit};
 use crate::store::Mutation;
 use crate::wire::{self, Reply};
+use std::sync::Arc;
 
 pub async fn run(
     core: Ctx,
@@ -27,15 +28,9 @@ pub async fn run(
     seat: SeatLabel,
 ) -> Done<Cart> {
     let answer = |reply| async { Done::answer(core.answer(Op::Hold, &req, reply).await) };
-    let Some(mut cart) = owned(cart, req.user) else {
-        return answer(not_found("cart")).await;
-    };
-    let unit = match core.show_unit(show).await {
-        Ok(unit) => unit,
-        Err(reply) => return Done::answer(reply),
-    };
-    let Some(unit) = unit else {
-        return answer(not_found("show")).await;
+    let (mut cart, unit) = match cart_and_show(&core, cart, &req, show).await {
+        Ok(found) => found,
+        Err(done) => return done,
     };
     let Some(index) = unit.show().layout.index_of(&seat) else {
         return answer(not_found(&format!("seat {seat}"))).await;
@@ -127,6 +122,26 @@ fn count_hold(
     Err(replies::too_many_holds(max_holds))
 }
 
+/// The caller's cart and the show asked for, or the answer: 404 for
+/// either (stored with the key), or a failure to find the show (not).
+async fn cart_and_show(
+    core: &Ctx,
+    cart: Option<Cart>,
+    req: &KeyedRequest,
+    show: Option<ShowId>,
+) -> Result<(Cart, Arc<ShowUnit>), Done<Cart>> {
+    let missing =
+        |what| async move { Done::answer(core.answer(Op::Hold, req, not_found(what)).await) };
+    let Some(cart) = owned(cart, req.user) else {
+        return Err(missing("cart").await);
+    };
+    match core.show_unit(show).await {
+        Ok(Some(unit)) => Ok((cart, unit)),
+        Ok(None) => Err(missing("show").await),
+        Err(reply) => Err(Done::answer(reply)),
+    }
+}
+
 /// `POST /v1/carts/{id}/items` with `best_available`: the best block of N
 /// seats held in the cart, all or none, in one write with the key record.
 /// Each chosen block is counted against the hold quota before its seats
@@ -139,15 +154,9 @@ pub async fn run_best(
     ask: BestAsk,
 ) -> Done<Cart> {
     let answer = |reply| async { Done::answer(core.answer(Op::Hold, &req, reply).await) };
-    let Some(mut cart) = owned(cart, req.user) else {
-        return answer(not_found("cart")).await;
-    };
-    let unit = match core.show_unit(show).await {
-        Ok(unit) => unit,
-        Err(reply) => return Done::answer(reply),
-    };
-    let Some(unit) = unit else {
-        return answer(not_found("show")).await;
+    let (mut cart, unit) = match cart_and_show(&core, cart, &req, show).await {
+        Ok(found) => found,
+        Err(done) => return done,
     };
     let show = unit.id();
     if let Err(error) = cart.plan_add_block(show) {
