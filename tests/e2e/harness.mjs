@@ -13,11 +13,14 @@ import { chromium } from 'playwright-core';
 export const ADMIN = 'e2e-admin-token';
 export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
-export async function startServer(env = {}) {
+// `at`: { port, dir } to start again where a stopped server was (its
+// address and its data), with `stop({ keep: true })` first.
+export async function startServer(env = {}, at = {}) {
   const bin = process.env.BOXOFFICE_BIN;
   if (!bin) throw new Error('BOXOFFICE_BIN is not set (run through `cargo test --test browser`)');
-  const dir = mkdtempSync(join(tmpdir(), 'boxoffice-e2e-'));
-  const child = spawn(bin, ['serve', '--bind', '127.0.0.1:0', '--no-demo', '--data-dir', join(dir, 'data')], {
+  const dir = at.dir || mkdtempSync(join(tmpdir(), 'boxoffice-e2e-'));
+  const bind = `127.0.0.1:${at.port || 0}`;
+  const child = spawn(bin, ['serve', '--bind', bind, '--no-demo', '--data-dir', join(dir, 'data')], {
     cwd: dir,
     env: {
       ...process.env,
@@ -36,10 +39,12 @@ export async function startServer(env = {}) {
   const base = line.replace('listening on ', '').trim();
   return {
     base,
-    async stop() {
+    dir,
+    port: Number(new URL(base).port),
+    async stop({ keep = false } = {}) {
       child.kill('SIGTERM');
       await new Promise((resolve) => child.once('exit', resolve));
-      rmSync(dir, { recursive: true, force: true });
+      if (!keep) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
