@@ -42,8 +42,10 @@ pub(super) fn is_transient(error: &tokio_postgres::Error) -> bool {
             let class = &code.code()[..2];
             // connection exception, insufficient resources, operator
             // intervention (shutdown, canceled statement), lock not
-            // available, transaction rollback (serialization, deadlock).
-            matches!(class, "08" | "53" | "57" | "55" | "40")
+            // available, transaction rollback (serialization, deadlock);
+            // and a transaction the server ended for idling (a node that
+            // was paused or cut off inside it): rolled back, nothing done.
+            matches!(class, "08" | "53" | "57" | "55" | "40") || code.code() == "25P03"
         }
     }
 }

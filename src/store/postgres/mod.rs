@@ -53,9 +53,21 @@ use uuid::Uuid;
 /// keep one generic plan (every statement here is a primary-key lookup or
 /// an `unnest` write; re-planning each execution for its arrays cost
 /// about 0.7 ms a statement, most of the database's time).
-const SESSION_OPTIONS: &str = "-c synchronous_commit=on -c plan_cache_mode=force_generic_plan \
-     -c statement_timeout=5000 \
-     -c lock_timeout=2000 -c idle_in_transaction_session_timeout=2000";
+///
+/// The idle-in-transaction limit is at most half a lease: a commit round
+/// holds its partitions' rows `FOR SHARE` (the fence) until it ends, and
+/// claims skip locked rows, so a node paused or cut off inside a round
+/// kept its partitions from being taken over for as long as its
+/// transaction lived (2 s, twice a 1000 ms lease: a cut node came back
+/// before anyone could claim its show, seen in the link-down fault runs).
+fn session_options(lease_ms: u64) -> String {
+    let idle_ms = (lease_ms / 2).clamp(100, 2_000);
+    format!(
+        "-c synchronous_commit=on -c plan_cache_mode=force_generic_plan \
+         -c statement_timeout=5000 \
+         -c lock_timeout=2000 -c idle_in_transaction_session_timeout={idle_ms}"
+    )
+}
 
 /// How a PostgreSQL store is set up.
 #[derive(Clone, Debug)]
@@ -354,7 +366,7 @@ fn pool(url: &str, options: &PgOptions) -> StoreResult<Pool> {
         .parse()
         .map_err(|e| StoreError::Io(format!("the database URL: {e}")))?;
     config
-        .options(SESSION_OPTIONS)
+        .options(&session_options(options.lease_ms))
         .application_name("boxoffice")
         .connect_timeout(Duration::from_secs(5));
     let manager = Manager::from_config(
@@ -741,4 +753,19 @@ pub fn migrate_only(url: &str) -> StoreResult<usize> {
         let _ = driver.await;
         applied
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::session_options;
+
+    /// A transaction left idle by a paused or cut-off node ends within half
+    /// a lease (never more than 2 s), so its fence locks never outlive the
+    /// lease that claims skip them for.
+    #[test]
+    fn an_idle_transaction_ends_within_half_a_lease() {
+        assert!(session_options(1_000).contains("idle_in_transaction_session_timeout=500"));
+        assert!(session_options(6_000).contains("idle_in_transaction_session_timeout=2000"));
+        assert!(session_options(30).contains("idle_in_transaction_session_timeout=100"));
+    }
 }
