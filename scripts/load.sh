@@ -82,9 +82,30 @@ pg_counts() { # commits and rows written so far, PostgreSQL's own count
       (SELECT count(*) FROM commit_rounds)
     FROM pg_stat_database WHERE datname = 'boxoffice'"
 }
+# What the bookings run costs (issue 18): bookings, store records and
+# bytes, the server's CPU ticks (utime + stime of /proc/PID/stat), the data
+# directory's size.
+costs() {
+  local page
+  page=$(curl -fs "$BASE/metrics")
+  printf '%s %s %s %s %s\n' \
+    "$(awk '$1=="boxoffice_bookings_total" {print $2}' <<< "$page")" \
+    "$(awk '$1=="boxoffice_store_records_written_total" {print $2}' <<< "$page")" \
+    "$(awk '$1=="boxoffice_store_bytes_written_total" {print $2}' <<< "$page")" \
+    "$(awk '{print $14 + $15}' "/proc/$SERVER/stat")" \
+    "$(du -sb "$LOAD_DIR/data" 2>/dev/null | cut -f1 || echo 0)"
+}
 PG_BEFORE=$(pg_counts)
+COST_BEFORE=$(costs)
 run bookings -s scripts/wrk/book.lua "$BASE"
+COST_AFTER=$(costs)
 PG_AFTER=$(pg_counts)
+read -r b0 rec0 by0 t0 d0 <<< "$COST_BEFORE"; read -r b1 rec1 by1 t1 d1 <<< "$COST_AFTER"
+python3 -c "
+n = max($b1 - $b0, 1); ticks = $t1 - $t0; hz = $(getconf CLK_TCK); s = $SECONDS_PER_RUN
+print(f'per booking: {($rec1 - $rec0) / n:.2f} store records, {($by1 - $by0) / n:.0f} bytes of records, '
+      f'{ticks / hz * 1e6 / n:.0f} us of server CPU, {($d1 - $d0) / n:.0f} bytes of data directory; '
+      f'server cores used {ticks / hz / s:.2f}')"
 if [ -n "${PROFILE:-}" ]; then wait $PERF || true; fi
 run replays -s scripts/wrk/replay.lua "$BASE"
 python3 - "$LOAD_DIR" <<'PY'

@@ -128,6 +128,26 @@ pub static SWEEPS: LazyLock<IntCounter> = LazyLock::new(|| {
     )
 });
 
+pub static STORE_RECORDS: LazyLock<IntCounter> = LazyLock::new(|| {
+    register(
+        IntCounter::new(
+            "boxoffice_store_records_written_total",
+            "Records the embedded store inserted or removed in its commits (key records included)",
+        )
+        .unwrap(),
+    )
+});
+
+pub static STORE_BYTES: LazyLock<IntCounter> = LazyLock::new(|| {
+    register(
+        IntCounter::new(
+            "boxoffice_store_bytes_written_total",
+            "Key and value bytes of those records",
+        )
+        .unwrap(),
+    )
+});
+
 pub static FLUSHES: LazyLock<IntCounter> = LazyLock::new(|| {
     register(IntCounter::new("boxoffice_store_flushes_total", "Group-commit flushes").unwrap())
 });
@@ -235,6 +255,8 @@ pub fn init() {
     LazyLock::force(&ACTORS_ACTIVE);
     LazyLock::force(&OVERLOADED);
     LazyLock::force(&FLUSHES);
+    LazyLock::force(&STORE_RECORDS);
+    LazyLock::force(&STORE_BYTES);
     LazyLock::force(&KEYS_EXPIRED);
     LazyLock::force(&SWEEPS);
     LazyLock::force(&FLUSH_BATCH);

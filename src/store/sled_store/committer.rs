@@ -69,6 +69,21 @@ pub(super) struct EncodedSet {
 }
 
 impl EncodedSet {
+    /// Records and key + value bytes this set writes when applied (issue
+    /// 18's measure of what a booking costs the store).
+    fn size(&self) -> (u64, u64) {
+        let key = self
+            .key
+            .as_ref()
+            .map_or((0, 0), |(k, v)| (1, (k.len() + v.len()) as u64));
+        self.writes
+            .iter()
+            .fold(key, |(records, bytes), write| match write {
+                Encoded::Put(k, v) => (records + 1, bytes + (k.len() + v.len()) as u64),
+                Encoded::Delete(k) => (records + 1, bytes + k.len() as u64),
+            })
+    }
+
     pub(super) fn new(writes: &WriteSet) -> Self {
         EncodedSet {
             key: writes.key.as_ref().map(|record| {
@@ -147,6 +162,14 @@ pub(super) fn committer(db: sled::Db, group: Arc<GroupCommit>, queue: mpsc::Rece
                 // Every submitter waits for durability next: start the
                 // flush now rather than when the first of them wakes.
                 group.ring();
+                let (records, bytes) = sets
+                    .iter()
+                    .zip(&outcomes)
+                    .filter(|(_, taken)| taken.is_none())
+                    .map(|(set, _)| set.size())
+                    .fold((0, 0), |(r, b), (sr, sb)| (r + sr, b + sb));
+                crate::metrics::STORE_RECORDS.inc_by(records);
+                crate::metrics::STORE_BYTES.inc_by(bytes);
                 for (reply, taken) in replies.into_iter().zip(outcomes) {
                     let _ = reply.send(outcome(taken, ticket));
                 }
