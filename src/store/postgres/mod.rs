@@ -366,7 +366,7 @@ fn pool(url: &str, options: &PgOptions) -> StoreResult<Pool> {
         .parse()
         .map_err(|e| StoreError::Io(format!("the database URL: {e}")))?;
     config
-        .options(&session_options(options.lease_ms))
+        .options(session_options(options.lease_ms))
         .application_name("boxoffice")
         .connect_timeout(Duration::from_secs(5));
     let manager = Manager::from_config(
