@@ -20,8 +20,13 @@
 # test_sigusr1_stops_in_commit), which must show its late writes refused
 # by the fence (fenced_total > 0) every time. The cut too: what the node
 # sends the database while cut off arrives after the cut heals. The same
-# pause-in-commit and cut runs with the fence turned off (unsafe_no_fence,
-# a test setting) must FIND a violation, so the runs can fail. Last, the
+# pause-in-commit run with the fence turned off (unsafe_no_fence, a test
+# setting) must FIND a violation, so the runs can fail. The cut with the
+# fence off is run and its findings printed, but not required: since a
+# transaction left idle by a cut node ends within half a lease (so that
+# its fence locks cannot block the takeover), the cut node's in-flight
+# rounds mostly die before the cut heals, and its remaining late writes
+# find a violation in some runs, not all. Last, the
 # owner's only link taken down for two leases (judged by the checker and
 # the takeover bound: such a node rarely writes late at all).
 #
@@ -82,6 +87,18 @@ run() {
         fi
       fi
       ;;
+    shown)
+      # A demonstration, not a requirement (see the header): any exit but
+      # a failure to run is fine; what the checker found is printed.
+      if [ "$status" -gt 1 ]; then
+        echo "   the run failed to run (exit $status)"
+        ok=0
+      elif [ "$status" = 1 ]; then
+        echo "   with the fence off: $(grep -c '^\[' "$DIR/out") violation(s), e.g. $(grep -m1 '^\[' "$DIR/out")"
+      else
+        echo "   with the fence off: no violation this time (the cut node's open transactions die within half a lease)"
+      fi
+      ;;
     violation)
       if [ "$status" != 1 ]; then
         echo "   the fence was off and the checker found no violation (exit $status): the run cannot fail"
@@ -128,7 +145,7 @@ if [ -z "$why" ]; then
   # seat the next owner sells again, most times, not every time.
   run "the owner cut off the database and the other nodes for two leases" clean \
     --cluster-faults cut --duration-secs 30 --fault-every-secs "$EVERY"
-  run "cut with the fence off (must find a violation)" violation \
+  run "cut with the fence off (shown, not required)" shown \
     --cluster-faults cut --duration-secs 30 --fault-every-secs "$EVERY" --unsafe-no-fence
   # The literal link down: nobody reaches the node, it reaches nobody.
   # Judged like the others; its late writes are rare (sim/netns.rs).

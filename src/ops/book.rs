@@ -8,7 +8,7 @@
 //!
 //! Best available (v1.1): the block is chosen from the public map
 //! (`domain::best`), then prepared like listed seats; a seat taken
-//! meanwhile is marked taken and the block chosen again, a few times. No
+//! meanwhile is marked taken and the block chosen again, up to 64 times. No
 //! block: 409 `no-seats-together`, stored. Still losing every race after
 //! that: 503 (nothing stored), never a 409 that would claim no block was
 //! free.
