@@ -42,8 +42,9 @@ pub struct Outcome {
     /// The answer as kept with the key; `None`: the reply's body itself.
     stored_body: Option<StoredBody>,
     pub mutations: Vec<Mutation>,
-    /// The epoch the writer's show state was loaded at (`WriteSet::fence`).
-    pub fence: Option<i64>,
+    /// The show and the epoch the writer's show state was loaded at
+    /// (`WriteSet::fence`).
+    pub fence: Option<(crate::domain::ShowId, i64)>,
 }
 
 impl Outcome {

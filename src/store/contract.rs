@@ -71,11 +71,13 @@ pub struct KeyRecord {
 pub struct WriteSet {
     pub key: Option<KeyRecord>,
     pub mutations: Vec<Mutation>,
-    /// On a store of many nodes: the epoch of the show's partition that
-    /// the writer's state was loaded at (`ShowFence::Held`); the write is
-    /// refused unless it is still current. `None`: no such requirement
-    /// (sled; records of no show).
-    pub fence: Option<i64>,
+    /// On a store of many nodes: the show the writer decided for and the
+    /// epoch of its partition that the writer's state was loaded at
+    /// (`ShowFence::Held`); the write is refused unless it is still
+    /// current, even if its records name no show (a cart emptied by a
+    /// release, decided on that show's seat state). `None`: no such
+    /// requirement (sled; records of no show).
+    pub fence: Option<(ShowId, i64)>,
 }
 
 /// Under which lease a node serves a show (`Store::fence_of`).

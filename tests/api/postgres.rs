@@ -702,6 +702,63 @@ async fn without_the_fence_a_stale_owner_writes() {
     assert_eq!(run.fenced, 0);
 }
 
+/// A write whose records name no show but that was decided on a show's
+/// seat state (a release emptying a cart: the cart record, no seat, when
+/// the stale seat said "not held") carries that show in its fence and is
+/// refused once another node holds the show. Seen in a cluster cut run
+/// (SEED=2): a release answered 204 by the old owner left the seat held.
+/// Fails with the fence taken from the records alone (the write lands).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    postgres_missing,
+    ignore = "PostgreSQL is not installed (apt-get install postgresql, or set PG_BIN)"
+)]
+async fn a_stale_owner_cannot_empty_a_cart_of_a_show_it_lost() {
+    use boxoffice::domain::{Cart, CartId, ShowId, UserId};
+    use boxoffice::store::postgres::leases::partition_of;
+    use boxoffice::store::{Mutation, PgOptions, PgStore, Store, WriteSet};
+    let storage = StoreKind::Postgres.storage();
+    let url = storage.database_url().expect("a database").to_string();
+    let options = PgOptions {
+        node_id: Some("node-a".into()),
+        ..PgOptions::default()
+    };
+    let store = PgStore::connect(&url, options).await.expect("connects");
+    let show = ShowId(uuid::Uuid::new_v4());
+    let epoch = store
+        .leases()
+        .epoch_of(partition_of(show))
+        .expect("alone, it holds every partition");
+    let db = postgres::connect(&url).await.expect("connect");
+    db.execute(
+        "UPDATE partitions SET owner = 'node-b', epoch = epoch + 1,
+             lapse_at = now() + interval '1 minute' WHERE id = $1",
+        &[&partition_of(show)],
+    )
+    .await
+    .expect("node b claims the partition");
+    let emptied = Cart::new(
+        CartId(uuid::Uuid::new_v4()),
+        UserId(uuid::Uuid::new_v4()),
+        1,
+    );
+    let answer = store
+        .submit(WriteSet {
+            key: None,
+            mutations: vec![Mutation::Cart(emptied.clone())],
+            fence: Some((show, epoch)),
+        })
+        .await;
+    assert!(
+        matches!(answer, Err(StoreError::Unavailable(_))),
+        "the stale release was not refused: {answer:?}"
+    );
+    assert!(
+        store.load_cart(emptied.id).await.unwrap().is_none(),
+        "the cart was written"
+    );
+}
+
 /// What a node that lost one of two partitions (to node b, behind its
 /// back) wrote when it submitted a write for each at once.
 struct StaleRun {

@@ -193,11 +193,22 @@ impl Fence {
         };
         let mut pairs = BTreeMap::new();
         for submitted in batch {
-            let (of, refused) = match leases::partition_of_writes(&submitted.writes) {
+            // The partition its records name, else that of the show the
+            // writer decided for (a release that empties a cart writes a
+            // record of no show, on that show's seat state).
+            let partition = match leases::partition_of_writes(&submitted.writes) {
+                Ok(None) => Ok(submitted
+                    .writes
+                    .fence
+                    .map(|(show, _)| leases::partition_of(show))),
+                other => other,
+            };
+            let loaded = submitted.writes.fence.map(|(_, epoch)| epoch);
+            let (of, refused) = match partition {
                 Ok(None) => (None, false),
                 // The epoch the writer's state was loaded at, if it says,
                 // else the one held now; either must be current.
-                Ok(Some(partition)) => match (leases.epoch_of(partition), submitted.writes.fence) {
+                Ok(Some(partition)) => match (leases.epoch_of(partition), loaded) {
                     (Some(epoch), None) => {
                         pairs.insert(partition, epoch);
                         (Some((partition, epoch)), false)
