@@ -53,8 +53,9 @@ pub async fn migrate(client: &mut Client) -> Result<usize, tokio_postgres::Error
 }
 
 /// `CREATE TABLE IF NOT EXISTS` can still fail when two sessions create
-/// the table at the same moment (a unique violation in the catalog): the
-/// loser tries again and finds it there.
+/// the table at the same moment (a unique violation in the catalog, or
+/// "type already exists" for the table's row type, seen in CI): the loser
+/// tries again and finds it there.
 async fn create_version_table(client: &Client) -> Result<(), tokio_postgres::Error> {
     const CREATE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
         version integer PRIMARY KEY,
@@ -63,7 +64,15 @@ async fn create_version_table(client: &Client) -> Result<(), tokio_postgres::Err
     )";
     match client.batch_execute(CREATE).await {
         Ok(()) => Ok(()),
-        Err(error) if error.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
+        Err(error)
+            if [
+                tokio_postgres::error::SqlState::UNIQUE_VIOLATION,
+                tokio_postgres::error::SqlState::DUPLICATE_OBJECT,
+                tokio_postgres::error::SqlState::DUPLICATE_TABLE,
+            ]
+            .iter()
+            .any(|state| error.code() == Some(state)) =>
+        {
             client.batch_execute(CREATE).await
         }
         Err(error) => Err(error),
