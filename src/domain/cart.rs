@@ -137,10 +137,7 @@ impl Cart {
         now_ms: u64,
         hold_ttl_ms: u64,
     ) -> Result<AddPlan, CartError> {
-        self.ensure_open()?;
-        if self.show().is_some_and(|cart_show| cart_show != show) {
-            return Err(CartError::OtherShow);
-        }
+        self.plan_add_block(show)?;
         match self.position(show, seat) {
             Some(i) if self.items[i].is_live(now_ms) => Ok(AddPlan::AlreadyHeld),
             _ => Ok(AddPlan::Hold {

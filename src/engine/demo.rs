@@ -51,14 +51,6 @@ const FILMS: [DemoShow; 3] = [
     ),
 ];
 
-/// The rows of the demo film called `title`.
-fn rows_of(title: &str) -> &'static [(&'static str, u32)] {
-    FILMS
-        .iter()
-        .find(|(t, _, _)| *t == title)
-        .map_or(&[], |(_, _, rows)| rows)
-}
-
 /// What a small cinema sells: stalls at 9.50, the back two rows a
 /// premium category at 13.50, an aisle in the middle of each row of 10 or
 /// more, and in the front row a wheelchair space at each end with its
@@ -101,8 +93,8 @@ pub(super) async fn seed(core: &Core) -> Result<(), EngineError> {
     let tomorrow = (now_ms() as i64 / DAY_MS + 1) * DAY_MS;
     let shows: Vec<Show> = FILMS
         .iter()
-        .map(|(title, starts_after_ms, rows)| {
-            let rows = rows
+        .map(|(title, starts_after_ms, film_rows)| {
+            let rows = film_rows
                 .iter()
                 .map(|(label, seats)| Row {
                     label: label.to_string(),
@@ -115,7 +107,7 @@ pub(super) async fn seed(core: &Core) -> Result<(), EngineError> {
                 title.to_string(),
                 starts_at_ms,
                 rows,
-                demo_offer(rows_of(title)),
+                demo_offer(film_rows),
             )
             .expect("demo layouts are valid")
         })

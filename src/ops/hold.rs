@@ -15,7 +15,7 @@ use crate::replies::{self, not_found};
 use crate::runtime::clock::now_ms;
 use crate::runtime::hold_quota::Hold;
 use crate::runtime::Op;
-use crate::shows::{Prepared, ShowUnit};
+use crate::shows::{Prepared, SeatTxn, ShowUnit};
 use crate::store::Mutation;
 use crate::wire::{self, Reply};
 use std::sync::Arc;
@@ -28,7 +28,7 @@ pub async fn run(
     seat: SeatLabel,
 ) -> Done<Cart> {
     let answer = |reply| async { Done::answer(core.answer(Op::Hold, &req, reply).await) };
-    let (mut cart, unit) = match cart_and_show(&core, cart, &req, show).await {
+    let (cart, unit) = match cart_and_show(&core, cart, &req, show).await {
         Ok(found) => found,
         Err(done) => return done,
     };
@@ -82,20 +82,39 @@ pub async fn run(
             return Done::answer(error.reply());
         }
     };
-    cart.add(CartItem {
-        show,
-        seat,
-        seat_index: index,
-        until_ms,
-        price_cents: unit.show().price_cents(index),
-    });
+    commit_holds(&core, &req, &unit, cart, &[(index, seat)], until_ms, txn).await
+}
+
+/// Adds the held seats to the cart (at their prices) and writes the cart
+/// with the seats and the key record; if that fails, the seats' places in
+/// the hold quota are given back. Both holds end here.
+async fn commit_holds(
+    core: &Ctx,
+    req: &KeyedRequest,
+    unit: &ShowUnit,
+    mut cart: Cart,
+    seats: &[(u32, SeatLabel)],
+    until_ms: u64,
+    txn: SeatTxn,
+) -> Done<Cart> {
+    for (index, seat) in seats {
+        cart.add(CartItem {
+            show: unit.id(),
+            seat: seat.clone(),
+            seat_index: *index,
+            until_ms,
+            price_cents: unit.show().price_cents(*index),
+        });
+    }
     if cart.currency.is_none() {
         cart.currency = Some(unit.show().offer.currency().to_string());
     }
     let outcome = Outcome::effect(cart_reply(201, &cart), vec![Mutation::Cart(cart.clone())]);
-    let settled = txn.commit(&core.keys, Some(&req), outcome).await;
+    let settled = txn.commit(&core.keys, Some(req), outcome).await;
     if !settled.is_applied() {
-        unit.holds().release(req.user, cart.id, index);
+        for (index, _) in seats {
+            unit.holds().release(req.user, cart.id, *index);
+        }
     }
     Done {
         record: settled.is_applied().then_some(cart),
@@ -154,7 +173,7 @@ pub async fn run_best(
     ask: BestAsk,
 ) -> Done<Cart> {
     let answer = |reply| async { Done::answer(core.answer(Op::Hold, &req, reply).await) };
-    let (mut cart, unit) = match cart_and_show(&core, cart, &req, show).await {
+    let (cart, unit) = match cart_and_show(&core, cart, &req, show).await {
         Ok(found) => found,
         Err(done) => return done,
     };
@@ -199,25 +218,5 @@ pub async fn run_best(
         Best::Stored(reply) => return answer(reply).await,
         Best::NotStored(reply) => return Done::answer(reply),
     };
-    for (index, seat) in &seats {
-        cart.add(CartItem {
-            show,
-            seat: seat.clone(),
-            seat_index: *index,
-            until_ms,
-            price_cents: unit.show().price_cents(*index),
-        });
-    }
-    if cart.currency.is_none() {
-        cart.currency = Some(unit.show().offer.currency().to_string());
-    }
-    let outcome = Outcome::effect(cart_reply(201, &cart), vec![Mutation::Cart(cart.clone())]);
-    let settled = txn.commit(&core.keys, Some(&req), outcome).await;
-    if !settled.is_applied() {
-        unreserve(&seats.iter().map(|(index, _)| *index).collect::<Vec<_>>());
-    }
-    Done {
-        record: settled.is_applied().then_some(cart),
-        reply: settled.into_reply(),
-    }
+    commit_holds(&core, &req, &unit, cart, &seats, until_ms, txn).await
 }
