@@ -10,6 +10,16 @@
 //! once more; after that, 503 with `Retry-After`. Safe to repeat: the
 //! request carries its client's Idempotency-Key, which is one per user
 //! across every node.
+//!
+//! A 5xx tells the client its request had no effect at all (API.md), so
+//! it is only answered when that is known. Once a request may have reached
+//! the owner and no answer came back (the connection broke after it was
+//! sent, or the owner took too long), its outcome is unknown: the request
+//! is sent again, with the same key, to whoever owns the show, until one
+//! answers what became of it (its replay, or a first run where the old
+//! owner's write never landed; the fence refuses it later) or a takeover's
+//! time (`forward_patience`) has passed; then the answer is 409
+//! `request-in-progress`, and the client's retry with its key finds out.
 
 use super::respond::respond;
 use super::state::AppState;
@@ -18,6 +28,7 @@ use crate::wire::Reply;
 use actix_web::{HttpRequest, HttpResponse};
 use bytes::Bytes;
 use futures_util::StreamExt;
+use std::time::{Duration, Instant};
 
 /// Marks a request one node sent on to another.
 pub const FORWARDED: &str = "boxoffice-forwarded";
@@ -34,18 +45,49 @@ pub async fn or_forward(state: &AppState, req: &HttpRequest, body: Bytes, reply:
     if req.headers().contains_key(FORWARDED) {
         return reply;
     }
-    for _ in 0..2 {
-        let owner = match state.store.owner_of(show).await {
-            Ok(Some(owner)) => owner,
-            _ => return reply,
-        };
-        if let Some(answer) = send(state, req, body.clone(), &owner, show).await {
-            crate::metrics::FORWARDED.inc();
-            return answer;
+    let deadline = Instant::now() + state.forward_patience;
+    let mut pause = Duration::from_millis(50);
+    // Whether an attempt may have reached the owner and taken effect.
+    let mut unknown = false;
+    for attempt in 0.. {
+        if let Ok(Some(owner)) = state.store.owner_of(show).await {
+            match send(state, req, body.clone(), &owner, show).await {
+                // This attempt did nothing, but an earlier one may have.
+                Sent::Answer(answer) if unknown && answer.status >= 500 => {}
+                Sent::Answer(answer) => {
+                    crate::metrics::FORWARDED.inc();
+                    return answer;
+                }
+                Sent::NotOwner | Sent::NotDelivered => state.store.forget_owner(show),
+                Sent::Unknown => {
+                    unknown = true;
+                    state.store.forget_owner(show);
+                }
+            }
         }
-        state.store.forget_owner(show);
+        if !unknown && attempt >= 1 {
+            return reply;
+        }
+        if Instant::now() + pause > deadline {
+            break;
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(1));
     }
-    reply
+    tracing::warn!(%show, "a forwarded request's outcome stayed unknown");
+    crate::replies::in_progress()
+}
+
+/// What became of one forwarded attempt.
+enum Sent {
+    /// The owner's answer.
+    Answer(Reply),
+    /// The node asked does not own the show (any more): nothing was done.
+    NotOwner,
+    /// The request never reached the node (no connection): nothing was done.
+    NotDelivered,
+    /// The request may have reached the node, and no answer came back.
+    Unknown,
 }
 
 /// A show's event stream from the node that owns it, passed through as it
@@ -93,20 +135,15 @@ pub async fn stream_from_owner(state: &AppState, req: &HttpRequest, show: ShowId
         .streaming(until_shutdown)
 }
 
-/// The owner's answer; `None` if it could not be reached or no longer
-/// owns the show (look the owner up again).
-async fn send(
-    state: &AppState,
-    req: &HttpRequest,
-    body: Bytes,
-    owner: &str,
-    show: ShowId,
-) -> Option<Reply> {
+/// Sends the request to `owner` once.
+async fn send(state: &AppState, req: &HttpRequest, body: Bytes, owner: &str, show: ShowId) -> Sent {
     let path = req
         .uri()
         .path_and_query()
         .map_or(req.path(), |p| p.as_str());
-    let method = reqwest::Method::from_bytes(req.method().as_str().as_bytes()).ok()?;
+    let Ok(method) = reqwest::Method::from_bytes(req.method().as_str().as_bytes()) else {
+        return Sent::NotDelivered;
+    };
     let mut request = state
         .peers
         .request(method, format!("{}{path}", owner.trim_end_matches('/')))
@@ -119,9 +156,13 @@ async fn send(
     }
     let response = match request.send().await {
         Ok(response) => response,
+        Err(error) if error.is_connect() => {
+            tracing::warn!(%error, %show, owner, "could not reach the owner");
+            return Sent::NotDelivered;
+        }
         Err(error) => {
-            tracing::warn!(%error, %show, owner, "could not forward a request");
-            return None;
+            tracing::warn!(%error, %show, owner, "a forwarded request got no answer");
+            return Sent::Unknown;
         }
     };
     let status = response.status().as_u16();
@@ -134,12 +175,14 @@ async fn send(
     };
     let replayed = header("idempotent-replayed").as_deref() == Some("true");
     let retry_after_secs = header("retry-after").and_then(|v| v.parse().ok());
-    let body = response.bytes().await.ok()?;
+    let Ok(body) = response.bytes().await else {
+        return Sent::Unknown;
+    };
     if status == 503 && body.windows(12).any(|w| w == b"another node") {
         // It does not own the show any more: ask who does.
-        return None;
+        return Sent::NotOwner;
     }
-    Some(Reply {
+    Sent::Answer(Reply {
         status,
         body,
         replayed,

@@ -87,6 +87,7 @@ fn app_state(
             .connect_timeout(Duration::from_secs(5))
             .build()
             .expect("an HTTP client"),
+        forward_patience: Duration::from_millis(3 * settings.lease_ms),
         admin_token_sha256: settings
             .admin_token
             .as_deref()

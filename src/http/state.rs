@@ -19,6 +19,10 @@ pub struct AppState {
     pub peers: reqwest::Client,
     /// The same for event streams: no limit on a response's length.
     pub streams: reqwest::Client,
+    /// How long a forwarded request whose outcome is unknown is sent
+    /// again before the answer is 409 `request-in-progress`: a takeover's
+    /// time (3 × `lease_ms`).
+    pub forward_patience: Duration,
     /// SHA-256 of the admin token: compared in constant time, and the
     /// token itself is not kept.
     pub admin_token_sha256: Option<[u8; 32]>,

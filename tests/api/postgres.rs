@@ -1140,6 +1140,114 @@ async fn a_write_sent_to_another_node_is_answered_by_the_owner() {
     b.stop();
 }
 
+/// A forwarded write whose answer is lost on the way back (the owner read
+/// it and closed the connection: it may have taken effect) is never
+/// answered 5xx, which would tell the client it had no effect (API.md):
+/// the node sends it again with its key until the owner answers, and,
+/// when no answer comes within a takeover's time, answers 409
+/// `request-in-progress`, so the client's retry with its key finds out.
+/// Fails with the forwarder answering 503 on any failure to get an answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    postgres_missing,
+    ignore = "PostgreSQL is not installed (apt-get install postgresql, or set PG_BIN)"
+)]
+async fn a_forwarded_write_whose_answer_is_lost_is_not_answered_5xx() {
+    use boxoffice::store::postgres::leases::partition_of;
+    let storage = StoreKind::Postgres.storage();
+    let url = storage.database_url().expect("a database").to_string();
+    let a = BinaryServer::on(
+        &storage,
+        &[("BOXOFFICE_NODE_ID", "node-a"), ("BOXOFFICE_LEASE_MS", "600")],
+    );
+    let show = a.client().create_show("Lost answers", &[("A", 4)]).await;
+
+    // "node-b": reads each request whole, then hangs up without a word.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let advertise = format!("http://{}", listener.local_addr().unwrap());
+    let received = Arc::new(AtomicUsize::new(0));
+    let counted = received.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let counted = counted.clone();
+            tokio::spawn(async move {
+                if read_one_request(&mut socket).await {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                }
+            });
+        }
+    });
+    let db = postgres::connect(&url).await.expect("connect");
+    let show_id = uuid::Uuid::parse_str(&show).unwrap();
+    db.execute(
+        "INSERT INTO nodes (id, advertise, heartbeat_at)
+             VALUES ('node-b', $1, now() + interval '1 hour')",
+        &[&advertise],
+    )
+    .await
+    .expect("node b joins");
+    db.execute(
+        "UPDATE partitions SET owner = 'node-b', epoch = epoch + 1,
+             lapse_at = now() + interval '1 hour' WHERE id = $1",
+        &[&partition_of(boxoffice::domain::ShowId(show_id))],
+    )
+    .await
+    .expect("node b claims the show's partition");
+
+    let guest = a.client().guest().await;
+    let started = Instant::now();
+    let answer = loop {
+        // Until a learns of its loss it serves the show itself, and the
+        // fence refuses its write (503, nothing done): then a new request.
+        let before = received.load(Ordering::SeqCst);
+        let answer = guest.book(&new_key(), &show, &["A1"]).await;
+        if received.load(Ordering::SeqCst) > before {
+            break answer;
+        }
+        assert_eq!(answer.status, 503, "{}", answer.text);
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "a never forwarded the request"
+        );
+    };
+    answer.assert_problem(409, "request-in-progress");
+    assert!(answer.header("retry-after").is_some());
+    assert!(
+        received.load(Ordering::SeqCst) >= 2,
+        "the request was not sent again"
+    );
+    a.stop();
+}
+
+/// Reads one HTTP/1.1 request (head and `Content-Length` body) from
+/// `socket`; false if the connection ended first.
+async fn read_one_request(socket: &mut tokio::net::TcpStream) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut seen = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let Ok(read) = socket.read(&mut chunk).await else {
+            return false;
+        };
+        if read == 0 {
+            return false;
+        }
+        seen.extend_from_slice(&chunk[..read]);
+        let Some(head_end) = seen.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&seen[..head_end]).to_ascii_lowercase();
+        let length: usize = head
+            .lines()
+            .find_map(|line| line.strip_prefix("content-length:"))
+            .map_or(0, |v| v.trim().parse().unwrap_or(0));
+        if seen.len() >= head_end + 4 + length {
+            return true;
+        }
+    }
+}
+
 /// A node that joins gets an even share: the node holding every partition
 /// hands a few over per renewal once membership is stable, the newcomer
 /// claims them (reloading their shows), and both then serve every show
