@@ -262,7 +262,9 @@ impl Keys {
                     line: Some(req.line.clone()),
                 },
             });
-        if key.is_none() && mutations.is_empty() {
+        // Nothing to write and no lease to check (a fence is checked even
+        // for a write of nothing: `Core::confirm_on`).
+        if key.is_none() && mutations.is_empty() && fence.is_none() {
             return Settled::Applied(reply);
         }
         self.crash.at(op, Step::Prepared);

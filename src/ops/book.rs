@@ -65,14 +65,15 @@ pub async fn run(
     } else {
         id
     };
-    let answer = |reply| async { Done::answer(core.answer(Op::Booking, &req, reply).await) };
     let unit = match core.show_unit(show).await {
         Ok(unit) => unit,
         Err(reply) => return Done::answer(reply),
     };
     let Some(unit) = unit else {
-        return answer(not_found("show")).await;
+        return Done::answer(core.answer(Op::Booking, &req, not_found("show")).await);
     };
+    let answer =
+        |reply| async { Done::answer(core.answer_on(&unit, Op::Booking, &req, reply).await) };
     let claim = Claim::Book {
         booking: id,
         via_cart: None,

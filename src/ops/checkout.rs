@@ -30,10 +30,28 @@ pub fn booking_id(cart: CartId) -> BookingId {
 }
 
 pub async fn run(core: Ctx, cart: Option<Cart>, req: KeyedRequest) -> Done<Cart> {
-    let answer = |reply| async { Done::answer(core.answer(Op::Checkout, &req, reply).await) };
     let hold_expired = || replies::cart_error(CartError::HoldExpired);
     let Some(mut cart) = owned(cart, req.user) else {
-        return answer(not_found("cart")).await;
+        return Done::answer(core.answer(Op::Checkout, &req, not_found("cart")).await);
+    };
+    // A cart with items is bound to their show: what it answers is decided
+    // on state the show's owner keeps, so it is stored under that lease.
+    let unit = match cart.show() {
+        Some(show) => match core.writable(show).await {
+            Ok(Some(unit)) => Some(unit),
+            Ok(None) => {
+                let missing = StoreError::Corrupt(format!("cart {} names no show", cart.id));
+                return Done::answer(EngineError::from(missing).reply());
+            }
+            Err(reply) => return Done::answer(reply),
+        },
+        None => None,
+    };
+    let answer = |reply| async {
+        Done::answer(match &unit {
+            Some(unit) => core.answer_on(unit, Op::Checkout, &req, reply).await,
+            None => core.answer(Op::Checkout, &req, reply).await,
+        })
     };
     let now = now_ms();
     let items = match cart.plan_checkout(now) {
@@ -41,15 +59,11 @@ pub async fn run(core: Ctx, cart: Option<Cart>, req: KeyedRequest) -> Done<Cart>
         Err(CartError::HoldExpired) => return answer(hold_expired()).await,
         Err(error) => return answer(replies::cart_error(error)).await,
     };
-    let show = items[0].show;
-    let unit = match core.writable(show).await {
-        Ok(unit) => unit,
-        Err(reply) => return Done::answer(reply),
+    let Some(unit) = unit.clone() else {
+        let unbound = StoreError::Corrupt(format!("cart {} has items and no show", cart.id));
+        return Done::answer(EngineError::from(unbound).reply());
     };
-    let Some(unit) = unit else {
-        let missing = StoreError::Corrupt(format!("cart {} names no show", cart.id));
-        return Done::answer(EngineError::from(missing).reply());
-    };
+    let show = unit.id();
     // A wheelchair seat released after its companion was held leaves the
     // companion alone: not sold.
     let indexes: Vec<u32> = items.iter().map(|item| item.seat_index).collect();

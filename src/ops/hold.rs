@@ -27,11 +27,11 @@ pub async fn run(
     show: Option<ShowId>,
     seat: SeatLabel,
 ) -> Done<Cart> {
-    let answer = |reply| async { Done::answer(core.answer(Op::Hold, &req, reply).await) };
     let (cart, unit) = match cart_and_show(&core, cart, &req, show).await {
         Ok(found) => found,
         Err(done) => return done,
     };
+    let answer = |reply| async { Done::answer(core.answer_on(&unit, Op::Hold, &req, reply).await) };
     let Some(index) = unit.show().layout.index_of(&seat) else {
         return answer(not_found(&format!("seat {seat}"))).await;
     };
@@ -172,11 +172,11 @@ pub async fn run_best(
     show: Option<ShowId>,
     ask: BestAsk,
 ) -> Done<Cart> {
-    let answer = |reply| async { Done::answer(core.answer(Op::Hold, &req, reply).await) };
     let (cart, unit) = match cart_and_show(&core, cart, &req, show).await {
         Ok(found) => found,
         Err(done) => return done,
     };
+    let answer = |reply| async { Done::answer(core.answer_on(&unit, Op::Hold, &req, reply).await) };
     let show = unit.id();
     if let Err(error) = cart.plan_add_block(show) {
         return answer(replies::cart_error(error)).await;

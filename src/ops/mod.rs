@@ -50,6 +50,26 @@ impl Core {
             .into_reply()
     }
 
+    /// `answer`, for an answer decided on what `unit` owns (its seats, or
+    /// a cart bound to its show): written under the lease the unit was
+    /// loaded with, so a node that lost the show to another (and has not
+    /// heard yet) cannot store a decision taken on its stale state.
+    async fn answer_on(&self, unit: &ShowUnit, op: Op, req: &KeyedRequest, reply: Reply) -> Reply {
+        let mut outcome = Outcome::answer(reply);
+        outcome.fence = unit.fence_token();
+        self.keys.commit(op, Some(req), outcome).await.into_reply()
+    }
+
+    /// `reply` to an unkeyed request that changed nothing on `unit`'s
+    /// state (a repeated release): on a store of many nodes, sent only
+    /// once a write of nothing under the unit's lease passed the fence, so
+    /// a node that lost the show does not answer from its stale state.
+    async fn confirm_on(&self, unit: &ShowUnit, op: Op, reply: Reply) -> Reply {
+        let mut outcome = Outcome::answer(reply);
+        outcome.fence = unit.fence_token();
+        self.keys.commit(op, None, outcome).await.into_reply()
+    }
+
     /// The unit of `show` (`Shows::find`: on a store of many nodes it may
     /// be loaded from the store); `Err` is the answer to a failed look-up
     /// (5xx: not stored under the key).

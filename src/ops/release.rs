@@ -41,8 +41,11 @@ pub async fn run(
     let show = unit.id();
     match cart.plan_remove(show, &seat) {
         Ok(_) => {}
-        // Already gone (a repeated DELETE): nothing to do, same answer.
-        Err(CartError::NoSuchItem) => return Done::answer(Reply::empty(204)),
+        // Already gone (a repeated DELETE): nothing to do, same answer,
+        // once the fence says this node still serves the show.
+        Err(CartError::NoSuchItem) => {
+            return Done::answer(core.confirm_on(&unit, Op::Release, Reply::empty(204)).await)
+        }
         Err(error) => return Done::answer(replies::cart_error(error)),
     }
     let claim = Claim::Release {

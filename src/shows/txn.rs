@@ -109,7 +109,7 @@ impl SeatTxn {
             state: *state,
         });
         outcome.mutations.splice(0..0, seats);
-        outcome.fence = self.unit.fence().token().map(|epoch| (show, epoch));
+        outcome.fence = self.unit.fence_token();
         let settled = keys.commit(self.op, req, outcome).await;
         self.resolve(settled.is_applied()).await;
         if settled.is_applied() {

@@ -67,6 +67,12 @@ impl ShowUnit {
         self.fence
     }
 
+    /// What a write decided on this unit's state is fenced with: the show
+    /// and the epoch of its lease (`None` on a store of one node).
+    pub fn fence_token(&self) -> Option<(ShowId, i64)> {
+        self.fence.token().map(|epoch| (self.id(), epoch))
+    }
+
     /// Whether this node may write for the show with this unit: its lease
     /// is the one held now (always, on a store of one node). Else another
     /// node serves the show (or this one is about to, from a new unit).

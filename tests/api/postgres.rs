@@ -759,6 +759,78 @@ async fn a_stale_owner_cannot_empty_a_cart_of_a_show_it_lost() {
     );
 }
 
+/// A node that lost a show's partition and has not heard yet (its lease
+/// renews only every 20 s here) answers from stale state at most what the
+/// fence lets through: a repeated release (a no-op, the item is not in its
+/// copy of the cart) and a refusal it would store under the key (the seat
+/// held in its copy) are both checked against the lease like any write, and
+/// answer 503 with nothing stored. Fails with the no-op's 204 and the
+/// refusal's stored 409 answered without asking the fence.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    postgres_missing,
+    ignore = "PostgreSQL is not installed (apt-get install postgresql, or set PG_BIN)"
+)]
+async fn a_stale_owner_answers_no_op_and_refusal_only_through_the_fence() {
+    use boxoffice::domain::ShowId;
+    use boxoffice::store::postgres::leases::partition_of;
+    let storage = StoreKind::Postgres.storage();
+    let url = storage.database_url().expect("a database").to_string();
+    let a = BinaryServer::on(
+        &storage,
+        &[
+            ("BOXOFFICE_NODE_ID", "node-a"),
+            ("BOXOFFICE_LEASE_MS", "60000"),
+        ],
+    );
+    let partition = |show: &str| partition_of(ShowId(uuid::Uuid::parse_str(show).unwrap()));
+    let released = a.client().create_show("Released", &[("A", 4)]).await;
+    let refused = loop {
+        let show = a.client().create_show("Refused", &[("A", 4)]).await;
+        if partition(&show) != partition(&released) {
+            break show;
+        }
+    };
+    let guest = a.client().guest().await;
+    let first = guest.new_cart().await;
+    guest.hold_new(&first, &released, "A1").await;
+    let second = guest.new_cart().await;
+    guest.hold_new(&second, &refused, "A1").await;
+    let third = guest.new_cart().await;
+    guest.hold_new(&third, &refused, "A2").await;
+
+    let db = postgres::connect(&url).await.expect("connect");
+    for show in [&released, &refused] {
+        db.execute(
+            "UPDATE partitions SET owner = 'node-b', epoch = epoch + 1,
+                 lapse_at = now() + interval '1 hour' WHERE id = $1",
+            &[&partition(show)],
+        )
+        .await
+        .expect("node b claims the partition");
+    }
+
+    // A2 is not in the first cart: a no-op, if a still served the show.
+    let release = guest.release(&first, &released, "A2").await;
+    release.assert_problem(503, "overloaded");
+    // A1 is held by the second cart in a's copy: a refusal, if a still
+    // served the show; it must not be the key's answer for good.
+    let key = new_key();
+    let hold = guest.hold(&third, &key, &refused, "A1").await;
+    hold.assert_problem(503, "overloaded");
+    let stored: i64 = db
+        .query_one(
+            "SELECT count(*) FROM idempotency_keys WHERE key = $1",
+            &[&key],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(stored, 0, "the stale refusal was stored under the key");
+    assert!(a.client().metric("boxoffice_cluster_fenced_total").await >= 2.0);
+    a.stop();
+}
+
 /// What a node that lost one of two partitions (to node b, behind its
 /// back) wrote when it submitted a write for each at once.
 struct StaleRun {
@@ -1158,7 +1230,10 @@ async fn a_forwarded_write_whose_answer_is_lost_is_not_answered_5xx() {
     let url = storage.database_url().expect("a database").to_string();
     let a = BinaryServer::on(
         &storage,
-        &[("BOXOFFICE_NODE_ID", "node-a"), ("BOXOFFICE_LEASE_MS", "600")],
+        &[
+            ("BOXOFFICE_NODE_ID", "node-a"),
+            ("BOXOFFICE_LEASE_MS", "600"),
+        ],
     );
     let show = a.client().create_show("Lost answers", &[("A", 4)]).await;
 
