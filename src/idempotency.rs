@@ -316,36 +316,14 @@ impl Keys {
     /// disk (the record may belong to a commit still waiting for its flush).
     pub fn replay(&self, stored: StoredReply) -> BoxFuture<'static, Reply> {
         let durable = self.store.sync_point();
-        let show = match stored.body {
-            StoredBody::CreatedShow(id) | StoredBody::CreatedShowV1(id) => {
-                Some((id, self.store.load_show(id)))
-            }
-            StoredBody::Bytes(_) => None,
-        };
+        let body = self.stored_body(stored.body);
         Box::pin(async move {
             if let Err(error) = durable.await {
                 return EngineError::from(error).reply();
             }
-            let body = match (stored.body, show) {
-                (StoredBody::Bytes(body), _) => body,
-                (
-                    shape @ (StoredBody::CreatedShow(_) | StoredBody::CreatedShowV1(_)),
-                    Some((id, show)),
-                ) => match show.await {
-                    Ok(Some(show)) if matches!(shape, StoredBody::CreatedShowV1(_)) => {
-                        wire::created_show_v1(&show).body
-                    }
-                    Ok(Some(show)) => wire::created_show(&show).body,
-                    Ok(None) => {
-                        let missing =
-                            format!("the stored answer names show {id}, which is missing");
-                        return EngineError::from(StoreError::Corrupt(missing)).reply();
-                    }
-                    Err(error) => return EngineError::from(error).reply(),
-                },
-                (StoredBody::CreatedShow(id) | StoredBody::CreatedShowV1(id), None) => {
-                    unreachable!("show {id} was looked up")
-                }
+            let body = match body.await {
+                Ok(body) => body,
+                Err(failed) => return failed,
             };
             crate::metrics::REPLAYS.inc();
             Reply {
@@ -356,6 +334,40 @@ impl Keys {
                 forward_to: None,
             }
         })
+    }
+
+    /// The bytes of a stored answer: kept as they were, or rebuilt from the
+    /// record they were made of (which a corrupt store may lack: 500).
+    fn stored_body(&self, body: StoredBody) -> BoxFuture<'static, Result<bytes::Bytes, Reply>> {
+        let missing = |what: String| {
+            let why = format!("the stored answer names {what}, which is missing");
+            EngineError::from(StoreError::Corrupt(why)).reply()
+        };
+        match body {
+            StoredBody::Bytes(body) => Box::pin(async move { Ok(body) }),
+            StoredBody::CreatedShow(id) | StoredBody::CreatedShowV1(id) => {
+                let v1 = matches!(body, StoredBody::CreatedShowV1(_));
+                let show = self.store.load_show(id);
+                Box::pin(async move {
+                    match show.await {
+                        Ok(Some(show)) if v1 => Ok(wire::created_show_v1(&show).body),
+                        Ok(Some(show)) => Ok(wire::created_show(&show).body),
+                        Ok(None) => Err(missing(format!("show {id}"))),
+                        Err(error) => Err(EngineError::from(error).reply()),
+                    }
+                })
+            }
+            StoredBody::CreatedBooking(id) => {
+                let booking = self.store.load_booking(id);
+                Box::pin(async move {
+                    match booking.await {
+                        Ok(Some(booking)) => Ok(wire::created_booking(&booking).body),
+                        Ok(None) => Err(missing(format!("booking {id}"))),
+                        Err(error) => Err(EngineError::from(error).reply()),
+                    }
+                })
+            }
+        }
     }
 
     /// Whether `user` may store one more key (`max_keys_per_user`).

@@ -620,6 +620,15 @@ pub fn booking_out(booking: &Booking) -> BookingOut {
     }
 }
 
+/// A new booking's answer (201): the booking as confirmed. Stored with its
+/// key as `StoredBody::CreatedBooking` and rebuilt by this function on
+/// replay, so the booking's later status (cancelled) does not show.
+pub fn created_booking(booking: &Booking) -> Reply {
+    let mut out = booking_out(booking);
+    out.status = crate::domain::BookingStatus::Confirmed.as_str();
+    Reply::json(201, &out)
+}
+
 /// The caller's bookings.
 #[derive(Serialize, ToSchema)]
 #[schema(as = BookingList)]

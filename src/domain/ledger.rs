@@ -44,6 +44,11 @@ pub enum StoredBody {
     /// The same, answered by a build before 1.1 (no prices in the show's
     /// JSON): rebuilt in that shape, so its replay stays byte for byte.
     CreatedShowV1(ShowId),
+    /// A new booking's answer (a one-shot booking or a checkout): the
+    /// booking as confirmed. Every field of it but its status is fixed when
+    /// it is made, so it is rebuilt from the booking's record (read as
+    /// confirmed) to the same bytes instead of being written twice.
+    CreatedBooking(crate::domain::BookingId),
 }
 
 impl StoredReply {

@@ -243,12 +243,13 @@ pub(super) async fn confirm(
     booking: &Booking,
     also: Vec<Mutation>,
 ) -> Settled {
-    let reply = Reply::json(201, &wire::booking_out(booking));
+    let reply = wire::created_booking(booking);
     let mut mutations = vec![Mutation::Booking(booking.clone())];
     mutations.extend(also);
-    let settled = txn
-        .commit(&core.keys, Some(req), Outcome::effect(reply, mutations))
-        .await;
+    // The answer is kept as a reference to the booking's record (issue 18).
+    let outcome = Outcome::effect(reply, mutations)
+        .stored_as(crate::domain::StoredBody::CreatedBooking(booking.id));
+    let settled = txn.commit(&core.keys, Some(req), outcome).await;
     if settled.is_applied() {
         crate::metrics::BOOKINGS.inc();
         crate::metrics::SEATS_BOOKED.inc_by(booking.seats.len() as u64);
