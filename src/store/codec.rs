@@ -22,6 +22,9 @@ pub const KIND_BOOKING: u8 = 4;
 pub const KIND_USER_BOOKING: u8 = 5;
 pub const KIND_SESSION: u8 = 6;
 pub const KIND_KEY: u8 = 7;
+/// A commit round's redo record (sled store, issue 18): there only from a
+/// round's write until it is durable, or after a crash.
+pub const KIND_REDO: u8 = 8;
 
 fn id_key(kind: u8, id: &Uuid) -> Vec<u8> {
     let mut key = Vec::with_capacity(17);

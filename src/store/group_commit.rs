@@ -145,6 +145,11 @@ impl GroupCommit {
         })
     }
 
+    /// The highest ticket known to be on disk.
+    pub fn durable_ticket(&self) -> u64 {
+        self.durable.borrow().ticket
+    }
+
     pub fn durable(&self, ticket: Ticket) -> BoxFuture<'static, StoreResult<()>> {
         if self.durable.borrow().ticket >= ticket.0 {
             return Box::pin(async { Ok(()) });

@@ -311,3 +311,82 @@ async fn sigterm_under_load_finishes_in_flight_and_loses_nothing(store: StoreKin
     assert!(total >= 90, "only {total} bookings were acknowledged");
     server.stop();
 }
+
+/// Issue 18: a data directory written by the layout before it (a booking
+/// as JSON, its answer stored whole with its key, no redo records) opens
+/// and serves: the old answer replays byte for byte, before and after a
+/// cancel, the booking reads and cancels, and new bookings are written in
+/// the new layout beside it. The directory is made by this build, then its
+/// booking's records are rewritten the way the earlier build wrote them.
+#[tokio::test]
+async fn a_data_directory_of_the_layout_before_issue_18_still_serves() {
+    use boxoffice::domain::{BookingId, StoredBody};
+    use boxoffice::store::codec::{
+        booking_key, decode_booking, decode_reply, encode_booking_json, encode_reply, KIND_KEY,
+        KIND_REDO, VERSION,
+    };
+    let (_parent, dir) = temp_data_dir();
+    let server = BinaryServer::start(&dir, &[]);
+    let show = server.client().create_show("Old layout", &[("A", 4)]).await;
+    let guest = server.client().guest().await;
+    let key = new_key();
+    let booked = guest.book(&key, &show, &["A1"]).await;
+    assert_eq!(booked.status, 201, "{}", booked.text);
+    let id = booked.json()["id"].as_str().unwrap().to_string();
+    let booking_id = BookingId(uuid::Uuid::parse_str(&id).unwrap());
+    server.stop();
+
+    {
+        let db = sled::open(&dir).expect("the directory opens");
+        let record = db
+            .get(booking_key(booking_id))
+            .unwrap()
+            .expect("the booking");
+        let booking = decode_booking(&record).unwrap();
+        db.insert(booking_key(booking_id), encode_booking_json(&booking))
+            .unwrap();
+        let mut rewritten = 0;
+        for entry in db.scan_prefix([KIND_KEY]) {
+            let (name, value) = entry.unwrap();
+            let mut reply = decode_reply(&value).unwrap();
+            if reply.body == StoredBody::CreatedBooking(booking_id) {
+                reply.body = StoredBody::Bytes(bytes::Bytes::from(booked.text.clone()));
+                db.insert(name, encode_reply(&reply)).unwrap();
+                rewritten += 1;
+            }
+        }
+        assert_eq!(rewritten, 1, "the booking's key record");
+        for name in db.scan_prefix([KIND_REDO]).keys() {
+            db.remove(name.unwrap()).unwrap();
+        }
+        db.flush().unwrap();
+        let old = db.get(booking_key(booking_id)).unwrap().unwrap();
+        assert_eq!(&old[..2], &[VERSION, b'{'], "a JSON booking record");
+    }
+
+    let server = BinaryServer::start(&dir, &[]);
+    let guest = server.as_user(&guest.token());
+    assert_replay(
+        &booked,
+        &guest.book(&key, &show, &["A1"]).await,
+        "the old answer",
+    );
+    let read = guest.get(&format!("/v1/bookings/{id}")).await;
+    assert_eq!(read.json()["status"], "confirmed", "{}", read.text);
+    guest
+        .book(&new_key(), &show, &["A1"])
+        .await
+        .assert_problem(409, "seat-unavailable");
+    assert_eq!(guest.cancel(&id).await.status, 204);
+    let read = guest.get(&format!("/v1/bookings/{id}")).await;
+    assert_eq!(read.json()["status"], "cancelled", "{}", read.text);
+    assert_replay(
+        &booked,
+        &guest.book(&key, &show, &["A1"]).await,
+        "the old answer after the cancel",
+    );
+    let again = guest.book(&new_key(), &show, &["A1"]).await;
+    assert_eq!(again.status, 201, "{}", again.text);
+    assert_eq!(guest.bookings().await.len(), 2);
+    server.stop();
+}

@@ -22,8 +22,7 @@ use super::watchdog::WaitLimits;
 use crate::domain::{
     Booking, BookingId, Cart, CartId, IdempotencyKey, SeatState, Show, ShowId, StoredReply, UserId,
 };
-use committer::{apply_sets, committer, outcome, EncodedSet, Submitted};
-use sled::transaction::TransactionError;
+use committer::{committer, recover, EncodedSet, Submitted};
 use std::path::Path;
 use std::sync::{mpsc, Arc};
 use tokio::sync::oneshot;
@@ -47,6 +46,14 @@ impl Drop for SledStore {
         drop(self.submit.take());
         if let Some(thread) = self.committer.take() {
             let _ = thread.join();
+        }
+        // Every round is applied: once that is on disk, their redo records
+        // serve no more (the group commit's last flush makes the removal
+        // durable; if it is lost, the next open applies them again).
+        if self.db.flush().is_ok() {
+            for name in self.db.scan_prefix([codec::KIND_REDO]).keys().flatten() {
+                let _ = self.db.remove(name);
+            }
         }
     }
 }
@@ -81,6 +88,7 @@ impl SledStore {
             // Durability comes from our group commit, not a timer.
             .flush_every_ms(None)
             .open()?;
+        let first_round = recover(&db)?;
         let flushed = db.clone();
         let group = Arc::new(GroupCommit::start(
             move || flushed.flush().map(|_| ()).map_err(Into::into),
@@ -90,7 +98,7 @@ impl SledStore {
         let (committer_db, committer_group) = (db.clone(), group.clone());
         let committer = std::thread::Builder::new()
             .name("committer".into())
-            .spawn(move || committer(committer_db, committer_group, queue))
+            .spawn(move || committer(committer_db, committer_group, queue, first_round))
             .expect("spawn committer thread");
         Ok(SledStore {
             db,
@@ -137,6 +145,26 @@ impl SledStore {
     }
 }
 
+/// Runs `future` to its end on this thread, parked between polls (its
+/// wakers are the committer's answer: another thread).
+fn wait_here<F: std::future::Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Arc::new(Unpark(std::thread::current())).into();
+    let mut context = std::task::Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+        std::thread::park();
+    }
+}
+
 /// When a session record (user id, then creation time) was created.
 fn session_created_ms(value: &[u8]) -> Option<u64> {
     value
@@ -148,15 +176,13 @@ fn session_created_ms(value: &[u8]) -> Option<u64> {
 /// or its page cache without waiting on anything, so the `Store` methods
 /// wrap these in ready futures.
 impl SledStore {
-    /// Commits now, on the calling thread (tests, benches).
+    /// Commits through the committer and waits for its outcome, blocking
+    /// the calling thread (tests, benches; the engine uses `submit`).
     pub fn commit(&self, writes: WriteSet) -> StoreResult<CommitOutcome> {
-        self.group.admit_write()?;
-        let sets = [EncodedSet::new(&writes)];
-        let (result, ticket) = self.group.commit(|| apply_sets(&self.db, &sets));
-        match result {
-            Ok(mut outcomes) => outcome(outcomes.pop().flatten(), ticket),
-            Err(TransactionError::Abort(e) | TransactionError::Storage(e)) => Err(e.into()),
-        }
+        // Outside tokio's budget: inside a task that spent it, a tokio
+        // channel answers "not yet" until the task yields, which this
+        // blocking wait never does.
+        wait_here(tokio::task::unconstrained(self.submit(writes)))
     }
 
     pub fn load_show(&self, id: ShowId) -> StoreResult<Option<Show>> {
