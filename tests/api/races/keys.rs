@@ -52,18 +52,12 @@ fn assert_refused(answers: &[Answer], lost: impl Fn(usize) -> bool) {
     }
 }
 
-/// On sled a key's lookup answers at once, so the repeats meet the first
-/// request while it runs (waiting for its flush) and are told 409 at once:
-/// at least one must be, or the key was not in flight. On PostgreSQL the
-/// lookup is a round trip, the repeats mostly arrive during it and wait to
-/// replay (API.md rule 6 allows either); the one effect is asserted on
-/// both stores, the in-flight ledger (store-independent) on sled.
-fn assert_repeats_met_the_running_request(store: StoreKind, answers: &[Answer]) {
-    if matches!(store, StoreKind::Sled) {
-        let in_progress = answers.iter().filter(|a| a.status != 201).count();
-        assert!(in_progress > 0, "no repeat saw 409 request-in-progress");
-    }
-}
+// Whether a repeat meets the first request running (409) or after it
+// (its replay) is timing: API.md rule 6 allows either, and a race cannot
+// make one of them happen every time (an earlier assertion that some
+// repeat saw 409 failed on a loaded machine). The 409 of a repeat that
+// meets a running request is proven where the first is held in its
+// flush: `reply_after_durable.rs` (failpoints). Here: one effect.
 
 store_test!(
     same_key_same_request_has_one_effect,
@@ -90,7 +84,6 @@ async fn same_key_same_request_has_one_effect(store: StoreKind) {
     let created = created(&answers, |_| (), "");
     assert_one_effect(&answers, &created, "");
     assert_refused(&answers, |_| false);
-    assert_repeats_met_the_running_request(store, &answers);
     let body = assert_booking(&answers[created[0]], &show, &set(&["A1", "A2"]));
 
     let mine = user.bookings().await;
@@ -264,7 +257,6 @@ async fn same_key_same_show_creation_has_one_effect(store: StoreKind) {
     let created = created(&answers, |_| (), "");
     assert_one_effect(&answers, &created, "");
     assert_refused(&answers, |_| false);
-    assert_repeats_met_the_running_request(store, &answers);
     let listed = client.shows().await;
     let same_title = listed
         .iter()
