@@ -730,13 +730,7 @@ async fn a_stale_owner_cannot_empty_a_cart_of_a_show_it_lost() {
         .epoch_of(partition_of(show))
         .expect("alone, it holds every partition");
     let db = postgres::connect(&url).await.expect("connect");
-    db.execute(
-        "UPDATE partitions SET owner = 'node-b', epoch = epoch + 1,
-             lapse_at = now() + interval '1 minute' WHERE id = $1",
-        &[&partition_of(show)],
-    )
-    .await
-    .expect("node b claims the partition");
+    node_b_claims(&db, partition_of(show)).await;
     let emptied = Cart::new(
         CartId(uuid::Uuid::new_v4()),
         UserId(uuid::Uuid::new_v4()),
@@ -801,13 +795,7 @@ async fn a_stale_owner_answers_no_op_and_refusal_only_through_the_fence() {
 
     let db = postgres::connect(&url).await.expect("connect");
     for show in [&released, &refused] {
-        db.execute(
-            "UPDATE partitions SET owner = 'node-b', epoch = epoch + 1,
-                 lapse_at = now() + interval '1 hour' WHERE id = $1",
-            &[&partition(show)],
-        )
-        .await
-        .expect("node b claims the partition");
+        node_b_claims(&db, partition(show)).await;
     }
 
     // A2 is not in the first cart: a no-op, if a still served the show.
@@ -829,6 +817,18 @@ async fn a_stale_owner_answers_no_op_and_refusal_only_through_the_fence() {
     assert_eq!(stored, 0, "the stale refusal was stored under the key");
     assert!(a.client().metric("boxoffice_cluster_fenced_total").await >= 2.0);
     a.stop();
+}
+
+/// Node b claims `partition` behind its owner's back (epoch raised, leased
+/// for an hour), as a takeover the owner has not heard of yet.
+async fn node_b_claims(db: &tokio_postgres::Client, partition: i32) {
+    db.execute(
+        "UPDATE partitions SET owner = 'node-b', epoch = epoch + 1,
+             lapse_at = now() + interval '1 hour' WHERE id = $1",
+        &[&partition],
+    )
+    .await
+    .expect("node b claims the partition");
 }
 
 /// What a node that lost one of two partitions (to node b, behind its
@@ -872,13 +872,7 @@ async fn stale_owner_writes(fence: bool) -> StaleRun {
         .find(|show| partition_of(*show) != partition_of(kept))
         .unwrap();
     let db = postgres::connect(&url).await.expect("connect");
-    db.execute(
-        "UPDATE partitions SET owner = 'node-b', epoch = epoch + 1,
-             lapse_at = now() + interval '1 minute' WHERE id = $1",
-        &[&partition_of(lost)],
-    )
-    .await
-    .expect("node b claims the partition");
+    node_b_claims(&db, partition_of(lost)).await;
 
     let user = UserId(uuid::Uuid::new_v4());
     let write = |show: ShowId, key: &str| WriteSet {
@@ -1262,13 +1256,7 @@ async fn a_forwarded_write_whose_answer_is_lost_is_not_answered_5xx() {
     )
     .await
     .expect("node b joins");
-    db.execute(
-        "UPDATE partitions SET owner = 'node-b', epoch = epoch + 1,
-             lapse_at = now() + interval '1 hour' WHERE id = $1",
-        &[&partition_of(boxoffice::domain::ShowId(show_id))],
-    )
-    .await
-    .expect("node b claims the show's partition");
+    node_b_claims(&db, partition_of(boxoffice::domain::ShowId(show_id))).await;
 
     let guest = a.client().guest().await;
     let started = Instant::now();

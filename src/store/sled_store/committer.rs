@@ -2,9 +2,8 @@
 //! applied as one atomic round (`apply_round`), each write set with its own
 //! key check.
 //!
-//! Write sets are encoded by their submitters (off this thread), and
-//! encoded before the transaction because sled may run a transaction
-//! closure more than once.
+//! Write sets are encoded by their submitters (off this thread), once:
+//! the same bytes go into the round's redo record and its inserts.
 
 use crate::store::codec::*;
 use crate::store::contract::{CommitOutcome, Mutation, StoreError, StoreResult, Ticket, WriteSet};
