@@ -11,8 +11,8 @@
 //! write found already taken (the same key raced on another route).
 
 use crate::domain::{
-    judge, Admission as Admission_, Fingerprint, IdempotencyKey, IdempotencyLedger, KeyedRequest,
-    RequestLine, StoredBody, StoredReply, UserId,
+    judge, Admission as Admission_, IdempotencyKey, IdempotencyLedger, KeyedRequest, RequestLine,
+    StoredBody, StoredReply, UserId,
 };
 use crate::replies::{self, EngineError};
 use crate::runtime::clock::now_ms;
@@ -226,7 +226,7 @@ impl Keys {
     /// races it finds the key taken and replays it (API.md rule 6).
     pub async fn answer_unowned(&self, op: Op, req: &KeyedRequest, reply: Reply) -> Reply {
         match self.store.load_key(req.user, &req.key).await {
-            Ok(Some(stored)) => return self.answer_stored(stored, req.fingerprint).await,
+            Ok(Some(stored)) => return self.answer_stored(req, stored).await,
             Ok(None) => {}
             Err(error) => return EngineError::from(error).reply(),
         }
@@ -293,7 +293,7 @@ impl Keys {
             }
             Ok(CommitOutcome::KeyTaken(existing)) => {
                 let req = req.expect("only a keyed write set can find its key taken");
-                Settled::NotApplied(self.answer_stored(existing, req.fingerprint).await)
+                Settled::NotApplied(self.answer_stored(req, existing).await)
             }
             Err(StoreError::OutcomeUnknown(why)) => fail_stop(&why),
             Err(error) => Settled::NotApplied(EngineError::from(error).reply()),
@@ -301,22 +301,20 @@ impl Keys {
     }
 
     /// The answer to a request whose key has a completed record.
-    fn answer_stored(
-        &self,
-        stored: StoredReply,
-        fingerprint: Fingerprint,
-    ) -> BoxFuture<'static, Reply> {
-        match judge(&stored, fingerprint) {
-            Admission_::Replay(stored) => self.replay(stored),
+    fn answer_stored(&self, req: &KeyedRequest, stored: StoredReply) -> BoxFuture<'static, Reply> {
+        match judge(&stored, req.fingerprint) {
+            Admission_::Replay(stored) => self.replay(req.user, stored),
             _ => Box::pin(async { replies::key_reused() }),
         }
     }
 
     /// The stored answer, sent only once everything committed so far is on
     /// disk (the record may belong to a commit still waiting for its flush).
-    pub fn replay(&self, stored: StoredReply) -> BoxFuture<'static, Reply> {
+    /// (`user` is the key's: a booking's answer is rebuilt from the
+    /// booking, which is kept under its owner.)
+    pub fn replay(&self, user: UserId, stored: StoredReply) -> BoxFuture<'static, Reply> {
         let durable = self.store.sync_point();
-        let body = self.stored_body(stored.body);
+        let body = self.stored_body(user, stored.body);
         Box::pin(async move {
             if let Err(error) = durable.await {
                 return EngineError::from(error).reply();
@@ -338,7 +336,11 @@ impl Keys {
 
     /// The bytes of a stored answer: kept as they were, or rebuilt from the
     /// record they were made of (which a corrupt store may lack: 500).
-    fn stored_body(&self, body: StoredBody) -> BoxFuture<'static, Result<bytes::Bytes, Reply>> {
+    fn stored_body(
+        &self,
+        user: UserId,
+        body: StoredBody,
+    ) -> BoxFuture<'static, Result<bytes::Bytes, Reply>> {
         let missing = |what: String| {
             let why = format!("the stored answer names {what}, which is missing");
             EngineError::from(StoreError::Corrupt(why)).reply()
@@ -358,7 +360,7 @@ impl Keys {
                 })
             }
             StoredBody::CreatedBooking(id) => {
-                let booking = self.store.load_booking(id);
+                let booking = self.store.load_booking(user, id);
                 Box::pin(async move {
                     match booking.await {
                         Ok(Some(booking)) => Ok(wire::created_booking(&booking).body),

@@ -265,10 +265,9 @@ impl<O: Owner> SerialActor<O> {
                 O::run(self.kind.ctx.clone(), self.id, self.record.clone(), op)
             }
             (Admitted::Completed(stored), _) => {
-                if let Some(req) = O::request(&op) {
-                    self.remember_completed(req, &stored);
-                }
-                let replay = self.kind.keys.replay(stored);
+                let req = O::request(&op).expect("only a keyed request finds its key completed");
+                self.remember_completed(req, &stored);
+                let replay = self.kind.keys.replay(req.user, stored);
                 Box::pin(async move { Done::answer(replay.await) })
             }
             (Admitted::Refused(answer), _) => Box::pin(std::future::ready(Done::answer(answer))),
@@ -325,7 +324,7 @@ impl<O: Owner> SerialActor<O> {
             .iter()
             .find(|(user, key, _)| *user == req.user && *key == req.key)?;
         Some(match judge(stored, req.fingerprint) {
-            Admission::Replay(stored) => self.kind.keys.replay(stored),
+            Admission::Replay(stored) => self.kind.keys.replay(req.user, stored),
             _ => Box::pin(std::future::ready(replies::key_reused())),
         })
     }

@@ -17,7 +17,7 @@ use crate::actors::seat::LapseHandler;
 use crate::actors::serial::Kind;
 use crate::domain::{BookingId, CartId, KeyedRequest, SeatLabel, ShowId, UserId};
 use crate::idempotency::{derived_id, Keys};
-use crate::ops::owners::{BookingOp, Bookings, CartOp, Carts, NewShowOp, NewShows};
+use crate::ops::owners::{BookingOp, Bookings, CartOp, Carts, NewShowOp, NewShows, OwnedBooking};
 use crate::ops::session::Sessions;
 use crate::ops::{Core, Ctx};
 use crate::replies::{not_found, EngineError};
@@ -201,7 +201,10 @@ impl Engine {
         show: Option<ShowId>,
         seats: crate::ops::book::Choice,
     ) -> Reply {
-        let id = BookingId(derived_id(BOOKING_NS, req.user, &req.key));
+        let id = OwnedBooking {
+            owner: req.user,
+            id: BookingId(derived_id(BOOKING_NS, req.user, &req.key)),
+        };
         let op = BookingOp::Create { req, show, seats };
         self.inner.bookings.ask(id, op).await
     }
@@ -211,11 +214,12 @@ impl Engine {
             return not_found("booking");
         };
         // Only the owner's cancel reaches (and activates) the actor.
-        match self.inner.core.store.load_booking(id).await {
-            Ok(Some(booking)) if booking.owner == user => {}
-            Ok(_) => return not_found("booking"),
+        match self.inner.core.store.load_booking(user, id).await {
+            Ok(Some(_)) => {}
+            Ok(None) => return not_found("booking"),
             Err(error) => return EngineError::from(error).reply(),
         }
+        let id = OwnedBooking { owner: user, id };
         self.inner
             .bookings
             .ask(id, BookingOp::Cancel { user })

@@ -26,10 +26,9 @@ impl Engine {
         let Some(id) = id else {
             return not_found("booking");
         };
-        let found = self.inner.core.store.load_booking(id).await;
+        let found = self.inner.core.store.load_booking(user, id).await;
         self.read_reply(found.map(|b| {
-            b.filter(|b| b.owner == user)
-                .map(|b| Reply::json(200, &wire::booking_out(&b)))
+            b.map(|b| Reply::json(200, &wire::booking_out(&b)))
                 .unwrap_or_else(|| not_found("booking"))
         }))
         .await
@@ -82,7 +81,7 @@ impl Engine {
             };
             // A checked-out cart's items read as its booking stands.
             let booking = match cart.booking() {
-                Some(id) => store.load_booking(id).await?.map(|b| b.status),
+                Some(id) => store.load_booking(user, id).await?.map(|b| b.status),
                 None => None,
             };
             Ok(Reply::json(200, &wire::cart_out(&cart, now_ms(), booking)))

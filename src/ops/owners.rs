@@ -96,19 +96,38 @@ pub enum BookingOp {
 /// = UUIDv5(cart id).
 pub struct Bookings;
 
+/// What a booking's actor owns: the booking `id` of `owner`. Bookings are
+/// kept under their owner (the store lists them by a prefix, issue 18), and
+/// only the owner reaches one: another user's actor for the same id finds
+/// nothing and answers 404, as for a booking that does not exist.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct OwnedBooking {
+    pub owner: UserId,
+    pub id: BookingId,
+}
+
+impl From<OwnedBooking> for uuid::Uuid {
+    fn from(booking: OwnedBooking) -> uuid::Uuid {
+        booking.id.0
+    }
+}
+
 impl Owner for Bookings {
     const KIND: &'static str = "booking";
-    type Id = BookingId;
+    type Id = OwnedBooking;
     type Record = Booking;
     type Op = BookingOp;
     type Ctx = Ctx;
 
-    fn record_id(booking: &Booking) -> BookingId {
-        booking.id
+    fn record_id(booking: &Booking) -> OwnedBooking {
+        OwnedBooking {
+            owner: booking.owner,
+            id: booking.id,
+        }
     }
 
-    fn load(ctx: &Ctx, id: BookingId) -> StoreFuture<Option<Booking>> {
-        ctx.store.load_booking(id)
+    fn load(ctx: &Ctx, id: OwnedBooking) -> StoreFuture<Option<Booking>> {
+        ctx.store.load_booking(id.owner, id.id)
     }
 
     fn request(op: &BookingOp) -> Option<&KeyedRequest> {
@@ -120,13 +139,13 @@ impl Owner for Bookings {
 
     fn run(
         ctx: Ctx,
-        id: BookingId,
+        id: OwnedBooking,
         booking: Option<Booking>,
         op: BookingOp,
     ) -> BoxFuture<'static, Done<Booking>> {
         match op {
             BookingOp::Create { req, show, seats } => {
-                Box::pin(book::run(ctx, id, booking, req, show, seats))
+                Box::pin(book::run(ctx, id.id, booking, req, show, seats))
             }
             BookingOp::Cancel { user } => Box::pin(cancel::run(ctx, booking, user)),
         }

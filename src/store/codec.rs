@@ -25,6 +25,9 @@ pub const KIND_KEY: u8 = 7;
 /// A commit round's redo record (sled store, issue 18): there only from a
 /// round's write until it is durable, or after a crash.
 pub const KIND_REDO: u8 = 8;
+/// A booking under its owner (issue 18): one record where there were two
+/// (`KIND_BOOKING` and the owner index `KIND_USER_BOOKING`, still read).
+pub const KIND_OWNED_BOOKING: u8 = 9;
 
 fn id_key(kind: u8, id: &Uuid) -> Vec<u8> {
     let mut key = Vec::with_capacity(17);
@@ -61,6 +64,16 @@ pub fn user_booking_prefix(user: UserId) -> Vec<u8> {
 
 pub fn user_booking_key(user: UserId, booking: BookingId) -> Vec<u8> {
     let mut key = user_booking_prefix(user);
+    key.extend_from_slice(booking.0.as_bytes());
+    key
+}
+
+pub fn owned_booking_prefix(owner: UserId) -> Vec<u8> {
+    id_key(KIND_OWNED_BOOKING, &owner.0)
+}
+
+pub fn owned_booking_key(owner: UserId, booking: BookingId) -> Vec<u8> {
+    let mut key = owned_booking_prefix(owner);
     key.extend_from_slice(booking.0.as_bytes());
     key
 }

@@ -180,7 +180,9 @@ pub trait Store: Send + Sync + 'static {
     fn load_taken_seats(&self, show: ShowId) -> StoreFuture<Vec<(u32, SeatState)>>;
     fn load_seat(&self, show: ShowId, index: u32) -> StoreFuture<SeatState>;
     fn load_cart(&self, id: CartId) -> StoreFuture<Option<Cart>>;
-    fn load_booking(&self, id: BookingId) -> StoreFuture<Option<Booking>>;
+    /// `owner`'s booking `id` (another user's is `None`: bookings are kept
+    /// under their owner).
+    fn load_booking(&self, owner: UserId, id: BookingId) -> StoreFuture<Option<Booking>>;
     fn list_bookings(&self, user: UserId) -> StoreFuture<Vec<Booking>>;
     /// The user of a session and when it was created (ms since the epoch).
     fn load_session(&self, token_hash: [u8; 32]) -> StoreFuture<Option<(UserId, u64)>>;

@@ -322,8 +322,8 @@ async fn sigterm_under_load_finishes_in_flight_and_loses_nothing(store: StoreKin
 async fn a_data_directory_of_the_layout_before_issue_18_still_serves() {
     use boxoffice::domain::{BookingId, StoredBody};
     use boxoffice::store::codec::{
-        booking_key, decode_booking, decode_reply, encode_booking_json, encode_reply, KIND_KEY,
-        KIND_REDO, VERSION,
+        booking_key, decode_booking, decode_reply, encode_booking_json, encode_reply,
+        user_booking_key, KIND_KEY, KIND_OWNED_BOOKING, KIND_REDO, VERSION,
     };
     let (_parent, dir) = temp_data_dir();
     let server = BinaryServer::start(&dir, &[]);
@@ -338,12 +338,18 @@ async fn a_data_directory_of_the_layout_before_issue_18_still_serves() {
 
     {
         let db = sled::open(&dir).expect("the directory opens");
-        let record = db
-            .get(booking_key(booking_id))
-            .unwrap()
-            .expect("the booking");
+        let (owned, record) = db
+            .scan_prefix([KIND_OWNED_BOOKING])
+            .next()
+            .expect("the booking")
+            .unwrap();
         let booking = decode_booking(&record).unwrap();
+        assert_eq!(booking.id, booking_id);
+        // Then: the booking under its id, and an empty owner index entry.
+        db.remove(owned).unwrap();
         db.insert(booking_key(booking_id), encode_booking_json(&booking))
+            .unwrap();
+        db.insert(user_booking_key(booking.owner, booking_id), &[])
             .unwrap();
         let mut rewritten = 0;
         for entry in db.scan_prefix([KIND_KEY]) {
@@ -373,6 +379,7 @@ async fn a_data_directory_of_the_layout_before_issue_18_still_serves() {
     );
     let read = guest.get(&format!("/v1/bookings/{id}")).await;
     assert_eq!(read.json()["status"], "confirmed", "{}", read.text);
+    assert_eq!(guest.bookings().await, vec![read.json()], "the list");
     guest
         .book(&new_key(), &show, &["A1"])
         .await
@@ -387,6 +394,17 @@ async fn a_data_directory_of_the_layout_before_issue_18_still_serves() {
     );
     let again = guest.book(&new_key(), &show, &["A1"]).await;
     assert_eq!(again.status, 201, "{}", again.text);
-    assert_eq!(guest.bookings().await.len(), 2);
+    let listed = guest.bookings().await;
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert_eq!(listed[0]["id"], id.as_str());
+    assert_eq!(listed[0]["status"], "cancelled");
+    // Another user does not reach the old booking either.
+    let other = server.client().guest().await;
+    assert_eq!(other.get(&format!("/v1/bookings/{id}")).await.status, 404);
+    assert_eq!(other.cancel(&id).await.status, 404);
     server.stop();
+    // The cancel moved it to the new layout: one record, under its owner.
+    let db = sled::open(&dir).expect("the directory opens");
+    assert!(db.get(booking_key(booking_id)).unwrap().is_none());
+    assert_eq!(db.scan_prefix([KIND_OWNED_BOOKING]).count(), 2);
 }

@@ -79,8 +79,8 @@ impl Store for Recording {
     fn load_cart(&self, id: CartId) -> StoreFuture<Option<Cart>> {
         self.inner.load_cart(id)
     }
-    fn load_booking(&self, id: BookingId) -> StoreFuture<Option<Booking>> {
-        self.inner.load_booking(id)
+    fn load_booking(&self, owner: UserId, id: BookingId) -> StoreFuture<Option<Booking>> {
+        self.inner.load_booking(owner, id)
     }
     fn list_bookings(&self, user: UserId) -> StoreFuture<Vec<Booking>> {
         self.inner.list_bookings(user)

@@ -501,8 +501,9 @@ impl Store for PgStore {
         self.carts.get(id.0)
     }
 
-    fn load_booking(&self, id: BookingId) -> StoreFuture<Option<Booking>> {
-        self.bookings.get(id.0)
+    fn load_booking(&self, owner: UserId, id: BookingId) -> StoreFuture<Option<Booking>> {
+        let found = self.bookings.get(id.0);
+        Box::pin(async move { Ok(found.await?.filter(|booking| booking.owner == owner)) })
     }
 
     fn list_bookings(&self, user: UserId) -> StoreFuture<Vec<Booking>> {

@@ -39,13 +39,15 @@ fn encode(mutations: &[Mutation]) -> Vec<Encoded> {
             Mutation::Cart(cart) => out.push(Encoded::Put(cart_key(cart.id), encode_cart(cart))),
             Mutation::Booking(booking) => {
                 out.push(Encoded::Put(
-                    booking_key(booking.id),
+                    owned_booking_key(booking.owner, booking.id),
                     encode_booking(booking),
                 ));
-                out.push(Encoded::Put(
-                    user_booking_key(booking.owner, booking.id),
-                    Vec::new(),
-                ));
+                // A booking is written again only when cancelled; one of
+                // the layout before issue 18 moves to the new key then.
+                if booking.status == crate::domain::BookingStatus::Cancelled {
+                    out.push(Encoded::Delete(booking_key(booking.id)));
+                    out.push(Encoded::Delete(user_booking_key(booking.owner, booking.id)));
+                }
             }
             Mutation::Session {
                 token_hash,

@@ -225,19 +225,29 @@ impl SledStore {
             .transpose()
     }
 
-    pub fn load_booking(&self, id: BookingId) -> StoreResult<Option<Booking>> {
-        self.get(&booking_key(id))?
-            .map(|v| decode_booking(&v))
-            .transpose()
+    /// Under its owner, or (written before issue 18) under its id alone.
+    pub fn load_booking(&self, owner: UserId, id: BookingId) -> StoreResult<Option<Booking>> {
+        let record = match self.get(&owned_booking_key(owner, id))? {
+            Some(record) => record,
+            None => match self.get(&booking_key(id))? {
+                Some(record) => record,
+                None => return Ok(None),
+            },
+        };
+        Ok(Some(decode_booking(&record)?).filter(|b: &Booking| b.owner == owner))
     }
 
     pub fn list_bookings(&self, user: UserId) -> StoreResult<Vec<Booking>> {
         let mut bookings = Vec::new();
+        for entry in self.db.scan_prefix(owned_booking_prefix(user)) {
+            bookings.push(decode_booking(&entry?.1)?);
+        }
+        // Bookings written before issue 18: the owner index names them.
         for entry in self.db.scan_prefix(user_booking_prefix(user)) {
             let (key, _) = entry?;
             let id = BookingId(uuid_at(&key, 17)?);
-            if let Some(booking) = self.load_booking(id)? {
-                bookings.push(booking);
+            if let Some(record) = self.get(&booking_key(id))? {
+                bookings.push(decode_booking(&record)?);
             }
         }
         bookings.sort_by_key(|b| (b.created_at_ms, b.id));
@@ -342,8 +352,8 @@ impl Store for SledStore {
         ready(SledStore::load_cart(self, id))
     }
 
-    fn load_booking(&self, id: BookingId) -> StoreFuture<Option<Booking>> {
-        ready(SledStore::load_booking(self, id))
+    fn load_booking(&self, owner: UserId, id: BookingId) -> StoreFuture<Option<Booking>> {
+        ready(SledStore::load_booking(self, owner, id))
     }
 
     fn list_bookings(&self, user: UserId) -> StoreFuture<Vec<Booking>> {
