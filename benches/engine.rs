@@ -120,8 +120,9 @@ fn store(c: &mut Criterion) {
     group.bench_function("commit + durable, one at a time", |b| {
         b.iter(|| {
             let index = next.fetch_add(1, Ordering::Relaxed) as u32;
-            let CommitOutcome::Committed(ticket) =
-                store.commit(booking_write(show, index)).unwrap()
+            let CommitOutcome::Committed(ticket) = runtime
+                .block_on(store.submit(booking_write(show, index)))
+                .unwrap()
             else {
                 unreachable!()
             };
@@ -132,17 +133,16 @@ fn store(c: &mut Criterion) {
     group.bench_function("commit + durable, 64 concurrent", |b| {
         b.iter(|| {
             runtime.block_on(async {
-                let waits: Vec<_> = (0..64)
-                    .map(|_| {
-                        let index = next.fetch_add(1, Ordering::Relaxed) as u32;
-                        let CommitOutcome::Committed(ticket) =
-                            store.commit(booking_write(show, index)).unwrap()
-                        else {
-                            unreachable!()
-                        };
-                        store.durable(ticket)
-                    })
-                    .collect();
+                let mut waits = Vec::with_capacity(64);
+                for _ in 0..64 {
+                    let index = next.fetch_add(1, Ordering::Relaxed) as u32;
+                    let CommitOutcome::Committed(ticket) =
+                        store.submit(booking_write(show, index)).await.unwrap()
+                    else {
+                        unreachable!()
+                    };
+                    waits.push(store.durable(ticket));
+                }
                 for wait in futures_util::future::join_all(waits).await {
                     wait.unwrap();
                 }

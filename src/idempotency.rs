@@ -263,7 +263,7 @@ impl Keys {
                 },
             });
         // Nothing to write and no lease to check (a fence is checked even
-        // for a write of nothing: `Core::confirm_on`).
+        // for a write of nothing: `Core::answer_on`).
         if key.is_none() && mutations.is_empty() && fence.is_none() {
             return Settled::Applied(reply);
         }

@@ -73,7 +73,7 @@ pub async fn run(
         return Done::answer(core.answer(Op::Booking, &req, not_found("show")).await);
     };
     let answer =
-        |reply| async { Done::answer(core.answer_on(&unit, Op::Booking, &req, reply).await) };
+        |reply| async { Done::answer(core.answer_on(&unit, Op::Booking, Some(&req), reply).await) };
     let claim = Claim::Book {
         booking: id,
         via_cart: None,

@@ -49,7 +49,7 @@ pub async fn run(core: Ctx, cart: Option<Cart>, req: KeyedRequest) -> Done<Cart>
     };
     let answer = |reply| async {
         Done::answer(match &unit {
-            Some(unit) => core.answer_on(unit, Op::Checkout, &req, reply).await,
+            Some(unit) => core.answer_on(unit, Op::Checkout, Some(&req), reply).await,
             None => core.answer(Op::Checkout, &req, reply).await,
         })
     };
@@ -59,10 +59,9 @@ pub async fn run(core: Ctx, cart: Option<Cart>, req: KeyedRequest) -> Done<Cart>
         Err(CartError::HoldExpired) => return answer(hold_expired()).await,
         Err(error) => return answer(replies::cart_error(error)).await,
     };
-    let Some(unit) = unit.clone() else {
-        let unbound = StoreError::Corrupt(format!("cart {} has items and no show", cart.id));
-        return Done::answer(EngineError::from(unbound).reply());
-    };
+    let unit = unit
+        .clone()
+        .expect("a cart with items is bound to their show");
     let show = unit.id();
     // A wheelchair seat released after its companion was held leaves the
     // companion alone: not sold.

@@ -31,7 +31,8 @@ pub async fn run(
         Ok(found) => found,
         Err(done) => return done,
     };
-    let answer = |reply| async { Done::answer(core.answer_on(&unit, Op::Hold, &req, reply).await) };
+    let answer =
+        |reply| async { Done::answer(core.answer_on(&unit, Op::Hold, Some(&req), reply).await) };
     let Some(index) = unit.show().layout.index_of(&seat) else {
         return answer(not_found(&format!("seat {seat}"))).await;
     };
@@ -176,7 +177,8 @@ pub async fn run_best(
         Ok(found) => found,
         Err(done) => return done,
     };
-    let answer = |reply| async { Done::answer(core.answer_on(&unit, Op::Hold, &req, reply).await) };
+    let answer =
+        |reply| async { Done::answer(core.answer_on(&unit, Op::Hold, Some(&req), reply).await) };
     let show = unit.id();
     if let Err(error) = cart.plan_add_block(show) {
         return answer(replies::cart_error(error)).await;

@@ -53,21 +53,19 @@ impl Core {
     /// `answer`, for an answer decided on what `unit` owns (its seats, or
     /// a cart bound to its show): written under the lease the unit was
     /// loaded with, so a node that lost the show to another (and has not
-    /// heard yet) cannot store a decision taken on its stale state.
-    async fn answer_on(&self, unit: &ShowUnit, op: Op, req: &KeyedRequest, reply: Reply) -> Reply {
+    /// heard yet) cannot store, or send, a decision taken on its stale
+    /// state. Without a key (a repeated release's 204, which changed
+    /// nothing) it is a write of nothing that must still pass the fence.
+    async fn answer_on(
+        &self,
+        unit: &ShowUnit,
+        op: Op,
+        req: Option<&KeyedRequest>,
+        reply: Reply,
+    ) -> Reply {
         let mut outcome = Outcome::answer(reply);
         outcome.fence = unit.fence_token();
-        self.keys.commit(op, Some(req), outcome).await.into_reply()
-    }
-
-    /// `reply` to an unkeyed request that changed nothing on `unit`'s
-    /// state (a repeated release): on a store of many nodes, sent only
-    /// once a write of nothing under the unit's lease passed the fence, so
-    /// a node that lost the show does not answer from its stale state.
-    async fn confirm_on(&self, unit: &ShowUnit, op: Op, reply: Reply) -> Reply {
-        let mut outcome = Outcome::answer(reply);
-        outcome.fence = unit.fence_token();
-        self.keys.commit(op, None, outcome).await.into_reply()
+        self.keys.commit(op, req, outcome).await.into_reply()
     }
 
     /// The unit of `show` (`Shows::find`: on a store of many nodes it may

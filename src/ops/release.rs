@@ -44,7 +44,8 @@ pub async fn run(
         // Already gone (a repeated DELETE): nothing to do, same answer,
         // once the fence says this node still serves the show.
         Err(CartError::NoSuchItem) => {
-            return Done::answer(core.confirm_on(&unit, Op::Release, Reply::empty(204)).await)
+            let reply = Reply::empty(204);
+            return Done::answer(core.answer_on(&unit, Op::Release, None, reply).await);
         }
         Err(error) => return Done::answer(replies::cart_error(error)),
     }

@@ -63,8 +63,15 @@ pub fn user_booking_prefix(user: UserId) -> Vec<u8> {
 }
 
 pub fn user_booking_key(user: UserId, booking: BookingId) -> Vec<u8> {
-    let mut key = user_booking_prefix(user);
-    key.extend_from_slice(booking.0.as_bytes());
+    id_pair_key(KIND_USER_BOOKING, &user.0, &booking.0)
+}
+
+/// A record of one user (or show) and one id: the kind, then both ids.
+fn id_pair_key(kind: u8, first: &Uuid, second: &Uuid) -> Vec<u8> {
+    let mut key = Vec::with_capacity(33);
+    key.push(kind);
+    key.extend_from_slice(first.as_bytes());
+    key.extend_from_slice(second.as_bytes());
     key
 }
 
@@ -73,9 +80,7 @@ pub fn owned_booking_prefix(owner: UserId) -> Vec<u8> {
 }
 
 pub fn owned_booking_key(owner: UserId, booking: BookingId) -> Vec<u8> {
-    let mut key = owned_booking_prefix(owner);
-    key.extend_from_slice(booking.0.as_bytes());
-    key
+    id_pair_key(KIND_OWNED_BOOKING, &owner.0, &booking.0)
 }
 
 pub fn session_key(token_hash: &[u8; 32]) -> Vec<u8> {
@@ -480,12 +485,12 @@ struct BookingRecord {
 pub const BOOKING_BINARY: u8 = 0x02;
 
 /// A booking in the binary layout: the lead byte; id, owner and show (16
-/// bytes each); created_at_ms (8); flags (1: bit 0 cancelled, bit 1 from a
-/// cart); the cart's id (16, only with bit 1); the currency (1 byte of
-/// length, then its bytes); the seat count (2); each seat's index (4), its
-/// label's row (1 byte of length, then its bytes) and number (2) and, when
-/// the booking has prices, its price in cents (8). A booking has prices for every seat or
-/// none (records of builds before 1.1): bit 2 of the flags says which.
+/// bytes each); created_at_ms (8); flags (1 byte: bit 0 cancelled, bit 1
+/// from a cart, bit 2 priced); the cart's id (16, only with bit 1); the
+/// currency (1 byte of length, then its bytes); the seat count (2); each
+/// seat's index (4), its label's row (1 byte of length, then its bytes) and
+/// number (2) and, with bit 2, its price in cents (8). A booking has prices
+/// for every seat or for none (records of builds before 1.1).
 pub fn encode_booking(booking: &Booking) -> Vec<u8> {
     let priced = !booking.prices_cents.is_empty();
     let mut out = Vec::with_capacity(64 + booking.seats.len() * 20 + booking.currency.len());

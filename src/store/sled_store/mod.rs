@@ -145,26 +145,6 @@ impl SledStore {
     }
 }
 
-/// Runs `future` to its end on this thread, parked between polls (its
-/// wakers are the committer's answer: another thread).
-fn wait_here<F: std::future::Future>(future: F) -> F::Output {
-    struct Unpark(std::thread::Thread);
-    impl std::task::Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = Arc::new(Unpark(std::thread::current())).into();
-    let mut context = std::task::Context::from_waker(&waker);
-    let mut future = std::pin::pin!(future);
-    loop {
-        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
-            return output;
-        }
-        std::thread::park();
-    }
-}
-
 /// When a session record (user id, then creation time) was created.
 fn session_created_ms(value: &[u8]) -> Option<u64> {
     value
@@ -176,15 +156,6 @@ fn session_created_ms(value: &[u8]) -> Option<u64> {
 /// or its page cache without waiting on anything, so the `Store` methods
 /// wrap these in ready futures.
 impl SledStore {
-    /// Commits through the committer and waits for its outcome, blocking
-    /// the calling thread (tests, benches; the engine uses `submit`).
-    pub fn commit(&self, writes: WriteSet) -> StoreResult<CommitOutcome> {
-        // Outside tokio's budget: inside a task that spent it, a tokio
-        // channel answers "not yet" until the task yields, which this
-        // blocking wait never does.
-        wait_here(tokio::task::unconstrained(self.submit(writes)))
-    }
-
     pub fn load_show(&self, id: ShowId) -> StoreResult<Option<Show>> {
         self.get(&show_key(id))?
             .map(|v| decode_show(&v))

@@ -51,7 +51,7 @@ async fn effect_and_key_commit_together_or_not_at_all() {
         ],
         fence: None,
     };
-    let ticket = match store.commit(first).unwrap() {
+    let ticket = match store.submit(first).await.unwrap() {
         CommitOutcome::Committed(t) => t,
         other => panic!("{other:?}"),
     };
@@ -70,7 +70,7 @@ async fn effect_and_key_commit_together_or_not_at_all() {
         }],
         fence: None,
     };
-    match store.commit(second).unwrap() {
+    match store.submit(second).await.unwrap() {
         CommitOutcome::KeyTaken(existing) => assert_eq!(existing, reply(1)),
         other => panic!("{other:?}"),
     }
@@ -189,7 +189,7 @@ async fn many_waiters_share_flushes() {
     let mut waits = Vec::new();
     for i in 0..200u32 {
         let ticket = match store
-            .commit(WriteSet {
+            .submit(WriteSet {
                 key: None,
                 mutations: vec![Mutation::Seat {
                     show: ShowId(Uuid::nil()),
@@ -200,6 +200,7 @@ async fn many_waiters_share_flushes() {
                 }],
                 fence: None,
             })
+            .await
             .unwrap()
         {
             CommitOutcome::Committed(t) => t,
@@ -249,8 +250,8 @@ fn seat_set(show: ShowId, index: u32, state: SeatState) -> committer::EncodedSet
 /// applied again in their order, so an older round never overwrites what a
 /// later one wrote. The redo records are gone afterwards. Fails without
 /// `committer::recover` at open.
-#[test]
-fn a_round_cut_short_by_a_crash_is_completed_at_open() {
+#[tokio::test]
+async fn a_round_cut_short_by_a_crash_is_completed_at_open() {
     let dir = tempfile::tempdir().unwrap();
     let show = ShowId(Uuid::new_v4());
     let held = SeatState::Held {
@@ -284,7 +285,7 @@ fn a_round_cut_short_by_a_crash_is_completed_at_open() {
     assert_eq!(store.db.scan_prefix([codec::KIND_REDO]).count(), 0);
     // New rounds number after the ones recovered (no redo record reused).
     store
-        .commit(WriteSet {
+        .submit(WriteSet {
             key: None,
             mutations: vec![Mutation::Seat {
                 show,
@@ -293,6 +294,7 @@ fn a_round_cut_short_by_a_crash_is_completed_at_open() {
             }],
             fence: None,
         })
+        .await
         .unwrap();
     let kept: Vec<_> = store
         .db
