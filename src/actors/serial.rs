@@ -62,6 +62,12 @@ pub trait Owner: Sized + Unpin + 'static {
     fn load(ctx: &Self::Ctx, id: Self::Id) -> StoreFuture<Option<Self::Record>>;
     /// The keyed request of an operation (admitted by the shell first).
     fn request(op: &Self::Op) -> Option<&KeyedRequest>;
+    /// Whether `op` needs the owned record: one that does not (a booking's
+    /// creation, which makes a new record under a new id) runs without
+    /// the store read, a miss in every such case (issue 18).
+    fn reads_record(_op: &Self::Op) -> bool {
+        true
+    }
     /// Runs an admitted operation against the record as it is now.
     fn run(
         ctx: Self::Ctx,
@@ -197,7 +203,8 @@ impl<O: Owner> SerialActor<O> {
             self.record_read = false;
         }
         let admission = O::request(&msg.op).map(|req| self.kind.keys.admit(req));
-        let reading = (!self.record_read).then(|| O::load(&self.kind.ctx, self.id));
+        let reading = (!self.record_read && O::reads_record(&msg.op))
+            .then(|| O::load(&self.kind.ctx, self.id));
         // The key's lookup and the record's read go to the store together.
         let looked_up = async move {
             let admitted = async move {
@@ -262,7 +269,10 @@ impl<O: Owner> SerialActor<O> {
                     debug_assert_eq!(running, Admission::Run, "one request runs at a time");
                     self.running_key = Some(self.kind.keys.running(req));
                 }
-                O::run(self.kind.ctx.clone(), self.id, self.record.clone(), op)
+                // An operation that needs no record gets none, even if one
+                // was read before (it does not look).
+                let record = self.record.clone().filter(|_| self.record_read);
+                O::run(self.kind.ctx.clone(), self.id, record, op)
             }
             (Admitted::Completed(stored), _) => {
                 let req = O::request(&op).expect("only a keyed request finds its key completed");

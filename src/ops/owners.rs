@@ -92,8 +92,9 @@ pub enum BookingOp {
     },
 }
 
-/// Bookings: a one-shot booking's id = UUIDv5(user, key); a checkout's
-/// = UUIDv5(cart id).
+/// Bookings: a one-shot booking is created in the actor of UUIDv5(user,
+/// key) (its retries meet it there) under a fresh random id, and cancelled
+/// in the actor of that id; a checkout's booking id = UUIDv5(cart id).
 pub struct Bookings;
 
 /// What a booking's actor owns: the booking `id` of `owner`. Bookings are
@@ -137,16 +138,19 @@ impl Owner for Bookings {
         }
     }
 
+    /// A creation makes a booking under a new id: there is nothing to read.
+    fn reads_record(op: &BookingOp) -> bool {
+        matches!(op, BookingOp::Cancel { .. })
+    }
+
     fn run(
         ctx: Ctx,
-        id: OwnedBooking,
+        _id: OwnedBooking,
         booking: Option<Booking>,
         op: BookingOp,
     ) -> BoxFuture<'static, Done<Booking>> {
         match op {
-            BookingOp::Create { req, show, seats } => {
-                Box::pin(book::run(ctx, id.id, booking, req, show, seats))
-            }
+            BookingOp::Create { req, show, seats } => Box::pin(book::run(ctx, req, show, seats)),
             BookingOp::Cancel { user } => Box::pin(cancel::run(ctx, booking, user)),
         }
     }
