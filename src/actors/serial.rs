@@ -173,8 +173,8 @@ pub struct SerialActor<O: Owner> {
     busy: bool,
     /// Requests waiting for the running one (still counted in `depth`).
     queue: VecDeque<OpMsg<O::Op>>,
-    /// Records of keys found completed here, most recent last.
-    completed: VecDeque<(UserId, IdempotencyKey, StoredReply)>,
+    /// Keys found completed here, most recent last.
+    completed: VecDeque<Completed>,
 }
 
 impl<O: Owner> SerialActor<O> {
@@ -317,27 +317,71 @@ impl<O: Owner> SerialActor<O> {
         if self.completed.len() == COMPLETED_KEPT {
             self.completed.pop_front();
         }
-        self.completed
-            .push_back((req.user, req.key.clone(), stored.clone()));
+        self.completed.push_back(Completed {
+            user: req.user,
+            key: req.key.clone(),
+            stored: stored.clone(),
+            replay: None,
+        });
     }
 
     /// The answer to a repeat of a key completed here: its replay, or 422
     /// for another request with that key. Records past their TTL are
     /// dropped first (the store forgets them too).
-    fn answer_if_completed(&mut self, req: &KeyedRequest) -> Option<BoxFuture<'static, Reply>> {
+    fn answer_if_completed(&mut self, req: &KeyedRequest) -> Option<Repeat> {
         let now = now_ms();
         let keys = &self.kind.keys;
         self.completed
-            .retain(|(_, _, stored)| keys.still_kept(stored, now));
-        let (_, _, stored) = self
+            .retain(|completed| keys.still_kept(&completed.stored, now));
+        let completed = self
             .completed
             .iter()
-            .find(|(user, key, _)| *user == req.user && *key == req.key)?;
-        Some(match judge(stored, req.fingerprint) {
-            Admission::Replay(stored) => self.kind.keys.replay(req.user, stored),
-            _ => Box::pin(std::future::ready(replies::key_reused())),
+            .find(|c| c.user == req.user && c.key == req.key)?;
+        Some(match judge(&completed.stored, req.fingerprint) {
+            Admission::Replay(stored) => match &completed.replay {
+                Some(replay) => {
+                    crate::metrics::REPLAYS.inc();
+                    Repeat::Now(replay.clone())
+                }
+                None => Repeat::Replay(self.kind.keys.replay(req.user, stored)),
+            },
+            _ => Repeat::Now(replies::key_reused()),
         })
     }
+
+    /// Keeps the replay of a key completed here once it is built: its
+    /// later repeats are answered with it, without the store. A replay
+    /// never changes (a booking's is rebuilt as confirmed, whatever became
+    /// of the booking), so the copy is the answer the store would give.
+    fn keep_replay(&mut self, req: &KeyedRequest, replay: &Reply) {
+        if !replay.replayed {
+            return; // a failure to rebuild it (5xx): not the replay
+        }
+        if let Some(completed) = self
+            .completed
+            .iter_mut()
+            .find(|c| c.user == req.user && c.key == req.key)
+        {
+            completed.replay = Some(replay.clone());
+        }
+    }
+}
+
+/// A key found completed in an actor: its record, and its replay once
+/// built (`SerialActor::keep_replay`).
+struct Completed {
+    user: UserId,
+    key: IdempotencyKey,
+    stored: StoredReply,
+    replay: Option<Reply>,
+}
+
+/// How a repeat of a key completed here is answered.
+enum Repeat {
+    /// At once: the replay kept here, or 422.
+    Now(Reply),
+    /// With the replay built from the store (then kept).
+    Replay(BoxFuture<'static, Reply>),
 }
 
 impl<O: Owner> Actor for SerialActor<O> {
@@ -366,12 +410,22 @@ impl<O: Owner> Handler<OpMsg<O::Op>> for SerialActor<O> {
     fn handle(&mut self, msg: OpMsg<O::Op>, ctx: &mut Context<Self>) {
         self.last_used = Instant::now();
         if let Some(req) = O::request(&msg.op) {
-            if let Some(answer) = self.answer_if_completed(req) {
+            if let Some(repeat) = self.answer_if_completed(req) {
                 self.depth.taken();
                 let reply = msg.reply;
-                actix::spawn(async move {
-                    let _ = reply.send(answer.await);
-                });
+                match repeat {
+                    Repeat::Now(answer) => {
+                        let _ = reply.send(answer);
+                    }
+                    Repeat::Replay(replay) => {
+                        let req = req.clone();
+                        let kept = replay.into_actor(self).map(move |answer, act, _ctx| {
+                            act.keep_replay(&req, &answer);
+                            let _ = reply.send(answer);
+                        });
+                        ctx.spawn(kept);
+                    }
+                }
                 return;
             }
             if let Some(answer) = idempotency::answer_if_running(&self.ledger, req) {

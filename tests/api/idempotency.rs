@@ -156,6 +156,44 @@ async fn a_replay_is_byte_for_byte_and_does_nothing_again(store: StoreKind) {
     assert_eq!(mine[0]["status"], "cancelled");
 }
 
+store_test!(repeats_of_several_keys_of_one_cart_each_replay_their_own_answer);
+/// One cart's actor keeps the replays of the keys it found completed (so a
+/// retry storm is answered without the store): each key keeps its own,
+/// and a replay kept there is the same bytes as the first answer, also
+/// once the hold it answers is released.
+async fn repeats_of_several_keys_of_one_cart_each_replay_their_own_answer(store: StoreKind) {
+    let server = store.spawn_app();
+    let (_client, show, guest) = show_and_guest(&server, 5).await;
+    let cart = guest.new_cart().await;
+    let seats = ["A1", "A2", "A3"];
+    let keys: Vec<String> = seats.iter().map(|_| new_key()).collect();
+    let mut firsts = Vec::new();
+    for (key, seat) in keys.iter().zip(seats) {
+        let first = guest.hold(&cart, key, &show, seat).await;
+        assert_eq!(first.status, 201, "{}", first.text);
+        firsts.push(first);
+    }
+    // Repeats in turns: each key is looked up, then kept, then replayed
+    // from what the actor kept, with the other keys' repeats in between.
+    for round in 0..3 {
+        for ((key, seat), first) in keys.iter().zip(seats).zip(&firsts) {
+            let again = guest.hold(&cart, key, &show, seat).await;
+            assert_replay(first, &again, &format!("hold of {seat}, round {round}"));
+        }
+    }
+    let released = guest
+        .delete(&format!("/v1/carts/{cart}/items/{show}/{}", seats[0]))
+        .await;
+    assert_eq!(released.status, 204, "{}", released.text);
+    let again = guest.hold(&cart, &keys[0], &show, seats[0]).await;
+    assert_replay(&firsts[0], &again, "hold of A1 after its release");
+    // Another request under a kept key is still refused.
+    guest
+        .hold(&cart, &keys[1], &show, "A4")
+        .await
+        .assert_problem(422, "idempotency-key-reused");
+}
+
 store_test!(a_json_equal_body_replays);
 async fn a_json_equal_body_replays(store: StoreKind) {
     let server = store.spawn_app();
