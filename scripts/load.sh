@@ -6,6 +6,7 @@
 #
 #   scripts/load.sh [seconds per run, default 10]
 #   PROFILE=/tmp/perf.data scripts/load.sh 5   # also profile the bookings run
+#   PROFILE=/tmp/perf.data PROFILE_RUN=replays scripts/load.sh 5   # ... or the replays run
 #   KEEP_DIR=1 scripts/load.sh 5   # keep the data directory (printed) to inspect
 #   BIN=/tmp/boxoffice-a scripts/load.sh 5   # measure that build (A/B runs)
 #   STORE=postgres scripts/load.sh 5   # on a private PostgreSQL (scripts/pg.sh)
@@ -69,12 +70,13 @@ run() { # name, wrk args...
 echo "data directory: $LOAD_DIR"
 echo "machine: $(nproc) cores, $(uname -srm); wrk -t$WRK_THREADS -c64 -d${SECONDS_PER_RUN}s; store ${STORE:-sled}"
 run healthz "$BASE/healthz"
-if [ -n "${PROFILE:-}" ]; then
-  # PROFILE=perf.data: also record a call-graph profile of the server for
-  # the length of the bookings run (`perf report -i perf.data`).
+profile() { # name: record a call-graph profile of the server for that run
+  [ -n "${PROFILE:-}" ] && [ "${PROFILE_RUN:-bookings}" = "$1" ] || return 0
+  # PROFILE=perf.data: a call-graph profile of the server for the length of
+  # the run named by PROFILE_RUN (`perf report -i perf.data`).
   perf record -F 999 -g -o "$PROFILE" -p $SERVER -- sleep "$SECONDS_PER_RUN" 2>/dev/null &
   PERF=$!
-fi
+}
 pg_counts() { # commits and rows written so far, PostgreSQL's own count
   [ "${STORE:-sled}" = postgres ] || return 0
   psql -qtA -F' ' -h 127.0.0.1 -p "${PG_PORT:-15433}" -U postgres boxoffice -c "
@@ -97,6 +99,7 @@ costs() {
 }
 PG_BEFORE=$(pg_counts)
 COST_BEFORE=$(costs)
+profile bookings
 run bookings -s scripts/wrk/book.lua "$BASE"
 COST_AFTER=$(costs)
 PG_AFTER=$(pg_counts)
@@ -106,8 +109,10 @@ n = max($b1 - $b0, 1); ticks = $t1 - $t0; hz = $(getconf CLK_TCK); s = $SECONDS_
 print(f'per booking: {($rec1 - $rec0) / n:.2f} store records, {($by1 - $by0) / n:.0f} bytes of records, '
       f'{ticks / hz * 1e6 / n:.0f} us of server CPU, {($d1 - $d0) / n:.0f} bytes of data directory; '
       f'server cores used {ticks / hz / s:.2f}')"
-if [ -n "${PROFILE:-}" ]; then wait $PERF || true; fi
+if [ -n "${PERF:-}" ]; then wait $PERF || true; PERF=; fi
+profile replays
 run replays -s scripts/wrk/replay.lua "$BASE"
+if [ -n "${PERF:-}" ]; then wait $PERF || true; PERF=; fi
 python3 - "$LOAD_DIR" <<'PY'
 import sys
 d = sys.argv[1]
