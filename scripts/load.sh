@@ -108,7 +108,7 @@ python3 -c "
 n = max($b1 - $b0, 1); ticks = $t1 - $t0; hz = $(getconf CLK_TCK); s = $SECONDS_PER_RUN
 print(f'per booking: {($rec1 - $rec0) / n:.2f} store records, {($by1 - $by0) / n:.0f} bytes of records, '
       f'{ticks / hz * 1e6 / n:.0f} us of server CPU, {($d1 - $d0) / n:.0f} bytes of data directory; '
-      f'server cores used {ticks / hz / s:.2f}')"
+      f'server cores used {ticks / hz / s:.2f}; server RSS {$(awk '/VmRSS/ {print $2}' /proc/$SERVER/status) / 1024:.0f} MiB')"
 if [ -n "${PERF:-}" ]; then wait $PERF || true; PERF=; fi
 profile replays
 run replays -s scripts/wrk/replay.lua "$BASE"

@@ -68,6 +68,14 @@ pub trait Owner: Sized + Unpin + 'static {
     fn reads_record(_op: &Self::Op) -> bool {
         true
     }
+    /// Whether the actor stops as soon as `op` has run and nothing waits,
+    /// instead of after `actor_idle_secs`: one whose work is done (a
+    /// one-shot booking's; a repeat of its key is answered from the store
+    /// as well) would otherwise hold memory for every such request of the
+    /// last half minute (issue 18: 300,000 actors at peak).
+    fn stops_after_run(_op: &Self::Op) -> bool {
+        false
+    }
     /// Runs an admitted operation against the record as it is now.
     fn run(
         ctx: Self::Ctx,
@@ -171,6 +179,9 @@ pub struct SerialActor<O: Owner> {
     last_used: Instant,
     /// A request is running: never passivate in the middle.
     busy: bool,
+    /// Stop when the running request ends, if nothing waits
+    /// (`Owner::stops_after_run`).
+    stop_when_done: bool,
     /// Requests waiting for the running one (still counted in `depth`).
     queue: VecDeque<OpMsg<O::Op>>,
     /// Keys found completed here, most recent last.
@@ -192,6 +203,7 @@ impl<O: Owner> SerialActor<O> {
             depth,
             last_used: Instant::now(),
             busy: false,
+            stop_when_done: false,
             queue: VecDeque::new(),
             completed: VecDeque::new(),
         })
@@ -261,6 +273,7 @@ impl<O: Owner> SerialActor<O> {
             Some(Err(error)) => Some(EngineError::from(error).reply()),
             _ => None,
         };
+        self.stop_when_done = false;
         match (admitted, read_failed) {
             (Admitted::Run, Some(failure)) => Box::pin(std::future::ready(Done::answer(failure))),
             (Admitted::Run, None) => {
@@ -269,6 +282,7 @@ impl<O: Owner> SerialActor<O> {
                     debug_assert_eq!(running, Admission::Run, "one request runs at a time");
                     self.running_key = Some(self.kind.keys.running(req));
                 }
+                self.stop_when_done = O::stops_after_run(&op);
                 // An operation that needs no record gets none, even if one
                 // was read before (it does not look).
                 let record = self.record.clone().filter(|_| self.record_read);
@@ -307,6 +321,10 @@ impl<O: Owner> SerialActor<O> {
         let _ = reply.send(done.reply);
         if let Some(next) = self.queue.pop_front() {
             self.start(next, ctx);
+        } else if self.stop_when_done {
+            // A message that reaches it now is sent again to a fresh actor
+            // (`Registry::ask`), as for any passivated one.
+            ctx.stop();
         }
     }
 }

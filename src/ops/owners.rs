@@ -143,6 +143,13 @@ impl Owner for Bookings {
         matches!(op, BookingOp::Cancel { .. })
     }
 
+    /// A creation's actor has nothing left to do once it ran: its key's
+    /// repeats are replayed from the store, and the booking's cancel goes
+    /// to the actor of the booking's own id.
+    fn stops_after_run(op: &BookingOp) -> bool {
+        matches!(op, BookingOp::Create { .. })
+    }
+
     fn run(
         ctx: Ctx,
         _id: OwnedBooking,

@@ -98,3 +98,41 @@ async fn idle_actors_are_passivated_and_reactivated_with_their_state(store: Stor
     let rebook = other.book(&new_key(), &show, &["A2"]).await;
     assert_eq!(rebook.status, 201, "{}", rebook.text);
 }
+
+store_test!(a_one_shot_bookings_actor_stops_once_it_has_answered);
+/// A one-shot booking's actor has nothing left to do once it answered:
+/// it stops then, not after `actor_idle_secs` (30 s here), so live actors
+/// follow the requests in flight, not the bookings of the last half minute;
+/// a retry of its key is still replayed (from the store).
+async fn a_one_shot_bookings_actor_stops_once_it_has_answered(store: StoreKind) {
+    let storage = store.storage();
+    let server = BinaryServer::on(&storage, &[("BOXOFFICE_ACTOR_IDLE_SECS", "30")]);
+    let client = server.client();
+    let show = client.create_show("One shot", &[("A", 20)]).await;
+    let guest = client.guest().await;
+    let keys: Vec<String> = (0..5).map(|_| new_key()).collect();
+    let mut firsts = Vec::new();
+    for (n, key) in keys.iter().enumerate() {
+        let booked = guest.book(key, &show, &[&format!("A{}", n + 1)]).await;
+        assert_eq!(booked.status, 201, "{}", booked.text);
+        firsts.push(booked);
+    }
+    // Far less than the idle time: the actors stop as they answer.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let bookings = active(&client, "booking").await;
+        if bookings == 0.0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{bookings} booking actors still active 5 s after their answers"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for (n, (key, first)) in keys.iter().zip(&firsts).enumerate() {
+        let again = guest.book(key, &show, &[&format!("A{}", n + 1)]).await;
+        assert_replay(first, &again, "a booking whose actor stopped");
+    }
+    assert_eq!(guest.bookings().await.len(), keys.len());
+}
