@@ -114,14 +114,26 @@ pub fn endpoints() -> Vec<Endpoint> {
     ]
 }
 
+/// The route a request matched, as its pattern: kept with each resource
+/// so the metrics middleware labels a request without matching its path
+/// against the routes again (`http::observe`).
+#[derive(Clone, Copy)]
+pub struct RoutePattern(pub &'static str);
+
+/// Serves every endpoint. Paths without parameters are registered first:
+/// they match by comparing strings, and a request for one then runs no
+/// pattern of the others (actix tries resources in order).
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    let (fixed, with_parameters): (Vec<Endpoint>, Vec<Endpoint>) = endpoints()
+        .into_iter()
+        .partition(|endpoint| !endpoint.path.contains('{'));
     for Endpoint {
         path,
         routes,
         documented: _,
-    } in endpoints()
+    } in fixed.into_iter().chain(with_parameters)
     {
-        let mut resource = web::resource(path);
+        let mut resource = web::resource(path).app_data(RoutePattern(path));
         let mut allowed: Vec<&str> = Vec::new();
         for (method, route) in routes {
             if method == Method::GET {

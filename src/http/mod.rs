@@ -183,16 +183,21 @@ where
         Method::OPTIONS => "OPTIONS",
         _ => "other",
     };
-    let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
     let fut = srv.call(req);
     async move {
         let res = fut.await?;
-        let status = res.status().as_u16().to_string();
+        // The pattern its resource keeps (matching the path against the
+        // routes again here cost 2.5% of the server's CPU, issue 18).
+        let route = res
+            .request()
+            .app_data::<endpoints::RoutePattern>()
+            .map_or("unmatched", |pattern| pattern.0);
+        let status = res.status();
         crate::metrics::HTTP_REQUESTS
-            .with_label_values(&[method, &route, &status])
+            .with_label_values(&[method, route, status.as_str()])
             .inc();
         crate::metrics::HTTP_LATENCY
-            .with_label_values(&[method, &route])
+            .with_label_values(&[method, route])
             .observe(started.elapsed().as_secs_f64());
         Ok(res)
     }

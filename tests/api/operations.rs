@@ -122,6 +122,9 @@ async fn metrics_expose_the_required_series(store: StoreKind) {
         .await
         .assert_problem(409, "seat-unavailable");
 
+    assert_eq!(client.get(&format!("/v1/shows/{show}")).await.status, 200);
+    assert_eq!(client.get("/no/such/path").await.status, 404);
+
     let answer = client.get("/metrics").await;
     assert_eq!(answer.status, 200);
     let content_type = answer.header("content-type").unwrap();
@@ -139,13 +142,22 @@ async fn metrics_expose_the_required_series(store: StoreKind) {
             answer.text
         );
     }
-    // Requests are counted by route and status; latency is a histogram.
-    assert!(answer
-        .text
-        .lines()
-        .any(|l| l.starts_with("boxoffice_http_requests_total{")
-            && l.contains("/v1/bookings")
-            && l.contains("201")));
+    // Requests are counted by route (its pattern) and status; latency is a
+    // histogram.
+    let counted = |method: &str, route: &str, status: &str| {
+        let series = format!(
+            "boxoffice_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}}"
+        );
+        answer.text.lines().any(|l| l.starts_with(&series))
+    };
+    assert!(counted("POST", "/v1/bookings", "201"), "{}", answer.text);
+    assert!(counted("POST", "/v1/bookings", "409"), "{}", answer.text);
+    assert!(
+        counted("GET", "/v1/shows/{show_id}", "200"),
+        "{}",
+        answer.text
+    );
+    assert!(counted("GET", "unmatched", "404"), "{}", answer.text);
     assert!(answer
         .text
         .contains("# TYPE boxoffice_http_request_duration_seconds histogram"));
