@@ -5,10 +5,11 @@
 //! fresh random id, so creating one reads nothing but its key (issue 18:
 //! with the key's id, a booking made under the same key before the key
 //! expired had to be looked for first, a store miss on every booking).
-//! Unknown show or seat: 404, stored with the key. Then every seat is prepared in seat
-//! order; any refusal: 409 `seat-unavailable` naming them, stored, nothing
-//! booked. Otherwise one atomic write (seats booked, the booking, the key
-//! record), durable, then the seats commit and the client hears 201.
+//! Unknown show or seat: 404, stored with the key. Then every seat is
+//! prepared in seat order; any refusal: 409 `seat-unavailable` naming
+//! them, stored, nothing booked. Otherwise one atomic write (seats booked,
+//! the booking, the key record), durable, then the seats commit and the
+//! client hears 201.
 //!
 //! Best available (v1.1): the block is chosen from the public map
 //! (`domain::best`), then prepared like listed seats; a seat taken
