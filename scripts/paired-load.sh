@@ -13,9 +13,11 @@ rounds=${1:?rounds}; shift
 for round in $(seq "$rounds"); do
   for bin in "$@"; do
     out=$(BIN=$bin scripts/load.sh "${SECONDS_PER_RUN:-5}" 2>&1)
-    rates=$(awk '$1=="healthz"{h=$2} $1=="bookings"{b=$2; p=$7 $8} $1=="replays"{r=$2}
+    rates=$(awk '$1=="healthz"{h=$2} $1=="bookings"{b=$2; p=$7} $1=="replays"{r=$2}
       END {print "healthz", h, "bookings", b, "p99", p, "replays", r}' <<< "$out")
     costs=$(grep '^per booking' <<< "$out" | sed 's/per booking: //')
-    echo "$bin round $round: $rates | $costs"
+    batches=$(awk -F': ' '/^write sets per transaction/ {w=$2} /^transactions per flush/ {f=$2}
+      END {print "write sets per round", w, "rounds per flush", f}' <<< "$out")
+    echo "$bin round $round: $rates | $costs | $batches"
   done
 done
