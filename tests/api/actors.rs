@@ -55,6 +55,29 @@ async fn active(client: &Client, kind: &str) -> f64 {
     client.metric(&series).await
 }
 
+/// Waits until no actor of `kinds` is active, failing after `limit`.
+async fn until_none_active(client: &Client, kinds: &[&str], limit: Duration) {
+    let deadline = Instant::now() + limit;
+    loop {
+        let mut still = Vec::new();
+        for kind in kinds {
+            let count = active(client, kind).await;
+            if count > 0.0 {
+                still.push(format!("{count} {kind}"));
+            }
+        }
+        if still.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "actors still active after {limit:?}: {}",
+            still.join(", ")
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 store_test!(idle_actors_are_passivated_and_reactivated_with_their_state);
 /// Against the real binary: the gauge is process-wide, and other tests'
 /// in-process servers keep actors of their own active.
@@ -69,19 +92,7 @@ async fn idle_actors_are_passivated_and_reactivated_with_their_state(store: Stor
     assert!(active(&client, "seat").await >= 3.0);
 
     // Idle timers run every second; wait (bounded) until all have stopped.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let seats = active(&client, "seat").await;
-        let bookings = active(&client, "booking").await;
-        if seats == 0.0 && bookings == 0.0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "actors still active: {seats} seats, {bookings} bookings"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    until_none_active(&client, &["seat", "booking"], Duration::from_secs(10)).await;
 
     // Reactivated actors load their state from the store: A2 is still taken,
     // and the booking can still be cancelled.
@@ -118,18 +129,7 @@ async fn a_one_shot_bookings_actor_stops_once_it_has_answered(store: StoreKind) 
         firsts.push(booked);
     }
     // Far less than the idle time: the actors stop as they answer.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let bookings = active(&client, "booking").await;
-        if bookings == 0.0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{bookings} booking actors still active 5 s after their answers"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until_none_active(&client, &["booking"], Duration::from_secs(5)).await;
     for (n, (key, first)) in keys.iter().zip(&firsts).enumerate() {
         let again = guest.book(key, &show, &[&format!("A{}", n + 1)]).await;
         assert_replay(first, &again, "a booking whose actor stopped");
