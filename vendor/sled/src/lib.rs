@@ -347,6 +347,10 @@ pub(crate) enum Link {
     ParentMergeConfirm,
     /// A Node is marked for being merged into its left sibling
     ChildMergeCap,
+    /// A child of this Index node was split: the right half, starting at
+    /// this key, lives at this page (boxoffice: was a full rewrite of
+    /// the parent, see VENDORED.md)
+    ParentSplit(IVec, PageId),
 }
 
 /// A fast map that is not resistant to collision attacks. Works

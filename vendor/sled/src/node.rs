@@ -103,6 +103,11 @@ impl Node {
             ChildMergeCap => {
                 self.merging = true;
             }
+            ParentSplit(ref at, to) => {
+                // false: the parent already points at the split (a
+                // replayed frag, or a racing split); nothing to do.
+                let _applied = self.parent_split(at, to);
+            }
         }
     }
 

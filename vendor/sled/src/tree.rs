@@ -1486,21 +1486,33 @@ impl Tree {
         // either install parent split or hoist root
         if let Some(parent_view) = parent_view {
             M.tree_parent_split_attempt();
-            let mut parent: Node = parent_view.deref().clone();
-            let split_applied = parent.parent_split(&rhs_lo, rhs_pid);
-
-            if !split_applied {
-                // due to deep races, it's possible for the
-                // parent to already have a node for this lo key.
-                // if this is the case, we can skip the parent split
-                // because it's probably going to fail anyway.
+            // boxoffice (VENDORED.md): the parent gets the split as a
+            // small frag (`Link::ParentSplit`) instead of a rewrite of the
+            // whole index node (up to 256 children) on every leaf split;
+            // it is consolidated like any other page, every
+            // PAGE_CONSOLIDATION_THRESHOLD frags. A merging parent takes
+            // no link (`Node::apply` refuses one); the split is then
+            // skipped, as a failed replace always could be.
+            if parent_view.merging {
                 return Ok(());
             }
+            let encoded_sep = &rhs_lo[parent_view.prefix_len as usize..];
+            if let Data::Index(ref index) = parent_view.data {
+                if index
+                    .keys
+                    .binary_search_by(|k| fastcmp(k, encoded_sep))
+                    .is_ok()
+                {
+                    // due to deep races, it's possible for the
+                    // parent to already have a node for this lo key.
+                    return Ok(());
+                }
+            }
 
-            let replace = self.context.pagecache.replace(
+            let replace = self.context.pagecache.link(
                 parent_view.pid,
                 parent_view.node_view.0,
-                parent,
+                Link::ParentSplit(rhs_lo, rhs_pid),
                 guard,
             )?;
             if replace.is_ok() {
