@@ -86,16 +86,18 @@ pg_counts() { # commits and rows written so far, PostgreSQL's own count
 }
 # What the bookings run costs (issue 18): bookings, store records and
 # bytes, the server's CPU ticks (utime + stime of /proc/PID/stat), the data
-# directory's size.
+# directory's size, the context switches of the server's threads (those
+# alive at both ends of the run).
 costs() {
   local page
   page=$(curl -fs "$BASE/metrics")
-  printf '%s %s %s %s %s\n' \
+  printf '%s %s %s %s %s %s\n' \
     "$(awk '$1=="boxoffice_bookings_total" {print $2}' <<< "$page")" \
     "$(awk '$1=="boxoffice_store_records_written_total" {print $2}' <<< "$page")" \
     "$(awk '$1=="boxoffice_store_bytes_written_total" {print $2}' <<< "$page")" \
     "$(awk '{print $14 + $15}' "/proc/$SERVER/stat")" \
-    "$(du -sb "$LOAD_DIR/data" 2>/dev/null | cut -f1 || echo 0)"
+    "$(du -sb "$LOAD_DIR/data" 2>/dev/null | cut -f1 || echo 0)" \
+    "$(cat /proc/$SERVER/task/*/status 2>/dev/null | awk '/ctxt_switches/ {n += $2} END {print n + 0}')"
 }
 PG_BEFORE=$(pg_counts)
 COST_BEFORE=$(costs)
@@ -103,11 +105,12 @@ profile bookings
 run bookings -s scripts/wrk/book.lua "$BASE"
 COST_AFTER=$(costs)
 PG_AFTER=$(pg_counts)
-read -r b0 rec0 by0 t0 d0 <<< "$COST_BEFORE"; read -r b1 rec1 by1 t1 d1 <<< "$COST_AFTER"
+read -r b0 rec0 by0 t0 d0 cs0 <<< "$COST_BEFORE"; read -r b1 rec1 by1 t1 d1 cs1 <<< "$COST_AFTER"
 python3 -c "
 n = max($b1 - $b0, 1); ticks = $t1 - $t0; hz = $(getconf CLK_TCK); s = $SECONDS_PER_RUN
 print(f'per booking: {($rec1 - $rec0) / n:.2f} store records, {($by1 - $by0) / n:.0f} bytes of records, '
-      f'{ticks / hz * 1e6 / n:.0f} us of server CPU, {($d1 - $d0) / n:.0f} bytes of data directory; '
+      f'{ticks / hz * 1e6 / n:.0f} us of server CPU, {($cs1 - $cs0) / n:.1f} context switches, '
+      f'{($d1 - $d0) / n:.0f} bytes of data directory; '
       f'server cores used {ticks / hz / s:.2f}; server RSS {$(awk '/VmRSS/ {print $2}' /proc/$SERVER/status) / 1024:.0f} MiB')"
 if [ -n "${PERF:-}" ]; then wait $PERF || true; PERF=; fi
 profile replays
