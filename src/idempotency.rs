@@ -359,6 +359,10 @@ impl Keys {
                     }
                 })
             }
+            StoredBody::CreatedBookingAsMade(booking) => {
+                let body = wire::created_booking(&booking).body;
+                Box::pin(async move { Ok(body) })
+            }
             StoredBody::CreatedBooking(id) => {
                 let booking = self.store.load_booking(user, id);
                 Box::pin(async move {

@@ -49,6 +49,10 @@ pub enum StoredBody {
     /// it is made, so it is rebuilt from the booking's record (read as
     /// confirmed) to the same bytes instead of being written twice.
     CreatedBooking(crate::domain::BookingId),
+    /// The same with the booking as made at hand: the sled store keeps a
+    /// new booking inside its key record (issue 18: one record instead of
+    /// two), so its replay is rebuilt without another read.
+    CreatedBookingAsMade(Box<crate::domain::Booking>),
 }
 
 impl StoredReply {

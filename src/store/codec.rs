@@ -90,6 +90,11 @@ pub fn session_key(token_hash: &[u8; 32]) -> Vec<u8> {
     key
 }
 
+/// Every key record of `user`.
+pub fn user_key_prefix(user: UserId) -> Vec<u8> {
+    id_key(KIND_KEY, &user.0)
+}
+
 pub fn key_record_key(user: UserId, key: &IdempotencyKey) -> Vec<u8> {
     let mut out = id_key(KIND_KEY, &user.0);
     out.extend_from_slice(key.as_str().as_bytes());
@@ -183,8 +188,20 @@ pub const REPLY_CREATED_SHOW_WITH_LINE: u8 = 0x82;
 /// A new booking's answer (`StoredBody::CreatedBooking`, issue 18): the
 /// line, then the booking's id instead of the body.
 pub const REPLY_CREATED_BOOKING_WITH_LINE: u8 = 0x83;
+/// A new booking's answer with the booking itself (the sled store,
+/// `StoredBody::CreatedBookingAsMade`, issue 18): the line, then the
+/// booking's record (`encode_booking`). The booking has no record of its
+/// own until it changes (a cancel writes one under its owner, which then
+/// wins) or its key expires (the sweep writes one first).
+pub const REPLY_CREATED_BOOKING_EMBEDDED: u8 = 0x84;
 
 pub fn encode_reply(reply: &StoredReply) -> Vec<u8> {
+    encode_reply_holding(reply, None)
+}
+
+/// `encode_reply`, for a reply that is `made`'s answer: the record holds
+/// the booking (`REPLY_CREATED_BOOKING_EMBEDDED`) whatever the reply's body.
+pub fn encode_reply_holding(reply: &StoredReply, made: Option<&Booking>) -> Vec<u8> {
     // A line too long for its length field is dropped, not cut (paths are
     // bounded far below 64 KiB by the HTTP server).
     let line = reply
@@ -195,20 +212,36 @@ pub fn encode_reply(reply: &StoredReply) -> Vec<u8> {
         method: String::new(),
         path: String::new(),
     };
-    let (lead, line, body): (u8, Option<&RequestLine>, &[u8]) = match (&reply.body, line) {
-        (StoredBody::Bytes(bytes), None) => (VERSION, None, bytes),
-        (StoredBody::Bytes(bytes), Some(line)) => (REPLY_WITH_LINE, Some(line), bytes),
-        (StoredBody::CreatedShow(show), line) => (
+    let embedded;
+    let body = match made {
+        Some(_) => None,
+        None => Some(&reply.body),
+    };
+    let (lead, line, body): (u8, Option<&RequestLine>, &[u8]) = match (body, line) {
+        (None, line) => {
+            embedded = encode_booking(made.expect("a booking"));
+            (
+                REPLY_CREATED_BOOKING_EMBEDDED,
+                Some(line.unwrap_or(&none)),
+                embedded.as_slice(),
+            )
+        }
+        (Some(StoredBody::Bytes(bytes)), None) => (VERSION, None, bytes),
+        (Some(StoredBody::Bytes(bytes)), Some(line)) => (REPLY_WITH_LINE, Some(line), bytes),
+        (Some(StoredBody::CreatedShow(show)), line) => (
             REPLY_CREATED_SHOW_WITH_LINE,
             Some(line.unwrap_or(&none)),
             show.0.as_bytes(),
         ),
-        (StoredBody::CreatedShowV1(show), _) => (REPLY_CREATED_SHOW, None, show.0.as_bytes()),
-        (StoredBody::CreatedBooking(booking), line) => (
+        (Some(StoredBody::CreatedShowV1(show)), _) => (REPLY_CREATED_SHOW, None, show.0.as_bytes()),
+        (Some(StoredBody::CreatedBooking(booking)), line) => (
             REPLY_CREATED_BOOKING_WITH_LINE,
             Some(line.unwrap_or(&none)),
             booking.0.as_bytes(),
         ),
+        (Some(StoredBody::CreatedBookingAsMade(booking)), _) => {
+            return encode_reply_holding(reply, Some(booking));
+        }
     };
     let line_len = line.map_or(0, |l| 3 + l.method.len() + l.path.len());
     let mut out = Vec::with_capacity(1 + 32 + 2 + 8 + line_len + body.len());
@@ -244,6 +277,18 @@ fn split_line(bytes: &[u8]) -> StoreResult<(RequestLine, &[u8])> {
     ))
 }
 
+/// The booking a key record holds (`REPLY_CREATED_BOOKING_EMBEDDED`), if
+/// it holds one; other records are not decoded.
+pub fn booking_in_key_record(bytes: &[u8]) -> StoreResult<Option<Booking>> {
+    if bytes.first() != Some(&REPLY_CREATED_BOOKING_EMBEDDED) {
+        return Ok(None);
+    }
+    match decode_reply(bytes)?.body {
+        StoredBody::CreatedBookingAsMade(booking) => Ok(Some(*booking)),
+        _ => Err(corrupt("idempotency record")),
+    }
+}
+
 pub fn decode_reply(bytes: &[u8]) -> StoreResult<StoredReply> {
     let (&lead, rest) = bytes
         .split_first()
@@ -252,7 +297,10 @@ pub fn decode_reply(bytes: &[u8]) -> StoreResult<StoredReply> {
         return Err(corrupt("idempotency record"));
     }
     let (line, tail) = match lead {
-        REPLY_WITH_LINE | REPLY_CREATED_SHOW_WITH_LINE | REPLY_CREATED_BOOKING_WITH_LINE => {
+        REPLY_WITH_LINE
+        | REPLY_CREATED_SHOW_WITH_LINE
+        | REPLY_CREATED_BOOKING_WITH_LINE
+        | REPLY_CREATED_BOOKING_EMBEDDED => {
             let (line, tail) = split_line(&rest[42..])?;
             let empty = line.method.is_empty() && line.path.is_empty();
             ((!empty).then_some(line), tail)
@@ -269,6 +317,9 @@ pub fn decode_reply(bytes: &[u8]) -> StoreResult<StoredReply> {
         }
         REPLY_CREATED_BOOKING_WITH_LINE if tail.len() == 16 => {
             StoredBody::CreatedBooking(BookingId(uuid_at(tail, 0)?))
+        }
+        REPLY_CREATED_BOOKING_EMBEDDED => {
+            StoredBody::CreatedBookingAsMade(Box::new(decode_booking(tail)?))
         }
         _ => return Err(corrupt("idempotency record")),
     };
@@ -872,7 +923,37 @@ mod tests {
         assert_eq!(bytes.len(), 1 + 32 + 2 + 8 + 3 + 4 + 12 + 16);
         assert_eq!(decode_reply(&bytes).unwrap(), reply);
         assert!(decode_reply(&bytes[..bytes.len() - 1]).is_err());
+        assert_eq!(booking_in_key_record(&bytes).unwrap(), None);
     }
+
+    /// The sled store's way (issue 18): the key record holds the booking
+    /// itself, and decodes with it at hand; a record cut short is an error.
+    #[test]
+    fn created_booking_replies_can_hold_the_booking() {
+        let made = booking(&[(0, "A1"), (1, "A2")], vec![1250, 900]);
+        let reply = StoredReply {
+            fingerprint: Fingerprint([5; 32]),
+            status: 201,
+            body: StoredBody::CreatedBooking(made.id),
+            created_at_ms: 11,
+            line: Some(RequestLine {
+                method: "POST".into(),
+                path: "/v1/bookings".into(),
+            }),
+        };
+        let bytes = encode_reply_holding(&reply, Some(&made));
+        assert_eq!(bytes[0], REPLY_CREATED_BOOKING_EMBEDDED);
+        let held = StoredReply {
+            body: StoredBody::CreatedBookingAsMade(Box::new(made.clone())),
+            ..reply.clone()
+        };
+        assert_eq!(decode_reply(&bytes).unwrap(), held);
+        assert_eq!(encode_reply(&held), bytes);
+        assert_eq!(booking_in_key_record(&bytes).unwrap(), Some(made));
+        assert!(decode_reply(&bytes[..bytes.len() - 1]).is_err());
+        assert!(booking_in_key_record(&bytes[..bytes.len() - 1]).is_err());
+    }
+
     /// A show's offer (v1.1) round-trips; a show record of an earlier
     /// build (no offer fields) reads as a plain show.
     #[test]

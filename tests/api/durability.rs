@@ -322,7 +322,7 @@ async fn sigterm_under_load_finishes_in_flight_and_loses_nothing(store: StoreKin
 async fn a_data_directory_of_the_layout_before_issue_18_still_serves() {
     use boxoffice::domain::{BookingId, StoredBody};
     use boxoffice::store::codec::{
-        booking_key, decode_booking, decode_reply, encode_booking_json, encode_reply,
+        booking_in_key_record, booking_key, decode_reply, encode_booking_json, encode_reply,
         user_booking_key, KIND_KEY, KIND_OWNED_BOOKING, KIND_REDO, VERSION,
     };
     let (_parent, dir) = temp_data_dir();
@@ -338,15 +338,15 @@ async fn a_data_directory_of_the_layout_before_issue_18_still_serves() {
 
     {
         let db = sled::open(&dir).expect("the directory opens");
-        let (owned, record) = db
-            .scan_prefix([KIND_OWNED_BOOKING])
-            .next()
-            .expect("the booking")
-            .unwrap();
-        let booking = decode_booking(&record).unwrap();
+        // This build keeps a new booking inside its key record.
+        assert_eq!(db.scan_prefix([KIND_OWNED_BOOKING]).count(), 0);
+        let booking = db
+            .scan_prefix([KIND_KEY])
+            .values()
+            .find_map(|value| booking_in_key_record(&value.unwrap()).unwrap())
+            .expect("the booking");
         assert_eq!(booking.id, booking_id);
         // Then: the booking under its id, and an empty owner index entry.
-        db.remove(owned).unwrap();
         db.insert(booking_key(booking_id), encode_booking_json(&booking))
             .unwrap();
         db.insert(user_booking_key(booking.owner, booking_id), &[])
@@ -355,7 +355,7 @@ async fn a_data_directory_of_the_layout_before_issue_18_still_serves() {
         for entry in db.scan_prefix([KIND_KEY]) {
             let (name, value) = entry.unwrap();
             let mut reply = decode_reply(&value).unwrap();
-            if reply.body == StoredBody::CreatedBooking(booking_id) {
+            if reply.body == StoredBody::CreatedBookingAsMade(Box::new(booking.clone())) {
                 reply.body = StoredBody::Bytes(bytes::Bytes::from(booked.text.clone()));
                 db.insert(name, encode_reply(&reply)).unwrap();
                 rewritten += 1;
@@ -403,8 +403,16 @@ async fn a_data_directory_of_the_layout_before_issue_18_still_serves() {
     assert_eq!(other.get(&format!("/v1/bookings/{id}")).await.status, 404);
     assert_eq!(other.cancel(&id).await.status, 404);
     server.stop();
-    // The cancel moved it to the new layout: one record, under its owner.
+    // The cancel moved it to the new layout: one record, under its owner;
+    // the new booking lives in its key record.
     let db = sled::open(&dir).expect("the directory opens");
     assert!(db.get(booking_key(booking_id)).unwrap().is_none());
-    assert_eq!(db.scan_prefix([KIND_OWNED_BOOKING]).count(), 2);
+    assert_eq!(db.scan_prefix([KIND_OWNED_BOOKING]).count(), 1);
+    let held: Vec<_> = db
+        .scan_prefix([KIND_KEY])
+        .values()
+        .filter_map(|value| booking_in_key_record(&value.unwrap()).unwrap())
+        .map(|booking| booking.id.0.to_string())
+        .collect();
+    assert_eq!(held, vec![again.json()["id"].as_str().unwrap().to_string()]);
 }

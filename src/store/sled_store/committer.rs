@@ -5,6 +5,7 @@
 //! Write sets are encoded by their submitters (off this thread), once:
 //! the same bytes go into the round's redo record and its inserts.
 
+use crate::domain::{BookingStatus, StoredBody};
 use crate::store::codec::*;
 use crate::store::contract::{CommitOutcome, Mutation, StoreError, StoreResult, Ticket, WriteSet};
 use crate::store::group_commit::GroupCommit;
@@ -24,8 +25,8 @@ enum Encoded {
     Delete(Vec<u8>),
 }
 
-fn encode(mutations: &[Mutation]) -> Vec<Encoded> {
-    let mut out = Vec::with_capacity(mutations.len() + 1);
+fn encode<'a>(mutations: impl Iterator<Item = &'a Mutation>) -> Vec<Encoded> {
+    let mut out = Vec::with_capacity(mutations.size_hint().0 + 1);
     for mutation in mutations {
         match mutation {
             Mutation::Show(show) => out.push(Encoded::Put(show_key(show.id), encode_show(show))),
@@ -86,15 +87,39 @@ impl EncodedSet {
             })
     }
 
+    /// A new booking whose answer is this set's key record goes inside
+    /// that record instead of a record of its own (issue 18: a one-shot
+    /// booking writes its seat and its key record, nothing else). The
+    /// store's reads find it there (`SledStore::load_booking`,
+    /// `list_bookings`); a cancel writes it on its own, and so does the
+    /// sweep before it removes the key.
     pub(super) fn new(writes: &WriteSet) -> Self {
+        let made = writes
+            .key
+            .as_ref()
+            .and_then(|record| match record.reply.body {
+                StoredBody::CreatedBooking(id) => writes.mutations.iter().find_map(|m| match m {
+                    Mutation::Booking(b) if b.id == id && b.status == BookingStatus::Confirmed => {
+                        Some(b)
+                    }
+                    _ => None,
+                }),
+                _ => None,
+            });
+        let key = writes.key.as_ref().map(|record| {
+            (
+                key_record_key(record.user, &record.key),
+                encode_reply_holding(&record.reply, made),
+            )
+        });
+        let made_id = made.map(|booking| booking.id);
+        let rest = writes
+            .mutations
+            .iter()
+            .filter(|m| !matches!(m, Mutation::Booking(b) if Some(b.id) == made_id));
         EncodedSet {
-            key: writes.key.as_ref().map(|record| {
-                (
-                    key_record_key(record.user, &record.key),
-                    encode_reply(&record.reply),
-                )
-            }),
-            writes: encode(&writes.mutations),
+            key,
+            writes: encode(rest),
         }
     }
 }

@@ -196,22 +196,52 @@ impl SledStore {
             .transpose()
     }
 
-    /// Under its owner, or (written before issue 18) under its id alone.
+    /// Under its owner; or, never changed since it was made, inside the
+    /// key record that answered it (`EncodedSet::new`); or (written before
+    /// issue 18) under its id alone.
     pub fn load_booking(&self, owner: UserId, id: BookingId) -> StoreResult<Option<Booking>> {
         let record = match self.get(&owned_booking_key(owner, id))? {
             Some(record) => record,
             None => match self.get(&booking_key(id))? {
                 Some(record) => record,
-                None => return Ok(None),
+                None => {
+                    for made in self.bookings_in_keys(owner) {
+                        let made = made?;
+                        if made.id == id {
+                            return Ok(Some(made));
+                        }
+                    }
+                    return Ok(None);
+                }
             },
         };
         Ok(Some(decode_booking(&record)?).filter(|b: &Booking| b.owner == owner))
+    }
+
+    /// The bookings `user`'s key records hold, as made: a scan of that
+    /// user's keys (at most `max_keys_per_user`).
+    fn bookings_in_keys(&self, user: UserId) -> impl Iterator<Item = StoreResult<Booking>> {
+        self.db
+            .scan_prefix(user_key_prefix(user))
+            .filter_map(|entry| match entry {
+                Ok((_, value)) => booking_in_key_record(&value).transpose(),
+                Err(error) => Some(Err(error.into())),
+            })
     }
 
     pub fn list_bookings(&self, user: UserId) -> StoreResult<Vec<Booking>> {
         let mut bookings = Vec::new();
         for entry in self.db.scan_prefix(owned_booking_prefix(user)) {
             bookings.push(decode_booking(&entry?.1)?);
+        }
+        // Those never changed since they were made: in their key records
+        // (a booking with a record of its own has changed since).
+        let changed: std::collections::HashSet<BookingId> = bookings.iter().map(|b| b.id).collect();
+        for made in self.bookings_in_keys(user) {
+            let made = made?;
+            if !changed.contains(&made.id) {
+                bookings.push(made);
+            }
         }
         // Bookings written before issue 18: the owner index names them.
         for entry in self.db.scan_prefix(user_booking_prefix(user)) {
@@ -242,17 +272,31 @@ impl SledStore {
             .transpose()
     }
 
+    /// A key record that holds a booking (`EncodedSet::new`) gives it a
+    /// record of its own first, unless a cancel already wrote one (a
+    /// compare-and-swap from nothing, so it never undoes the cancel). That
+    /// insert precedes the removal in sled's log, so no crash keeps the
+    /// removal without it.
     pub fn sweep_keys(&self, created_before_ms: u64, limit: usize) -> StoreResult<usize> {
         self.sweep(codec::KIND_KEY, created_before_ms, limit, |value| {
-            Ok(decode_reply(value)?.created_at_ms)
+            let created_at_ms = decode_reply(value)?.created_at_ms;
+            if created_at_ms < created_before_ms {
+                if let Some(booking) = booking_in_key_record(value)? {
+                    let key = owned_booking_key(booking.owner, booking.id);
+                    let none: Option<&[u8]> = None;
+                    // Err inside: a record of its own is there already.
+                    let _ = self
+                        .db
+                        .compare_and_swap(key, none, Some(encode_booking(&booking)))?;
+                }
+            }
+            Ok(created_at_ms)
         })
     }
 
     pub fn count_keys(&self, user: UserId, limit: usize) -> StoreResult<usize> {
-        let mut prefix = vec![codec::KIND_KEY];
-        prefix.extend_from_slice(user.0.as_bytes());
         let mut count = 0;
-        for entry in self.db.scan_prefix(prefix) {
+        for entry in self.db.scan_prefix(user_key_prefix(user)) {
             entry?;
             count += 1;
             if count >= limit {

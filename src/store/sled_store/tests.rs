@@ -410,3 +410,125 @@ fn a_tree_split_many_times_reads_back_the_same_after_a_reopen() {
     }
     reads_back(&open(), &expected);
 }
+
+/// Issue 18: a new booking lives in the key record that answered it (two
+/// records for a one-shot booking: its seat and its key). Every read
+/// finds it there; a cancel gives it a record of its own, which wins; the
+/// key's sweep gives one to a booking that has none and leaves a
+/// cancelled one cancelled; both survive a reopen.
+#[tokio::test]
+async fn a_new_booking_lives_in_its_key_record_until_it_changes_or_the_key_expires() {
+    use crate::domain::{Booking, BookingStatus, SeatLabel, StoredBody};
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    let user = UserId(Uuid::new_v4());
+    let show = ShowId(Uuid::new_v4());
+    let made = |n: u32, created_at_ms: u64| Booking {
+        id: BookingId(Uuid::new_v4()),
+        owner: user,
+        show,
+        seats: vec![(n, SeatLabel::parse(&format!("A{}", n + 1)).unwrap())],
+        status: BookingStatus::Confirmed,
+        created_at_ms,
+        cart: None,
+        prices_cents: vec![],
+        currency: "EUR".into(),
+    };
+    let commit = |key: &str, booking: &Booking, reply_body: StoredBody| WriteSet {
+        key: Some(KeyRecord {
+            user,
+            key: IdempotencyKey::parse(key.as_bytes()).unwrap(),
+            reply: StoredReply {
+                body: reply_body,
+                created_at_ms: booking.created_at_ms,
+                ..reply(1)
+            },
+        }),
+        mutations: vec![
+            Mutation::Seat {
+                show,
+                index: booking.seats[0].0,
+                state: SeatState::Booked {
+                    booking: booking.id,
+                },
+            },
+            Mutation::Booking(booking.clone()),
+        ],
+        fence: None,
+    };
+    let write = |set: WriteSet| {
+        let store = &store;
+        async move {
+            match store.submit(set).await.unwrap() {
+                CommitOutcome::Committed(ticket) => store.durable(ticket).await.unwrap(),
+                other => panic!("{other:?}"),
+            }
+        }
+    };
+    let (kept, cancelled) = (made(0, 10), made(1, 20));
+    for (key, booking) in [("k-kept", &kept), ("k-cancelled", &cancelled)] {
+        write(commit(key, booking, StoredBody::CreatedBooking(booking.id))).await;
+        // No record of its own: the key record holds it.
+        assert_eq!(
+            store.get(&owned_booking_key(user, booking.id)).unwrap(),
+            None
+        );
+        assert_eq!(
+            store
+                .load_key(user, &IdempotencyKey::parse(key.as_bytes()).unwrap())
+                .unwrap()
+                .unwrap()
+                .body,
+            StoredBody::CreatedBookingAsMade(Box::new(booking.clone()))
+        );
+        assert_eq!(
+            store.load_booking(user, booking.id).unwrap().as_ref(),
+            Some(booking)
+        );
+    }
+    assert_eq!(
+        store.list_bookings(user).unwrap(),
+        vec![kept.clone(), cancelled.clone()]
+    );
+    assert_eq!(
+        store.load_booking(UserId(Uuid::new_v4()), kept.id).unwrap(),
+        None
+    );
+
+    // A cancel (no key record of a new booking): a record of its own.
+    let mut now_cancelled = cancelled.clone();
+    now_cancelled.status = BookingStatus::Cancelled;
+    write(WriteSet {
+        key: None,
+        mutations: vec![Mutation::Booking(now_cancelled.clone())],
+        fence: None,
+    })
+    .await;
+    assert_eq!(
+        store.load_booking(user, cancelled.id).unwrap().as_ref(),
+        Some(&now_cancelled)
+    );
+    assert_eq!(
+        store.list_bookings(user).unwrap(),
+        vec![kept.clone(), now_cancelled.clone()]
+    );
+
+    // Both keys expire: each booking keeps (or gets) a record of its own.
+    assert_eq!(store.sweep_keys(1_000, 100).unwrap(), 2);
+    assert_eq!(store.count_keys(user, 100).unwrap(), 0);
+    store.flush().unwrap();
+    drop(store);
+    let store = reopen(dir.path());
+    assert_eq!(
+        store.load_booking(user, kept.id).unwrap().as_ref(),
+        Some(&kept)
+    );
+    assert_eq!(
+        store.load_booking(user, cancelled.id).unwrap().as_ref(),
+        Some(&now_cancelled)
+    );
+    assert_eq!(
+        store.list_bookings(user).unwrap(),
+        vec![kept, now_cancelled]
+    );
+}
