@@ -65,8 +65,8 @@ fn domain(c: &mut Criterion) {
 }
 
 /// A booking's write set, as the engine makes it: the key record (its 201
-/// kept as a reference to the booking), the booking (and its owner index)
-/// and the seat record.
+/// kept as a reference to the booking), the booking and the seat record.
+/// The sled store writes the booking inside the key record (issue 18).
 fn booking_write(show: ShowId, index: u32) -> WriteSet {
     let booking = BookingId(Uuid::new_v4());
     let owner = UserId(Uuid::from_u128(7));
@@ -170,6 +170,44 @@ fn store(c: &mut Criterion) {
             })
         })
     });
+    group.finish();
+}
+
+/// What keeping a new booking in its key record costs a read (issue 18):
+/// one booking by id that never changed is found by a scan of its owner's
+/// key records, so its owner's key count sets the price. Owners with 100
+/// and 10,000 keys (`max_keys_per_user` allows 100,000), each key a
+/// booking; the booking asked for is absent, the whole scan.
+fn booking_reads(c: &mut Criterion) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mut group = c.benchmark_group("booking reads");
+    for keys in [100u32, 10_000] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let show = ShowId(Uuid::new_v4());
+        runtime.block_on(async {
+            for chunk in (0..keys).collect::<Vec<_>>().chunks(64) {
+                let submitted: Vec<_> = chunk
+                    .iter()
+                    .map(|&index| store.submit(booking_write(show, index)))
+                    .collect();
+                for outcome in futures_util::future::join_all(submitted).await {
+                    let CommitOutcome::Committed(ticket) = outcome.unwrap() else {
+                        unreachable!()
+                    };
+                    store.durable(ticket).await.unwrap();
+                }
+            }
+        });
+        let owner = UserId(Uuid::from_u128(7));
+        let absent = BookingId(Uuid::new_v4());
+        group.bench_function(format!("one booking by id, owner with {keys} keys"), |b| {
+            b.iter(|| assert!(store.load_booking(owner, absent).unwrap().is_none()))
+        });
+        group.bench_function(format!("the owner's bookings, {keys} keys"), |b| {
+            b.iter(|| assert_eq!(store.list_bookings(owner).unwrap().len(), keys as usize))
+        });
+    }
     group.finish();
 }
 
@@ -466,6 +504,6 @@ fn actors(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20).measurement_time(Duration::from_secs(3));
-    targets = domain, store, sled_primitives, actors
+    targets = domain, store, booking_reads, sled_primitives, actors
 }
 criterion_main!(benches);

@@ -277,6 +277,24 @@ fn split_line(bytes: &[u8]) -> StoreResult<(RequestLine, &[u8])> {
     ))
 }
 
+/// Whether a key record holds the booking `id`, read from its header
+/// alone (a scan for one booking decodes only the record that holds it).
+pub fn key_record_holds(bytes: &[u8], id: BookingId) -> bool {
+    if bytes.first() != Some(&REPLY_CREATED_BOOKING_EMBEDDED) {
+        return false;
+    }
+    let Some(&method_len) = bytes.get(43) else {
+        return false;
+    };
+    let at = 44 + method_len as usize;
+    let Some(path_len) = bytes.get(at..at + 2) else {
+        return false;
+    };
+    let body = at + 2 + u16::from_be_bytes([path_len[0], path_len[1]]) as usize;
+    bytes.get(body) == Some(&BOOKING_BINARY)
+        && bytes.get(body + 1..body + 17) == Some(id.0.as_bytes().as_slice())
+}
+
 /// The booking a key record holds (`REPLY_CREATED_BOOKING_EMBEDDED`), if
 /// it holds one; other records are not decoded.
 pub fn booking_in_key_record(bytes: &[u8]) -> StoreResult<Option<Booking>> {
@@ -949,6 +967,9 @@ mod tests {
         };
         assert_eq!(decode_reply(&bytes).unwrap(), held);
         assert_eq!(encode_reply(&held), bytes);
+        assert!(key_record_holds(&bytes, made.id));
+        assert!(!key_record_holds(&bytes, BookingId(Uuid::from_u128(8))));
+        assert!(!key_record_holds(&encode_reply(&reply), made.id));
         assert_eq!(booking_in_key_record(&bytes).unwrap(), Some(made));
         assert!(decode_reply(&bytes[..bytes.len() - 1]).is_err());
         assert!(booking_in_key_record(&bytes[..bytes.len() - 1]).is_err());

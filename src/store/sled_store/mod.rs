@@ -205,10 +205,10 @@ impl SledStore {
             None => match self.get(&booking_key(id))? {
                 Some(record) => record,
                 None => {
-                    for made in self.bookings_in_keys(owner) {
-                        let made = made?;
-                        if made.id == id {
-                            return Ok(Some(made));
+                    for entry in self.db.scan_prefix(user_key_prefix(owner)) {
+                        let (_, value) = entry?;
+                        if key_record_holds(&value, id) {
+                            return booking_in_key_record(&value);
                         }
                     }
                     return Ok(None);
