@@ -208,7 +208,8 @@ impl SledStore {
                     for entry in self.db.scan_prefix(user_key_prefix(owner)) {
                         let (_, value) = entry?;
                         if key_record_holds(&value, id) {
-                            return booking_in_key_record(&value);
+                            let made = booking_in_key_record(&value)?;
+                            return Ok(made.filter(|b| b.owner == owner));
                         }
                     }
                     return Ok(None);
@@ -223,8 +224,10 @@ impl SledStore {
     fn bookings_in_keys(&self, user: UserId) -> impl Iterator<Item = StoreResult<Booking>> {
         self.db
             .scan_prefix(user_key_prefix(user))
-            .filter_map(|entry| match entry {
-                Ok((_, value)) => booking_in_key_record(&value).transpose(),
+            .filter_map(move |entry| match entry {
+                Ok((_, value)) => booking_in_key_record(&value)
+                    .transpose()
+                    .filter(|made| !matches!(made, Ok(b) if b.owner != user)),
                 Err(error) => Some(Err(error.into())),
             })
     }
