@@ -212,36 +212,31 @@ pub fn encode_reply_holding(reply: &StoredReply, made: Option<&Booking>) -> Vec<
         method: String::new(),
         path: String::new(),
     };
-    let embedded;
-    let body = match made {
-        Some(_) => None,
-        None => Some(&reply.body),
-    };
-    let (lead, line, body): (u8, Option<&RequestLine>, &[u8]) = match (body, line) {
-        (None, line) => {
-            embedded = encode_booking(made.expect("a booking"));
-            (
-                REPLY_CREATED_BOOKING_EMBEDDED,
-                Some(line.unwrap_or(&none)),
-                embedded.as_slice(),
-            )
-        }
-        (Some(StoredBody::Bytes(bytes)), None) => (VERSION, None, bytes),
-        (Some(StoredBody::Bytes(bytes)), Some(line)) => (REPLY_WITH_LINE, Some(line), bytes),
-        (Some(StoredBody::CreatedShow(show)), line) => (
+    let held = made.or(match &reply.body {
+        StoredBody::CreatedBookingAsMade(booking) => Some(booking),
+        _ => None,
+    });
+    let embedded = held.map(encode_booking);
+    let (lead, line, body): (u8, Option<&RequestLine>, &[u8]) = match (&reply.body, line) {
+        _ if embedded.is_some() => (
+            REPLY_CREATED_BOOKING_EMBEDDED,
+            Some(line.unwrap_or(&none)),
+            embedded.as_deref().expect("a booking"),
+        ),
+        (StoredBody::Bytes(bytes), None) => (VERSION, None, bytes),
+        (StoredBody::Bytes(bytes), Some(line)) => (REPLY_WITH_LINE, Some(line), bytes),
+        (StoredBody::CreatedShow(show), line) => (
             REPLY_CREATED_SHOW_WITH_LINE,
             Some(line.unwrap_or(&none)),
             show.0.as_bytes(),
         ),
-        (Some(StoredBody::CreatedShowV1(show)), _) => (REPLY_CREATED_SHOW, None, show.0.as_bytes()),
-        (Some(StoredBody::CreatedBooking(booking)), line) => (
+        (StoredBody::CreatedShowV1(show), _) => (REPLY_CREATED_SHOW, None, show.0.as_bytes()),
+        (StoredBody::CreatedBooking(booking), line) => (
             REPLY_CREATED_BOOKING_WITH_LINE,
             Some(line.unwrap_or(&none)),
             booking.0.as_bytes(),
         ),
-        (Some(StoredBody::CreatedBookingAsMade(booking)), _) => {
-            return encode_reply_holding(reply, Some(booking));
-        }
+        (StoredBody::CreatedBookingAsMade(_), _) => unreachable!("held above"),
     };
     let line_len = line.map_or(0, |l| 3 + l.method.len() + l.path.len());
     let mut out = Vec::with_capacity(1 + 32 + 2 + 8 + line_len + body.len());
@@ -259,23 +254,34 @@ pub fn encode_reply_holding(reply: &StoredReply, made: Option<&Booking>) -> Vec<
     out
 }
 
+/// The method's and the path's bytes after a record's header, and what
+/// follows them; `None`: cut short.
+fn line_parts(bytes: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
+    let (&method_len, rest) = bytes.split_first()?;
+    let (method, rest) = rest.split_at_checked(method_len as usize)?;
+    let (path_len, rest) = rest.split_at_checked(2)?;
+    let path_len = u16::from_be_bytes([path_len[0], path_len[1]]);
+    let (path, tail) = rest.split_at_checked(path_len as usize)?;
+    Some((method, path, tail))
+}
+
 /// The method and path after a record's header, and what follows them.
 fn split_line(bytes: &[u8]) -> StoreResult<(RequestLine, &[u8])> {
     let bad = || corrupt("idempotency record's request line");
-    let (&method_len, rest) = bytes.split_first().ok_or_else(bad)?;
-    let method = rest.get(..method_len as usize).ok_or_else(bad)?;
-    let rest = &rest[method_len as usize..];
-    let path_len = u16::from_be_bytes(rest.get(..2).ok_or_else(bad)?.try_into().expect("2 bytes"));
-    let path = rest.get(2..2 + path_len as usize).ok_or_else(bad)?;
+    let (method, path, tail) = line_parts(bytes).ok_or_else(bad)?;
     let text = |b: &[u8]| String::from_utf8(b.to_vec()).map_err(|_| bad());
     Ok((
         RequestLine {
             method: text(method)?,
             path: text(path)?,
         },
-        &rest[2 + path_len as usize..],
+        tail,
     ))
 }
+
+/// Bytes before a record's request line: the lead, the fingerprint (32),
+/// the status (2), the creation time (8).
+const REPLY_HEADER_LEN: usize = 1 + 42;
 
 /// Whether a key record holds the booking `id`, read from its header
 /// alone (a scan for one booking decodes only the record that holds it).
@@ -283,16 +289,13 @@ pub fn key_record_holds(bytes: &[u8], id: BookingId) -> bool {
     if bytes.first() != Some(&REPLY_CREATED_BOOKING_EMBEDDED) {
         return false;
     }
-    let Some(&method_len) = bytes.get(43) else {
-        return false;
-    };
-    let at = 44 + method_len as usize;
-    let Some(path_len) = bytes.get(at..at + 2) else {
-        return false;
-    };
-    let body = at + 2 + u16::from_be_bytes([path_len[0], path_len[1]]) as usize;
-    bytes.get(body) == Some(&BOOKING_BINARY)
-        && bytes.get(body + 1..body + 17) == Some(id.0.as_bytes().as_slice())
+    match bytes.get(REPLY_HEADER_LEN..).and_then(line_parts) {
+        Some((_, _, booking)) => {
+            booking.first() == Some(&BOOKING_BINARY)
+                && booking.get(1..17) == Some(id.0.as_bytes().as_slice())
+        }
+        None => false,
+    }
 }
 
 /// The booking a key record holds (`REPLY_CREATED_BOOKING_EMBEDDED`), if

@@ -20,7 +20,8 @@ use super::contract::{
 use super::group_commit::GroupCommit;
 use super::watchdog::WaitLimits;
 use crate::domain::{
-    Booking, BookingId, Cart, CartId, IdempotencyKey, SeatState, Show, ShowId, StoredReply, UserId,
+    Booking, BookingId, Cart, CartId, IdempotencyKey, SeatState, Show, ShowId, StoredBody,
+    StoredReply, UserId,
 };
 use committer::{committer, recover, EncodedSet, Submitted};
 use std::path::Path;
@@ -282,18 +283,18 @@ impl SledStore {
     /// removal without it.
     pub fn sweep_keys(&self, created_before_ms: u64, limit: usize) -> StoreResult<usize> {
         self.sweep(codec::KIND_KEY, created_before_ms, limit, |value| {
-            let created_at_ms = decode_reply(value)?.created_at_ms;
-            if created_at_ms < created_before_ms {
-                if let Some(booking) = booking_in_key_record(value)? {
+            let reply = decode_reply(value)?;
+            if let StoredBody::CreatedBookingAsMade(booking) = &reply.body {
+                if reply.created_at_ms < created_before_ms {
                     let key = owned_booking_key(booking.owner, booking.id);
                     let none: Option<&[u8]> = None;
                     // Err inside: a record of its own is there already.
                     let _ = self
                         .db
-                        .compare_and_swap(key, none, Some(encode_booking(&booking)))?;
+                        .compare_and_swap(key, none, Some(encode_booking(booking)))?;
                 }
             }
-            Ok(created_at_ms)
+            Ok(reply.created_at_ms)
         })
     }
 
