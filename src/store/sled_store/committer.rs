@@ -5,7 +5,8 @@
 //! Write sets are encoded by their submitters (off this thread), once:
 //! the same bytes go into the round's redo record and its inserts.
 
-use crate::domain::{BookingStatus, StoredBody};
+use super::key_filter::KeyFilter;
+use crate::domain::{BookingStatus, StoredBody, UserId};
 use crate::store::codec::*;
 use crate::store::contract::{CommitOutcome, Mutation, StoreError, StoreResult, Ticket, WriteSet};
 use crate::store::group_commit::GroupCommit;
@@ -67,8 +68,15 @@ fn encode<'a>(mutations: impl Iterator<Item = &'a Mutation>) -> Vec<Encoded> {
 /// A write set encoded ahead of the transaction: its idempotency record
 /// (key, value) and its mutations.
 pub(super) struct EncodedSet {
-    key: Option<(Vec<u8>, Vec<u8>)>,
+    key: Option<KeyPut>,
     writes: Vec<Encoded>,
+}
+
+/// An idempotency record to insert: whose it is, its key and its value.
+struct KeyPut {
+    owner: UserId,
+    key: Vec<u8>,
+    value: Vec<u8>,
 }
 
 impl EncodedSet {
@@ -78,7 +86,7 @@ impl EncodedSet {
         let key = self
             .key
             .as_ref()
-            .map_or((0, 0), |(k, v)| (1, (k.len() + v.len()) as u64));
+            .map_or((0, 0), |put| (1, (put.key.len() + put.value.len()) as u64));
         self.writes
             .iter()
             .fold(key, |(records, bytes), write| match write {
@@ -106,11 +114,10 @@ impl EncodedSet {
                 }),
                 _ => None,
             });
-        let key = writes.key.as_ref().map(|record| {
-            (
-                key_record_key(record.user, &record.key),
-                encode_reply_holding(&record.reply, made),
-            )
+        let key = writes.key.as_ref().map(|record| KeyPut {
+            owner: record.user,
+            key: key_record_key(record.user, &record.key),
+            value: encode_reply_holding(&record.reply, made),
         });
         let made_id = made.map(|booking| booking.id);
         let rest = writes
@@ -140,8 +147,12 @@ impl EncodedSet {
 /// committer is the only writer of these records, so a key checked here
 /// cannot be taken before its set is applied. Within a set the key record
 /// goes last: a reader that finds it finds the records its answer names.
+///
+/// `keys` answers most checks without a read (`KeyFilter`); each key
+/// record inserted is told to it, after its insert.
 pub(super) fn apply_round(
     db: &sled::Db,
+    keys: &KeyFilter,
     round: u64,
     sets: &[EncodedSet],
 ) -> Result<Applied, sled::Error> {
@@ -149,8 +160,12 @@ pub(super) fn apply_round(
     let mut claimed: HashMap<&[u8], &[u8]> = HashMap::new();
     let mut redo = Vec::new();
     for set in sets {
-        if let Some((key, value)) = &set.key {
-            if let Some(existing) = db.get(key)? {
+        if let Some(KeyPut { owner, key, value }) = &set.key {
+            let existing = match keys.surely_absent(*owner, key) {
+                true => None,
+                false => db.get(key)?,
+            };
+            if let Some(existing) = existing {
                 outcomes.push(Some(existing));
                 continue;
             }
@@ -174,6 +189,9 @@ pub(super) fn apply_round(
     for (set, taken) in sets.iter().zip(&outcomes) {
         if taken.is_none() {
             set.apply(db)?;
+            if let Some(put) = &set.key {
+                keys.recorded(put.owner, &put.key);
+            }
         }
     }
     Ok(Applied {
@@ -209,7 +227,7 @@ impl EncodedSet {
         let key = self
             .key
             .iter()
-            .map(|(k, v)| (k.as_slice(), Some(v.as_slice())));
+            .map(|put| (put.key.as_slice(), Some(put.value.as_slice())));
         mutations.chain(key)
     }
 
@@ -321,6 +339,7 @@ pub(super) fn outcome(taken: Option<sled::IVec>, ticket: Ticket) -> StoreResult<
 /// its last round (at most `MAX_BATCH`), then every submitter is answered.
 pub(super) fn committer(
     db: sled::Db,
+    keys: Arc<KeyFilter>,
     group: Arc<GroupCommit>,
     queue: mpsc::Receiver<Submitted>,
     first_round: u64,
@@ -352,7 +371,7 @@ pub(super) fn committer(
             }
             redo_kept.pop_front();
         }
-        let (result, ticket) = group.commit(|| apply_round(&db, round, &sets));
+        let (result, ticket) = group.commit(|| apply_round(&db, &keys, round, &sets));
         crate::metrics::COMMIT_BATCH.observe(sets.len() as f64);
         match result {
             Ok(Applied {

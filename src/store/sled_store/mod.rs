@@ -1,17 +1,19 @@
-//! The embedded store: one sled tree, binary keys (see `codec`), commits as
-//! single-tree transactions so the effect and its idempotency record are
-//! applied together or not at all, and durability through group commit.
+//! The embedded store: one sled tree, binary keys (see `codec`), and
+//! durability through group commit. A commit applies an effect and its
+//! idempotency record together or not at all.
 //!
-//! Why commits are batched too: every sled transaction rolls sled's I/O
-//! buffer twice and holds sled's global write lock, so each one costs a
-//! buffer write handed to an I/O thread (about 70 us here) however small it
-//! is. `submit` queues a write set for the committer thread, which applies
-//! everything queued since its last round in *one* transaction (each write
-//! set still checks its own idempotency record, and the batch is atomic as
-//! a whole), so transactions per second stay constant while write sets per
-//! transaction grow with load, as flushes do in `group_commit`.
+//! Why commits are batched too: each write handed to sled on its own
+//! costs a buffer roll and an I/O thread's write however small it is.
+//! `submit` queues a write set for the committer thread, which applies
+//! everything queued since its last round as one atomic round
+//! (`committer::apply_round`: a redo record, then plain inserts; each write
+//! set still checks its own idempotency record), so rounds per second stay
+//! about constant while write sets per round grow with load, as flushes do
+//! in `group_commit`. The key check and a fresh key's look-up mostly skip
+//! sled through `key_filter`.
 
 mod committer;
+mod key_filter;
 
 use super::codec::{self, *};
 use super::contract::{
@@ -24,6 +26,7 @@ use crate::domain::{
     StoredReply, UserId,
 };
 use committer::{committer, recover, EncodedSet, Submitted};
+use key_filter::KeyFilter;
 use std::path::Path;
 use std::sync::{mpsc, Arc};
 use tokio::sync::oneshot;
@@ -35,6 +38,8 @@ pub const DEFAULT_COMMIT_QUEUE_CAPACITY: usize = 16 * 1024;
 
 pub struct SledStore {
     db: sled::Db,
+    /// Which keys each user has on record, to skip reads (`KeyFilter`).
+    keys: Arc<KeyFilter>,
     group: Arc<GroupCommit>,
     submit: Option<mpsc::SyncSender<Submitted>>,
     committer: Option<std::thread::JoinHandle<()>>,
@@ -96,13 +101,24 @@ impl SledStore {
             options.wait_limits,
         ));
         let (submit, queue) = mpsc::sync_channel(options.commit_queue_capacity.max(1));
-        let (committer_db, committer_group) = (db.clone(), group.clone());
+        let keys = Arc::new(KeyFilter::default());
+        let (committer_db, committer_keys) = (db.clone(), keys.clone());
+        let committer_group = group.clone();
         let committer = std::thread::Builder::new()
             .name("committer".into())
-            .spawn(move || committer(committer_db, committer_group, queue, first_round))
+            .spawn(move || {
+                committer(
+                    committer_db,
+                    committer_keys,
+                    committer_group,
+                    queue,
+                    first_round,
+                )
+            })
             .expect("spawn committer thread");
         Ok(SledStore {
             db,
+            keys,
             group,
             submit: Some(submit),
             committer: Some(committer),
@@ -271,9 +287,11 @@ impl SledStore {
     }
 
     pub fn load_key(&self, user: UserId, key: &IdempotencyKey) -> StoreResult<Option<StoredReply>> {
-        self.get(&key_record_key(user, key))?
-            .map(|v| decode_reply(&v))
-            .transpose()
+        let record_key = key_record_key(user, key);
+        if self.keys.surely_absent(user, &record_key) {
+            return Ok(None);
+        }
+        self.get(&record_key)?.map(|v| decode_reply(&v)).transpose()
     }
 
     /// A key record that holds a booking (`EncodedSet::new`) gives it a
@@ -282,7 +300,7 @@ impl SledStore {
     /// insert precedes the removal in sled's log, so no crash keeps the
     /// removal without it.
     pub fn sweep_keys(&self, created_before_ms: u64, limit: usize) -> StoreResult<usize> {
-        self.sweep(codec::KIND_KEY, created_before_ms, limit, |value| {
+        let swept = self.sweep(codec::KIND_KEY, created_before_ms, limit, |value| {
             let reply = decode_reply(value)?;
             if let StoredBody::CreatedBookingAsMade(booking) = &reply.body {
                 if reply.created_at_ms < created_before_ms {
@@ -295,18 +313,26 @@ impl SledStore {
                 }
             }
             Ok(reply.created_at_ms)
-        })
+        })?;
+        if swept > 0 {
+            self.keys.forget_all();
+        }
+        Ok(swept)
     }
 
+    /// Counts `user`'s key records, up to `limit`; a count that met them
+    /// all also fills the user's `KeyFilter` set.
     pub fn count_keys(&self, user: UserId, limit: usize) -> StoreResult<usize> {
+        let mut scan = self.keys.begin(user);
         let mut count = 0;
-        for entry in self.db.scan_prefix(user_key_prefix(user)) {
-            entry?;
+        for key in self.db.scan_prefix(user_key_prefix(user)).keys() {
+            scan.found(&key?);
             count += 1;
             if count >= limit {
-                break;
+                return Ok(count);
             }
         }
+        self.keys.complete(scan);
         Ok(count)
     }
 

@@ -532,3 +532,65 @@ async fn a_new_booking_lives_in_its_key_record_until_it_changes_or_the_key_expir
         vec![kept, now_cancelled]
     );
 }
+
+/// Once a user's keys are counted, the store answers "no record" for a
+/// fresh key from memory (`KeyFilter`), and that must never hide a record:
+/// keys recorded before the count (also by a count cut short at its
+/// limit), keys recorded after it, and a second use of each is still
+/// refused by the committer. Fails if the committer does not tell the
+/// filter of what it inserts, or if a count stopped at its limit fills it.
+#[tokio::test]
+async fn keys_known_absent_from_memory_never_hide_a_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    let user = UserId(Uuid::new_v4());
+    let key = |i: u32| IdempotencyKey::parse(format!("key-{i}").as_bytes()).unwrap();
+    let set = |i: u32, fp: u8| WriteSet {
+        key: Some(KeyRecord {
+            user,
+            key: key(i),
+            reply: reply(fp),
+        }),
+        mutations: Vec::new(),
+        fence: None,
+    };
+    let commit_all = |range: std::ops::Range<u32>, fp: u8| {
+        let submitted: Vec<_> = range.map(|i| store.submit(set(i, fp))).collect();
+        futures_util::future::join_all(submitted)
+    };
+    let committed = |outcomes: Vec<StoreResult<CommitOutcome>>| {
+        outcomes
+            .into_iter()
+            .filter(|o| matches!(o, Ok(CommitOutcome::Committed(_))))
+            .count()
+    };
+    assert_eq!(committed(commit_all(0..5, 1).await), 5);
+    // A count cut short at its limit: keys it did not meet stay found.
+    assert_eq!(store.count_keys(user, 2).unwrap(), 2);
+    for i in 0..5 {
+        assert_eq!(
+            store.load_key(user, &key(i)).unwrap(),
+            Some(reply(1)),
+            "{i}"
+        );
+    }
+    assert_eq!(store.count_keys(user, 100).unwrap(), 5);
+    assert_eq!(store.load_key(user, &key(99)).unwrap(), None);
+    // Recorded after the count: found, and each second use refused.
+    assert_eq!(committed(commit_all(5..40, 2).await), 35);
+    for i in 0..40 {
+        let fp = if i < 5 { 1 } else { 2 };
+        assert_eq!(
+            store.load_key(user, &key(i)).unwrap(),
+            Some(reply(fp)),
+            "{i}"
+        );
+    }
+    assert_eq!(committed(commit_all(0..40, 3).await), 0);
+    // Swept keys may be used again.
+    assert_eq!(store.sweep_keys(u64::MAX, 1000).unwrap(), 40);
+    assert_eq!(store.load_key(user, &key(7)).unwrap(), None);
+    assert_eq!(committed(commit_all(7..8, 4).await), 1);
+    assert_eq!(store.count_keys(user, 100).unwrap(), 1);
+    assert_eq!(store.load_key(user, &key(7)).unwrap(), Some(reply(4)));
+}
