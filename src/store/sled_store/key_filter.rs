@@ -27,14 +27,19 @@
 
 use crate::domain::UserId;
 use dashmap::DashMap;
+use std::collections::hash_map::RandomState;
 use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Default)]
 pub(super) struct KeyFilter {
     users: DashMap<UserId, UserKeys>,
     generations: AtomicU64,
+    /// Keys are chosen by clients: hashed with this process's random
+    /// keys, so that no one can pick keys whose hashes crowd one place of
+    /// a set (the committer, shared by all, reads and fills the sets).
+    hashing: RandomState,
 }
 
 struct UserKeys {
@@ -49,12 +54,13 @@ pub(super) struct Scan {
     user: UserId,
     generation: u64,
     hashes: Vec<u64>,
+    hashing: RandomState,
 }
 
 impl Scan {
     /// One key record the scan met (its key, as stored).
     pub fn found(&mut self, record_key: &[u8]) {
-        self.hashes.push(hash(record_key));
+        self.hashes.push(self.hashing.hash_one(record_key));
     }
 }
 
@@ -64,13 +70,13 @@ impl KeyFilter {
     pub fn surely_absent(&self, user: UserId, record_key: &[u8]) -> bool {
         self.users
             .get(&user)
-            .is_some_and(|keys| keys.complete && !keys.hashes.contains(&hash(record_key)))
+            .is_some_and(|keys| keys.complete && !keys.hashes.contains(&self.hash(record_key)))
     }
 
     /// A key record was just inserted (by the committer, after the insert).
     pub fn recorded(&self, user: UserId, record_key: &[u8]) {
         if let Some(mut keys) = self.users.get_mut(&user) {
-            keys.hashes.insert(hash(record_key));
+            keys.hashes.insert(self.hash(record_key));
         }
     }
 
@@ -90,6 +96,7 @@ impl KeyFilter {
             user,
             generation,
             hashes: Vec::new(),
+            hashing: self.hashing.clone(),
         }
     }
 
@@ -108,12 +115,10 @@ impl KeyFilter {
     pub fn forget_all(&self) {
         self.users.clear();
     }
-}
 
-fn hash(record_key: &[u8]) -> u64 {
-    let mut hasher = std::hash::DefaultHasher::new();
-    record_key.hash(&mut hasher);
-    hasher.finish()
+    fn hash(&self, record_key: &[u8]) -> u64 {
+        self.hashing.hash_one(record_key)
+    }
 }
 
 /// The set's keys are hashes already.
