@@ -175,6 +175,14 @@ mod tests {
     }
 
     #[test]
+    fn key_hashes_are_not_the_same_from_one_process_to_the_next() {
+        // Each filter (each process) has hashing keys of its own, so a
+        // client cannot choose keys whose hashes it knows.
+        let (one, other) = (KeyFilter::default(), KeyFilter::default());
+        assert_ne!(one.hash(b"some key"), other.hash(b"some key"));
+    }
+
+    #[test]
     fn a_scan_overtaken_by_a_newer_one_or_a_sweep_completes_nothing() {
         let filter = KeyFilter::default();
         let alice = user();
