@@ -13,6 +13,7 @@
 use actix::dev::ToEnvelope;
 use actix::{Actor, Addr, Handler, Message};
 use dashmap::DashMap;
+use prometheus::IntGauge;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -45,7 +46,8 @@ pub struct Mailbox<A: Actor> {
     pub addr: Addr<A>,
     pub depth: Arc<AtomicUsize>,
     capacity: usize,
-    kind: &'static str,
+    /// Its kind's `boxoffice_mailbox_depth`, looked up once.
+    depth_gauge: IntGauge,
 }
 
 impl<A: Actor> Clone for Mailbox<A> {
@@ -54,7 +56,7 @@ impl<A: Actor> Clone for Mailbox<A> {
             addr: self.addr.clone(),
             depth: self.depth.clone(),
             capacity: self.capacity,
-            kind: self.kind,
+            depth_gauge: self.depth_gauge.clone(),
         }
     }
 }
@@ -63,23 +65,23 @@ impl<A: Actor> Clone for Mailbox<A> {
 #[derive(Clone)]
 pub struct Depth {
     counter: Arc<AtomicUsize>,
-    kind: &'static str,
+    /// Its kind's `boxoffice_mailbox_depth`, looked up once (a look-up
+    /// hashes the label and locks the metric's map: several a booking).
+    gauge: IntGauge,
 }
 
 impl Depth {
     pub fn new(kind: &'static str) -> Self {
         Depth {
             counter: Arc::new(AtomicUsize::new(0)),
-            kind,
+            gauge: crate::metrics::MAILBOX_DEPTH.with_label_values(&[kind]),
         }
     }
 
     /// Call once per bounded message, when its handler starts.
     pub fn taken(&self) {
         self.counter.fetch_sub(1, Ordering::AcqRel);
-        crate::metrics::MAILBOX_DEPTH
-            .with_label_values(&[self.kind])
-            .dec();
+        self.gauge.dec();
     }
 }
 
@@ -89,7 +91,7 @@ impl<A: Actor> Mailbox<A> {
             addr,
             depth: depth.counter.clone(),
             capacity,
-            kind: depth.kind,
+            depth_gauge: depth.gauge.clone(),
         }
     }
 
@@ -109,9 +111,7 @@ impl<A: Actor> Mailbox<A> {
         }
         match self.addr.try_send(message) {
             Ok(()) => {
-                crate::metrics::MAILBOX_DEPTH
-                    .with_label_values(&[self.kind])
-                    .inc();
+                self.depth_gauge.inc();
                 Ok(())
             }
             Err(error) => {
@@ -128,14 +128,15 @@ impl<A: Actor> Mailbox<A> {
 /// Live actors of one kind by id.
 pub struct Registry<K, A: Actor> {
     live: DashMap<K, Mailbox<A>>,
-    kind: &'static str,
+    /// Its kind's `boxoffice_actors_active`, looked up once.
+    active: IntGauge,
 }
 
 impl<K: Eq + Hash + Clone, A: Actor> Registry<K, A> {
     pub fn new(kind: &'static str) -> Self {
         Registry {
             live: DashMap::new(),
-            kind,
+            active: crate::metrics::ACTORS_ACTIVE.with_label_values(&[kind]),
         }
     }
 
@@ -164,9 +165,7 @@ impl<K: Eq + Hash + Clone, A: Actor> Registry<K, A> {
             dashmap::Entry::Vacant(entry) => {
                 let mailbox = start()?;
                 entry.insert(mailbox.clone());
-                crate::metrics::ACTORS_ACTIVE
-                    .with_label_values(&[self.kind])
-                    .inc();
+                self.active.inc();
                 Ok(mailbox)
             }
         }
@@ -179,9 +178,7 @@ impl<K: Eq + Hash + Clone, A: Actor> Registry<K, A> {
             .remove_if(id, |_, live| &live.addr == addr)
             .is_some()
         {
-            crate::metrics::ACTORS_ACTIVE
-                .with_label_values(&[self.kind])
-                .dec();
+            self.active.dec();
         }
     }
 
@@ -244,9 +241,7 @@ impl<K: Eq + Hash + Clone, A: Actor> Registry<K, A> {
         ids.iter()
             .filter_map(|id| self.live.remove(id))
             .map(|(_, mailbox)| {
-                crate::metrics::ACTORS_ACTIVE
-                    .with_label_values(&[self.kind])
-                    .dec();
+                self.active.dec();
                 mailbox
             })
             .collect()
