@@ -111,6 +111,37 @@ impl Node {
         }
     }
 
+    /// A copy with room for one more item in its vectors (boxoffice).
+    /// `PageCache::link` copies a node to apply one frag to it, nearly
+    /// always an insert; a plain clone has exact capacity, so that insert
+    /// reallocated the copied vectors and moved them again.
+    pub(crate) fn clone_with_room(&self) -> Node {
+        fn with_room<T: Clone>(items: &[T]) -> Vec<T> {
+            let mut out = Vec::with_capacity(items.len() + 1);
+            out.extend_from_slice(items);
+            out
+        }
+        let data = match &self.data {
+            Data::Leaf(leaf) => Data::Leaf(Leaf {
+                keys: with_room(&leaf.keys),
+                values: with_room(&leaf.values),
+            }),
+            Data::Index(index) => Data::Index(Index {
+                keys: with_room(&index.keys),
+                pointers: with_room(&index.pointers),
+            }),
+        };
+        Node {
+            prefix_len: self.prefix_len,
+            next: self.next,
+            merging_child: self.merging_child,
+            merging: self.merging,
+            lo: self.lo.clone(),
+            hi: self.hi.clone(),
+            data,
+        }
+    }
+
     pub(crate) fn set_leaf(&mut self, key: IVec, val: IVec) {
         if !self.hi.is_empty() {
             assert!(*key < self.hi[self.prefix_len as usize..]);

@@ -1032,7 +1032,8 @@ impl PageCache {
             }
         }
 
-        let mut node: Node = old.as_node().clone();
+        // With room for the item the frag most likely inserts (boxoffice).
+        let mut node: Node = old.as_node().clone_with_room();
         node.apply(&new);
 
         // see if we should short-circuit replace
