@@ -32,7 +32,7 @@ impl Reply {
     pub fn json<T: Serialize>(status: u16, value: &T) -> Reply {
         Reply {
             status,
-            body: Bytes::from(serde_json::to_vec(value).expect("replies serialise")),
+            body: Bytes::from(json_bytes(value)),
             replayed: false,
             retry_after_secs: None,
             forward_to: None,
@@ -867,4 +867,12 @@ pub struct ShowPartitionOut {
 pub enum ClusterAnswerOut {
     Cluster(ClusterOut),
     Show(ShowPartitionOut),
+}
+
+/// A value as JSON, into a buffer sized for a typical answer (a booking's
+/// is about 260 bytes; `to_vec` starts at 128 and grows it twice).
+fn json_bytes<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut out = Vec::with_capacity(512);
+    serde_json::to_writer(&mut out, value).expect("replies serialise");
+    out
 }

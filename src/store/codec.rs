@@ -30,7 +30,13 @@ pub const KIND_REDO: u8 = 8;
 pub const KIND_OWNED_BOOKING: u8 = 9;
 
 fn id_key(kind: u8, id: &Uuid) -> Vec<u8> {
-    let mut key = Vec::with_capacity(17);
+    id_key_with_room(kind, id, 0)
+}
+
+/// `id_key` with room for `more` bytes after it (keys longer than the id
+/// are built on it: one allocation, not a second to grow it).
+fn id_key_with_room(kind: u8, id: &Uuid, more: usize) -> Vec<u8> {
+    let mut key = Vec::with_capacity(17 + more);
     key.push(kind);
     key.extend_from_slice(id.as_bytes());
     key
@@ -45,7 +51,7 @@ pub fn seat_prefix(show: ShowId) -> Vec<u8> {
 }
 
 pub fn seat_key(show: ShowId, index: u32) -> Vec<u8> {
-    let mut key = seat_prefix(show);
+    let mut key = id_key_with_room(KIND_SEAT, &show.0, 4);
     key.extend_from_slice(&index.to_be_bytes());
     key
 }
@@ -96,7 +102,7 @@ pub fn user_key_prefix(user: UserId) -> Vec<u8> {
 }
 
 pub fn key_record_key(user: UserId, key: &IdempotencyKey) -> Vec<u8> {
-    let mut out = id_key(KIND_KEY, &user.0);
+    let mut out = id_key_with_room(KIND_KEY, &user.0, key.as_str().len());
     out.extend_from_slice(key.as_str().as_bytes());
     out
 }
