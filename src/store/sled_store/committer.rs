@@ -161,9 +161,10 @@ pub(super) fn apply_round(
     let mut redo = Vec::new();
     for set in sets {
         if let Some(KeyPut { owner, key, value }) = &set.key {
-            let existing = match keys.surely_absent(*owner, key) {
-                true => None,
-                false => db.get(key)?,
+            let existing = if keys.surely_absent(*owner, key) {
+                None
+            } else {
+                db.get(key)?
             };
             if let Some(existing) = existing {
                 outcomes.push(Some(existing));
