@@ -35,6 +35,7 @@ mod model;
 mod offer;
 mod operations;
 mod postgres;
+mod power_cut;
 mod races;
 mod reply_after_durable;
 mod requests;

@@ -5,6 +5,7 @@
 mod checks;
 mod client;
 pub mod postgres;
+pub mod power_cut;
 mod server;
 mod store;
 

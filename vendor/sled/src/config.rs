@@ -556,8 +556,13 @@ impl Config {
     fn open_file(&self) -> Result<File> {
         let blob_dir: PathBuf = self.get_path().join("blobs");
 
+        // boxoffice change 5: directories this open creates, whose names
+        // are made durable below.
+        let created: Vec<PathBuf> =
+            blob_dir.ancestors().take_while(|dir| !dir.exists()).map(PathBuf::from).collect();
+
         if !blob_dir.exists() {
-            fs::create_dir_all(blob_dir)?;
+            fs::create_dir_all(&blob_dir)?;
         }
 
         self.verify_config()?;
@@ -573,7 +578,21 @@ impl Config {
             options.create_new(true);
         }
 
-        self.try_lock(options.open(&self.db_path())?)
+        let file = self.try_lock(options.open(&self.db_path())?)?;
+        // boxoffice change 5: the names of a new directory's files (the
+        // log, `conf`, `blobs`) are durable only once the directory is
+        // synced; without it a power cut could leave no log at all.
+        if !self.temporary {
+            crate::pagecache::sync_dir(&self.get_path())?;
+            for dir in created.iter().rev() {
+                if let Some(parent) = dir.parent() {
+                    if !parent.as_os_str().is_empty() {
+                        crate::pagecache::sync_dir(parent)?;
+                    }
+                }
+            }
+        }
+        Ok(file)
     }
 
     fn try_lock(&self, file: File) -> Result<File> {
@@ -678,6 +697,11 @@ impl Config {
         io_fail!(self, "write_config crc");
         f.write_all(&crc_arr)?;
         io_fail!(self, "write_config post");
+        // boxoffice change 5: durable before the log is written (its
+        // name is made durable by the directory sync in `open_file`).
+        if !self.temporary {
+            f.sync_all()?;
+        }
         Ok(())
     }
 

@@ -89,6 +89,12 @@
 #![allow(clippy::mem_replace_with_default)] // Not using std::mem::take() due to MSRV of 1.37 (intro'd in 1.40)
 #![allow(clippy::match_like_matches_macro)] // Not using std::matches! due to MSRV of 1.37 (intro'd in 1.42)
 
+// boxoffice change 5: the io_uring write path still makes the log
+// "stable" with sync_file_range alone, which a power cut does not
+// respect (VENDORED.md). Refused rather than kept working unsafely.
+#[cfg(feature = "io_uring")]
+compile_error!("boxoffice's sled: the io_uring feature syncs with sync_file_range only; it is not supported");
+
 macro_rules! io_fail {
     ($config:expr, $e:expr) => {
         #[cfg(feature = "failpoints")]

@@ -90,12 +90,16 @@ pub(crate) fn write_blob<T: Serialize>(
     io_fail!(config, "write_blob write kind_byte");
     f.write_all(kind_buf)?;
     io_fail!(config, "write_blob write buf");
-    f.write_all(&data)
-        .map(|r| {
-            trace!("successfully wrote blob at {:?}", path);
-            r
-        })
-        .map_err(|e| e.into())
+    f.write_all(&data)?;
+    // boxoffice change 5: a blob is durable, name included, before the
+    // log message that points to it can be (the message's buffer is
+    // written only after this reservation completes).
+    if !config.temporary {
+        f.sync_data()?;
+        crate::pagecache::sync_dir(path.parent().expect("blob directory"))?;
+    }
+    trace!("successfully wrote blob at {:?}", path);
+    Ok(())
 }
 
 pub(crate) fn gc_blobs(config: &Config, stable_lsn: Lsn) -> Result<()> {

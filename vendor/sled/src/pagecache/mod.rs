@@ -19,6 +19,7 @@ mod parallel_io_unix;
 mod parallel_io_windows;
 mod reservation;
 mod segment;
+mod shared_sync;
 mod snapshot;
 
 use std::{collections::BinaryHeap, ops::Deref};
@@ -45,7 +46,10 @@ use self::{
     iterator::{raw_segment_iter_from, LogIter},
     pagetable::PageTable,
     segment::{SegmentAccountant, SegmentCleaner, SegmentOp},
+    shared_sync::SharedSync,
 };
+
+pub(crate) use self::shared_sync::sync_dir;
 
 pub(crate) use self::{
     logger::{

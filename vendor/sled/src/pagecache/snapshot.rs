@@ -563,6 +563,10 @@ fn write_snapshot(config: &RunningConfig, snapshot: &Snapshot) -> Result<()> {
 
     trace!("renamed snapshot to {}", path_2.to_string_lossy());
 
+    // boxoffice change 5: the new snapshot's name is durable before the
+    // old ones are removed (a power cut never leaves none).
+    crate::pagecache::sync_dir(parent)?;
+
     // clean up any old snapshots
     let candidates = config.get_snapshot_files()?;
     for path in candidates {

@@ -1,0 +1,173 @@
+//! A file system that loses, at a power cut, everything not yet made
+//! durable by `fsync` or `fdatasync`: the tests' stand-in for pulling the
+//! plug (`disk` says what is durable and when, `mount` serves it through
+//! FUSE). A server keeps its data directory on it (PostgreSQL its data
+//! directory); the test cuts the power while bookings run, kills the
+//! processes, powers on (a fresh mount of the durable state alone) and
+//! checks that every acknowledged write is there.
+//!
+//! Needs `/dev/fuse` and root (the mount is made with mount(2) directly,
+//! so no `fusermount3` is needed). Where either is missing, build.rs sets
+//! `cfg(fuse_missing)` and the tests that use it show as ignored (never
+//! under CI=true).
+
+pub mod disk;
+mod mount;
+
+pub use disk::{Counts, Image};
+use disk::Disk;
+use fuser::{BackgroundSession, Config, MountOption, SessionACL};
+use mount::PowerCutFs;
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{symlink, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A mounted power-cut file system, in a temporary directory.
+pub struct PowerCutDisk {
+    disk: Arc<Mutex<Disk>>,
+    sync_delay_ms: Arc<AtomicU64>,
+    session: Option<BackgroundSession>,
+    mountpoint: PathBuf,
+    _parent: tempfile::TempDir,
+}
+
+impl PowerCutDisk {
+    /// An empty disk, mounted; its root belongs to `uid`:`gid`.
+    pub fn mount_for(uid: u32, gid: u32) -> PowerCutDisk {
+        let parent = tempfile::Builder::new()
+            .prefix("boxoffice-power-cut-")
+            .tempdir()
+            .expect("temp dir");
+        let mountpoint = parent.path().join("disk");
+        std::fs::create_dir(&mountpoint).expect("mount point");
+        let mut disk = PowerCutDisk {
+            disk: Arc::new(Mutex::new(Disk::new(uid, gid))),
+            sync_delay_ms: Arc::new(AtomicU64::new(0)),
+            session: None,
+            mountpoint,
+            _parent: parent,
+        };
+        disk.mount();
+        disk
+    }
+
+    /// An empty disk for this process's user.
+    pub fn mount_new() -> PowerCutDisk {
+        // SAFETY: getuid and getgid cannot fail.
+        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+        PowerCutDisk::mount_for(uid, gid)
+    }
+
+    fn mount(&mut self) {
+        let fs = PowerCutFs {
+            disk: self.disk.clone(),
+            sync_delay_ms: self.sync_delay_ms.clone(),
+        };
+        let mut config = Config::default();
+        config.mount_options = vec![
+            MountOption::FSName("boxoffice-power-cut".into()),
+            MountOption::NoAtime,
+        ];
+        // PostgreSQL runs as its own user.
+        config.acl = SessionACL::All;
+        config.n_threads = Some(2);
+        let session = fuser::spawn_mount(fs, &self.mountpoint, &config)
+            .unwrap_or_else(|e| panic!("mount FUSE at {}: {e}", self.mountpoint.display()));
+        self.session = Some(session);
+    }
+
+    /// Where it is mounted.
+    pub fn path(&self) -> &Path {
+        &self.mountpoint
+    }
+
+    /// The power cut: nothing more becomes durable; every call on the file
+    /// system fails from now on (the caller kills what runs on it next).
+    pub fn cut(&self) {
+        self.disk.lock().expect("disk").cut();
+    }
+
+    /// Power back on, after a `cut` and once no process uses the file
+    /// system: unmounts it and mounts a disk of the durable state alone at
+    /// the same place.
+    pub fn power_on(&mut self) {
+        assert!(
+            self.disk.lock().expect("disk").is_cut(),
+            "power_on without a cut"
+        );
+        self.unmount();
+        let fresh = self.disk.lock().expect("disk").power_on();
+        self.disk = Arc::new(Mutex::new(fresh));
+        self.mount();
+    }
+
+    fn unmount(&mut self) {
+        let Some(session) = self.session.take() else {
+            return;
+        };
+        let path = CString::new(self.mountpoint.as_os_str().as_bytes()).expect("no NUL");
+        // Lazily: a killed process's last file may still be closing. The
+        // session ends once the kernel lets go of it.
+        // SAFETY: a valid, NUL-terminated path.
+        unsafe { libc::umount2(path.as_ptr(), libc::MNT_DETACH) };
+        let _ = session.join();
+    }
+
+    /// Every sync waits this long before it makes anything durable.
+    pub fn set_sync_delay(&self, delay: Duration) {
+        self.sync_delay_ms
+            .store(delay.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    /// What would survive a power cut now.
+    pub fn durable_image(&self) -> Image {
+        self.disk.lock().expect("disk").durable_image()
+    }
+
+    /// Makes everything durable now (set-up steps).
+    pub fn sync_everything(&self) {
+        self.disk.lock().expect("disk").sync_everything();
+    }
+
+    /// Writes and syncs seen since the last power-on.
+    pub fn counts(&self) -> Counts {
+        self.disk.lock().expect("disk").counts
+    }
+}
+
+impl Drop for PowerCutDisk {
+    fn drop(&mut self) {
+        self.unmount();
+    }
+}
+
+/// Writes `image` as real files and directories at `at` (which must not
+/// exist): a copy of what a power cut would leave, to open on its own.
+pub fn materialize(image: &Image, at: &Path) {
+    match image {
+        Image::File(bytes, meta) => {
+            std::fs::write(at, bytes.to_vec()).expect("write a file of the image");
+            std::fs::set_permissions(at, std::fs::Permissions::from_mode(meta.perm.into()))
+                .expect("chmod");
+        }
+        Image::Dir(entries, meta) => {
+            std::fs::create_dir(at).expect("make a directory of the image");
+            for (name, child) in entries {
+                materialize(child, &at.join(name));
+            }
+            std::fs::set_permissions(at, std::fs::Permissions::from_mode(meta.perm.into()))
+                .expect("chmod");
+        }
+        Image::Symlink(target, _) => symlink(target, at).expect("symlink"),
+    }
+}
+
+/// Whether this process can mount one (root, and `/dev/fuse`).
+pub fn available() -> bool {
+    // SAFETY: geteuid cannot fail.
+    Path::new("/dev/fuse").exists() && unsafe { libc::geteuid() } == 0
+}
