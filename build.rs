@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(browser_missing)");
     println!("cargo::rustc-check-cfg=cfg(postgres_missing)");
+    println!("cargo::rustc-check-cfg=cfg(fuse_missing)");
     println!("cargo::rerun-if-changed=build.rs");
     for var in ["CI", "CHROMIUM_PATH", "PATH", "PG_BIN"] {
         println!("cargo::rerun-if-env-changed={var}");
@@ -69,6 +70,13 @@ fn main() {
             missing.join(", ")
         );
     }
+    if !fuse_usable() && !ci {
+        println!("cargo::rustc-cfg=fuse_missing");
+        println!(
+            "cargo::warning=the power-cut tests will show as ignored: they mount a FUSE file \
+             system, which needs /dev/fuse and root"
+        );
+    }
     if !postgres_found() && !ci {
         println!("cargo::rustc-cfg=postgres_missing");
         println!(
@@ -76,6 +84,17 @@ fn main() {
              (apt-get install postgresql, or set PG_BIN)"
         );
     }
+}
+
+/// Whether the power-cut tests can mount their FUSE file system
+/// (`tests/api/helpers/power_cut`): `/dev/fuse` exists and the build runs
+/// as root (the tests mount with mount(2) directly). Watches /dev (a
+/// device node appears there).
+fn fuse_usable() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    println!("cargo::rerun-if-changed=/dev/fuse");
+    let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
+    Path::new("/dev/fuse").exists() && root
 }
 
 /// Whether `initdb` and `pg_ctl` are installed: in `$PG_BIN`, else the

@@ -212,7 +212,6 @@ pub async fn open_store(settings: &Settings) -> std::io::Result<Arc<dyn Store>> 
             .map_err(std::io::Error::other)?;
         return Ok(Arc::new(store));
     }
-    std::fs::create_dir_all(&settings.data_dir)?;
     let store = SledStore::open_with(&settings.data_dir, settings.sled_options())
         .map_err(std::io::Error::other)?;
     Ok(Arc::new(store))

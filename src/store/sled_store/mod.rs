@@ -64,6 +64,27 @@ impl Drop for SledStore {
     }
 }
 
+/// Makes `dir` and any missing parent, and syncs the directory holding
+/// each one made: a new directory's name is durable only then, and a
+/// power cut could otherwise take the whole store with it.
+fn create_dir_durably(dir: &Path) -> StoreResult<()> {
+    let failed = |error: std::io::Error| {
+        StoreError::Io(format!("making the data directory {}: {error}", dir.display()))
+    };
+    let missing: Vec<&Path> = dir.ancestors().take_while(|d| !d.exists()).collect();
+    std::fs::create_dir_all(dir).map_err(failed)?;
+    for made in missing.iter().rev() {
+        let parent = match made.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        std::fs::File::open(parent)
+            .and_then(|parent| parent.sync_all())
+            .map_err(failed)?;
+    }
+    Ok(())
+}
+
 /// How a sled store is opened.
 #[derive(Clone, Copy, Debug)]
 pub struct SledOptions {
@@ -88,7 +109,10 @@ impl SledStore {
         Self::open_with(dir, SledOptions::default())
     }
 
+    /// Opens the store in `dir`, made (and its name made durable) if it
+    /// is missing.
     pub fn open_with(dir: &Path, options: SledOptions) -> StoreResult<Self> {
+        create_dir_durably(dir)?;
         let db = sled::Config::new()
             .path(dir)
             // Durability comes from our group commit, not a timer.
