@@ -9,6 +9,11 @@ use deadpool_postgres::PoolError;
 pub(super) fn pool_error(error: PoolError) -> StoreError {
     match error {
         PoolError::Timeout(_) => StoreError::Busy,
+        // The server's own words where it refused the connection (the
+        // pool's `Display` says only "db error" for those).
+        PoolError::Backend(error) => {
+            StoreError::Unavailable(format!("the database: {}", describe(&error)))
+        }
         other => StoreError::Unavailable(format!("the database: {other}")),
     }
 }

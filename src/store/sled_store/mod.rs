@@ -69,7 +69,10 @@ impl Drop for SledStore {
 /// power cut could otherwise take the whole store with it.
 fn create_dir_durably(dir: &Path) -> StoreResult<()> {
     let failed = |error: std::io::Error| {
-        StoreError::Io(format!("making the data directory {}: {error}", dir.display()))
+        StoreError::Io(format!(
+            "making the data directory {}: {error}",
+            dir.display()
+        ))
     };
     let missing: Vec<&Path> = dir.ancestors().take_while(|d| !d.exists()).collect();
     std::fs::create_dir_all(dir).map_err(failed)?;

@@ -4,6 +4,7 @@
 
 mod checks;
 mod client;
+pub mod crowd;
 pub mod postgres;
 pub mod power_cut;
 mod server;

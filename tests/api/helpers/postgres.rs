@@ -61,11 +61,17 @@ fn running_as_root() -> bool {
 }
 
 /// The server's settings: fast and disposable (no fsync: the tests kill
-/// processes, not the machine), room for every test's pool at once.
-fn server_options(port: u16, dir: &Path) -> String {
+/// processes, not the machine), room for every test's pool at once. A
+/// durable server (the power-cut tests') syncs as a production one does.
+fn server_options(port: u16, dir: &Path, durable: bool) -> String {
+    let syncs = if durable {
+        "-c fsync=on -c full_page_writes=on -c synchronous_commit=on"
+    } else {
+        "-c fsync=off -c full_page_writes=off"
+    };
     format!(
-        "-p {port} -k {dir} -c listen_addresses=127.0.0.1 -c fsync=off \
-         -c full_page_writes=off -c max_connections=400 -c shared_buffers=64MB",
+        "-p {port} -k {dir} -c listen_addresses=127.0.0.1 {syncs} \
+         -c max_connections=400 -c shared_buffers=64MB",
         dir = dir.display()
     )
 }
@@ -73,21 +79,23 @@ fn server_options(port: u16, dir: &Path) -> String {
 /// The guard: initdb, start, say `ready`, then wait for end-of-file on
 /// stdin; stop the server and remove its directory. `$1` the directory,
 /// `$2` the bin directory, `$3` the server options, `$4` `root` to run
-/// initdb and pg_ctl as `postgres`. Anything but `ready` on stdout is why
-/// it could not start.
+/// initdb and pg_ctl as `postgres`, `$5` the data directory, `$6`
+/// `--no-sync` for an initdb that syncs nothing, or empty for one that
+/// syncs what it made. Anything but `ready` on stdout
+/// is why it could not start.
 const GUARD: &str = r#"
 trap '' INT HUP
-dir=$1 bin=$2 options=$3
+dir=$1 bin=$2 options=$3 data=$5 nosync=$6
 if [ "$4" = root ]; then as_pg() { runuser -u postgres -- "$@"; }; else as_pg() { "$@"; }; fi
 cleanup() {
-    as_pg "$bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1
+    as_pg "$bin/pg_ctl" -D "$data" -m immediate -w stop >/dev/null 2>&1
     rm -rf "$dir"
 }
-if ! as_pg "$bin/initdb" -D "$dir/data" -A trust --no-sync -U postgres --no-locale -E UTF8 \
+if ! as_pg "$bin/initdb" -D "$data" -A trust $nosync -U postgres --no-locale -E UTF8 \
         >"$dir/initdb.log" 2>&1; then
     echo "initdb failed:"; cat "$dir/initdb.log"; rm -rf "$dir"; exit 1
 fi
-if ! as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 -o "$options" start \
+if ! as_pg "$bin/pg_ctl" -D "$data" -l "$dir/server.log" -w -t 60 -o "$options" start \
         >/dev/null 2>&1; then
     echo "pg_ctl start failed:"; cat "$dir/server.log"; cleanup; exit 1
 fi
@@ -101,6 +109,10 @@ cleanup
 pub struct PgServer {
     pub port: u16,
     dir: PathBuf,
+    /// The data directory: `dir/data`, or elsewhere (a power-cut disk).
+    data: PathBuf,
+    /// Syncs as a production server does (fsync on).
+    durable: bool,
     bin: PathBuf,
     root: bool,
     /// The guard shell and the write end of its stdin.
@@ -118,6 +130,17 @@ impl PgServer {
 
     /// A server of its own (stopped, and its directory removed, on drop).
     pub fn start() -> PgServer {
+        PgServer::start_with(None)
+    }
+
+    /// A server of its own whose data directory is `data` (which must not
+    /// exist yet), and that syncs as a production server does: initdb
+    /// syncs what it made, fsync and full page writes are on.
+    pub fn start_durable_in(data: &Path) -> PgServer {
+        PgServer::start_with(Some(data))
+    }
+
+    fn start_with(data: Option<&Path>) -> PgServer {
         let Some(bin) = pg_bin() else {
             panic!(
                 "PostgreSQL is not installed (no initdb and pg_ctl in $PG_BIN, \
@@ -128,7 +151,7 @@ impl PgServer {
         // A free port may be taken by someone else before the server binds
         // it: try another.
         for _ in 0..3 {
-            match PgServer::try_start(&bin) {
+            match PgServer::try_start(&bin, data) {
                 Ok(server) => return server,
                 Err(why) => failures.push(why),
             }
@@ -136,7 +159,7 @@ impl PgServer {
         panic!("could not start PostgreSQL:\n{}", failures.join("\n"));
     }
 
-    fn try_start(bin: &Path) -> Result<PgServer, String> {
+    fn try_start(bin: &Path, durable_data: Option<&Path>) -> Result<PgServer, String> {
         let dir = tempfile::Builder::new()
             .prefix("boxoffice-pg-")
             .tempdir()
@@ -154,14 +177,18 @@ impl PgServer {
             }
         }
         let port = free_port();
+        let durable = durable_data.is_some();
+        let data = durable_data.map_or_else(|| dir.join("data"), Path::to_path_buf);
         let mut guard = Command::new("sh")
             .arg("-c")
             .arg(GUARD)
             .arg("pg-guard")
             .arg(&dir)
             .arg(bin)
-            .arg(server_options(port, &dir))
+            .arg(server_options(port, &dir, durable))
             .arg(if root { "root" } else { "user" })
+            .arg(&data)
+            .arg(if durable { "" } else { "--no-sync" })
             .current_dir(&dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -183,6 +210,8 @@ impl PgServer {
         Ok(PgServer {
             port,
             dir,
+            data,
+            durable,
             bin: bin.to_path_buf(),
             root,
             guard: Mutex::new(Some((guard, stdin))),
@@ -223,7 +252,7 @@ impl PgServer {
         };
         command
             .arg("-D")
-            .arg(self.dir.join("data"))
+            .arg(&self.data)
             .current_dir(&self.dir)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -242,21 +271,61 @@ impl PgServer {
         assert!(status.success(), "pg_ctl stop: {status}");
     }
 
+    /// `kill -9` of the postmaster and every process it started (the
+    /// machine lost power): nothing runs a shutdown step. The postmaster
+    /// is stopped first so that it starts no one meanwhile; each backend
+    /// is a process group of its own, so they are found by parent.
+    pub fn kill_all(&self, postmaster: i32) {
+        // SAFETY: kill(2) on process ids; no memory is touched.
+        unsafe { libc::kill(postmaster, libc::SIGSTOP) };
+        let children = children_of(postmaster);
+        for child in &children {
+            unsafe { libc::kill(*child, libc::SIGKILL) };
+        }
+        unsafe { libc::kill(postmaster, libc::SIGKILL) };
+        let started = std::time::Instant::now();
+        while std::iter::once(&postmaster)
+            .chain(&children)
+            .any(|pid| alive(*pid))
+        {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "PostgreSQL's processes outlived SIGKILL"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
+    /// The postmaster's process id (from `postmaster.pid`).
+    pub fn postmaster(&self) -> i32 {
+        let pid =
+            std::fs::read_to_string(self.data.join("postmaster.pid")).expect("postmaster.pid");
+        pid.lines()
+            .next()
+            .and_then(|line| line.trim().parse().ok())
+            .expect("a pid on the first line of postmaster.pid")
+    }
+
     /// Starts the server again after `stop_immediately` (crash recovery).
     pub fn start_again(&self) {
         let log = self.dir.join("server.log");
-        let status = self
+        let output = self
             .pg_ctl()
             .arg("-l")
             .arg(&log)
             .args(["-w", "-t", "60", "-o"])
-            .arg(server_options(self.port, &self.dir))
+            .arg(server_options(self.port, &self.dir, self.durable))
             .arg("start")
-            .status()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .output()
             .expect("pg_ctl start");
         assert!(
-            status.success(),
-            "pg_ctl start: {status}: {}",
+            output.status.success(),
+            "pg_ctl start: {}: {}{}\nserver log:\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr),
             std::fs::read_to_string(&log).unwrap_or_default()
         );
     }
@@ -270,6 +339,35 @@ impl Drop for PgServer {
             let _ = child.wait();
         }
     }
+}
+
+/// The fields of /proc/PID/stat after the command name (state, ppid, ...).
+fn stat_fields(pid: &str) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // pid (comm) state ppid ...: comm may hold spaces and parentheses.
+    let (_, after) = stat.rsplit_once(')')?;
+    Some(after.split_whitespace().map(str::to_string).collect())
+}
+
+/// The processes whose parent is `parent`.
+fn children_of(parent: i32) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            stat_fields(&pid.to_string()).is_some_and(|f| f.get(1) == Some(&parent.to_string()))
+        })
+        .collect()
+}
+
+/// Whether process `pid` exists, as a zombie too: PostgreSQL takes a
+/// zombie's pid in its lock files for a live server, so the killed
+/// postmaster must be reaped (by init: its parent pg_ctl has exited)
+/// before another may start.
+fn alive(pid: i32) -> bool {
+    stat_fields(&pid.to_string()).is_some()
 }
 
 /// A port nobody listens on now.

@@ -6,7 +6,10 @@
 //! never looser than POSIX promises):
 //! - a file's bytes and size, on `fsync` or `fdatasync` of that file;
 //! - a directory's entries (files created, renamed, removed in it), on
-//!   `fsync` of that directory;
+//!   `fsync` of that directory (`Names::Posix`); or, as a journaling file
+//!   system such as ext4 or XFS does, every name made or removed anywhere
+//!   before any sync (`Names::Journaled`: PostgreSQL relies on this, as it
+//!   syncs a new database's directory but not the directory holding it);
 //! - nothing else: `sync_file_range`, `close`, a rename or a write do not
 //!   reach the file system as syncs, so they make nothing durable.
 //!
@@ -189,6 +192,9 @@ struct Node {
     body: Body,
 }
 
+/// A directory entry: its name, its node and what that is.
+pub type Entry = (OsString, Ino, Kind);
+
 /// What `stat` shows of a node.
 #[derive(Clone, Copy, Debug)]
 pub struct Attr {
@@ -212,19 +218,36 @@ pub struct Counts {
 pub enum Image {
     File(Bytes, Meta),
     Dir(BTreeMap<OsString, Image>, Meta),
-    Symlink(OsString, Meta),
+    Symlink(OsString),
+}
+
+/// When a new, renamed or removed name becomes durable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Names {
+    /// When its directory is synced (all POSIX promises).
+    Posix,
+    /// With the next sync of anything (a journal of names, as on ext4).
+    Journaled,
 }
 
 pub struct Disk {
     nodes: HashMap<Ino, Node>,
     next_ino: Ino,
     dead: bool,
+    names: Names,
+    /// Directories whose entries changed since they were last durable.
+    renamed: BTreeSet<Ino>,
     pub counts: Counts,
 }
 
 impl Disk {
     /// An empty disk whose root directory belongs to `uid`:`gid`.
     pub fn new(uid: u32, gid: u32) -> Disk {
+        Disk::with_names(uid, gid, Names::Posix)
+    }
+
+    /// `new`, with names made durable as `names` says.
+    pub fn with_names(uid: u32, gid: u32, names: Names) -> Disk {
         let mut nodes = HashMap::new();
         nodes.insert(
             ROOT,
@@ -243,6 +266,8 @@ impl Disk {
             nodes,
             next_ino: ROOT + 1,
             dead: false,
+            names,
+            renamed: BTreeSet::new(),
             counts: Counts::default(),
         }
     }
@@ -305,26 +330,22 @@ impl Disk {
             nodes,
             next_ino: self.next_ino,
             dead: false,
+            names: self.names,
+            renamed: BTreeSet::new(),
             counts: Counts::default(),
         }
     }
 
-    /// Makes everything durable (`sync(1)`: set-up steps of a test).
-    pub fn sync_everything(&mut self) {
-        for node in self.nodes.values_mut() {
-            match &mut node.body {
-                Body::File {
-                    now,
-                    durable,
-                    dirty,
-                } => {
-                    durable.take_from(now, dirty);
-                    dirty.clear();
-                }
-                Body::Dir { now, durable, .. } => *durable = now.clone(),
-                _ => {}
-            }
+    /// Makes the entries of directory `dir` durable.
+    fn names_durable(&mut self, dir: Ino) {
+        if let Some(Node {
+            body: Body::Dir { now, durable, .. },
+            ..
+        }) = self.nodes.get_mut(&dir)
+        {
+            *durable = now.clone();
         }
+        self.renamed.remove(&dir);
     }
 
     /// The durable tree under the root.
@@ -344,7 +365,7 @@ impl Disk {
                 node.meta,
             ),
             Body::Dir { .. } => Image::Dir(BTreeMap::new(), node.meta),
-            Body::Symlink(target) => Image::Symlink(target.clone(), node.meta),
+            Body::Symlink(target) => Image::Symlink(target.clone()),
             Body::Special => Image::File(Bytes::default(), node.meta),
         }
     }
@@ -372,7 +393,9 @@ impl Disk {
         }
     }
 
+    /// A directory's entries, to change (it is marked as changed).
     fn entries_mut(&mut self, dir: Ino) -> DiskResult<&mut BTreeMap<OsString, Ino>> {
+        self.renamed.insert(dir);
         match &mut self.node_mut(dir)?.body {
             Body::Dir { now, .. } => Ok(now),
             _ => Err(libc::ENOTDIR),
@@ -704,12 +727,17 @@ impl Disk {
                 dirty.clear();
                 false
             }
-            Body::Dir { now, durable, .. } => {
-                *durable = now.clone();
-                true
-            }
+            Body::Dir { .. } => true,
             _ => false,
         };
+        if dir {
+            self.names_durable(ino);
+        }
+        if self.names == Names::Journaled {
+            for changed in std::mem::take(&mut self.renamed) {
+                self.names_durable(changed);
+            }
+        }
         if dir {
             self.counts.dir_syncs += 1;
         } else {
@@ -720,7 +748,7 @@ impl Disk {
 
     /// A directory's entries now: (name, inode, kind), without `.`/`..`,
     /// and its parent.
-    pub fn list(&self, dir: Ino) -> DiskResult<(Ino, Vec<(OsString, Ino, Kind)>)> {
+    pub fn list(&self, dir: Ino) -> DiskResult<(Ino, Vec<Entry>)> {
         self.alive()?;
         let parent = match &self.node(dir)?.body {
             Body::Dir { parent, .. } => *parent,
@@ -811,13 +839,28 @@ mod tests {
     }
 
     #[test]
+    fn journaled_names_are_durable_with_any_sync() {
+        let mut disk = Disk::with_names(0, 0, Names::Journaled);
+        let dir = disk.mkdir(ROOT, name("base"), meta()).unwrap().ino;
+        let file = disk.create(dir, name("PG_VERSION"), meta()).unwrap().ino;
+        disk.write(file, 0, b"15").unwrap();
+        assert!(disk.power_on().lookup(ROOT, name("base")).is_err());
+        disk.sync(file).unwrap();
+        let after = disk.power_on();
+        let dir = after.lookup(ROOT, name("base")).unwrap().ino;
+        let file = after.lookup(dir, name("PG_VERSION")).unwrap().ino;
+        assert_eq!(after.read(file, 0, 10).unwrap(), b"15");
+    }
+
+    #[test]
     fn a_file_cut_short_and_grown_again_reads_zeros() {
         let mut disk = Disk::new(0, 0);
         let file = disk.create(ROOT, name("f"), meta()).unwrap().ino;
         disk.sync(ROOT).unwrap();
         disk.write(file, 0, &[7u8; 10_000]).unwrap();
         disk.sync(file).unwrap();
-        disk.setattr(file, None, None, None, Some(100), None).unwrap();
+        disk.setattr(file, None, None, None, Some(100), None)
+            .unwrap();
         disk.setattr(file, None, None, None, Some(10_000), None)
             .unwrap();
         assert_eq!(disk.read(file, 100, 10).unwrap(), vec![0u8; 10]);

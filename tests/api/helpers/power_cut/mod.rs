@@ -15,7 +15,7 @@ pub mod disk;
 mod mount;
 
 pub use disk::{Counts, Image};
-use disk::Disk;
+use disk::{Disk, Names};
 use fuser::{BackgroundSession, Config, MountOption, SessionACL};
 use mount::PowerCutFs;
 use std::ffi::CString;
@@ -36,8 +36,22 @@ pub struct PowerCutDisk {
 }
 
 impl PowerCutDisk {
-    /// An empty disk, mounted; its root belongs to `uid`:`gid`.
-    pub fn mount_for(uid: u32, gid: u32) -> PowerCutDisk {
+    /// An empty disk, mounted, on which a name is durable once its
+    /// directory is synced (`Names::Posix`).
+    pub fn mount_new() -> PowerCutDisk {
+        PowerCutDisk::mount_with(Names::Posix)
+    }
+
+    /// An empty disk on which names are durable with the next sync of
+    /// anything, as on a journaling file system (`Names::Journaled`).
+    pub fn mount_journaled() -> PowerCutDisk {
+        PowerCutDisk::mount_with(Names::Journaled)
+    }
+
+    /// An empty disk, mounted; its root belongs to this process's user.
+    fn mount_with(names: Names) -> PowerCutDisk {
+        // SAFETY: getuid and getgid cannot fail.
+        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
         let parent = tempfile::Builder::new()
             .prefix("boxoffice-power-cut-")
             .tempdir()
@@ -45,7 +59,7 @@ impl PowerCutDisk {
         let mountpoint = parent.path().join("disk");
         std::fs::create_dir(&mountpoint).expect("mount point");
         let mut disk = PowerCutDisk {
-            disk: Arc::new(Mutex::new(Disk::new(uid, gid))),
+            disk: Arc::new(Mutex::new(Disk::with_names(uid, gid, names))),
             sync_delay_ms: Arc::new(AtomicU64::new(0)),
             session: None,
             mountpoint,
@@ -53,13 +67,6 @@ impl PowerCutDisk {
         };
         disk.mount();
         disk
-    }
-
-    /// An empty disk for this process's user.
-    pub fn mount_new() -> PowerCutDisk {
-        // SAFETY: getuid and getgid cannot fail.
-        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
-        PowerCutDisk::mount_for(uid, gid)
     }
 
     fn mount(&mut self) {
@@ -128,11 +135,6 @@ impl PowerCutDisk {
         self.disk.lock().expect("disk").durable_image()
     }
 
-    /// Makes everything durable now (set-up steps).
-    pub fn sync_everything(&self) {
-        self.disk.lock().expect("disk").sync_everything();
-    }
-
     /// Writes and syncs seen since the last power-on.
     pub fn counts(&self) -> Counts {
         self.disk.lock().expect("disk").counts
@@ -162,7 +164,7 @@ pub fn materialize(image: &Image, at: &Path) {
             std::fs::set_permissions(at, std::fs::Permissions::from_mode(meta.perm.into()))
                 .expect("chmod");
         }
-        Image::Symlink(target, _) => symlink(target, at).expect("symlink"),
+        Image::Symlink(target) => symlink(target, at).expect("symlink"),
     }
 }
 

@@ -10,9 +10,9 @@
 
 use super::disk::{Attr, Disk, DiskResult, Ino, Kind, Meta, PAGE};
 use fuser::{
-    Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo,
-    LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory,
-    ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, Request, TimeOrNow, WriteFlags,
+    Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, LockOwner,
+    OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyEmpty,
+    ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, Request, TimeOrNow, WriteFlags,
 };
 use std::ffi::OsStr;
 use std::path::Path;
@@ -75,7 +75,9 @@ fn time_of(time: Option<TimeOrNow>) -> Option<SystemTime> {
 
 impl PowerCutFs {
     fn disk(&self) -> MutexGuard<'_, Disk> {
-        self.disk.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.disk
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn entry(&self, result: DiskResult<Attr>, reply: ReplyEntry) {
@@ -149,9 +151,7 @@ impl Filesystem for PowerCutFs {
     ) {
         let mut meta = Self::meta(req, mode, umask);
         meta.rdev = rdev;
-        let result = self
-            .disk()
-            .mknod(parent.0, name, mode & libc::S_IFMT, meta);
+        let result = self.disk().mknod(parent.0, name, mode & libc::S_IFMT, meta);
         self.entry(result, reply);
     }
 
