@@ -737,12 +737,15 @@ impl Config {
 
         let crc_actual = crc32(&*buf);
 
+        // boxoffice change 6: settings that fail their checksum (the
+        // segment size, the format version) would make the log be read
+        // wrongly: refuse, naming the file.
         if crc_expected != crc_actual {
-            warn!(
-                "crc for settings file {:?} failed! \
-                 can't verify that config is safe",
-                path
-            );
+            error!("settings file {:?} fails its checksum", path);
+            return Err(Error::Io(io::Error::new(
+                ErrorKind::InvalidData,
+                format!("the settings file {} fails its checksum", path.display()),
+            )));
         }
 
         StorageParameters::deserialize(&buf).map(Some)

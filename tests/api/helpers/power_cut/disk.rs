@@ -16,7 +16,10 @@
 //! Owners, modes and times are kept as set, durable at once (the tests
 //! never depend on them surviving or not). `cut` is the power cut: from
 //! then on every call fails with EIO, and `power_on` makes a new disk of
-//! the durable state alone.
+//! the durable state alone. A torn cut (`Tear::Sectors`) keeps, besides,
+//! a random part of what was written and not synced, 512-byte sector by
+//! sector in no order, as a disk that lost power mid-write may: records
+//! cut in the middle, later sectors of a write kept and earlier ones not.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ffi::{OsStr, OsString};
@@ -26,6 +29,18 @@ use std::time::SystemTime;
 /// Bytes are kept and made durable in pages of this size.
 pub const PAGE: u64 = 4096;
 type Page = Arc<[u8; PAGE as usize]>;
+
+/// A disk writes whole sectors of this size, or none of them.
+pub const SECTOR: u64 = 512;
+
+/// What a power cut keeps of the writes not yet synced.
+#[derive(Clone, Copy, Debug)]
+pub enum Tear {
+    /// Nothing.
+    None,
+    /// Each unsynced sector with even odds (from this seed).
+    Sectors(u64),
+}
 
 /// An inode number; the root directory is 1.
 pub type Ino = u64;
@@ -284,6 +299,13 @@ impl Disk {
     /// A disk with the durable state alone: what a machine finds when the
     /// power comes back.
     pub fn power_on(&self) -> Disk {
+        self.power_on_with(Tear::None)
+    }
+
+    /// A disk of what survives a cut that tears as `tear` says.
+    pub fn power_on_with(&self, tear: Tear) -> Disk {
+        let torn = self.torn(tear);
+        let this = torn.as_ref().unwrap_or(self);
         let mut nodes = HashMap::new();
         let mut links: HashMap<Ino, u32> = HashMap::new();
         let mut queue = vec![(ROOT, ROOT)];
@@ -292,7 +314,7 @@ impl Disk {
             if nodes.contains_key(&ino) {
                 continue;
             }
-            let node = &self.nodes[&ino];
+            let node = &this.nodes[&ino];
             let body = match &node.body {
                 Body::File { durable, .. } => Body::File {
                     now: durable.clone(),
@@ -328,9 +350,9 @@ impl Disk {
         }
         Disk {
             nodes,
-            next_ino: self.next_ino,
+            next_ino: this.next_ino,
             dead: false,
-            names: self.names,
+            names: this.names,
             renamed: BTreeSet::new(),
             counts: Counts::default(),
         }
@@ -351,6 +373,64 @@ impl Disk {
     /// The durable tree under the root.
     pub fn durable_image(&self) -> Image {
         self.image_of(ROOT, 0)
+    }
+
+    /// The tree a cut that tears as `tear` says would leave.
+    pub fn image_after(&self, tear: Tear) -> Image {
+        match self.torn(tear) {
+            Some(torn) => torn.image_of(ROOT, 0),
+            None => self.image_of(ROOT, 0),
+        }
+    }
+
+    /// A copy whose durable bytes hold, besides, the unsynced sectors the
+    /// tear keeps (`None` when it keeps none).
+    fn torn(&self, tear: Tear) -> Option<Disk> {
+        use rand::{Rng, SeedableRng};
+        let Tear::Sectors(seed) = tear else {
+            return None;
+        };
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let mut copy = Disk {
+            nodes: self.nodes.clone(),
+            next_ino: self.next_ino,
+            dead: self.dead,
+            names: self.names,
+            renamed: self.renamed.clone(),
+            counts: self.counts,
+        };
+        let mut inos: Vec<Ino> = copy.nodes.keys().copied().collect();
+        inos.sort_unstable();
+        for ino in inos {
+            let Some(Node {
+                body:
+                    Body::File {
+                        now,
+                        durable,
+                        dirty,
+                    },
+                ..
+            }) = copy.nodes.get_mut(&ino)
+            else {
+                continue;
+            };
+            for page in dirty.iter() {
+                let start = page * PAGE;
+                for sector in 0..PAGE / SECTOR {
+                    if !rng.gen_bool(0.5) {
+                        continue;
+                    }
+                    let at = start + sector * SECTOR;
+                    if at >= now.len() {
+                        continue;
+                    }
+                    let bytes = now.read(at, SECTOR);
+                    let mut ignored = BTreeSet::new();
+                    durable.write(at, &bytes, &mut ignored);
+                }
+            }
+        }
+        Some(copy)
     }
 
     fn image_of(&self, ino: Ino, depth: usize) -> Image {
@@ -800,6 +880,31 @@ mod tests {
         let after = disk.power_on();
         let file = after.lookup(ROOT, name("log")).unwrap().ino;
         assert_eq!(after.read(file, 0, 100).unwrap(), b"first");
+    }
+
+    #[test]
+    fn a_torn_cut_keeps_some_unsynced_sectors_and_no_other_bytes() {
+        let mut disk = Disk::new(0, 0);
+        let file = disk.create(ROOT, name("log"), meta()).unwrap().ino;
+        disk.sync(ROOT).unwrap();
+        disk.write(file, 0, &[1u8; 2 * PAGE as usize]).unwrap();
+        disk.sync(file).unwrap();
+        disk.write(file, 0, &[2u8; 2 * PAGE as usize]).unwrap();
+        let mut kinds = BTreeSet::new();
+        for seed in 0..8 {
+            let after = disk.power_on_with(Tear::Sectors(seed));
+            let file = after.lookup(ROOT, name("log")).unwrap().ino;
+            let bytes = after.read(file, 0, 2 * PAGE).unwrap();
+            for sector in bytes.chunks(SECTOR as usize) {
+                assert!(sector.iter().all(|b| *b == sector[0]), "a sector is whole");
+                kinds.insert(sector[0]);
+            }
+        }
+        assert_eq!(
+            kinds,
+            BTreeSet::from([1, 2]),
+            "old and new sectors both survive"
+        );
     }
 
     #[test]

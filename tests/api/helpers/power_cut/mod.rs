@@ -14,7 +14,7 @@
 pub mod disk;
 mod mount;
 
-pub use disk::{Counts, Image};
+pub use disk::{Counts, Image, Tear};
 use disk::{Disk, Names};
 use fuser::{BackgroundSession, Config, MountOption, SessionACL};
 use mount::PowerCutFs;
@@ -102,12 +102,17 @@ impl PowerCutDisk {
     /// system: unmounts it and mounts a disk of the durable state alone at
     /// the same place.
     pub fn power_on(&mut self) {
+        self.power_on_with(Tear::None);
+    }
+
+    /// `power_on` after a cut that tore as `tear` says.
+    pub fn power_on_with(&mut self, tear: Tear) {
         assert!(
             self.disk.lock().expect("disk").is_cut(),
             "power_on without a cut"
         );
         self.unmount();
-        let fresh = self.disk.lock().expect("disk").power_on();
+        let fresh = self.disk.lock().expect("disk").power_on_with(tear);
         self.disk = Arc::new(Mutex::new(fresh));
         self.mount();
     }
@@ -133,6 +138,11 @@ impl PowerCutDisk {
     /// What would survive a power cut now.
     pub fn durable_image(&self) -> Image {
         self.disk.lock().expect("disk").durable_image()
+    }
+
+    /// What a cut now that tears as `tear` says would leave.
+    pub fn image_after(&self, tear: Tear) -> Image {
+        self.disk.lock().expect("disk").image_after(tear)
     }
 
     /// Writes and syncs seen since the last power-on.

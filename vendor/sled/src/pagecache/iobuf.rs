@@ -516,6 +516,8 @@ impl IoBufs {
             segment_base: None,
             segments,
             last_stage: false,
+            damaged_at: None,
+            torn_at: None,
         }
     }
 

@@ -2,8 +2,8 @@ use std::{collections::BTreeMap, io};
 
 use super::{
     pread_exact_or_eof, read_message, read_segment_header, BasedBuf, DiskPtr,
-    LogKind, LogOffset, LogRead, Lsn, SegmentHeader, SegmentNumber,
-    MAX_MSG_HEADER_LEN, SEG_HEADER_LEN,
+    LogKind, LogOffset, LogRead, Lsn, MessageHeader, MessageKind,
+    SegmentHeader, SegmentNumber, MAX_MSG_HEADER_LEN, SEG_HEADER_LEN,
 };
 use crate::*;
 
@@ -15,6 +15,13 @@ pub struct LogIter {
     pub max_lsn: Option<Lsn>,
     pub cur_lsn: Option<Lsn>,
     pub last_stage: bool,
+    /// boxoffice change 6: where the last stage of recovery stopped at a
+    /// damaged message that live messages of its segment follow (the log
+    /// offset), for the caller to refuse to open.
+    pub damaged_at: Option<LogOffset>,
+    /// boxoffice change 6: where an earlier stage stopped at a message it
+    /// could not read, taken for a tear (lsn, log offset).
+    pub torn_at: Option<(Lsn, LogOffset)>,
 }
 
 impl Iterator for LogIter {
@@ -133,10 +140,32 @@ impl Iterator for LogIter {
                         lsn
                     );
                     if self.last_stage {
-                        // this happens when the second half of a freed segment
-                        // is overwritten before its segment header. it's fine
-                        // to just treat it like a cap
-                        // because any already applied
+                        // boxoffice change 6: the last stage only reads
+                        // segments that were stable when a later segment
+                        // began (the unstable tail was checked, and cut at
+                        // its first tear, before it). A damaged message
+                        // there that a live message of the same segment
+                        // follows (one that passes its checksum and names
+                        // this segment, as the segment's closing cap
+                        // does) is damage to written data: skipping the
+                        // rest of the segment, as sled 0.34.7 did, would
+                        // drop acknowledged writes and recover a wrong
+                        // state without a word. Stop; the caller refuses
+                        // to open.
+                        if live_message_after(
+                            segment_base,
+                            lid,
+                            expected_segment_number,
+                            &self.config,
+                        ) {
+                            self.damaged_at = Some(lid);
+                            return None;
+                        }
+                        // Otherwise this happens when the second half of a
+                        // freed segment is overwritten before its segment
+                        // header (what follows belongs to a later use of
+                        // the segment). it's fine to just treat it like a
+                        // cap because any already applied
                         // state can be assumed to be replaced later on by
                         // the stabilized state that came afterwards.
                         let _taken = self.segment_base.take().unwrap();
@@ -144,6 +173,7 @@ impl Iterator for LogIter {
                         continue;
                     } else {
                         // found a tear
+                        self.torn_at = Some((lsn, lid));
                         return None;
                     }
                 }
@@ -168,6 +198,20 @@ impl Iterator for LogIter {
                          with expected lsn {} during iteration: {}",
                         lid, lsn, e
                     );
+                    // boxoffice change 6: a message whose header does not
+                    // even parse is judged as one that fails its checksum.
+                    if self.last_stage
+                        && live_message_after(
+                            segment_base,
+                            lid,
+                            expected_segment_number,
+                            &self.config,
+                        )
+                    {
+                        self.damaged_at = Some(lid);
+                    } else if !self.last_stage {
+                        self.torn_at = Some((lsn, lid));
+                    }
                     return None;
                 }
             }
@@ -268,6 +312,52 @@ impl LogIter {
     }
 }
 
+/// boxoffice change 6: whether the segment header at `lid` is all zeros
+/// (never written) or all `MessageKind::Corrupted` (cleared by sled).
+fn header_is_blank(file: &std::fs::File, lid: LogOffset) -> bool {
+    let mut header = [0u8; SEG_HEADER_LEN];
+    if pread_exact_or_eof(file, &mut header, lid).is_err() {
+        return true;
+    }
+    let cleared: u8 = MessageKind::Corrupted.into();
+    header.iter().all(|b| *b == 0) || header.iter().all(|b| *b == cleared)
+}
+
+/// boxoffice change 6: whether a message that passes its checksum and
+/// names `segment` starts anywhere in `segment_base` after `damaged` (the
+/// offset of a message that does not).
+fn live_message_after(
+    segment_base: &BasedBuf,
+    damaged: LogOffset,
+    segment: SegmentNumber,
+    config: &RunningConfig,
+) -> bool {
+    let end = segment_base.offset
+        + LogOffset::try_from(segment_base.buf.len()).unwrap();
+    ((damaged + 1)..end)
+        .filter(|lid| valid_entry_offset(*lid, config.segment_size))
+        .any(|lid| {
+            // A header naming this segment comes first (cheap, and random
+            // bytes almost never do); only then the checksum.
+            let at = usize::try_from(lid - segment_base.offset).unwrap();
+            let mut header_bytes = &segment_base.buf[at..];
+            let names_segment = match MessageHeader::deserialize(&mut header_bytes)
+            {
+                Ok(header) => {
+                    header.segment_number == segment
+                        && header.kind != MessageKind::Corrupted
+                        && header.len <= (end - lid) as u64
+                }
+                Err(_) => false,
+            };
+            names_segment
+                && matches!(
+                    read_message(segment_base, lid, segment, config),
+                    Ok(read) if !matches!(read, LogRead::Corrupted)
+                )
+        })
+}
+
 fn valid_entry_offset(lid: LogOffset, segment_len: usize) -> bool {
     let seg_start = lid / segment_len as LogOffset * segment_len as LogOffset;
 
@@ -285,14 +375,28 @@ fn scan_segment_headers_and_tail(
     min: Lsn,
     config: &RunningConfig,
 ) -> Result<(BTreeMap<Lsn, LogOffset>, Lsn)> {
+    /// `Err(lid)`: the header at `lid` is damaged (boxoffice change 6).
     fn fetch(
         idx: u64,
         min: Lsn,
         config: &RunningConfig,
-    ) -> Option<(LogOffset, SegmentHeader)> {
+    ) -> std::result::Result<Option<(LogOffset, SegmentHeader)>, LogOffset>
+    {
         let segment_len = u64::try_from(config.segment_size).unwrap();
         let base_lid = idx * segment_len;
-        let segment = read_segment_header(&config.file, base_lid).ok()?;
+        let segment = match read_segment_header(&config.file, base_lid) {
+            Ok(segment) => segment,
+            Err(_) => return Ok(None),
+        };
+        // boxoffice change 6: a header that fails its checksum is a
+        // segment never written (zeros), one sled cleared (every byte
+        // `MessageKind::Corrupted`), or damage: a header is written with
+        // its segment's first buffer and lies within one page, so a power
+        // cut leaves it whole, old or new. Damage would drop the
+        // segment's writes from recovery without a word: refuse.
+        if !segment.ok && !header_is_blank(&config.file, base_lid) {
+            return Err(base_lid);
+        }
         trace!(
             "SA scanned header at lid {} during startup: {:?}",
             base_lid,
@@ -300,7 +404,7 @@ fn scan_segment_headers_and_tail(
         );
         if segment.ok && segment.lsn >= min {
             assert_ne!(segment.lsn, Lsn::max_value());
-            Some((base_lid, segment))
+            Ok(Some((base_lid, segment)))
         } else {
             trace!(
                 "not using segment at lid {}, ok: {} lsn: {} min lsn: {}",
@@ -309,7 +413,7 @@ fn scan_segment_headers_and_tail(
                 segment.lsn,
                 min
             );
-            None
+            Ok(None)
         }
     };
 
@@ -354,8 +458,17 @@ fn scan_segment_headers_and_tail(
         let read_attempt =
             promise.wait().expect("thread pool should not crash");
 
-        if let Some(completed_result) = read_attempt {
-            headers.push(completed_result);
+        match read_attempt {
+            Ok(Some(completed_result)) => headers.push(completed_result),
+            Ok(None) => {}
+            Err(damaged) => {
+                error!(
+                    "the segment header at file offset {} is damaged; \
+                     refusing to recover",
+                    damaged
+                );
+                return Err(Error::corruption(Some(DiskPtr::Inline(damaged))));
+            }
         }
     }
 
@@ -446,10 +559,37 @@ fn check_contiguity_in_unstable_tail(
         max_lsn: missing_item_in_tail,
         cur_lsn: None,
         last_stage: false,
+        damaged_at: None,
+        torn_at: None,
     };
 
     // run the iterator to completion
     while let Some(_) = iter.next() {}
+
+    // boxoffice change 6: a later segment's header recorded everything
+    // below `max_header_stable_lsn` as stable (written and synced). A tail
+    // torn below it, or lacking a segment below it, is damaged, not torn
+    // by a crash: refuse rather than drop stable writes.
+    if let Some((lsn, lid)) =
+        iter.torn_at.filter(|(lsn, _)| *lsn < max_header_stable_lsn)
+    {
+        error!(
+            "the log cannot be read past file offset {} (lsn {}), below the \
+             stable lsn {} its segment headers record; refusing to recover",
+            lid, lsn, max_header_stable_lsn
+        );
+        return Err(Error::corruption(Some(DiskPtr::Inline(lid))));
+    }
+    if let Some(missing) =
+        missing_item_in_tail.filter(|lsn| *lsn < max_header_stable_lsn)
+    {
+        error!(
+            "the log lacks its segment of lsn {}, below the stable lsn {} \
+             its segment headers record; refusing to recover",
+            missing, max_header_stable_lsn
+        );
+        return Err(Error::corruption(None));
+    }
 
     // `cur_lsn` is set to the beginning
     // of the next message
@@ -513,5 +653,7 @@ pub fn raw_segment_iter_from(
         segment_base: None,
         segments,
         last_stage: true,
+        damaged_at: None,
+        torn_at: None,
     })
 }

@@ -2017,6 +2017,12 @@ impl PageCache {
                 debug!("read unexpected page: {:?}", other);
                 Err(Error::corruption(Some(pointer)))
             }
+            // boxoffice change 6: a header too damaged to parse is named
+            // by where it is, as a failed checksum is.
+            Err(Error::Corruption { at: None, .. }) => {
+                debug!("failed to parse the page at {}", pointer);
+                Err(Error::corruption(Some(pointer)))
+            }
             Err(e) => {
                 debug!("failed to read page: {:?}", e);
                 Err(e)

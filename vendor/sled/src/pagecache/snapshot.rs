@@ -247,6 +247,17 @@ fn advance_snapshot(
         snapshot.apply(log_kind, pid, lsn, ptr, sz)?;
     }
 
+    // boxoffice change 6: written data is damaged; refuse before anything
+    // is written (no tail is shredded, no snapshot replaced).
+    if let Some(lid) = iter.damaged_at {
+        error!(
+            "the log holds a damaged message at file offset {} that live \
+             messages of its segment follow; refusing to recover",
+            lid
+        );
+        return Err(Error::corruption(Some(DiskPtr::Inline(lid))));
+    }
+
     // `snapshot.tip_lid` can be set based on 4 possibilities for the tip of the
     // log:
     // 1. an empty DB - tip set to None, causing a fresh segment to be
@@ -470,9 +481,16 @@ fn read_snapshot(config: &RunningConfig) -> Result<Option<Snapshot>> {
     let mut buf = vec![];
     let _read = f.read_to_end(&mut buf)?;
     let len = buf.len();
+    // boxoffice change 6: a damaged snapshot is named in the error.
+    let damaged = |why: &str| {
+        error!("snapshot file {:?} {}", path, why);
+        Error::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("the snapshot file {} {}", path.display(), why),
+        ))
+    };
     if len <= 12 {
-        warn!("empty/corrupt snapshot file found");
-        return Err(Error::corruption(None));
+        return Err(damaged("is empty or cut short"));
     }
 
     let mut len_expected_bytes = [0; 8];
@@ -487,8 +505,7 @@ fn read_snapshot(config: &RunningConfig) -> Result<Option<Snapshot>> {
     let crc_actual = crc32(&buf);
 
     if crc_expected != crc_actual {
-        warn!("corrupt snapshot file found, crc does not match expected");
-        return Err(Error::corruption(None));
+        return Err(damaged("fails its checksum"));
     }
 
     #[cfg(feature = "zstd")]
