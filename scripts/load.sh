@@ -91,13 +91,15 @@ pg_counts() { # commits and rows written so far, PostgreSQL's own count
 costs() {
   local page
   page=$(curl -fs "$BASE/metrics")
-  printf '%s %s %s %s %s %s\n' \
+  printf '%s %s %s %s %s %s %s %s\n' \
     "$(awk '$1=="boxoffice_bookings_total" {print $2}' <<< "$page")" \
     "$(awk '$1=="boxoffice_store_records_written_total" {print $2}' <<< "$page")" \
     "$(awk '$1=="boxoffice_store_bytes_written_total" {print $2}' <<< "$page")" \
     "$(awk '{print $14 + $15}' "/proc/$SERVER/stat")" \
     "$(du -sb "$LOAD_DIR/data" 2>/dev/null | cut -f1 || echo 0)" \
-    "$(cat /proc/$SERVER/task/*/status 2>/dev/null | awk '/ctxt_switches/ {n += $2} END {print n + 0}')"
+    "$(cat /proc/$SERVER/task/*/status 2>/dev/null | awk '/ctxt_switches/ {n += $2} END {print n + 0}')" \
+    "$(awk '$1=="boxoffice_store_flushes_total" {print $2}' <<< "$page")" \
+    "$(awk '$1=="boxoffice_store_syncs_total" {f=$2} END {print f == "" ? -1 : f}' <<< "$page")"
 }
 PG_BEFORE=$(pg_counts)
 COST_BEFORE=$(costs)
@@ -105,13 +107,20 @@ profile bookings
 run bookings -s scripts/wrk/book.lua "$BASE"
 COST_AFTER=$(costs)
 PG_AFTER=$(pg_counts)
-read -r b0 rec0 by0 t0 d0 cs0 <<< "$COST_BEFORE"; read -r b1 rec1 by1 t1 d1 cs1 <<< "$COST_AFTER"
+read -r b0 rec0 by0 t0 d0 cs0 f0 s0 <<< "$COST_BEFORE"; read -r b1 rec1 by1 t1 d1 cs1 f1 s1 <<< "$COST_AFTER"
 python3 -c "
 n = max($b1 - $b0, 1); ticks = $t1 - $t0; hz = $(getconf CLK_TCK); s = $SECONDS_PER_RUN
 print(f'per booking: {($rec1 - $rec0) / n:.2f} store records, {($by1 - $by0) / n:.0f} bytes of records, '
       f'{ticks / hz * 1e6 / n:.0f} us of server CPU, {($cs1 - $cs0) / n:.1f} context switches, '
       f'{($d1 - $d0) / n:.0f} bytes of data directory; '
-      f'server cores used {ticks / hz / s:.2f}; server RSS {$(awk '/VmRSS/ {print $2}' /proc/$SERVER/status) / 1024:.0f} MiB')"
+      f'server cores used {ticks / hz / s:.2f}; server RSS {$(awk '/VmRSS/ {print $2}' /proc/$SERVER/status) / 1024:.0f} MiB')
+flushes = $f1 - $f0; syncs = $s1 - $s0
+# Builds before issue 27 have no sync metric (-1): their log syncs were
+# sync_file_range, one a flush.
+line = f'durability: {flushes / s:.0f} flushes/s, {n / max(flushes, 1):.1f} bookings per flush'
+if $s0 >= 0:
+    line += f', {syncs / s:.0f} fdatasync/s, {n / max(syncs, 1):.1f} bookings per fdatasync'
+print(line)"
 if [ -n "${PERF:-}" ]; then wait $PERF || true; PERF=; fi
 profile replays
 run replays -s scripts/wrk/replay.lua "$BASE"

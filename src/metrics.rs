@@ -152,6 +152,16 @@ pub static FLUSHES: LazyLock<IntCounter> = LazyLock::new(|| {
     register(IntCounter::new("boxoffice_store_flushes_total", "Group-commit flushes").unwrap())
 });
 
+pub static STORE_SYNCS: LazyLock<IntCounter> = LazyLock::new(|| {
+    register(
+        IntCounter::new(
+            "boxoffice_store_syncs_total",
+            "fdatasync calls that made the sled log durable (one serves every write made before it)",
+        )
+        .unwrap(),
+    )
+});
+
 pub static STORE_STALLED: LazyLock<IntGauge> = LazyLock::new(|| {
     register(
         IntGauge::new(
@@ -255,6 +265,7 @@ pub fn init() {
     LazyLock::force(&ACTORS_ACTIVE);
     LazyLock::force(&OVERLOADED);
     LazyLock::force(&FLUSHES);
+    LazyLock::force(&STORE_SYNCS);
     LazyLock::force(&STORE_RECORDS);
     LazyLock::force(&STORE_BYTES);
     LazyLock::force(&KEYS_EXPIRED);

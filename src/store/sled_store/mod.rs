@@ -208,8 +208,15 @@ impl SledStore {
         verify_every_record(dir, &db)?;
         let first_round = recover(&db)?;
         let flushed = db.clone();
+        let synced = std::sync::atomic::AtomicU64::new(db.log_syncs());
         let group = Arc::new(GroupCommit::start(
-            move || flushed.flush().map(|_| ()).map_err(Into::into),
+            move || {
+                flushed.flush()?;
+                let now = flushed.log_syncs();
+                let before = synced.swap(now, std::sync::atomic::Ordering::Relaxed);
+                crate::metrics::STORE_SYNCS.inc_by(now.saturating_sub(before));
+                Ok(())
+            },
             options.wait_limits,
         ));
         let (submit, queue) = mpsc::sync_channel(options.commit_queue_capacity.max(1));

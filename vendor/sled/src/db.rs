@@ -421,6 +421,13 @@ impl Db {
         Ok(hasher.finalize())
     }
 
+    /// boxoffice change 5: how many `fdatasync` calls have made the log
+    /// durable since this database was opened (one serves every buffer
+    /// written before it started).
+    pub fn log_syncs(&self) -> u64 {
+        self.context.pagecache.log_syncs()
+    }
+
     /// Returns the on-disk size of the storage files
     /// for this database.
     pub fn size_on_disk(&self) -> Result<u64> {

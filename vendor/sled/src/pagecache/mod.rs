@@ -1399,6 +1399,11 @@ impl PageCache {
         Ok(on_disk_bytes / logical_size)
     }
 
+    /// `fdatasync` calls of the log so far (boxoffice change 5).
+    pub(crate) fn log_syncs(&self) -> u64 {
+        self.log.iobufs.shared_sync.syncs()
+    }
+
     pub(crate) fn size_on_disk(&self) -> Result<u64> {
         let mut size = self.config.file.metadata()?.len();
 
