@@ -861,8 +861,12 @@ impl RunningConfig {
                 let path_buf = de.path();
                 let path = path_buf.as_path();
                 let path_str = &*path.to_string_lossy();
+                // boxoffice change 6 (upstream #1527, #1533): a snapshot
+                // still `.generating` when a crash came is not one; read
+                // as the newest, it made the store refuse to open.
                 if path_str.starts_with(&*absolute_path.to_string_lossy())
                     && !path_str.ends_with(".in___motion")
+                    && !path_str.ends_with(".generating")
                 {
                     Some(path.to_path_buf())
                 } else {

@@ -132,6 +132,11 @@ impl Serialize for IVec {
     fn deserialize(buf: &mut &[u8]) -> Result<IVec> {
         let k_len = usize::try_from(u64::deserialize(buf)?)
             .expect("should never store items that rust can't natively index");
+        // boxoffice change 6: a length past the buffer is damage, not a
+        // panic (upstream #1410).
+        if k_len > buf.len() {
+            return Err(Error::corruption(None));
+        }
         let ret = &buf[..k_len];
         *buf = &buf[k_len..];
         Ok(ret.into())
@@ -211,6 +216,16 @@ impl Serialize for u64 {
 
     fn deserialize(buf: &mut &[u8]) -> Result<Self> {
         if buf.is_empty() {
+            return Err(Error::corruption(None));
+        }
+        // boxoffice change 6: a varint cut short is damage, not a panic.
+        let needed = match buf[0] {
+            0..=240 => 1,
+            241..=248 => 2,
+            249 => 3,
+            other => other as usize - 247 + 1,
+        };
+        if buf.len() < needed {
             return Err(Error::corruption(None));
         }
         let (res, scoot) = match buf[0] {
@@ -1135,5 +1150,35 @@ mod qc {
         };
 
         prop_serialize(&node);
+    }
+}
+
+/// boxoffice change 6: lengths past the buffer are errors, not panics
+/// (upstream #1410 panicked at open on one).
+#[cfg(test)]
+mod damaged_lengths {
+    use super::*;
+
+    #[test]
+    fn an_ivec_longer_than_its_buffer_is_corruption() {
+        let mut bytes: &[u8] = &[5, 1, 2];
+        assert!(matches!(
+            IVec::deserialize(&mut bytes),
+            Err(Error::Corruption { .. })
+        ));
+    }
+
+    #[test]
+    fn a_varint_cut_short_is_corruption() {
+        for bytes in [&[241u8][..], &[249, 1], &[250, 1, 2], &[255, 1, 2, 3]] {
+            let mut buf = bytes;
+            assert!(
+                matches!(u64::deserialize(&mut buf), Err(Error::Corruption { .. })),
+                "{:?}",
+                bytes
+            );
+        }
+        let mut whole: &[u8] = &[250, 1, 2, 3];
+        assert_eq!(u64::deserialize(&mut whole).unwrap(), 0x03_02_01);
     }
 }

@@ -518,6 +518,7 @@ impl IoBufs {
             last_stage: false,
             damaged_at: None,
             torn_at: None,
+            newest_segment: None,
         }
     }
 

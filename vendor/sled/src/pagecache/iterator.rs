@@ -19,6 +19,9 @@ pub struct LogIter {
     /// damaged message that live messages of its segment follow (the log
     /// offset), for the caller to refuse to open.
     pub damaged_at: Option<LogOffset>,
+    /// boxoffice change 6: the newest segment number in the log, to tell
+    /// a later use of a reused segment from damage.
+    pub newest_segment: Option<SegmentNumber>,
     /// boxoffice change 6: where an earlier stage stopped at a message it
     /// could not read, taken for a tear (lsn, log offset).
     pub torn_at: Option<(Lsn, LogOffset)>,
@@ -152,10 +155,11 @@ impl Iterator for LogIter {
                         // drop acknowledged writes and recover a wrong
                         // state without a word. Stop; the caller refuses
                         // to open.
-                        if live_message_after(
+                        if let Following::Live = what_follows(
                             segment_base,
                             lid,
                             expected_segment_number,
+                            self.newest_segment,
                             &self.config,
                         ) {
                             self.damaged_at = Some(lid);
@@ -164,7 +168,7 @@ impl Iterator for LogIter {
                         // Otherwise this happens when the second half of a
                         // freed segment is overwritten before its segment
                         // header (what follows belongs to a later use of
-                        // the segment). it's fine to just treat it like a
+                        // the segment, or nothing does). it's fine to just treat it like a
                         // cap because any already applied
                         // state can be assumed to be replaced later on by
                         // the stabilized state that came afterwards.
@@ -200,14 +204,18 @@ impl Iterator for LogIter {
                     );
                     // boxoffice change 6: a message whose header does not
                     // even parse is judged as one that fails its checksum.
-                    if self.last_stage
-                        && live_message_after(
-                            segment_base,
-                            lid,
-                            expected_segment_number,
-                            &self.config,
-                        )
-                    {
+                    let live = self.last_stage
+                        && matches!(
+                            what_follows(
+                                segment_base,
+                                lid,
+                                expected_segment_number,
+                                self.newest_segment,
+                                &self.config,
+                            ),
+                            Following::Live
+                        );
+                    if live {
                         self.damaged_at = Some(lid);
                     } else if !self.last_stage {
                         self.torn_at = Some((lsn, lid));
@@ -323,39 +331,60 @@ fn header_is_blank(file: &std::fs::File, lid: LogOffset) -> bool {
     header.iter().all(|b| *b == 0) || header.iter().all(|b| *b == cleared)
 }
 
-/// boxoffice change 6: whether a message that passes its checksum and
-/// names `segment` starts anywhere in `segment_base` after `damaged` (the
-/// offset of a message that does not).
-fn live_message_after(
+/// What follows a damaged message in its segment (boxoffice change 6).
+enum Following {
+    /// A live message of this segment: the damage is to written data.
+    Live,
+    /// First a message of a later use of the segment: it was being
+    /// reused when the power went, and what follows the old messages is
+    /// that later use's, torn.
+    Reused,
+    /// Nothing readable: the segment's messages ended there.
+    Nothing,
+}
+
+/// Scans `segment_base` after `damaged` (the offset of a message that
+/// fails its checksum or does not parse) for the first message that
+/// passes its checksum and names this segment, or a later one up to
+/// `newest`.
+fn what_follows(
     segment_base: &BasedBuf,
     damaged: LogOffset,
     segment: SegmentNumber,
+    newest: Option<SegmentNumber>,
     config: &RunningConfig,
-) -> bool {
+) -> Following {
     let end = segment_base.offset
         + LogOffset::try_from(segment_base.buf.len()).unwrap();
-    ((damaged + 1)..end)
+    for lid in ((damaged + 1)..end)
         .filter(|lid| valid_entry_offset(*lid, config.segment_size))
-        .any(|lid| {
-            // A header naming this segment comes first (cheap, and random
-            // bytes almost never do); only then the checksum.
-            let at = usize::try_from(lid - segment_base.offset).unwrap();
-            let mut header_bytes = &segment_base.buf[at..];
-            let names_segment = match MessageHeader::deserialize(&mut header_bytes)
-            {
-                Ok(header) => {
-                    header.segment_number == segment
-                        && header.kind != MessageKind::Corrupted
-                        && header.len <= (end - lid) as u64
-                }
-                Err(_) => false,
-            };
-            names_segment
-                && matches!(
-                    read_message(segment_base, lid, segment, config),
-                    Ok(read) if !matches!(read, LogRead::Corrupted)
-                )
-        })
+    {
+        // A header naming a plausible segment comes first (cheap, and
+        // random bytes almost never do); only then the checksum.
+        let at = usize::try_from(lid - segment_base.offset).unwrap();
+        let mut header_bytes = &segment_base.buf[at..];
+        let header = match MessageHeader::deserialize(&mut header_bytes) {
+            Ok(header) => header,
+            Err(_) => continue,
+        };
+        let number = header.segment_number;
+        let same = number == segment;
+        let later = newest
+            .map_or(false, |newest| number.0 > segment.0 && number.0 <= newest.0);
+        if !(same || later)
+            || header.kind == MessageKind::Corrupted
+            || header.len > (end - lid) as u64
+        {
+            continue;
+        }
+        if matches!(
+            read_message(segment_base, lid, number, config),
+            Ok(read) if !matches!(read, LogRead::Corrupted)
+        ) {
+            return if same { Following::Live } else { Following::Reused };
+        }
+    }
+    Following::Nothing
 }
 
 fn valid_entry_offset(lid: LogOffset, segment_len: usize) -> bool {
@@ -561,6 +590,7 @@ fn check_contiguity_in_unstable_tail(
         last_stage: false,
         damaged_at: None,
         torn_at: None,
+        newest_segment: None,
     };
 
     // run the iterator to completion
@@ -641,6 +671,10 @@ pub fn raw_segment_iter_from(
 
     let ordering = ordering;
 
+    let newest_segment = ordering.keys().next_back().map(|lsn| {
+        SegmentNumber(u64::try_from(*lsn).unwrap() / segment_len as u64)
+    });
+
     let segments = ordering
         .into_iter()
         .filter(move |&(l, _)| l >= normalized_lsn)
@@ -655,5 +689,6 @@ pub fn raw_segment_iter_from(
         last_stage: true,
         damaged_at: None,
         torn_at: None,
+        newest_segment,
     })
 }

@@ -559,8 +559,12 @@ fn write_snapshot(config: &RunningConfig, snapshot: &Snapshot) -> Result<()> {
 
     let parent = path_1.parent().unwrap();
     std::fs::create_dir_all(parent)?;
-    let mut f =
-        std::fs::OpenOptions::new().write(true).create(true).open(&path_1)?;
+    // boxoffice change 6: one left by a crash is overwritten whole.
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path_1)?;
 
     // write the snapshot bytes, followed by a crc64 checksum at the end
     io_fail!(config, "snap write");
@@ -583,6 +587,17 @@ fn write_snapshot(config: &RunningConfig, snapshot: &Snapshot) -> Result<()> {
     // boxoffice change 5: the new snapshot's name is durable before the
     // old ones are removed (a power cut never leaves none).
     crate::pagecache::sync_dir(parent)?;
+
+    // boxoffice change 6: snapshots a crash left `.generating` are never
+    // read (`get_snapshot_files`); remove them with the old ones.
+    for entry in std::fs::read_dir(parent)?.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            debug!("removing a snapshot a crash left unfinished: {}", name);
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 
     // clean up any old snapshots
     let candidates = config.get_snapshot_files()?;
