@@ -23,24 +23,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ffi::{OsStr, OsString};
-use std::sync::Arc;
 use std::time::SystemTime;
 
-/// Bytes are kept and made durable in pages of this size.
-pub const PAGE: u64 = 4096;
-type Page = Arc<[u8; PAGE as usize]>;
-
-/// A disk writes whole sectors of this size, or none of them.
-pub const SECTOR: u64 = 512;
-
-/// What a power cut keeps of the writes not yet synced.
-#[derive(Clone, Copy, Debug)]
-pub enum Tear {
-    /// Nothing.
-    None,
-    /// Each unsynced sector with even odds (from this seed).
-    Sectors(u64),
-}
+pub use super::bytes::{Bytes, PAGE, SECTOR};
+pub use super::power_on::{Image, Tear};
 
 /// An inode number; the root directory is 1.
 pub type Ino = u64;
@@ -49,99 +35,6 @@ pub const ROOT: Ino = 1;
 /// A failure, as the errno the caller sees.
 pub type Errno = i32;
 pub type DiskResult<T> = Result<T, Errno>;
-
-/// A file's bytes: pages that share memory with other copies until
-/// written (a durable copy costs a page only where the file changed).
-#[derive(Clone, Default)]
-pub struct Bytes {
-    size: u64,
-    pages: BTreeMap<u64, Page>,
-}
-
-impl Bytes {
-    pub fn len(&self) -> u64 {
-        self.size
-    }
-
-    pub fn read(&self, offset: u64, len: u64) -> Vec<u8> {
-        let end = (offset.saturating_add(len)).min(self.size);
-        if offset >= end {
-            return Vec::new();
-        }
-        let mut out = vec![0u8; (end - offset) as usize];
-        let mut at = offset;
-        while at < end {
-            let page = at / PAGE;
-            let within = (at % PAGE) as usize;
-            let take = ((PAGE - at % PAGE).min(end - at)) as usize;
-            if let Some(bytes) = self.pages.get(&page) {
-                let from = (at - offset) as usize;
-                out[from..from + take].copy_from_slice(&bytes[within..within + take]);
-            }
-            at += take as u64;
-        }
-        out
-    }
-
-    /// Writes `data` at `offset`; the pages it touched go into `dirty`.
-    fn write(&mut self, offset: u64, data: &[u8], dirty: &mut BTreeSet<u64>) {
-        let mut at = offset;
-        let mut rest = data;
-        while !rest.is_empty() {
-            let page = at / PAGE;
-            let within = (at % PAGE) as usize;
-            let take = (PAGE as usize - within).min(rest.len());
-            let bytes = self
-                .pages
-                .entry(page)
-                .or_insert_with(|| Arc::new([0u8; PAGE as usize]));
-            Arc::make_mut(bytes)[within..within + take].copy_from_slice(&rest[..take]);
-            dirty.insert(page);
-            rest = &rest[take..];
-            at += take as u64;
-        }
-        self.size = self.size.max(offset + data.len() as u64);
-    }
-
-    /// Sets the size; bytes past it are gone (zeros if it grows again).
-    fn truncate(&mut self, size: u64, dirty: &mut BTreeSet<u64>) {
-        if size < self.size {
-            let first_gone = size.div_ceil(PAGE);
-            let gone: Vec<u64> = self.pages.range(first_gone..).map(|(p, _)| *p).collect();
-            for page in gone {
-                self.pages.remove(&page);
-                dirty.insert(page);
-            }
-            let within = (size % PAGE) as usize;
-            if within != 0 {
-                if let Some(bytes) = self.pages.get_mut(&(size / PAGE)) {
-                    Arc::make_mut(bytes)[within..].fill(0);
-                    dirty.insert(size / PAGE);
-                }
-            }
-        }
-        self.size = size;
-    }
-
-    /// Copies the pages in `dirty` and the size from `now`.
-    fn take_from(&mut self, now: &Bytes, dirty: &BTreeSet<u64>) {
-        for page in dirty {
-            match now.pages.get(page) {
-                Some(bytes) => self.pages.insert(*page, bytes.clone()),
-                None => self.pages.remove(page),
-            };
-        }
-        self.size = now.size;
-        // Pages past the size that no write marked (a file cut short and
-        // then synced) must not reappear if it grows again.
-        let first_gone = self.size.div_ceil(PAGE);
-        self.pages.retain(|page, _| *page < first_gone);
-    }
-
-    pub fn to_vec(&self) -> Vec<u8> {
-        self.read(0, self.size)
-    }
-}
 
 /// What a node is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -182,7 +75,7 @@ impl Meta {
 }
 
 #[derive(Clone)]
-enum Body {
+pub(super) enum Body {
     File {
         now: Bytes,
         durable: Bytes,
@@ -199,12 +92,12 @@ enum Body {
 }
 
 #[derive(Clone)]
-struct Node {
-    kind: Kind,
-    meta: Meta,
+pub(super) struct Node {
+    pub(super) kind: Kind,
+    pub(super) meta: Meta,
     /// Names that lead to it now (directories: 1 while linked).
-    links: u32,
-    body: Body,
+    pub(super) links: u32,
+    pub(super) body: Body,
 }
 
 /// A directory entry: its name, its node and what that is.
@@ -228,14 +121,6 @@ pub struct Counts {
     pub dir_syncs: u64,
 }
 
-/// A durable file tree, as it would be found after a power cut.
-#[derive(Clone)]
-pub enum Image {
-    File(Bytes, Meta),
-    Dir(BTreeMap<OsString, Image>, Meta),
-    Symlink(OsString),
-}
-
 /// When a new, renamed or removed name becomes durable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Names {
@@ -246,12 +131,12 @@ pub enum Names {
 }
 
 pub struct Disk {
-    nodes: HashMap<Ino, Node>,
-    next_ino: Ino,
-    dead: bool,
-    names: Names,
+    pub(super) nodes: HashMap<Ino, Node>,
+    pub(super) next_ino: Ino,
+    pub(super) dead: bool,
+    pub(super) names: Names,
     /// Directories whose entries changed since they were last durable.
-    renamed: BTreeSet<Ino>,
+    pub(super) renamed: BTreeSet<Ino>,
     pub counts: Counts,
 }
 
@@ -296,70 +181,8 @@ impl Disk {
         self.dead
     }
 
-    /// A disk with the durable state alone: what a machine finds when the
-    /// power comes back.
-    pub fn power_on(&self) -> Disk {
-        self.power_on_with(Tear::None)
-    }
-
-    /// A disk of what survives a cut that tears as `tear` says.
-    pub fn power_on_with(&self, tear: Tear) -> Disk {
-        let torn = self.torn(tear);
-        let this = torn.as_ref().unwrap_or(self);
-        let mut nodes = HashMap::new();
-        let mut links: HashMap<Ino, u32> = HashMap::new();
-        let mut queue = vec![(ROOT, ROOT)];
-        while let Some((ino, parent)) = queue.pop() {
-            *links.entry(ino).or_default() += 1;
-            if nodes.contains_key(&ino) {
-                continue;
-            }
-            let node = &this.nodes[&ino];
-            let body = match &node.body {
-                Body::File { durable, .. } => Body::File {
-                    now: durable.clone(),
-                    durable: durable.clone(),
-                    dirty: BTreeSet::new(),
-                },
-                Body::Dir { durable, .. } => {
-                    for child in durable.values() {
-                        queue.push((*child, ino));
-                    }
-                    Body::Dir {
-                        now: durable.clone(),
-                        durable: durable.clone(),
-                        parent,
-                    }
-                }
-                other => other.clone(),
-            };
-            nodes.insert(
-                ino,
-                Node {
-                    kind: node.kind,
-                    meta: node.meta,
-                    links: 0,
-                    body,
-                },
-            );
-        }
-        for (ino, count) in links {
-            if let Some(node) = nodes.get_mut(&ino) {
-                node.links = if node.kind == Kind::Dir { 1 } else { count };
-            }
-        }
-        Disk {
-            nodes,
-            next_ino: this.next_ino,
-            dead: false,
-            names: this.names,
-            renamed: BTreeSet::new(),
-            counts: Counts::default(),
-        }
-    }
-
     /// Makes the entries of directory `dir` durable.
-    fn names_durable(&mut self, dir: Ino) {
+    pub(super) fn names_durable(&mut self, dir: Ino) {
         if let Some(Node {
             body: Body::Dir { now, durable, .. },
             ..
@@ -370,87 +193,7 @@ impl Disk {
         self.renamed.remove(&dir);
     }
 
-    /// The durable tree under the root.
-    pub fn durable_image(&self) -> Image {
-        self.image_of(ROOT, 0)
-    }
-
-    /// The tree a cut that tears as `tear` says would leave.
-    pub fn image_after(&self, tear: Tear) -> Image {
-        match self.torn(tear) {
-            Some(torn) => torn.image_of(ROOT, 0),
-            None => self.image_of(ROOT, 0),
-        }
-    }
-
-    /// A copy whose durable bytes hold, besides, the unsynced sectors the
-    /// tear keeps (`None` when it keeps none).
-    fn torn(&self, tear: Tear) -> Option<Disk> {
-        use rand::{Rng, SeedableRng};
-        let Tear::Sectors(seed) = tear else {
-            return None;
-        };
-        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-        let mut copy = Disk {
-            nodes: self.nodes.clone(),
-            next_ino: self.next_ino,
-            dead: self.dead,
-            names: self.names,
-            renamed: self.renamed.clone(),
-            counts: self.counts,
-        };
-        let mut inos: Vec<Ino> = copy.nodes.keys().copied().collect();
-        inos.sort_unstable();
-        for ino in inos {
-            let Some(Node {
-                body:
-                    Body::File {
-                        now,
-                        durable,
-                        dirty,
-                    },
-                ..
-            }) = copy.nodes.get_mut(&ino)
-            else {
-                continue;
-            };
-            for page in dirty.iter() {
-                let start = page * PAGE;
-                for sector in 0..PAGE / SECTOR {
-                    if !rng.gen_bool(0.5) {
-                        continue;
-                    }
-                    let at = start + sector * SECTOR;
-                    if at >= now.len() {
-                        continue;
-                    }
-                    let bytes = now.read(at, SECTOR);
-                    let mut ignored = BTreeSet::new();
-                    durable.write(at, &bytes, &mut ignored);
-                }
-            }
-        }
-        Some(copy)
-    }
-
-    fn image_of(&self, ino: Ino, depth: usize) -> Image {
-        let node = &self.nodes[&ino];
-        match &node.body {
-            Body::File { durable, .. } => Image::File(durable.clone(), node.meta),
-            Body::Dir { durable, .. } if depth < 64 => Image::Dir(
-                durable
-                    .iter()
-                    .map(|(name, child)| (name.clone(), self.image_of(*child, depth + 1)))
-                    .collect(),
-                node.meta,
-            ),
-            Body::Dir { .. } => Image::Dir(BTreeMap::new(), node.meta),
-            Body::Symlink(target) => Image::Symlink(target.clone()),
-            Body::Special => Image::File(Bytes::default(), node.meta),
-        }
-    }
-
-    fn alive(&self) -> DiskResult<()> {
+    pub(super) fn alive(&self) -> DiskResult<()> {
         if self.dead {
             Err(libc::EIO)
         } else {
@@ -855,142 +598,5 @@ impl Disk {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn meta() -> Meta {
-        Meta::new(0o644, 0, 0)
-    }
-
-    fn name(text: &str) -> &OsStr {
-        OsStr::new(text)
-    }
-
-    #[test]
-    fn unsynced_bytes_are_lost_and_synced_ones_kept() {
-        let mut disk = Disk::new(0, 0);
-        let file = disk.create(ROOT, name("log"), meta()).unwrap().ino;
-        disk.sync(ROOT).unwrap();
-        disk.write(file, 0, b"first").unwrap();
-        disk.sync(file).unwrap();
-        disk.write(file, 5, b" second").unwrap();
-        disk.write(file, 0, b"FIRST").unwrap();
-        disk.cut();
-        assert_eq!(disk.write(file, 0, b"x"), Err(libc::EIO));
-        let after = disk.power_on();
-        let file = after.lookup(ROOT, name("log")).unwrap().ino;
-        assert_eq!(after.read(file, 0, 100).unwrap(), b"first");
-    }
-
-    #[test]
-    fn a_torn_cut_keeps_some_unsynced_sectors_and_no_other_bytes() {
-        let mut disk = Disk::new(0, 0);
-        let file = disk.create(ROOT, name("log"), meta()).unwrap().ino;
-        disk.sync(ROOT).unwrap();
-        disk.write(file, 0, &[1u8; 2 * PAGE as usize]).unwrap();
-        disk.sync(file).unwrap();
-        disk.write(file, 0, &[2u8; 2 * PAGE as usize]).unwrap();
-        let mut kinds = BTreeSet::new();
-        for seed in 0..8 {
-            let after = disk.power_on_with(Tear::Sectors(seed));
-            let file = after.lookup(ROOT, name("log")).unwrap().ino;
-            let bytes = after.read(file, 0, 2 * PAGE).unwrap();
-            for sector in bytes.chunks(SECTOR as usize) {
-                assert!(sector.iter().all(|b| *b == sector[0]), "a sector is whole");
-                kinds.insert(sector[0]);
-            }
-        }
-        assert_eq!(
-            kinds,
-            BTreeSet::from([1, 2]),
-            "old and new sectors both survive"
-        );
-    }
-
-    #[test]
-    fn a_new_name_needs_its_directory_synced() {
-        let mut disk = Disk::new(0, 0);
-        let file = disk.create(ROOT, name("db"), meta()).unwrap().ino;
-        disk.write(file, 0, b"data").unwrap();
-        disk.sync(file).unwrap();
-        assert!(disk.power_on().lookup(ROOT, name("db")).is_err());
-        disk.sync(ROOT).unwrap();
-        let after = disk.power_on();
-        let file = after.lookup(ROOT, name("db")).unwrap().ino;
-        assert_eq!(after.read(file, 0, 10).unwrap(), b"data");
-    }
-
-    #[test]
-    fn a_rename_and_a_removal_are_durable_with_their_directory() {
-        let mut disk = Disk::new(0, 0);
-        let old = disk.create(ROOT, name("snap.1"), meta()).unwrap().ino;
-        disk.write(old, 0, b"old").unwrap();
-        disk.sync(old).unwrap();
-        disk.sync(ROOT).unwrap();
-        let new = disk.create(ROOT, name("snap.2.tmp"), meta()).unwrap().ino;
-        disk.write(new, 0, b"new").unwrap();
-        disk.sync(new).unwrap();
-        disk.rename(ROOT, name("snap.2.tmp"), ROOT, name("snap.2"), false)
-            .unwrap();
-        disk.unlink(ROOT, name("snap.1")).unwrap();
-        let lost = disk.power_on();
-        assert!(lost.lookup(ROOT, name("snap.1")).is_ok());
-        assert!(lost.lookup(ROOT, name("snap.2")).is_err());
-        disk.sync(ROOT).unwrap();
-        let kept = disk.power_on();
-        assert!(kept.lookup(ROOT, name("snap.1")).is_err());
-        let new = kept.lookup(ROOT, name("snap.2")).unwrap().ino;
-        assert_eq!(kept.read(new, 0, 10).unwrap(), b"new");
-    }
-
-    #[test]
-    fn journaled_names_are_durable_with_any_sync() {
-        let mut disk = Disk::with_names(0, 0, Names::Journaled);
-        let dir = disk.mkdir(ROOT, name("base"), meta()).unwrap().ino;
-        let file = disk.create(dir, name("PG_VERSION"), meta()).unwrap().ino;
-        disk.write(file, 0, b"15").unwrap();
-        assert!(disk.power_on().lookup(ROOT, name("base")).is_err());
-        disk.sync(file).unwrap();
-        let after = disk.power_on();
-        let dir = after.lookup(ROOT, name("base")).unwrap().ino;
-        let file = after.lookup(dir, name("PG_VERSION")).unwrap().ino;
-        assert_eq!(after.read(file, 0, 10).unwrap(), b"15");
-    }
-
-    #[test]
-    fn a_file_cut_short_and_grown_again_reads_zeros() {
-        let mut disk = Disk::new(0, 0);
-        let file = disk.create(ROOT, name("f"), meta()).unwrap().ino;
-        disk.sync(ROOT).unwrap();
-        disk.write(file, 0, &[7u8; 10_000]).unwrap();
-        disk.sync(file).unwrap();
-        disk.setattr(file, None, None, None, Some(100), None)
-            .unwrap();
-        disk.setattr(file, None, None, None, Some(10_000), None)
-            .unwrap();
-        assert_eq!(disk.read(file, 100, 10).unwrap(), vec![0u8; 10]);
-        disk.sync(file).unwrap();
-        let after = disk.power_on();
-        let file = after.lookup(ROOT, name("f")).unwrap().ino;
-        let bytes = after.read(file, 0, 10_000).unwrap();
-        assert_eq!(bytes.len(), 10_000);
-        assert!(bytes[..100].iter().all(|b| *b == 7));
-        assert!(bytes[100..].iter().all(|b| *b == 0));
-    }
-
-    #[test]
-    fn a_durable_copy_shares_pages_until_written() {
-        let mut disk = Disk::new(0, 0);
-        let file = disk.create(ROOT, name("f"), meta()).unwrap().ino;
-        disk.write(file, 0, &[1u8; 3 * PAGE as usize]).unwrap();
-        disk.sync(file).unwrap();
-        disk.write(file, PAGE + 10, b"x").unwrap();
-        if let Body::File { now, durable, .. } = &disk.nodes[&file].body {
-            assert!(Arc::ptr_eq(&now.pages[&0], &durable.pages[&0]));
-            assert!(!Arc::ptr_eq(&now.pages[&1], &durable.pages[&1]));
-            assert_eq!(durable.read(PAGE + 10, 1), vec![1u8]);
-        } else {
-            panic!("not a file");
-        }
-    }
-}
+#[path = "disk_tests.rs"]
+mod tests;

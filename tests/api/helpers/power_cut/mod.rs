@@ -11,8 +11,10 @@
 //! `cfg(fuse_missing)` and the tests that use it show as ignored (never
 //! under CI=true).
 
+mod bytes;
 pub mod disk;
 mod mount;
+mod power_on;
 
 pub use disk::{Counts, Image, Tear};
 use disk::{Disk, Names};

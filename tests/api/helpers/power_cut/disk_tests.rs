@@ -1,0 +1,141 @@
+//! The disk's rules, each on its own: what a sync makes durable, what a
+//! power cut keeps.
+
+use super::*;
+use std::sync::Arc;
+
+fn meta() -> Meta {
+    Meta::new(0o644, 0, 0)
+}
+
+fn name(text: &str) -> &OsStr {
+    OsStr::new(text)
+}
+
+#[test]
+fn unsynced_bytes_are_lost_and_synced_ones_kept() {
+    let mut disk = Disk::new(0, 0);
+    let file = disk.create(ROOT, name("log"), meta()).unwrap().ino;
+    disk.sync(ROOT).unwrap();
+    disk.write(file, 0, b"first").unwrap();
+    disk.sync(file).unwrap();
+    disk.write(file, 5, b" second").unwrap();
+    disk.write(file, 0, b"FIRST").unwrap();
+    disk.cut();
+    assert_eq!(disk.write(file, 0, b"x"), Err(libc::EIO));
+    let after = disk.power_on();
+    let file = after.lookup(ROOT, name("log")).unwrap().ino;
+    assert_eq!(after.read(file, 0, 100).unwrap(), b"first");
+}
+
+#[test]
+fn a_torn_cut_keeps_some_unsynced_sectors_and_no_other_bytes() {
+    let mut disk = Disk::new(0, 0);
+    let file = disk.create(ROOT, name("log"), meta()).unwrap().ino;
+    disk.sync(ROOT).unwrap();
+    disk.write(file, 0, &[1u8; 2 * PAGE as usize]).unwrap();
+    disk.sync(file).unwrap();
+    disk.write(file, 0, &[2u8; 2 * PAGE as usize]).unwrap();
+    let mut kinds = BTreeSet::new();
+    for seed in 0..8 {
+        let after = disk.power_on_with(Tear::Sectors(seed));
+        let file = after.lookup(ROOT, name("log")).unwrap().ino;
+        let bytes = after.read(file, 0, 2 * PAGE).unwrap();
+        for sector in bytes.chunks(SECTOR as usize) {
+            assert!(sector.iter().all(|b| *b == sector[0]), "a sector is whole");
+            kinds.insert(sector[0]);
+        }
+    }
+    assert_eq!(
+        kinds,
+        BTreeSet::from([1, 2]),
+        "old and new sectors both survive"
+    );
+}
+
+#[test]
+fn a_new_name_needs_its_directory_synced() {
+    let mut disk = Disk::new(0, 0);
+    let file = disk.create(ROOT, name("db"), meta()).unwrap().ino;
+    disk.write(file, 0, b"data").unwrap();
+    disk.sync(file).unwrap();
+    assert!(disk.power_on().lookup(ROOT, name("db")).is_err());
+    disk.sync(ROOT).unwrap();
+    let after = disk.power_on();
+    let file = after.lookup(ROOT, name("db")).unwrap().ino;
+    assert_eq!(after.read(file, 0, 10).unwrap(), b"data");
+}
+
+#[test]
+fn a_rename_and_a_removal_are_durable_with_their_directory() {
+    let mut disk = Disk::new(0, 0);
+    let old = disk.create(ROOT, name("snap.1"), meta()).unwrap().ino;
+    disk.write(old, 0, b"old").unwrap();
+    disk.sync(old).unwrap();
+    disk.sync(ROOT).unwrap();
+    let new = disk.create(ROOT, name("snap.2.tmp"), meta()).unwrap().ino;
+    disk.write(new, 0, b"new").unwrap();
+    disk.sync(new).unwrap();
+    disk.rename(ROOT, name("snap.2.tmp"), ROOT, name("snap.2"), false)
+        .unwrap();
+    disk.unlink(ROOT, name("snap.1")).unwrap();
+    let lost = disk.power_on();
+    assert!(lost.lookup(ROOT, name("snap.1")).is_ok());
+    assert!(lost.lookup(ROOT, name("snap.2")).is_err());
+    disk.sync(ROOT).unwrap();
+    let kept = disk.power_on();
+    assert!(kept.lookup(ROOT, name("snap.1")).is_err());
+    let new = kept.lookup(ROOT, name("snap.2")).unwrap().ino;
+    assert_eq!(kept.read(new, 0, 10).unwrap(), b"new");
+}
+
+#[test]
+fn journaled_names_are_durable_with_any_sync() {
+    let mut disk = Disk::with_names(0, 0, Names::Journaled);
+    let dir = disk.mkdir(ROOT, name("base"), meta()).unwrap().ino;
+    let file = disk.create(dir, name("PG_VERSION"), meta()).unwrap().ino;
+    disk.write(file, 0, b"15").unwrap();
+    assert!(disk.power_on().lookup(ROOT, name("base")).is_err());
+    disk.sync(file).unwrap();
+    let after = disk.power_on();
+    let dir = after.lookup(ROOT, name("base")).unwrap().ino;
+    let file = after.lookup(dir, name("PG_VERSION")).unwrap().ino;
+    assert_eq!(after.read(file, 0, 10).unwrap(), b"15");
+}
+
+#[test]
+fn a_file_cut_short_and_grown_again_reads_zeros() {
+    let mut disk = Disk::new(0, 0);
+    let file = disk.create(ROOT, name("f"), meta()).unwrap().ino;
+    disk.sync(ROOT).unwrap();
+    disk.write(file, 0, &[7u8; 10_000]).unwrap();
+    disk.sync(file).unwrap();
+    disk.setattr(file, None, None, None, Some(100), None)
+        .unwrap();
+    disk.setattr(file, None, None, None, Some(10_000), None)
+        .unwrap();
+    assert_eq!(disk.read(file, 100, 10).unwrap(), vec![0u8; 10]);
+    disk.sync(file).unwrap();
+    let after = disk.power_on();
+    let file = after.lookup(ROOT, name("f")).unwrap().ino;
+    let bytes = after.read(file, 0, 10_000).unwrap();
+    assert_eq!(bytes.len(), 10_000);
+    assert!(bytes[..100].iter().all(|b| *b == 7));
+    assert!(bytes[100..].iter().all(|b| *b == 0));
+}
+
+#[test]
+fn a_durable_copy_shares_pages_until_written() {
+    let mut disk = Disk::new(0, 0);
+    let file = disk.create(ROOT, name("f"), meta()).unwrap().ino;
+    disk.write(file, 0, &[1u8; 3 * PAGE as usize]).unwrap();
+    disk.sync(file).unwrap();
+    disk.write(file, PAGE + 10, b"x").unwrap();
+    if let Body::File { now, durable, .. } = &disk.nodes[&file].body {
+        assert!(Arc::ptr_eq(&now.pages[&0], &durable.pages[&0]));
+        assert!(!Arc::ptr_eq(&now.pages[&1], &durable.pages[&1]));
+        assert_eq!(durable.read(PAGE + 10, 1), vec![1u8]);
+    } else {
+        panic!("not a file");
+    }
+}
