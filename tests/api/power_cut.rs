@@ -39,6 +39,22 @@ fn the_power_cut_disk_keeps_synced_files_and_loses_the_rest() {
     assert!(!dir.join("unsynced").exists());
 }
 
+/// The `data` directory of a disk image (what a power cut would leave),
+/// written out as real files in a temporary directory, to start a server
+/// on. Panics, naming `what`, if the image has none.
+fn data_dir_of(image: &Image, what: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let copy = tempfile::tempdir().unwrap();
+    let data = copy.path().join("data");
+    let Image::Dir(root, _) = image else {
+        panic!("the root is a directory");
+    };
+    match root.get(std::ffi::OsStr::new("data")) {
+        Some(image) => power_cut::materialize(image, &data),
+        None => panic!("{what}: no data directory was durable"),
+    }
+    (copy, data)
+}
+
 /// One acknowledged write of the sequence, and what the disk held durably
 /// the moment its answer arrived.
 struct Acked {
@@ -148,15 +164,7 @@ async fn every_answer_waits_for_the_sync_of_what_it_reports() {
     );
 
     for step in &acked {
-        let copy = tempfile::tempdir().unwrap();
-        let data = copy.path().join("data");
-        let Image::Dir(root, _) = &step.durable else {
-            panic!("the root is a directory");
-        };
-        match root.get(std::ffi::OsStr::new("data")) {
-            Some(image) => power_cut::materialize(image, &data),
-            None => panic!("{}: no data directory was durable at its answer", step.what),
-        }
+        let (_copy, data) = data_dir_of(&step.durable, step.what);
         let server = BinaryServer::start(&data, &[]);
         let client = match &step.token {
             Some(token) => server.as_user(token),
@@ -344,12 +352,7 @@ async fn a_store_whose_last_write_was_torn_opens_with_everything_acknowledged() 
 
     let (mut with_b, mut without_b) = (0, 0);
     for (seed, image) in tears.iter().enumerate() {
-        let copy = tempfile::tempdir().unwrap();
-        let data = copy.path().join("data");
-        let Image::Dir(root, _) = image else {
-            panic!("the root is a directory");
-        };
-        power_cut::materialize(&root[std::ffi::OsStr::new("data")], &data);
+        let (_copy, data) = data_dir_of(image, &format!("tear {seed}"));
         let server = BinaryServer::start(&data, &[]);
         let guest = server.as_user(&guest.token());
         assert_replay(

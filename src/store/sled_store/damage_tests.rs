@@ -78,6 +78,23 @@ fn segments_by_lsn(log: &Path) -> Vec<(u64, i64)> {
     found
 }
 
+/// `store_with_sessions`, then opened and closed once more: that open
+/// writes a snapshot of what it recovered, so the next one replays
+/// nothing written before it.
+async fn store_with_a_snapshot(dir: &Path, sessions: usize) -> Vec<[u8; 32]> {
+    let hashes = store_with_sessions(dir, sessions, None).await;
+    assert!(all_sessions_there(dir, &hashes));
+    assert!(
+        contents(dir).keys().any(|p| p
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("snap.")),
+        "a snapshot was written"
+    );
+    hashes
+}
+
 /// Whether every session in `hashes` reads back from the store in `dir`.
 fn all_sessions_there(dir: &Path, hashes: &[[u8; 32]]) -> bool {
     let store = SledStore::open(dir).unwrap();
@@ -186,11 +203,7 @@ async fn a_damaged_record_in_the_log_replayed_at_open_refuses_to_open() {
 async fn a_damaged_record_written_before_the_last_snapshot_refuses_to_open() {
     let root = tempfile::tempdir().unwrap();
     let good = root.path().join("good");
-    let sessions = store_with_sessions(&good, 12_000, None).await;
-    assert!(
-        all_sessions_there(&good, &sessions),
-        "and a snapshot is written"
-    );
+    store_with_a_snapshot(&good, 12_000).await;
     let segments = segments_by_lsn(&good.join("db"));
     let dir = root.path().join("damaged");
     copy_dir(&good, &dir);
@@ -209,11 +222,7 @@ async fn a_damaged_record_written_before_the_last_snapshot_refuses_to_open() {
 async fn a_damaged_settings_or_snapshot_file_refuses_to_open() {
     let root = tempfile::tempdir().unwrap();
     let good = root.path().join("good");
-    let sessions = store_with_sessions(&good, 1_000, None).await;
-    assert!(
-        all_sessions_there(&good, &sessions),
-        "and a snapshot is written"
-    );
+    store_with_a_snapshot(&good, 1_000).await;
     let dir = root.path().join("settings");
     copy_dir(&good, &dir);
     damage(&dir.join("conf"), 2, 1);
@@ -241,11 +250,7 @@ async fn a_damaged_settings_or_snapshot_file_refuses_to_open() {
 async fn a_snapshot_left_unfinished_by_a_crash_is_ignored() {
     let root = tempfile::tempdir().unwrap();
     let good = root.path().join("good");
-    let sessions = store_with_sessions(&good, 1_000, None).await;
-    assert!(
-        all_sessions_there(&good, &sessions),
-        "and a snapshot is written"
-    );
+    let sessions = store_with_a_snapshot(&good, 1_000).await;
     for (name, bytes) in [("empty", vec![]), ("cut", vec![7u8; 100])] {
         let dir = root.path().join(name);
         copy_dir(&good, &dir);
