@@ -36,6 +36,7 @@ mod offer;
 mod operations;
 mod postgres;
 mod power_cut;
+mod power_cut_sled;
 mod races;
 mod reply_after_durable;
 mod requests;

@@ -227,6 +227,16 @@ async fn a_damaged_settings_or_snapshot_file_refuses_to_open() {
     copy_dir(&good, &dir);
     damage(&dir.join("conf"), 2, 1);
     refuses(&dir, &["conf", "checksum"]);
+    // Cut short: sled 0.34.7 took it for missing and wrote new settings.
+    let dir = root.path().join("settings-cut");
+    copy_dir(&good, &dir);
+    let conf = std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.join("conf"))
+        .unwrap();
+    conf.set_len(4).unwrap();
+    drop(conf);
+    refuses(&dir, &["conf", "cut short"]);
     let dir = root.path().join("snapshot");
     copy_dir(&good, &dir);
     let snapshot = contents(&dir)

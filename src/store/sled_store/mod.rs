@@ -71,6 +71,10 @@ impl Drop for Released {
             sled::crossbeam_pin().flush();
             std::thread::sleep(std::time::Duration::from_millis(2));
         }
+        tracing::warn!(
+            log = %self.log.display(),
+            "sled still holds the data directory's lock 10 s after the store closed"
+        );
     }
 }
 
@@ -94,8 +98,9 @@ impl Drop for SledStore {
 }
 
 /// Makes `dir` and any missing parent, and syncs the directory holding
-/// each one made: a new directory's name is durable only then, and a
-/// power cut could otherwise take the whole store with it.
+/// each one made (or holding `dir`, if it existed): a new directory's
+/// name is durable only then, and a power cut could otherwise take the
+/// whole store with it.
 fn create_dir_durably(dir: &Path) -> StoreResult<()> {
     let failed = |error: std::io::Error| {
         StoreError::Io(format!(
@@ -103,8 +108,13 @@ fn create_dir_durably(dir: &Path) -> StoreResult<()> {
             dir.display()
         ))
     };
-    let missing: Vec<&Path> = dir.ancestors().take_while(|d| !d.exists()).collect();
+    let mut missing: Vec<&Path> = dir.ancestors().take_while(|d| !d.exists()).collect();
     std::fs::create_dir_all(dir).map_err(failed)?;
+    // The directory itself too, made now or by someone else whose `mkdir`
+    // was never synced: its name must be durable before what it holds.
+    if missing.is_empty() {
+        missing.push(dir);
+    }
     for made in missing.iter().rev() {
         let parent = match made.parent() {
             Some(parent) if !parent.as_os_str().is_empty() => parent,
@@ -199,6 +209,10 @@ impl SledStore {
     /// is missing.
     pub fn open_with(dir: &Path, options: SledOptions) -> StoreResult<Self> {
         create_dir_durably(dir)?;
+        // Declared before the database: dropped after it, on every path.
+        let released = Released {
+            log: dir.join("db"),
+        };
         let db = sled::Config::new()
             .path(dir)
             // Durability comes from our group commit, not a timer.
@@ -241,9 +255,7 @@ impl SledStore {
             group,
             submit: Some(submit),
             committer: Some(committer),
-            _released: Released {
-                log: dir.join("db"),
-            },
+            _released: released,
         })
     }
 

@@ -689,8 +689,12 @@ impl Config {
 
         let path = self.config_path();
 
-        let mut f =
-            fs::OpenOptions::new().write(true).create(true).open(path)?;
+        // boxoffice change 6: nothing of an older file is left after it.
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)?;
 
         io_fail!(self, "write_config bytes");
         f.write_all(&*bytes)?;
@@ -721,6 +725,21 @@ impl Config {
         };
 
         if f.metadata()?.len() <= 8 {
+            // boxoffice change 6: a store with a log but settings cut
+            // short is damaged (settings are synced before the log is
+            // written); only a store that never got that far may start
+            // again with fresh settings.
+            let log_len = fs::metadata(self.db_path()).map(|m| m.len()).unwrap_or(0);
+            if log_len > 0 {
+                error!("settings file {:?} is cut short", path);
+                return Err(Error::Io(io::Error::new(
+                    ErrorKind::InvalidData,
+                    format!(
+                        "the settings file {} is empty or cut short, and the log is not",
+                        path.display()
+                    ),
+                )));
+            }
             warn!("empty/corrupt configuration file found");
             return Ok(None);
         }

@@ -137,8 +137,19 @@ pub struct Disk {
     pub(super) names: Names,
     /// Directories whose entries changed since they were last durable.
     pub(super) renamed: BTreeSet<Ino>,
+    /// Cuts the power right after the first write this accepts (its
+    /// offset, and its file's size before it).
+    pub(super) cut_after: Option<CutTrigger>,
+    /// Reads this accepts (offset, length) fail with EIO: a bad sector.
+    pub(super) bad_reads: Option<ReadTrigger>,
     pub counts: Counts,
 }
+
+/// Which write the power goes after (`Disk::cut_after_write`).
+pub type CutTrigger = Box<dyn Fn(u64, u64) -> bool + Send>;
+
+/// Which reads fail (`Disk::fail_reads`).
+pub type ReadTrigger = Box<dyn Fn(u64, u64) -> bool + Send>;
 
 impl Disk {
     /// An empty disk whose root directory belongs to `uid`:`gid`.
@@ -168,6 +179,8 @@ impl Disk {
             dead: false,
             names,
             renamed: BTreeSet::new(),
+            cut_after: None,
+            bad_reads: None,
             counts: Counts::default(),
         }
     }
@@ -498,6 +511,9 @@ impl Disk {
 
     pub fn read(&self, ino: Ino, offset: u64, len: u64) -> DiskResult<Vec<u8>> {
         self.alive()?;
+        if self.bad_reads.as_ref().is_some_and(|bad| bad(offset, len)) {
+            return Err(libc::EIO);
+        }
         match &self.node(ino)?.body {
             Body::File { now, .. } => Ok(now.read(offset, len)),
             Body::Dir { .. } => Err(libc::EISDIR),
@@ -508,16 +524,41 @@ impl Disk {
     pub fn write(&mut self, ino: Ino, offset: u64, data: &[u8]) -> DiskResult<u32> {
         self.alive()?;
         let node = self.node_mut(ino)?;
-        match &mut node.body {
-            Body::File { now, dirty, .. } => now.write(offset, data, dirty),
+        let size_before = match &mut node.body {
+            Body::File { now, dirty, .. } => {
+                let size = now.len();
+                now.write(offset, data, dirty);
+                size
+            }
             Body::Dir { .. } => return Err(libc::EISDIR),
             _ => return Err(libc::EINVAL),
-        }
+        };
         let time = SystemTime::now();
         node.meta.mtime = time;
         node.meta.ctime = time;
         self.counts.writes += 1;
+        if self
+            .cut_after
+            .as_ref()
+            .is_some_and(|cut| cut(offset, size_before))
+        {
+            self.cut_after = None;
+            self.dead = true;
+        }
         Ok(data.len() as u32)
+    }
+
+    /// Reads `bad` accepts (offset, length) fail with EIO from now on;
+    /// `None` heals the disk.
+    pub fn fail_reads(&mut self, bad: Option<ReadTrigger>) {
+        self.bad_reads = bad;
+    }
+
+    /// The power goes right after the first write `trigger` accepts
+    /// (given its offset and its file's size before it): that write is
+    /// made, unsynced, and nothing after it.
+    pub fn cut_after_write(&mut self, trigger: CutTrigger) {
+        self.cut_after = Some(trigger);
     }
 
     /// `fallocate` mode 0: the file is at least `offset + len` long.

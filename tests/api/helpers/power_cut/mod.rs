@@ -131,6 +131,24 @@ impl PowerCutDisk {
         let _ = session.join();
     }
 
+    /// The power goes right after the first write `trigger` accepts (its
+    /// offset, and its file's size before it).
+    pub fn cut_after_write(&self, trigger: disk::CutTrigger) {
+        self.disk.lock().expect("disk").cut_after_write(trigger);
+    }
+
+    /// Reads `bad` accepts (offset, length) fail with EIO, as from a bad
+    /// sector; `None` heals the disk. Reads the kernel has cached do not
+    /// reach the disk: remount first (`cut`, `power_on`) to be sure.
+    pub fn fail_reads(&self, bad: Option<disk::ReadTrigger>) {
+        self.disk.lock().expect("disk").fail_reads(bad);
+    }
+
+    /// Whether the power is off.
+    pub fn is_cut(&self) -> bool {
+        self.disk.lock().expect("disk").is_cut()
+    }
+
     /// Every sync waits this long before it makes anything durable.
     pub fn set_sync_delay(&self, delay: Duration) {
         self.sync_delay_ms

@@ -82,6 +82,8 @@ impl Disk {
             dead: false,
             names: this.names,
             renamed: BTreeSet::new(),
+            cut_after: None,
+            bad_reads: None,
             counts: Counts::default(),
         }
     }
@@ -113,6 +115,8 @@ impl Disk {
             dead: self.dead,
             names: self.names,
             renamed: self.renamed.clone(),
+            cut_after: None,
+            bad_reads: None,
             counts: self.counts,
         };
         let mut inos: Vec<Ino> = copy.nodes.keys().copied().collect();

@@ -519,6 +519,7 @@ impl IoBufs {
             damaged_at: None,
             torn_at: None,
             newest_segment: None,
+            failed: None,
         }
     }
 

@@ -19,6 +19,9 @@ pub struct LogIter {
     /// damaged message that live messages of its segment follow (the log
     /// offset), for the caller to refuse to open.
     pub damaged_at: Option<LogOffset>,
+    /// boxoffice change 6: a failure to read the log (not damage), which
+    /// the caller returns instead of taking it for the log's end.
+    pub failed: Option<Error>,
     /// boxoffice change 6: the newest segment number in the log, to tell
     /// a later use of a reused segment from damage.
     pub newest_segment: Option<SegmentNumber>,
@@ -49,9 +52,14 @@ impl Iterator for LogIter {
             }
 
             if self.segment_base.is_none() {
-                if let Err(e) = self.read_segment() {
-                    debug!("unable to load new segment: {:?}", e);
-                    return None;
+                match self.read_segment() {
+                    Ok(true) => {}
+                    Ok(false) => return None,
+                    Err(e) => {
+                        error!("unable to read a segment of the log: {:?}", e);
+                        self.failed = Some(e);
+                        return None;
+                    }
                 }
             }
 
@@ -202,8 +210,20 @@ impl Iterator for LogIter {
                          with expected lsn {} during iteration: {}",
                         lid, lsn, e
                     );
-                    // boxoffice change 6: a message whose header does not
-                    // even parse is judged as one that fails its checksum.
+                    // boxoffice change 6: a failure to read is not the
+                    // log's end; the open fails with it. A message that
+                    // runs past the end of the file is cut short, as a
+                    // crash leaves a tail: judged as a damaged one.
+                    let cut_short = matches!(
+                        &e,
+                        Error::Io(io) if io.kind() == io::ErrorKind::UnexpectedEof
+                    );
+                    if !cut_short && !matches!(e, Error::Corruption { .. }) {
+                        self.failed = Some(e);
+                        return None;
+                    }
+                    // A message whose header does not even parse is
+                    // judged as one that fails its checksum.
                     let live = self.last_stage
                         && matches!(
                             what_follows(
@@ -230,14 +250,14 @@ impl Iterator for LogIter {
 impl LogIter {
     /// read a segment of log messages. Only call after
     /// pausing segment rewriting on the segment accountant!
-    fn read_segment(&mut self) -> Result<()> {
+    /// `Ok(false)`: no segment left to read (or the next one was torn by
+    /// a crash): the log ends here. An error is a failure to read it
+    /// (boxoffice change 6: 0.34.7 took both for the log's end).
+    fn read_segment(&mut self) -> Result<bool> {
         let _measure = Measure::new(&M.segment_read);
         if self.segments.is_empty() {
-            return Err(io::Error::new(
-                io::ErrorKind::Other,
-                "no segments remaining to iterate over",
-            )
-            .into());
+            debug!("no segments remaining to iterate over");
+            return Ok(false);
         }
 
         let first_ref = self.segments.iter().next().unwrap();
@@ -245,11 +265,8 @@ impl LogIter {
 
         if let Some(max_lsn) = self.max_lsn {
             if lsn > max_lsn {
-                return Err(io::Error::new(
-                    io::ErrorKind::Other,
-                    "next segment is above our configured max_lsn",
-                )
-                .into());
+                debug!("next segment is above our configured max_lsn");
+                return Ok(false);
             }
         }
 
@@ -291,11 +308,7 @@ impl LogIter {
                 "segment header lsn ({}) != expected lsn ({})",
                 segment_header.lsn, lsn
             );
-            return Err(io::Error::new(
-                io::ErrorKind::Other,
-                "encountered torn segment",
-            )
-            .into());
+            return Ok(false);
         }
 
         trace!("read segment header {:?}", segment_header);
@@ -316,19 +329,17 @@ impl LogIter {
         // list to perform zeroing off of.
         self.segments.remove(&lsn);
 
-        Ok(())
+        Ok(true)
     }
 }
 
-/// boxoffice change 6: whether the segment header at `lid` is all zeros
-/// (never written) or all `MessageKind::Corrupted` (cleared by sled).
-fn header_is_blank(file: &std::fs::File, lid: LogOffset) -> bool {
+/// boxoffice change 6: whether the segment header at `lid` is all zeros:
+/// never written, cleared by sled (`MessageKind::Corrupted` is 0), or
+/// blanked before the segment was used again.
+fn header_is_blank(file: &std::fs::File, lid: LogOffset) -> Result<bool> {
     let mut header = [0u8; SEG_HEADER_LEN];
-    if pread_exact_or_eof(file, &mut header, lid).is_err() {
-        return true;
-    }
-    let cleared: u8 = MessageKind::Corrupted.into();
-    header.iter().all(|b| *b == 0) || header.iter().all(|b| *b == cleared)
+    let read = pread_exact_or_eof(file, &mut header, lid)?;
+    Ok(header[..read].iter().all(|b| *b == 0))
 }
 
 /// What follows a damaged message in its segment (boxoffice change 6).
@@ -404,18 +415,22 @@ fn scan_segment_headers_and_tail(
     min: Lsn,
     config: &RunningConfig,
 ) -> Result<(BTreeMap<Lsn, LogOffset>, Lsn)> {
-    /// `Err(lid)`: the header at `lid` is damaged (boxoffice change 6).
+    /// boxoffice change 6: why a segment header is not used.
+    enum Fetched {
+        Damaged(LogOffset),
+        Failed(Error),
+    }
+
     fn fetch(
         idx: u64,
         min: Lsn,
         config: &RunningConfig,
-    ) -> std::result::Result<Option<(LogOffset, SegmentHeader)>, LogOffset>
-    {
+    ) -> std::result::Result<Option<(LogOffset, SegmentHeader)>, Fetched> {
         let segment_len = u64::try_from(config.segment_size).unwrap();
         let base_lid = idx * segment_len;
         let segment = match read_segment_header(&config.file, base_lid) {
             Ok(segment) => segment,
-            Err(_) => return Ok(None),
+            Err(error) => return Err(Fetched::Failed(error)),
         };
         // boxoffice change 6: a header that fails its checksum is a
         // segment never written (zeros), one sled cleared (every byte
@@ -423,8 +438,10 @@ fn scan_segment_headers_and_tail(
         // its segment's first buffer and lies within one page, so a power
         // cut leaves it whole, old or new. Damage would drop the
         // segment's writes from recovery without a word: refuse.
-        if !segment.ok && !header_is_blank(&config.file, base_lid) {
-            return Err(base_lid);
+        if !segment.ok
+            && !header_is_blank(&config.file, base_lid).map_err(Fetched::Failed)?
+        {
+            return Err(Fetched::Damaged(base_lid));
         }
         trace!(
             "SA scanned header at lid {} during startup: {:?}",
@@ -490,7 +507,7 @@ fn scan_segment_headers_and_tail(
         match read_attempt {
             Ok(Some(completed_result)) => headers.push(completed_result),
             Ok(None) => {}
-            Err(damaged) => {
+            Err(Fetched::Damaged(damaged)) => {
                 error!(
                     "the segment header at file offset {} is damaged; \
                      refusing to recover",
@@ -498,6 +515,7 @@ fn scan_segment_headers_and_tail(
                 );
                 return Err(Error::corruption(Some(DiskPtr::Inline(damaged))));
             }
+            Err(Fetched::Failed(error)) => return Err(error),
         }
     }
 
@@ -591,10 +609,14 @@ fn check_contiguity_in_unstable_tail(
         damaged_at: None,
         torn_at: None,
         newest_segment: None,
+        failed: None,
     };
 
     // run the iterator to completion
     while let Some(_) = iter.next() {}
+    if let Some(error) = iter.failed.take() {
+        return Err(error);
+    }
 
     // boxoffice change 6: a later segment's header recorded everything
     // below `max_header_stable_lsn` as stable (written and synced). A tail
@@ -690,5 +712,6 @@ pub fn raw_segment_iter_from(
         damaged_at: None,
         torn_at: None,
         newest_segment,
+        failed: None,
     })
 }

@@ -463,8 +463,12 @@ impl Drop for Log {
             error!("failed to flush from IoBufs::drop: {}", e);
         }
 
+        // boxoffice change 5: a failed last sync is reported, not a panic
+        // inside `drop` (the disk may be gone).
         if !self.config.temporary {
-            self.config.file.sync_all().unwrap();
+            if let Err(e) = self.config.file.sync_all() {
+                error!("failed to sync the log from Log::drop: {}", e);
+            }
         }
 
         debug!("IoBufs dropped");

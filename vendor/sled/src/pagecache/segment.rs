@@ -1017,6 +1017,16 @@ impl SegmentAccountant {
 
         let lid = if let Some(next) = safe {
             self.free.remove(&next);
+            // boxoffice change 6: the old use's header goes, durably,
+            // before the new use writes anything. Otherwise a power cut
+            // that kept some of the new use's sectors but not its header
+            // left the old header over a mix of both uses, and recovery
+            // could not tell that from damage (its old messages still
+            // follow the new bytes). A blank header is a free segment.
+            pwrite_all(&self.config.file, &[0; SEG_HEADER_LEN], next)?;
+            if !self.config.temporary {
+                self.config.file.sync_data()?;
+            }
             next
         } else {
             self.bump_tip()?

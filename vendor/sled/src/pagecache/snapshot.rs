@@ -247,6 +247,12 @@ fn advance_snapshot(
         snapshot.apply(log_kind, pid, lsn, ptr, sz)?;
     }
 
+    // boxoffice change 6: the log could not be read; fail before anything
+    // is written, rather than take the failure for the log's end.
+    if let Some(error) = iter.failed.take() {
+        return Err(error);
+    }
+
     // boxoffice change 6: written data is damaged; refuse before anything
     // is written (no tail is shredded, no snapshot replaced).
     if let Some(lid) = iter.damaged_at {
