@@ -137,6 +137,12 @@ impl PgServer {
     /// exist yet), and that syncs as a production server does: initdb
     /// syncs what it made, fsync and full page writes are on.
     pub fn start_durable_in(data: &Path) -> PgServer {
+        // Its postmaster, orphaned when pg_ctl exits, and its backends,
+        // orphaned by `kill_all`, become this process's children, for
+        // `kill_all` to reap: a killed postmaster that stays a zombie
+        // keeps its pid in the lock files, and another will not start.
+        // SAFETY: prctl with an integer argument.
+        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
         PgServer::start_with(Some(data))
     }
 
@@ -284,10 +290,13 @@ impl PgServer {
         }
         unsafe { libc::kill(postmaster, libc::SIGKILL) };
         let started = std::time::Instant::now();
-        while std::iter::once(&postmaster)
-            .chain(&children)
-            .any(|pid| alive(*pid))
-        {
+        while std::iter::once(&postmaster).chain(&children).any(|pid| {
+            // Ours to reap when this process is their subreaper
+            // (`start_durable_in`); someone else's (ECHILD) otherwise.
+            // SAFETY: waitpid on one pid, status not read.
+            unsafe { libc::waitpid(*pid, std::ptr::null_mut(), libc::WNOHANG) };
+            alive(*pid)
+        }) {
             assert!(
                 started.elapsed() < std::time::Duration::from_secs(30),
                 "PostgreSQL's processes outlived SIGKILL"

@@ -137,6 +137,10 @@ pub struct Disk {
     pub(super) names: Names,
     /// Directories whose entries changed since they were last durable.
     pub(super) renamed: BTreeSet<Ino>,
+    /// The newest sync made durable, by node (`sync.rs`), and the last
+    /// one begun.
+    pub(super) synced: HashMap<Ino, u64>,
+    pub(super) syncs_begun: u64,
     /// Cuts the power right after the first write this accepts (its
     /// offset, and its file's size before it).
     pub(super) cut_after: Option<CutTrigger>,
@@ -179,6 +183,8 @@ impl Disk {
             dead: false,
             names,
             renamed: BTreeSet::new(),
+            synced: HashMap::new(),
+            syncs_begun: 0,
             cut_after: None,
             bad_reads: None,
             counts: Counts::default(),
@@ -192,18 +198,6 @@ impl Disk {
 
     pub fn is_cut(&self) -> bool {
         self.dead
-    }
-
-    /// Makes the entries of directory `dir` durable.
-    pub(super) fn names_durable(&mut self, dir: Ino) {
-        if let Some(Node {
-            body: Body::Dir { now, durable, .. },
-            ..
-        }) = self.nodes.get_mut(&dir)
-        {
-            *durable = now.clone();
-        }
-        self.renamed.remove(&dir);
     }
 
     pub(super) fn alive(&self) -> DiskResult<()> {
@@ -574,40 +568,6 @@ impl Disk {
             }
             _ => Err(libc::ENODEV),
         }
-    }
-
-    /// `fsync`/`fdatasync` of a file, `fsync` of a directory: makes it
-    /// durable as it is now.
-    pub fn sync(&mut self, ino: Ino) -> DiskResult<()> {
-        self.alive()?;
-        let node = self.node_mut(ino)?;
-        let dir = match &mut node.body {
-            Body::File {
-                now,
-                durable,
-                dirty,
-            } => {
-                durable.take_from(now, dirty);
-                dirty.clear();
-                false
-            }
-            Body::Dir { .. } => true,
-            _ => false,
-        };
-        if dir {
-            self.names_durable(ino);
-        }
-        if self.names == Names::Journaled {
-            for changed in std::mem::take(&mut self.renamed) {
-                self.names_durable(changed);
-            }
-        }
-        if dir {
-            self.counts.dir_syncs += 1;
-        } else {
-            self.counts.file_syncs += 1;
-        }
-        Ok(())
     }
 
     /// A directory's entries now: (name, inode, kind), without `.`/`..`,

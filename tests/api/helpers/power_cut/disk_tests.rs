@@ -139,3 +139,46 @@ fn a_durable_copy_shares_pages_until_written() {
         panic!("not a file");
     }
 }
+
+#[test]
+fn a_sync_covers_the_writes_made_before_it_arrived_and_no_later_ones() {
+    let mut disk = Disk::new(0, 0);
+    let file = disk.create(ROOT, name("log"), meta()).unwrap().ino;
+    disk.sync(ROOT).unwrap();
+    disk.write(file, 0, b"before").unwrap();
+    let pending = disk.begin_sync(file).unwrap();
+    disk.write(file, 0, b"AFTER!").unwrap();
+    disk.finish_sync(pending).unwrap();
+    let after = disk.power_on();
+    let file = after.lookup(ROOT, name("log")).unwrap().ino;
+    assert_eq!(after.read(file, 0, 6).unwrap(), b"before");
+}
+
+#[test]
+fn an_older_sync_completing_late_does_not_undo_a_newer_one() {
+    let mut disk = Disk::new(0, 0);
+    let file = disk.create(ROOT, name("log"), meta()).unwrap().ino;
+    disk.sync(ROOT).unwrap();
+    disk.write(file, 0, b"one").unwrap();
+    let older = disk.begin_sync(file).unwrap();
+    disk.write(file, 0, b"two").unwrap();
+    disk.sync(file).unwrap();
+    disk.finish_sync(older).unwrap();
+    let after = disk.power_on();
+    let file = after.lookup(ROOT, name("log")).unwrap().ino;
+    assert_eq!(after.read(file, 0, 3).unwrap(), b"two");
+}
+
+#[test]
+fn a_sync_the_cut_overtakes_makes_nothing_durable() {
+    let mut disk = Disk::new(0, 0);
+    let file = disk.create(ROOT, name("log"), meta()).unwrap().ino;
+    disk.sync(ROOT).unwrap();
+    disk.write(file, 0, b"lost").unwrap();
+    let pending = disk.begin_sync(file).unwrap();
+    disk.cut();
+    assert_eq!(disk.finish_sync(pending), Err(libc::EIO));
+    let after = disk.power_on();
+    let file = after.lookup(ROOT, name("log")).unwrap().ino;
+    assert_eq!(after.read(file, 0, 4).unwrap(), b"");
+}

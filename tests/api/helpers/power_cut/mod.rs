@@ -15,6 +15,7 @@ mod bytes;
 pub mod disk;
 mod mount;
 mod power_on;
+mod sync;
 
 pub use disk::{Counts, Image, Tear};
 use disk::{Disk, Names};
@@ -123,11 +124,19 @@ impl PowerCutDisk {
         let Some(session) = self.session.take() else {
             return;
         };
+        let connection = std::fs::metadata(&self.mountpoint)
+            .ok()
+            .map(|m| libc::minor(std::os::unix::fs::MetadataExt::dev(&m)));
         let path = CString::new(self.mountpoint.as_os_str().as_bytes()).expect("no NUL");
-        // Lazily: a killed process's last file may still be closing. The
-        // session ends once the kernel lets go of it.
+        // Lazily: a killed process's last file may still be closing.
         // SAFETY: a valid, NUL-terminated path.
         unsafe { libc::umount2(path.as_ptr(), libc::MNT_DETACH) };
+        // The session ends once the kernel lets go of the connection; a
+        // process left holding a file (a test that failed before its
+        // kill) would keep it forever, so the connection is aborted.
+        if let Some(connection) = connection {
+            abort_connection(connection);
+        }
         let _ = session.join();
     }
 
@@ -196,6 +205,31 @@ pub fn materialize(image: &Image, at: &Path) {
         }
         Image::Symlink(target) => symlink(target, at).expect("symlink"),
     }
+}
+
+/// Aborts FUSE connection `id` through the fusectl file system (mounted
+/// at /sys/fs/fuse/connections if it is not): every request still open on
+/// it fails, and its session ends. Best effort.
+fn abort_connection(id: u32) {
+    let connections = Path::new("/sys/fs/fuse/connections");
+    if !connections.join(id.to_string()).exists() {
+        let (source, target, kind) = (
+            CString::new("fusectl").expect("no NUL"),
+            CString::new("/sys/fs/fuse/connections").expect("no NUL"),
+            CString::new("fusectl").expect("no NUL"),
+        );
+        // SAFETY: valid, NUL-terminated strings; no data argument.
+        unsafe {
+            libc::mount(
+                source.as_ptr(),
+                target.as_ptr(),
+                kind.as_ptr(),
+                0,
+                std::ptr::null(),
+            )
+        };
+    }
+    let _ = std::fs::write(connections.join(id.to_string()).join("abort"), b"1");
 }
 
 /// Whether this process can mount one (root, and `/dev/fuse`).

@@ -404,14 +404,19 @@ impl Filesystem for PowerCutFs {
 }
 
 impl PowerCutFs {
-    /// A sync: waits out the delay (without holding the disk), then makes
-    /// the node durable, unless the power was cut meanwhile.
+    /// A sync: takes what it covers when it arrives, waits out the delay
+    /// (without holding the disk), then makes that durable, unless the
+    /// power was cut meanwhile.
     fn slow_sync(&self, ino: Ino, reply: ReplyEmpty) {
+        let pending = match self.disk().begin_sync(ino) {
+            Ok(pending) => pending,
+            Err(code) => return reply.error(error(code)),
+        };
         let delay = self.sync_delay_ms.load(Ordering::SeqCst);
         if delay > 0 {
             std::thread::sleep(Duration::from_millis(delay));
         }
-        match self.disk().sync(ino) {
+        match self.disk().finish_sync(pending) {
             Ok(()) => reply.ok(),
             Err(code) => reply.error(error(code)),
         }
