@@ -62,9 +62,58 @@ enum Command {
     /// Print the OpenAPI document of the HTTP API (as served at
     /// `/openapi.json`) and exit.
     Openapi,
+    /// Write a dump of a store (docs/DUMP.md): a sled directory no server
+    /// has open, or a PostgreSQL database (also while nodes serve).
+    Export {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Where to write it (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Load a dump into an empty store: the whole dump is checked first
+    /// (format, version, every record, counts, checksum), then written all
+    /// or nothing. Exit 1, with the reason, and the store unchanged,
+    /// otherwise.
+    Import {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The dump.
+        file: PathBuf,
+    },
+    /// Check that a store's records agree with each other (seats with
+    /// bookings and live holds, keys with their bookings): exit 0 when they
+    /// do, 1 with every inconsistency listed.
+    Check {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// Simulate a crowd booking concurrently, with faults, and check the
     /// engine's promises on what happened (exit 1 on any violation).
     Simulate(SimulateArgs),
+}
+
+/// A store named on the command line: one of the two.
+#[derive(clap::Args)]
+#[group(required = true, multiple = false)]
+struct StoreArgs {
+    /// A sled data directory.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// A PostgreSQL database (`postgres://USER@HOST:PORT/DB`).
+    #[arg(long)]
+    database_url: Option<String>,
+}
+
+impl StoreArgs {
+    fn location(self) -> boxoffice::store::dump::StoreLocation {
+        use boxoffice::store::dump::StoreLocation;
+        match (self.data_dir, self.database_url) {
+            (Some(dir), _) => StoreLocation::Sled(dir),
+            (None, Some(url)) => StoreLocation::Postgres(url),
+            (None, None) => unreachable!("clap requires one"),
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -224,6 +273,107 @@ fn main() -> std::process::ExitCode {
         Command::Openapi => {
             println!("{}", boxoffice::http::openapi::document_json());
             std::process::ExitCode::SUCCESS
+        }
+        Command::Export { store, out } => export(store.location(), out),
+        Command::Import { store, file } => {
+            match boxoffice::store::dump::import(&store.location(), &file) {
+                Ok(summary) => {
+                    let counts: Vec<String> = summary
+                        .counts
+                        .iter()
+                        .map(|(kind, n)| format!("{n} {}", kind.as_str()))
+                        .collect();
+                    eprintln!(
+                        "imported a dump of version {} taken from {} at {}: {}",
+                        summary.version,
+                        summary.source,
+                        summary.created_at,
+                        counts.join(", ")
+                    );
+                    std::process::ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!("boxoffice import: {error}; nothing was written");
+                    std::process::ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Check { store } => check(store.location()),
+    }
+}
+
+/// `boxoffice export`: the dump to a file (written beside it, then
+/// renamed, so a failed export never leaves half a dump under that name)
+/// or to standard output.
+fn export(
+    location: boxoffice::store::dump::StoreLocation,
+    out: Option<PathBuf>,
+) -> std::process::ExitCode {
+    let result = match &out {
+        Some(path) => {
+            let partial = path.with_extension("partial");
+            std::fs::File::create(&partial)
+                .map_err(|e| e.to_string())
+                .and_then(|file| {
+                    let counts =
+                        boxoffice::store::dump::export(&location, std::io::BufWriter::new(&file))
+                            .map_err(|e| e.to_string())?;
+                    file.sync_all().map_err(|e| e.to_string())?;
+                    std::fs::rename(&partial, path).map_err(|e| e.to_string())?;
+                    Ok(counts)
+                })
+        }
+        None => boxoffice::store::dump::export(
+            &location,
+            std::io::BufWriter::new(std::io::stdout().lock()),
+        )
+        .map_err(|e| e.to_string()),
+    };
+    match result {
+        Ok(counts) => {
+            let counts: Vec<String> = counts
+                .iter()
+                .map(|(kind, n)| format!("{n} {}", kind.as_str()))
+                .collect();
+            eprintln!("exported {}", counts.join(", "));
+            std::process::ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("boxoffice export: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// `boxoffice check`.
+fn check(location: boxoffice::store::dump::StoreLocation) -> std::process::ExitCode {
+    let mut checker = boxoffice::store::check::Checker::default();
+    let now_ms = chrono::Utc::now().timestamp_millis() as u64;
+    let read = boxoffice::store::dump::each_record(&location, |record| {
+        checker.add(record);
+        Ok(())
+    });
+    let report = read.map(|()| checker.finish(now_ms));
+    match report {
+        Ok(report) if report.problems.is_empty() => {
+            let counts: Vec<String> = report
+                .counts
+                .iter()
+                .map(|(kind, n)| format!("{n} {}", kind.as_str()))
+                .collect();
+            println!("consistent: {}", counts.join(", "));
+            std::process::ExitCode::SUCCESS
+        }
+        Ok(report) => {
+            for problem in &report.problems {
+                println!("{problem}");
+            }
+            eprintln!("boxoffice check: {} inconsistencies", report.problems.len());
+            std::process::ExitCode::FAILURE
+        }
+        Err(error) => {
+            eprintln!("boxoffice check: {error}");
+            std::process::ExitCode::FAILURE
         }
     }
 }

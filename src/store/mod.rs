@@ -12,8 +12,10 @@
 //!   last flush (group commit), so fsyncs per second stay constant while
 //!   commits per fsync grow with load.
 
+pub mod check;
 pub mod codec;
 mod contract;
+pub mod dump;
 mod group_commit;
 pub mod postgres;
 mod sled_store;

@@ -20,6 +20,7 @@
 
 mod batched_reads;
 mod committer;
+pub mod dump;
 mod errors;
 pub mod leases;
 pub mod migrations;
@@ -386,7 +387,7 @@ fn pool(url: &str, options: &PgOptions) -> StoreResult<Pool> {
         .map_err(|e| StoreError::Io(format!("the connection pool: {e}")))
 }
 
-fn seat_state(row: &tokio_postgres::Row) -> StoreResult<(u32, SeatState)> {
+pub(super) fn seat_state(row: &tokio_postgres::Row) -> StoreResult<(u32, SeatState)> {
     let index: i32 = row.get("seat_index");
     let state: i16 = row.get("state");
     let seat = match state {

@@ -13,6 +13,7 @@
 //! sled through `key_filter`.
 
 mod committer;
+mod dump;
 mod key_filter;
 
 use super::codec::{self, *};
