@@ -19,6 +19,7 @@ mod best_available;
 mod bookings;
 mod carts;
 mod crash_matrix;
+mod dump;
 mod durability;
 mod effect_with_key;
 mod event_resume;

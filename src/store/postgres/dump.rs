@@ -55,6 +55,17 @@ pub async fn export(
         .start()
         .await
         .map_err(db_error)?;
+    let migrated: bool = transaction
+        .query_one("SELECT to_regclass('shows') IS NOT NULL", &[])
+        .await
+        .map_err(db_error)?
+        .get(0);
+    if !migrated {
+        return Err(StoreError::Io(
+            "the database holds no boxoffice store (no schema: `boxoffice migrate` makes one)"
+                .into(),
+        ));
+    }
     for (table, sql) in TABLES.iter().enumerate() {
         let statement = transaction.prepare(sql).await.map_err(db_error)?;
         let portal = transaction.bind(&statement, &[]).await.map_err(db_error)?;
