@@ -132,6 +132,17 @@ pub async fn run(config: SimConfig) -> std::io::Result<Outcome> {
     let (outage_violations, outage_answers) =
         cluster::writes_during_outage(&fault_records, &history);
     violations.extend(outage_violations);
+    // The store the engine left behind agrees with itself (`boxoffice
+    // check`), where the run owns it.
+    if let Server::InProcess(engine) = &mut *server.lock().expect("server") {
+        for problem in engine.stop_and_check_store()? {
+            violations.push(checker::Violation::new(
+                "store_consistent",
+                problem,
+                Vec::new(),
+            ));
+        }
+    }
     let mut summary = summarize(&shared, &history, &final_state, capacity, crashes, elapsed);
     summary.faults = fault_records;
     summary.fenced = fenced;

@@ -125,6 +125,37 @@ impl InProcess {
     }
 }
 
+impl InProcess {
+    /// Stops the engine (gracefully) and checks its store's records
+    /// against each other (`boxoffice check`); returns every
+    /// inconsistency found.
+    pub fn stop_and_check_store(&mut self) -> std::io::Result<Vec<String>> {
+        use crate::store::dump::{each_record, StoreLocation};
+        self.halt(true);
+        let location = match &self.settings.database_url {
+            Some(url) => StoreLocation::Postgres(url.clone()),
+            None => StoreLocation::Sled(self.settings.data_dir.clone()),
+        };
+        // The directory is released when the engine's last handle drops.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let mut checker = crate::store::check::Checker::default();
+            let now_ms = chrono::Utc::now().timestamp_millis() as u64;
+            match each_record(&location, |record| {
+                checker.add(record);
+                Ok(())
+            }) {
+                Ok(()) => return Ok(checker.finish(now_ms).problems),
+                Err(error) if Instant::now() < deadline => {
+                    tracing::debug!(%error, "the store is not yet free to check");
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(error) => return Err(std::io::Error::other(error)),
+            }
+        }
+    }
+}
+
 impl Drop for InProcess {
     fn drop(&mut self) {
         self.halt(true);

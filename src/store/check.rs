@@ -248,3 +248,181 @@ fn describe(state: Option<&SeatState>) -> String {
         Some(SeatState::Booked { booking }) => format!("booked by booking {}", booking.0),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{
+        Booking, Cart, CartItem, Fingerprint, IdempotencyKey, Row, SeatLabel, Show, StoredReply,
+        UserId,
+    };
+    use crate::store::KeyRecord;
+    use uuid::Uuid;
+
+    const SHOW: ShowId = ShowId(Uuid::from_u128(1));
+    const USER: UserId = UserId(Uuid::from_u128(2));
+    const B1: BookingId = BookingId(Uuid::from_u128(3));
+    const B2: BookingId = BookingId(Uuid::from_u128(4));
+    const C1: CartId = CartId(Uuid::from_u128(5));
+
+    fn label(number: u32) -> SeatLabel {
+        SeatLabel {
+            row: "A".into(),
+            number,
+        }
+    }
+
+    fn booking(id: BookingId, seats: &[u32]) -> Record {
+        Record::Booking(Booking {
+            id,
+            owner: USER,
+            show: SHOW,
+            seats: seats.iter().map(|i| (*i, label(i + 1))).collect(),
+            status: BookingStatus::Confirmed,
+            created_at_ms: 1,
+            cart: None,
+            prices_cents: vec![],
+            currency: "EUR".into(),
+        })
+    }
+
+    fn seat(index: u32, state: SeatState) -> Record {
+        Record::Seat {
+            show: SHOW,
+            index,
+            state,
+        }
+    }
+
+    fn key_for(booking: BookingId) -> Record {
+        Record::Key(KeyRecord {
+            user: USER,
+            key: IdempotencyKey::parse(b"k").unwrap(),
+            reply: StoredReply {
+                fingerprint: Fingerprint([0; 32]),
+                status: 201,
+                body: StoredBody::CreatedBooking(booking),
+                created_at_ms: 1,
+                line: None,
+            },
+        })
+    }
+
+    /// A show of four seats: seats 0 and 1 booked by B1 (its key answered
+    /// it), seat 2 held for cart C1 until 2,000.
+    fn clean() -> Vec<Record> {
+        let show = Show::new(
+            SHOW,
+            "T".into(),
+            0,
+            vec![Row {
+                label: "A".into(),
+                seats: 4,
+            }],
+        )
+        .unwrap();
+        vec![
+            Record::Show(show),
+            booking(B1, &[0, 1]),
+            seat(0, SeatState::Booked { booking: B1 }),
+            seat(1, SeatState::Booked { booking: B1 }),
+            Record::Cart(Cart {
+                id: C1,
+                owner: USER,
+                status: CartStatus::Open,
+                items: vec![CartItem {
+                    show: SHOW,
+                    seat: label(3),
+                    seat_index: 2,
+                    until_ms: 2_000,
+                    price_cents: 0,
+                }],
+                created_at_ms: 1,
+                currency: None,
+            }),
+            seat(
+                2,
+                SeatState::Held {
+                    cart: C1,
+                    until_ms: 2_000,
+                },
+            ),
+            key_for(B1),
+        ]
+    }
+
+    fn problems(records: Vec<Record>, now_ms: u64) -> Vec<String> {
+        check(records.into_iter().map(Ok), now_ms).unwrap().problems
+    }
+
+    fn without(records: Vec<Record>, drop: usize) -> Vec<Record> {
+        records
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| *i != drop)
+            .map(|(_, r)| r)
+            .collect()
+    }
+
+    #[test]
+    fn records_that_agree_are_clean_and_a_lapsed_hold_is_no_problem() {
+        assert_eq!(problems(clean(), 1_000), Vec::<String>::new());
+        // At 3,000 the hold has lapsed: its seat record may stay.
+        let mut lapsed = without(clean(), 4);
+        lapsed.push(seat(
+            3,
+            SeatState::Held {
+                cart: C1,
+                until_ms: 2_000,
+            },
+        ));
+        assert_eq!(problems(lapsed, 3_000), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_booked_seat_without_its_record_is_reported() {
+        let found = problems(without(clean(), 3), 1_000);
+        assert!(
+            found
+                .iter()
+                .any(|p| p.contains("booking") && p.contains("says available")),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn a_seat_booked_by_a_missing_booking_is_reported() {
+        let mut records = clean();
+        records.push(seat(3, SeatState::Booked { booking: B2 }));
+        let found = problems(records, 1_000);
+        assert!(
+            found.iter().any(|p| p.contains("does not exist")),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn a_seat_in_two_confirmed_bookings_is_reported() {
+        let mut records = clean();
+        records.push(booking(B2, &[0]));
+        let found = problems(records, 1_000);
+        assert!(
+            found.iter().any(|p| p.contains("two confirmed bookings")),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn a_live_cart_item_without_its_hold_is_reported() {
+        let found = problems(without(clean(), 5), 1_000);
+        assert!(found.iter().any(|p| p.starts_with("cart")), "{found:?}");
+    }
+
+    #[test]
+    fn a_key_whose_booking_is_missing_is_reported() {
+        let mut records = clean();
+        records.push(key_for(B2));
+        let found = problems(records, 1_000);
+        assert!(found.iter().any(|p| p.starts_with("key")), "{found:?}");
+    }
+}

@@ -260,6 +260,7 @@ async fn run_row(store: StoreKind, op: &Op, step: &str) {
     let retry = finish(op, &client, &case, &request, &observed).await;
     server.stop();
     if matches!(op.finish, Finish::Nothing) {
+        assert_consistent(&storage);
         return;
     }
     let server = BinaryServer::on(&storage, op.env);
@@ -269,6 +270,7 @@ async fn run_row(store: StoreKind, op: &Op, step: &str) {
         assert_replay(retry, &client.request(&request).await, &point);
     }
     server.stop();
+    assert_consistent(&storage);
 }
 
 /// A first run without a crash point: a show with row A of 10 seats, two

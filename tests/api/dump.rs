@@ -10,36 +10,12 @@
 use crate::helpers::crowd::{crowd_until, Ledger};
 use crate::helpers::*;
 use std::path::Path;
-use std::process::{Command, Output};
 
 const USERS: usize = 8;
 const ANSWERS: usize = 100;
 
-/// The `boxoffice` binary with `args`, then the store's own arguments.
-fn cli(args: &[&str], storage: &Storage) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_boxoffice"));
-    command.args(args).env("RUST_LOG", "warn");
-    match storage.database_url() {
-        Some(url) => command.args(["--database-url", url]),
-        None => command.arg("--data-dir").arg(&storage.data),
-    };
-    command.output().expect("run boxoffice")
-}
-
-/// `cli`, asserting exit 0.
-fn cli_ok(args: &[&str], storage: &Storage) -> Output {
-    let output = cli(args, storage);
-    assert!(
-        output.status.success(),
-        "boxoffice {args:?}: {}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
-
 fn export(storage: &Storage, file: &Path) {
-    cli_ok(&["export", "--out", file.to_str().unwrap()], storage);
+    boxoffice_ok(&["export", "--out", file.to_str().unwrap()], storage);
 }
 
 /// A store a crowd used until its server was killed, and what the crowd
@@ -61,15 +37,10 @@ async fn moves(from: StoreKind, to: StoreKind) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("dump.jsonl");
     export(&source, &file);
-    cli_ok(&["check"], &source);
+    assert_consistent(&source);
     let target = to.storage();
-    cli_ok(&["import", file.to_str().unwrap()], &target);
-    let checked = cli_ok(&["check"], &target);
-    assert!(
-        String::from_utf8_lossy(&checked.stdout).starts_with("consistent"),
-        "{}",
-        String::from_utf8_lossy(&checked.stdout)
-    );
+    boxoffice_ok(&["import", file.to_str().unwrap()], &target);
+    assert_consistent(&target);
     // The imported store holds the same records: its own dump says so.
     let again = dir.path().join("again.jsonl");
     export(&target, &again);
@@ -150,7 +121,7 @@ fn holdings(storage: &Storage) -> Vec<String> {
 /// store as it was.
 fn refused(storage: &Storage, file: &Path, why: &str) {
     let before = holdings(storage);
-    let output = cli(&["import", file.to_str().unwrap()], storage);
+    let output = boxoffice(&["import", file.to_str().unwrap()], storage);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(
         output.status.code(),
@@ -190,7 +161,7 @@ async fn a_bad_dump_or_a_store_in_use_is_refused_and_nothing_is_written(store: S
     let target = store.storage();
     if target.database_url().is_some() {
         // The schema, so that the empty store exports (as empty).
-        cli_ok(&["migrate"], &target);
+        boxoffice_ok(&["migrate"], &target);
     }
 
     // A record changed (a booking's seat moved): the checksum says so.
@@ -226,6 +197,6 @@ async fn a_bad_dump_or_a_store_in_use_is_refused_and_nothing_is_written(store: S
     // The store in use: the crowd's own holds records.
     refused(&source, &good, "not empty");
     // And the good dump goes in.
-    cli_ok(&["import", good.to_str().unwrap()], &target);
+    boxoffice_ok(&["import", good.to_str().unwrap()], &target);
     assert_eq!(holdings(&target), records_of(&good));
 }

@@ -45,4 +45,5 @@ async fn kill9_under_load_loses_no_acknowledged_write(store: StoreKind) {
     let server = BinaryServer::on(&storage, &[]);
     ledger.verify(&server.base).await;
     server.stop();
+    assert_consistent(&storage);
 }

@@ -304,6 +304,10 @@ async fn power_cuts_under_load(store: StoreKind) {
     let server = start();
     ledger.verify(&server.base).await;
     server.stop();
+    match &storage {
+        Some(storage) => assert_consistent(storage),
+        None => assert_dir_consistent(&data),
+    }
 }
 
 /// A store whose last log write was torn by the power cut (cut

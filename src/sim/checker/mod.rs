@@ -9,7 +9,9 @@
 //! 4. seat map equal to bookings plus live holds (`seat_map`);
 //! 5. no hold outliving its TTL (`hold_ttl`);
 //! 6. replays equal to the first answer (`stale_replay`);
-//! 7. per seat, the history is linearizable (`linearizable`).
+//! 7. per seat, the history is linearizable (`linearizable`);
+//! 8. the store left behind agrees with itself (`store_consistent`, from
+//!    `store::check`, run by `sim::run` on a store it owns).
 //!
 //! What they share: the verdict and the tolerances (`verdict`), and the
 //! reading of answers and acknowledged bookings out of the history

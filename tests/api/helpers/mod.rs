@@ -3,6 +3,7 @@
 //! one request sender, and common checks.
 
 mod checks;
+mod cli;
 mod client;
 pub mod crowd;
 pub mod postgres;
@@ -11,6 +12,7 @@ mod server;
 mod store;
 
 pub use checks::*;
+pub use cli::*;
 pub use client::*;
 pub use postgres::PgServer;
 pub use server::*;
