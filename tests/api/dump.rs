@@ -201,16 +201,16 @@ async fn a_bad_dump_or_a_store_in_use_is_refused_and_nothing_is_written(store: S
     assert_eq!(holdings(&target), records_of(&good));
 }
 
-/// The dump of version 1 committed in `tests/fixtures/dump-v1` (made by
-/// `scripts/make-dump-fixture.py`: a record of every kind, every kind of
-/// stored answer) imports into each store, checks clean, and every
-/// request that made it replays its answer byte for byte: a later build
-/// that cannot read it, or reads it differently, fails here.
 store_test!(
     the_committed_dump_of_version_1_still_imports_and_replays,
     flavor = "multi_thread",
     worker_threads = 2
 );
+/// The dump of version 1 committed in `tests/fixtures/dump-v1` (made by
+/// `scripts/make-dump-fixture.py`: a record of every kind, every kind of
+/// stored answer) imports into each store, checks clean, and every
+/// request that made it replays its answer byte for byte: a later build
+/// that cannot read it, or reads it differently, fails here.
 async fn the_committed_dump_of_version_1_still_imports_and_replays(store: StoreKind) {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dump-v1");
     let requests: serde_json::Value =
