@@ -212,6 +212,7 @@ impl Settings {
                 stall_ms: self.store_stall_ms,
                 deadline_ms: self.store_deadline_ms,
             },
+            cache_bytes: None,
         }
     }
 

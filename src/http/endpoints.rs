@@ -3,7 +3,7 @@
 //! or an operation without a route, fails the build's tests).
 
 use super::respond::respond;
-use super::{openapi, routes, sse};
+use super::{export, openapi, routes, sse};
 use crate::wire::{self, Code};
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, Route};
@@ -53,6 +53,10 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint(
             "/v1/cluster",
             vec![(M::GET, web::get().to(routes::cluster))],
+        ),
+        endpoint(
+            "/v1/admin/export",
+            vec![(M::GET, web::get().to(export::export))],
         ),
         endpoint(
             "/v1/sessions",

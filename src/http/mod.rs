@@ -3,6 +3,7 @@
 
 mod doc_parts;
 mod endpoints;
+mod export;
 mod extract;
 mod forward;
 /// The header of a request one node sent on to another (one hop).
@@ -100,6 +101,7 @@ fn app_state(
         ),
         max_seats_per_booking: settings.max_seats_per_booking,
         body_timeout: Duration::from_secs(settings.client_request_timeout_secs),
+        exports: Arc::new(tokio::sync::Semaphore::new(1)),
         shutdown,
     }
 }

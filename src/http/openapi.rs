@@ -60,6 +60,7 @@ use utoipa::{Modify, OpenApi};
         routes::metrics,
         serve,
         routes::cluster,
+        super::export::export,
     ),
     components(
         schemas(wire::SeatEventOut),

@@ -32,6 +32,9 @@ pub struct AppState {
     /// How long a request body may take to arrive (the head has its own
     /// timeout, `client_request_timeout_secs`; the body gets the same).
     pub body_timeout: Duration,
+    /// One `GET /v1/admin/export` at a time (each copies or reads the
+    /// whole store).
+    pub exports: Arc<tokio::sync::Semaphore>,
     /// Flips to true on shutdown: event streams end.
     pub shutdown: watch::Receiver<bool>,
 }

@@ -203,6 +203,18 @@ pub trait Store: Send + Sync + 'static {
     /// Makes everything durable now (shutdown).
     fn flush(&self) -> StoreResult<()>;
 
+    /// The store's kind, as a dump names its source: `sled`, `postgres`.
+    fn kind_name(&self) -> &'static str;
+
+    /// Every record, from one consistent snapshot taken now, handed to
+    /// `sink` one at a time (`GET /v1/admin/export`): every write
+    /// acknowledged before the call, and no half of one. The store goes on
+    /// serving meanwhile. Blocking: call it on a thread that may block.
+    fn export_snapshot(
+        &self,
+        sink: &mut dyn FnMut(crate::store::dump::Record) -> StoreResult<()>,
+    ) -> StoreResult<()>;
+
     /// Under which lease this node serves `show` (`Alone` on sled).
     fn fence_of(&self, _show: ShowId) -> ShowFence {
         ShowFence::Alone

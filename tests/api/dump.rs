@@ -7,7 +7,7 @@
 //! damaged, cut short, of a newer version, or aimed at a store that holds
 //! something, is refused with its reason, and the target is unchanged.
 
-use crate::helpers::crowd::{crowd_until, Ledger};
+use crate::helpers::crowd::{crowd_until, crowd_while, Ledger, Op};
 use crate::helpers::*;
 use std::path::Path;
 
@@ -266,4 +266,61 @@ async fn the_committed_dump_of_version_1_still_imports_and_replays(store: StoreK
         .await;
     assert_eq!(paid["status"], "checked_out");
     server.stop();
+}
+
+store_test!(
+    an_export_while_the_crowd_books_is_one_consistent_snapshot,
+    flavor = "multi_thread",
+    worker_threads = 4
+);
+/// `GET /v1/admin/export` while a crowd books, holds and checks out: the
+/// dump it streams imports into an empty store that checks clean (nothing
+/// in it is half of a write), and it holds every booking and key
+/// acknowledged before the export began. The crowd goes on throughout.
+async fn an_export_while_the_crowd_books_is_one_consistent_snapshot(store: StoreKind) {
+    let storage = store.storage();
+    let mut ledger = Ledger::default();
+    let server = BinaryServer::on(&storage, &[]);
+    ledger.sign_up(&server, USERS).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("online.jsonl");
+    let admin = server.client().admin();
+    let (_, sent, began) = crowd_while(server, 0, &ledger.tokens, ANSWERS, |server| {
+        let file = file.clone();
+        async move {
+            let began = std::time::Instant::now();
+            let answer = admin.get("/v1/admin/export").await;
+            assert_eq!(answer.status, 200, "{}", answer.text);
+            std::fs::write(&file, &answer.text).unwrap();
+            server.kill9();
+            began
+        }
+    })
+    .await;
+    let target = store.storage();
+    boxoffice_ok(&["import", file.to_str().unwrap()], &target);
+    assert_consistent(&target);
+    let dumped = std::fs::read_to_string(&file).unwrap();
+    let mut checked = 0;
+    for one in sent.iter().filter(|s| s.at < began) {
+        let Some(answer) = &one.answer else { continue };
+        if let (Op::Book(_) | Op::Checkout { .. }, 201) = (&one.op, answer.status) {
+            assert!(
+                dumped.contains(&answer.id()),
+                "booking {} is not in the dump",
+                answer.id()
+            );
+        }
+        let key = one.request.key.as_deref().unwrap();
+        assert!(
+            dumped.contains(&format!(r#""key":"{key}""#)),
+            "key {key} is not in the dump"
+        );
+        checked += 1;
+    }
+    assert!(checked > 0, "no answer came before the export began");
+    assert!(
+        sent.iter().any(|s| s.answer.is_some() && s.at > began),
+        "the crowd was answered while the export ran"
+    );
 }

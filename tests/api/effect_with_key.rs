@@ -103,6 +103,15 @@ impl Store for Recording {
     fn flush(&self) -> StoreResult<()> {
         self.inner.flush()
     }
+    fn kind_name(&self) -> &'static str {
+        self.inner.kind_name()
+    }
+    fn export_snapshot(
+        &self,
+        sink: &mut dyn FnMut(boxoffice::store::dump::Record) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        self.inner.export_snapshot(sink)
+    }
 }
 
 /// Sends a keyed request and checks what reached the store meanwhile: one

@@ -139,6 +139,9 @@ pub struct PgStore {
     events: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<PartitionEvent>>>,
     /// Who owns each partition, as last read (`owner_of`).
     owners: Arc<OwnerCache>,
+    /// The database, for an export's connection of its own (the pool's
+    /// carry timeouts a long snapshot must not be bound by).
+    url: String,
 }
 
 /// The owners of partitions as last read from the database, each kept for
@@ -294,6 +297,7 @@ impl PgStore {
             handle.spawn(committer::run(rounds.clone(), lane));
         }
         Ok(PgStore {
+            url: url.to_string(),
             keys: Batched::start(&handle, pool.clone(), READERS, Arc::new(fetch_keys)),
             seats: Batched::start(&handle, pool.clone(), READERS, Arc::new(fetch_seats)),
             bookings: Batched::start(&handle, pool.clone(), READERS, Arc::new(fetch_bookings)),
@@ -662,6 +666,51 @@ impl Store for PgStore {
     /// Commits are durable when they return; at shutdown this hands the
     /// node's partitions over at once, so another node need not wait for
     /// the leases to lapse.
+    fn kind_name(&self) -> &'static str {
+        "postgres"
+    }
+
+    /// On a thread of its own with a connection of its own (the pool's
+    /// carry timeouts a long snapshot must not be bound by), handing
+    /// pages of records to this thread, which calls `sink` outside any
+    /// runtime (it may block until the reader takes them).
+    fn export_snapshot(
+        &self,
+        sink: &mut dyn FnMut(crate::store::dump::Record) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        use crate::store::dump::Record;
+        const PAGE: usize = 1000;
+        let (pages, received) = std::sync::mpsc::sync_channel::<StoreResult<Vec<Record>>>(4);
+        let url = self.url.clone();
+        std::thread::Builder::new()
+            .name("export".into())
+            .spawn(move || {
+                let mut page = Vec::with_capacity(PAGE);
+                let exported = dump::blocking(async {
+                    let mut client = dump::connect(&url).await?;
+                    dump::export(&mut client, |record| {
+                        page.push(record);
+                        if page.len() >= PAGE {
+                            let full = std::mem::replace(&mut page, Vec::with_capacity(PAGE));
+                            pages.send(Ok(full)).map_err(|_| {
+                                StoreError::Io("the export's reader stopped".into())
+                            })?;
+                        }
+                        Ok(())
+                    })
+                    .await
+                });
+                let _ = pages.send(exported.map(|()| page));
+            })
+            .map_err(|e| StoreError::Io(format!("the export's thread: {e}")))?;
+        for page in received {
+            for record in page? {
+                sink(record)?;
+            }
+        }
+        Ok(())
+    }
+
     fn flush(&self) -> StoreResult<()> {
         let (pool, leases, handle) = (self.pool.clone(), self.leases.clone(), self.handle.clone());
         // Off any runtime's thread: the caller may be on one.

@@ -344,6 +344,7 @@ pub(super) fn committer(
     group: Arc<GroupCommit>,
     queue: mpsc::Receiver<Submitted>,
     first_round: u64,
+    gate: Arc<std::sync::Mutex<()>>,
 ) {
     let mut round = first_round;
     // Rounds whose redo records are still there, oldest first, with the
@@ -365,6 +366,8 @@ pub(super) fn committer(
             }
         }
         let (sets, replies): (Vec<EncodedSet>, Vec<_>) = batch.into_iter().unzip();
+        // A round writes under the gate (an export copies between rounds).
+        let _gate = gate.lock().expect("the write gate");
         let durable = group.durable_ticket();
         while let Some(&(done, _)) = redo_kept.front().filter(|(_, t)| t.0 <= durable) {
             if let Err(error) = db.remove(redo_key(done)) {

@@ -101,6 +101,74 @@ impl SledStore {
 }
 
 impl SledStore {
+    /// Every record, from a snapshot taken now while the store serves: the
+    /// directory is copied beside itself between two commit rounds (under
+    /// the write gate, after a flush: writers wait for the copy, about a
+    /// second per GiB from the page cache), and the copy is opened and read
+    /// while the store goes on; the copy is removed after.
+    pub fn export_snapshot(
+        &self,
+        sink: &mut dyn FnMut(Record) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        let copy = Copy::beside(&self.dir)?;
+        {
+            let _gate = self.gate.lock().expect("the write gate");
+            self.db.flush()?;
+            copy_tree(&self.dir, &copy.path)?;
+        }
+        let options = super::SledOptions {
+            cache_bytes: Some(EXPORT_CACHE_BYTES),
+            ..super::SledOptions::default()
+        };
+        let store = SledStore::open_with(&copy.path, options)?;
+        for record in store.records() {
+            sink(record?)?;
+        }
+        Ok(())
+    }
+}
+
+/// The page cache of an export's copy: it reads each record once, so a
+/// small cache bounds its memory whatever the store's size.
+const EXPORT_CACHE_BYTES: u64 = 32 << 20;
+
+/// A copy of a data directory, removed when dropped.
+struct Copy {
+    path: PathBuf,
+}
+
+impl Copy {
+    fn beside(dir: &Path) -> StoreResult<Copy> {
+        let mut name = dir.file_name().unwrap_or_default().to_os_string();
+        name.push(format!(".export-{}", uuid::Uuid::new_v4()));
+        Ok(Copy {
+            path: dir.with_file_name(name),
+        })
+    }
+}
+
+impl Drop for Copy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) -> StoreResult<()> {
+    let failed = |e: std::io::Error| StoreError::Io(format!("copying {}: {e}", from.display()));
+    std::fs::create_dir_all(to).map_err(failed)?;
+    for entry in std::fs::read_dir(from).map_err(failed)? {
+        let entry = entry.map_err(failed)?;
+        let target = to.join(entry.file_name());
+        if entry.file_type().map_err(failed)?.is_dir() {
+            copy_tree(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target).map_err(failed)?;
+        }
+    }
+    Ok(())
+}
+
+impl SledStore {
     /// Writes `records` into a new sled store at `dir`, which must not exist
     /// or be an empty store: the records go into a directory beside it, which
     /// is synced and then renamed to `dir`. A failure or a crash before the

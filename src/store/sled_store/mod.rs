@@ -44,6 +44,12 @@ pub struct SledStore {
     group: Arc<GroupCommit>,
     submit: Option<mpsc::SyncSender<Submitted>>,
     committer: Option<std::thread::JoinHandle<()>>,
+    /// Held by every writer of the tree (the committer, for a round; a
+    /// sweep) and by an export while it copies the directory: a copy taken
+    /// under it holds whole rounds only.
+    gate: Arc<std::sync::Mutex<()>>,
+    /// The data directory.
+    dir: std::path::PathBuf,
     /// Last, so dropped after the database: waits for sled to let go.
     _released: Released,
 }
@@ -190,6 +196,8 @@ pub struct SledOptions {
     pub commit_queue_capacity: usize,
     /// How long a commit or flush may run (`store::watchdog`).
     pub wait_limits: WaitLimits,
+    /// sled's page cache, bytes (`None`: sled's default, 1 GiB).
+    pub cache_bytes: Option<u64>,
 }
 
 impl Default for SledOptions {
@@ -197,6 +205,7 @@ impl Default for SledOptions {
         SledOptions {
             commit_queue_capacity: DEFAULT_COMMIT_QUEUE_CAPACITY,
             wait_limits: WaitLimits::default(),
+            cache_bytes: None,
         }
     }
 }
@@ -214,12 +223,14 @@ impl SledStore {
         let released = Released {
             log: dir.join("db"),
         };
-        let db = sled::Config::new()
+        let mut config = sled::Config::new()
             .path(dir)
             // Durability comes from our group commit, not a timer.
-            .flush_every_ms(None)
-            .open()
-            .map_err(|error| open_error(dir, error))?;
+            .flush_every_ms(None);
+        if let Some(bytes) = options.cache_bytes {
+            config = config.cache_capacity(bytes);
+        }
+        let db = config.open().map_err(|error| open_error(dir, error))?;
         verify_every_record(dir, &db)?;
         let first_round = recover(&db)?;
         let flushed = db.clone();
@@ -238,6 +249,8 @@ impl SledStore {
         let keys = Arc::new(KeyFilter::default());
         let (committer_db, committer_keys) = (db.clone(), keys.clone());
         let committer_group = group.clone();
+        let gate = Arc::new(std::sync::Mutex::new(()));
+        let committer_gate = gate.clone();
         let committer = std::thread::Builder::new()
             .name("committer".into())
             .spawn(move || {
@@ -247,6 +260,7 @@ impl SledStore {
                     committer_group,
                     queue,
                     first_round,
+                    committer_gate,
                 )
             })
             .expect("spawn committer thread");
@@ -256,6 +270,8 @@ impl SledStore {
             group,
             submit: Some(submit),
             committer: Some(committer),
+            gate,
+            dir: dir.to_path_buf(),
             _released: released,
         })
     }
@@ -278,6 +294,7 @@ impl SledStore {
         limit: usize,
         created_ms: impl Fn(&[u8]) -> StoreResult<u64>,
     ) -> StoreResult<usize> {
+        let _gate = self.gate.lock().expect("the write gate");
         let mut expired = sled::Batch::default();
         let mut count = 0;
         for entry in self.db.scan_prefix([kind]) {
@@ -563,6 +580,17 @@ impl Store for SledStore {
     fn flush(&self) -> StoreResult<()> {
         self.db.flush()?;
         Ok(())
+    }
+
+    fn kind_name(&self) -> &'static str {
+        "sled"
+    }
+
+    fn export_snapshot(
+        &self,
+        sink: &mut dyn FnMut(crate::store::dump::Record) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        SledStore::export_snapshot(self, sink)
     }
 }
 

@@ -49,6 +49,8 @@ pub struct Sent {
     pub op: Op,
     pub request: Request,
     pub answer: Option<Answer>,
+    /// When the answer (or the failure) came.
+    pub at: std::time::Instant,
 }
 
 /// A confirmed booking the ledger knows of.
@@ -98,6 +100,7 @@ async fn user_load(
                 op,
                 request,
                 answer,
+                at: std::time::Instant::now(),
             }
         }
     };
@@ -169,6 +172,22 @@ pub async fn crowd_until(
     answers: usize,
     stop: impl FnOnce(BinaryServer),
 ) -> (String, Vec<Sent>) {
+    let (show, sent, ()) = crowd_while(server, round, tokens, answers, |server| async move {
+        stop(server)
+    })
+    .await;
+    (show, sent)
+}
+
+/// `crowd_until` with a stop that may take its time while the crowd goes
+/// on (an export, then a kill); returns what it returned too.
+pub async fn crowd_while<T, F: std::future::Future<Output = T>>(
+    server: BinaryServer,
+    round: usize,
+    tokens: &[String],
+    answers: usize,
+    stop: impl FnOnce(BinaryServer) -> F,
+) -> (String, Vec<Sent>, T) {
     let rows: Vec<(&str, u32)> = CROWD_ROWS.iter().map(|r| (*r, CROWD_ROW_SEATS)).collect();
     let show = server
         .client()
@@ -193,12 +212,12 @@ pub async fn crowd_until(
     tokio::time::timeout(Duration::from_secs(60), enough.notified())
         .await
         .expect("the crowd got its answers before the stop");
-    stop(server);
+    let stopped = stop(server).await;
     let mut sent = Vec::new();
     for task in tasks {
         sent.extend(task.await.expect("a user's load panicked"));
     }
-    (show, sent)
+    (show, sent, stopped)
 }
 
 /// What the test knows across rounds and restarts.
