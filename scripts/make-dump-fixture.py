@@ -1,17 +1,21 @@
 #!/usr/bin/env python3
-"""Makes the committed dump fixture of version 1 (tests/fixtures/dump-v1):
-a store with a record of every kind, every kind of stored answer and both
-seat states, exported with `boxoffice export`, and the requests that made
-it with their answers (requests.json), which the fixture test replays
-after importing the dump. Run once per dump version; a later build must
-keep importing what this wrote (tests/api/dump_fixture.rs).
+"""Makes a committed fixture: a store with a record of every kind, every
+kind of stored answer and both seat states, and the requests that made it
+with their answers (requests.json), which the fixture tests replay.
 
     cargo build && scripts/make-dump-fixture.py target/debug/boxoffice
+        writes tests/fixtures/dump-v1: the store exported as a dump (run
+        once per dump version; later builds must keep importing it:
+        tests/api/dump.rs)
+    scripts/make-dump-fixture.py target/debug/boxoffice --data DIR
+        writes DIR: the sled data directory itself (a store of the layout
+        of the build that wrote it: tests/api/store_format.rs)
 """
-import json, os, subprocess, sys, tempfile, time, urllib.request
+import json, os, shutil, subprocess, sys, tempfile, time, urllib.request
 
 BIN = sys.argv[1]
-OUT = os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures", "dump-v1")
+KEEP_DATA = sys.argv[3] if len(sys.argv) > 3 and sys.argv[2] == "--data" else None
+OUT = KEEP_DATA or os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures", "dump-v1")
 ADMIN = "fixture-admin"
 PORT = 18093
 BASE = f"http://127.0.0.1:{PORT}"
@@ -75,7 +79,10 @@ def main():
     server.terminate()
     server.wait()
     os.makedirs(OUT, exist_ok=True)
-    subprocess.run([BIN, "export", "--data-dir", data, "--out", os.path.join(OUT, "dump.jsonl")], check=True, env=env)
+    if KEEP_DATA:
+        shutil.copytree(data, os.path.join(OUT, "data"))
+    else:
+        subprocess.run([BIN, "export", "--data-dir", data, "--out", os.path.join(OUT, "dump.jsonl")], check=True, env=env)
     bookings = {"booking": booked["id"], "booking-cancelled": cancelled["id"]}
     with open(os.path.join(OUT, "requests.json"), "w") as out:
         json.dump({"token": token, "admin_token": ADMIN, "bookings": bookings,
