@@ -212,59 +212,18 @@ store_test!(
 /// request that made it replays its answer byte for byte: a later build
 /// that cannot read it, or reads it differently, fails here.
 async fn the_committed_dump_of_version_1_still_imports_and_replays(store: StoreKind) {
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dump-v1");
-    let requests: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(fixture.join("requests.json")).unwrap())
-            .unwrap();
+    let requests = fixture_requests("dump-v1");
     let target = store.storage();
     boxoffice_ok(
-        &["import", fixture.join("dump.jsonl").to_str().unwrap()],
+        &[
+            "import",
+            fixture("dump-v1").join("dump.jsonl").to_str().unwrap(),
+        ],
         &target,
     );
     assert_consistent(&target);
     let server = BinaryServer::on(&target, &[]);
-    let admin_token = requests["admin_token"].as_str().unwrap();
-    for replay in requests["replays"].as_array().unwrap() {
-        let token = match replay["token"].as_str().unwrap() {
-            t if t == admin_token => ADMIN_TOKEN,
-            t => t,
-        };
-        let client = server.as_user(token);
-        let answer = client
-            .send(
-                replay["method"].as_str().unwrap(),
-                replay["path"].as_str().unwrap(),
-                replay["key"].as_str(),
-                replay["body"].as_str(),
-            )
-            .await;
-        let name = replay["name"].as_str().unwrap();
-        assert!(answer.is_replay(), "{name}: not replayed: {}", answer.text);
-        assert_eq!(
-            answer.status as u64,
-            replay["status"].as_u64().unwrap(),
-            "{name}"
-        );
-        assert_eq!(
-            answer.text,
-            replay["answer"].as_str().unwrap(),
-            "{name}: not byte for byte"
-        );
-    }
-    let guest = server.as_user(requests["token"].as_str().unwrap());
-    let cancelled = guest
-        .booking(requests["bookings"]["booking-cancelled"].as_str().unwrap())
-        .await;
-    assert_eq!(cancelled["status"], "cancelled");
-    assert_eq!(
-        guest.bookings().await.len(),
-        3,
-        "the session's user owns every booking"
-    );
-    let paid = guest
-        .cart(requests["carts"]["paid"].as_str().unwrap())
-        .await;
-    assert_eq!(paid["status"], "checked_out");
+    replay_fixture(&server, &requests).await;
     server.stop();
 }
 

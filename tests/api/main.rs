@@ -44,3 +44,4 @@ mod requests;
 mod shows;
 mod simulate;
 mod smoke;
+mod store_format;

@@ -54,3 +54,15 @@ pub(super) fn is_transient(error: &tokio_postgres::Error) -> bool {
         }
     }
 }
+
+/// A schema migration's failure: the server's words, or a database a newer
+/// build migrated (refused, and left as it is).
+pub(super) fn migration_error(error: super::migrations::MigrationError) -> StoreError {
+    match error {
+        super::migrations::MigrationError::Db(error) => db_error(error),
+        super::migrations::MigrationError::Newer { found, known } => StoreError::Io(format!(
+            "the database's schema is version {found}, written by a newer build; this build \
+             knows versions up to {known}: run a build at least as new (nothing was changed)"
+        )),
+    }
+}

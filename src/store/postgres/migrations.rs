@@ -20,8 +20,32 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
     (3, "cluster", include_str!("migrations/0003_cluster.sql")),
 ];
 
+/// Why the schema could not be brought up to date.
+#[derive(Debug)]
+pub enum MigrationError {
+    Db(tokio_postgres::Error),
+    /// The database has a migration this build does not know: a newer
+    /// build wrote it. Nothing was changed.
+    Newer {
+        found: i32,
+        known: i32,
+    },
+}
+
+impl From<tokio_postgres::Error> for MigrationError {
+    fn from(error: tokio_postgres::Error) -> Self {
+        MigrationError::Db(error)
+    }
+}
+
+/// The newest schema version this build knows.
+pub fn newest_known() -> i32 {
+    MIGRATIONS.last().map_or(0, |(version, _, _)| *version)
+}
+
 /// Applies the migrations this database lacks; returns how many it applied.
-pub async fn migrate(client: &mut Client) -> Result<usize, tokio_postgres::Error> {
+/// A database with a version this build does not know is left as it is.
+pub async fn migrate(client: &mut Client) -> Result<usize, MigrationError> {
     create_version_table(client).await?;
     let transaction = client.transaction().await?;
     transaction
@@ -33,6 +57,12 @@ pub async fn migrate(client: &mut Client) -> Result<usize, tokio_postgres::Error
         .iter()
         .map(|row| row.get(0))
         .collect();
+    if let Some(&found) = applied.iter().max().filter(|v| **v > newest_known()) {
+        return Err(MigrationError::Newer {
+            found,
+            known: newest_known(),
+        });
+    }
     let mut count = 0;
     for (version, name, sql) in MIGRATIONS {
         if applied.contains(version) {

@@ -38,7 +38,7 @@ use batched_reads::{query, Batched, Fetched};
 use committer::Submitted;
 use deadpool_postgres::Object;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use errors::{db_error, pool_error};
+use errors::{db_error, migration_error, pool_error};
 use leases::Leases;
 use std::future::Future;
 use std::sync::atomic::AtomicU64;
@@ -214,7 +214,9 @@ impl PgStore {
             handle
                 .spawn(async move {
                     let mut client = migrating.get().await.map_err(pool_error)?;
-                    migrations::migrate(&mut client).await.map_err(db_error)
+                    migrations::migrate(&mut client)
+                        .await
+                        .map_err(migration_error)
                 })
                 .await
                 .map_err(|e| StoreError::Unavailable(format!("migrating: {e}")))??;
@@ -799,7 +801,9 @@ pub fn migrate_only(url: &str) -> StoreResult<usize> {
             .map_err(|e| StoreError::Io(format!("the database URL: {e}")))?;
         let (mut client, connection) = config.connect(NoTls).await.map_err(db_error)?;
         let driver = tokio::spawn(connection);
-        let applied = migrations::migrate(&mut client).await.map_err(db_error);
+        let applied = migrations::migrate(&mut client)
+            .await
+            .map_err(migration_error);
         drop(client);
         let _ = driver.await;
         applied

@@ -14,6 +14,7 @@
 
 mod committer;
 mod dump;
+pub mod format;
 mod key_filter;
 
 use super::codec::{self, *};
@@ -219,6 +220,8 @@ impl SledStore {
     /// is missing.
     pub fn open_with(dir: &Path, options: SledOptions) -> StoreResult<Self> {
         create_dir_durably(dir)?;
+        let found = format::read(dir)?;
+        format::refuse_newer(dir, found)?;
         // Declared before the database: dropped after it, on every path.
         let released = Released {
             log: dir.join("db"),
@@ -233,6 +236,18 @@ impl SledStore {
         let db = config.open().map_err(|error| open_error(dir, error))?;
         verify_every_record(dir, &db)?;
         let first_round = recover(&db)?;
+        if found != Some(format::FORMAT) {
+            // A new store, or one from before versions were recorded (its
+            // layout is read as it is): it is now of the current format.
+            format::write(dir)?;
+            if let Some(old) = found {
+                tracing::info!(
+                    from = old,
+                    to = format::FORMAT,
+                    "upgraded the store's format"
+                );
+            }
+        }
         let flushed = db.clone();
         let synced = std::sync::atomic::AtomicU64::new(db.log_syncs());
         let group = Arc::new(GroupCommit::start(

@@ -425,6 +425,17 @@ pub fn execute(url: &str, sql: &str) -> Result<(), String> {
     })
 }
 
+/// The one text `sql` selects (empty for NULL), on a thread of its own.
+pub fn query_text(url: &str, sql: &'static str) -> Result<String, String> {
+    on_own_thread(url, move |client| async move {
+        let row = client
+            .query_one(sql, &[])
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(row.get::<_, Option<String>>(0).unwrap_or_default())
+    })
+}
+
 /// The one boolean `sql` selects, on a thread of its own.
 fn query_bool(url: &str, sql: &'static str) -> Result<bool, String> {
     on_own_thread(url, move |client| async move {

@@ -1,0 +1,123 @@
+//! The store format version (the contract's "Operating the data"): every
+//! store records the version it was written in. A directory from before
+//! versions were recorded (committed in `tests/fixtures/sled-format-0`) is
+//! upgraded at start and serves as it did; a store of a newer version is
+//! refused, both versions named, and nothing in it changes.
+
+use crate::helpers::*;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Every file under `dir` with its bytes.
+fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut found = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(files(&path));
+        } else {
+            found.insert(path.clone(), std::fs::read(&path).unwrap());
+        }
+    }
+    found
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for (path, bytes) in files(from) {
+        let target = to.join(path.strip_prefix(from).unwrap());
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::write(target, bytes).unwrap();
+    }
+    std::fs::create_dir_all(to.join("blobs")).unwrap();
+}
+
+/// `boxoffice serve` on `store` must exit 1 (within 30 s; a server that
+/// starts instead is killed), its message holding each of `words`.
+fn refuses_to_start(store: &[&str], words: &[&str]) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_boxoffice"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--no-demo"])
+        .args(store)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run boxoffice");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the server started instead of refusing");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut said = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut said).unwrap();
+    assert_eq!(status.code(), Some(1), "serve: {said}");
+    for word in words {
+        assert!(said.contains(word), "{said:?} lacks {word:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sled_store_from_before_format_versions_is_upgraded_and_serves() {
+    let (_parent, dir) = temp_data_dir();
+    copy_dir(&fixture("sled-format-0").join("data"), &dir);
+    assert!(!dir.join("boxoffice-format").exists());
+    let server = BinaryServer::start(&dir, &[]);
+    replay_fixture(&server, &fixture_requests("sled-format-0")).await;
+    server.stop();
+    assert_eq!(
+        std::fs::read_to_string(dir.join("boxoffice-format")).unwrap(),
+        "boxoffice store format 1\n"
+    );
+    assert_dir_consistent(&dir);
+    // And again, now of the current format.
+    let server = BinaryServer::start(&dir, &[]);
+    replay_fixture(&server, &fixture_requests("sled-format-0")).await;
+    server.stop();
+}
+
+#[test]
+fn a_sled_store_of_a_newer_format_is_refused_and_left_as_it_is() {
+    let (_parent, dir) = temp_data_dir();
+    copy_dir(&fixture("sled-format-0").join("data"), &dir);
+    std::fs::write(dir.join("boxoffice-format"), "boxoffice store format 2\n").unwrap();
+    let before = files(&dir);
+    refuses_to_start(
+        &["--data-dir", dir.to_str().unwrap()],
+        &["store format 2", "formats up to 1", "nothing was changed"],
+    );
+    assert!(
+        files(&dir) == before,
+        "the refused start changed the directory"
+    );
+}
+
+#[test]
+#[cfg_attr(
+    postgres_missing,
+    ignore = "PostgreSQL is not installed (apt-get install postgresql, or set PG_BIN)"
+)]
+fn a_database_of_a_newer_schema_is_refused_and_left_as_it_is() {
+    let storage = StoreKind::Postgres.storage();
+    let url = storage.database_url().unwrap().to_string();
+    boxoffice_ok(&["migrate"], &storage);
+    postgres::execute(
+        &url,
+        "INSERT INTO schema_migrations (version, name) VALUES (99, 'from a newer build')",
+    )
+    .unwrap();
+    let tables =
+        "SELECT string_agg(table_name, ',' ORDER BY table_name) FROM information_schema.tables \
+                  WHERE table_schema = 'public'";
+    let before = postgres::query_text(&url, tables).unwrap();
+    refuses_to_start(
+        &["--database-url", &url],
+        &["version 99", "versions up to 3", "nothing was changed"],
+    );
+    assert_eq!(postgres::query_text(&url, tables).unwrap(), before);
+}
