@@ -209,9 +209,24 @@ where
 /// store in the data directory.
 pub async fn open_store(settings: &Settings) -> std::io::Result<Arc<dyn Store>> {
     if let Some(url) = &settings.database_url {
-        let store = PgStore::connect(url, settings.pg_options())
+        let mut options = settings.pg_options();
+        // No id set: the one kept with this node's data, the same on every
+        // start (a restarted node takes its partitions back at once).
+        let identity = match &options.node_id {
+            Some(_) => None,
+            None => {
+                let identity = crate::store::postgres::node_identity::claim(&settings.data_dir)
+                    .map_err(std::io::Error::other)?;
+                options.node_id = Some(identity.id.clone());
+                Some(identity)
+            }
+        };
+        let mut store = PgStore::connect(url, options)
             .await
             .map_err(std::io::Error::other)?;
+        if let Some(identity) = identity {
+            store.keep_identity(identity);
+        }
         return Ok(Arc::new(store));
     }
     let store = SledStore::open_with(&settings.data_dir, settings.sled_options())

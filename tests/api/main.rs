@@ -33,6 +33,7 @@ mod key_lookup;
 mod kill9;
 mod lapsed_hold;
 mod model;
+mod node_restart;
 mod offer;
 mod operations;
 mod postgres;

@@ -24,6 +24,7 @@ pub mod dump;
 mod errors;
 pub mod leases;
 pub mod migrations;
+pub mod node_identity;
 
 use super::codec::{decode_booking, decode_cart, decode_reply, decode_show};
 use super::contract::{
@@ -142,6 +143,9 @@ pub struct PgStore {
     /// The database, for an export's connection of its own (the pool's
     /// carry timeouts a long snapshot must not be bound by).
     url: String,
+    /// This node's id and its lock, when the id is the one kept with the
+    /// node's data (`node_identity`): held as long as the store.
+    identity: Option<node_identity::NodeIdentity>,
 }
 
 /// The owners of partitions as last read from the database, each kept for
@@ -300,6 +304,7 @@ impl PgStore {
         }
         Ok(PgStore {
             url: url.to_string(),
+            identity: None,
             keys: Batched::start(&handle, pool.clone(), READERS, Arc::new(fetch_keys)),
             seats: Batched::start(&handle, pool.clone(), READERS, Arc::new(fetch_seats)),
             bookings: Batched::start(&handle, pool.clone(), READERS, Arc::new(fetch_bookings)),
@@ -313,6 +318,11 @@ impl PgStore {
             leases,
             events: std::sync::Mutex::new(Some(events)),
         })
+    }
+
+    /// Keeps `identity` (the lock on the node's id) as long as the store.
+    pub fn keep_identity(&mut self, identity: node_identity::NodeIdentity) {
+        self.identity = Some(identity);
     }
 
     /// This node's leases (for `GET /v1/cluster` and tests).
