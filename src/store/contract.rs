@@ -1,6 +1,7 @@
 //! The contract every store keeps (see the module docs of `store`): the
 //! `Store` trait and the values that cross it.
 
+pub use super::key_record::KeyRecord;
 use crate::domain::{
     Booking, BookingId, Cart, CartId, IdempotencyKey, SeatState, Show, ShowId, StoredReply, UserId,
 };
@@ -56,14 +57,6 @@ pub enum Mutation {
         user: UserId,
         created_at_ms: u64,
     },
-}
-
-/// The idempotency record written with an effect.
-#[derive(Clone, Debug)]
-pub struct KeyRecord {
-    pub user: UserId,
-    pub key: IdempotencyKey,
-    pub reply: StoredReply,
 }
 
 /// Everything one request changes, applied atomically.

@@ -17,6 +17,7 @@ pub mod codec;
 mod contract;
 pub mod dump;
 mod group_commit;
+mod key_record;
 pub mod postgres;
 mod sled_store;
 pub mod watchdog;

@@ -2,14 +2,14 @@
 //! its translation to and from `Record`. A field is never renamed or given
 //! another meaning; a later version may only add.
 
+use super::format::{FORMAT, VERSION};
 use super::record::Record;
-use super::{FORMAT, VERSION};
 use crate::domain::{
     Booking, BookingId, BookingStatus, Cart, CartId, CartItem, CartStatus, Category, Fingerprint,
     IdempotencyKey, OfferSpec, RequestLine, Row, RowOffer, SeatLabel, SeatState, Show, ShowId,
     StoredBody, StoredReply, UserId,
 };
-use crate::store::KeyRecord;
+use crate::store::key_record::KeyRecord;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -3,9 +3,9 @@
 //! last line) and changes nothing; only then does `read_dump` hand out its
 //! records. A dump is read from a file, twice, never held in memory.
 
+use super::format::{DumpError, FORMAT, VERSION};
 use super::lines::{Header, Line, Trailer};
 use super::record::{Record, RecordKind};
-use super::{DumpError, FORMAT, VERSION};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};

@@ -2,7 +2,7 @@
 //! carries, whichever store it came from or goes to.
 
 use crate::domain::{Booking, Cart, SeatState, Show, ShowId, StoredBody, UserId};
-use crate::store::KeyRecord;
+use crate::store::key_record::KeyRecord;
 
 /// One record of a store.
 #[derive(Clone, Debug)]

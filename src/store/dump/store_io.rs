@@ -1,7 +1,10 @@
 //! Dumps taken from and loaded into a store named on the command line: a
 //! sled directory (no server may have it open) or a PostgreSQL database.
 
-use super::{check_dump, read_dump, DumpError, DumpSummary, DumpWriter, Record, RecordKind};
+use super::format::DumpError;
+use super::reader::{check_dump, read_dump, DumpSummary};
+use super::record::{Record, RecordKind};
+use super::writer::DumpWriter;
 use crate::store::postgres::dump as pg;
 use crate::store::{SledStore, StoreError, StoreResult};
 use std::collections::BTreeMap;

@@ -5,7 +5,7 @@
 //! transaction (`import`: all or nothing).
 
 use super::errors::{db_error, describe};
-use super::seat_state;
+use super::seat_rows::seat_state;
 use crate::domain::{IdempotencyKey, SeatState, ShowId, StoredBody, UserId};
 use crate::store::codec::{
     decode_booking, decode_cart, decode_reply, decode_show, encode_booking, encode_cart,

@@ -25,6 +25,7 @@ mod errors;
 pub mod leases;
 pub mod migrations;
 pub mod node_identity;
+mod seat_rows;
 
 use super::codec::{decode_booking, decode_cart, decode_reply, decode_show};
 use super::contract::{
@@ -41,6 +42,7 @@ use deadpool_postgres::Object;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use errors::{db_error, migration_error, pool_error};
 use leases::Leases;
+use seat_rows::seat_state;
 use std::future::Future;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -401,34 +403,6 @@ fn pool(url: &str, options: &PgOptions) -> StoreResult<Pool> {
         .create_timeout(Some(Duration::from_secs(5)))
         .build()
         .map_err(|e| StoreError::Io(format!("the connection pool: {e}")))
-}
-
-pub(super) fn seat_state(row: &tokio_postgres::Row) -> StoreResult<(u32, SeatState)> {
-    let index: i32 = row.get("seat_index");
-    let state: i16 = row.get("state");
-    let seat = match state {
-        1 => SeatState::Held {
-            cart: CartId(
-                row.get::<_, Option<Uuid>>("cart_id")
-                    .ok_or_else(|| corrupt("cart"))?,
-            ),
-            until_ms: row
-                .get::<_, Option<i64>>("until_ms")
-                .ok_or_else(|| corrupt("until_ms"))? as u64,
-        },
-        2 => SeatState::Booked {
-            booking: BookingId(
-                row.get::<_, Option<Uuid>>("booking_id")
-                    .ok_or_else(|| corrupt("booking"))?,
-            ),
-        },
-        other => return Err(corrupt(&format!("seat state {other}"))),
-    };
-    Ok((index as u32, seat))
-}
-
-fn corrupt(what: &str) -> StoreError {
-    StoreError::Corrupt(format!("seat row: {what}"))
 }
 
 fn first<T>(
