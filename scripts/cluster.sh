@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Three boxoffice nodes on one private PostgreSQL, on loopback, to try the
-# cluster (../shared/CLUSTER.md) in one command. Prints the nodes' URLs;
+# cluster (README, "Run it on PostgreSQL") in one command. Prints the nodes' URLs;
 # the booking page works against any of them. Ctrl-C stops everything.
 #
 #   scripts/cluster.sh                 # nodes on ports 8081-8083, PostgreSQL on 15460
