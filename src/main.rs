@@ -180,6 +180,10 @@ struct SimulateArgs {
     /// Shell command that starts it again, e.g. "scripts/pg.sh up DIR".
     #[arg(long)]
     db_start_cmd: Option<String>,
+    /// Shell command that promotes a standby to primary (for failover),
+    /// e.g. "pg_ctl promote -D STANDBY".
+    #[arg(long)]
+    db_promote_cmd: Option<String>,
     /// TEST ONLY: the nodes' commit rounds skip the epoch fence, so the
     /// run shows what the fence prevents (expect violations).
     #[arg(long)]
@@ -408,6 +412,7 @@ fn cluster_plan(
         fault_every,
         db_stop_cmd: args.db_stop_cmd.clone(),
         db_start_cmd: args.db_start_cmd.clone(),
+        db_promote_cmd: args.db_promote_cmd.clone(),
         unsafe_no_fence: args.unsafe_no_fence,
     }))
 }

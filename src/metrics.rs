@@ -253,6 +253,43 @@ pub static FENCED: LazyLock<IntCounter> = LazyLock::new(|| {
     )
 });
 
+pub static DATABASE_HISTORY_CHANGES: LazyLock<IntCounter> = LazyLock::new(|| {
+    register(
+        IntCounter::new(
+            "boxoffice_store_history_changes_total",
+            "Times a new connection found the database on another history (a promoted standby, \
+             a restore: another timeline or system identifier); each drops and reloads every \
+             partition this node held",
+        )
+        .unwrap(),
+    )
+});
+
+pub static LOST_ACKNOWLEDGED_WRITES: LazyLock<IntCounter> = LazyLock::new(|| {
+    register(
+        IntCounter::new(
+            "boxoffice_store_lost_acknowledged_writes_total",
+            "Acknowledged write sets that the database no longer has after its history changed \
+             (their commit round's marker is missing): lost by a failover to a standby that lagged",
+        )
+        .unwrap(),
+    )
+});
+
+pub static ROUNDS_LOOKED_UP: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register(
+        IntCounterVec::new(
+            prometheus::Opts::new(
+                "boxoffice_store_rounds_looked_up_total",
+                "Commit rounds whose connection failed before their outcome was known, looked up \
+                 by their marker: committed, not committed, or unknown (then the process stops)",
+            ),
+            &["outcome"],
+        )
+        .unwrap(),
+    )
+});
+
 /// Touches every metric so the first scrape lists them all.
 pub fn init() {
     LazyLock::force(&HTTP_REQUESTS);
@@ -278,6 +315,11 @@ pub fn init() {
     LazyLock::force(&FENCED);
     LazyLock::force(&FORWARDED);
     LazyLock::force(&TAKEOVER_SECONDS);
+    LazyLock::force(&DATABASE_HISTORY_CHANGES);
+    LazyLock::force(&LOST_ACKNOWLEDGED_WRITES);
+    for outcome in ["committed", "not_committed", "unknown"] {
+        ROUNDS_LOOKED_UP.with_label_values(&[outcome]);
+    }
     for kind in ["seat", "cart", "booking", "show"] {
         MAILBOX_DEPTH.with_label_values(&[kind]);
         ACTORS_ACTIVE.with_label_values(&[kind]);

@@ -38,6 +38,13 @@ pub enum FaultKind {
     /// The show's owner's only link down for two leases (nobody reaches it,
     /// it reaches nobody), then up; namespaces as for `Cut`.
     LinkDown,
+    /// The primary database lost (`--db-stop-cmd`, e.g. kill -9 of its
+    /// processes) and a standby promoted one lease later
+    /// (`--db-promote-cmd`), as an orchestrator would; the nodes reach
+    /// whichever accepts writes through a multi-host `--database-url`
+    /// (`target_session_attrs=read-write`). Once per run: the promoted
+    /// standby has no standby of its own.
+    Failover,
 }
 
 impl FaultKind {
@@ -49,6 +56,7 @@ impl FaultKind {
             FaultKind::DbRestart => "database restart",
             FaultKind::Cut => "network cut",
             FaultKind::LinkDown => "link down",
+            FaultKind::Failover => "database failover",
         }
     }
 }
@@ -66,6 +74,8 @@ pub struct ClusterPlan {
     /// again (for `db-restart`).
     pub db_stop_cmd: Option<String>,
     pub db_start_cmd: Option<String>,
+    /// Shell command that promotes a standby (for `failover`).
+    pub db_promote_cmd: Option<String>,
     /// Nodes run with `unsafe_no_fence` (the runs that must find a
     /// violation).
     pub unsafe_no_fence: bool,
@@ -403,12 +413,16 @@ pub async fn inject(
             FaultKind::Pause | FaultKind::Cut | FaultKind::LinkDown => lease * 3,
             FaultKind::PauseInCommit => lease * 3 + Duration::from_secs(1),
             FaultKind::DbRestart => lease * 2 + Duration::from_secs(5),
+            FaultKind::Failover => lease + Duration::from_secs(5),
         };
         if Instant::now() + needs > until {
             break;
         }
+        if kind == FaultKind::Failover && records.iter().any(|r: &FaultRecord| r.kind == kind) {
+            continue;
+        }
         let victim = match kind {
-            FaultKind::DbRestart => None,
+            FaultKind::DbRestart | FaultKind::Failover => None,
             FaultKind::Kill
             | FaultKind::Pause
             | FaultKind::PauseInCommit
@@ -435,8 +449,8 @@ pub async fn inject(
             _ => victim,
         };
         let at_ms = crate::runtime::clock::now_ms();
-        let struck = Instant::now();
-        let probe = |http: &reqwest::Client| {
+        let mut struck = Instant::now();
+        let probe = |http: &reqwest::Client, struck: Instant| {
             tokio::spawn(served_again(
                 http.clone(),
                 bases.clone(),
@@ -448,7 +462,7 @@ pub async fn inject(
         };
         // A node fault is probed from its start; the database's once the
         // restart command returned (until then it may not have stopped).
-        let node_probe = victim.map(|_| probe(&http));
+        let node_probe = victim.map(|_| probe(&http, struck));
         let mut outage_ms = None;
         match (kind, victim) {
             (FaultKind::DbRestart, _) => {
@@ -461,6 +475,20 @@ pub async fn inject(
                 tokio::time::sleep(lease * 2).await;
                 outage_ms = Some((down_ms, crate::runtime::clock::now_ms()));
                 blocking(move || shell(&start)).await?;
+            }
+            (FaultKind::Failover, _) => {
+                let needed =
+                    || std::io::Error::other("failover needs --db-stop-cmd and --db-promote-cmd");
+                let stop = plan.db_stop_cmd.clone().ok_or_else(needed)?;
+                let promote = plan.db_promote_cmd.clone().ok_or_else(needed)?;
+                blocking(move || shell(&stop)).await?;
+                let down_ms = crate::runtime::clock::now_ms();
+                // The time an orchestrator takes to notice and decide.
+                tokio::time::sleep(lease).await;
+                outage_ms = Some((down_ms, crate::runtime::clock::now_ms()));
+                blocking(move || shell(&promote)).await?;
+                // Served again is counted from the promotion.
+                struck = Instant::now();
             }
             (FaultKind::Kill, Some(victim)) => {
                 let handle = cluster.clone();
@@ -494,7 +522,7 @@ pub async fn inject(
         }
         let healed_ms = crate::runtime::clock::now_ms();
         let served_again_ms = node_probe
-            .unwrap_or_else(|| probe(&http))
+            .unwrap_or_else(|| probe(&http, struck))
             .await
             .ok()
             .flatten();
@@ -636,6 +664,56 @@ async fn owner_of(http: &reqwest::Client, bases: &[String], show: &str) -> Optio
     None
 }
 
+/// What the nodes counted about their database, summed over the nodes
+/// that answer at the end of a run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeCounters {
+    /// `boxoffice_store_history_changes_total`.
+    pub history_changes: u64,
+    /// `boxoffice_store_lost_acknowledged_writes_total`.
+    pub lost_acknowledged_writes: u64,
+    /// `boxoffice_store_rounds_looked_up_total` by outcome: committed, not
+    /// committed, unknown.
+    pub rounds_looked_up: [u64; 3],
+}
+
+impl NodeCounters {
+    pub fn describe(&self) -> String {
+        let [committed, not, unknown] = self.rounds_looked_up;
+        format!(
+            "database histories changed under a node: {} | acknowledged writes the database \
+             lost (nodes' count): {} | commit rounds looked up after a broken connection: \
+             {committed} committed, {not} not, {unknown} unknown",
+            self.history_changes, self.lost_acknowledged_writes
+        )
+    }
+}
+
+/// `NodeCounters` of every node that answers.
+pub async fn node_counters(bases: &[String]) -> NodeCounters {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .expect("an HTTP client");
+    let mut counters = NodeCounters::default();
+    for base in bases {
+        let Ok(answer) = http.get(format!("{base}/metrics")).send().await else {
+            continue;
+        };
+        let page = answer.text().await.unwrap_or_default();
+        counters.history_changes += counter(&page, "boxoffice_store_history_changes_total");
+        counters.lost_acknowledged_writes +=
+            counter(&page, "boxoffice_store_lost_acknowledged_writes_total");
+        for (slot, outcome) in ["committed", "not_committed", "unknown"].iter().enumerate() {
+            counters.rounds_looked_up[slot] += counter(
+                &page,
+                &format!("boxoffice_store_rounds_looked_up_total{{outcome=\"{outcome}\"}}"),
+            );
+        }
+    }
+    counters
+}
+
 /// `boxoffice_cluster_fenced_total` of one node (0 if it does not answer).
 async fn fenced_of(http: &reqwest::Client, base: &str) -> u64 {
     match http.get(format!("{base}/metrics")).send().await {
@@ -671,7 +749,9 @@ pub fn late_takeovers(records: &[FaultRecord], lease_ms: u64) -> Vec<Violation> 
                 | FaultKind::LinkDown,
                 Some(ms),
             ) => ms > 3 * lease_ms,
-            (FaultKind::DbRestart, Some(_)) => false,
+            // Judged against a bound of its own by its run
+            // (scripts/failover.sh), from the promotion.
+            (FaultKind::DbRestart | FaultKind::Failover, Some(_)) => false,
         })
         .map(|r| {
             Violation::new(

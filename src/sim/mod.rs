@@ -114,6 +114,12 @@ pub async fn run(config: SimConfig) -> std::io::Result<Outcome> {
     let crashes = supervise(&mut tasks, &server, &shared, &progress, &config, started).await?;
     progress.finish_and_clear();
     let elapsed = started.elapsed();
+    let node_counters = match &*server.lock().expect("server") {
+        Server::Cluster(nodes) if config.cluster.is_some() => {
+            Some(nodes.lock().expect("cluster").bases())
+        }
+        _ => None,
+    };
     let (fault_records, fenced) = match faults {
         Some(task) => {
             let (records, fenced) = task.await.map_err(std::io::Error::other)??;
@@ -147,6 +153,9 @@ pub async fn run(config: SimConfig) -> std::io::Result<Outcome> {
     summary.faults = fault_records;
     summary.fenced = fenced;
     summary.outage_answers = outage_answers;
+    if let Some(bases) = node_counters {
+        summary.node_counters = Some(cluster::node_counters(&bases).await);
+    }
     if let Some(dir) = &config.report {
         report::write(
             dir,
@@ -441,6 +450,7 @@ fn summarize(
         sold_out_secs,
         faults: Vec::new(),
         fenced: None,
+        node_counters: None,
         outage_answers: None,
     }
 }

@@ -29,6 +29,8 @@ pub struct Summary {
     /// Runs with a database restart: how the writes sent during it were
     /// answered.
     pub outage_answers: Option<super::cluster::OutageAnswers>,
+    /// Cluster runs: what the nodes counted about their database.
+    pub node_counters: Option<super::cluster::NodeCounters>,
 }
 
 impl Summary {
@@ -80,6 +82,9 @@ impl Summary {
         }
         if let Some(answers) = &self.outage_answers {
             table.push_str(&format!("| {} |\n", answers.describe()));
+        }
+        if let Some(counters) = &self.node_counters {
+            table.push_str(&format!("| {} |\n", counters.describe()));
         }
         table
     }

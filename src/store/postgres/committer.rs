@@ -22,6 +22,7 @@
 //! the round says `OutcomeUnknown` (the engine stops: fail-stop).
 
 use super::errors::{db_error, pool_error};
+use super::history::History;
 use super::leases::{self, Leases};
 use crate::domain::{IdempotencyKey, SeatState, StoredReply, UserId};
 use crate::store::codec::{decode_reply, encode_booking, encode_cart, encode_reply, encode_show};
@@ -54,6 +55,9 @@ pub(super) struct Rounds {
     pub resolve_for: Duration,
     /// This node's partition leases: every round is fenced by them.
     pub leases: Arc<Leases>,
+    /// The database's history: every round answered as committed is
+    /// remembered there, to be looked up if the history changes.
+    pub history: Arc<History>,
 }
 
 /// One committer: takes what waits, commits it as one round, answers.
@@ -149,13 +153,31 @@ async fn round(rounds: &Rounds, batch: &[Submitted]) -> StoreResult<Vec<Taken>> 
     let taken = keys.taken(batch, &fence, &inserted, &records);
     let effects = Effects::of(batch, &taken);
     match write_and_commit(&client, &effects).await {
-        Ok(()) => Ok(taken),
+        Ok(()) => {
+            rounds.history.acknowledged(marker, batch.len());
+            Ok(taken)
+        }
         // Whatever failed (a refused statement rolls the transaction back;
-        // a broken connection leaves it unknown), the marker says which.
+        // a broken connection leaves it unknown), the marker says which:
+        // asked on a new connection, which after a failover is one to the
+        // new primary (a multi-host URL), on the history it has.
         Err(error) => {
             drop(client);
-            match resolve(rounds, marker).await {
-                Some(true) => Ok(taken),
+            let looked_up = resolve(rounds, marker).await;
+            let outcome = match looked_up {
+                Some(true) => "committed",
+                Some(false) => "not_committed",
+                None => "unknown",
+            };
+            crate::metrics::ROUNDS_LOOKED_UP
+                .with_label_values(&[outcome])
+                .inc();
+            tracing::warn!(%marker, %error, outcome, "a commit round's connection failed: its outcome looked up by its marker");
+            match looked_up {
+                Some(true) => {
+                    rounds.history.acknowledged(marker, batch.len());
+                    Ok(taken)
+                }
                 Some(false) => Err(db_error(error)),
                 None => Err(StoreError::OutcomeUnknown(format!(
                     "commit round {marker}: {error}"

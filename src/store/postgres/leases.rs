@@ -94,6 +94,9 @@ pub struct Leases {
     /// stop the process after its epoch read (`test_sigusr1_stops_in_commit`):
     /// until when (wall clock, ms; 0: not asked).
     stop_in_commit_until_ms: AtomicU64,
+    /// Wakes the leases loop to claim at once (after letting go of every
+    /// partition for a new database history).
+    reclaim: tokio::sync::Notify,
 }
 
 impl Leases {
@@ -114,6 +117,7 @@ impl Leases {
             listening: AtomicBool::new(false),
             unfenced: AtomicBool::new(false),
             stop_in_commit_until_ms: AtomicU64::new(0),
+            reclaim: tokio::sync::Notify::new(),
         });
         (leases, receiver)
     }
@@ -168,6 +172,17 @@ impl Leases {
     /// Forgets `partitions` (lost to another node, or fenced).
     pub fn drop_partitions(&self, partitions: &[i32]) {
         self.forget(partitions, false);
+    }
+
+    /// Lets go of every partition held, because the database is on
+    /// another history (`history`): the shows loaded from the old one stop
+    /// being current at once, and the leases loop is woken to claim the
+    /// partitions back, at new epochs, reloading their shows first.
+    pub fn let_go_for_new_history(&self) {
+        let held: Vec<i32> = self.held().into_keys().collect();
+        tracing::warn!(node = %self.node, partitions = held.len(), "letting go of every partition, to reload it from the database's new history");
+        self.forget(&held, true);
+        self.reclaim.notify_one();
     }
 
     /// Forgets `partitions`; `handed_over`: let go on purpose (a stop),
@@ -366,7 +381,10 @@ pub async fn keep(pool: Pool, leases: Arc<Leases>) {
     let every = Duration::from_millis(leases.lease_ms / 3);
     let (mut last_live, mut stable_for) = (0, 0);
     loop {
-        tokio::time::sleep(every).await;
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = leases.reclaim.notified() => {}
+        }
         if leases.stopping.load(Ordering::SeqCst) {
             return;
         }

@@ -22,6 +22,7 @@ mod batched_reads;
 mod committer;
 pub mod dump;
 mod errors;
+pub mod history;
 pub mod leases;
 pub mod migrations;
 pub mod node_identity;
@@ -41,6 +42,7 @@ use committer::Submitted;
 use deadpool_postgres::Object;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use errors::{db_error, migration_error, pool_error};
+use history::History;
 use leases::Leases;
 use seat_rows::seat_state;
 use std::future::Future;
@@ -214,8 +216,9 @@ impl PgStore {
             .build()
             .map_err(|e| StoreError::Io(format!("the store's runtime: {e}")))?;
         let handle = runtime.handle().clone();
+        let history = History::new();
         let migrated = async {
-            let pool = pool(url, &options)?;
+            let pool = pool(url, &options, &history)?;
             let migrating = pool.clone();
             handle
                 .spawn(async move {
@@ -241,6 +244,7 @@ impl PgStore {
             .clone()
             .unwrap_or_else(|| Uuid::new_v4().to_string());
         let (leases, events) = Leases::new(node, options.advertise.clone(), options.lease_ms);
+        history.attach(leases.clone());
         if !options.fence {
             tracing::error!("unsafe_no_fence is set: a node that lost a partition still writes for it (a test setting, never for production)");
             leases.fence_off();
@@ -300,6 +304,7 @@ impl PgStore {
             tickets: AtomicU64::new(0),
             resolve_for: Duration::from_millis(options.wait_limits.deadline_ms),
             leases: leases.clone(),
+            history: history.clone(),
         });
         for lane in 0..lanes.len() {
             handle.spawn(committer::run(rounds.clone(), lane));
@@ -380,7 +385,10 @@ macro_rules! params {
     };
 }
 
-fn pool(url: &str, options: &PgOptions) -> StoreResult<Pool> {
+/// The connection pool. Every new connection first reads the database's
+/// history (`history`): one on another history than before (a promoted
+/// standby, a restore) lets go of every partition before it is used.
+fn pool(url: &str, options: &PgOptions, history: &Arc<History>) -> StoreResult<Pool> {
     let mut config: tokio_postgres::Config = url
         .parse()
         .map_err(|e| StoreError::Io(format!("the database URL: {e}")))?;
@@ -401,8 +409,22 @@ fn pool(url: &str, options: &PgOptions) -> StoreResult<Pool> {
         .runtime(Runtime::Tokio1)
         .wait_timeout(wait)
         .create_timeout(Some(Duration::from_secs(5)))
+        .post_create(on_connect(history.clone()))
         .build()
         .map_err(|e| StoreError::Io(format!("the connection pool: {e}")))
+}
+
+/// The pool's post-create hook: `History::on_connect`.
+fn on_connect(history: Arc<History>) -> deadpool_postgres::Hook {
+    deadpool_postgres::Hook::async_fn(move |client, _| {
+        let history = history.clone();
+        Box::pin(async move {
+            history
+                .on_connect(client)
+                .await
+                .map_err(|why| deadpool_postgres::HookError::Message(why.into()))
+        })
+    })
 }
 
 fn first<T>(
