@@ -90,7 +90,7 @@ enum Command {
     },
     /// Simulate a crowd booking concurrently, with faults, and check the
     /// engine's promises on what happened (exit 1 on any violation).
-    Simulate(SimulateArgs),
+    Simulate(Box<SimulateArgs>),
 }
 
 /// A store named on the command line: one of the two.
@@ -273,7 +273,7 @@ fn main() -> std::process::ExitCode {
                 }
             }
         }
-        Command::Simulate(args) => simulate(args),
+        Command::Simulate(args) => simulate(*args),
         Command::Openapi => {
             println!("{}", boxoffice::http::openapi::document_json());
             std::process::ExitCode::SUCCESS
