@@ -184,6 +184,9 @@ struct SimulateArgs {
     /// e.g. "pg_ctl promote -D STANDBY".
     #[arg(long)]
     db_promote_cmd: Option<String>,
+    /// Milliseconds from the primary's loss to the promotion (failover).
+    #[arg(long, default_value_t = 1000)]
+    promote_after_ms: u64,
     /// TEST ONLY: the nodes' commit rounds skip the epoch fence, so the
     /// run shows what the fence prevents (expect violations).
     #[arg(long)]
@@ -413,6 +416,7 @@ fn cluster_plan(
         db_stop_cmd: args.db_stop_cmd.clone(),
         db_start_cmd: args.db_start_cmd.clone(),
         db_promote_cmd: args.db_promote_cmd.clone(),
+        promote_after: std::time::Duration::from_millis(args.promote_after_ms),
         unsafe_no_fence: args.unsafe_no_fence,
     }))
 }

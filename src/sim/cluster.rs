@@ -38,8 +38,8 @@ pub enum FaultKind {
     /// The show's owner's only link down for two leases (nobody reaches it,
     /// it reaches nobody), then up; namespaces as for `Cut`.
     LinkDown,
-    /// The primary database lost (`--db-stop-cmd`, e.g. kill -9 of its
-    /// processes) and a standby promoted one lease later
+    /// The primary database lost (`--db-stop-cmd`, e.g. `pg_ctl -m
+    /// immediate stop`) and a standby promoted `--promote-after-ms` later
     /// (`--db-promote-cmd`), as an orchestrator would; the nodes reach
     /// whichever accepts writes through a multi-host `--database-url`
     /// (`target_session_attrs=read-write`). Once per run: the promoted
@@ -74,8 +74,11 @@ pub struct ClusterPlan {
     /// again (for `db-restart`).
     pub db_stop_cmd: Option<String>,
     pub db_start_cmd: Option<String>,
-    /// Shell command that promotes a standby (for `failover`).
+    /// Shell command that promotes a standby (for `failover`), and how
+    /// long after the primary's loss it is run (an orchestrator's time to
+    /// notice and decide).
     pub db_promote_cmd: Option<String>,
+    pub promote_after: Duration,
     /// Nodes run with `unsafe_no_fence` (the runs that must find a
     /// violation).
     pub unsafe_no_fence: bool,
@@ -413,7 +416,7 @@ pub async fn inject(
             FaultKind::Pause | FaultKind::Cut | FaultKind::LinkDown => lease * 3,
             FaultKind::PauseInCommit => lease * 3 + Duration::from_secs(1),
             FaultKind::DbRestart => lease * 2 + Duration::from_secs(5),
-            FaultKind::Failover => lease + Duration::from_secs(5),
+            FaultKind::Failover => plan.promote_after + Duration::from_secs(5),
         };
         if Instant::now() + needs > until {
             break;
@@ -484,7 +487,7 @@ pub async fn inject(
                 blocking(move || shell(&stop)).await?;
                 let down_ms = crate::runtime::clock::now_ms();
                 // The time an orchestrator takes to notice and decide.
-                tokio::time::sleep(lease).await;
+                tokio::time::sleep(plan.promote_after).await;
                 outage_ms = Some((down_ms, crate::runtime::clock::now_ms()));
                 blocking(move || shell(&promote)).await?;
                 // Served again is counted from the promotion.
