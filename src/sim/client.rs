@@ -253,6 +253,12 @@ impl Client {
                     if let Ok(value) = response.json().await {
                         return Some(value);
                     }
+                } else if response.status().is_client_error()
+                    && response.status() != reqwest::StatusCode::TOO_MANY_REQUESTS
+                {
+                    // An answer, not a failure to get one (a cart the
+                    // database lost is 404 however often it is asked).
+                    return None;
                 }
             }
         }
