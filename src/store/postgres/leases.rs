@@ -97,6 +97,10 @@ pub struct Leases {
     /// Wakes the leases loop to claim at once (after letting go of every
     /// partition for a new database history).
     reclaim: tokio::sync::Notify,
+    /// The partitions let go of for a new history, to claim back whole at
+    /// the next claim (not only an even share: they are this node's in the
+    /// database, and another node could take them only once they lapse).
+    let_go: std::sync::Mutex<Vec<i32>>,
 }
 
 impl Leases {
@@ -118,6 +122,7 @@ impl Leases {
             unfenced: AtomicBool::new(false),
             stop_in_commit_until_ms: AtomicU64::new(0),
             reclaim: tokio::sync::Notify::new(),
+            let_go: std::sync::Mutex::new(Vec::new()),
         });
         (leases, receiver)
     }
@@ -182,6 +187,7 @@ impl Leases {
         let held: Vec<i32> = self.held().into_keys().collect();
         tracing::warn!(node = %self.node, partitions = held.len(), "letting go of every partition, to reload it from the database's new history");
         self.forget(&held, true);
+        self.let_go.lock().expect("leases").extend(held);
         self.reclaim.notify_one();
     }
 
@@ -278,6 +284,9 @@ pub async fn claim(pool: &Pool, leases: &Leases, live: i64) -> Result<Vec<(i32, 
     let share = (PARTITIONS as i64 + live.max(1) - 1) / live.max(1);
     let held: Vec<i32> = leases.held().into_keys().collect();
     let wanted = (share - held.len() as i64).max(0);
+    // Those let go of for a new history: this node's still, claimed back
+    // whole (taken now: if this claim fails, they lapse like any other).
+    let let_go: Vec<i32> = std::mem::take(&mut *leases.let_go.lock().expect("leases"));
     let claimed: Vec<(i32, i64)> = client
         .query(
             "WITH lapsed AS (SELECT id FROM partitions
@@ -285,12 +294,22 @@ pub async fn claim(pool: &Pool, leases: &Leases, live: i64) -> Result<Vec<(i32, 
                              FOR UPDATE SKIP LOCKED),
                   free AS (SELECT id FROM partitions
                            WHERE (owner IS NULL OR owner = $1) AND NOT (id = ANY($4))
-                           ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
+                           ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED),
+                  mine AS (SELECT id FROM partitions
+                           WHERE owner = $1 AND id = ANY($5) AND NOT (id = ANY($4))
+                           FOR UPDATE SKIP LOCKED)
              UPDATE partitions p SET owner = $1, epoch = p.epoch + 1,
                  lapse_at = now() + $2::text::interval
-             WHERE p.id IN (SELECT id FROM lapsed UNION SELECT id FROM free)
+             WHERE p.id IN (SELECT id FROM lapsed UNION SELECT id FROM free
+                            UNION SELECT id FROM mine)
              RETURNING p.id, p.epoch",
-            &[&leases.node, &leases.lease_interval(), &wanted, &held],
+            &[
+                &leases.node,
+                &leases.lease_interval(),
+                &wanted,
+                &held,
+                &let_go,
+            ],
         )
         .await
         .map_err(|e| describe(&e))?
