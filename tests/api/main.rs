@@ -18,6 +18,7 @@ mod actors;
 mod best_available;
 mod bookings;
 mod carts;
+mod cluster;
 mod crash_matrix;
 mod dump;
 mod durability;
