@@ -10,6 +10,9 @@ use bytes::Bytes;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+mod cluster;
+pub use cluster::*;
+
 /// Base of every problem `type`; the last segment is the code.
 pub const PROBLEM_BASE: &str = "https://boxoffice.dev/problems/";
 
@@ -723,63 +726,7 @@ pub fn cart_out(cart: &Cart, now_ms: u64, booking: Option<BookingStatus>) -> Car
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn problems_carry_code_status_and_seats() {
-        let reply = seat_unavailable(&["A1".into(), "A2".into()]);
-        assert_eq!(reply.status, 409);
-        let body: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
-        assert_eq!(
-            body["type"],
-            "https://boxoffice.dev/problems/seat-unavailable"
-        );
-        assert_eq!(body["status"], 409);
-        assert_eq!(body["seats"], serde_json::json!(["A1", "A2"]));
-        assert!(body["detail"].as_str().unwrap().contains("A1, A2"));
-        assert_eq!(problem(Code::Overloaded, "x").retry_after_secs, Some(1));
-    }
-
-    #[test]
-    fn a_show_in_pieces_is_the_show_as_one() {
-        use crate::domain::{Row, ShowId};
-        let rows = ["A", "B", "ZZ"]
-            .iter()
-            .zip([3, 1, 12])
-            .map(|(label, seats)| Row {
-                label: label.to_string(),
-                seats,
-            })
-            .collect();
-        let id = ShowId(uuid::Uuid::new_v4());
-        let show = Show::new(id, "Quote \" and \u{e9}".into(), 86_400_000, rows).unwrap();
-        let status_of = |i: u32| match i % 3 {
-            0 => SeatStatus::Available,
-            1 => SeatStatus::Held,
-            _ => SeatStatus::Booked,
-        };
-        let whole = serde_json::to_vec(&show_out(&show, status_of)).unwrap();
-        for per_piece in [1, 2, 5, 16, 100] {
-            let mut pieces = show_json_start(&show);
-            let mut next = 0;
-            while next < show.layout.capacity() {
-                next = show_json_seats(&show, next, per_piece, status_of, &mut pieces);
-            }
-            pieces.extend_from_slice(SHOW_JSON_END);
-            assert_eq!(
-                String::from_utf8(pieces).unwrap(),
-                String::from_utf8(whole.clone()).unwrap(),
-                "{per_piece} seats a piece"
-            );
-        }
-    }
-
-    #[test]
-    fn times_are_rfc3339_utc() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
-    }
-}
+mod tests;
 
 /// A cart's status while items can be added.
 pub const CART_OPEN: &str = "open";
@@ -814,59 +761,6 @@ mod schema {
     pub fn cart_status() -> Object {
         one_of([super::CART_OPEN, super::CART_CHECKED_OUT])
     }
-}
-
-/// A node of the cluster (`GET /v1/cluster`).
-#[derive(Serialize, ToSchema)]
-#[schema(as = ClusterNode)]
-pub struct ClusterNodeOut {
-    pub id: String,
-    /// The URL other nodes reach it at.
-    pub advertise: String,
-    /// Its last heartbeat (RFC 3339 UTC).
-    #[schema(format = DateTime)]
-    pub heartbeat_at: String,
-}
-
-/// A partition's lease (`GET /v1/cluster`).
-#[derive(Serialize, ToSchema)]
-#[schema(as = PartitionLease)]
-pub struct PartitionOut {
-    pub id: i32,
-    /// The node holding it; null while nobody does.
-    pub owner: Option<String>,
-    /// Raised by every claim; writes under an older epoch are refused.
-    pub epoch: i64,
-}
-
-/// The cluster: this node, every node that announced itself, and every
-/// partition's lease.
-#[derive(Serialize, ToSchema)]
-#[schema(as = Cluster)]
-pub struct ClusterOut {
-    /// The node that answered.
-    pub node: String,
-    pub nodes: Vec<ClusterNodeOut>,
-    pub partitions: Vec<PartitionOut>,
-}
-
-/// One show's partition and its lease (`GET /v1/cluster?show_id=`).
-#[derive(Serialize, ToSchema)]
-#[schema(as = ShowPartition)]
-pub struct ShowPartitionOut {
-    pub partition: i32,
-    pub owner: Option<String>,
-    pub epoch: i64,
-}
-
-/// The answer of `GET /v1/cluster`: the whole cluster, or one show's
-/// partition when `show_id` is given.
-#[derive(Serialize, ToSchema)]
-#[serde(untagged)]
-#[schema(as = ClusterAnswer)]
-pub enum ClusterAnswerOut {
-    Cluster(ClusterOut),
-    Show(ShowPartitionOut),
 }
 
 /// A value as JSON, into a buffer sized for a typical answer (a booking's
