@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CLUSTER.md's fault table, as runs of `boxoffice simulate --cluster 3`: a
+# docs/CLUSTER.md's fault table, as runs of `boxoffice simulate --cluster 3`: a
 # private PostgreSQL, three nodes on it, a churn crowd (150 users wanting
 # the same 40 seats, keeping each booking a few seconds) sending keyed
 # requests with retries to every node in turn, and the node owning the show

@@ -45,7 +45,7 @@ pub struct Settings {
     /// TEST ONLY: on SIGUSR1, the next commit round that writes for a
     /// partition stops the whole process (SIGSTOP to itself) right after
     /// reading its epochs and before the database sees them: the paused
-    /// owner of CLUSTER.md at its worst moment, on demand, so the fault
+    /// owner of docs/CLUSTER.md at its worst moment, on demand, so the fault
     /// runs can show the fence refusing its late writes every time.
     pub test_sigusr1_stops_in_commit: bool,
     /// Bearer token of the admin; unset means admin endpoints answer 403.

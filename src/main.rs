@@ -156,7 +156,7 @@ struct SimulateArgs {
     #[arg(long, alias = "targets", value_delimiter = ',')]
     target: Vec<String>,
     /// Start this many nodes on --database-url and inject --cluster-faults
-    /// into the node owning the show (CLUSTER.md's fault runs).
+    /// into the node owning the show (docs/CLUSTER.md's fault runs).
     #[arg(long)]
     cluster: Option<usize>,
     /// The database of --cluster.

@@ -1,5 +1,5 @@
 //! Follows the partitions this node holds, on a store of many nodes
-//! (PostgreSQL, CLUSTER.md).
+//! (PostgreSQL, docs/CLUSTER.md).
 //!
 //! - A partition claimed while running (a takeover): every show of it is
 //!   loaded again from the store, into a unit that writes under the new

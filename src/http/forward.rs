@@ -1,4 +1,4 @@
-//! Any node answers (CLUSTER.md): a write for a show whose partition
+//! Any node answers (docs/CLUSTER.md): a write for a show whose partition
 //! another node holds is sent on to that node, with the client's method,
 //! path, body and the headers that matter (`Authorization`,
 //! `Idempotency-Key`, `Content-Type`), and its answer comes back as it is.

@@ -912,7 +912,7 @@ pub(super) struct ClusterQuery {
 ///
 /// Admin only. On PostgreSQL, every node started with the same database is
 /// one cluster: shows are spread over 256 partitions, each leased by one
-/// node at an epoch (CLUSTER.md).
+/// node at an epoch (docs/CLUSTER.md).
 pub(super) async fn cluster(state: State, req: HttpRequest) -> HttpResponse {
     answer(
         async {

@@ -1,6 +1,6 @@
 //! `boxoffice simulate --cluster N`: the crowd against N nodes on one
 //! PostgreSQL while the owner of the show is killed, paused or cut off and
-//! the database restarts (the fault table of CLUSTER.md).
+//! the database restarts (the fault table of docs/CLUSTER.md).
 //!
 //! Why the simulator runs the nodes itself: a fault must hit the node that
 //! owns the show under test at that moment, and only the process that
@@ -25,7 +25,7 @@ pub enum FaultKind {
     Pause,
     /// The same, but the owner stops itself inside a commit round, after
     /// reading its epochs and before the database sees them (SIGUSR1 to a
-    /// node run with `test_sigusr1_stops_in_commit`): the moment CLUSTER.md
+    /// node run with `test_sigusr1_stops_in_commit`): the moment docs/CLUSTER.md
     /// warns of, every time, where a plain SIGSTOP finds it now and then.
     PauseInCommit,
     /// The database stopped (`--db-stop-cmd`, e.g. `pg_ctl -m immediate
@@ -736,7 +736,7 @@ async fn fenced_now(http: &reqwest::Client, bases: &[String]) -> u64 {
     total
 }
 
-/// CLUSTER.md: after the owner is killed or paused, the show is served
+/// docs/CLUSTER.md: after the owner is killed or paused, the show is served
 /// again within 3 x `lease_ms`; after a database restart, at all (within
 /// the probe's limit). Each fault that was not is a `takeover` violation.
 pub fn late_takeovers(records: &[FaultRecord], lease_ms: u64) -> Vec<Violation> {
@@ -791,7 +791,7 @@ impl OutageAnswers {
     }
 }
 
-/// CLUSTER.md's database row: requests during the outage get 503, none a
+/// docs/CLUSTER.md's database row: requests during the outage get 503, none a
 /// 2xx for a write that was not committed. A write attempt sent and
 /// answered while the database was certainly down (`outage_ms`) may get
 /// 503, a replay of an answer stored before (its key committed earlier),

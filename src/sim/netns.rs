@@ -1,4 +1,4 @@
-//! A private network for a cluster run's network-cut fault (CLUSTER.md: "a
+//! A private network for a cluster run's network-cut fault (docs/CLUSTER.md: "a
 //! node cut off the network (`ip netns`, link down) and healed").
 //!
 //! Each node runs in a network namespace of its own, joined to the others

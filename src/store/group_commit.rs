@@ -2,8 +2,8 @@
 //! made since its last flush, and wakes everyone waiting on those commits.
 //!
 //! Why: a flush per request caps durable writes near one fsync each
-//! (~4k/s here), and 64 concurrent `flush_async` calls hung sled
-//! (DESIGN.md). One flusher makes fsyncs constant and batches grow with load.
+//! (~4k/s here), and 64 concurrent `flush_async` calls hung sled on this
+//! project's machine. One flusher makes fsyncs constant and batches grow with load.
 //!
 //! Waiters do not queue per request: they watch the durable watermark (the
 //! highest commit known to be on disk). So waiting cannot fail for lack of

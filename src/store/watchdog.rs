@@ -2,7 +2,7 @@
 //!
 //! Requests wait on two things in the store: the committer's transaction
 //! (a submit waits for it) and the flusher's fsync (a reply waits for it).
-//! Either can hang: sled has hung flushes here (DESIGN.md), a disk can
+//! Either can hang: sled has hung flushes here (concurrent `flush_async` calls), a disk can
 //! stall, a database can pause. The watchdog times each while it runs:
 //! - past `stall_ms` the store is *stalled*: new write sets are refused at
 //!   once (`StoreError::Stalled`, answered 503 with `Retry-After`, nothing

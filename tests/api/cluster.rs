@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The fence (CLUSTER.md): a node whose partition was claimed by another
+/// The fence (docs/CLUSTER.md): a node whose partition was claimed by another
 /// node (here the claim is made in SQL, as another node's would be, while
 /// this one still believes it holds the lease: a paused or cut-off owner)
 /// writes nothing for that partition: the write set gets 503 material
@@ -326,7 +326,7 @@ async fn the_cluster_view_lists_the_node_and_its_leases() {
         .assert_problem(400, "invalid-request");
 }
 
-/// A takeover (CLUSTER.md): two nodes with 128 partitions each; a show
+/// A takeover (docs/CLUSTER.md): two nodes with 128 partitions each; a show
 /// owned by a is read on b (so b holds a copy), and a seat booked on a,
 /// which b's copy does not know; a is killed (-9). Within a few leases b
 /// claims a's partitions, reloads the show from the database and serves
@@ -487,7 +487,7 @@ async fn a_survivor_adopts_every_lapsed_partition_whatever_its_share() {
     assert_eq!(owners, vec!["survivor".to_string()]);
 }
 
-/// Any node answers (CLUSTER.md): two nodes with 128 partitions each.
+/// Any node answers (docs/CLUSTER.md): two nodes with 128 partitions each.
 /// Writes sent to b for a's shows are forwarded to a with the
 /// client's headers, and a's answers come back as they are: a booking, its
 /// replay (from b and from a, the same bytes), a conflict, a cart's hold,

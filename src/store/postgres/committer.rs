@@ -124,7 +124,7 @@ async fn round(rounds: &Rounds, batch: &[Submitted]) -> StoreResult<Vec<Taken>> 
     let mut client = rounds.pool.get().await.map_err(pool_error)?;
     let mut fence = Fence::plan(batch, &rounds.leases);
     if fence.takes_seat_for_held && rounds.leases.take_stop_in_commit() {
-        // The paused owner of CLUSTER.md, at its worst moment: it has read
+        // The paused owner of docs/CLUSTER.md, at its worst moment: it has read
         // its epochs, and while it is stopped another node takes them over.
         tracing::warn!("stopping in a commit round, as asked by SIGUSR1 (a test setting)");
         // SAFETY: raise(3) only sends a signal to this process.

@@ -1,5 +1,5 @@
 //! Partition leases and epochs: which node may write which shows
-//! (CLUSTER.md).
+//! (docs/CLUSTER.md).
 //!
 //! Shows map to one of `PARTITIONS` partitions by their id. A node holds a
 //! partition's lease while it renews it (every third of `lease_ms`); a

@@ -5,7 +5,7 @@
 //! the migrations run in one transaction that first takes an exclusive lock
 //! on `schema_migrations`, so the second node waits, then finds every
 //! version applied and does nothing. (No advisory lock: distributed SQL
-//! engines that speak PostgreSQL's protocol lack them; DESIGN.md.)
+//! engines that speak PostgreSQL's protocol lack them.)
 
 use tokio_postgres::Client;
 

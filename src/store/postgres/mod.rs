@@ -1,6 +1,6 @@
 //! The PostgreSQL store: the whole `Store` contract in one PostgreSQL
 //! database, for operators who need a database they already back up,
-//! replicate and monitor, or more than one node (CLUSTER.md).
+//! replicate and monitor, or more than one node (docs/CLUSTER.md).
 //!
 //! Why these parts: `tokio-postgres` speaks the protocol (pipelined
 //! requests on one connection), `deadpool-postgres` pools connections with
@@ -54,7 +54,7 @@ use tokio_postgres::NoTls;
 use uuid::Uuid;
 
 /// Session settings of every connection: a paused or cut-off node cannot
-/// hold a row lock forever (DESIGN.md: a paused session keeps its locks),
+/// hold a row lock forever (a paused session keeps its locks),
 /// a commit returns only once it is on disk, and the prepared statements
 /// keep one generic plan (every statement here is a primary-key lookup or
 /// an `unnest` write; re-planning each execution for its arrays cost
