@@ -154,7 +154,7 @@ for run in $RUNS; do
     sync)
       echo "== synchronous standby, the primary lost with commit rounds in flight (seed $SEED)"
       pair sync sync 0
-      simulate "$LEASE_MS" "$URL" --duration-secs 20 --fault-every-secs 6 --cluster-faults failover \
+      simulate "$LEASE_MS" "$URL" --duration-secs 14 --fault-every-secs 5 --cluster-faults failover \
         --promote-after-ms 1000 \
         --db-stop-cmd "$(lose_primary_mid_round "$P" "$P_PORT")" \
         --db-promote-cmd "scripts/pg.sh promote $S"
@@ -177,7 +177,7 @@ for run in $RUNS; do
     async)
       echo "== asynchronous standby that lags, then promoted (must find the loss) (seed $SEED)"
       pair async async 2
-      simulate "$LEASE_MS" "$URL" --duration-secs 20 --fault-every-secs 6 --cluster-faults failover \
+      simulate "$LEASE_MS" "$URL" --duration-secs 14 --fault-every-secs 5 --cluster-faults failover \
         --promote-after-ms 1000 \
         --db-stop-cmd "$(lose_lagging_primary "$P" "$P_PORT" "$S")" \
         --db-promote-cmd "scripts/pg.sh promote $S"
