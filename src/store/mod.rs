@@ -2,15 +2,18 @@
 //! and PostgreSQL (`postgres`), with the same contract.
 //!
 //! The contract every implementation keeps:
-//! - `commit` applies a `WriteSet` atomically: all mutations and the
+//! - `submit` applies a `WriteSet` atomically: all mutations and the
 //!   idempotency record, or nothing. If the record's key is already taken,
 //!   nothing is written and the existing record is returned.
-//! - a commit is visible to reads once `commit` returns (or `submit`'s
-//!   future resolves) but durable only when the future
-//!   from `durable(ticket)` resolves; callers reply only after that.
-//! - durability is shared: one flusher serves every waiter queued since its
-//!   last flush (group commit), so fsyncs per second stay constant while
-//!   commits per fsync grow with load.
+//! - a commit is visible to reads once `submit`'s future resolves, but
+//!   durable only when the future from `durable(ticket)` resolves; callers
+//!   reply only after that.
+//! - durability is shared: many write sets go into one commit round, and
+//!   one sync (sled: the flusher's `fdatasync`; PostgreSQL: the round's
+//!   COMMIT) serves every waiter of that round (group commit), so syncs per
+//!   second stay bounded while commits per sync grow with load.
+//! - `export_snapshot` hands every record, from one consistent snapshot,
+//!   to a sink while the store serves (the online export).
 
 pub mod check;
 pub mod codec;
