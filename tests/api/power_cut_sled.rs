@@ -92,11 +92,20 @@ fn torn_power_cuts_while_segments_are_reused_open_with_everything_acknowledged()
     eprintln!("seed {seed}");
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
 
-    // Enough overwrites that freed segments are being written again.
+    // Enough overwrites that freed segments are being written again: the
+    // values written reach twice the log's size (churned a second at a
+    // time, as many seconds as this machine needs, at most twenty).
     let db = open(&dir);
-    let mut version = churn_for(&db, 0, &acked, Duration::from_secs(2));
-    let written = version * (8 + VALUE_BYTES) as u64;
-    let log = std::fs::metadata(dir.join("db")).unwrap().len();
+    let mut version = 0;
+    let (mut written, mut log) = (0, 0);
+    for _ in 0..20 {
+        version = churn_for(&db, version, &acked, Duration::from_secs(1));
+        written = version * (8 + VALUE_BYTES) as u64;
+        log = std::fs::metadata(dir.join("db")).unwrap().len();
+        if log * 2 < written {
+            break;
+        }
+    }
     eprintln!("{version} writes, {written} bytes of values, a log of {log} bytes");
     assert!(
         log * 2 < written,
