@@ -1,4 +1,5 @@
-//! Shows and carts: JSON bodies behind the version byte.
+//! Shows and carts: JSON bodies behind the version byte; sessions: the
+//! user's id and the creation time, binary.
 
 use super::common::*;
 use crate::domain::{
@@ -184,4 +185,12 @@ pub fn decode_cart(bytes: &[u8]) -> StoreResult<Cart> {
         created_at_ms: record.created_at_ms,
         currency: record.currency,
     })
+}
+
+/// A session record's value (under the hash of its token): the user's id,
+/// then when it was created (ms, big-endian).
+pub fn encode_session(user: UserId, created_at_ms: u64) -> Vec<u8> {
+    let mut value = user.0.as_bytes().to_vec();
+    value.extend_from_slice(&created_at_ms.to_be_bytes());
+    value
 }

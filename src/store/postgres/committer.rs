@@ -24,6 +24,7 @@
 use super::errors::{db_error, pool_error};
 use super::history::History;
 use super::leases::{self, Leases};
+use super::seat_rows::SeatColumns;
 use crate::domain::{IdempotencyKey, SeatState, StoredReply, UserId};
 use crate::store::codec::{decode_reply, encode_booking, encode_cart, encode_reply, encode_show};
 use crate::store::contract::{CommitOutcome, Mutation, StoreError, StoreResult, Ticket, WriteSet};
@@ -682,33 +683,6 @@ async fn seat_statements<'a>(
         writes.push(async move { client.execute(&statement, &[&shows, &indexes]).await }.boxed());
     }
     Ok(writes)
-}
-
-/// The columns of the seat rows a round writes.
-#[derive(Default)]
-struct SeatColumns {
-    shows: Vec<Uuid>,
-    indexes: Vec<i32>,
-    states: Vec<i16>,
-    carts: Vec<Option<Uuid>>,
-    until_ms: Vec<Option<i64>>,
-    bookings: Vec<Option<Uuid>>,
-}
-
-impl SeatColumns {
-    fn push(&mut self, show: Uuid, index: i32, state: SeatState) {
-        self.shows.push(show);
-        self.indexes.push(index);
-        let (code, cart, until_ms, booking) = match state {
-            SeatState::Held { cart, until_ms } => (1, Some(cart.0), Some(until_ms as i64), None),
-            SeatState::Booked { booking } => (2, None, None, Some(booking.0)),
-            SeatState::Available => unreachable!("an available seat has no row"),
-        };
-        self.states.push(code);
-        self.carts.push(cart);
-        self.until_ms.push(until_ms);
-        self.bookings.push(booking);
-    }
 }
 
 async fn rollback(client: &mut Object) {

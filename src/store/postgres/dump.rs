@@ -5,8 +5,8 @@
 //! transaction (`import`: all or nothing).
 
 use super::errors::{db_error, describe};
-use super::seat_rows::seat_state;
-use crate::domain::{IdempotencyKey, SeatState, ShowId, StoredBody, UserId};
+use super::seat_rows::{seat_state, SeatColumns};
+use crate::domain::{IdempotencyKey, ShowId, StoredBody, UserId};
 use crate::store::codec::{
     decode_booking, decode_cart, decode_reply, decode_show, encode_booking, encode_cart,
     encode_reply, encode_show,
@@ -176,16 +176,6 @@ struct Batch {
     keys: (Vec<Uuid>, Vec<String>, Vec<i64>, Vec<Vec<u8>>),
 }
 
-#[derive(Default)]
-struct SeatColumns {
-    show: Vec<Uuid>,
-    index: Vec<i32>,
-    state: Vec<i16>,
-    cart: Vec<Option<Uuid>>,
-    until_ms: Vec<Option<i64>>,
-    booking: Vec<Option<Uuid>>,
-}
-
 impl Batch {
     fn add(&mut self, record: Record) {
         self.len += 1;
@@ -195,20 +185,7 @@ impl Batch {
                 self.shows.1.push(encode_show(&show));
             }
             Record::Seat { show, index, state } => {
-                let seats = &mut self.seats;
-                seats.show.push(show.0);
-                seats.index.push(index as i32);
-                let (kind, cart, until_ms, booking) = match state {
-                    SeatState::Held { cart, until_ms } => {
-                        (1, Some(cart.0), Some(until_ms as i64), None)
-                    }
-                    SeatState::Booked { booking } => (2, None, None, Some(booking.0)),
-                    SeatState::Available => unreachable!("a seat record is never available"),
-                };
-                seats.state.push(kind);
-                seats.cart.push(cart);
-                seats.until_ms.push(until_ms);
-                seats.booking.push(booking);
+                self.seats.push(show.0, index as i32, state);
             }
             Record::Cart(cart) => {
                 self.carts.0.push(cart.id.0);
@@ -261,12 +238,12 @@ impl Batch {
                                           $5::int8[], $6::uuid[])",
                 ),
                 vec![
-                    &batch.seats.show,
-                    &batch.seats.index,
-                    &batch.seats.state,
-                    &batch.seats.cart,
+                    &batch.seats.shows,
+                    &batch.seats.indexes,
+                    &batch.seats.states,
+                    &batch.seats.carts,
                     &batch.seats.until_ms,
-                    &batch.seats.booking,
+                    &batch.seats.bookings,
                 ],
             ),
             (

@@ -93,11 +93,6 @@ impl History {
         let _ = self.leases.set(leases);
     }
 
-    /// The history seen last, if any connection was made yet.
-    pub fn seen(&self) -> Option<Identity> {
-        self.inner.lock().expect("history").seen
-    }
-
     /// Remembers a round answered as committed, by its marker.
     pub fn acknowledged(&self, marker: Uuid, write_sets: usize) {
         let mut inner = self.inner.lock().expect("history");

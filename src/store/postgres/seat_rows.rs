@@ -31,3 +31,31 @@ pub(super) fn seat_state(row: &tokio_postgres::Row) -> StoreResult<(u32, SeatSta
 fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(format!("seat row: {what}"))
 }
+
+/// The columns of seat rows written in bulk (`unnest`): a commit round's,
+/// and an import's.
+#[derive(Default)]
+pub(super) struct SeatColumns {
+    pub(super) shows: Vec<Uuid>,
+    pub(super) indexes: Vec<i32>,
+    pub(super) states: Vec<i16>,
+    pub(super) carts: Vec<Option<Uuid>>,
+    pub(super) until_ms: Vec<Option<i64>>,
+    pub(super) bookings: Vec<Option<Uuid>>,
+}
+
+impl SeatColumns {
+    pub(super) fn push(&mut self, show: Uuid, index: i32, state: SeatState) {
+        self.shows.push(show);
+        self.indexes.push(index);
+        let (code, cart, until_ms, booking) = match state {
+            SeatState::Held { cart, until_ms } => (1, Some(cart.0), Some(until_ms as i64), None),
+            SeatState::Booked { booking } => (2, None, None, Some(booking.0)),
+            SeatState::Available => unreachable!("an available seat has no row"),
+        };
+        self.states.push(code);
+        self.carts.push(cart);
+        self.until_ms.push(until_ms);
+        self.bookings.push(booking);
+    }
+}

@@ -56,8 +56,7 @@ fn encode<'a>(mutations: impl Iterator<Item = &'a Mutation>) -> Vec<Encoded> {
                 user,
                 created_at_ms,
             } => {
-                let mut value = user.0.as_bytes().to_vec();
-                value.extend_from_slice(&created_at_ms.to_be_bytes());
+                let value = encode_session(*user, *created_at_ms);
                 out.push(Encoded::Put(session_key(token_hash), value));
             }
         }

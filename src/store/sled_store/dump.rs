@@ -249,11 +249,10 @@ fn entry_of(record: &Record) -> (Vec<u8>, Vec<u8>) {
             token_hash,
             user,
             created_at_ms,
-        } => {
-            let mut value = user.0.as_bytes().to_vec();
-            value.extend_from_slice(&created_at_ms.to_be_bytes());
-            (session_key(token_hash), value)
-        }
+        } => (
+            session_key(token_hash),
+            encode_session(*user, *created_at_ms),
+        ),
         Record::Key(key) => {
             let mut reply = key.reply.clone();
             if let StoredBody::CreatedBookingAsMade(booking) = &reply.body {
