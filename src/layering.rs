@@ -27,8 +27,12 @@ const LAYERS: &[&[&str]] = &[
     &["engine"],
     &["config"],
     &["http"],
-    &["sim"],
+    &["in_process"],
 ];
+
+/// Directories of `src/` that hold the `boxoffice` binary's own modules
+/// (declared in main.rs), not the library's: outside the layers.
+const BINARY_DIRS: &[&str] = &["cli"];
 
 /// A module by its path below the crate root (`["store", "codec"]`).
 type ModPath = Vec<String>;
@@ -168,6 +172,13 @@ impl Graph {
 fn collect_files(src: &Path, dir: &Path, files: &mut BTreeMap<ModPath, PathBuf>) {
     for entry in std::fs::read_dir(dir).expect("read src/") {
         let path = entry.expect("a directory entry").path();
+        if dir == src
+            && path
+                .file_name()
+                .is_some_and(|name| BINARY_DIRS.contains(&&*name.to_string_lossy()))
+        {
+            continue;
+        }
         if path.is_dir() {
             collect_files(src, &path, files);
         } else if path.extension().is_some_and(|e| e == "rs") {

@@ -22,8 +22,12 @@
 //!   each request to its owning actor, answers reads.
 //! - [`http`]: the actix-web edge: parse, authenticate, call the engine.
 //! - [`config`]: layered settings (`config/default.toml`, `BOXOFFICE_*`, flags).
-//! - [`sim`]: `boxoffice simulate`: a crowd with faults and crashes sent over
-//!   HTTP, and the invariant checker that judges what it saw.
+//! - [`in_process`]: the whole engine with its HTTP edge on a thread of the
+//!   caller's process, crashable and restartable from its store.
+//!
+//! The simulator (`boxoffice simulate`: a crowd with faults and crashes
+//! sent over HTTP, and the invariant checker that judges what it saw) is
+//! the crate `boxoffice-sim` in `sim/`, beside this one.
 
 pub mod actors;
 pub mod config;
@@ -31,12 +35,12 @@ pub mod domain;
 pub mod engine;
 pub mod http;
 pub mod idempotency;
+pub mod in_process;
 pub mod metrics;
 pub mod ops;
 pub mod replies;
 pub mod runtime;
 pub mod shows;
-pub mod sim;
 pub mod store;
 pub mod wire;
 

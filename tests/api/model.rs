@@ -6,7 +6,7 @@
 //! Each property runs on each store (`<property>::sled`, `::postgres`).
 
 use crate::helpers::*;
-use boxoffice::sim::target::{InProcess, SIM_ADMIN_TOKEN};
+use boxoffice::in_process::{InProcess, IN_PROCESS_ADMIN_TOKEN};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -252,7 +252,7 @@ impl World {
         })
         .await
         .unwrap();
-        let admin = Client::on(&server.base, SIM_ADMIN_TOKEN);
+        let admin = Client::on(&server.base, IN_PROCESS_ADMIN_TOKEN);
         let created = admin
             .post(
                 "/v1/shows",

@@ -1,7 +1,8 @@
 //! Short seeded simulations of each scenario, with faults and crashes:
 //! the checker must find nothing.
 
-use boxoffice::sim::{self, client::Faults, workload::Scenario, SimConfig};
+use crate::helpers::local_engines;
+use boxoffice_sim::{self as sim, client::Faults, workload::Scenario, SimConfig};
 use std::process::Command;
 use std::time::Duration;
 
@@ -14,7 +15,12 @@ fn faults() -> Faults {
     }
 }
 
+/// Runs against an engine in this process (a new sled directory).
 async fn run_clean(config: SimConfig) -> sim::Outcome {
+    let config = SimConfig {
+        local_engine: Some(local_engines()),
+        ..config
+    };
     let outcome = sim::run(config).await.expect("simulation runs");
     for violation in &outcome.violations {
         eprintln!("{}", sim::checker::describe(&outcome.history, violation));
@@ -140,4 +146,20 @@ fn simulate_command_drives_a_server_it_kill_dashes_nine() {
     assert!(stdout.contains("| engine crashes |"), "{stdout}");
     let html = std::fs::read_to_string(report.join("index.html")).unwrap();
     assert!(html.contains("<svg") && html.contains("When each seat sold"));
+}
+
+/// The simulator does not link the engine; what it knows of it beyond the
+/// HTTP contract must be the engine's own.
+#[test]
+fn the_simulators_facts_are_the_engines() {
+    use boxoffice_sim::engine_facts;
+    assert_eq!(engine_facts::FORWARDED, boxoffice::http::FORWARDED);
+    assert_eq!(
+        engine_facts::STOP_IN_COMMIT_WITHIN_MS,
+        boxoffice::store::postgres::leases::STOP_IN_COMMIT_WITHIN_MS
+    );
+    assert_eq!(
+        boxoffice_sim::target::SIM_ADMIN_TOKEN,
+        boxoffice::in_process::IN_PROCESS_ADMIN_TOKEN
+    );
 }

@@ -10,6 +10,7 @@
 pub mod checker;
 pub mod client;
 pub mod cluster;
+pub mod engine_facts;
 pub mod history;
 mod netns;
 mod read_back;
@@ -44,7 +45,7 @@ pub struct Outcome {
 
 /// The server the run drives, kept so it can be crashed.
 enum Server {
-    InProcess(Box<target::InProcess>),
+    InProcess(Box<dyn target::LocalEngine>),
     External(target::External),
     Remote,
     /// Nodes on PostgreSQL; faults come from `cluster::inject`, not crashes.
@@ -221,14 +222,20 @@ async fn start_server(
             Server::Remote,
         ),
         ([], _) => {
-            let server = tokio::task::spawn_blocking(move || target::InProcess::start(ttl_secs))
+            let Some(engines) = config.local_engine.clone() else {
+                return Err(std::io::Error::other(
+                    "no target: give --target, or run the simulator from a program that \
+                     supplies an engine in its process",
+                ));
+            };
+            let server = tokio::task::spawn_blocking(move || (engines.0)(ttl_secs))
                 .await
                 .map_err(std::io::Error::other)??;
-            let base = server.base.clone();
+            let base = server.base_url();
             (
                 vec![base],
                 Some(target::SIM_ADMIN_TOKEN.to_string()),
-                Server::InProcess(Box::new(server)),
+                Server::InProcess(server),
             )
         }
     })

@@ -3,7 +3,7 @@
 //! the request that opened it; re-adding a held seat renews nothing.
 
 use super::verdict::{Violation, CLOCK_SLACK_MS};
-use crate::sim::history::{Event, FinalState, History, Op};
+use crate::history::{Event, FinalState, History, Op};
 use std::collections::HashMap;
 
 pub(super) fn holds_within_ttl(history: &History, final_state: &FinalState) -> Vec<Violation> {
@@ -54,7 +54,7 @@ pub(super) fn holds_within_ttl(history: &History, final_state: &FinalState) -> V
 mod tests {
     //! Holds that outlive their TTL, one renewed by a re-add, and one within the slack.
 
-    use crate::sim::checker::fixtures::*;
+    use crate::checker::fixtures::*;
 
     fn hold_run(expires_at_ms: u64) -> (History, FinalState) {
         let held = answer(201, cart_body("c-1", "open", &[("A1", expires_at_ms)]));
@@ -117,7 +117,7 @@ mod tests {
 mod planted {
     //! The clean history with one violation planted in it.
 
-    use crate::sim::checker::fixtures::planted::*;
+    use crate::checker::fixtures::planted::*;
 
     #[test]
     fn catches_a_hold_outliving_its_ttl() {

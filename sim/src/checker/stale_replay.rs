@@ -3,7 +3,7 @@
 //! differs in status or body was rebuilt rather than stored.
 
 use super::verdict::Violation;
-use crate::sim::history::{Event, History};
+use crate::history::{Event, History};
 use std::collections::HashMap;
 
 pub(super) fn replays_equal_first_answer(history: &History) -> Vec<Violation> {
@@ -50,7 +50,7 @@ pub(super) fn replays_equal_first_answer(history: &History) -> Vec<Violation> {
 mod tests {
     //! Replays that differ from the first answer, and retries after answers that were never stored.
 
-    use crate::sim::checker::fixtures::*;
+    use crate::checker::fixtures::*;
 
     #[test]
     fn planted_stale_replay_is_reported() {
@@ -117,7 +117,7 @@ mod tests {
 mod planted {
     //! The clean history with one violation planted in it.
 
-    use crate::sim::checker::fixtures::planted::*;
+    use crate::checker::fixtures::planted::*;
 
     #[test]
     fn catches_a_stale_replay() {

@@ -12,7 +12,7 @@
 
 use super::answers::{acked_bookings, body_str, first_cancel_ms, AckedBooking};
 use super::verdict::Violation;
-use crate::sim::history::{BookingObs, Event, FinalState, History};
+use crate::history::{BookingObs, Event, FinalState, History};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 pub(super) fn no_seat_in_two_bookings(
@@ -103,7 +103,7 @@ fn events_naming(history: &History, ids: &[&String]) -> Vec<usize> {
 mod tests {
     //! Double bookings in hand-made histories, and rebookings that are not.
 
-    use crate::sim::checker::fixtures::*;
+    use crate::checker::fixtures::*;
 
     #[test]
     fn planted_double_booking_is_reported_with_both_events() {
@@ -241,7 +241,7 @@ mod tests {
 mod planted {
     //! The clean history with one violation planted in it.
 
-    use crate::sim::checker::fixtures::planted::*;
+    use crate::checker::fixtures::planted::*;
 
     #[test]
     fn catches_a_double_booking() {

@@ -4,7 +4,7 @@
 //! hold near its expiry may be shown either held or available.
 
 use super::verdict::{Violation, CLOCK_SLACK_MS, MAP_LAG_MS};
-use crate::sim::history::FinalState;
+use crate::history::FinalState;
 use std::collections::BTreeSet;
 
 pub(super) fn seat_map_matches(final_state: &FinalState) -> Vec<Violation> {
@@ -62,7 +62,7 @@ pub(super) fn seat_map_matches(final_state: &FinalState) -> Vec<Violation> {
 mod tests {
     //! Seat maps that disagree with the bookings and holds read back.
 
-    use crate::sim::checker::fixtures::*;
+    use crate::checker::fixtures::*;
 
     #[test]
     fn booked_seat_shown_available_is_a_seat_map_violation() {
@@ -139,7 +139,7 @@ mod tests {
 mod planted {
     //! The clean history with one violation planted in it.
 
-    use crate::sim::checker::fixtures::planted::*;
+    use crate::checker::fixtures::planted::*;
 
     #[test]
     fn catches_a_seat_map_that_disagrees() {

@@ -10,7 +10,7 @@ mod search;
 mod seat_ops;
 
 use super::verdict::Violation;
-use crate::sim::history::{FinalState, History};
+use crate::history::{FinalState, History};
 use search::linearizable;
 use seat_ops::{seat_ops, SeatOp, SeatOpKind};
 
@@ -75,7 +75,7 @@ fn shortest_excerpt(mut ops: Vec<SeatOp>, final_val: Option<&str>) -> Vec<SeatOp
 mod tests {
     //! Refusals no order explains, and overlapping or concurrent operations that some order does.
 
-    use crate::sim::checker::fixtures::*;
+    use crate::checker::fixtures::*;
 
     #[test]
     fn refusal_before_any_taker_is_not_linearizable() {
@@ -296,7 +296,7 @@ mod tests {
 mod planted {
     //! The clean history with one violation planted in it.
 
-    use crate::sim::checker::fixtures::planted::*;
+    use crate::checker::fixtures::planted::*;
 
     #[test]
     fn catches_a_refusal_no_order_explains() {

@@ -1,7 +1,7 @@
 //! Reading the history's answers: fields of JSON bodies, the bookings the
 //! server acknowledged, the cancels clients tried.
 
-use crate::sim::history::{Answer, Event, History, Op};
+use crate::history::{Answer, Event, History, Op};
 use std::collections::{BTreeSet, HashMap};
 
 pub(super) fn body_str(answer: &Answer, field: &str) -> Option<String> {

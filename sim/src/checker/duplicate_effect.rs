@@ -4,7 +4,7 @@
 
 use super::answers::body_str;
 use super::verdict::Violation;
-use crate::sim::history::History;
+use crate::history::History;
 use std::collections::{BTreeMap, HashMap};
 
 pub(super) fn no_key_with_two_effects(history: &History) -> Vec<Violation> {
@@ -43,7 +43,7 @@ pub(super) fn no_key_with_two_effects(history: &History) -> Vec<Violation> {
 mod tests {
     //! Keys that ran twice, and equal keys of different users.
 
-    use crate::sim::checker::fixtures::*;
+    use crate::checker::fixtures::*;
 
     #[test]
     fn planted_duplicate_effect_is_reported() {
@@ -114,7 +114,7 @@ mod tests {
 mod planted {
     //! The clean history with one violation planted in it.
 
-    use crate::sim::checker::fixtures::planted::*;
+    use crate::checker::fixtures::planted::*;
 
     #[test]
     fn catches_a_key_with_two_effects() {

@@ -86,7 +86,7 @@ mod fixtures;
 mod tests {
     //! Clean histories, which no invariant may flag (no false positives), and `describe`.
 
-    use crate::sim::checker::fixtures::*;
+    use crate::checker::fixtures::*;
 
     /// Two users book different seats (one with a duplicate delivery, one with a
     /// lost response and a replayed retry), a refused booking of a booked seat,
@@ -251,7 +251,7 @@ mod tests {
 mod planted {
     //! The clean history itself, which must pass.
 
-    use crate::sim::checker::fixtures::planted::*;
+    use crate::checker::fixtures::planted::*;
 
     #[test]
     fn a_clean_history_passes() {

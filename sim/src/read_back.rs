@@ -39,7 +39,7 @@ pub(super) async fn final_state(
             state.carts.push(cart_obs(id, user, &venue.show, &cart));
         }
     }
-    state.observed_at_ms = crate::runtime::clock::now_ms();
+    state.observed_at_ms = crate::engine_facts::now_ms();
     if let Some(show) = reader(0).get(&format!("/v1/shows/{}", venue.show)).await {
         state.seat_map.extend(seat_statuses(&venue.show, &show));
     }

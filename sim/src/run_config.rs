@@ -2,6 +2,7 @@
 
 use super::client::Faults;
 use super::cluster::ClusterPlan;
+use super::target::LocalEngines;
 use super::workload::Scenario;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -19,6 +20,9 @@ pub struct SimConfig {
     pub faults: Faults,
     /// Crash and restart the engine this often.
     pub crash_every: Option<Duration>,
+    /// Starts the engine in this process that a run with no `targets` and
+    /// no `cluster` drives.
+    pub local_engine: Option<LocalEngines>,
     /// Running servers (`http://host:port`, one or the nodes of a
     /// cluster) instead of an in-process one.
     pub targets: Vec<String>,
@@ -44,6 +48,7 @@ impl Default for SimConfig {
             duration: Duration::from_secs(5),
             faults: Faults::default(),
             crash_every: None,
+            local_engine: None,
             targets: Vec::new(),
             cluster: None,
             admin_token: None,

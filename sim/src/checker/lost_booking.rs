@@ -5,7 +5,7 @@
 
 use super::answers::{acked_bookings, cancels_attempted, AckedBooking};
 use super::verdict::Violation;
-use crate::sim::history::{BookingObs, FinalState, History};
+use crate::history::{BookingObs, FinalState, History};
 use std::collections::{BTreeSet, HashMap};
 
 pub(super) fn acknowledged_bookings_present(
@@ -60,7 +60,7 @@ pub(super) fn acknowledged_bookings_present(
 mod tests {
     //! Acknowledged bookings missing, cancelled or changed in the read-back.
 
-    use crate::sim::checker::fixtures::*;
+    use crate::checker::fixtures::*;
 
     #[test]
     fn planted_missing_booking_is_lost() {
@@ -153,7 +153,7 @@ mod tests {
 mod planted {
     //! The clean history with one violation planted in it.
 
-    use crate::sim::checker::fixtures::planted::*;
+    use crate::checker::fixtures::planted::*;
 
     #[test]
     fn catches_a_lost_acknowledged_booking() {

@@ -6,9 +6,7 @@
 //! planted in it.
 
 pub use super::{check, describe, Violation, CLOCK_SLACK_MS};
-pub use crate::sim::history::{
-    Answer, BookingObs, CartObs, Event, FinalState, History, ItemObs, Op,
-};
+pub use crate::history::{Answer, BookingObs, CartObs, Event, FinalState, History, ItemObs, Op};
 pub use serde_json::json;
 pub use std::collections::BTreeMap;
 

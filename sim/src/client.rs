@@ -2,7 +2,7 @@
 //! in the shared history, and injects the faults it is told to.
 
 use super::history::{Answer, Event, History, Op};
-use crate::runtime::clock::now_ms;
+use crate::engine_facts::now_ms;
 use hdrhistogram::Histogram;
 use rand::rngs::StdRng;
 use rand::Rng;

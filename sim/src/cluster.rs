@@ -451,7 +451,7 @@ pub async fn inject(
             }
             _ => victim,
         };
-        let at_ms = crate::runtime::clock::now_ms();
+        let at_ms = crate::engine_facts::now_ms();
         let mut struck = Instant::now();
         let probe = |http: &reqwest::Client, struck: Instant| {
             tokio::spawn(served_again(
@@ -474,9 +474,9 @@ pub async fn inject(
                 let stop = plan.db_stop_cmd.clone().ok_or_else(needed)?;
                 let start = plan.db_start_cmd.clone().ok_or_else(needed)?;
                 blocking(move || shell(&stop)).await?;
-                let down_ms = crate::runtime::clock::now_ms();
+                let down_ms = crate::engine_facts::now_ms();
                 tokio::time::sleep(lease * 2).await;
-                outage_ms = Some((down_ms, crate::runtime::clock::now_ms()));
+                outage_ms = Some((down_ms, crate::engine_facts::now_ms()));
                 blocking(move || shell(&start)).await?;
             }
             (FaultKind::Failover, _) => {
@@ -485,10 +485,10 @@ pub async fn inject(
                 let stop = plan.db_stop_cmd.clone().ok_or_else(needed)?;
                 let promote = plan.db_promote_cmd.clone().ok_or_else(needed)?;
                 blocking(move || shell(&stop)).await?;
-                let down_ms = crate::runtime::clock::now_ms();
+                let down_ms = crate::engine_facts::now_ms();
                 // The time an orchestrator takes to notice and decide.
                 tokio::time::sleep(plan.promote_after).await;
-                outage_ms = Some((down_ms, crate::runtime::clock::now_ms()));
+                outage_ms = Some((down_ms, crate::engine_facts::now_ms()));
                 blocking(move || shell(&promote)).await?;
                 // Served again is counted from the promotion.
                 struck = Instant::now();
@@ -523,7 +523,7 @@ pub async fn inject(
             }
             _ => unreachable!("a node fault has a victim"),
         }
-        let healed_ms = crate::runtime::clock::now_ms();
+        let healed_ms = crate::engine_facts::now_ms();
         let served_again_ms = node_probe
             .unwrap_or_else(|| probe(&http, struck))
             .await
@@ -564,7 +564,7 @@ async fn served_again(
             }
             let map = http
                 .get(format!("{base}/v1/shows/{show}"))
-                .header(crate::http::FORWARDED, "1")
+                .header(crate::engine_facts::FORWARDED, "1")
                 .send()
                 .await;
             let serves = matches!(&map, Ok(answer) if answer.status().is_success());
@@ -592,7 +592,7 @@ async fn stopped_in_commit(
     bases: &[String],
     show: &str,
 ) -> std::io::Result<usize> {
-    use crate::store::postgres::leases::STOP_IN_COMMIT_WITHIN_MS;
+    use crate::engine_facts::STOP_IN_COMMIT_WITHIN_MS;
     // A little beyond the ask's life: a node seen running after it will
     // not stop later.
     let wait = Duration::from_millis(STOP_IN_COMMIT_WITHIN_MS + 500);
@@ -838,7 +838,7 @@ pub fn writes_during_outage(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::history::{Answer, Event, History, Op};
+    use crate::history::{Answer, Event, History, Op};
 
     fn record(outage: Option<(u64, u64)>) -> FaultRecord {
         FaultRecord {

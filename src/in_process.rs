@@ -1,14 +1,17 @@
-//! Where the simulated crowd sends its requests: an engine in this process
-//! on a temporary sled directory (crashable and restartable from it), or a
-//! server over HTTP, optionally one we start and `kill -9` ourselves.
+//! An engine with its HTTP edge on a thread of the calling process, on a
+//! store of its own: started, crashed (in-flight requests cut off, every
+//! actor and its memory dropped) and started again from what the store
+//! kept, then stopped and its store checked. `boxoffice simulate` runs its
+//! crowd against one when given no target, and the model tests drive one;
+//! it is the whole engine, nothing mocked, in a process the caller owns.
 
 use crate::config::Settings;
-use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// Admin token the simulator gives servers it starts.
-pub const SIM_ADMIN_TOKEN: &str = "boxoffice-simulator-admin";
+/// The admin token an [`InProcess`] engine is given unless the caller's
+/// settings say otherwise.
+pub const IN_PROCESS_ADMIN_TOKEN: &str = "boxoffice-simulator-admin";
 
 /// An engine with its HTTP edge in this process.
 pub struct InProcess {
@@ -36,7 +39,7 @@ impl InProcess {
         let mut settings = Settings {
             bind: "127.0.0.1:0".into(),
             data_dir: dir.path().join("data"),
-            admin_token: Some(SIM_ADMIN_TOKEN.into()),
+            admin_token: Some(IN_PROCESS_ADMIN_TOKEN.into()),
             user_rate_limit: 0,
             hold_ttl_secs,
             demo: false,
@@ -160,86 +163,4 @@ impl Drop for InProcess {
     fn drop(&mut self) {
         self.halt(true);
     }
-}
-
-/// A server process the simulator started with `--server-cmd`.
-pub struct External {
-    command: String,
-    child: Option<Child>,
-    base: String,
-}
-
-impl External {
-    pub fn start(command: &str, base: &str) -> std::io::Result<External> {
-        let mut server = External {
-            command: command.to_string(),
-            child: None,
-            base: base.to_string(),
-        };
-        server.launch()?;
-        Ok(server)
-    }
-
-    fn launch(&mut self) -> std::io::Result<()> {
-        let child = Command::new("sh")
-            .arg("-c")
-            .arg(format!("exec {}", self.command))
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()?;
-        self.child = Some(child);
-        wait_healthy(&self.base, Duration::from_secs(30))
-    }
-
-    /// `kill -9` and start again.
-    pub fn crash_and_restart(&mut self) -> std::io::Result<()> {
-        if let Some(mut child) = self.child.take() {
-            child.kill()?;
-            child.wait()?;
-        }
-        self.launch()
-    }
-}
-
-impl Drop for External {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .status();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// Polls `/healthz` until it answers 200, within `limit`.
-pub fn wait_healthy(base: &str, limit: Duration) -> std::io::Result<()> {
-    let deadline = Instant::now() + limit;
-    let addr = base.trim_start_matches("http://").trim_end_matches('/');
-    loop {
-        if healthz_ok(addr) {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(std::io::Error::other(format!(
-                "{base} did not become healthy"
-            )));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// A plain blocking `GET /healthz` (no async runtime needed here).
-fn healthz_ok(addr: &str) -> bool {
-    use std::io::{Read, Write};
-    let Ok(mut stream) = std::net::TcpStream::connect(addr) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let request = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    if stream.write_all(request.as_bytes()).is_err() {
-        return false;
-    }
-    let mut head = [0u8; 12];
-    stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.1 200")
 }

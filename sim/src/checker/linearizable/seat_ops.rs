@@ -4,7 +4,7 @@
 //! nothing are none, except refusals, which show the seat was taken.
 
 use super::super::answers::{body_seats, body_str};
-use crate::sim::history::{Answer, Event, History, Op};
+use crate::history::{Answer, Event, History, Op};
 use std::collections::BTreeMap;
 
 /// One operation on one seat, as the register sees it.
