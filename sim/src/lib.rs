@@ -134,10 +134,10 @@ pub async fn run(config: SimConfig) -> std::io::Result<Outcome> {
     let history = shared.history.lock().expect("history").clone();
     let mut violations = checker::check(&history, &final_state);
     if let Some(plan) = &config.cluster {
-        violations.extend(cluster::late_takeovers(&fault_records, plan.lease_ms));
+        violations.extend(checker::late_takeovers(&fault_records, plan.lease_ms));
     }
     let (outage_violations, outage_answers) =
-        cluster::writes_during_outage(&fault_records, &history);
+        checker::writes_during_outage(&fault_records, &history);
     violations.extend(outage_violations);
     // The store the engine left behind agrees with itself (`boxoffice
     // check`), where the run owns it.

@@ -28,7 +28,7 @@ pub struct Summary {
     pub fenced: Option<u64>,
     /// Runs with a database restart: how the writes sent during it were
     /// answered.
-    pub outage_answers: Option<super::cluster::OutageAnswers>,
+    pub outage_answers: Option<super::checker::OutageAnswers>,
     /// Cluster runs: what the nodes counted about their database.
     pub node_counters: Option<super::cluster::NodeCounters>,
 }

@@ -13,11 +13,18 @@
 //! 8. the store left behind agrees with itself (`store_consistent`, from
 //!    `store::check`, run by `sim::run` on a store it owns).
 //!
+//! Cluster runs add two, judged by `sim::run` on the records of the faults
+//! it injected (`cluster::FaultRecord`) rather than by `check`:
+//! 9. the show served again soon after a fault of its owner (`takeover`);
+//! 10. no write acknowledged while the database was down
+//!     (`database_outage`, rule `database-outage`).
+//!
 //! What they share: the verdict and the tolerances (`verdict`), and the
 //! reading of answers and acknowledged bookings out of the history
 //! (`answers`). This module runs them all and prints what they found.
 
 mod answers;
+mod database_outage;
 mod double_booking;
 mod duplicate_effect;
 mod hold_ttl;
@@ -25,8 +32,11 @@ mod linearizable;
 mod lost_booking;
 mod seat_map;
 mod stale_replay;
+mod takeover;
 mod verdict;
 
+pub use database_outage::{writes_during_outage, OutageAnswers};
+pub use takeover::late_takeovers;
 pub use verdict::{Violation, CLOCK_SLACK_MS, MAP_LAG_MS};
 
 use super::history::{FinalState, History};
