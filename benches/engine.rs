@@ -9,7 +9,7 @@ use boxoffice::domain::{
     IdempotencyLedger, KeyedRequest, RequestLine, Row, Seat, SeatLabel, SeatState, ShowId,
     StoredBody, StoredReply, TxnId, UserId,
 };
-use boxoffice::engine::{Engine, NewShow};
+use boxoffice::engine::{Engine, NewShow, Storage};
 use boxoffice::runtime::{EngineConfig, Op};
 use boxoffice::shows::Prepared;
 use boxoffice::store::{CommitOutcome, KeyRecord, Mutation, SledStore, Store, WriteSet};
@@ -370,9 +370,12 @@ fn sled_primitives(c: &mut Criterion) {
 /// An engine in an actix system with `count` shows of 99,900 seats each.
 async fn engine_with_shows(dir: &std::path::Path, count: usize) -> (Engine, Vec<ShowId>) {
     let store = Arc::new(SledStore::open(dir).unwrap());
-    let engine = Engine::start(EngineConfig::default(), store as Arc<dyn Store>)
-        .await
-        .unwrap();
+    let engine = Engine::start(
+        EngineConfig::default(),
+        Storage::alone(store as Arc<dyn Store>),
+    )
+    .await
+    .unwrap();
     let mut shows = Vec::new();
     for n in 0..count {
         let rows = (0..100)

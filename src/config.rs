@@ -205,6 +205,17 @@ impl Settings {
     }
 
     /// How the sled store is opened.
+    /// What the engine opens: PostgreSQL when `database_url` is set, else
+    /// sled in `data_dir`.
+    pub fn storage(&self) -> crate::store::StorageConfig {
+        crate::store::StorageConfig {
+            database_url: self.database_url.clone(),
+            data_dir: self.data_dir.clone(),
+            pg: self.pg_options(),
+            sled: self.sled_options(),
+        }
+    }
+
     pub fn sled_options(&self) -> SledOptions {
         SledOptions {
             commit_queue_capacity: self.commit_queue_capacity,

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 /// of earlier rows.
 const LAYERS: &[&[&str]] = &[
     &["domain", "metrics"],
+    &["cluster"],
     &["store"],
     &["wire"],
     &["replies"],

@@ -4,6 +4,8 @@
 //! ones before it; ARCHITECTURE.md, "Layers"):
 //! - [`domain`]: the rules, pure: seats, carts, bookings, shows, the
 //!   idempotency ledger. No IO, no actix, no clock (time is passed in).
+//! - [`cluster`]: many nodes on one PostgreSQL database: partitions,
+//!   leases and epochs, membership, discovery, the database's history.
 //! - [`store`]: durable storage behind the [`store::Store`] trait; sled is the
 //!   embedded implementation, with atomic commits and group-commit flushes.
 //! - [`wire`]: JSON bodies and problem+json, built once and stored for
@@ -30,6 +32,7 @@
 //! the crate `boxoffice-sim` in `sim/`, beside this one.
 
 pub mod actors;
+pub mod cluster;
 pub mod config;
 pub mod domain;
 pub mod engine;

@@ -11,6 +11,8 @@ mod partitions;
 mod reads;
 mod sweeper;
 
+pub use crate::store::{Storage, StorageConfig};
+
 pub use crate::ops::create_show::NewShow;
 
 use crate::actors::seat::LapseHandler;
@@ -24,7 +26,7 @@ use crate::replies::{not_found, EngineError};
 use crate::runtime::threads::ActorThreads;
 use crate::runtime::{CrashPoints, EngineConfig, Op};
 use crate::shows::{ShowUnit, Shows};
-use crate::store::{Store, StoreError};
+use crate::store::StoreError;
 use crate::wire::Reply;
 use std::sync::{Arc, Weak};
 use uuid::Uuid;
@@ -54,7 +56,8 @@ impl Engine {
     /// Starts the actor threads and loads every show from the store
     /// (recovery: there is nothing half-done to repair). Must run inside an
     /// actix `System`.
-    pub async fn start(config: EngineConfig, store: Arc<dyn Store>) -> Result<Engine, StoreError> {
+    pub async fn start(config: EngineConfig, storage: Storage) -> Result<Engine, StoreError> {
+        let Storage { store, membership } = storage;
         crate::metrics::init();
         let threads = Arc::new(ActorThreads::start(config.actor_threads));
         let crash = CrashPoints::new(config.crash_point.as_deref());
@@ -67,6 +70,7 @@ impl Engine {
         let core = Arc::new_cyclic(|core: &Weak<Core>| Core {
             shows: Shows::new(
                 store.clone(),
+                membership.clone(),
                 threads.clone(),
                 crash,
                 &config,
@@ -74,12 +78,13 @@ impl Engine {
             ),
             config: config.clone(),
             store: store.clone(),
+            membership: membership.clone(),
             keys: keys.clone(),
         });
         let (capacity, idle_ms) = (config.mailbox_capacity, config.actor_idle_ms);
         // On a store of many nodes, carts and bookings may change on
         // another node: their actors read them with every request.
-        let shared = store.partition_of(ShowId(uuid::Uuid::nil())).is_some();
+        let shared = membership.is_shared();
         let carts = Kind::new(
             core.clone(),
             keys.clone(),
@@ -115,7 +120,7 @@ impl Engine {
             }),
         };
         // Listen to partition changes before loading, so that none is missed.
-        let partition_events = engine.inner.core.store.take_partition_events();
+        let partition_events = engine.inner.core.membership.take_partition_events();
         engine.inner.core.shows.load_all().await?;
         sweeper::start(&engine.inner.core, &engine.inner.sessions);
         if let Some(events) = partition_events {

@@ -18,9 +18,9 @@
 //! On a thread of its own with a small runtime, holding the core only
 //! while it works, like the sweeper.
 
+use crate::cluster::{PartitionEvent, ShowFence};
 use crate::domain::SeatStatus;
 use crate::ops::Core;
-use crate::store::{PartitionEvent, ShowFence};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -77,7 +77,7 @@ async fn reload(core: &Core, partitions: &HashMap<i32, i64>) -> bool {
         }
     };
     for show in shows {
-        let Some(partition) = core.store.partition_of(show.id) else {
+        let Some(partition) = core.membership.partition_of(show.id) else {
             continue;
         };
         let Some(epoch) = partitions.get(&partition) else {

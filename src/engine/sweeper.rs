@@ -46,7 +46,7 @@ async fn sweep_once(core: &Weak<Core>, sessions: &Weak<Sessions>) -> bool {
     let keys_before = now.saturating_sub(core.config.idempotency_ttl_ms);
     let sessions_before = now.saturating_sub(core.config.session_ttl_ms);
     // On a store of many nodes one of them sweeps the shared records.
-    if core.store.sweeps_here() {
+    if core.membership.sweeps_here() {
         crate::metrics::SWEEPS.inc();
         let swept = sweep_all(|| core.store.sweep_keys(keys_before, SWEEP_BATCH)).await;
         crate::metrics::KEYS_EXPIRED.inc_by(swept as u64);

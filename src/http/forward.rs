@@ -30,11 +30,8 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use std::time::{Duration, Instant};
 
-/// Marks a request one node sent on to another.
-pub const FORWARDED: &str = "boxoffice-forwarded";
-
-/// The headers sent on with a forwarded request.
-const PASSED_ON: [&str; 3] = ["authorization", "idempotency-key", "content-type"];
+pub use crate::cluster::forward::FORWARDED;
+use crate::cluster::forward::PASSED_ON;
 
 /// `reply`, or, if it says another node serves its show, that node's
 /// answer to the same request.
@@ -50,7 +47,7 @@ pub async fn or_forward(state: &AppState, req: &HttpRequest, body: Bytes, reply:
     // Whether an attempt may have reached the owner and taken effect.
     let mut unknown = false;
     for attempt in 0.. {
-        if let Ok(Some(owner)) = state.store.owner_of(show).await {
+        if let Ok(Some(owner)) = state.membership.owner_of(show).await {
             match send(state, req, body.clone(), &owner, show).await {
                 // This attempt did nothing, but an earlier one may have.
                 Sent::Answer(answer) if unknown && answer.status >= 500 => {}
@@ -58,10 +55,10 @@ pub async fn or_forward(state: &AppState, req: &HttpRequest, body: Bytes, reply:
                     crate::metrics::FORWARDED.inc();
                     return answer;
                 }
-                Sent::NotOwner | Sent::NotDelivered => state.store.forget_owner(show),
+                Sent::NotOwner | Sent::NotDelivered => state.membership.forget_owner(show),
                 Sent::Unknown => {
                     unknown = true;
-                    state.store.forget_owner(show);
+                    state.membership.forget_owner(show);
                 }
             }
         }
@@ -98,7 +95,7 @@ pub async fn stream_from_owner(state: &AppState, req: &HttpRequest, show: ShowId
     if req.headers().contains_key(FORWARDED) {
         return not_here();
     }
-    let Ok(Some(owner)) = state.store.owner_of(show).await else {
+    let Ok(Some(owner)) = state.membership.owner_of(show).await else {
         return not_here();
     };
     let url = format!("{}{}", owner.trim_end_matches('/'), req.path());
@@ -111,12 +108,12 @@ pub async fn stream_from_owner(state: &AppState, req: &HttpRequest, show: ShowId
         Ok(response) if response.status().is_success() => response,
         Ok(response) => {
             tracing::warn!(status = %response.status(), %show, "the owner refused an event stream");
-            state.store.forget_owner(show);
+            state.membership.forget_owner(show);
             return not_here();
         }
         Err(error) => {
             tracing::warn!(%error, %show, "could not reach the owner for an event stream");
-            state.store.forget_owner(show);
+            state.membership.forget_owner(show);
             return not_here();
         }
     };

@@ -19,9 +19,11 @@ mod state;
 pub use respond::respond;
 pub use state::{AppState, MAX_BODY_BYTES};
 
+use crate::cluster::Membership;
 use crate::config::Settings;
-use crate::engine::Engine;
-use crate::store::{PgStore, SledStore, Store};
+use crate::engine::{Engine, Storage};
+use crate::store::Store;
+
 use crate::wire::{self, Code};
 use actix_web::dev::{Server, ServerHandle, Service, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
@@ -75,11 +77,13 @@ fn app_state(
     settings: &Settings,
     engine: Engine,
     store: Arc<dyn Store>,
+    membership: Arc<dyn Membership>,
     shutdown: watch::Receiver<bool>,
 ) -> AppState {
     AppState {
         engine,
         store,
+        membership,
         peers: reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
@@ -205,49 +209,23 @@ where
     }
 }
 
-/// PostgreSQL when a database URL is set (migrated first), else the sled
-/// store in the data directory.
-pub async fn open_store(settings: &Settings) -> std::io::Result<Arc<dyn Store>> {
-    if let Some(url) = &settings.database_url {
-        let mut options = settings.pg_options();
-        // No id set: the one kept with this node's data, the same on every
-        // start (a restarted node takes its partitions back at once).
-        let identity = match &options.node_id {
-            Some(_) => None,
-            None => {
-                let identity = crate::store::postgres::node_identity::claim(&settings.data_dir)
-                    .map_err(std::io::Error::other)?;
-                options.node_id = Some(identity.id.clone());
-                Some(identity)
-            }
-        };
-        let mut store = PgStore::connect(url, options)
-            .await
-            .map_err(std::io::Error::other)?;
-        if let Some(identity) = identity {
-            store.keep_identity(identity);
-        }
-        return Ok(Arc::new(store));
-    }
-    let store = SledStore::open_with(&settings.data_dir, settings.sled_options())
-        .map_err(std::io::Error::other)?;
-    Ok(Arc::new(store))
+/// The store and membership the settings name (`engine::Storage::open`).
+pub async fn open_storage(settings: &Settings) -> std::io::Result<Storage> {
+    Storage::open(settings.storage()).await
 }
 
 /// Opens the store, recovers the engine, seeds demo shows on an empty
 /// store, and binds the server. Must run inside an actix `System`.
 pub async fn start(settings: &Settings) -> std::io::Result<Running> {
-    start_with_store(settings, open_store(settings).await?).await
+    start_with_storage(settings, open_storage(settings).await?).await
 }
 
-/// `start` on a store opened by the caller (an embedding program's, or a
+/// `start` on storage opened by the caller (an embedding program's, or a
 /// test's that watches what is written); the store settings are unused.
-pub async fn start_with_store(
-    settings: &Settings,
-    store: Arc<dyn Store>,
-) -> std::io::Result<Running> {
+pub async fn start_with_storage(settings: &Settings, storage: Storage) -> std::io::Result<Running> {
+    let (store, membership) = (storage.store.clone(), storage.membership.clone());
     let was_empty = store.is_empty().await.map_err(std::io::Error::other)?;
-    let engine = Engine::start(settings.engine(), store.clone())
+    let engine = Engine::start(settings.engine(), storage)
         .await
         .map_err(std::io::Error::other)?;
     if was_empty && settings.demo {
@@ -259,6 +237,7 @@ pub async fn start_with_store(
         settings,
         engine.clone(),
         store.clone(),
+        membership.clone(),
         shutdown_rx,
     ));
     let server = HttpServer::new(move || {
@@ -281,7 +260,7 @@ pub async fn start_with_store(
     .bind(&settings.bind)?;
     let addr = server.addrs()[0];
     if settings.advertise.is_none() {
-        store.advertise(&format!("http://{addr}"));
+        membership.advertise(&format!("http://{addr}"));
     }
     let server = server.run();
     Ok(Running {

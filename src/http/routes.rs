@@ -919,7 +919,7 @@ pub(super) async fn cluster(state: State, req: HttpRequest) -> HttpResponse {
             extract::admin(&state, &req).await?;
             let query = web::Query::<ClusterQuery>::from_query(req.query_string())
                 .map_err(|e| invalid(&format!("bad query: {e}")))?;
-            let view = match state.store.cluster().await {
+            let view = match state.membership.view().await {
                 Ok(Some(view)) => view,
                 Ok(None) => {
                     return Err(wire::problem(
@@ -927,7 +927,12 @@ pub(super) async fn cluster(state: State, req: HttpRequest) -> HttpResponse {
                         "no cluster: this server keeps its data in the embedded sled store",
                     ))
                 }
-                Err(error) => return Err(crate::replies::EngineError::from(error).reply()),
+                Err(error) => {
+                    return Err(
+                        crate::replies::EngineError::from(crate::store::StoreError::from(error))
+                            .reply(),
+                    )
+                }
             };
             let answer = match &query.show_id {
                 Some(text) => {
@@ -936,7 +941,7 @@ pub(super) async fn cluster(state: State, req: HttpRequest) -> HttpResponse {
                     if state.engine.find_show(show).await?.is_none() {
                         return Err(not_found("show"));
                     }
-                    let partition = crate::store::postgres::leases::partition_of(show);
+                    let partition = crate::cluster::partition_of(show);
                     let lease = view.partitions.iter().find(|p| p.id == partition);
                     wire::ClusterAnswerOut::Show(wire::ShowPartitionOut {
                         partition,

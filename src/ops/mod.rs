@@ -19,6 +19,7 @@ pub mod owners;
 pub mod release;
 pub mod session;
 
+use crate::cluster::Membership;
 use crate::domain::{Cart, KeyedRequest, ShowId, UserId};
 use crate::idempotency::{Keys, Outcome};
 use crate::replies::{self, EngineError};
@@ -33,6 +34,8 @@ use std::sync::Arc;
 pub struct Core {
     pub config: EngineConfig,
     pub store: Arc<dyn Store>,
+    /// Who serves which show (`cluster`).
+    pub membership: Arc<dyn Membership>,
     pub keys: Arc<Keys>,
     pub shows: Shows,
 }

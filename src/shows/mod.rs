@@ -14,12 +14,13 @@ pub use txn::{Prepared, SeatTxn};
 pub use unit::ShowUnit;
 
 use crate::actors::seat::LapseHandler;
+use crate::cluster::{Membership, ShowFence};
 use crate::domain::{CartId, SeatState, Show, ShowId, UserId};
 use crate::runtime::clock::now_ms;
 use crate::runtime::hold_quota::Hold;
 use crate::runtime::threads::ActorThreads;
 use crate::runtime::{CrashPoints, EngineConfig};
-use crate::store::{ShowFence, Store, StoreError, StoreResult};
+use crate::store::{Storage, Store, StoreError, StoreResult};
 use dashmap::DashMap;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -28,6 +29,7 @@ use std::sync::Arc;
 pub struct Shows {
     units: DashMap<ShowId, Arc<ShowUnit>>,
     store: Arc<dyn Store>,
+    membership: Arc<dyn Membership>,
     threads: Arc<ActorThreads>,
     crash: CrashPoints,
     seat_mailbox_capacity: usize,
@@ -38,6 +40,7 @@ pub struct Shows {
 impl Shows {
     pub fn new(
         store: Arc<dyn Store>,
+        membership: Arc<dyn Membership>,
         threads: Arc<ActorThreads>,
         crash: CrashPoints,
         config: &EngineConfig,
@@ -46,6 +49,7 @@ impl Shows {
         Shows {
             units: DashMap::new(),
             store,
+            membership,
             threads,
             crash,
             seat_mailbox_capacity: config.seat_mailbox_capacity,
@@ -66,7 +70,7 @@ impl Shows {
         if let Some(unit) = self.get(id) {
             return Ok(Some(unit));
         }
-        if self.store.partition_of(id).is_none() {
+        if !self.membership.is_shared() {
             return Ok(None);
         }
         match self.store.load_show(id).await? {
@@ -86,7 +90,7 @@ impl Shows {
     }
 
     fn new_unit(&self, show: Show) -> Arc<ShowUnit> {
-        let fence = self.store.fence_of(show.id);
+        let fence = self.membership.fence_of(show.id);
         self.new_unit_at(show, fence)
     }
 
@@ -94,7 +98,10 @@ impl Shows {
         Arc::new(
             ShowUnit::new(
                 show,
-                self.store.clone(),
+                Storage {
+                    store: self.store.clone(),
+                    membership: self.membership.clone(),
+                },
                 self.threads.clone(),
                 self.crash.clone(),
                 self.seat_mailbox_capacity,
@@ -135,7 +142,7 @@ impl Shows {
     /// and is returned: never two units, and two sets of seat actors, for
     /// one show.
     pub async fn load(&self, show: Show) -> StoreResult<Arc<ShowUnit>> {
-        let fence = self.store.fence_of(show.id);
+        let fence = self.membership.fence_of(show.id);
         self.load_at(show, fence, false).await
     }
 

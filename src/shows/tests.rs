@@ -54,6 +54,7 @@ fn world() -> World {
     let config = EngineConfig::default();
     let shows = Shows::new(
         store.clone(),
+        Arc::new(crate::cluster::OneNode),
         threads.clone(),
         CrashPoints::default(),
         &config,

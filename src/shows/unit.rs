@@ -2,6 +2,7 @@
 //! actors of its seats in use, and its live holds per user.
 
 use crate::actors::seat::{LapseHandler, Prepare, Resolve, SeatActor, SeatHome, Stop};
+use crate::cluster::{Membership, ShowFence};
 use crate::domain::{Claim, Decision, SeatState, SeatStatus, Show, ShowId, TxnId};
 use crate::replies::EngineError;
 use crate::runtime::clock::now_ms;
@@ -10,7 +11,7 @@ use crate::runtime::registry::{AskFailure, Mailbox, Registry};
 use crate::runtime::seat_map::SeatMap;
 use crate::runtime::threads::ActorThreads;
 use crate::runtime::CrashPoints;
-use crate::store::{ShowFence, Store, StoreFuture};
+use crate::store::{Storage, Store, StoreFuture};
 use std::sync::Arc;
 
 pub struct ShowUnit {
@@ -18,6 +19,7 @@ pub struct ShowUnit {
     home: Arc<SeatHome>,
     holds: HoldQuota,
     store: Arc<dyn Store>,
+    membership: Arc<dyn Membership>,
     threads: Arc<ActorThreads>,
     pub(super) crash: CrashPoints,
     /// The lease this unit's state was loaded under: its writes carry it,
@@ -29,7 +31,7 @@ pub struct ShowUnit {
 impl ShowUnit {
     pub(super) fn new(
         show: Show,
-        store: Arc<dyn Store>,
+        storage: Storage,
         threads: Arc<ActorThreads>,
         crash: CrashPoints,
         seat_mailbox_capacity: usize,
@@ -49,7 +51,8 @@ impl ShowUnit {
         ShowUnit {
             home: Arc::new(home),
             holds: HoldQuota::default(),
-            store,
+            store: storage.store,
+            membership: storage.membership,
             threads,
             crash,
             fence: ShowFence::Alone,
@@ -77,7 +80,7 @@ impl ShowUnit {
     /// is the one held now (always, on a store of one node). Else another
     /// node serves the show (or this one is about to, from a new unit).
     pub fn lease_is_current(&self) -> bool {
-        self.fence != ShowFence::NotHeld && self.store.fence_of(self.id()) == self.fence
+        self.fence != ShowFence::NotHeld && self.membership.fence_of(self.id()) == self.fence
     }
 
     pub fn id(&self) -> ShowId {

@@ -11,33 +11,6 @@ use futures_util::future::BoxFuture;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Ticket(pub u64);
 
-/// The cluster as the database records it (`Store::cluster`).
-#[derive(Clone, Debug)]
-pub struct ClusterView {
-    /// This node's id.
-    pub node: String,
-    pub nodes: Vec<ClusterNode>,
-    pub partitions: Vec<PartitionLease>,
-}
-
-/// A node that has announced itself.
-#[derive(Clone, Debug)]
-pub struct ClusterNode {
-    pub id: String,
-    pub advertise: String,
-    /// Its last heartbeat, ms since the epoch (the database's clock).
-    pub heartbeat_at_ms: i64,
-}
-
-/// A partition's lease.
-#[derive(Clone, Debug)]
-pub struct PartitionLease {
-    pub id: i32,
-    /// The node holding it, if any holds it.
-    pub owner: Option<String>,
-    pub epoch: i64,
-}
-
 /// One record to write.
 #[derive(Clone, Debug)]
 pub enum Mutation {
@@ -66,46 +39,11 @@ pub struct WriteSet {
     pub mutations: Vec<Mutation>,
     /// On a store of many nodes: the show the writer decided for and the
     /// epoch of its partition that the writer's state was loaded at
-    /// (`ShowFence::Held`); the write is refused unless it is still
+    /// (`cluster::ShowFence::Held`); the write is refused unless it is still
     /// current, even if its records name no show (a cart emptied by a
     /// release, decided on that show's seat state). `None`: no such
     /// requirement (sled; records of no show).
     pub fence: Option<(ShowId, i64)>,
-}
-
-/// Under which lease a node serves a show (`Store::fence_of`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ShowFence {
-    /// A store of one node (sled): nothing to check.
-    Alone,
-    /// This node holds the show's partition at this epoch.
-    Held(i64),
-    /// This node does not hold the show's partition: it cannot write.
-    NotHeld,
-}
-
-impl ShowFence {
-    /// The epoch a write set carries (`WriteSet::fence`).
-    pub fn token(self) -> Option<i64> {
-        match self {
-            ShowFence::Alone => None,
-            ShowFence::Held(epoch) => Some(epoch),
-            ShowFence::NotHeld => Some(-1),
-        }
-    }
-}
-
-/// A change of the partitions this node holds (`Store::take_partition_events`).
-#[derive(Debug)]
-pub enum PartitionEvent {
-    /// Claimed at these epochs; the store uses them once `loaded` is
-    /// answered (the engine has reloaded their shows from the store).
-    Gained {
-        partitions: Vec<(i32, i64)>,
-        loaded: tokio::sync::oneshot::Sender<()>,
-    },
-    /// No longer held: drop their shows.
-    Lost(Vec<i32>),
 }
 
 #[derive(Debug)]
@@ -207,49 +145,4 @@ pub trait Store: Send + Sync + 'static {
         &self,
         sink: &mut dyn FnMut(crate::store::dump::Record) -> StoreResult<()>,
     ) -> StoreResult<()>;
-
-    /// Under which lease this node serves `show` (`Alone` on sled).
-    fn fence_of(&self, _show: ShowId) -> ShowFence {
-        ShowFence::Alone
-    }
-
-    /// The partition of `show` (`None` on a store of one node).
-    fn partition_of(&self, _show: ShowId) -> Option<i32> {
-        None
-    }
-
-    /// Changes of the partitions this node holds, for the engine (taken
-    /// once; `None` on a store of one node). Until taken, the store claims
-    /// partitions only at start.
-    fn take_partition_events(
-        &self,
-    ) -> Option<tokio::sync::mpsc::UnboundedReceiver<PartitionEvent>> {
-        None
-    }
-
-    /// Whether this node sweeps the expired keys and sessions (on a store
-    /// of many nodes, one node at a time does).
-    fn sweeps_here(&self) -> bool {
-        true
-    }
-
-    /// The URL of the node holding `show`'s partition now (`None`: nobody
-    /// does, or a store of one node).
-    fn owner_of(&self, _show: ShowId) -> StoreFuture<Option<String>> {
-        Box::pin(async { Ok(None) })
-    }
-
-    /// Forgets what `owner_of` answered for `show` (the node it named
-    /// refused or could not be reached): the next call asks again.
-    fn forget_owner(&self, _show: ShowId) {}
-
-    /// The URL other nodes reach this one at, once it is known (after the
-    /// server has bound its port).
-    fn advertise(&self, _url: &str) {}
-
-    /// The cluster this node is part of (PostgreSQL: nodes and partition
-    /// leases); `None` on a store of one node (sled).
-    fn cluster(&self) -> StoreFuture<Option<ClusterView>> {
-        Box::pin(async { Ok(None) })
-    }
 }

@@ -23,12 +23,14 @@ mod group_commit;
 mod key_record;
 pub mod postgres;
 mod sled_store;
+mod storage;
 pub mod watchdog;
 
 pub use contract::{
-    ClusterNode, ClusterView, CommitOutcome, KeyRecord, Mutation, PartitionEvent, PartitionLease,
-    ShowFence, Store, StoreError, StoreFuture, StoreResult, Ticket, WriteSet,
+    CommitOutcome, KeyRecord, Mutation, Store, StoreError, StoreFuture, StoreResult, Ticket,
+    WriteSet,
 };
 pub use postgres::{PgOptions, PgStore};
 pub use sled_store::{SledOptions, SledStore, DEFAULT_COMMIT_QUEUE_CAPACITY};
+pub use storage::{Storage, StorageConfig};
 pub use watchdog::WaitLimits;

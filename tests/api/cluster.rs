@@ -72,8 +72,8 @@ async fn without_the_fence_a_stale_owner_writes() {
     ignore = "PostgreSQL is not installed (apt-get install postgresql, or set PG_BIN)"
 )]
 async fn a_stale_owner_cannot_empty_a_cart_of_a_show_it_lost() {
+    use boxoffice::cluster::partition_of;
     use boxoffice::domain::{Cart, CartId, ShowId, UserId};
-    use boxoffice::store::postgres::leases::partition_of;
     use boxoffice::store::{Mutation, PgOptions, PgStore, Store, WriteSet};
     let storage = StoreKind::Postgres.storage();
     let url = storage.database_url().expect("a database").to_string();
@@ -124,8 +124,8 @@ async fn a_stale_owner_cannot_empty_a_cart_of_a_show_it_lost() {
     ignore = "PostgreSQL is not installed (apt-get install postgresql, or set PG_BIN)"
 )]
 async fn a_stale_owner_answers_no_op_and_refusal_only_through_the_fence() {
+    use boxoffice::cluster::partition_of;
     use boxoffice::domain::ShowId;
-    use boxoffice::store::postgres::leases::partition_of;
     let storage = StoreKind::Postgres.storage();
     let url = storage.database_url().expect("a database").to_string();
     let a = BinaryServer::on(
@@ -204,10 +204,10 @@ struct StaleRun {
 }
 
 async fn stale_owner_writes(fence: bool) -> StaleRun {
+    use boxoffice::cluster::partition_of;
     use boxoffice::domain::{
         Fingerprint, IdempotencyKey, SeatState, ShowId, StoredBody, StoredReply, UserId,
     };
-    use boxoffice::store::postgres::leases::partition_of;
     use boxoffice::store::{KeyRecord, Mutation, PgOptions, PgStore, Store, WriteSet};
     let storage = StoreKind::Postgres.storage();
     let url = storage.database_url().expect("a database").to_string();
@@ -419,7 +419,7 @@ async fn a_node_takes_over_the_partitions_of_a_dead_one() {
     ignore = "PostgreSQL is not installed (apt-get install postgresql, or set PG_BIN)"
 )]
 async fn a_survivor_adopts_every_lapsed_partition_whatever_its_share() {
-    use boxoffice::store::postgres::leases::{self, Leases};
+    use boxoffice::cluster::leases::{self, Leases};
     let storage = StoreKind::Postgres.storage();
     let url = storage.database_url().unwrap().to_string();
     let dead = BinaryServer::on(
@@ -577,7 +577,7 @@ async fn a_write_sent_to_another_node_is_answered_by_the_owner() {
     ignore = "PostgreSQL is not installed (apt-get install postgresql, or set PG_BIN)"
 )]
 async fn a_forwarded_write_whose_answer_is_lost_is_not_answered_5xx() {
-    use boxoffice::store::postgres::leases::partition_of;
+    use boxoffice::cluster::partition_of;
     let storage = StoreKind::Postgres.storage();
     let url = storage.database_url().expect("a database").to_string();
     let a = BinaryServer::on(

@@ -156,7 +156,7 @@ fn the_simulators_facts_are_the_engines() {
     assert_eq!(engine_facts::FORWARDED, boxoffice::http::FORWARDED);
     assert_eq!(
         engine_facts::STOP_IN_COMMIT_WITHIN_MS,
-        boxoffice::store::postgres::leases::STOP_IN_COMMIT_WITHIN_MS
+        boxoffice::cluster::leases::STOP_IN_COMMIT_WITHIN_MS
     );
     assert_eq!(
         boxoffice_sim::target::SIM_ADMIN_TOKEN,

@@ -22,9 +22,10 @@
 //! the round says `OutcomeUnknown` (the engine stops: fail-stop).
 
 use super::errors::{db_error, pool_error};
-use super::history::History;
-use super::leases::{self, Leases};
 use super::seat_rows::SeatColumns;
+use crate::cluster::history::History;
+use crate::cluster::leases::Leases;
+use crate::cluster::partitions::{partition_of, partition_of_shows, SpansPartitions};
 use crate::domain::{IdempotencyKey, SeatState, StoredReply, UserId};
 use crate::store::codec::{decode_reply, encode_booking, encode_cart, encode_reply, encode_show};
 use crate::store::contract::{CommitOutcome, Mutation, StoreError, StoreResult, Ticket, WriteSet};
@@ -219,11 +220,8 @@ impl Fence {
             // The partition its records name, else that of the show the
             // writer decided for (a release that empties a cart writes a
             // record of no show, on that show's seat state).
-            let partition = match leases::partition_of_writes(&submitted.writes) {
-                Ok(None) => Ok(submitted
-                    .writes
-                    .fence
-                    .map(|(show, _)| leases::partition_of(show))),
+            let partition = match partition_of_writes(&submitted.writes) {
+                Ok(None) => Ok(submitted.writes.fence.map(|(show, _)| partition_of(show))),
                 other => other,
             };
             let loaded = submitted.writes.fence.map(|(_, epoch)| epoch);
@@ -242,7 +240,7 @@ impl Fence {
                     }
                     _ => (None, true),
                 },
-                Err(leases::SpansPartitions) => (None, true),
+                Err(SpansPartitions) => (None, true),
             };
             fence.takes_seat_for_held |= of.is_some()
                 && submitted.writes.mutations.iter().any(
@@ -719,4 +717,20 @@ async fn take_marker(pool: &Pool, marker: Uuid) -> StoreResult<bool> {
         .await
         .map_err(db_error)?;
     Ok(inserted.is_empty())
+}
+
+/// The partition a write set writes under: that of the show whose records
+/// it changes (`None`: no show's, e.g. a session or a new show).
+fn partition_of_writes(writes: &WriteSet) -> Result<Option<i32>, SpansPartitions> {
+    partition_of_shows(
+        writes
+            .mutations
+            .iter()
+            .filter_map(|mutation| match mutation {
+                Mutation::Seat { show, .. } => Some(*show),
+                Mutation::Booking(booking) => Some(booking.show),
+                Mutation::Cart(cart) => cart.items.first().map(|item| item.show),
+                Mutation::Show(_) | Mutation::Session { .. } => None,
+            }),
+    )
 }

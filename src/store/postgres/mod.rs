@@ -22,18 +22,17 @@ mod batched_reads;
 mod committer;
 pub mod dump;
 mod errors;
-pub mod history;
-pub mod leases;
 pub mod migrations;
-pub mod node_identity;
 mod seat_rows;
 
 use super::codec::{decode_booking, decode_cart, decode_reply, decode_show};
 use super::contract::{
-    ClusterNode, ClusterView, CommitOutcome, PartitionEvent, PartitionLease, ShowFence, Store,
-    StoreError, StoreFuture, StoreResult, Ticket, WriteSet,
+    CommitOutcome, Store, StoreError, StoreFuture, StoreResult, Ticket, WriteSet,
 };
 use super::watchdog::{Activity, WaitLimits, Watchdog};
+use crate::cluster::history::History;
+use crate::cluster::leases::{self, Leases};
+use crate::cluster::{Membership, PartitionEvent, PgMembership};
 use crate::domain::{
     Booking, BookingId, Cart, CartId, IdempotencyKey, SeatState, Show, ShowId, StoredReply, UserId,
 };
@@ -42,8 +41,6 @@ use committer::Submitted;
 use deadpool_postgres::Object;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use errors::{db_error, migration_error, pool_error};
-use history::History;
-use leases::Leases;
 use seat_rows::seat_state;
 use std::future::Future;
 use std::sync::atomic::AtomicU64;
@@ -138,60 +135,17 @@ pub struct PgStore {
     seats: Batched<(Uuid, i32), SeatState>,
     bookings: Batched<Uuid, Booking>,
     carts: Batched<Uuid, Cart>,
-    /// This node's partition leases (`leases`).
+    /// This node's partition leases (`cluster::leases`): the commit
+    /// rounds fence by them.
     leases: Arc<Leases>,
-    /// Gains and losses of partitions, until the engine takes them.
+    /// Gains and losses of partitions, until `membership` takes them.
     events: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<PartitionEvent>>>,
-    /// Who owns each partition, as last read (`owner_of`).
-    owners: Arc<OwnerCache>,
     /// The database, for an export's connection of its own (the pool's
     /// carry timeouts a long snapshot must not be bound by).
     url: String,
     /// This node's id and its lock, when the id is the one kept with the
     /// node's data (`node_identity`): held as long as the store.
-    identity: Option<node_identity::NodeIdentity>,
-}
-
-/// The owners of partitions as last read from the database, each kept for
-/// a sixth of a lease: a node forwarding thousands of requests a second
-/// asks the database once a second per partition, not once a request
-/// (`docs/SCALING.md`). Safe to be stale: a node that does not own the show
-/// refuses a forwarded request (503, not sent on), and the forwarder then
-/// forgets the entry and asks again (`Store::forget_owner`).
-struct OwnerCache {
-    keep: std::time::Duration,
-    entries: Vec<std::sync::RwLock<Option<(String, std::time::Instant)>>>,
-}
-
-impl OwnerCache {
-    fn new(lease_ms: u64) -> OwnerCache {
-        OwnerCache {
-            keep: std::time::Duration::from_millis(lease_ms / 6),
-            entries: (0..leases::PARTITIONS)
-                .map(|_| std::sync::RwLock::new(None))
-                .collect(),
-        }
-    }
-
-    fn get(&self, partition: i32) -> Option<String> {
-        let entry = self.entries.get(partition as usize)?.read().ok()?;
-        match &*entry {
-            Some((owner, at)) if at.elapsed() < self.keep => Some(owner.clone()),
-            _ => None,
-        }
-    }
-
-    fn put(&self, partition: i32, owner: String) {
-        if let Some(Ok(mut entry)) = self.entries.get(partition as usize).map(|e| e.write()) {
-            *entry = Some((owner, std::time::Instant::now()));
-        }
-    }
-
-    fn forget(&self, partition: i32) {
-        if let Some(Ok(mut entry)) = self.entries.get(partition as usize).map(|e| e.write()) {
-            *entry = None;
-        }
-    }
+    identity: Option<crate::cluster::node_identity::NodeIdentity>,
 }
 
 /// Readers per kind of batched read.
@@ -321,20 +275,40 @@ impl PgStore {
             pool,
             queue,
             watchdog,
-            owners: Arc::new(OwnerCache::new(leases.lease_ms)),
             leases,
             events: std::sync::Mutex::new(Some(events)),
         })
     }
 
     /// Keeps `identity` (the lock on the node's id) as long as the store.
-    pub fn keep_identity(&mut self, identity: node_identity::NodeIdentity) {
+    pub fn keep_identity(&mut self, identity: crate::cluster::node_identity::NodeIdentity) {
         self.identity = Some(identity);
     }
 
-    /// This node's leases (for `GET /v1/cluster` and tests).
+    /// This node's leases (for tests).
     pub fn leases(&self) -> &Arc<Leases> {
         &self.leases
+    }
+
+    /// This node's membership in the cluster: its leases and what the
+    /// database says of the other nodes. The partition events go to the
+    /// first caller (the engine).
+    pub fn membership(&self) -> Arc<dyn Membership> {
+        let events = self
+            .events
+            .lock()
+            .expect("events")
+            .take()
+            .unwrap_or_else(|| {
+                // Taken already: a second membership hears no events.
+                tokio::sync::mpsc::unbounded_channel().1
+            });
+        Arc::new(PgMembership::new(
+            self.pool.clone(),
+            self.handle.clone(),
+            self.leases.clone(),
+            events,
+        ))
     }
 
     /// Runs `work` on the store's runtime.
@@ -569,111 +543,6 @@ impl Store for PgStore {
         self.rows(SQL, params![created_before_ms as i64, limit as i64], count)
     }
 
-    /// Every answered write is committed already.
-    fn fence_of(&self, show: ShowId) -> ShowFence {
-        match self.leases.epoch_of(leases::partition_of(show)) {
-            Some(epoch) => ShowFence::Held(epoch),
-            None => ShowFence::NotHeld,
-        }
-    }
-
-    fn owner_of(&self, show: ShowId) -> StoreFuture<Option<String>> {
-        let (pool, partition) = (self.pool.clone(), leases::partition_of(show));
-        if let Some(owner) = self.owners.get(partition) {
-            return Box::pin(async move { Ok(Some(owner)) });
-        }
-        let owners = self.owners.clone();
-        self.spawn(async move {
-            let client = pool.get().await.map_err(pool_error)?;
-            let row = client
-                .query_opt(
-                    "SELECT n.advertise FROM partitions p JOIN nodes n ON n.id = p.owner
-                     WHERE p.id = $1 AND p.lapse_at > now()",
-                    &[&partition],
-                )
-                .await
-                .map_err(db_error)?;
-            let owner: Option<String> = row.map(|row| row.get(0));
-            // "Nobody" lasts only until a takeover: not kept.
-            if let Some(owner) = &owner {
-                owners.put(partition, owner.clone());
-            }
-            Ok(owner)
-        })
-    }
-
-    fn forget_owner(&self, show: ShowId) {
-        self.owners.forget(leases::partition_of(show));
-    }
-
-    /// The node holding partition 0 sweeps: a lease every node already
-    /// keeps, so sweeps move with it when that node stops or dies.
-    fn sweeps_here(&self) -> bool {
-        self.leases.epoch_of(0).is_some()
-    }
-
-    fn advertise(&self, url: &str) {
-        self.leases.set_advertise(url);
-    }
-
-    fn partition_of(&self, show: ShowId) -> Option<i32> {
-        Some(leases::partition_of(show))
-    }
-
-    fn take_partition_events(
-        &self,
-    ) -> Option<tokio::sync::mpsc::UnboundedReceiver<PartitionEvent>> {
-        let taken = self.events.lock().expect("events").take();
-        if taken.is_some() {
-            self.leases
-                .listening
-                .store(true, std::sync::atomic::Ordering::SeqCst);
-        }
-        taken
-    }
-
-    fn cluster(&self) -> StoreFuture<Option<ClusterView>> {
-        let (pool, node) = (self.pool.clone(), self.leases.node.clone());
-        self.spawn(async move {
-            let client = pool.get().await.map_err(pool_error)?;
-            let nodes = client
-                .query(
-                    "SELECT id, advertise,
-                        (extract(epoch FROM heartbeat_at) * 1000)::int8
-                     FROM nodes ORDER BY id",
-                    &[],
-                )
-                .await
-                .map_err(db_error)?
-                .iter()
-                .map(|row| ClusterNode {
-                    id: row.get(0),
-                    advertise: row.get(1),
-                    heartbeat_at_ms: row.get(2),
-                })
-                .collect();
-            let partitions = client
-                .query("SELECT id, owner, epoch FROM partitions ORDER BY id", &[])
-                .await
-                .map_err(db_error)?
-                .iter()
-                .map(|row| PartitionLease {
-                    id: row.get(0),
-                    owner: row.get(1),
-                    epoch: row.get(2),
-                })
-                .collect();
-            Ok(Some(ClusterView {
-                node,
-                nodes,
-                partitions,
-            }))
-        })
-    }
-
-    /// Commits are durable when they return; at shutdown this hands the
-    /// node's partitions over at once, so another node need not wait for
-    /// the leases to lapse.
     fn kind_name(&self) -> &'static str {
         "postgres"
     }
@@ -719,6 +588,9 @@ impl Store for PgStore {
         Ok(())
     }
 
+    /// Commits are durable when they return; at shutdown this hands the
+    /// node's partitions over at once, so another node need not wait for
+    /// the leases to lapse.
     fn flush(&self) -> StoreResult<()> {
         let (pool, leases, handle) = (self.pool.clone(), self.leases.clone(), self.handle.clone());
         // Off any runtime's thread: the caller may be on one.

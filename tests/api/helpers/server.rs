@@ -71,10 +71,11 @@ pub fn spawn_app_through(
     let thread = std::thread::spawn(move || {
         let system = actix_web::rt::System::new();
         system.block_on(async move {
-            let store = boxoffice::http::open_store(&settings)
+            let mut opened = boxoffice::http::open_storage(&settings)
                 .await
                 .expect("the store opens");
-            let running = boxoffice::http::start_with_store(&settings, wrap(store))
+            opened.store = wrap(opened.store);
+            let running = boxoffice::http::start_with_storage(&settings, opened)
                 .await
                 .expect("server starts");
             let handle = running.server.handle();

@@ -7,7 +7,6 @@
 //! start. (A copy of the directory on another machine would share the id;
 //! the raised epochs still fence whichever claimed last.)
 
-use crate::store::{StoreError, StoreResult};
 use std::io::Write;
 use std::os::unix::io::AsRawFd;
 use std::path::Path;
@@ -22,9 +21,10 @@ pub struct NodeIdentity {
 
 /// The id kept in `data_dir` (made, durably, on the first start), locked
 /// for this process.
-pub fn claim(data_dir: &Path) -> StoreResult<NodeIdentity> {
-    let failed =
-        |e: std::io::Error| StoreError::Io(format!("{}: {e}", data_dir.join(FILE).display()));
+pub fn claim(data_dir: &Path) -> std::io::Result<NodeIdentity> {
+    let failed = |e: std::io::Error| {
+        std::io::Error::other(format!("{}: {e}", data_dir.join(FILE).display()))
+    };
     std::fs::create_dir_all(data_dir).map_err(failed)?;
     let lock = std::fs::OpenOptions::new()
         .create(true)
@@ -34,7 +34,7 @@ pub fn claim(data_dir: &Path) -> StoreResult<NodeIdentity> {
         .map_err(failed)?;
     // SAFETY: flock on a descriptor this function owns.
     if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        return Err(StoreError::Io(format!(
+        return Err(std::io::Error::other(format!(
             "another boxoffice process runs as the node whose id is kept in {}: \
              one process per node (give this one its own --data-dir, or --node-id)",
             data_dir.display()

@@ -17,9 +17,9 @@
 //! do not matter for who owns what; a node's own view of its leases only
 //! decides when it renews.
 
-use super::errors::describe;
-use crate::domain::ShowId;
-use crate::store::contract::{Mutation, PartitionEvent, WriteSet};
+use super::database::describe;
+use super::membership::PartitionEvent;
+use super::partitions::PARTITIONS;
 use deadpool_postgres::Pool;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -27,42 +27,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-/// Partitions of the shows; fixed by migration 0003.
-pub const PARTITIONS: u32 = 256;
-
-/// A write set that would write under two partitions (no operation does).
-#[derive(Debug)]
-pub struct SpansPartitions;
-
-/// The partition a write set writes under: that of the show whose records
-/// it changes (`None`: no show's, e.g. a session or a new show).
-pub fn partition_of_writes(writes: &WriteSet) -> Result<Option<i32>, SpansPartitions> {
-    let mut partition = None;
-    for mutation in &writes.mutations {
-        let show = match mutation {
-            Mutation::Seat { show, .. } => Some(*show),
-            Mutation::Booking(booking) => Some(booking.show),
-            Mutation::Cart(cart) => cart.items.first().map(|item| item.show),
-            Mutation::Show(_) | Mutation::Session { .. } => None,
-        };
-        if let Some(show) = show {
-            let this = partition_of(show);
-            if partition.is_some_and(|p| p != this) {
-                return Err(SpansPartitions);
-            }
-            partition = Some(this);
-        }
-    }
-    Ok(partition)
-}
-
-/// The partition of a show: a stable hash of its id.
-pub fn partition_of(show: ShowId) -> i32 {
-    let (high, low) = show.0.as_u64_pair();
-    ((high ^ low) % PARTITIONS as u64) as i32
-}
-
-/// Milliseconds since the Unix epoch (the store sits below `runtime`).
+/// Milliseconds since the Unix epoch (the cluster sits below `runtime`).
 fn wall_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -84,7 +49,7 @@ pub struct Leases {
     pub fenced: AtomicU64,
     stopping: AtomicBool,
     /// Where gains and losses go once the engine listens
-    /// (`PgStore::take_partition_events`); until then, partitions are
+    /// (`Membership::take_partition_events`); until then, partitions are
     /// claimed only at start.
     events: mpsc::UnboundedSender<PartitionEvent>,
     pub(super) listening: AtomicBool,
@@ -147,8 +112,9 @@ impl Leases {
         self.stop_in_commit_until_ms.store(until, Ordering::SeqCst);
     }
 
-    /// Whether this round must stop the process now (once per ask).
-    pub(super) fn take_stop_in_commit(&self) -> bool {
+    /// Whether this commit round must stop the process now (once per
+    /// ask; asked by `store::postgres`'s commit rounds).
+    pub fn take_stop_in_commit(&self) -> bool {
         let until = self.stop_in_commit_until_ms.swap(0, Ordering::SeqCst);
         until != 0 && wall_ms() <= until
     }

@@ -156,7 +156,7 @@ async fn identity_of(client: &tokio_postgres::Client) -> Result<Identity, String
             &[],
         )
         .await
-        .map_err(|e| super::errors::describe(&e))?;
+        .map_err(|e| super::database::describe(&e))?;
     let system: i64 = row.get(0);
     let wal_file: String = row.get(1);
     Ok(Identity {
@@ -194,7 +194,7 @@ async fn look_up_acknowledged(client: &tokio_postgres::Client, change: Change) {
             .collect::<std::collections::HashSet<_>>(),
         Err(error) => {
             tracing::error!(
-                error = %super::errors::describe(&error), rounds = markers.len(),
+                error = %super::database::describe(&error), rounds = markers.len(),
                 "could not look up the rounds acknowledged before the database's history \
                  changed: whether any was lost is unknown"
             );
