@@ -223,7 +223,7 @@ impl Keys {
     /// A keyed request that no actor can own, because its path names
     /// nothing that could exist (a malformed cart id): its answer is a
     /// business outcome like any 404, stored with the key. A repeat that
-    /// races it finds the key taken and replays it (API.md rule 6).
+    /// races it finds the key taken and replays it (docs/API.md §4: a repeat while the first runs).
     pub async fn answer_unowned(&self, op: Op, req: &KeyedRequest, reply: Reply) -> Reply {
         match self.store.load_key(req.user, &req.key).await {
             Ok(Some(stored)) => return self.answer_stored(req, stored).await,

@@ -1,4 +1,4 @@
-//! Best available (API.md v1.1): N free seats side by side in one row,
+//! Best available (docs/API.md §9): N free seats side by side in one row,
 //! within one block between aisles, closest to the centre of the hall,
 //! never leaving a single free seat stranded (between the block and a
 //! taken seat, an aisle or a row end) when a choice without that exists.

@@ -1,4 +1,4 @@
-//! What a show sells its seats as (API.md v1.1): categories with prices in
+//! What a show sells its seats as (docs/API.md §7, "Show"): categories with prices in
 //! one currency, the category of each row, wheelchair and companion seats,
 //! and the aisles that split a row into blocks.
 //!

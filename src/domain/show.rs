@@ -210,7 +210,7 @@ impl Show {
     }
 
     /// The companion seats among `seats` that have no wheelchair seat of
-    /// their row among them (API.md v1.1: a companion seat is sold only
+    /// their row among them (docs/API.md §9: a companion seat is sold only
     /// with a wheelchair seat of its row, in the same booking or cart).
     pub fn lone_companions(&self, seats: &[u32]) -> Vec<u32> {
         use super::offer::Accessibility::{Companion, Wheelchair};

@@ -1,4 +1,4 @@
-//! API.md v1.1, "Best available": `best_available` instead of `seats`
+//! docs/API.md §9, "Best available": `best_available` instead of `seats`
 //! books N seats side by side in one row, within one block between aisles,
 //! nearest the centre; a replay returns the same seats; no block: 409
 //! `no-seats-together`, stored.

@@ -221,7 +221,7 @@ async fn checkout_books_the_cart_and_closes_it(store: StoreKind) {
 
 store_test!(a_checked_out_cart_reads_as_its_booking_stands);
 /// A checked-out cart names its booking, and its items read `booked`, then
-/// `cancelled` once that booking is cancelled (API.md v1.1), so the cart
+/// `cancelled` once that booking is cancelled (docs/API.md §7, "Cart"), so the cart
 /// never says `held` of a seat the map shows available.
 async fn a_checked_out_cart_reads_as_its_booking_stands(store: StoreKind) {
     let server = store.spawn_app();

@@ -566,7 +566,7 @@ async fn a_write_sent_to_another_node_is_answered_by_the_owner() {
 
 /// A forwarded write whose answer is lost on the way back (the owner read
 /// it and closed the connection: it may have taken effect) is never
-/// answered 5xx, which would tell the client it had no effect (API.md):
+/// answered 5xx, which would tell the client it had no effect (docs/API.md §3):
 /// the node sends it again with its key until the owner answers, and,
 /// when no answer comes within a takeover's time, answers 409
 /// `request-in-progress`, so the client's retry with its key finds out.

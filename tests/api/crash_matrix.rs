@@ -1,4 +1,4 @@
-//! The crash matrix (API.md "Durability"): the real binary aborts at each
+//! The crash matrix (docs/API.md §5): the real binary aborts at each
 //! named step of each operation (`BOXOFFICE_CRASH_POINT=<op>.<step>`, or
 //! with `--features failpoints` the `fail` failpoint of that name), and
 //! after a restart the operation is all there or not there at all, its

@@ -1,4 +1,4 @@
-//! Durability against the real binary (API.md "Idempotency" and
+//! Durability against the real binary (docs/API.md §4 "Idempotency" and
 //! "Durability"): answers replay byte for byte across SIGTERM, acknowledged
 //! effects survive it, hold timers keep running after `kill -9`, and a
 //! graceful stop under load loses nothing. (`kill -9` under load is in

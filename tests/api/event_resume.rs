@@ -1,4 +1,4 @@
-//! API.md v1.1, "Event stream resume": every `seat` event carries an
+//! docs/API.md, "live seat changes" (resuming an event stream): every `seat` event carries an
 //! `id:`, increasing per show; a reader that reconnects with
 //! `Last-Event-ID` gets the events it missed, or, when its id is older
 //! than what the server keeps (or unknown), an event named `snapshot` with

@@ -1,4 +1,4 @@
-//! API.md v1.1, "HTTP hygiene": HEAD wherever GET works, 405 with `Allow`
+//! docs/API.md §1 (HTTP hygiene): HEAD wherever GET works, 405 with `Allow`
 //! for a known path asked with another method, and `/favicon.ico`.
 
 use crate::helpers::*;

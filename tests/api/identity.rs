@@ -1,4 +1,4 @@
-//! Sessions, tokens and who may do what (API.md "Identity").
+//! Sessions, tokens and who may do what (docs/API.md §2 and §8.1).
 
 use crate::helpers::*;
 use serde_json::{json, Value};

@@ -1,4 +1,4 @@
-//! API.md v1.1, "Key look-up": `GET /v1/idempotency-keys/{key}` tells a
+//! docs/API.md §8.5, "what became of a key": `GET /v1/idempotency-keys/{key}` tells a
 //! client that lost an answer what became of its request, without sending
 //! it again: in flight, or completed with its status and time; 404 for a
 //! key it never sent, one that expired, or another user's.

@@ -1,5 +1,5 @@
 //! The integration tests, one binary (a module per feature, one `helpers`
-//! module): every rule of API.md over HTTP against servers on port 0 with
+//! module): every rule of docs/API.md over HTTP against servers on port 0 with
 //! storage of their own, in this process or as the real binary. Every test
 //! that concerns the store is written once and runs on each store
 //! (`store_test!`: `<test>::sled` and `<test>::postgres`, on a PostgreSQL

@@ -1,4 +1,4 @@
-//! API.md v1.1, "Layout, categories, prices" and "Companion seats": a show
+//! docs/API.md §7 "Show" and §9 (categories, prices, companion seats): a show
 //! sells its seats in categories with prices, has wheelchair and companion
 //! seats and aisles; bookings and carts carry each seat's price and their
 //! total; a companion seat is sold only with a wheelchair seat of its row.

@@ -261,7 +261,7 @@ async fn every_error_carries_a_listed_problem_code() {
         ("idempotency-key-reused", 422),
         ("rate-limited", 429),
         ("overloaded", 503),
-        // API.md v1.1: a known path with another method answers 405 with
+        // docs/API.md §1: a known path with another method answers 405 with
         // `Allow`; it names no code, and this is the one sent.
         ("method-not-allowed", 405),
     ]
@@ -282,7 +282,7 @@ async fn every_error_carries_a_listed_problem_code() {
         let code = answer.code();
         let status = listed
             .get(code.as_str())
-            .unwrap_or_else(|| panic!("{method} {path}: code {code:?} is not in API.md"));
+            .unwrap_or_else(|| panic!("{method} {path}: code {code:?} is not in docs/API.md"));
         assert_eq!(answer.status, *status, "{method} {path}");
     }
 }
@@ -328,7 +328,7 @@ store_test!(a_show_created_by_a_client_that_hung_up_is_listed);
 /// A client that hangs up right after sending a show must still find it
 /// listed once a retry with the same key has answered 201. A retry that
 /// arrives while the first is still running is answered 409
-/// `request-in-progress` (API.md rule 6) and, as a client does, tries again.
+/// `request-in-progress` (docs/API.md §4) and, as a client does, tries again.
 async fn a_show_created_by_a_client_that_hung_up_is_listed(store: StoreKind) {
     use tokio::io::AsyncWriteExt;
     let server = store.spawn_app();

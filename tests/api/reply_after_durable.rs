@@ -79,7 +79,7 @@ async fn assert_seat_while_paused(client: &Client, show: &str, seat: &str, statu
 }
 
 /// A repeat of a paused keyed request: 409 `request-in-progress`, or a
-/// wait (API.md rule 6); never the answer of the write that is not durable.
+/// wait (docs/API.md §4); never the answer of the write that is not durable.
 async fn assert_repeat_reveals_nothing(client: &Client, request: &Request) {
     if let Ok(answer) = tokio::time::timeout(REPEAT_WAIT, client.request(request)).await {
         answer.assert_problem(409, "request-in-progress");

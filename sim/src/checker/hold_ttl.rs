@@ -25,7 +25,7 @@ pub(super) fn holds_within_ttl(history: &History, final_state: &FinalState) -> V
                 continue;
             };
             events.sort_by_key(|e| (e.end_ms, e.seq));
-            // A re-add of a live hold renews nothing (API.md): only a hold
+            // A re-add of a live hold renews nothing (docs/API.md, "hold seats"): only a hold
             // that may have started after the previous one lapsed opens a
             // new window.
             let mut opening = events[0];

@@ -53,7 +53,7 @@ fn assert_refused(answers: &[Answer], lost: impl Fn(usize) -> bool) {
 }
 
 // Whether a repeat meets the first request running (409) or after it
-// (its replay) is timing: API.md rule 6 allows either, and a race cannot
+// (its replay) is timing: docs/API.md §4 allows either, and a race cannot
 // make one of them happen every time (an earlier assertion that some
 // repeat saw 409 failed on a loaded machine). The 409 of a repeat that
 // meets a running request is proven where the first is held in its
@@ -230,7 +230,7 @@ store_test!(
 /// 4c. The admin, one key, sixteen identical show creations at once: one
 /// show. Show creation runs in the actor of the show's id like every keyed
 /// request, so the repeats that arrive while the first runs are told 409
-/// `request-in-progress` (API.md rule 6) instead of running too.
+/// `request-in-progress` (docs/API.md §4) instead of running too.
 async fn same_key_same_show_creation_has_one_effect(store: StoreKind) {
     let server = store.spawn_app();
     let client = server.client();

@@ -1,5 +1,5 @@
 //! Concurrency tests: many clients released together by a barrier, then
-//! assertions on the outcome against API.md (one seat, one buyer; all or
+//! assertions on the outcome against docs/API.md (one seat, one buyer; all or
 //! nothing; one key, one effect).
 
 mod best;

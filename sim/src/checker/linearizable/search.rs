@@ -110,7 +110,7 @@ fn apply(val: &SeatVal, kind: &SeatOpKind, at: u64) -> Option<SeatVal> {
                 cart: cart.clone(),
                 until_ms: *until_ms,
             }),
-            // Adding a seat the cart already holds renews nothing (API.md).
+            // Adding a seat the cart already holds renews nothing (docs/API.md, "hold seats").
             SeatVal::Held { cart: holder, .. } if holder == cart => Some(current.clone()),
             _ => None,
         },
