@@ -1,10 +1,10 @@
 //! The pieces of the OpenAPI document the handlers' declarations name
 //! (reusable problem answers and the groups of them many routes share,
 //! the `Idempotency-Key` parameter, the seat list of a booking), built from the engine's own problem replies
-//! (`wire::Code`, `wire::problem`) so that their examples are what a
+//! (`replies::Code`, `replies::problem`) so that their examples are what a
 //! client gets. `openapi.rs` puts the document together.
 
-use crate::wire::{self, Code};
+use crate::replies::{self, Code};
 use std::collections::BTreeMap;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::response::{Response, ResponseBuilder};
@@ -113,16 +113,16 @@ pub const CODES: [Code; 20] = [
 /// The body the engine sends for `code` (with an example detail).
 fn example_body(code: Code) -> serde_json::Value {
     let reply = match code {
-        Code::SeatUnavailable => wire::seat_unavailable(&["A1".into(), "A2".into()]),
-        Code::SeatRestricted => wire::seat_restricted(&["A2".into()]),
-        _ => wire::problem(code, example_detail(code)),
+        Code::SeatUnavailable => replies::seat_unavailable(&["A1".into(), "A2".into()]),
+        Code::SeatRestricted => replies::seat_restricted_named(&["A2".into()]),
+        _ => replies::problem(code, example_detail(code)),
     };
     serde_json::from_slice(&reply.body).expect("a problem body is JSON")
 }
 
 /// Whether the engine's reply for `code` carries `Retry-After`.
 pub fn retries_after(code: Code) -> bool {
-    wire::problem(code, "").retry_after_secs.is_some()
+    replies::problem(code, "").retry_after_secs.is_some()
 }
 
 /// `application/problem+json` content with one example per code.

@@ -4,7 +4,7 @@
 
 use super::respond::respond;
 use super::{export, openapi, routes, sse};
-use crate::wire::{self, Code};
+use crate::replies;
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, Route};
 
@@ -165,13 +165,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         resource = resource.default_service(web::to(move |req: HttpRequest| {
             let allow = allow.clone();
             async move {
-                let mut response = respond(wire::problem(
-                    Code::MethodNotAllowed,
-                    &format!(
-                        "{} is not supported on {}; Allow: {allow}",
-                        req.method(),
-                        req.path()
-                    ),
+                let mut response = respond(replies::method_not_allowed(
+                    req.method().as_str(),
+                    req.path(),
+                    &allow,
                 ));
                 if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&allow) {
                     response

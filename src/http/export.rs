@@ -8,8 +8,8 @@
 use super::extract;
 use super::respond::respond;
 use super::state::AppState;
+use crate::replies;
 use crate::store::dump::DumpWriter;
-use crate::wire::{self, Code};
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
 use std::io::Write;
@@ -41,10 +41,7 @@ pub(super) async fn export(state: web::Data<AppState>, req: HttpRequest) -> Http
         return respond(reply);
     }
     let Ok(permit) = state.exports.clone().try_acquire_owned() else {
-        return respond(wire::problem(
-            Code::Overloaded,
-            "an export is already running",
-        ));
+        return respond(replies::export_running());
     };
     let (chunks, receiver) = mpsc::channel(CHUNKS_WAITING);
     let store = state.store.clone();

@@ -22,8 +22,8 @@ pub use state::{AppState, MAX_BODY_BYTES};
 
 use crate::config::Settings;
 use crate::engine::Engine;
+use crate::replies;
 use crate::store::{PgStore, SledStore, Store};
-use crate::wire::{self, Code};
 use actix_web::dev::{Server, ServerHandle, Service, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::{web, App, HttpServer};
@@ -269,7 +269,7 @@ pub async fn start_with_store(
             .wrap_fn(observe)
             .configure(endpoints::configure)
             .default_service(web::to(|| async {
-                respond(wire::problem(Code::NotFound, "no such resource"))
+                respond(replies::not_found("resource"))
             }))
     })
     .on_connect(bound_send_buffer)

@@ -1,8 +1,8 @@
 //! The OpenAPI 3.1 document, generated from the code: the operations from
 //! the handlers' `#[utoipa::path]` declarations (`routes/`), the bodies
 //! from the request and response types (`requests/`, `wire/`), the
-//! problem examples from the engine's own problem replies (`wire::Code`,
-//! `wire::problem`), and the `Idempotent-Replayed` header from the rule
+//! problem examples from the engine's own problem replies (`replies::Code`,
+//! `replies::problem`), and the `Idempotent-Replayed` header from the rule
 //! of which answers are stored (`StoredReply::is_storable`).
 //!
 //! Why generated: a document written by hand beside the code drifts from
@@ -13,7 +13,8 @@
 use super::doc_parts::*;
 use super::routes;
 use crate::domain::StoredReply;
-use crate::wire::{self, Code};
+use crate::replies::Code;
+use crate::wire;
 use actix_web::HttpResponse;
 use std::sync::OnceLock;
 use utoipa::openapi::path::{Operation, ParameterIn};

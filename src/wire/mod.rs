@@ -62,109 +62,6 @@ impl Reply {
     }
 }
 
-/// The problem codes of the contract (API.md), plus `internal`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Code {
-    InvalidRequest,
-    IdempotencyKeyMissing,
-    IdempotencyKeyInvalid,
-    Unauthorized,
-    Forbidden,
-    NotFound,
-    SeatUnavailable,
-    /// A companion seat without a wheelchair seat of its row (v1.1).
-    SeatRestricted,
-    /// Best available found no block of N seats side by side (v1.1).
-    NoSeatsTogether,
-    HoldExpired,
-    CartClosed,
-    TooManyHolds,
-    RequestInProgress,
-    RequestTimeout,
-    PayloadTooLarge,
-    IdempotencyKeyReused,
-    RateLimited,
-    Internal,
-    Overloaded,
-    /// A known path asked with a method it does not answer (405, `Allow`).
-    MethodNotAllowed,
-}
-
-impl Code {
-    pub fn status(self) -> u16 {
-        match self {
-            Code::InvalidRequest | Code::IdempotencyKeyMissing | Code::IdempotencyKeyInvalid => 400,
-            Code::Unauthorized => 401,
-            Code::Forbidden => 403,
-            Code::NotFound => 404,
-            Code::SeatUnavailable
-            | Code::SeatRestricted
-            | Code::NoSeatsTogether
-            | Code::HoldExpired
-            | Code::CartClosed
-            | Code::TooManyHolds
-            | Code::RequestInProgress => 409,
-            Code::RequestTimeout => 408,
-            Code::PayloadTooLarge => 413,
-            Code::IdempotencyKeyReused => 422,
-            Code::RateLimited => 429,
-            Code::Internal => 500,
-            Code::Overloaded => 503,
-            Code::MethodNotAllowed => 405,
-        }
-    }
-
-    pub fn slug(self) -> &'static str {
-        match self {
-            Code::InvalidRequest => "invalid-request",
-            Code::IdempotencyKeyMissing => "idempotency-key-missing",
-            Code::IdempotencyKeyInvalid => "idempotency-key-invalid",
-            Code::Unauthorized => "unauthorized",
-            Code::Forbidden => "forbidden",
-            Code::NotFound => "not-found",
-            Code::SeatUnavailable => "seat-unavailable",
-            Code::SeatRestricted => "seat-restricted",
-            Code::NoSeatsTogether => "no-seats-together",
-            Code::HoldExpired => "hold-expired",
-            Code::CartClosed => "cart-closed",
-            Code::TooManyHolds => "too-many-holds",
-            Code::RequestInProgress => "request-in-progress",
-            Code::RequestTimeout => "request-timeout",
-            Code::PayloadTooLarge => "payload-too-large",
-            Code::IdempotencyKeyReused => "idempotency-key-reused",
-            Code::RateLimited => "rate-limited",
-            Code::Internal => "internal",
-            Code::Overloaded => "overloaded",
-            Code::MethodNotAllowed => "method-not-allowed",
-        }
-    }
-
-    pub fn title(self) -> &'static str {
-        match self {
-            Code::InvalidRequest => "Invalid request",
-            Code::IdempotencyKeyMissing => "Idempotency-Key missing",
-            Code::IdempotencyKeyInvalid => "Idempotency-Key invalid",
-            Code::Unauthorized => "Unauthorized",
-            Code::Forbidden => "Forbidden",
-            Code::NotFound => "Not found",
-            Code::SeatUnavailable => "Seat unavailable",
-            Code::SeatRestricted => "Seat restricted",
-            Code::NoSeatsTogether => "No seats together",
-            Code::HoldExpired => "Hold expired",
-            Code::CartClosed => "Cart closed",
-            Code::TooManyHolds => "Too many holds",
-            Code::RequestInProgress => "Request in progress",
-            Code::RequestTimeout => "Request timeout",
-            Code::PayloadTooLarge => "Payload too large",
-            Code::IdempotencyKeyReused => "Idempotency-Key reused",
-            Code::RateLimited => "Rate limited",
-            Code::Internal => "Internal error",
-            Code::Overloaded => "Overloaded",
-            Code::MethodNotAllowed => "Method not allowed",
-        }
-    }
-}
-
 /// RFC 9457 problem details. The last path segment of `type` is the
 /// error code.
 #[derive(Serialize, ToSchema)]
@@ -184,53 +81,26 @@ pub struct ProblemBody<'a> {
     seats: Option<&'a [String]>,
 }
 
-/// An `application/problem+json` reply.
-pub fn problem(code: Code, detail: &str) -> Reply {
-    problem_with_seats(code, detail, None)
-}
-
-fn problem_with_seats(code: Code, detail: &str, seats: Option<&[String]>) -> Reply {
-    let mut reply = Reply::json(
-        code.status(),
+/// A problem reply: `status`, its `type` the code's `slug` under
+/// `PROBLEM_BASE`, its `title` and `detail`, and the seats a seat refusal
+/// names. Which refusals there are, and their words, is `replies`' table.
+pub fn problem_reply(
+    status: u16,
+    slug: &str,
+    title: &str,
+    detail: &str,
+    seats: Option<&[String]>,
+) -> Reply {
+    Reply::json(
+        status,
         &ProblemBody {
-            kind: format!("{PROBLEM_BASE}{}", code.slug()),
-            title: code.title(),
-            status: code.status(),
+            kind: format!("{PROBLEM_BASE}{slug}"),
+            title,
+            status,
             detail,
             seats,
         },
-    );
-    if matches!(
-        code,
-        Code::RequestInProgress | Code::RateLimited | Code::Overloaded
-    ) {
-        reply.retry_after_secs = Some(1);
-    }
-    reply
-}
-
-/// 409 `seat-unavailable` naming the seats.
-/// Companion seats asked for without a wheelchair seat of their row in
-/// the same booking or cart.
-pub fn seat_restricted(seats: &[String]) -> Reply {
-    let detail = format!(
-        "companion seats are sold only with a wheelchair seat of their row in the same booking or cart: {}",
-        seats.join(", ")
-    );
-    problem_with_seats(Code::SeatRestricted, &detail, Some(seats))
-}
-
-/// Best available found no block of `count` free seats side by side.
-pub fn no_seats_together(count: u32) -> Reply {
-    problem(
-        Code::NoSeatsTogether,
-        &format!("no {count} free seats side by side in one block"),
     )
-}
-
-pub fn seat_unavailable(seats: &[String]) -> Reply {
-    let detail = format!("not available: {}", seats.join(", "));
-    problem_with_seats(Code::SeatUnavailable, &detail, Some(seats))
 }
 
 /// RFC 3339 UTC with milliseconds.

@@ -2,7 +2,7 @@
 //! `show_id`, and that one a show id.
 
 use crate::domain::ShowId;
-use crate::http::extract::invalid;
+use crate::replies::invalid_request;
 use crate::wire::Reply;
 use actix_web::web;
 use serde::Deserialize;
@@ -21,7 +21,7 @@ impl ClusterQuery {
     pub(crate) fn parse(query: &str) -> Result<ClusterQuery, Reply> {
         web::Query::<ClusterQuery>::from_query(query)
             .map(web::Query::into_inner)
-            .map_err(|e| invalid(&format!("bad query: {e}")))
+            .map_err(|e| invalid_request(&format!("bad query: {e}")))
     }
 
     /// The show asked about, if any; a `show_id` that is not a show id is
@@ -29,7 +29,9 @@ impl ClusterQuery {
     pub(crate) fn show(&self) -> Result<Option<ShowId>, Reply> {
         self.show_id
             .as_deref()
-            .map(|text| ShowId::parse(text).ok_or_else(|| invalid("show_id is not a show id")))
+            .map(|text| {
+                ShowId::parse(text).ok_or_else(|| invalid_request("show_id is not a show id"))
+            })
             .transpose()
     }
 }

@@ -3,8 +3,8 @@
 //! shared by `bookings.rs` and `carts.rs`.
 
 use crate::domain::SeatLabel;
-use crate::http::extract::invalid;
 use crate::ops::book::BestAsk;
+use crate::replies::invalid_request;
 use crate::wire::Reply;
 use serde::Deserialize;
 use std::collections::HashSet;
@@ -34,13 +34,15 @@ impl BestAvailableIn {
     /// accessibility.
     pub(crate) fn into_best_ask(self, max: usize) -> Result<BestAsk, Reply> {
         if self.count == 0 || self.count as usize > max {
-            return Err(invalid(&format!("best_available.count must be 1-{max}")));
+            return Err(invalid_request(&format!(
+                "best_available.count must be 1-{max}"
+            )));
         }
         let wheelchair = match self.accessibility.as_deref() {
             None => false,
             Some("wheelchair") => true,
             Some(other) => {
-                return Err(invalid(&format!(
+                return Err(invalid_request(&format!(
                     "best_available.accessibility {other:?}: only \"wheelchair\" is known"
                 )))
             }
@@ -55,23 +57,24 @@ impl BestAvailableIn {
 
 /// A seat id of a request, like `A1`.
 pub(crate) fn seat_label(text: &str) -> Result<SeatLabel, Reply> {
-    SeatLabel::parse(text).ok_or_else(|| invalid(&format!("{text:?} is not a seat id like \"A1\"")))
+    SeatLabel::parse(text)
+        .ok_or_else(|| invalid_request(&format!("{text:?} is not a seat id like \"A1\"")))
 }
 
 /// Seat labels of a request: non-empty, no repeats, at most `max`.
 pub(crate) fn seat_labels(seats: &[String], max: usize) -> Result<Vec<SeatLabel>, Reply> {
     if seats.is_empty() {
-        return Err(invalid("seats must name at least one seat"));
+        return Err(invalid_request("seats must name at least one seat"));
     }
     if seats.len() > max {
-        return Err(invalid(&format!("at most {max} seats per booking")));
+        return Err(invalid_request(&format!("at most {max} seats per booking")));
     }
     let mut seen = HashSet::new();
     let mut labels = Vec::with_capacity(seats.len());
     for seat in seats {
         let label = seat_label(seat)?;
         if !seen.insert(label.clone()) {
-            return Err(invalid(&format!("seat {seat} is listed twice")));
+            return Err(invalid_request(&format!("seat {seat} is listed twice")));
         }
         labels.push(label);
     }
@@ -99,9 +102,9 @@ pub(crate) fn seats_asked<T, U>(
     match (ids, best) {
         (Some(ids), None) => Ok(SeatsAsked::ById(by_id(ids)?)),
         (None, Some(best)) => Ok(SeatsAsked::Best(best.into_best_ask(max)?)),
-        (Some(_), Some(_)) => Err(invalid(&format!(
+        (Some(_), Some(_)) => Err(invalid_request(&format!(
             "give {field} or best_available, not both"
         ))),
-        (None, None) => Err(invalid(&format!("give {field} or best_available"))),
+        (None, None) => Err(invalid_request(&format!("give {field} or best_available"))),
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::domain::{Category, OfferSpec, Row, RowOffer, Show, ShowId};
 use crate::engine::NewShow;
-use crate::http::extract::invalid;
+use crate::replies::invalid_request;
 use crate::wire::Reply;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -74,7 +74,7 @@ impl NewShowIn {
     /// 400, never stored.
     pub(crate) fn into_new_show(self) -> Result<NewShow, Reply> {
         let starts_at = chrono::DateTime::parse_from_rfc3339(&self.starts_at)
-            .map_err(|_| invalid("starts_at must be an RFC 3339 time"))?;
+            .map_err(|_| invalid_request("starts_at must be an RFC 3339 time"))?;
         let (rows, row_offers) = self
             .rows
             .into_iter()
@@ -118,7 +118,7 @@ impl NewShowIn {
             new.rows.clone(),
             new.offer.clone(),
         )
-        .map_err(|e| invalid(&e.to_string()))?;
+        .map_err(|e| invalid_request(&e.to_string()))?;
         Ok(new)
     }
 }

@@ -6,7 +6,7 @@ use super::answers::{answer, State};
 use crate::http::doc_parts;
 use crate::http::extract;
 use crate::http::requests::ClusterQuery;
-use crate::replies::not_found;
+use crate::replies::{self, not_found, EngineError};
 use crate::wire::{self, ProblemBody as Problem, Reply};
 use actix_web::{HttpRequest, HttpResponse};
 
@@ -35,13 +35,8 @@ pub(crate) async fn cluster(state: State, req: HttpRequest) -> HttpResponse {
             let query = ClusterQuery::parse(req.query_string())?;
             let view = match state.store.cluster().await {
                 Ok(Some(view)) => view,
-                Ok(None) => {
-                    return Err(wire::problem(
-                        wire::Code::NotFound,
-                        "no cluster: this server keeps its data in the embedded sled store",
-                    ))
-                }
-                Err(error) => return Err(crate::replies::EngineError::from(error).reply()),
+                Ok(None) => return Err(replies::no_cluster()),
+                Err(error) => return Err(EngineError::from(error).reply()),
             };
             let answer = match query.show()? {
                 Some(show) => {
