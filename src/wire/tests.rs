@@ -1,4 +1,5 @@
 use super::*;
+use crate::domain::{SeatStatus, Show};
 
 #[test]
 fn a_show_in_pieces_is_the_show_as_one() {
