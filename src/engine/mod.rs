@@ -12,6 +12,13 @@ mod reads;
 mod sweeper;
 
 pub use crate::ops::create_show::NewShow;
+// What the HTTP edge hands the engine or reads back, named here so that
+// the edge calls the facade only: the seats a booking or cart item asks
+// for, a show's public seat map and its events, and the hash a bearer
+// token is compared by.
+pub use crate::ops::book::{BestAsk, Choice};
+pub use crate::ops::session::token_hash;
+pub use crate::runtime::seat_map::{Resume, SeatEvent, SeatMap};
 
 use crate::actors::seat::LapseHandler;
 use crate::actors::serial::Kind;

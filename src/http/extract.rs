@@ -3,7 +3,7 @@
 
 use super::state::{AppState, MAX_BODY_BYTES};
 use crate::domain::{Fingerprint, IdempotencyKey, KeyedRequest, RequestLine, UserId};
-use crate::ops::session::token_hash;
+use crate::engine::token_hash;
 use crate::replies::{self, invalid_request};
 use crate::wire::Reply;
 use actix_web::{web, HttpRequest};

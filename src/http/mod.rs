@@ -94,7 +94,7 @@ fn app_state(
             .admin_token
             .as_deref()
             .filter(|t| !t.is_empty())
-            .map(crate::ops::session::token_hash),
+            .map(crate::engine::token_hash),
         limiter: RateLimiter::new(settings.user_rate_limit, 2),
         session_limiter: RateLimiter::new(
             settings.session_rate_limit,

@@ -3,8 +3,8 @@
 
 use super::seats::{seat_labels, seats_asked, BestAvailableIn, SeatsAsked};
 use crate::domain::ShowId;
+use crate::engine::Choice;
 use crate::http::doc_parts;
-use crate::ops::book::Choice;
 use crate::wire::Reply;
 use serde::Deserialize;
 use utoipa::ToSchema;

@@ -3,7 +3,7 @@
 //! shared by `bookings.rs` and `carts.rs`.
 
 use crate::domain::SeatLabel;
-use crate::ops::book::BestAsk;
+use crate::engine::BestAsk;
 use crate::replies::invalid_request;
 use crate::wire::Reply;
 use serde::Deserialize;
