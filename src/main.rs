@@ -315,9 +315,9 @@ async fn serve(settings: Settings) -> std::io::Result<()> {
         tracing::info!("shutting down: finishing in-flight requests");
         boxoffice::http::Running::stop(handle, &shutdown).await;
     });
-    let store = running.store.clone();
+    let engine = running.engine.clone();
     running.server.await?;
-    boxoffice::store::Store::flush(&*store).map_err(std::io::Error::other)?;
+    engine.flush_store().map_err(std::io::Error::other)?;
     tracing::info!("stopped cleanly");
     Ok(())
 }

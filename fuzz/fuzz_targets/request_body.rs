@@ -1,7 +1,7 @@
 //! Any request body, for every route that takes one: parsed and validated
 //! as the route does, answered with a problem or accepted, never a panic.
 #![no_main]
-use boxoffice::http::routes::{parse_body, BodyOf};
+use boxoffice::http::requests::{parse_body, BodyOf};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

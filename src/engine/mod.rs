@@ -7,6 +7,7 @@
 //! actors.
 
 mod demo;
+mod export;
 mod partitions;
 mod reads;
 mod sweeper;
@@ -14,9 +15,17 @@ mod sweeper;
 pub use crate::store::{Storage, StorageConfig};
 
 pub use crate::ops::create_show::NewShow;
+// What the HTTP edge hands the engine or reads back, named here so that
+// the edge calls the facade only: the seats a booking or cart item asks
+// for, a show's public seat map and its events, and the hash a bearer
+// token is compared by.
+pub use crate::ops::book::{BestAsk, Choice};
+pub use crate::ops::session::token_hash;
+pub use crate::runtime::seat_map::{Resume, SeatEvent, SeatMap};
 
 use crate::actors::seat::LapseHandler;
 use crate::actors::serial::Kind;
+use crate::cluster::Membership;
 use crate::domain::{BookingId, CartId, KeyedRequest, SeatLabel, ShowId, UserId};
 use crate::idempotency::{derived_id, Keys};
 use crate::ops::owners::{BookingOp, Bookings, CartOp, Carts, NewShowOp, NewShows, OwnedBooking};
@@ -129,6 +138,11 @@ impl Engine {
         Ok(engine)
     }
 
+    /// Who serves which show: forwarding to the owner, the cluster view.
+    pub fn membership(&self) -> &Arc<dyn Membership> {
+        &self.inner.core.membership
+    }
+
     /// The shows served, as units (seat maps, event streams, seat actors).
     pub fn shows(&self) -> &Shows {
         &self.inner.core.shows
@@ -162,6 +176,13 @@ impl Engine {
     /// once the caller drops its last engine handle.
     pub fn stop_actors(&self) {
         self.inner.threads.stop();
+    }
+
+    /// Makes everything written durable and lets go of what this node
+    /// holds (PostgreSQL: its partitions, handed over at once): the last
+    /// step of a clean stop, once no request runs.
+    pub fn flush_store(&self) -> Result<(), StoreError> {
+        self.inner.core.store.flush()
     }
 
     /// Seeds a few demo shows (first start on an empty store).

@@ -1,15 +1,16 @@
 //! The pieces of the OpenAPI document the handlers' declarations name
-//! (reusable problem answers, the `Idempotency-Key` parameter, the seat
-//! list of a booking), built from the engine's own problem replies
-//! (`wire::Code`, `wire::problem`) so that their examples are what a
+//! (reusable problem answers and the groups of them many routes share,
+//! the `Idempotency-Key` parameter, the seat list of a booking), built from the engine's own problem replies
+//! (`replies::Code`, `replies::problem`) so that their examples are what a
 //! client gets. `openapi.rs` puts the document together.
 
-use crate::wire::{self, Code};
+use crate::replies::{self, Code};
+use std::collections::BTreeMap;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr};
-use utoipa::ToResponse;
+use utoipa::{IntoResponses, ToResponse};
 
 /// The `Idempotency-Key` header of a keyed write.
 #[derive(utoipa::IntoParams)]
@@ -112,16 +113,16 @@ pub const CODES: [Code; 20] = [
 /// The body the engine sends for `code` (with an example detail).
 fn example_body(code: Code) -> serde_json::Value {
     let reply = match code {
-        Code::SeatUnavailable => wire::seat_unavailable(&["A1".into(), "A2".into()]),
-        Code::SeatRestricted => wire::seat_restricted(&["A2".into()]),
-        _ => wire::problem(code, example_detail(code)),
+        Code::SeatUnavailable => replies::seat_unavailable(&["A1".into(), "A2".into()]),
+        Code::SeatRestricted => replies::seat_restricted_named(&["A2".into()]),
+        _ => replies::problem(code, example_detail(code)),
     };
     serde_json::from_slice(&reply.body).expect("a problem body is JSON")
 }
 
 /// Whether the engine's reply for `code` carries `Retry-After`.
 pub fn retries_after(code: Code) -> bool {
-    wire::problem(code, "").retry_after_secs.is_some()
+    replies::problem(code, "").retry_after_secs.is_some()
 }
 
 /// `application/problem+json` content with one example per code.
@@ -228,3 +229,40 @@ reusable_problem!(
     Code::Overloaded,
     "`overloaded`: the engine sheds load instead of queueing; carries `Retry-After`. The request had no effect."
 );
+
+/// A reference to the reusable answer `R` (as `response = R` writes it).
+fn reference<R: ToResponse<'static>>() -> RefOr<Response> {
+    RefOr::Ref(Ref::from_response_name(R::response().0))
+}
+
+/// What any signed-in request may be answered whatever it asks: 401 (no
+/// or unknown token), 429 (rate), 503 (load). Named in a declaration's
+/// `responses(...)` in place of the three.
+pub struct SignedInRefusals;
+
+impl IntoResponses for SignedInRefusals {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        BTreeMap::from([
+            ("401".to_string(), reference::<Unauthorized>()),
+            ("429".to_string(), reference::<RateLimited>()),
+            ("503".to_string(), reference::<Overloaded>()),
+        ])
+    }
+}
+
+/// What any keyed write may be answered before it runs: those of every
+/// signed-in request (`SignedInRefusals`), and 408 (a body too slow), 413
+/// (too large), 422 (a key already used for another request).
+pub struct KeyedWriteRefusals;
+
+impl IntoResponses for KeyedWriteRefusals {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        let mut responses = SignedInRefusals::responses();
+        responses.extend([
+            ("408".to_string(), reference::<RequestTimeout>()),
+            ("413".to_string(), reference::<PayloadTooLarge>()),
+            ("422".to_string(), reference::<IdempotencyKeyReused>()),
+        ]);
+        responses
+    }
+}

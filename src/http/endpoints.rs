@@ -4,7 +4,7 @@
 
 use super::respond::respond;
 use super::{export, openapi, routes, sse};
-use crate::wire::{self, Code};
+use crate::replies;
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, Route};
 
@@ -39,20 +39,26 @@ fn page_file(path: &'static str, handler: Route) -> Endpoint {
 pub fn endpoints() -> Vec<Endpoint> {
     use Method as M;
     vec![
-        page_file("/", web::get().to(routes::page_index)),
-        page_file("/index.html", web::get().to(routes::page_index)),
-        page_file("/app.js", web::get().to(routes::page_script)),
-        page_file("/style.css", web::get().to(routes::page_style)),
-        page_file("/favicon.ico", web::get().to(routes::page_icon)),
-        endpoint("/healthz", vec![(M::GET, web::get().to(routes::healthz))]),
-        endpoint("/metrics", vec![(M::GET, web::get().to(routes::metrics))]),
+        page_file("/", web::get().to(routes::pages::page_index)),
+        page_file("/index.html", web::get().to(routes::pages::page_index)),
+        page_file("/app.js", web::get().to(routes::pages::page_script)),
+        page_file("/style.css", web::get().to(routes::pages::page_style)),
+        page_file("/favicon.ico", web::get().to(routes::pages::page_icon)),
+        endpoint(
+            "/healthz",
+            vec![(M::GET, web::get().to(routes::operations::healthz))],
+        ),
+        endpoint(
+            "/metrics",
+            vec![(M::GET, web::get().to(routes::operations::metrics))],
+        ),
         endpoint(
             "/openapi.json",
             vec![(M::GET, web::get().to(openapi::serve))],
         ),
         endpoint(
             "/v1/cluster",
-            vec![(M::GET, web::get().to(routes::cluster))],
+            vec![(M::GET, web::get().to(routes::cluster::cluster))],
         ),
         endpoint(
             "/v1/admin/export",
@@ -60,18 +66,18 @@ pub fn endpoints() -> Vec<Endpoint> {
         ),
         endpoint(
             "/v1/sessions",
-            vec![(M::POST, web::post().to(routes::create_session))],
+            vec![(M::POST, web::post().to(routes::sessions::create_session))],
         ),
         endpoint(
             "/v1/shows",
             vec![
-                (M::GET, web::get().to(routes::list_shows)),
-                (M::POST, web::post().to(routes::create_show)),
+                (M::GET, web::get().to(routes::shows::list_shows)),
+                (M::POST, web::post().to(routes::shows::create_show)),
             ],
         ),
         endpoint(
             "/v1/shows/{show_id}",
-            vec![(M::GET, web::get().to(routes::get_show))],
+            vec![(M::GET, web::get().to(routes::shows::get_show))],
         ),
         endpoint(
             "/v1/shows/{show_id}/events",
@@ -80,40 +86,46 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint(
             "/v1/bookings",
             vec![
-                (M::GET, web::get().to(routes::list_bookings)),
-                (M::POST, web::post().to(routes::create_booking)),
+                (M::GET, web::get().to(routes::bookings::list_bookings)),
+                (M::POST, web::post().to(routes::bookings::create_booking)),
             ],
         ),
         endpoint(
             "/v1/bookings/{booking_id}",
             vec![
-                (M::GET, web::get().to(routes::get_booking)),
-                (M::DELETE, web::delete().to(routes::cancel_booking)),
+                (M::GET, web::get().to(routes::bookings::get_booking)),
+                (
+                    M::DELETE,
+                    web::delete().to(routes::bookings::cancel_booking),
+                ),
             ],
         ),
         endpoint(
             "/v1/idempotency-keys/{key}",
-            vec![(M::GET, web::get().to(routes::get_idempotency_key))],
+            vec![(
+                M::GET,
+                web::get().to(routes::idempotency_keys::get_idempotency_key),
+            )],
         ),
         endpoint(
             "/v1/carts",
-            vec![(M::POST, web::post().to(routes::create_cart))],
+            vec![(M::POST, web::post().to(routes::carts::create_cart))],
         ),
         endpoint(
             "/v1/carts/{cart_id}",
-            vec![(M::GET, web::get().to(routes::get_cart))],
+            vec![(M::GET, web::get().to(routes::carts::get_cart))],
         ),
         endpoint(
             "/v1/carts/{cart_id}/items",
-            vec![(M::POST, web::post().to(routes::add_item))],
+            vec![(M::POST, web::post().to(routes::cart_items::add_item))],
         ),
         endpoint(
             "/v1/carts/{cart_id}/items/{show_id}/{seat_id}",
-            vec![(M::DELETE, web::delete().to(routes::remove_item))],
+            vec![(M::DELETE, web::delete().to(routes::cart_items::remove_item))],
         ),
         endpoint(
             "/v1/carts/{cart_id}/checkout",
-            vec![(M::POST, web::post().to(routes::checkout))],
+            vec![(M::POST, web::post().to(routes::carts::checkout))],
         ),
     ]
 }
@@ -153,13 +165,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         resource = resource.default_service(web::to(move |req: HttpRequest| {
             let allow = allow.clone();
             async move {
-                let mut response = respond(wire::problem(
-                    Code::MethodNotAllowed,
-                    &format!(
-                        "{} is not supported on {}; Allow: {allow}",
-                        req.method(),
-                        req.path()
-                    ),
+                let mut response = respond(replies::method_not_allowed(
+                    req.method().as_str(),
+                    req.path(),
+                    &allow,
                 ));
                 if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&allow) {
                     response

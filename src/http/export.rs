@@ -8,8 +8,7 @@
 use super::extract;
 use super::respond::respond;
 use super::state::AppState;
-use crate::store::dump::DumpWriter;
-use crate::wire::{self, Code};
+use crate::replies;
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
 use std::io::Write;
@@ -41,13 +40,10 @@ pub(super) async fn export(state: web::Data<AppState>, req: HttpRequest) -> Http
         return respond(reply);
     }
     let Ok(permit) = state.exports.clone().try_acquire_owned() else {
-        return respond(wire::problem(
-            Code::Overloaded,
-            "an export is already running",
-        ));
+        return respond(replies::export_running());
     };
     let (chunks, receiver) = mpsc::channel(CHUNKS_WAITING);
-    let store = state.store.clone();
+    let engine = state.engine.clone();
     tokio::task::spawn_blocking(move || {
         let _running = permit;
         let created_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
@@ -55,19 +51,8 @@ pub(super) async fn export(state: web::Data<AppState>, req: HttpRequest) -> Http
             sender: chunks,
             pending: Vec::with_capacity(CHUNK_BYTES),
         };
-        let exported = DumpWriter::start(out, store.kind_name(), created_at)
-            .map_err(|e| e.to_string())
-            .and_then(|mut dump| {
-                store
-                    .export_snapshot(&mut |record| {
-                        dump.write(&record)
-                            .map_err(|e| crate::store::StoreError::Io(e.to_string()))
-                    })
-                    .map_err(|e| e.to_string())?;
-                dump.finish().map_err(|e| e.to_string())
-            });
-        match exported {
-            Ok((_, counts)) => tracing::info!(?counts, "exported the store"),
+        match engine.export_dump(out, created_at) {
+            Ok(counts) => tracing::info!(?counts, "exported the store"),
             // The answer ends without its last line: a cut dump.
             Err(error) => tracing::warn!(%error, "the export stopped"),
         }

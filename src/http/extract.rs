@@ -3,8 +3,9 @@
 
 use super::state::{AppState, MAX_BODY_BYTES};
 use crate::domain::{Fingerprint, IdempotencyKey, KeyedRequest, RequestLine, UserId};
-use crate::ops::session::token_hash;
-use crate::wire::{self, Code, Reply};
+use crate::engine::token_hash;
+use crate::replies::{self, invalid_request};
+use crate::wire::Reply;
 use actix_web::{web, HttpRequest};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
@@ -29,19 +30,15 @@ fn is_admin_token(state: &AppState, token: &str) -> bool {
     }
 }
 
-fn unauthorized() -> Reply {
-    wire::problem(Code::Unauthorized, "a valid bearer token is required")
-}
-
 /// The calling user (a guest session or the admin), rate-limited.
 pub async fn user(state: &AppState, req: &HttpRequest) -> Result<UserId, Reply> {
-    let token = bearer(req).ok_or_else(unauthorized)?;
+    let token = bearer(req).ok_or_else(replies::unauthorized)?;
     let user = if is_admin_token(state, token) {
         UserId::ADMIN
     } else {
         match state.engine.authenticate(token).await {
             Ok(Some(user)) => user,
-            Ok(None) => return Err(unauthorized()),
+            Ok(None) => return Err(replies::unauthorized()),
             Err(error) => return Err(error.reply()),
         }
     };
@@ -51,17 +48,16 @@ pub async fn user(state: &AppState, req: &HttpRequest) -> Result<UserId, Reply> 
 
 /// The admin, or 401 (no or unknown token) / 403 (someone else).
 pub async fn admin(state: &AppState, req: &HttpRequest) -> Result<UserId, Reply> {
-    let forbidden = || wire::problem(Code::Forbidden, "this endpoint needs the admin token");
     if state.admin_token_sha256.is_none() {
-        return Err(forbidden());
+        return Err(replies::forbidden());
     }
-    let token = bearer(req).ok_or_else(unauthorized)?;
+    let token = bearer(req).ok_or_else(replies::unauthorized)?;
     if is_admin_token(state, token) {
         return Ok(UserId::ADMIN);
     }
     match state.engine.authenticate(token).await {
-        Ok(Some(_)) => Err(forbidden()),
-        Ok(None) => Err(unauthorized()),
+        Ok(Some(_)) => Err(replies::forbidden()),
+        Ok(None) => Err(replies::unauthorized()),
         Err(error) => Err(error.reply()),
     }
 }
@@ -72,26 +68,20 @@ pub fn session_limit(state: &AppState, req: &HttpRequest) -> Result<(), Reply> {
     let Some(address) = req.peer_addr().map(|a| a.ip()) else {
         return Ok(());
     };
-    state.session_limiter.check(address).map_err(|secs| {
-        wire::problem(Code::RateLimited, "too many new sessions from this address")
-            .with_retry_after(secs)
-    })
+    state
+        .session_limiter
+        .check(address)
+        .map_err(replies::too_many_sessions)
 }
 
 fn limit(state: &AppState, user: UserId) -> Result<(), Reply> {
     if user == UserId::ADMIN {
         return Ok(());
     }
-    state.limiter.check(user).map_err(|secs| {
-        wire::problem(Code::RateLimited, "too many requests from this user").with_retry_after(secs)
-    })
-}
-
-fn too_large() -> Reply {
-    wire::problem(
-        Code::PayloadTooLarge,
-        "request bodies are limited to 64 KiB",
-    )
+    state
+        .limiter
+        .check(user)
+        .map_err(replies::too_many_requests)
 }
 
 /// The body, at most 64 KiB, arriving within `body_timeout`: a body that
@@ -107,24 +97,19 @@ pub async fn body(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
-        return Err(too_large());
+        return Err(replies::payload_too_large());
     }
     tokio::time::timeout(state.body_timeout, read_body(payload))
         .await
-        .unwrap_or_else(|_| {
-            Err(wire::problem(
-                Code::RequestTimeout,
-                "the request body did not arrive in time",
-            ))
-        })
+        .unwrap_or_else(|_| Err(replies::request_timeout()))
 }
 
 async fn read_body(mut payload: web::Payload) -> Result<Bytes, Reply> {
     let mut body = BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| wire::problem(Code::InvalidRequest, "unreadable body"))?;
+        let chunk = chunk.map_err(|_| replies::unreadable_body())?;
         if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(too_large());
+            return Err(replies::payload_too_large());
         }
         body.extend_from_slice(&chunk);
     }
@@ -133,17 +118,9 @@ async fn read_body(mut payload: web::Payload) -> Result<Bytes, Reply> {
 
 pub fn key(req: &HttpRequest) -> Result<IdempotencyKey, Reply> {
     let Some(value) = req.headers().get("idempotency-key") else {
-        return Err(wire::problem(
-            Code::IdempotencyKeyMissing,
-            "this request needs an Idempotency-Key header",
-        ));
+        return Err(replies::key_missing());
     };
-    IdempotencyKey::parse(value.as_bytes())
-        .map_err(|e| wire::problem(Code::IdempotencyKeyInvalid, &e.to_string()))
-}
-
-pub fn invalid(detail: &str) -> Reply {
-    wire::problem(Code::InvalidRequest, detail)
+    IdempotencyKey::parse(value.as_bytes()).map_err(|e| replies::key_invalid(&e.to_string()))
 }
 
 /// Parses the body into `T` (unknown fields and wrong types are errors) and
@@ -170,15 +147,15 @@ pub fn typed_body<T: DeserializeOwned>(
         body
     };
     let value: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| invalid(&format!("the body is not valid JSON: {e}")))?;
+        .map_err(|e| invalid_request(&format!("the body is not valid JSON: {e}")))?;
     // serde would also build a struct from an array: the contract's bodies
     // are objects, anything else is the wrong type.
     if !value.is_object() {
-        return Err(invalid("the body must be a JSON object"));
+        return Err(invalid_request("the body must be a JSON object"));
     }
     // serde_json's map is ordered by key, so this is a canonical form.
     let canonical = serde_json::to_vec(&value).expect("values serialise");
-    let parsed = serde_json::from_value(value).map_err(|e| invalid(&e.to_string()))?;
+    let parsed = serde_json::from_value(value).map_err(|e| invalid_request(&e.to_string()))?;
     Ok((parsed, canonical))
 }
 

@@ -11,7 +11,7 @@
 //! request carries its client's Idempotency-Key, which is one per user
 //! across every node.
 //!
-//! A 5xx tells the client its request had no effect at all (API.md), so
+//! A 5xx tells the client its request had no effect at all (docs/API.md §3), so
 //! it is only answered when that is known. Once a request may have reached
 //! the owner and no answer came back (the connection broke after it was
 //! sent, or the owner took too long), its outcome is unknown: the request
@@ -47,7 +47,7 @@ pub async fn or_forward(state: &AppState, req: &HttpRequest, body: Bytes, reply:
     // Whether an attempt may have reached the owner and taken effect.
     let mut unknown = false;
     for attempt in 0.. {
-        if let Ok(Some(owner)) = state.membership.owner_of(show).await {
+        if let Ok(Some(owner)) = state.engine.membership().owner_of(show).await {
             match send(state, req, body.clone(), &owner, show).await {
                 // This attempt did nothing, but an earlier one may have.
                 Sent::Answer(answer) if unknown && answer.status >= 500 => {}
@@ -55,10 +55,10 @@ pub async fn or_forward(state: &AppState, req: &HttpRequest, body: Bytes, reply:
                     crate::metrics::FORWARDED.inc();
                     return answer;
                 }
-                Sent::NotOwner | Sent::NotDelivered => state.membership.forget_owner(show),
+                Sent::NotOwner | Sent::NotDelivered => state.engine.membership().forget_owner(show),
                 Sent::Unknown => {
                     unknown = true;
-                    state.membership.forget_owner(show);
+                    state.engine.membership().forget_owner(show);
                 }
             }
         }
@@ -95,7 +95,7 @@ pub async fn stream_from_owner(state: &AppState, req: &HttpRequest, show: ShowId
     if req.headers().contains_key(FORWARDED) {
         return not_here();
     }
-    let Ok(Some(owner)) = state.membership.owner_of(show).await else {
+    let Ok(Some(owner)) = state.engine.membership().owner_of(show).await else {
         return not_here();
     };
     let url = format!("{}{}", owner.trim_end_matches('/'), req.path());
@@ -108,12 +108,12 @@ pub async fn stream_from_owner(state: &AppState, req: &HttpRequest, show: ShowId
         Ok(response) if response.status().is_success() => response,
         Ok(response) => {
             tracing::warn!(status = %response.status(), %show, "the owner refused an event stream");
-            state.membership.forget_owner(show);
+            state.engine.membership().forget_owner(show);
             return not_here();
         }
         Err(error) => {
             tracing::warn!(%error, %show, "could not reach the owner for an event stream");
-            state.membership.forget_owner(show);
+            state.engine.membership().forget_owner(show);
             return not_here();
         }
     };

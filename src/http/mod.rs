@@ -10,8 +10,9 @@ mod forward;
 pub use forward::FORWARDED;
 pub mod openapi;
 mod rate_limit;
+pub mod requests;
 mod respond;
-pub mod routes;
+mod routes;
 mod seat_map_body;
 mod sse;
 mod state;
@@ -19,12 +20,9 @@ mod state;
 pub use respond::respond;
 pub use state::{AppState, MAX_BODY_BYTES};
 
-use crate::cluster::Membership;
 use crate::config::Settings;
 use crate::engine::{Engine, Storage};
-use crate::store::Store;
-
-use crate::wire::{self, Code};
+use crate::replies;
 use actix_web::dev::{Server, ServerHandle, Service, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::{web, App, HttpServer};
@@ -40,7 +38,6 @@ pub struct Running {
     pub server: Server,
     pub addr: SocketAddr,
     pub engine: Engine,
-    pub store: Arc<dyn Store>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -73,17 +70,9 @@ fn bound_send_buffer(connection: &dyn std::any::Any, _: &mut actix_web::dev::Ext
 }
 
 /// What the handlers share, from the settings.
-fn app_state(
-    settings: &Settings,
-    engine: Engine,
-    store: Arc<dyn Store>,
-    membership: Arc<dyn Membership>,
-    shutdown: watch::Receiver<bool>,
-) -> AppState {
+fn app_state(settings: &Settings, engine: Engine, shutdown: watch::Receiver<bool>) -> AppState {
     AppState {
         engine,
-        store,
-        membership,
         peers: reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
@@ -97,7 +86,7 @@ fn app_state(
             .admin_token
             .as_deref()
             .filter(|t| !t.is_empty())
-            .map(crate::ops::session::token_hash),
+            .map(crate::engine::token_hash),
         limiter: RateLimiter::new(settings.user_rate_limit, 2),
         session_limiter: RateLimiter::new(
             settings.session_rate_limit,
@@ -110,7 +99,7 @@ fn app_state(
     }
 }
 
-/// `HEAD` wherever `GET` works (API.md v1.1): the request is served as a
+/// `HEAD` wherever `GET` works (docs/API.md §1): the request is served as a
 /// `GET` and its answer sent without the body (its headers, status and
 /// `Content-Length` kept; an event stream ends at once).
 fn head_as_get<S>(
@@ -223,8 +212,12 @@ pub async fn start(settings: &Settings) -> std::io::Result<Running> {
 /// `start` on storage opened by the caller (an embedding program's, or a
 /// test's that watches what is written); the store settings are unused.
 pub async fn start_with_storage(settings: &Settings, storage: Storage) -> std::io::Result<Running> {
-    let (store, membership) = (storage.store.clone(), storage.membership.clone());
-    let was_empty = store.is_empty().await.map_err(std::io::Error::other)?;
+    let membership = storage.membership.clone();
+    let was_empty = storage
+        .store
+        .is_empty()
+        .await
+        .map_err(std::io::Error::other)?;
     let engine = Engine::start(settings.engine(), storage)
         .await
         .map_err(std::io::Error::other)?;
@@ -233,13 +226,7 @@ pub async fn start_with_storage(settings: &Settings, storage: Storage) -> std::i
         tracing::info!("seeded demo shows");
     }
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let state = web::Data::new(app_state(
-        settings,
-        engine.clone(),
-        store.clone(),
-        membership.clone(),
-        shutdown_rx,
-    ));
+    let state = web::Data::new(app_state(settings, engine.clone(), shutdown_rx));
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
@@ -247,7 +234,7 @@ pub async fn start_with_storage(settings: &Settings, storage: Storage) -> std::i
             .wrap_fn(observe)
             .configure(endpoints::configure)
             .default_service(web::to(|| async {
-                respond(wire::problem(Code::NotFound, "no such resource"))
+                respond(replies::not_found("resource"))
             }))
     })
     .on_connect(bound_send_buffer)
@@ -267,7 +254,6 @@ pub async fn start_with_storage(settings: &Settings, storage: Storage) -> std::i
         server,
         addr,
         engine,
-        store,
         shutdown: shutdown_tx,
     })
 }

@@ -1,19 +1,20 @@
 //! The OpenAPI 3.1 document, generated from the code: the operations from
-//! the handlers' `#[utoipa::path]` declarations (`routes.rs`), the bodies
-//! from the request and response types (`routes.rs`, `wire.rs`), the
-//! problem examples from the engine's own problem replies (`wire::Code`,
-//! `wire::problem`), and the `Idempotent-Replayed` header from the rule
+//! the handlers' `#[utoipa::path]` declarations (`routes/`), the bodies
+//! from the request and response types (`requests/`, `wire/`), the
+//! problem examples from the engine's own problem replies (`replies::Code`,
+//! `replies::problem`), and the `Idempotent-Replayed` header from the rule
 //! of which answers are stored (`StoredReply::is_storable`).
 //!
 //! Why generated: a document written by hand beside the code drifts from
 //! it (a field added to a reply and not to the document; a title spelled
 //! one way in the code and another in the examples). A test holds the
-//! document's operations to the server's route table (`routes::endpoints`).
+//! document's operations to the server's route table (`endpoints::endpoints`).
 
 use super::doc_parts::*;
 use super::routes;
 use crate::domain::StoredReply;
-use crate::wire::{self, Code};
+use crate::replies::Code;
+use crate::wire;
 use actix_web::HttpResponse;
 use std::sync::OnceLock;
 use utoipa::openapi::path::{Operation, ParameterIn};
@@ -41,25 +42,25 @@ use utoipa::{Modify, OpenApi};
         (name = "operations", description = "Liveness, metrics, this document and the cluster."),
     ),
     paths(
-        routes::create_session,
-        routes::list_shows,
-        routes::create_show,
-        routes::get_show,
+        routes::sessions::create_session,
+        routes::shows::list_shows,
+        routes::shows::create_show,
+        routes::shows::get_show,
         super::sse::events,
-        routes::list_bookings,
-        routes::create_booking,
-        routes::get_booking,
-        routes::get_idempotency_key,
-        routes::cancel_booking,
-        routes::create_cart,
-        routes::get_cart,
-        routes::add_item,
-        routes::remove_item,
-        routes::checkout,
-        routes::healthz,
-        routes::metrics,
+        routes::bookings::list_bookings,
+        routes::bookings::create_booking,
+        routes::bookings::get_booking,
+        routes::idempotency_keys::get_idempotency_key,
+        routes::bookings::cancel_booking,
+        routes::carts::create_cart,
+        routes::carts::get_cart,
+        routes::cart_items::add_item,
+        routes::cart_items::remove_item,
+        routes::carts::checkout,
+        routes::operations::healthz,
+        routes::operations::metrics,
         serve,
-        routes::cluster,
+        routes::cluster::cluster,
         super::export::export,
     ),
     components(

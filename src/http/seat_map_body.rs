@@ -9,7 +9,7 @@
 //! (the map is a projection, not a snapshot; the event stream carries the
 //! changes).
 
-use crate::runtime::seat_map::SeatMap;
+use crate::engine::SeatMap;
 use crate::wire;
 use bytes::Bytes;
 use futures_util::Stream;

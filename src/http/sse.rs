@@ -10,7 +10,7 @@
 use super::respond::respond;
 use super::seat_map_body::seat_map_body;
 use super::state::AppState;
-use crate::runtime::seat_map::{Resume, SeatEvent};
+use crate::engine::{Resume, SeatEvent};
 use crate::wire::SeatEventOut;
 use actix_web::{web, HttpResponse};
 use bytes::Bytes;

@@ -1,9 +1,7 @@
 //! What every handler shares.
 
 use super::rate_limit::RateLimiter;
-use crate::cluster::Membership;
 use crate::engine::Engine;
-use crate::store::Store;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -14,10 +12,6 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// What every handler shares.
 pub struct AppState {
     pub engine: Engine,
-    /// The store, for the export.
-    pub store: Arc<dyn Store>,
-    /// Who serves which show (`forward`, `GET /v1/cluster`).
-    pub membership: Arc<dyn Membership>,
     /// The client that sends requests on to other nodes (`forward`).
     pub peers: reqwest::Client,
     /// The same for event streams: no limit on a response's length.

@@ -113,7 +113,7 @@ pub async fn run(
                 .with_label_values(&["seat-unavailable"])
                 .inc();
             let names: Vec<String> = refused.iter().map(|(l, _)| l.to_string()).collect();
-            return answer(wire::seat_unavailable(&names)).await;
+            return answer(replies::seat_unavailable(&names)).await;
         }
         Err(error) => return Done::answer(error.reply()),
     };
@@ -151,7 +151,7 @@ pub(super) async fn prepare_best(
             Some(index) => Some(index),
             None => {
                 let why = format!("this show has no category {id:?}");
-                return Best::NotStored(wire::problem(wire::Code::InvalidRequest, &why));
+                return Best::NotStored(replies::invalid_request(&why));
             }
         },
     };
@@ -168,7 +168,7 @@ pub(super) async fn prepare_best(
             crate::metrics::CONFLICTS
                 .with_label_values(&["no-seats-together"])
                 .inc();
-            return Best::Stored(wire::no_seats_together(ask.count));
+            return Best::Stored(replies::no_seats_together(ask.count));
         };
         let seats: Vec<(u32, SeatLabel)> = block
             .iter()
@@ -193,10 +193,7 @@ pub(super) async fn prepare_best(
             Err(error) => return Best::NotStored(error.reply()),
         }
     }
-    Best::NotStored(wire::problem(
-        wire::Code::Overloaded,
-        "the best seats went to others while they were being chosen; retry",
-    ))
+    Best::NotStored(replies::best_seats_taken())
 }
 
 /// A booking of prepared seats: its record, written with the seats.

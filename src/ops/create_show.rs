@@ -10,9 +10,10 @@ use super::Ctx;
 use crate::actors::serial::Done;
 use crate::domain::{KeyedRequest, OfferSpec, Row, Show, ShowId, StoredBody};
 use crate::idempotency::Outcome;
+use crate::replies;
 use crate::runtime::Op;
 use crate::store::Mutation;
-use crate::wire::{self, Code};
+use crate::wire;
 use uuid::Uuid;
 
 /// A new show as the admin asked for it (already parsed).
@@ -40,7 +41,7 @@ pub async fn run(
     };
     let show = match Show::with_offer(id, new.title, new.starts_at_ms, new.rows, new.offer) {
         Ok(show) => show,
-        Err(error) => return Done::answer(wire::problem(Code::InvalidRequest, &error.to_string())),
+        Err(error) => return Done::answer(replies::invalid_request(&error.to_string())),
     };
     let outcome = Outcome::effect(
         wire::created_show(&show),

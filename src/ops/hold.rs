@@ -17,7 +17,7 @@ use crate::runtime::hold_quota::Hold;
 use crate::runtime::Op;
 use crate::shows::{Prepared, SeatTxn, ShowUnit};
 use crate::store::Mutation;
-use crate::wire::{self, Reply};
+use crate::wire::Reply;
 use std::sync::Arc;
 
 pub async fn run(
@@ -76,7 +76,7 @@ pub async fn run(
             crate::metrics::CONFLICTS
                 .with_label_values(&["seat-unavailable"])
                 .inc();
-            return answer(wire::seat_unavailable(&[seat.to_string()])).await;
+            return answer(replies::seat_unavailable(&[seat.to_string()])).await;
         }
         Err(error) => {
             unit.holds().release(req.user, cart.id, index);

@@ -1,19 +1,5 @@
 use super::*;
-
-#[test]
-fn problems_carry_code_status_and_seats() {
-    let reply = seat_unavailable(&["A1".into(), "A2".into()]);
-    assert_eq!(reply.status, 409);
-    let body: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
-    assert_eq!(
-        body["type"],
-        "https://boxoffice.dev/problems/seat-unavailable"
-    );
-    assert_eq!(body["status"], 409);
-    assert_eq!(body["seats"], serde_json::json!(["A1", "A2"]));
-    assert!(body["detail"].as_str().unwrap().contains("A1, A2"));
-    assert_eq!(problem(Code::Overloaded, "x").retry_after_secs, Some(1));
-}
+use crate::domain::{SeatStatus, Show};
 
 #[test]
 fn a_show_in_pieces_is_the_show_as_one() {
