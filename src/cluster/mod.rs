@@ -19,9 +19,9 @@
 //!   it; the HTTP edge (`http::forward`) passes the request and answer.
 //!
 //! The two elsewhere: the **fence** is checked inside each commit round's
-//! transaction (`store::postgres::committer`, `Fence`), because only the
-//! write itself can be refused atomically with its effect; and a node
-//! drops or reloads shows as partitions come and go in the engine
+//! transaction (`store::postgres::committer::fence`, `Fence`), because
+//! only the write itself can be refused atomically with its effect; and a
+//! node drops or reloads shows as partitions come and go in the engine
 //! (`engine::partitions`), which owns the shows.
 
 pub mod database;

@@ -194,3 +194,10 @@ pub fn encode_session(user: UserId, created_at_ms: u64) -> Vec<u8> {
     value.extend_from_slice(&created_at_ms.to_be_bytes());
     value
 }
+
+/// When a session record (user id, then creation time) was created.
+pub fn session_created_ms(value: &[u8]) -> Option<u64> {
+    value
+        .get(16..24)
+        .map(|b| u64::from_be_bytes(b.try_into().expect("8 bytes")))
+}

@@ -2,7 +2,8 @@
 //! (`export`: a repeatable-read, read-only transaction, so nodes may go on
 //! serving; rows fetched in pages through a portal, so memory stays
 //! bounded), and a dump's records written into an empty database in one
-//! transaction (`import`: all or nothing).
+//! transaction (`import`: all or nothing). A serving store's export runs
+//! on a thread and a connection of its own (`export_online`).
 
 use super::errors::{db_error, describe};
 use super::seat_rows::{seat_state, SeatColumns};
@@ -291,4 +292,45 @@ pub fn blocking<T>(f: impl std::future::Future<Output = StoreResult<T>>) -> Stor
         .build()
         .map_err(|e| StoreError::Io(e.to_string()))?
         .block_on(f)
+}
+
+/// A snapshot of a serving store (`Store::export_snapshot`): on a thread
+/// of its own with a connection of its own (the pool's carry timeouts a
+/// long snapshot must not be bound by), handing pages of records to this
+/// thread, which calls `sink` outside any runtime (it may block until the
+/// reader takes them).
+pub(super) fn export_online(
+    url: &str,
+    sink: &mut dyn FnMut(Record) -> StoreResult<()>,
+) -> StoreResult<()> {
+    const PAGE: usize = 1000;
+    let (pages, received) = std::sync::mpsc::sync_channel::<StoreResult<Vec<Record>>>(4);
+    let url = url.to_string();
+    std::thread::Builder::new()
+        .name("export".into())
+        .spawn(move || {
+            let mut page = Vec::with_capacity(PAGE);
+            let exported = blocking(async {
+                let mut client = connect(&url).await?;
+                export(&mut client, |record| {
+                    page.push(record);
+                    if page.len() >= PAGE {
+                        let full = std::mem::replace(&mut page, Vec::with_capacity(PAGE));
+                        pages
+                            .send(Ok(full))
+                            .map_err(|_| StoreError::Io("the export's reader stopped".into()))?;
+                    }
+                    Ok(())
+                })
+                .await
+            });
+            let _ = pages.send(exported.map(|()| page));
+        })
+        .map_err(|e| StoreError::Io(format!("the export's thread: {e}")))?;
+    for page in received {
+        for record in page? {
+            sink(record)?;
+        }
+    }
+    Ok(())
 }

@@ -23,24 +23,30 @@ mod committer;
 pub mod dump;
 mod errors;
 pub mod migrations;
+mod options;
+mod point_reads;
+mod pool;
 mod seat_rows;
 
-use super::codec::{decode_booking, decode_cart, decode_reply, decode_show};
+pub use options::PgOptions;
+
+use super::codec::{decode_booking, decode_show};
 use super::contract::{
     CommitOutcome, Store, StoreError, StoreFuture, StoreResult, Ticket, WriteSet,
 };
-use super::watchdog::{Activity, WaitLimits, Watchdog};
+use super::watchdog::{Activity, Watchdog};
 use crate::cluster::history::History;
 use crate::cluster::leases::{self, Leases};
 use crate::cluster::{Membership, PartitionEvent, PgMembership};
 use crate::domain::{
     Booking, BookingId, Cart, CartId, IdempotencyKey, SeatState, Show, ShowId, StoredReply, UserId,
 };
-use batched_reads::{query, Batched, Fetched};
+use batched_reads::Batched;
 use committer::Submitted;
-use deadpool_postgres::Object;
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::Pool;
 use errors::{db_error, migration_error, pool_error};
+use point_reads::{fetch_bookings, fetch_carts, fetch_keys, fetch_seats};
+use pool::pool;
 use seat_rows::seat_state;
 use std::future::Future;
 use std::sync::atomic::AtomicU64;
@@ -49,78 +55,6 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::NoTls;
 use uuid::Uuid;
-
-/// Session settings of every connection: a paused or cut-off node cannot
-/// hold a row lock forever (a paused session keeps its locks),
-/// a commit returns only once it is on disk, and the prepared statements
-/// keep one generic plan (every statement here is a primary-key lookup or
-/// an `unnest` write; re-planning each execution for its arrays cost
-/// about 0.7 ms a statement, most of the database's time).
-///
-/// The idle-in-transaction limit is at most half a lease: a commit round
-/// holds its partitions' rows `FOR SHARE` (the fence) until it ends, and
-/// claims skip locked rows, so a node paused or cut off inside a round
-/// kept its partitions from being taken over for as long as its
-/// transaction lived (2 s, twice a 1000 ms lease: a cut node came back
-/// before anyone could claim its show, seen in the link-down fault runs).
-fn session_options(lease_ms: u64) -> String {
-    let idle_ms = (lease_ms / 2).clamp(100, 2_000);
-    format!(
-        "-c synchronous_commit=on -c plan_cache_mode=force_generic_plan \
-         -c statement_timeout=5000 \
-         -c lock_timeout=2000 -c idle_in_transaction_session_timeout={idle_ms}"
-    )
-}
-
-/// How a PostgreSQL store is set up.
-#[derive(Clone, Debug)]
-pub struct PgOptions {
-    /// Connections to the database (reads and commit rounds together).
-    pub pool_size: usize,
-    /// Most write sets in one commit round (one transaction). 1 is the
-    /// classic design: a transaction per request.
-    pub max_batch: usize,
-    /// Commit rounds in flight at once, each on its own connection.
-    pub committers: usize,
-    /// Write sets waiting for a round before new ones answer 503.
-    pub commit_queue_capacity: usize,
-    /// How long a commit round may run (`store::watchdog`).
-    pub wait_limits: WaitLimits,
-    /// How long a request waits for a free connection before 503.
-    pub pool_wait_ms: u64,
-    /// This node's id in the cluster (`None`: a random one per start; a
-    /// node restarted with its old id takes its partitions back at once).
-    pub node_id: Option<String>,
-    /// The URL other nodes reach this one at.
-    pub advertise: String,
-    /// How long a node owns a partition without renewing (`lease_ms`).
-    pub lease_ms: u64,
-    /// Whether commit rounds check the epochs of their partitions. Off only
-    /// in the fault runs that prove the check is needed (`unsafe_no_fence`).
-    pub fence: bool,
-    /// SIGUSR1 makes the next commit round that writes for a partition
-    /// stop the process between its epoch read and the database
-    /// (`test_sigusr1_stops_in_commit`, fault runs only).
-    pub sigusr1_stops_in_commit: bool,
-}
-
-impl Default for PgOptions {
-    fn default() -> Self {
-        PgOptions {
-            pool_size: 16,
-            max_batch: 512,
-            committers: 2,
-            commit_queue_capacity: super::DEFAULT_COMMIT_QUEUE_CAPACITY,
-            wait_limits: WaitLimits::default(),
-            pool_wait_ms: 1_000,
-            node_id: None,
-            advertise: String::new(),
-            lease_ms: 6_000,
-            fence: true,
-            sigusr1_stops_in_commit: false,
-        }
-    }
-}
 
 pub struct PgStore {
     /// The store's own runtime (taken, and shut down without blocking, on
@@ -359,48 +293,6 @@ macro_rules! params {
     };
 }
 
-/// The connection pool. Every new connection first reads the database's
-/// history (`history`): one on another history than before (a promoted
-/// standby, a restore) lets go of every partition before it is used.
-fn pool(url: &str, options: &PgOptions, history: &Arc<History>) -> StoreResult<Pool> {
-    let mut config: tokio_postgres::Config = url
-        .parse()
-        .map_err(|e| StoreError::Io(format!("the database URL: {e}")))?;
-    config
-        .options(session_options(options.lease_ms))
-        .application_name("boxoffice")
-        .connect_timeout(Duration::from_secs(5));
-    let manager = Manager::from_config(
-        config,
-        NoTls,
-        ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
-        },
-    );
-    let wait = Some(Duration::from_millis(options.pool_wait_ms));
-    Pool::builder(manager)
-        .max_size(options.pool_size.max(options.committers + 1))
-        .runtime(Runtime::Tokio1)
-        .wait_timeout(wait)
-        .create_timeout(Some(Duration::from_secs(5)))
-        .post_create(on_connect(history.clone()))
-        .build()
-        .map_err(|e| StoreError::Io(format!("the connection pool: {e}")))
-}
-
-/// The pool's post-create hook: `History::on_connect`.
-fn on_connect(history: Arc<History>) -> deadpool_postgres::Hook {
-    deadpool_postgres::Hook::async_fn(move |client, _| {
-        let history = history.clone();
-        Box::pin(async move {
-            history
-                .on_connect(client)
-                .await
-                .map_err(|why| deadpool_postgres::HookError::Message(why.into()))
-        })
-    })
-}
-
 fn first<T>(
     rows: Vec<tokio_postgres::Row>,
     decode: impl FnOnce(&tokio_postgres::Row) -> StoreResult<T>,
@@ -547,45 +439,13 @@ impl Store for PgStore {
         "postgres"
     }
 
-    /// On a thread of its own with a connection of its own (the pool's
-    /// carry timeouts a long snapshot must not be bound by), handing
-    /// pages of records to this thread, which calls `sink` outside any
-    /// runtime (it may block until the reader takes them).
+    /// `dump::export_online`: pages of records from a snapshot read on a
+    /// connection of the export's own.
     fn export_snapshot(
         &self,
         sink: &mut dyn FnMut(crate::store::dump::Record) -> StoreResult<()>,
     ) -> StoreResult<()> {
-        use crate::store::dump::Record;
-        const PAGE: usize = 1000;
-        let (pages, received) = std::sync::mpsc::sync_channel::<StoreResult<Vec<Record>>>(4);
-        let url = self.url.clone();
-        std::thread::Builder::new()
-            .name("export".into())
-            .spawn(move || {
-                let mut page = Vec::with_capacity(PAGE);
-                let exported = dump::blocking(async {
-                    let mut client = dump::connect(&url).await?;
-                    dump::export(&mut client, |record| {
-                        page.push(record);
-                        if page.len() >= PAGE {
-                            let full = std::mem::replace(&mut page, Vec::with_capacity(PAGE));
-                            pages.send(Ok(full)).map_err(|_| {
-                                StoreError::Io("the export's reader stopped".into())
-                            })?;
-                        }
-                        Ok(())
-                    })
-                    .await
-                });
-                let _ = pages.send(exported.map(|()| page));
-            })
-            .map_err(|e| StoreError::Io(format!("the export's thread: {e}")))?;
-        for page in received {
-            for record in page? {
-                sink(record)?;
-            }
-        }
-        Ok(())
+        dump::export_online(&self.url, sink)
     }
 
     /// Commits are durable when they return; at shutdown this hands the
@@ -600,66 +460,6 @@ impl Store for PgStore {
         let _ = handing_over.join();
         Ok(())
     }
-}
-
-// The batched point reads. Each looks every key up through its primary
-// key (a lateral subquery per key, or `= ANY`), however large the table.
-// The `LIMIT 1` keeps the subquery from being flattened into a join: the
-// generic plan is made once per connection, often while the table is
-// still empty, and a join planned then is a hash join over a sequential
-// scan, kept while the table grows (measured: 3.2 ms a lookup of 11 keys
-// at 44,000 keys, 1.3 cores of the database). A parameterised subquery
-// has only the index scan to choose.
-
-fn fetch_keys(client: Object, keys: Vec<(Uuid, String)>) -> Fetched<(Uuid, String), StoredReply> {
-    Box::pin(async move {
-        const SQL: &str = "SELECT k.u, k.n, r.reply
-            FROM unnest($1::uuid[], $2::text[]) AS k(u, n)
-            CROSS JOIN LATERAL (
-                SELECT reply FROM idempotency_keys WHERE user_id = k.u AND key = k.n LIMIT 1) AS r";
-        let (users, names): (Vec<Uuid>, Vec<String>) = keys.into_iter().unzip();
-        query(&client, SQL, &[&users, &names], |row| {
-            Ok(((row.get(0), row.get(1)), decode_reply(row.get(2))?))
-        })
-        .await
-    })
-}
-
-fn fetch_seats(client: Object, seats: Vec<(Uuid, i32)>) -> Fetched<(Uuid, i32), SeatState> {
-    Box::pin(async move {
-        const SQL: &str = "SELECT k.s AS show_id, r.seat_index, r.state, r.cart_id,
-                r.until_ms, r.booking_id
-            FROM unnest($1::uuid[], $2::int4[]) AS k(s, i)
-            CROSS JOIN LATERAL (
-                SELECT seat_index, state, cart_id, until_ms, booking_id
-                FROM seats WHERE show_id = k.s AND seat_index = k.i LIMIT 1) AS r";
-        let (shows, indexes): (Vec<Uuid>, Vec<i32>) = seats.into_iter().unzip();
-        query(&client, SQL, &[&shows, &indexes], |row| {
-            let (index, state) = seat_state(row)?;
-            Ok(((row.get("show_id"), index as i32), state))
-        })
-        .await
-    })
-}
-
-fn fetch_bookings(client: Object, ids: Vec<Uuid>) -> Fetched<Uuid, Booking> {
-    Box::pin(async move {
-        const SQL: &str = "SELECT id, record FROM bookings WHERE id = ANY($1::uuid[])";
-        query(&client, SQL, &[&ids], |row| {
-            Ok((row.get(0), decode_booking(row.get(1))?))
-        })
-        .await
-    })
-}
-
-fn fetch_carts(client: Object, ids: Vec<Uuid>) -> Fetched<Uuid, Cart> {
-    Box::pin(async move {
-        const SQL: &str = "SELECT id, record FROM carts WHERE id = ANY($1::uuid[])";
-        query(&client, SQL, &[&ids], |row| {
-            Ok((row.get(0), decode_cart(row.get(1))?))
-        })
-        .await
-    })
 }
 
 fn count(rows: Vec<tokio_postgres::Row>) -> StoreResult<usize> {
@@ -686,19 +486,4 @@ pub fn migrate_only(url: &str) -> StoreResult<usize> {
         let _ = driver.await;
         applied
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::session_options;
-
-    /// A transaction left idle by a paused or cut-off node ends within half
-    /// a lease (never more than 2 s), so its fence locks never outlive the
-    /// lease that claims skip them for.
-    #[test]
-    fn an_idle_transaction_ends_within_half_a_lease() {
-        assert!(session_options(1_000).contains("idle_in_transaction_session_timeout=500"));
-        assert!(session_options(6_000).contains("idle_in_transaction_session_timeout=2000"));
-        assert!(session_options(30).contains("idle_in_transaction_session_timeout=100"));
-    }
 }

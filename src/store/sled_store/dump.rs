@@ -2,7 +2,9 @@
 //! (`records`), and a dump's records written into a new store
 //! (`import_into`), which appears whole or not at all.
 
-use super::{create_dir_durably, session_created_ms, SledStore};
+use super::directory::create_dir_durably;
+use super::options::SledOptions;
+use super::SledStore;
 use crate::domain::{IdempotencyKey, ShowId, StoredBody, UserId};
 use crate::store::codec::{self, *};
 use crate::store::dump::Record;
@@ -116,9 +118,9 @@ impl SledStore {
             self.db.flush()?;
             copy_tree(&self.dir, &copy.path)?;
         }
-        let options = super::SledOptions {
+        let options = SledOptions {
             cache_bytes: Some(EXPORT_CACHE_BYTES),
-            ..super::SledOptions::default()
+            ..SledOptions::default()
         };
         let store = SledStore::open_with(&copy.path, options)?;
         for record in store.records() {

@@ -13,30 +13,29 @@
 //! sled through `key_filter`.
 
 mod committer;
+mod directory;
 mod dump;
 pub mod format;
 mod key_filter;
+mod options;
+
+pub use options::{SledOptions, DEFAULT_COMMIT_QUEUE_CAPACITY};
 
 use super::codec::{self, *};
 use super::contract::{
     CommitOutcome, Store, StoreError, StoreFuture, StoreResult, Ticket, WriteSet,
 };
 use super::group_commit::GroupCommit;
-use super::watchdog::WaitLimits;
 use crate::domain::{
     Booking, BookingId, Cart, CartId, IdempotencyKey, SeatState, Show, ShowId, StoredBody,
     StoredReply, UserId,
 };
 use committer::{committer, recover, EncodedSet, Submitted};
+use directory::{create_dir_durably, open_error, verify_every_record, Released};
 use key_filter::KeyFilter;
 use std::path::Path;
 use std::sync::{mpsc, Arc};
 use tokio::sync::oneshot;
-
-/// Write sets waiting for the committer by default; beyond the capacity,
-/// `submit` answers `StoreError::Busy` (503) at once rather than queueing
-/// without bound.
-pub const DEFAULT_COMMIT_QUEUE_CAPACITY: usize = 16 * 1024;
 
 pub struct SledStore {
     db: sled::Db,
@@ -55,37 +54,6 @@ pub struct SledStore {
     _released: Released,
 }
 
-/// Waits, when dropped, until the data directory's lock is free: sled
-/// closes its file through garbage it collects later (crossbeam-epoch), so
-/// a store opened again at once, in the same process, could find the
-/// directory still locked. Bounded: after 10 s it stops waiting.
-struct Released {
-    log: std::path::PathBuf,
-}
-
-impl Drop for Released {
-    fn drop(&mut self) {
-        use std::os::unix::io::AsRawFd;
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while std::time::Instant::now() < deadline {
-            let Ok(file) = std::fs::File::open(&self.log) else {
-                return;
-            };
-            // SAFETY: flock on a descriptor this function owns.
-            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-                return; // closing `file` releases it again
-            }
-            // Lets sled's deferred drops run.
-            sled::crossbeam_pin().flush();
-            std::thread::sleep(std::time::Duration::from_millis(2));
-        }
-        tracing::warn!(
-            log = %self.log.display(),
-            "sled still holds the data directory's lock 10 s after the store closed"
-        );
-    }
-}
-
 impl Drop for SledStore {
     fn drop(&mut self) {
         // Ends the committer after what it has queued, before the group
@@ -101,112 +69,6 @@ impl Drop for SledStore {
             for name in self.db.scan_prefix([codec::KIND_REDO]).keys().flatten() {
                 let _ = self.db.remove(name);
             }
-        }
-    }
-}
-
-/// Makes `dir` and any missing parent, and syncs the directory holding
-/// each one made (or holding `dir`, if it existed): a new directory's
-/// name is durable only then, and a power cut could otherwise take the
-/// whole store with it.
-fn create_dir_durably(dir: &Path) -> StoreResult<()> {
-    let failed = |error: std::io::Error| {
-        StoreError::Io(format!(
-            "making the data directory {}: {error}",
-            dir.display()
-        ))
-    };
-    let mut missing: Vec<&Path> = dir.ancestors().take_while(|d| !d.exists()).collect();
-    std::fs::create_dir_all(dir).map_err(failed)?;
-    // The directory itself too, made now or by someone else whose `mkdir`
-    // was never synced: its name must be durable before what it holds.
-    if missing.is_empty() {
-        missing.push(dir);
-    }
-    for made in missing.iter().rev() {
-        let parent = match made.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent,
-            _ => Path::new("."),
-        };
-        std::fs::File::open(parent)
-            .and_then(|parent| parent.sync_all())
-            .map_err(failed)?;
-    }
-    Ok(())
-}
-
-/// Why a data directory did not open, in words an operator can act on.
-/// Damage found at open (the vendored sled refuses to recover past it,
-/// VENDORED.md change 6) names the file and the byte offset.
-fn open_error(dir: &Path, error: sled::Error) -> StoreError {
-    const REFUSED: &str = "boxoffice does not open a damaged store (it could serve a \
-        wrong state): restore the directory from a backup";
-    match error {
-        sled::Error::Corruption { at, .. } => {
-            let log = dir.join("db");
-            let place = match at {
-                Some(sled::DiskPtr::Inline(offset)) => format!(
-                    "the log file {} is damaged at byte offset {offset}",
-                    log.display(),
-                ),
-                Some(sled::DiskPtr::Blob(offset, blob)) => format!(
-                    "the blob file {} (pointed to from byte offset {offset} of {}) is damaged",
-                    dir.join("blobs").join(blob.to_string()).display(),
-                    log.display()
-                ),
-                None => format!(
-                    "the log file {} is damaged (its recovery failed a consistency check)",
-                    log.display()
-                ),
-            };
-            StoreError::Corrupt(format!("{place}; {REFUSED}"))
-        }
-        sled::Error::Io(io) if io.kind() == std::io::ErrorKind::InvalidData => {
-            StoreError::Corrupt(format!("{io}; {REFUSED}"))
-        }
-        other => other.into(),
-    }
-}
-
-/// Reads every record once, before anything is served or written: a
-/// damaged one (its page fails sled's checksum) stops the open here,
-/// named, rather than surfacing as errors once the server runs. sled's
-/// recovery only reads the log written since its last snapshot; this reads
-/// what every live page holds. Takes time in proportion to the store
-/// (docs/PERFORMANCE.md).
-fn verify_every_record(dir: &Path, db: &sled::Db) -> StoreResult<()> {
-    let started = std::time::Instant::now();
-    let mut records = 0u64;
-    for entry in db.iter() {
-        entry.map_err(|error| open_error(dir, error))?;
-        records += 1;
-    }
-    tracing::info!(
-        records,
-        ms = started.elapsed().as_millis() as u64,
-        "read every record of the store once: none is damaged"
-    );
-    Ok(())
-}
-
-/// How a sled store is opened.
-#[derive(Clone, Copy, Debug)]
-pub struct SledOptions {
-    /// Write sets waiting for the committer at most (at least one); one
-    /// more is refused `Busy` (503).
-    pub commit_queue_capacity: usize,
-    /// How long a commit or flush may run (`store::watchdog`).
-    pub wait_limits: WaitLimits,
-    /// sled's page cache, bytes (`None`: sled's default, 1 GiB).
-    pub cache_bytes: Option<u64>,
-}
-
-impl Default for SledOptions {
-    fn default() -> Self {
-        SledOptions {
-            commit_queue_capacity: DEFAULT_COMMIT_QUEUE_CAPACITY,
-            wait_limits: WaitLimits::default(),
-            cache_bytes: None,
         }
     }
 }
@@ -327,13 +189,6 @@ impl SledStore {
         }
         Ok(count)
     }
-}
-
-/// When a session record (user id, then creation time) was created.
-fn session_created_ms(value: &[u8]) -> Option<u64> {
-    value
-        .get(16..24)
-        .map(|b| u64::from_be_bytes(b.try_into().expect("8 bytes")))
 }
 
 /// The store's reads and a commit, synchronous: sled answers from memory
