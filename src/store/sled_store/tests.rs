@@ -262,6 +262,12 @@ async fn a_round_cut_short_by_a_crash_is_completed_at_open() {
         booking: BookingId(Uuid::from_u128(n)),
     };
     {
+        // Dropped after `db`: waits until sled has let go of the directory's
+        // lock (it closes its file through deferred garbage, so the store
+        // opened next could otherwise find it locked).
+        let _released = directory::Released {
+            log: dir.path().join("db"),
+        };
         let db = sled::Config::new().path(dir.path()).open().unwrap();
         // Round 7 held seat 0 and booked seat 1; round 8 booked seat 0 and
         // seat 2. The crash kept both redo records, round 7's seat 0 and
