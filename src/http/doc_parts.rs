@@ -190,11 +190,6 @@ macro_rules! reusable_problem {
 }
 
 reusable_problem!(
-    InvalidRequest,
-    Code::InvalidRequest,
-    "`invalid-request`: the body or path is not a valid request."
-);
-reusable_problem!(
     Unauthorized,
     Code::Unauthorized,
     "`unauthorized`: no or unknown bearer token."
@@ -250,19 +245,45 @@ impl IntoResponses for SignedInRefusals {
     }
 }
 
-/// What any keyed write may be answered before it runs: those of every
-/// signed-in request (`SignedInRefusals`), and 408 (a body too slow), 413
-/// (too large), 422 (a key already used for another request).
+/// What a keyed write may be answered before it runs, whoever sends it:
+/// 408 (a body too slow), 413 (too large), 422 (a key already used for
+/// another request).
+fn body_and_key_refusals() -> [(String, RefOr<Response>); 3] {
+    [
+        ("408".to_string(), reference::<RequestTimeout>()),
+        ("413".to_string(), reference::<PayloadTooLarge>()),
+        ("422".to_string(), reference::<IdempotencyKeyReused>()),
+    ]
+}
+
+/// What any user's keyed write may be answered before it runs: those of
+/// every signed-in request (`SignedInRefusals`), and those of its body and
+/// key (408, 413, 422).
 pub struct KeyedWriteRefusals;
 
 impl IntoResponses for KeyedWriteRefusals {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
         let mut responses = SignedInRefusals::responses();
-        responses.extend([
-            ("408".to_string(), reference::<RequestTimeout>()),
-            ("413".to_string(), reference::<PayloadTooLarge>()),
-            ("422".to_string(), reference::<IdempotencyKeyReused>()),
+        responses.extend(body_and_key_refusals());
+        responses
+    }
+}
+
+/// What an admin-only keyed write (`POST /v1/shows`) may be answered
+/// before it runs: 401 (no or unknown token), 403 (not the admin token),
+/// 503 (load), and those of its body and key (408, 413, 422). No 429: the
+/// admin token is exempt from the per-user rate limit and from the cap on
+/// stored keys (`extract::admin`, `Keys::budget`).
+pub struct AdminWriteRefusals;
+
+impl IntoResponses for AdminWriteRefusals {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        let mut responses = BTreeMap::from([
+            ("401".to_string(), reference::<Unauthorized>()),
+            ("403".to_string(), reference::<Forbidden>()),
+            ("503".to_string(), reference::<Overloaded>()),
         ]);
+        responses.extend(body_and_key_refusals());
         responses
     }
 }

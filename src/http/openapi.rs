@@ -26,9 +26,11 @@ use utoipa::{Modify, OpenApi};
 #[openapi(
     info(
         title = "boxoffice",
-        version = "1.0.0",
-        description = "Seat-reservation HTTP API (contract v1). JSON in and out; times are \
-            RFC 3339 UTC; ids are opaque strings. Every error is \
+        version = "1.1.0",
+        description = "Seat-reservation HTTP API: contract v1 with its 1.1 additions (seat \
+            categories and prices, accessible seats, best available, key look-up, \
+            event-stream resume) and, of 1.2, the admin export (`GET /v1/admin/export`). \
+            JSON in and out; times are RFC 3339 UTC; ids are opaque strings. Every error is \
             `application/problem+json` (RFC 9457). Every POST except \
             `POST /v1/sessions` requires an `Idempotency-Key` header.",
         license(name = "MIT OR Apache-2.0", identifier = "MIT OR Apache-2.0"),
@@ -66,7 +68,6 @@ use utoipa::{Modify, OpenApi};
     components(
         schemas(wire::SeatEventOut),
         responses(
-            InvalidRequest,
             Unauthorized,
             Forbidden,
             RequestTimeout,
@@ -236,5 +237,37 @@ mod tests {
         );
         let listed = &doc["paths"]["/v1/bookings"]["get"]["responses"]["200"];
         assert!(listed["headers"].get("Idempotent-Replayed").is_none());
+    }
+
+    /// Statuses once declared that the handlers cannot answer, or answered
+    /// and not declared (checked against a running server, docs/API.md §8).
+    #[test]
+    fn declared_statuses_are_those_answered() {
+        let doc: serde_json::Value = serde_json::from_str(document_json()).unwrap();
+        let statuses = |path: &str, method: &str| -> Vec<String> {
+            let responses = doc["paths"][path][method]["responses"].as_object();
+            responses.unwrap().keys().cloned().collect()
+        };
+        let sessions = statuses("/v1/sessions", "post");
+        for status in ["400", "408", "413", "429", "503"] {
+            assert!(sessions.contains(&status.to_string()), "{sessions:?}");
+        }
+        // The admin token is exempt from the rate limit and the key cap.
+        assert!(!statuses("/v1/shows", "post").contains(&"429".to_string()));
+        // A malformed id in the path is an unknown one: 404, never 400.
+        for (path, method) in [
+            ("/v1/shows/{show_id}", "get"),
+            ("/v1/shows/{show_id}/events", "get"),
+            ("/v1/bookings/{booking_id}", "get"),
+            ("/v1/bookings/{booking_id}", "delete"),
+            ("/v1/carts/{cart_id}", "get"),
+            ("/v1/carts/{cart_id}/items/{show_id}/{seat_id}", "delete"),
+        ] {
+            let declared = statuses(path, method);
+            assert!(!declared.contains(&"400".to_string()), "{method} {path}");
+            assert!(declared.contains(&"404".to_string()), "{method} {path}");
+        }
+        let aisle = &doc["components"]["schemas"]["Seat"]["properties"]["aisle_after"];
+        assert_eq!(aisle["type"], "boolean", "never null: {aisle}");
     }
 }

@@ -32,8 +32,7 @@ const KEEPALIVE: Duration = Duration::from_secs(15);
         (status = 200, description = "Server-Sent Events stream. Every change is an event named `seat` with an `id:` (increasing per show) and a `SeatEvent` as data; a reader resuming from too far behind first gets an event named `snapshot` whose data is the whole `Show`, as `GET /v1/shows/{show_id}` answers it.",
             content_type = "text/event-stream", body = String,
             example = "id: 1796220251896000\nevent: seat\ndata: {\"seat_id\":\"A1\",\"status\":\"held\"}\n\n"),
-        (status = 400, response = super::doc_parts::InvalidRequest),
-        (status = 404, description = "`not-found`: unknown show.", body = crate::wire::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "`not-found`: unknown show (a malformed id too).", body = crate::wire::ProblemBody, content_type = "application/problem+json"),
         (status = 503, response = super::doc_parts::Overloaded),
     ),
 )]

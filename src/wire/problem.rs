@@ -22,7 +22,10 @@ pub struct ProblemBody<'a> {
     #[schema(minimum = 100, maximum = 599)]
     status: u16,
     detail: &'a str,
-    /// Present on `seat-unavailable`: the unavailable seats.
+    /// Present only on `seat-unavailable` (the seats held or booked by
+    /// someone else) and `seat-restricted` (the companion seats asked for
+    /// without a wheelchair seat of their row): the seat ids the refusal
+    /// is about.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(required = false, value_type = Vec<String>)]
     seats: Option<&'a [String]>,

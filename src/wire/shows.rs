@@ -78,9 +78,10 @@ pub struct SeatOut {
     /// row), or null.
     #[schema(required = true, example = json!(null))]
     pub accessibility: Option<&'static str>,
-    /// Present, and true, where an aisle follows the seat.
+    /// Present, and `true`, only where an aisle follows the seat; omitted
+    /// otherwise (never `false`, never null).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
-    #[schema(value_type = Option<bool>)]
+    #[schema(value_type = bool, required = false)]
     pub aisle_after: bool,
 }
 

@@ -17,7 +17,7 @@ use bytes::Bytes;
     request_body(content = NewBookingIn, example = json!({"show_id": "0b6e4d2c-6f6d-4c59-9a8e-3f4f7c1d2a10", "seats": ["A1", "A2"]})),
     responses(
         (status = 201, description = "The confirmed booking. Replays carry `Idempotent-Replayed: true`.", body = wire::BookingOut),
-        (status = 400, description = "`invalid-request`: the body or path is not a valid request; `idempotency-key-missing` / `idempotency-key-invalid`: the `Idempotency-Key` header is absent or malformed. Not stored under the key.", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`invalid-request`: the body is not a valid request; `idempotency-key-missing` / `idempotency-key-invalid`: the `Idempotency-Key` header is absent or malformed. Not stored under the key.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not-found`: unknown show or seat. Stored under the key and replayed.", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`seat-unavailable`: a requested seat is held or booked by someone else; `detail` names the seats and the body has `seats`; no seat changed. `seat-restricted`: a companion seat without a wheelchair seat of its row in the same request (body has `seats`). `no-seats-together`: best available found no block of N seats side by side. All stored under the key and replayed). `request-in-progress`: the same key is still being processed; carries `Retry-After`.", body = Problem, content_type = "application/problem+json"),
         doc_parts::KeyedWriteRefusals,
@@ -71,8 +71,7 @@ pub(crate) async fn list_bookings(state: State, req: HttpRequest) -> HttpRespons
     params(("booking_id" = String, Path, description = "Booking id.")),
     responses(
         (status = 200, description = "The booking.", body = wire::BookingOut),
-        (status = 400, response = doc_parts::InvalidRequest),
-        (status = 404, description = "`not-found`: unknown booking, or one that belongs to another user.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not-found`: unknown booking (a malformed id too), or one that belongs to another user.", body = Problem, content_type = "application/problem+json"),
         doc_parts::SignedInRefusals,
     ),
 )]
@@ -99,8 +98,7 @@ pub(crate) async fn get_booking(
     params(("booking_id" = String, Path, description = "Booking id.")),
     responses(
         (status = 204, description = "Cancelled (or already cancelled)."),
-        (status = 400, response = doc_parts::InvalidRequest),
-        (status = 404, description = "`not-found`: unknown booking, or one that belongs to another user.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not-found`: unknown booking (a malformed id too), or one that belongs to another user.", body = Problem, content_type = "application/problem+json"),
         doc_parts::SignedInRefusals,
     ),
 )]

@@ -17,9 +17,9 @@ use bytes::Bytes;
     request_body(content = NewItemIn, example = json!({"show_id": "0b6e4d2c-6f6d-4c59-9a8e-3f4f7c1d2a10", "seat_id": "A1"})),
     responses(
         (status = 201, description = "The cart with the seat held. Replays carry `Idempotent-Replayed: true`.", body = wire::CartOut),
-        (status = 400, description = "`invalid-request`: the body or path is not a valid request, or the seat belongs to another show than the cart's; `idempotency-key-missing` / `idempotency-key-invalid`. Not stored under the key.", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`invalid-request`: the body is not a valid request, or the seat belongs to another show than the cart's; `idempotency-key-missing` / `idempotency-key-invalid`. Not stored under the key.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not-found`: unknown cart, show or seat, or a cart that belongs to another user. Stored under the key and replayed.", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`seat-unavailable`: another cart or booking has the seat (body has `seats`); `seat-restricted`: a companion seat while the cart holds no wheelchair seat of its row; `no-seats-together`: best available found no block; `cart-closed`: the cart was already checked out; `too-many-holds`: the user already holds `BOXOFFICE_MAX_HOLDS_PER_USER` seats of this show. These are stored under the key and replayed. `request-in-progress`: the same key is still being processed; carries `Retry-After`.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`seat-unavailable`: another cart or booking has the seat (body has `seats`); `seat-restricted`: a companion seat while the cart holds no wheelchair seat of its row (body has `seats`); `no-seats-together`: best available found no block; `cart-closed`: the cart was already checked out; `too-many-holds`: the user already holds `BOXOFFICE_MAX_HOLDS_PER_USER` seats of this show. These are stored under the key and replayed. `request-in-progress`: the same key is still being processed; carries `Retry-After`.", body = Problem, content_type = "application/problem+json"),
         doc_parts::KeyedWriteRefusals,
     ),
 )]
@@ -55,9 +55,8 @@ pub(crate) async fn add_item(
     security(("bearer" = [])),
     params(("cart_id" = String, Path, description = "Cart id."), ("show_id" = String, Path, description = "Show id."), ("seat_id" = String, Path, description = "Seat id (row label + number, e.g. `A1`).")),
     responses(
-        (status = 204, description = "The hold is released."),
-        (status = 400, response = doc_parts::InvalidRequest),
-        (status = 404, description = "`not-found`: unknown cart or item, or a cart that belongs to another user.", body = Problem, content_type = "application/problem+json"),
+        (status = 204, description = "The item is removed from the cart and, if its hold was still live, the seat is available again. A seat of the show that is not (or no longer) in the cart also answers 204: repeating a release is not an error."),
+        (status = 404, description = "`not-found`: unknown cart or one that belongs to another user, unknown show, or a seat id the show does not have (a malformed id in the path is unknown too).", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`cart-closed`: the cart was already checked out.", body = Problem, content_type = "application/problem+json"),
         doc_parts::SignedInRefusals,
     ),
@@ -65,6 +64,8 @@ pub(crate) async fn add_item(
 /// Remove an item from a cart
 ///
 /// Releases the hold (if still live) and removes the item from the cart.
+/// Not keyed: a seat that is not (or no longer) in the cart answers 204,
+/// so a repeated release changes nothing.
 pub(crate) async fn remove_item(
     state: State,
     req: HttpRequest,

@@ -16,7 +16,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
     request_body(content = EmptyIn, example = json!({})),
     responses(
         (status = 201, description = "The new, open, empty cart (`items: []`, `expires_at: null`). Replays carry `Idempotent-Replayed: true`.", body = wire::CartOut),
-        (status = 400, description = "`invalid-request`: the body or path is not a valid request; `idempotency-key-missing` / `idempotency-key-invalid`: the `Idempotency-Key` header is absent or malformed. Not stored under the key.", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`invalid-request`: the body is not a valid request; `idempotency-key-missing` / `idempotency-key-invalid`: the `Idempotency-Key` header is absent or malformed. Not stored under the key.", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`request-in-progress`: the same idempotency key is still being processed; carries `Retry-After`.", body = Problem, content_type = "application/problem+json"),
         doc_parts::KeyedWriteRefusals,
     ),
@@ -45,8 +45,7 @@ pub(crate) async fn create_cart(
     params(("cart_id" = String, Path, description = "Cart id.")),
     responses(
         (status = 200, description = "The cart.", body = wire::CartOut),
-        (status = 400, response = doc_parts::InvalidRequest),
-        (status = 404, description = "`not-found`: unknown cart, or one that belongs to another user.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not-found`: unknown cart (a malformed id too), or one that belongs to another user.", body = Problem, content_type = "application/problem+json"),
         doc_parts::SignedInRefusals,
     ),
 )]
@@ -75,9 +74,9 @@ pub(crate) async fn get_cart(
     request_body(content = EmptyIn, example = json!({})),
     responses(
         (status = 201, description = "The booking of every seat in the cart. Replays carry `Idempotent-Replayed: true`.", body = wire::BookingOut),
-        (status = 400, description = "`invalid-request`: the body or path is not a valid request, or the cart is empty; `idempotency-key-missing` / `idempotency-key-invalid`. Not stored under the key.", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`invalid-request`: the body is not a valid request, or the cart is empty; `idempotency-key-missing` / `idempotency-key-invalid`. Not stored under the key.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not-found`: unknown cart, or one that belongs to another user. Stored under the key and replayed.", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`hold-expired`: a hold in the cart lapsed, nothing was booked; `seat-restricted`: a companion seat whose row's wheelchair seat is no longer in the cart; `cart-closed`: the cart was already checked out. These are stored under the key and replayed. `request-in-progress`: the same key is still being processed; carries `Retry-After`.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`hold-expired`: a hold in the cart lapsed, nothing was booked; `seat-restricted`: a companion seat whose row's wheelchair seat is no longer in the cart (body has `seats`); `cart-closed`: the cart was already checked out. These are stored under the key and replayed. `request-in-progress`: the same key is still being processed; carries `Retry-After`.", body = Problem, content_type = "application/problem+json"),
         doc_parts::KeyedWriteRefusals,
     ),
 )]

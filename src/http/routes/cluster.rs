@@ -17,7 +17,7 @@ use actix_web::{HttpRequest, HttpResponse};
     params(ClusterQuery),
     responses(
         (status = 200, description = "The nodes and every partition's lease; with `show_id`, that show's partition, owner and epoch.", body = wire::ClusterAnswerOut),
-        (status = 400, response = doc_parts::InvalidRequest),
+        (status = 400, description = "`invalid-request`: an unknown or repeated query parameter, or a `show_id` that is not a show id.", body = Problem, content_type = "application/problem+json"),
         (status = 401, response = doc_parts::Unauthorized),
         (status = 403, response = doc_parts::Forbidden),
         (status = 404, description = "`not-found`: an unknown show, or a server on the embedded sled store (a cluster of one node, with no leases).", body = Problem, content_type = "application/problem+json"),

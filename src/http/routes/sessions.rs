@@ -4,7 +4,7 @@
 use super::answers::{answer, State};
 use crate::http::doc_parts;
 use crate::http::extract;
-use crate::wire;
+use crate::wire::{self, ProblemBody as Problem};
 use actix_web::{web, HttpRequest, HttpResponse};
 
 #[utoipa::path(
@@ -12,6 +12,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
     security(()),
     responses(
         (status = 201, description = "The new guest user and its bearer token.", body = wire::SessionOut),
+        (status = 400, description = "`invalid-request`: the body broke off while it was read (e.g. broken chunked encoding); no user was made.", body = Problem, content_type = "application/problem+json"),
+        (status = 408, response = doc_parts::RequestTimeout),
         (status = 413, response = doc_parts::PayloadTooLarge),
         (status = 429, response = doc_parts::RateLimited),
         (status = 503, response = doc_parts::Overloaded),
@@ -21,7 +23,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 ///
 /// Creates a guest user and returns an unguessable bearer token for it (the
 /// server stores only a hash of the token). Needs no authentication and no
-/// `Idempotency-Key`. New sessions are rate-limited per address.
+/// `Idempotency-Key`. New sessions are rate-limited per address. The body
+/// means nothing but is read (at most 64 KiB, within the body timeout).
 pub(crate) async fn create_session(
     state: State,
     req: HttpRequest,

@@ -20,10 +20,9 @@ use bytes::Bytes;
     request_body(content = NewShowIn, example = json!({"title": "Premiere", "starts_at": "2030-01-01T20:00:00Z", "rows": [{"label": "A", "seats": 10}]})),
     responses(
         (status = 201, description = "The created show, as returned by `GET /v1/shows/{show_id}`. Replays carry `Idempotent-Replayed: true`.", body = wire::ShowOut),
-        (status = 400, description = "`invalid-request`: the body or path is not a valid request; `idempotency-key-missing` / `idempotency-key-invalid`: the `Idempotency-Key` header is absent or malformed. Not stored under the key.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, response = doc_parts::Forbidden),
+        (status = 400, description = "`invalid-request`: the body is not a valid request; `idempotency-key-missing` / `idempotency-key-invalid`: the `Idempotency-Key` header is absent or malformed. Not stored under the key.", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`request-in-progress`: the same idempotency key is still being processed; carries `Retry-After`.", body = Problem, content_type = "application/problem+json"),
-        doc_parts::KeyedWriteRefusals,
+        doc_parts::AdminWriteRefusals,
     ),
 )]
 /// Create a show (admin)
@@ -32,7 +31,9 @@ use bytes::Bytes;
 /// (`BOXOFFICE_ADMIN_TOKEN`). When no admin token is configured this endpoint
 /// answers 403 to everyone. Row labels are 1-3 letters A-Z, 1-999 seats a
 /// row, at most 100,000 seats a show; beyond that 400 `invalid-request`.
-/// Requires `Idempotency-Key` (keys are scoped to the admin user).
+/// Requires `Idempotency-Key` (keys are scoped to the admin user). The
+/// admin token is exempt from the rate limit and the cap on stored keys:
+/// no 429.
 pub(crate) async fn create_show(
     state: State,
     req: HttpRequest,
@@ -76,8 +77,7 @@ pub(crate) async fn list_shows(state: State) -> HttpResponse {
     params(("show_id" = String, Path, description = "Show id.")),
     responses(
         (status = 200, description = "The show and the status of every seat.", body = wire::ShowOut),
-        (status = 400, response = doc_parts::InvalidRequest),
-        (status = 404, description = "`not-found`: unknown show.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not-found`: unknown show (a malformed id too).", body = Problem, content_type = "application/problem+json"),
         (status = 503, response = doc_parts::Overloaded),
     ),
 )]
