@@ -65,7 +65,7 @@ async fn another_users_ids_and_keys_get_nothing(store: StoreKind) {
     );
 }
 
-#[tokio::test]
+#[api_test]
 async fn the_event_stream_names_no_user() {
     use futures_util::StreamExt;
     let server = spawn_app();
@@ -99,7 +99,7 @@ async fn the_event_stream_names_no_user() {
     );
 }
 
-#[tokio::test]
+#[api_test]
 async fn tokens_are_stored_only_as_hashes() {
     let (parent, data) = temp_data_dir();
     let server = BinaryServer::start(&data, &[]);
@@ -125,7 +125,7 @@ async fn tokens_are_stored_only_as_hashes() {
     assert!(scanned > 0, "nothing was scanned");
 }
 
-#[tokio::test]
+#[api_test]
 async fn a_slow_client_is_cut_off() {
     let server = spawn_app_with(|s| s.client_request_timeout_secs = 1);
     let addr = server.addr();
@@ -155,7 +155,7 @@ async fn a_slow_client_is_cut_off() {
 /// A body that does not arrive within `client_request_timeout_secs` is cut
 /// off: 408 `request-timeout`, the connection closed, and nothing runs
 /// (the key is free, so its retry books).
-#[tokio::test]
+#[api_test]
 async fn a_slow_body_is_cut_off_and_nothing_runs() {
     let server = spawn_app_with(|s| s.client_request_timeout_secs = 1);
     let (client, show, guest) = show_and_guest(&server, 5).await;
@@ -221,7 +221,7 @@ fn row_label(i: usize) -> String {
 /// never read it keep the server under 256 MiB resident, and once they are
 /// gone it is back under 100 MiB within a minute. (Built whole per request,
 /// 200 such sockets took it to 620-1,100 MiB.)
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[api_test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_readers_of_a_big_seat_map_hold_little_memory() {
     const MIB: u64 = 1024;
     let (_parent, data) = temp_data_dir();
@@ -284,7 +284,7 @@ async fn slow_readers_of_a_big_seat_map_hold_little_memory() {
 /// More clients than the mailboxes hold, at a few seats: the surplus is
 /// answered 503 `overloaded` at once, nothing else fails, and memory stays
 /// bounded instead of growing with the queue.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[api_test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_flood_is_shed_with_bounded_memory() {
     let (_parent, data) = temp_data_dir();
     let server = BinaryServer::start(
@@ -345,7 +345,7 @@ async fn a_flood_is_shed_with_bounded_memory() {
     assert!(server.terminate().success());
 }
 
-#[tokio::test]
+#[api_test]
 async fn anonymous_clients_cannot_mint_users_without_end() {
     let server = spawn_app_with(|s| {
         s.session_rate_limit = 1;

@@ -18,11 +18,7 @@ use std::time::{Duration, Instant};
 /// (`Unavailable`), neither its records nor its key record are written,
 /// the fenced counter rises and the node forgets the partition. Writes
 /// for partitions it still holds go through in the same round.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(
-    postgres_missing,
-    ignore = "PostgreSQL is not installed (apt-get install postgresql, or set PG_BIN)"
-)]
+#[api_test(flavor = "multi_thread", worker_threads = 2, needs = "postgres")]
 async fn a_stale_owner_is_fenced_and_writes_nothing() {
     let run = stale_owner_writes(true).await;
     assert!(
@@ -46,11 +42,7 @@ async fn a_stale_owner_is_fenced_and_writes_nothing() {
 /// fault runs use to show they can fail): the stale owner writes the seat
 /// the new owner now decides about. So the fence, not the node's belief,
 /// is what refuses it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(
-    postgres_missing,
-    ignore = "PostgreSQL is not installed (apt-get install postgresql, or set PG_BIN)"
-)]
+#[api_test(flavor = "multi_thread", worker_threads = 2, needs = "postgres")]
 async fn without_the_fence_a_stale_owner_writes() {
     let run = stale_owner_writes(false).await;
     assert!(run.stale.is_ok(), "{:?}", run.stale);
@@ -66,11 +58,7 @@ async fn without_the_fence_a_stale_owner_writes() {
 /// refused once another node holds the show. Seen in a cluster cut run
 /// (SEED=2): a release answered 204 by the old owner left the seat held.
 /// Fails with the fence taken from the records alone (the write lands).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(
-    postgres_missing,
-    ignore = "PostgreSQL is not installed (apt-get install postgresql, or set PG_BIN)"
-)]
+#[api_test(flavor = "multi_thread", worker_threads = 2, needs = "postgres")]
 async fn a_stale_owner_cannot_empty_a_cart_of_a_show_it_lost() {
     use boxoffice::cluster::partition_of;
     use boxoffice::domain::{Cart, CartId, ShowId, UserId};
@@ -118,11 +106,7 @@ async fn a_stale_owner_cannot_empty_a_cart_of_a_show_it_lost() {
 /// held in its copy) are both checked against the lease like any write, and
 /// answer 503 with nothing stored. Fails with the no-op's 204 and the
 /// refusal's stored 409 answered without asking the fence.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(
-    postgres_missing,
-    ignore = "PostgreSQL is not installed (apt-get install postgresql, or set PG_BIN)"
-)]
+#[api_test(flavor = "multi_thread", worker_threads = 2, needs = "postgres")]
 async fn a_stale_owner_answers_no_op_and_refusal_only_through_the_fence() {
     use boxoffice::cluster::partition_of;
     use boxoffice::domain::ShowId;
@@ -284,11 +268,7 @@ async fn stale_owner_writes(fence: bool) -> StaleRun {
 /// `GET /v1/cluster` (admin): this node, its heartbeat, and the 256
 /// partition leases, all held by the only node; `?show_id=` answers that
 /// show's partition and owner. Guests are refused.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(
-    postgres_missing,
-    ignore = "PostgreSQL is not installed (apt-get install postgresql, or set PG_BIN)"
-)]
+#[api_test(flavor = "multi_thread", worker_threads = 2, needs = "postgres")]
 async fn the_cluster_view_lists_the_node_and_its_leases() {
     let storage = StoreKind::Postgres.storage();
     let node = storage.node_id.clone();
@@ -332,11 +312,7 @@ async fn the_cluster_view_lists_the_node_and_its_leases() {
 /// claims a's partitions, reloads the show from the database and serves
 /// it: a new booking succeeds on b, the seat a sold is still sold (409,
 /// never a second buyer), and a's answer replays from b.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(
-    postgres_missing,
-    ignore = "PostgreSQL is not installed (apt-get install postgresql, or set PG_BIN)"
-)]
+#[api_test(flavor = "multi_thread", worker_threads = 2, needs = "postgres")]
 async fn a_node_takes_over_the_partitions_of_a_dead_one() {
     let storage = StoreKind::Postgres.storage();
     let TwoNodes { a, b, b_id, show } = two_nodes(&storage, &[("A", 3)]).await;
@@ -413,11 +389,7 @@ async fn a_node_takes_over_the_partitions_of_a_dead_one() {
 /// survivor to hand some over and claim again, and a show among them
 /// would not be served within 3 x lease_ms (seen in the pause-in-commit
 /// fault runs: "not served again").
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(
-    postgres_missing,
-    ignore = "PostgreSQL is not installed (apt-get install postgresql, or set PG_BIN)"
-)]
+#[api_test(flavor = "multi_thread", worker_threads = 2, needs = "postgres")]
 async fn a_survivor_adopts_every_lapsed_partition_whatever_its_share() {
     use boxoffice::cluster::leases::{self, Leases};
     let storage = StoreKind::Postgres.storage();
@@ -492,11 +464,7 @@ async fn a_survivor_adopts_every_lapsed_partition_whatever_its_share() {
 /// client's headers, and a's answers come back as they are: a booking, its
 /// replay (from b and from a, the same bytes), a conflict, a cart's hold,
 /// its checkout, and a cancel.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(
-    postgres_missing,
-    ignore = "PostgreSQL is not installed (apt-get install postgresql, or set PG_BIN)"
-)]
+#[api_test(flavor = "multi_thread", worker_threads = 2, needs = "postgres")]
 async fn a_write_sent_to_another_node_is_answered_by_the_owner() {
     let storage = StoreKind::Postgres.storage();
     let TwoNodes { a, b, show, .. } = two_nodes(&storage, &[("A", 4)]).await;
@@ -571,11 +539,7 @@ async fn a_write_sent_to_another_node_is_answered_by_the_owner() {
 /// when no answer comes within a takeover's time, answers 409
 /// `request-in-progress`, so the client's retry with its key finds out.
 /// Fails with the forwarder answering 503 on any failure to get an answer.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(
-    postgres_missing,
-    ignore = "PostgreSQL is not installed (apt-get install postgresql, or set PG_BIN)"
-)]
+#[api_test(flavor = "multi_thread", worker_threads = 2, needs = "postgres")]
 async fn a_forwarded_write_whose_answer_is_lost_is_not_answered_5xx() {
     use boxoffice::cluster::partition_of;
     let storage = StoreKind::Postgres.storage();
@@ -673,11 +637,7 @@ async fn read_one_request(socket: &mut tokio::net::TcpStream) -> bool {
 /// hands a few over per renewal once membership is stable, the newcomer
 /// claims them (reloading their shows), and both then serve every show
 /// (each forwarding what the other owns).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(
-    postgres_missing,
-    ignore = "PostgreSQL is not installed (apt-get install postgresql, or set PG_BIN)"
-)]
+#[api_test(flavor = "multi_thread", worker_threads = 2, needs = "postgres")]
 async fn partitions_spread_over_the_nodes_that_join() {
     let storage = StoreKind::Postgres.storage();
     let lease = ("BOXOFFICE_LEASE_MS", "600");
@@ -749,11 +709,7 @@ async fn until_reachable(from: &BinaryServer, id: &str, node: &BinaryServer) {
 /// Expired keys are swept by one node at a time: the holder of partition
 /// 0 (here a, which keeps the lowest partitions when b joins); b sweeps
 /// nothing.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(
-    postgres_missing,
-    ignore = "PostgreSQL is not installed (apt-get install postgresql, or set PG_BIN)"
-)]
+#[api_test(flavor = "multi_thread", worker_threads = 2, needs = "postgres")]
 async fn one_node_sweeps_the_expired_keys() {
     let storage = StoreKind::Postgres.storage();
     let env = |node| {

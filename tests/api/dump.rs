@@ -73,34 +73,22 @@ fn records_of(file: &Path) -> Vec<String> {
     records
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[api_test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_sled_store_restores_from_its_dump() {
     moves(StoreKind::Sled, StoreKind::Sled).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[cfg_attr(
-    postgres_missing,
-    ignore = "PostgreSQL is not installed (apt-get install postgresql, or set PG_BIN)"
-)]
+#[api_test(flavor = "multi_thread", worker_threads = 4, needs = "postgres")]
 async fn a_sled_store_moves_to_postgres() {
     moves(StoreKind::Sled, StoreKind::Postgres).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[cfg_attr(
-    postgres_missing,
-    ignore = "PostgreSQL is not installed (apt-get install postgresql, or set PG_BIN)"
-)]
+#[api_test(flavor = "multi_thread", worker_threads = 4, needs = "postgres")]
 async fn a_postgres_store_moves_to_sled() {
     moves(StoreKind::Postgres, StoreKind::Sled).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[cfg_attr(
-    postgres_missing,
-    ignore = "PostgreSQL is not installed (apt-get install postgresql, or set PG_BIN)"
-)]
+#[api_test(flavor = "multi_thread", worker_threads = 4, needs = "postgres")]
 async fn a_postgres_store_restores_from_its_dump() {
     moves(StoreKind::Postgres, StoreKind::Postgres).await;
 }

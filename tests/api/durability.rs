@@ -318,7 +318,7 @@ async fn sigterm_under_load_finishes_in_flight_and_loses_nothing(store: StoreKin
 /// cancel, the booking reads and cancels, and new bookings are written in
 /// the new layout beside it. The directory is made by this build, then its
 /// booking's records are rewritten the way the earlier build wrote them.
-#[tokio::test]
+#[api_test]
 async fn a_data_directory_of_the_layout_before_issue_18_still_serves() {
     use boxoffice::domain::{BookingId, StoredBody};
     use boxoffice::store::codec::{

@@ -27,8 +27,7 @@ async fn until_stalled(client: &Client, limit: Duration) {
 /// answered 503 at once; at `store_deadline_ms` the process stops itself
 /// (fail-stop), and after a restart nothing acknowledged is lost and every
 /// key finishes exactly once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(not(feature = "failpoints"), ignore = "needs --features failpoints")]
+#[api_test(flavor = "multi_thread", worker_threads = 2, needs = "failpoints")]
 async fn a_hung_flush_ends_in_fail_stop_and_loses_nothing_acknowledged() {
     let (parent, data) = temp_data_dir();
     let hang = parent.path().join("hang-the-flush");

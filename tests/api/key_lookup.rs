@@ -132,8 +132,7 @@ async fn an_expired_key_is_not_found(store: StoreKind) {
 /// says so (with its method and path, no status yet); once the flush goes
 /// on, the same look-up says completed. The real binary, with the
 /// `store.flush` failpoint armed on a file (as in `hung_store`).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(not(feature = "failpoints"), ignore = "needs --features failpoints")]
+#[api_test(flavor = "multi_thread", worker_threads = 2, needs = "failpoints")]
 async fn a_running_key_is_in_flight_until_it_answers() {
     let (parent, data) = temp_data_dir();
     let hang = parent.path().join("hang-the-flush");

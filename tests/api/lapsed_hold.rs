@@ -12,8 +12,7 @@ use crate::helpers::*;
 use chrono::Utc;
 use std::time::Duration;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(not(feature = "failpoints"), ignore = "needs --features failpoints")]
+#[api_test(flavor = "multi_thread", worker_threads = 2, needs = "failpoints")]
 async fn a_lapsed_hold_frees_its_seat_before_its_expiry_runs() {
     let (_parent, data) = temp_data_dir();
     let env = [

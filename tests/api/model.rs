@@ -481,13 +481,12 @@ mod engine_agrees_with_the_model {
 
     proptest! {
         #![proptest_config(ProptestConfig { cases: 24, max_shrink_iters: 64, ..ProptestConfig::default() })]
-        #[test]
+        #[api_test]
         fn sled(steps in proptest::collection::vec(step(), 1..30)) {
             check(StoreKind::Sled, steps, 600)?;
         }
 
-        #[test]
-        #[cfg_attr(postgres_missing, ignore = "PostgreSQL is not installed (apt-get install postgresql, or set PG_BIN)")]
+        #[api_test(needs = "postgres")]
         fn postgres(steps in proptest::collection::vec(step(), 1..30)) {
             check(StoreKind::Postgres, steps, 600)?;
         }
@@ -499,13 +498,12 @@ mod engine_agrees_with_the_model_as_holds_lapse {
 
     proptest! {
         #![proptest_config(ProptestConfig { cases: 6, max_shrink_iters: 16, ..ProptestConfig::default() })]
-        #[test]
+        #[api_test]
         fn sled(steps in proptest::collection::vec(step_with_lapses(), 1..14)) {
             check(StoreKind::Sled, steps, 1)?;
         }
 
-        #[test]
-        #[cfg_attr(postgres_missing, ignore = "PostgreSQL is not installed (apt-get install postgresql, or set PG_BIN)")]
+        #[api_test(needs = "postgres")]
         fn postgres(steps in proptest::collection::vec(step_with_lapses(), 1..14)) {
             check(StoreKind::Postgres, steps, 1)?;
         }

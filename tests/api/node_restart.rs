@@ -25,11 +25,7 @@ fn start_without_node_id(storage: &Storage) -> BinaryServer {
 /// it and restarted: no answer, before or after a restart, and no retry of
 /// a request whose answer the kill lost, is a 503; and the ledger of
 /// everything acknowledged holds after each restart.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[cfg_attr(
-    postgres_missing,
-    ignore = "PostgreSQL is not installed (apt-get install postgresql, or set PG_BIN)"
-)]
+#[api_test(flavor = "multi_thread", worker_threads = 4, needs = "postgres")]
 async fn a_single_node_killed_and_restarted_under_load_serves_at_once() {
     let storage = StoreKind::Postgres.storage();
     let mut ledger = Ledger::default();
@@ -84,11 +80,7 @@ async fn a_single_node_killed_and_restarted_under_load_serves_at_once() {
 /// While a node runs, a second `boxoffice serve` on the same data
 /// directory and database refuses to start (exit 1, saying why) instead of
 /// running under the same node id; the first goes on serving.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(
-    postgres_missing,
-    ignore = "PostgreSQL is not installed (apt-get install postgresql, or set PG_BIN)"
-)]
+#[api_test(flavor = "multi_thread", worker_threads = 2, needs = "postgres")]
 async fn a_second_process_on_a_nodes_data_directory_refuses_to_start() {
     let storage = StoreKind::Postgres.storage();
     let first = start_without_node_id(&storage);

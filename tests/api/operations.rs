@@ -165,7 +165,7 @@ async fn metrics_expose_the_required_series(store: StoreKind) {
     assert!(bookings_total >= 1.0);
 }
 
-#[tokio::test]
+#[api_test]
 async fn openapi_documents_every_endpoint() {
     let server = spawn_app();
     let answer = server.client().get("/openapi.json").await;
@@ -222,7 +222,7 @@ async fn openapi_documents_every_endpoint() {
     }
 }
 
-#[tokio::test]
+#[api_test]
 async fn unknown_paths_are_404_problems() {
     let server = spawn_app();
     let client = server.client();
@@ -233,14 +233,14 @@ async fn unknown_paths_are_404_problems() {
     }
 }
 
-#[tokio::test]
+#[api_test]
 async fn healthz_answers_200() {
     let server = spawn_app();
     let answer = server.client().get("/healthz").await;
     assert_eq!(answer.status, 200, "{}", answer.text);
 }
 
-#[tokio::test]
+#[api_test]
 async fn every_error_carries_a_listed_problem_code() {
     let server = spawn_app();
     let client = server.client();
@@ -309,7 +309,7 @@ async fn json_arrays_are_not_objects(store: StoreKind) {
     assert_eq!(guest.seat_map(&show).await["A1"], "available");
 }
 
-#[tokio::test]
+#[api_test]
 async fn odd_methods_do_not_grow_the_metrics() {
     let server = spawn_app();
     let client = server.client();
@@ -375,7 +375,7 @@ async fn a_show_created_by_a_client_that_hung_up_is_listed(store: StoreKind) {
     }
 }
 
-#[tokio::test]
+#[api_test]
 async fn there_is_no_cluster_on_sled() {
     let server = spawn_app();
     server
@@ -390,7 +390,7 @@ async fn there_is_no_cluster_on_sled() {
 /// client got: a refused booking counts once as `seat-unavailable` (not a
 /// second time per seat), a checkout of a checked-out cart as
 /// `cart-closed`. In a server process of its own: the counters are global.
-#[test]
+#[api_test]
 fn each_conflict_counts_once_under_its_code() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let storage = StoreKind::Sled.storage();

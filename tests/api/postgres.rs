@@ -244,11 +244,7 @@ const ANSWERS_AFTER_START: usize = 60;
 /// `pg_xact_status(xid)` alone: PostgreSQL hands that xid out again after
 /// crash recovery when its WAL was lost, so another transaction's commit
 /// reads as this one's.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[cfg_attr(
-    postgres_missing,
-    ignore = "PostgreSQL is not installed (apt-get install postgresql, or set PG_BIN)"
-)]
+#[api_test(flavor = "multi_thread", worker_threads = 4, needs = "postgres")]
 async fn postgres_stopped_under_load_answers_503_and_recovers_without_a_restart() {
     let database = PgServer::start();
     let storage = Storage::on(&database);
@@ -367,11 +363,7 @@ async fn postgres_stopped_under_load_answers_503_and_recovers_without_a_restart(
 /// Retry-After, promptly (no request waits in an unbounded queue), none
 /// 500; every request is answered; retried, every refused booking is made
 /// once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[cfg_attr(
-    postgres_missing,
-    ignore = "PostgreSQL is not installed (apt-get install postgresql, or set PG_BIN)"
-)]
+#[api_test(flavor = "multi_thread", worker_threads = 4, needs = "postgres")]
 async fn an_exhausted_connection_pool_answers_503_at_once() {
     const USERS: usize = 32;
     const SEATS_EACH: usize = 4;
@@ -513,11 +505,7 @@ async fn applied_versions(url: &str) -> Vec<(i32, i64, String)> {
 /// Two servers started at the same moment on one fresh database both
 /// serve, and the schema is migrated once (every version recorded once); a
 /// third start on the migrated database applies nothing again.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(
-    postgres_missing,
-    ignore = "PostgreSQL is not installed (apt-get install postgresql, or set PG_BIN)"
-)]
+#[api_test(flavor = "multi_thread", worker_threads = 2, needs = "postgres")]
 async fn servers_starting_together_migrate_the_database_once() {
     let storage = Arc::new(StoreKind::Postgres.storage());
     let starts: Vec<_> = ["node-a", "node-b"]
@@ -591,7 +579,7 @@ async fn servers_starting_together_migrate_the_database_once() {
 
 /// `boxoffice serve` whose database cannot be reached exits 1 with the
 /// reason, not a panic. (Needs no PostgreSQL: nothing listens on the port.)
-#[test]
+#[api_test]
 fn a_server_whose_database_is_unreachable_exits_with_the_reason() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -622,11 +610,7 @@ fn a_server_whose_database_is_unreachable_exits_with_the_reason() {
 /// As on sled (`abuse::tokens_are_stored_only_as_hashes`, which reads
 /// sled's files): no row of any table holds a session's bearer token, as
 /// text or as the bytes of a `bytea` (rendered in hex).
-#[tokio::test]
-#[cfg_attr(
-    postgres_missing,
-    ignore = "PostgreSQL is not installed (apt-get install postgresql, or set PG_BIN)"
-)]
+#[api_test(needs = "postgres")]
 async fn tokens_are_stored_only_as_hashes_in_postgres() {
     let storage = StoreKind::Postgres.storage();
     let server = BinaryServer::on(&storage, &[]);

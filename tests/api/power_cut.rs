@@ -5,19 +5,16 @@
 //! there, as on a real power cut it may not.
 
 use crate::helpers::crowd::{crowd_until, Ledger};
+use crate::helpers::environment::fuse_usable;
 use crate::helpers::power_cut::{self, Image, PowerCutDisk, Tear};
 use crate::helpers::*;
 use serde_json::json;
 use std::time::Duration;
 
-#[test]
-#[cfg_attr(
-    fuse_missing,
-    ignore = "no /dev/fuse, or not root: FUSE cannot be mounted"
-)]
+#[api_test(needs = "fuse")]
 fn the_power_cut_disk_keeps_synced_files_and_loses_the_rest() {
     use std::io::Write;
-    assert!(power_cut::available(), "FUSE cannot be mounted here");
+    assert!(fuse_usable(), "FUSE cannot be mounted here");
     let mut disk = PowerCutDisk::mount_new();
     let dir = disk.path().join("data");
     std::fs::create_dir(&dir).unwrap();
@@ -94,13 +91,9 @@ impl Acked {
 /// holds durably; afterwards it starts a server on each of those copies,
 /// and the write that answer acknowledged must be there: its key replays
 /// the answer byte for byte, and its effect reads back.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(
-    fuse_missing,
-    ignore = "no /dev/fuse, or not root: FUSE cannot be mounted"
-)]
+#[api_test(flavor = "multi_thread", worker_threads = 2, needs = "fuse")]
 async fn every_answer_waits_for_the_sync_of_what_it_reports() {
-    assert!(power_cut::available(), "FUSE cannot be mounted here");
+    assert!(fuse_usable(), "FUSE cannot be mounted here");
     let disk = PowerCutDisk::mount_new();
     disk.set_sync_delay(Duration::from_millis(100));
     let server = BinaryServer::start(&disk.path().join("data"), &[]);
@@ -214,31 +207,19 @@ const SLOW_SYNC: Duration = Duration::from_millis(20);
 mod a_power_cut_under_load_loses_nothing_acknowledged {
     use super::*;
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    #[cfg_attr(
-        fuse_missing,
-        ignore = "no /dev/fuse, or not root: FUSE cannot be mounted"
-    )]
+    #[api_test(flavor = "multi_thread", worker_threads = 4, needs = "fuse")]
     async fn sled() {
         power_cuts_under_load(StoreKind::Sled).await
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    #[cfg_attr(
-        fuse_missing,
-        ignore = "no /dev/fuse, or not root: FUSE cannot be mounted"
-    )]
-    #[cfg_attr(
-        postgres_missing,
-        ignore = "PostgreSQL is not installed (apt-get install postgresql, or set PG_BIN)"
-    )]
+    #[api_test(flavor = "multi_thread", worker_threads = 4, needs = "fuse, postgres")]
     async fn postgres() {
         power_cuts_under_load(StoreKind::Postgres).await
     }
 }
 
 async fn power_cuts_under_load(store: StoreKind) {
-    assert!(power_cut::available(), "FUSE cannot be mounted here");
+    assert!(fuse_usable(), "FUSE cannot be mounted here");
     // sled syncs every directory whose entries it changes; PostgreSQL
     // relies on a journaling file system for some (it syncs a new
     // database's directory, not the directory that holds it).
@@ -316,13 +297,9 @@ async fn power_cuts_under_load(store: StoreKind) {
 /// held when the power goes; each of sixteen tears of what B wrote must
 /// start, with booking A (acknowledged) there and replayed, and B either
 /// wholly there or wholly absent, its seats as its presence says.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(
-    fuse_missing,
-    ignore = "no /dev/fuse, or not root: FUSE cannot be mounted"
-)]
+#[api_test(flavor = "multi_thread", worker_threads = 2, needs = "fuse")]
 async fn a_store_whose_last_write_was_torn_opens_with_everything_acknowledged() {
-    assert!(power_cut::available(), "FUSE cannot be mounted here");
+    assert!(fuse_usable(), "FUSE cannot be mounted here");
     let disk = PowerCutDisk::mount_new();
     let server = BinaryServer::start(&disk.path().join("data"), &[]);
     let client = server.client();

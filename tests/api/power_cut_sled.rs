@@ -9,7 +9,9 @@
 //! what was synced (boxoffice's store writes new records far more than it
 //! overwrites, and reuses segments only after much longer runs).
 
-use crate::helpers::power_cut::{self, PowerCutDisk, Tear};
+use crate::helpers::api_test;
+use crate::helpers::environment::fuse_usable;
+use crate::helpers::power_cut::{PowerCutDisk, Tear};
 use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
 use std::path::Path;
@@ -78,13 +80,9 @@ const SEGMENT: u64 = 512 * 1024;
 /// segment (a write at a segment's start, below the log's end: the new
 /// use's header and first messages), the sixth to eleventh since the open,
 /// and the cut tears it, sector by sector, at random. The store must open with every acknowledged write.
-#[test]
-#[cfg_attr(
-    fuse_missing,
-    ignore = "no /dev/fuse, or not root: FUSE cannot be mounted"
-)]
+#[api_test(needs = "fuse")]
 fn torn_power_cuts_while_segments_are_reused_open_with_everything_acknowledged() {
-    assert!(power_cut::available(), "FUSE cannot be mounted here");
+    assert!(fuse_usable(), "FUSE cannot be mounted here");
     let mut disk = PowerCutDisk::mount_new();
     let dir = disk.path().join("db");
     let acked = Arc::new(Mutex::new(HashMap::new()));
@@ -170,13 +168,9 @@ fn churn_for(db: &sled::Db, first: u64, acked: &Mutex<HashMap<u32, u64>>, time: 
 /// open, and nothing is written. sled 0.34.7 took the failure for the
 /// log's end: it recovered the writes before it, dropped the rest, and
 /// overwrote the segments after it as torn.
-#[test]
-#[cfg_attr(
-    fuse_missing,
-    ignore = "no /dev/fuse, or not root: FUSE cannot be mounted"
-)]
+#[api_test(needs = "fuse")]
 fn a_read_error_while_recovering_fails_the_open_and_writes_nothing() {
-    assert!(power_cut::available(), "FUSE cannot be mounted here");
+    assert!(fuse_usable(), "FUSE cannot be mounted here");
     let mut disk = PowerCutDisk::mount_new();
     let dir = disk.path().join("db");
     // Several segments, none reused yet (every key written once), and no

@@ -137,8 +137,7 @@ fn start_paused_capable(parent: &Path, data: &Path) -> (BinaryServer, Pause) {
     (BinaryServer::start(data, &env), pause)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(not(feature = "failpoints"), ignore = "needs --features failpoints")]
+#[api_test(flavor = "multi_thread", worker_threads = 2, needs = "failpoints")]
 async fn no_write_is_answered_or_seen_before_it_is_durable() {
     let (parent, data) = temp_data_dir();
     let (server, pause) = start_paused_capable(parent.path(), &data);

@@ -258,7 +258,7 @@ async fn unknown_shows_are_404(store: StoreKind) {
 /// The demo shows of a first start (the README's first command) sell as a
 /// cinema does: stalls and premium prices, aisles, and in the front row a
 /// wheelchair space at each end with its companion seat beside it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[api_test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_shows_have_prices_aisles_and_accessible_seats() {
     let server = spawn_app_with(|s| s.demo = true);
     let client = server.client();

@@ -1,7 +1,7 @@
 //! Short seeded simulations of each scenario, with faults and crashes:
 //! the checker must find nothing.
 
-use crate::helpers::local_engines;
+use crate::helpers::{api_test, local_engines};
 use boxoffice_sim::{self as sim, client::Faults, workload::Scenario, SimConfig};
 use std::process::Command;
 use std::time::Duration;
@@ -29,7 +29,7 @@ async fn run_clean(config: SimConfig) -> sim::Outcome {
     outcome
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[api_test(flavor = "multi_thread", worker_threads = 4)]
 async fn premiere_with_faults_and_crashes_keeps_every_promise() {
     let outcome = run_clean(SimConfig {
         scenario: Scenario::Premiere,
@@ -51,7 +51,7 @@ async fn premiere_with_faults_and_crashes_keeps_every_promise() {
     assert!(summary.conflicts > 0, "a premiere has conflicts");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[api_test(flavor = "multi_thread", worker_threads = 4)]
 async fn steady_traffic_with_lapsing_holds_keeps_every_promise() {
     let outcome = run_clean(SimConfig {
         scenario: Scenario::Steady,
@@ -76,7 +76,7 @@ async fn steady_traffic_with_lapsing_holds_keeps_every_promise() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[api_test(flavor = "multi_thread", worker_threads = 4)]
 async fn hot_seat_has_exactly_one_buyer() {
     let outcome = run_clean(SimConfig {
         scenario: Scenario::HotSeat,
@@ -101,7 +101,7 @@ async fn hot_seat_has_exactly_one_buyer() {
 
 /// The command line over HTTP against a real server it kills with -9 and
 /// restarts, writing a report.
-#[test]
+#[api_test]
 fn simulate_command_drives_a_server_it_kill_dashes_nine() {
     let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -150,7 +150,7 @@ fn simulate_command_drives_a_server_it_kill_dashes_nine() {
 
 /// The simulator does not link the engine; what it knows of it beyond the
 /// HTTP contract must be the engine's own.
-#[test]
+#[api_test]
 fn the_simulators_facts_are_the_engines() {
     use boxoffice_sim::engine_facts;
     assert_eq!(engine_facts::FORWARDED, boxoffice::http::FORWARDED);

@@ -1,6 +1,6 @@
 use crate::helpers::*;
 
-#[tokio::test]
+#[api_test]
 async fn in_process_server_books_and_replays() {
     let server = spawn_app();
     let client = server.client();
@@ -13,7 +13,7 @@ async fn in_process_server_books_and_replays() {
     assert_eq!(again.text, first.text);
 }
 
-#[tokio::test]
+#[api_test]
 async fn binary_server_starts_and_stops_on_sigterm() {
     let (_parent, data) = temp_data_dir();
     let server = BinaryServer::start(&data, &[]);

@@ -62,7 +62,7 @@ fn refuses_to_start(store: &[&str], words: &[&str]) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[api_test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sled_store_from_before_format_versions_is_upgraded_and_serves() {
     let (_parent, dir) = temp_data_dir();
     copy_dir(&fixture("sled-format-0").join("data"), &dir);
@@ -81,7 +81,7 @@ async fn a_sled_store_from_before_format_versions_is_upgraded_and_serves() {
     server.stop();
 }
 
-#[test]
+#[api_test]
 fn a_sled_store_of_a_newer_format_is_refused_and_left_as_it_is() {
     let (_parent, dir) = temp_data_dir();
     copy_dir(&fixture("sled-format-0").join("data"), &dir);
@@ -97,11 +97,7 @@ fn a_sled_store_of_a_newer_format_is_refused_and_left_as_it_is() {
     );
 }
 
-#[test]
-#[cfg_attr(
-    postgres_missing,
-    ignore = "PostgreSQL is not installed (apt-get install postgresql, or set PG_BIN)"
-)]
+#[api_test(needs = "postgres")]
 fn a_database_of_a_newer_schema_is_refused_and_left_as_it_is() {
     let storage = StoreKind::Postgres.storage();
     let url = storage.database_url().unwrap().to_string();

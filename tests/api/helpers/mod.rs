@@ -6,13 +6,16 @@ mod checks;
 mod cli;
 mod client;
 pub mod crowd;
+pub mod environment;
 mod fixtures;
 mod local_engine;
 pub mod postgres;
 pub mod power_cut;
+pub mod registry;
 mod server;
 mod store;
 
+pub use boxoffice_test_macros::api_test;
 pub use checks::*;
 pub use cli::*;
 pub use client::*;

@@ -17,6 +17,7 @@
 //! reads end-of-file, stops the server (`pg_ctl -m immediate`) and removes
 //! its directory. A private server does the same when dropped.
 
+use super::environment::pg_bin;
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
@@ -25,35 +26,6 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use tokio_postgres::NoTls;
-
-/// Where `initdb` and `pg_ctl` are: `$PG_BIN`, else the newest
-/// /usr/lib/postgresql/<version>/bin (Debian), else a directory of `PATH`.
-/// The same search as build.rs, which marks the tests ignored without one.
-pub fn pg_bin() -> Option<PathBuf> {
-    let usable = |dir: &Path| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file();
-    if let Some(dir) = std::env::var_os("PG_BIN") {
-        return Some(PathBuf::from(dir)).filter(|dir| usable(dir));
-    }
-    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|entry| {
-            let version = entry.file_name().to_str()?.parse::<u32>().ok()?;
-            Some((version, entry.path().join("bin")))
-        })
-        .collect();
-    versions.sort();
-    let on_path = std::env::var_os("PATH")
-        .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
-        .unwrap_or_default();
-    versions
-        .into_iter()
-        .rev()
-        .map(|(_, bin)| bin)
-        .chain(on_path)
-        .find(|dir| usable(dir))
-}
 
 /// Whether this process runs as root (then the server runs as `postgres`).
 fn running_as_root() -> bool {

@@ -85,8 +85,9 @@ impl StoreKind {
 /// Runs the async test function `$name(store: StoreKind)` on each store:
 /// as the tests `$name::sled` and `$name::postgres`, the latter ignored
 /// (visibly, in the summary) where PostgreSQL is not installed
-/// (`cfg(postgres_missing)`, set by build.rs, never under CI=true).
-/// Anything after the name is the arguments of `#[tokio::test(...)]`.
+/// (`needs = "postgres"`: found out when the tests run, never under
+/// CI=true). Anything after the name is the `flavor` and `worker_threads`
+/// of `#[api_test(...)]`, as of `#[tokio::test(...)]`.
 ///
 /// ```ignore
 /// store_test!(a_booking_is_all_or_nothing);
@@ -96,18 +97,14 @@ impl StoreKind {
 /// }
 /// ```
 macro_rules! store_test {
-    ($name:ident $(, $($tokio:tt)+)?) => {
+    ($name:ident $(, $($flavor:tt)+)?) => {
         mod $name {
-            #[tokio::test$(($($tokio)+))?]
+            #[$crate::helpers::api_test$(($($flavor)+))?]
             async fn sled() {
                 super::$name($crate::helpers::StoreKind::Sled).await
             }
 
-            #[tokio::test$(($($tokio)+))?]
-            #[cfg_attr(
-                postgres_missing,
-                ignore = "PostgreSQL is not installed (apt-get install postgresql, or set PG_BIN)"
-            )]
+            #[$crate::helpers::api_test($($($flavor)+,)? needs = "postgres")]
             async fn postgres() {
                 super::$name($crate::helpers::StoreKind::Postgres).await
             }

@@ -2,6 +2,7 @@
 //! power cut keeps.
 
 use super::*;
+use crate::helpers::api_test;
 use std::sync::Arc;
 
 fn meta() -> Meta {
@@ -12,7 +13,7 @@ fn name(text: &str) -> &OsStr {
     OsStr::new(text)
 }
 
-#[test]
+#[api_test]
 fn unsynced_bytes_are_lost_and_synced_ones_kept() {
     let mut disk = Disk::new(0, 0);
     let file = disk.create(ROOT, name("log"), meta()).unwrap().ino;
@@ -28,7 +29,7 @@ fn unsynced_bytes_are_lost_and_synced_ones_kept() {
     assert_eq!(after.read(file, 0, 100).unwrap(), b"first");
 }
 
-#[test]
+#[api_test]
 fn a_torn_cut_keeps_some_unsynced_sectors_and_no_other_bytes() {
     let mut disk = Disk::new(0, 0);
     let file = disk.create(ROOT, name("log"), meta()).unwrap().ino;
@@ -53,7 +54,7 @@ fn a_torn_cut_keeps_some_unsynced_sectors_and_no_other_bytes() {
     );
 }
 
-#[test]
+#[api_test]
 fn a_new_name_needs_its_directory_synced() {
     let mut disk = Disk::new(0, 0);
     let file = disk.create(ROOT, name("db"), meta()).unwrap().ino;
@@ -66,7 +67,7 @@ fn a_new_name_needs_its_directory_synced() {
     assert_eq!(after.read(file, 0, 10).unwrap(), b"data");
 }
 
-#[test]
+#[api_test]
 fn a_rename_and_a_removal_are_durable_with_their_directory() {
     let mut disk = Disk::new(0, 0);
     let old = disk.create(ROOT, name("snap.1"), meta()).unwrap().ino;
@@ -89,7 +90,7 @@ fn a_rename_and_a_removal_are_durable_with_their_directory() {
     assert_eq!(kept.read(new, 0, 10).unwrap(), b"new");
 }
 
-#[test]
+#[api_test]
 fn journaled_names_are_durable_with_any_sync() {
     let mut disk = Disk::with_names(0, 0, Names::Journaled);
     let dir = disk.mkdir(ROOT, name("base"), meta()).unwrap().ino;
@@ -103,7 +104,7 @@ fn journaled_names_are_durable_with_any_sync() {
     assert_eq!(after.read(file, 0, 10).unwrap(), b"15");
 }
 
-#[test]
+#[api_test]
 fn a_file_cut_short_and_grown_again_reads_zeros() {
     let mut disk = Disk::new(0, 0);
     let file = disk.create(ROOT, name("f"), meta()).unwrap().ino;
@@ -124,7 +125,7 @@ fn a_file_cut_short_and_grown_again_reads_zeros() {
     assert!(bytes[100..].iter().all(|b| *b == 0));
 }
 
-#[test]
+#[api_test]
 fn a_durable_copy_shares_pages_until_written() {
     let mut disk = Disk::new(0, 0);
     let file = disk.create(ROOT, name("f"), meta()).unwrap().ino;
@@ -140,7 +141,7 @@ fn a_durable_copy_shares_pages_until_written() {
     }
 }
 
-#[test]
+#[api_test]
 fn a_sync_covers_the_writes_made_before_it_arrived_and_no_later_ones() {
     let mut disk = Disk::new(0, 0);
     let file = disk.create(ROOT, name("log"), meta()).unwrap().ino;
@@ -154,7 +155,7 @@ fn a_sync_covers_the_writes_made_before_it_arrived_and_no_later_ones() {
     assert_eq!(after.read(file, 0, 6).unwrap(), b"before");
 }
 
-#[test]
+#[api_test]
 fn an_older_sync_completing_late_does_not_undo_a_newer_one() {
     let mut disk = Disk::new(0, 0);
     let file = disk.create(ROOT, name("log"), meta()).unwrap().ino;
@@ -169,7 +170,7 @@ fn an_older_sync_completing_late_does_not_undo_a_newer_one() {
     assert_eq!(after.read(file, 0, 3).unwrap(), b"two");
 }
 
-#[test]
+#[api_test]
 fn a_sync_the_cut_overtakes_makes_nothing_durable() {
     let mut disk = Disk::new(0, 0);
     let file = disk.create(ROOT, name("log"), meta()).unwrap().ino;

@@ -7,9 +7,9 @@
 //! checks that every acknowledged write is there.
 //!
 //! Needs `/dev/fuse` and root (the mount is made with mount(2) directly,
-//! so no `fusermount3` is needed). Where either is missing, build.rs sets
-//! `cfg(fuse_missing)` and the tests that use it show as ignored (never
-//! under CI=true).
+//! so no `fusermount3` is needed): `environment::fuse_usable`. Where either
+//! is missing, the tests that use it (`needs = "fuse"`) show as ignored
+//! (never under CI=true).
 
 mod bytes;
 pub mod disk;
@@ -230,10 +230,4 @@ fn abort_connection(id: u32) {
         };
     }
     let _ = std::fs::write(connections.join(id.to_string()).join("abort"), b"1");
-}
-
-/// Whether this process can mount one (root, and `/dev/fuse`).
-pub fn available() -> bool {
-    // SAFETY: geteuid cannot fail.
-    Path::new("/dev/fuse").exists() && unsafe { libc::geteuid() } == 0
 }
