@@ -3,7 +3,7 @@
 //! or an operation without a route, fails the build's tests).
 
 use super::respond::respond;
-use super::{export, openapi, routes, sse};
+use super::{openapi, routes};
 use crate::replies;
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, Route};
@@ -62,7 +62,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         ),
         endpoint(
             "/v1/admin/export",
-            vec![(M::GET, web::get().to(export::export))],
+            vec![(M::GET, web::get().to(routes::export::export))],
         ),
         endpoint(
             "/v1/sessions",
@@ -81,7 +81,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         ),
         endpoint(
             "/v1/shows/{show_id}/events",
-            vec![(M::GET, web::get().to(sse::events))],
+            vec![(M::GET, web::get().to(routes::events::events))],
         ),
         endpoint(
             "/v1/bookings",

@@ -3,7 +3,6 @@
 
 mod doc_parts;
 mod endpoints;
-mod export;
 mod extract;
 mod forward;
 /// The header of a request one node sent on to another (one hop).
@@ -14,7 +13,6 @@ pub mod requests;
 mod respond;
 mod routes;
 mod seat_map_body;
-mod sse;
 mod state;
 
 pub use respond::respond;

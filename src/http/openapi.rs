@@ -48,7 +48,7 @@ use utoipa::{Modify, OpenApi};
         routes::shows::list_shows,
         routes::shows::create_show,
         routes::shows::get_show,
-        super::sse::events,
+        super::routes::events::events,
         routes::bookings::list_bookings,
         routes::bookings::create_booking,
         routes::bookings::get_booking,
@@ -63,7 +63,7 @@ use utoipa::{Modify, OpenApi};
         routes::operations::metrics,
         serve,
         routes::cluster::cluster,
-        super::export::export,
+        super::routes::export::export,
     ),
     components(
         schemas(wire::SeatEventOut),
@@ -266,6 +266,17 @@ mod tests {
             let declared = statuses(path, method);
             assert!(!declared.contains(&"400".to_string()), "{method} {path}");
             assert!(declared.contains(&"404".to_string()), "{method} {path}");
+        }
+        // A forwarded request whose outcome stays unknown answers 409
+        // `request-in-progress` (http::forward), the unkeyed deletes too.
+        for path in [
+            "/v1/bookings/{booking_id}",
+            "/v1/carts/{cart_id}/items/{show_id}/{seat_id}",
+        ] {
+            assert!(
+                statuses(path, "delete").contains(&"409".to_string()),
+                "{path}"
+            );
         }
         let aisle = &doc["components"]["schemas"]["Seat"]["properties"]["aisle_after"];
         assert_eq!(aisle["type"], "boolean", "never null: {aisle}");

@@ -99,6 +99,7 @@ pub(crate) async fn get_booking(
     responses(
         (status = 204, description = "Cancelled (or already cancelled)."),
         (status = 404, description = "`not-found`: unknown booking (a malformed id too), or one that belongs to another user.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`request-in-progress` (many nodes only): the request was sent on to the node serving the show and what became of it is not known yet; send it again (it changes nothing twice). Carries `Retry-After`.", body = Problem, content_type = "application/problem+json"),
         doc_parts::SignedInRefusals,
     ),
 )]

@@ -57,7 +57,7 @@ pub(crate) async fn add_item(
     responses(
         (status = 204, description = "The item is removed from the cart and, if its hold was still live, the seat is available again. A seat of the show that is not (or no longer) in the cart also answers 204: repeating a release is not an error."),
         (status = 404, description = "`not-found`: unknown cart or one that belongs to another user, unknown show, or a seat id the show does not have (a malformed id in the path is unknown too).", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`cart-closed`: the cart was already checked out.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`cart-closed`: the cart was already checked out. `request-in-progress` (many nodes only): the request was sent on to the node serving the show and what became of it is not known yet; send it again (it changes nothing twice). Carries `Retry-After`.", body = Problem, content_type = "application/problem+json"),
         doc_parts::SignedInRefusals,
     ),
 )]

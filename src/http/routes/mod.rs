@@ -8,6 +8,8 @@ pub(super) mod bookings;
 pub(super) mod cart_items;
 pub(super) mod carts;
 pub(super) mod cluster;
+pub(super) mod events;
+pub(super) mod export;
 pub(super) mod idempotency_keys;
 pub(super) mod operations;
 pub(super) mod pages;

@@ -1,6 +1,6 @@
 //! `/v1/shows`: creating a show (admin), the list of shows, and one show
 //! with its seat map, sent a piece at a time (`seat_map_body`). A show's
-//! event stream is `sse.rs`.
+//! event stream is `events.rs`.
 
 use super::answers::{answer, State};
 use crate::http::doc_parts;

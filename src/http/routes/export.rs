@@ -5,9 +5,9 @@
 //! client to read: memory stays bounded whatever the store's size, and a
 //! client that stops reading stops the export. One export runs at a time.
 
-use super::extract;
-use super::respond::respond;
-use super::state::AppState;
+use crate::http::extract;
+use crate::http::respond::respond;
+use crate::http::state::AppState;
 use crate::replies;
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
@@ -24,9 +24,9 @@ const CHUNKS_WAITING: usize = 8;
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The dump: UTF-8 JSON lines, the first naming the format and version, a line per record, the last with the counts and the SHA-256 of every byte before it (docs/DUMP.md). Every write acknowledged before the request began is in it, and nothing in it is half of a write. A dump that ends without its last line was cut short (the connection, or the export failed): `boxoffice import` refuses it.", content_type = "application/x-ndjson", body = String),
-        (status = 401, response = super::doc_parts::Unauthorized),
-        (status = 403, response = super::doc_parts::Forbidden),
-        (status = 503, response = super::doc_parts::Overloaded),
+        (status = 401, response = crate::http::doc_parts::Unauthorized),
+        (status = 403, response = crate::http::doc_parts::Forbidden),
+        (status = 503, response = crate::http::doc_parts::Overloaded),
     ),
 )]
 /// Export the store (admin)
@@ -35,7 +35,7 @@ const CHUNKS_WAITING: usize = 8;
 /// consistent snapshot while the server keeps serving; `boxoffice import`
 /// loads it into an empty store of either kind. One export at a time:
 /// another while one runs answers 503.
-pub(super) async fn export(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+pub(crate) async fn export(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     if let Err(reply) = extract::admin(&state, &req).await {
         return respond(reply);
     }

@@ -7,10 +7,10 @@
 //! (`SeatMap::subscribe`). Streams end on shutdown so a graceful stop does
 //! not wait for them.
 
-use super::respond::respond;
-use super::seat_map_body::seat_map_body;
-use super::state::AppState;
 use crate::engine::{Resume, SeatEvent};
+use crate::http::respond::respond;
+use crate::http::seat_map_body::seat_map_body;
+use crate::http::state::AppState;
 use crate::wire::SeatEventOut;
 use actix_web::{web, HttpResponse};
 use bytes::Bytes;
@@ -33,7 +33,7 @@ const KEEPALIVE: Duration = Duration::from_secs(15);
             content_type = "text/event-stream", body = String,
             example = "id: 1796220251896000\nevent: seat\ndata: {\"seat_id\":\"A1\",\"status\":\"held\"}\n\n"),
         (status = 404, description = "`not-found`: unknown show (a malformed id too).", body = crate::wire::ProblemBody, content_type = "application/problem+json"),
-        (status = 503, response = super::doc_parts::Overloaded),
+        (status = 503, response = crate::http::doc_parts::Overloaded),
     ),
 )]
 /// Stream seat changes of a show
@@ -56,7 +56,7 @@ const KEEPALIVE: Duration = Duration::from_secs(15);
 /// and seat map first, then the changes. A comment every 15 s keeps
 /// proxies from closing the stream; it ends when the server shuts down or
 /// the reader falls too far behind.
-pub async fn events(
+pub(crate) async fn events(
     state: web::Data<AppState>,
     req: actix_web::HttpRequest,
     path: web::Path<String>,
@@ -67,7 +67,7 @@ pub async fn events(
     };
     if !unit.lease_is_current() {
         // Another node serves the show: its events come from there.
-        return super::forward::stream_from_owner(&state, &req, unit.id()).await;
+        return crate::http::forward::stream_from_owner(&state, &req, unit.id()).await;
     }
     let last_seen = req
         .headers()
