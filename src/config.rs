@@ -62,6 +62,13 @@ pub struct Settings {
     pub session_rate_limit: u32,
     /// The burst of new sessions allowed, as a multiple of the rate.
     pub session_burst_factor: u32,
+    /// Unknown bearer tokens per minute from one client address before
+    /// that address is answered 429 (token guessing); 0 turns it off.
+    pub token_guesses_per_minute: u32,
+    /// The reverse proxies (addresses or networks, `10.0.0.0/8`) whose
+    /// `X-Forwarded-For` names the client for the per-address limits;
+    /// from any other peer the header is ignored.
+    pub trusted_proxies: Vec<String>,
     pub max_holds_per_user: usize,
     pub max_seats_per_booking: usize,
     pub seat_mailbox_capacity: usize,
@@ -117,6 +124,8 @@ const KEYS: &[&str] = &[
     "user_rate_limit",
     "session_rate_limit",
     "session_burst_factor",
+    "token_guesses_per_minute",
+    "trusted_proxies",
     "max_holds_per_user",
     "max_seats_per_booking",
     "seat_mailbox_capacity",
@@ -156,6 +165,8 @@ impl Default for Settings {
             user_rate_limit: 20,
             session_rate_limit: 100,
             session_burst_factor: 100,
+            token_guesses_per_minute: 30,
+            trusted_proxies: Vec::new(),
             max_holds_per_user: 10,
             max_seats_per_booking: 10,
             seat_mailbox_capacity: 4096,

@@ -295,6 +295,16 @@ pub fn too_many_sessions(secs: u32) -> Reply {
     problem(Code::RateLimited, "too many new sessions from this address").with_retry_after(secs)
 }
 
+/// 429: too many unknown tokens came from this address; nothing it sends
+/// is looked at for `secs`.
+pub fn too_many_token_guesses(secs: u32) -> Reply {
+    problem(
+        Code::RateLimited,
+        "too many unknown tokens from this address",
+    )
+    .with_retry_after(secs)
+}
+
 // ---- 500, 503 ----
 
 /// 500: the store failed in a way retrying will not mend; nothing

@@ -1,6 +1,7 @@
 //! Request parsing in the contract's order: auth (401/403), rate (429),
 //! size (413), key (400 idempotency-key-*), body (400 invalid-request).
 
+use super::client_address::client_address;
 use super::state::{AppState, MAX_BODY_BYTES};
 use crate::domain::{Fingerprint, IdempotencyKey, KeyedRequest, RequestLine, UserId};
 use crate::engine::token_hash;
@@ -32,16 +33,7 @@ fn is_admin_token(state: &AppState, token: &str) -> bool {
 
 /// The calling user (a guest session or the admin), rate-limited.
 pub async fn user(state: &AppState, req: &HttpRequest) -> Result<UserId, Reply> {
-    let token = bearer(req).ok_or_else(replies::unauthorized)?;
-    let user = if is_admin_token(state, token) {
-        UserId::ADMIN
-    } else {
-        match state.engine.authenticate(token).await {
-            Ok(Some(user)) => user,
-            Ok(None) => return Err(replies::unauthorized()),
-            Err(error) => return Err(error.reply()),
-        }
-    };
+    let user = signed_in(state, req).await?;
     limit(state, user)?;
     Ok(user)
 }
@@ -51,13 +43,33 @@ pub async fn admin(state: &AppState, req: &HttpRequest) -> Result<UserId, Reply>
     if state.admin_token_sha256.is_none() {
         return Err(replies::forbidden());
     }
+    match signed_in(state, req).await? {
+        UserId::ADMIN => Ok(UserId::ADMIN),
+        _ => Err(replies::forbidden()),
+    }
+}
+
+/// Whose bearer token this is: the admin's, a guest's, or 401 (none, or
+/// unknown). A client address that has sent too many unknown tokens is
+/// answered 429 before its token is looked at (`token_guesses`).
+async fn signed_in(state: &AppState, req: &HttpRequest) -> Result<UserId, Reply> {
     let token = bearer(req).ok_or_else(replies::unauthorized)?;
+    let address = client_address(req, &state.trusted_proxies);
+    if let Some(address) = address {
+        state
+            .token_guesses
+            .admit(address)
+            .map_err(replies::too_many_token_guesses)?;
+    }
     if is_admin_token(state, token) {
         return Ok(UserId::ADMIN);
     }
     match state.engine.authenticate(token).await {
-        Ok(Some(_)) => Err(replies::forbidden()),
-        Ok(None) => Err(replies::unauthorized()),
+        Ok(Some(user)) => Ok(user),
+        Ok(None) => match address.map(|a| state.token_guesses.failed(a)) {
+            Some(Err(wait)) => Err(replies::too_many_token_guesses(wait)),
+            _ => Err(replies::unauthorized()),
+        },
         Err(error) => Err(error.reply()),
     }
 }
@@ -65,7 +77,7 @@ pub async fn admin(state: &AppState, req: &HttpRequest) -> Result<UserId, Reply>
 /// Anonymous session creation, limited per client address so that nobody
 /// can mint users (and their keys) without end.
 pub fn session_limit(state: &AppState, req: &HttpRequest) -> Result<(), Reply> {
-    let Some(address) = req.peer_addr().map(|a| a.ip()) else {
+    let Some(address) = client_address(req, &state.trusted_proxies) else {
         return Ok(());
     };
     state

@@ -1,6 +1,7 @@
 //! The HTTP edge: parse, authenticate, check the key, call the engine, and
 //! turn its `Reply` into a response. No business rule lives here.
 
+mod client_address;
 mod doc_parts;
 mod endpoints;
 mod extract;
@@ -14,6 +15,7 @@ mod respond;
 mod routes;
 mod seat_map_body;
 mod state;
+mod token_guesses;
 
 pub use respond::respond;
 pub use state::{AppState, MAX_BODY_BYTES};
@@ -24,11 +26,13 @@ use crate::replies;
 use actix_web::dev::{Server, ServerHandle, Service, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::{web, App, HttpServer};
+use client_address::TrustedProxies;
 use rate_limit::RateLimiter;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use token_guesses::TokenGuesses;
 use tokio::sync::watch;
 
 /// A running server.
@@ -68,9 +72,16 @@ fn bound_send_buffer(connection: &dyn std::any::Any, _: &mut actix_web::dev::Ext
 }
 
 /// What the handlers share, from the settings.
-fn app_state(settings: &Settings, engine: Engine, shutdown: watch::Receiver<bool>) -> AppState {
+fn app_state(
+    settings: &Settings,
+    trusted_proxies: TrustedProxies,
+    engine: Engine,
+    shutdown: watch::Receiver<bool>,
+) -> AppState {
     AppState {
         engine,
+        trusted_proxies,
+        token_guesses: TokenGuesses::new(settings.token_guesses_per_minute),
         peers: reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
@@ -210,6 +221,9 @@ pub async fn start(settings: &Settings) -> std::io::Result<Running> {
 /// `start` on storage opened by the caller (an embedding program's, or a
 /// test's that watches what is written); the store settings are unused.
 pub async fn start_with_storage(settings: &Settings, storage: Storage) -> std::io::Result<Running> {
+    // A bad setting stops the start here, before the engine starts.
+    let trusted_proxies =
+        TrustedProxies::parse(&settings.trusted_proxies).map_err(std::io::Error::other)?;
     let membership = storage.membership.clone();
     let was_empty = storage
         .store
@@ -224,7 +238,12 @@ pub async fn start_with_storage(settings: &Settings, storage: Storage) -> std::i
         tracing::info!("seeded demo shows");
     }
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let state = web::Data::new(app_state(settings, engine.clone(), shutdown_rx));
+    let state = web::Data::new(app_state(
+        settings,
+        trusted_proxies,
+        engine.clone(),
+        shutdown_rx,
+    ));
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())

@@ -35,6 +35,17 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
         Self::bounded(rate, burst_factor, LIMITER_CLIENTS_LIMIT)
     }
 
+    /// `per_minute` per client, in bursts of as many; 0 is off.
+    pub fn per_minute(per_minute: u32) -> Self {
+        RateLimiter {
+            limiter: NonZeroU32::new(per_minute)
+                .map(|n| DefaultKeyedRateLimiter::keyed(Quota::per_minute(n))),
+            max_clients: LIMITER_CLIENTS_LIMIT,
+            started: Instant::now(),
+            swept_at_ms: AtomicU64::new(0),
+        }
+    }
+
     /// `new`, tracking at most `max_clients`.
     pub fn bounded(rate: u32, burst_factor: u32, max_clients: usize) -> Self {
         let limiter = NonZeroU32::new(rate).map(|per_second| {

@@ -1,6 +1,8 @@
 //! What every handler shares.
 
+use super::client_address::TrustedProxies;
 use super::rate_limit::RateLimiter;
+use super::token_guesses::TokenGuesses;
 use crate::engine::Engine;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +27,10 @@ pub struct AppState {
     pub admin_token_sha256: Option<[u8; 32]>,
     pub limiter: RateLimiter,
     pub session_limiter: RateLimiter<std::net::IpAddr>,
+    /// Unknown tokens per client address (`token_guesses`).
+    pub token_guesses: TokenGuesses,
+    /// Whose `X-Forwarded-For` names the client (`client_address`).
+    pub trusted_proxies: TrustedProxies,
     pub max_seats_per_booking: usize,
     /// How long a request body may take to arrive (the head has its own
     /// timeout, `client_request_timeout_secs`; the body gets the same).

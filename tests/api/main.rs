@@ -33,6 +33,7 @@ mod actors;
 mod best_available;
 mod bookings;
 mod carts;
+mod client_limits;
 mod cluster;
 mod crash_matrix;
 mod dump;

@@ -2,7 +2,7 @@
 // port 0 with a temporary data directory, drive Debian's Chromium through
 // playwright-core, and talk to the API directly for setup and checks.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -78,10 +78,14 @@ export async function createShow(base, title, rows, extra = {}) {
 
 // axe-core in the page: every WCAG 2.x A/AA rule (2.2 included); returns
 // the violations, each with its nodes' selectors, for the test to assert
-// there are none.
+// there are none. Evaluated through the browser's debugging protocol, not
+// added as a script tag: the page's Content-Security-Policy refuses inline
+// scripts, as it should.
 const AXE = new URL('../../node_modules/axe-core/axe.min.js', import.meta.url);
+let axeSource;
 export async function axeViolations(page) {
-  await page.addScriptTag({ path: fileURLToPath(AXE) });
+  axeSource ??= readFileSync(fileURLToPath(AXE), 'utf8');
+  await page.evaluate(axeSource);
   const result = await page.evaluate(() => window.axe.run(document, {
     runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] },
   }));
@@ -101,11 +105,25 @@ export async function launch() {
   });
 }
 
-// A fresh visitor: its own context, so its own session and cart.
+// A fresh visitor: its own context, so its own session and cart. What the
+// page's Content-Security-Policy refused is kept (`cspViolations`): the
+// page must never need what the policy forbids.
 export async function visitor(browser, base, viewport = { width: 1100, height: 800 }) {
   const context = await browser.newContext({ baseURL: base, viewport });
   const page = await context.newPage();
+  const refused = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error' && message.text().includes('Content Security Policy')) {
+      refused.push(message.text());
+    }
+  });
+  cspRefusals.set(page, refused);
   return { context, page };
+}
+
+const cspRefusals = new WeakMap();
+export function cspViolations(page) {
+  return cspRefusals.get(page) ?? [];
 }
 
 export async function openShow(page, showId) {

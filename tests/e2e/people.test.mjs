@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { expect } from './expect.mjs';
 import {
-  startServer, createShow, launch, visitor, openShow, seat, tokenOf, api, axeViolations, SCREENSHOTS,
+  startServer, createShow, launch, visitor, openShow, seat, tokenOf, api, axeViolations, cspViolations, SCREENSHOTS,
 } from './harness.mjs';
 
 let server;
@@ -45,6 +45,7 @@ const OFFER = {
 async function assertAccessible(page, where) {
   const violations = await axeViolations(page);
   assert.deepEqual(violations, [], `axe-core found violations on ${where}:\n${JSON.stringify(violations, null, 2)}`);
+  assert.deepEqual(cspViolations(page), [], `the page needed what its Content-Security-Policy refuses, on ${where}`);
 }
 
 async function focusIsNotLost(page) {
