@@ -217,7 +217,7 @@ reusable_problem!(
 reusable_problem!(
     RateLimited,
     Code::RateLimited,
-    "`rate-limited`: too many requests from this user (or new sessions from this address); carries `Retry-After`."
+    "`rate-limited`: too many requests from this user, or new sessions or unknown tokens from this address; carries `Retry-After`."
 );
 reusable_problem!(
     Overloaded,
@@ -271,9 +271,9 @@ impl IntoResponses for KeyedWriteRefusals {
 
 /// What an admin-only keyed write (`POST /v1/shows`) may be answered
 /// before it runs: 401 (no or unknown token), 403 (not the admin token),
-/// 503 (load), and those of its body and key (408, 413, 422). No 429: the
-/// admin token is exempt from the per-user rate limit and from the cap on
-/// stored keys (`extract::admin`, `Keys::budget`).
+/// 429 (only from an address throttled for guessing tokens: the admin
+/// token is exempt from the per-user rate limit and from the cap on stored
+/// keys), 503 (load), and those of its body and key (408, 413, 422).
 pub struct AdminWriteRefusals;
 
 impl IntoResponses for AdminWriteRefusals {
@@ -281,6 +281,7 @@ impl IntoResponses for AdminWriteRefusals {
         let mut responses = BTreeMap::from([
             ("401".to_string(), reference::<Unauthorized>()),
             ("403".to_string(), reference::<Forbidden>()),
+            ("429".to_string(), reference::<RateLimited>()),
             ("503".to_string(), reference::<Overloaded>()),
         ]);
         responses.extend(body_and_key_refusals());

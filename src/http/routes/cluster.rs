@@ -21,6 +21,7 @@ use actix_web::{HttpRequest, HttpResponse};
         (status = 401, response = doc_parts::Unauthorized),
         (status = 403, response = doc_parts::Forbidden),
         (status = 404, description = "`not-found`: an unknown show, or a server on the embedded sled store (a cluster of one node, with no leases).", body = Problem, content_type = "application/problem+json"),
+        (status = 429, response = doc_parts::RateLimited),
         (status = 503, response = doc_parts::Overloaded),
     ),
 )]

@@ -26,6 +26,7 @@ const CHUNKS_WAITING: usize = 8;
         (status = 200, description = "The dump: UTF-8 JSON lines, the first naming the format and version, a line per record, the last with the counts and the SHA-256 of every byte before it (docs/DUMP.md). Every write acknowledged before the request began is in it, and nothing in it is half of a write. A dump that ends without its last line was cut short (the connection, or the export failed): `boxoffice import` refuses it.", content_type = "application/x-ndjson", body = String),
         (status = 401, response = crate::http::doc_parts::Unauthorized),
         (status = 403, response = crate::http::doc_parts::Forbidden),
+        (status = 429, response = crate::http::doc_parts::RateLimited),
         (status = 503, response = crate::http::doc_parts::Overloaded),
     ),
 )]
