@@ -129,6 +129,12 @@ fn main() -> std::process::ExitCode {
                 .unwrap_or_else(|_| "boxoffice=info,actix_web=warn".into()),
         )
         .with_writer(std::io::stderr)
+        // A log line that cannot be written (stderr a closed pipe) is
+        // dropped. By default the subscriber reports that with eprintln!,
+        // which panics on the same closed stderr: inside the task that
+        // stops the server on SIGTERM, the stop was lost and the process
+        // ran on.
+        .log_internal_errors(false)
         .init();
     let cli = Cli::parse();
     match cli.command {

@@ -431,3 +431,49 @@ fn each_conflict_counts_once_under_its_code() {
     });
     server.stop();
 }
+
+/// SIGTERM stops the server even when nobody reads what it writes any
+/// more (`boxoffice serve 2>&1 | head`, a supervisor's pipe gone): a log
+/// line that cannot be written must not stop the shutdown.
+#[api_test]
+async fn sigterm_stops_a_server_whose_output_nobody_reads() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let (_dir, data) = temp_data_dir();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_boxoffice"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--no-demo", "--data-dir"])
+        .arg(&data)
+        .current_dir(data.parent().unwrap())
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start boxoffice binary");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("listening on "), "{line:?}");
+    // Both pipes closed: every later write fails.
+    drop(child.stderr.take());
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let mut exited = None;
+    for _ in 0..1000 {
+        if let Some(status) = child.try_wait().unwrap() {
+            exited = Some(status);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    if exited.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    assert!(
+        exited.is_some_and(|status| status.success()),
+        "no clean exit within 20 s of SIGTERM: {exited:?}"
+    );
+}
