@@ -478,4 +478,6 @@ impl From<sled::Error> for StoreError {
 #[cfg(test)]
 mod damage_tests;
 #[cfg(test)]
+mod recovery_tests;
+#[cfg(test)]
 mod tests;
