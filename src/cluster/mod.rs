@@ -34,7 +34,7 @@ pub mod owners;
 pub mod partitions;
 pub mod pg_membership;
 
-pub use database::{describe as describe_pg_error, DatabaseError};
+pub use database::DatabaseError;
 pub use membership::{
     ClusterNode, ClusterView, Lookup, Membership, OneNode, PartitionEvent, PartitionLease,
     ShowFence,
