@@ -96,6 +96,7 @@ fn booking_write(show: ShowId, index: u32) -> WriteSet {
                 cart: None,
                 prices_cents: vec![1200],
                 currency: "EUR".into(),
+                cancelled_by: None,
             }),
             Mutation::Seat {
                 show,

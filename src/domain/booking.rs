@@ -20,6 +20,26 @@ impl BookingStatus {
     }
 }
 
+/// Who cancelled a booking.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Canceller {
+    /// Its owner.
+    Customer,
+    /// Staff, with the admin token (cancel on behalf).
+    BoxOffice,
+}
+
+impl Canceller {
+    pub const ALL: [Canceller; 2] = [Canceller::Customer, Canceller::BoxOffice];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Canceller::Customer => "customer",
+            Canceller::BoxOffice => "box-office",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Booking {
     pub id: BookingId,
@@ -37,6 +57,10 @@ pub struct Booking {
     pub prices_cents: Vec<u64>,
     /// ISO 4217 code of the prices.
     pub currency: String,
+    /// Who cancelled it (a cancelled booking of a build before 1.2 reads
+    /// `Customer`: only its owner could cancel then); `None` while
+    /// confirmed.
+    pub cancelled_by: Option<Canceller>,
 }
 
 impl Booking {
@@ -49,8 +73,9 @@ impl Booking {
         }
     }
 
-    pub fn cancel(&mut self) {
+    pub fn cancel(&mut self, by: Canceller) {
         self.status = BookingStatus::Cancelled;
+        self.cancelled_by = Some(by);
     }
 
     /// The price of the seat at `position` in `seats`.
@@ -81,10 +106,12 @@ mod tests {
             cart: None,
             prices_cents: vec![900],
             currency: "EUR".into(),
+            cancelled_by: None,
         };
         assert_eq!(booking.total_cents(), 900);
         assert_eq!(booking.plan_cancel().map(<[_]>::len), Some(1));
-        booking.cancel();
+        booking.cancel(Canceller::BoxOffice);
         assert_eq!(booking.plan_cancel(), None);
+        assert_eq!(booking.cancelled_by, Some(Canceller::BoxOffice));
     }
 }

@@ -15,7 +15,7 @@ pub mod offer;
 pub mod seat;
 pub mod show;
 
-pub use booking::{Booking, BookingStatus};
+pub use booking::{Booking, BookingStatus, Canceller};
 pub use cart::{AddPlan, Cart, CartError, CartItem, CartStatus, ItemStatus};
 pub use ids::{BookingId, CartId, SeatLabel, ShowId, TxnId, UserId};
 pub use key::{Fingerprint, IdempotencyKey, KeyError};

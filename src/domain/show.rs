@@ -164,6 +164,9 @@ pub struct Show {
     pub layout: Layout,
     /// Categories, prices and accessible seats (v1.1).
     pub offer: Offer,
+    /// When online sales end, milliseconds since the Unix epoch (v1.2);
+    /// `None`: they never do.
+    pub sales_end_at_ms: Option<i64>,
 }
 
 impl Show {
@@ -201,7 +204,21 @@ impl Show {
             starts_at_ms,
             layout,
             offer,
+            sales_end_at_ms: None,
         })
+    }
+
+    /// The show with online sales ending at `sales_end_at_ms`.
+    pub fn with_sales_end(mut self, sales_end_at_ms: Option<i64>) -> Self {
+        self.sales_end_at_ms = sales_end_at_ms;
+        self
+    }
+
+    /// Whether sales have ended at `now_ms`: from `sales_end_at_ms` on,
+    /// bookings, holds and checkouts are refused (`sales-closed`).
+    pub fn sales_closed(&self, now_ms: u64) -> bool {
+        self.sales_end_at_ms
+            .is_some_and(|end| i128::from(now_ms) >= i128::from(end))
     }
 
     /// The category of seat `index`.

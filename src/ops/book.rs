@@ -218,6 +218,7 @@ async fn book_prepared(
             .collect(),
         currency: unit.show().offer.currency().to_string(),
         seats,
+        cancelled_by: None,
     };
     let settled = confirm(core, txn, req, &booking, Vec::new()).await;
     Done {

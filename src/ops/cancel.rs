@@ -7,7 +7,7 @@
 
 use super::Ctx;
 use crate::actors::serial::Done;
-use crate::domain::{Booking, Claim, Holder, UserId};
+use crate::domain::{Booking, Canceller, Claim, Holder, UserId};
 use crate::idempotency::Outcome;
 use crate::replies::{self, not_found, EngineError};
 use crate::runtime::Op;
@@ -40,7 +40,7 @@ pub async fn run(core: Ctx, booking: Option<Booking>, user: UserId) -> Done<Book
         Ok(Prepared::Refused(_)) => return Done::answer(replies::overloaded()),
         Err(error) => return Done::answer(error.reply()),
     };
-    booking.cancel();
+    booking.cancel(Canceller::Customer);
     let outcome = Outcome::effect(Reply::empty(204), vec![Mutation::Booking(booking.clone())]);
     let settled = txn.commit(&core.keys, None, outcome).await;
     Done {

@@ -98,6 +98,7 @@ pub async fn run(core: Ctx, cart: Option<Cart>, req: KeyedRequest) -> Done<Cart>
             .currency
             .clone()
             .unwrap_or_else(|| unit.show().offer.currency().to_string()),
+        cancelled_by: None,
     };
     cart.check_out(booking_id);
     let also = vec![Mutation::Cart(cart.clone())];

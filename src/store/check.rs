@@ -171,7 +171,7 @@ impl Checker {
                     ));
                     }
                 }
-                SeatState::Held { .. } | SeatState::Available => {}
+                SeatState::Held { .. } | SeatState::Available | SeatState::Blocked => {}
             }
         }
         let mut booked_seats: HashMap<(ShowId, u32), BookingId> = HashMap::new();
@@ -246,6 +246,7 @@ fn describe(state: Option<&SeatState>) -> String {
             format!("held for cart {} until {until_ms}", cart.0)
         }
         Some(SeatState::Booked { booking }) => format!("booked by booking {}", booking.0),
+        Some(SeatState::Blocked) => "blocked by the box office".into(),
     }
 }
 
@@ -283,6 +284,7 @@ mod tests {
             cart: None,
             prices_cents: vec![],
             currency: "EUR".into(),
+            cancelled_by: None,
         })
     }
 

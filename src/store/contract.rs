@@ -115,6 +115,19 @@ pub trait Store: Send + Sync + 'static {
     /// under their owner).
     fn load_booking(&self, owner: UserId, id: BookingId) -> StoreFuture<Option<Booking>>;
     fn list_bookings(&self, user: UserId) -> StoreFuture<Vec<Booking>>;
+    /// Who owns booking `id`, whoever it is (v1.2: the box office reads
+    /// and cancels any booking by its id alone); `None` for no such booking.
+    fn booking_owner(&self, id: BookingId) -> StoreFuture<Option<UserId>>;
+    /// Bookings of `show`, every user's, confirmed and cancelled, oldest
+    /// first by `(created_at_ms, id)`, those strictly after `after`, at most
+    /// `limit` (v1.2: the staff list, its CSV, and a show's sales figures
+    /// counted once when its unit loads). Each booking as it is now.
+    fn list_show_bookings(
+        &self,
+        show: ShowId,
+        after: Option<(u64, BookingId)>,
+        limit: usize,
+    ) -> StoreFuture<Vec<Booking>>;
     /// The user of a session and when it was created (ms since the epoch).
     fn load_session(&self, token_hash: [u8; 32]) -> StoreFuture<Option<(UserId, u64)>>;
     fn load_key(&self, user: UserId, key: &IdempotencyKey) -> StoreFuture<Option<StoredReply>>;

@@ -2,7 +2,7 @@
 //! read (the legacy reader).
 
 use super::common::*;
-use crate::domain::{Booking, BookingId, BookingStatus, CartId, ShowId, UserId};
+use crate::domain::{Booking, BookingId, BookingStatus, Canceller, CartId, ShowId, UserId};
 use crate::store::contract::StoreResult;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -23,6 +23,18 @@ pub(super) struct BookingRecord {
     currency: Option<String>,
 }
 
+/// Who cancelled a cancelled booking: bit 3 of the binary layout's flags
+/// (v1.2) set for the box office; a cancelled record without it, from any
+/// build, was cancelled by its owner (the only one who could before 1.2).
+/// Builds before 1.2 ignore the bit and read the booking as cancelled.
+fn canceller(cancelled: bool, by_box_office: bool) -> Option<Canceller> {
+    match (cancelled, by_box_office) {
+        (false, _) => None,
+        (true, false) => Some(Canceller::Customer),
+        (true, true) => Some(Canceller::BoxOffice),
+    }
+}
+
 /// Leads a booking record in the binary layout (issue 18: about half the
 /// bytes of the JSON one, and no serde on the hot path). Records led by
 /// `VERSION` are JSON (`BookingRecord`), written by builds before it, and
@@ -31,7 +43,7 @@ pub const BOOKING_BINARY: u8 = 0x02;
 
 /// A booking in the binary layout: the lead byte; id, owner and show (16
 /// bytes each); created_at_ms (8); flags (1 byte: bit 0 cancelled, bit 1
-/// from a cart, bit 2 priced); the cart's id (16, only with bit 1); the
+/// from a cart, bit 2 priced, bit 3 cancelled by the box office); the cart's id (16, only with bit 1); the
 /// currency (1 byte of length, then its bytes); the seat count (2); each
 /// seat's index (4), its label's row (1 byte of length, then its bytes) and
 /// number (2) and, with bit 2, its price in cents (8). A booking has prices
@@ -46,7 +58,8 @@ pub fn encode_booking(booking: &Booking) -> Vec<u8> {
     out.extend_from_slice(&booking.created_at_ms.to_be_bytes());
     let flags = u8::from(booking.status == BookingStatus::Cancelled)
         | (u8::from(booking.cart.is_some()) << 1)
-        | (u8::from(priced) << 2);
+        | (u8::from(priced) << 2)
+        | (u8::from(booking.cancelled_by == Some(Canceller::BoxOffice)) << 3);
     out.push(flags);
     if let Some(cart) = booking.cart {
         out.extend_from_slice(cart.0.as_bytes());
@@ -113,6 +126,7 @@ pub(super) fn decode_binary_booking(bytes: &[u8]) -> StoreResult<Booking> {
         cart,
         prices_cents,
         currency,
+        cancelled_by: canceller(flags & 1 != 0, flags & 8 != 0),
     })
 }
 
@@ -190,5 +204,6 @@ pub fn decode_booking(bytes: &[u8]) -> StoreResult<Booking> {
         currency: record
             .currency
             .unwrap_or_else(|| crate::domain::offer::DEFAULT_CURRENCY.to_string()),
+        cancelled_by: canceller(record.cancelled, false),
     })
 }

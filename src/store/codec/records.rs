@@ -26,6 +26,9 @@ pub(super) struct ShowRecord {
     categories: Vec<(String, String, u64)>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     row_offers: Vec<RowOfferRecord>,
+    // v1.2; absent in records of earlier builds and of shows without an end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sales_end_at_ms: Option<i64>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -68,6 +71,7 @@ pub fn encode_show(show: &Show) -> Vec<u8> {
                 companion: r.companion.clone(),
             })
             .collect(),
+        sales_end_at_ms: show.sales_end_at_ms,
     })
 }
 
@@ -107,6 +111,7 @@ pub fn decode_show(bytes: &[u8]) -> StoreResult<Show> {
         rows,
         offer,
     )
+    .map(|show| show.with_sales_end(record.sales_end_at_ms))
     .map_err(|e| corrupt(&format!("show: {e}")))
 }
 

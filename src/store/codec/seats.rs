@@ -8,6 +8,8 @@ use crate::store::contract::StoreResult;
 
 pub(super) const SEAT_HELD: u8 = 1;
 pub(super) const SEAT_BOOKED: u8 = 2;
+/// Kept back by the box office (v1.2, store format 2): no more bytes.
+pub(super) const SEAT_BLOCKED: u8 = 3;
 
 /// `None` for `Available` (the record is deleted).
 pub fn encode_seat(state: SeatState) -> Option<Vec<u8>> {
@@ -23,6 +25,7 @@ pub fn encode_seat(state: SeatState) -> Option<Vec<u8>> {
             out.push(SEAT_BOOKED);
             out.extend_from_slice(booking.0.as_bytes());
         }
+        SeatState::Blocked => out.push(SEAT_BLOCKED),
     }
     Some(out)
 }
@@ -40,6 +43,7 @@ pub fn decode_seat(bytes: &[u8]) -> StoreResult<SeatState> {
         Some(&SEAT_BOOKED) if rest.len() == 17 => Ok(SeatState::Booked {
             booking: BookingId(uuid_at(rest, 1)?),
         }),
+        Some(&SEAT_BLOCKED) if rest.len() == 1 => Ok(SeatState::Blocked),
         _ => Err(corrupt("seat")),
     }
 }

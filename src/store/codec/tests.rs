@@ -166,6 +166,7 @@ fn booking(seats: &[(u32, &str)], prices_cents: Vec<u64>) -> Booking {
         cart: None,
         prices_cents,
         currency: "EUR".into(),
+        cancelled_by: None,
     }
 }
 
@@ -177,9 +178,10 @@ fn bookings_round_trip_in_the_binary_layout() {
     let one = booking(&[(0, "A1")], vec![1250]);
     let mut many = booking(&[(5, "ZZ999"), (0, "A1"), (77, "BC12")], vec![0, 900, 1]);
     many.cart = Some(CartId(Uuid::from_u128(4)));
-    many.status = BookingStatus::Cancelled;
+    many.cancel(crate::domain::Canceller::BoxOffice);
     many.currency = "CHF".into();
-    let free = booking(&[(3, "B4")], Vec::new());
+    let mut free = booking(&[(3, "B4")], Vec::new());
+    free.cancel(crate::domain::Canceller::Customer);
     for b in [one, many, free] {
         let bytes = encode_booking(&b);
         assert_eq!(bytes[0], BOOKING_BINARY);

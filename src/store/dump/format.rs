@@ -4,8 +4,11 @@
 /// The first line's `format`.
 pub const FORMAT: &str = "boxoffice-dump";
 
-/// The version this build writes, and the newest it reads.
-pub const VERSION: u32 = 1;
+/// The version this build writes, and the newest it reads. Version 2
+/// (v1.2) adds blocked seats, a show's sales end and who cancelled a
+/// booking; a version 1 dump reads as before (no blocks, no end, every
+/// cancel its owner's).
+pub const VERSION: u32 = 2;
 
 /// What went wrong with a dump, for its reader (exit 1, named).
 #[derive(Debug, thiserror::Error)]

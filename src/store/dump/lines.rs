@@ -5,9 +5,9 @@
 use super::format::{FORMAT, VERSION};
 use super::record::Record;
 use crate::domain::{
-    Booking, BookingId, BookingStatus, Cart, CartId, CartItem, CartStatus, Category, Fingerprint,
-    IdempotencyKey, OfferSpec, RequestLine, Row, RowOffer, SeatLabel, SeatState, Show, ShowId,
-    StoredBody, StoredReply, UserId,
+    Booking, BookingId, BookingStatus, Canceller, Cart, CartId, CartItem, CartStatus, Category,
+    Fingerprint, IdempotencyKey, OfferSpec, RequestLine, Row, RowOffer, SeatLabel, SeatState, Show,
+    ShowId, StoredBody, StoredReply, UserId,
 };
 use crate::store::key_record::KeyRecord;
 use base64::Engine as _;
@@ -60,12 +60,15 @@ pub enum Line {
         categories: Vec<CategoryLine>,
         /// Per row, what was asked for it (empty: every row plain).
         row_offers: Vec<RowOfferLine>,
+        /// When online sales end (dump version 2); absent: never.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sales_end_at_ms: Option<i64>,
     },
     Seat {
         show_id: Uuid,
         index: u32,
-        /// `held` (with `cart_id` and `until_ms`) or `booked` (with
-        /// `booking_id`).
+        /// `held` (with `cart_id` and `until_ms`), `booked` (with
+        /// `booking_id`) or `blocked` (dump version 2; with neither).
         state: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         cart_id: Option<Uuid>,
@@ -95,6 +98,11 @@ pub enum Line {
         /// Each seat's price, in `seats`' order (empty in bookings made
         /// before prices existed).
         prices_cents: Vec<u64>,
+        /// `customer` or `box-office` on a cancelled booking (dump version
+        /// 2); absent on a confirmed one, and in version 1, where a
+        /// cancelled booking was cancelled by its owner.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cancelled_by: Option<String>,
     },
     Session {
         token_sha256: String,
@@ -207,6 +215,7 @@ impl Line {
                         companion: r.companion.clone(),
                     })
                     .collect(),
+                sales_end_at_ms: show.sales_end_at_ms,
             },
             Record::Seat { show, index, state } => {
                 let (state, cart_id, until_ms, booking_id) = match state {
@@ -214,6 +223,7 @@ impl Line {
                         ("held", Some(cart.0), Some(*until_ms), None)
                     }
                     SeatState::Booked { booking } => ("booked", None, None, Some(booking.0)),
+                    SeatState::Blocked => ("blocked", None, None, None),
                     SeatState::Available => unreachable!("an available seat has no record"),
                 };
                 Line::Seat {
@@ -263,6 +273,7 @@ impl Line {
                     })
                     .collect(),
                 prices_cents: b.prices_cents.clone(),
+                cancelled_by: b.cancelled_by.map(|by| by.as_str().to_string()),
             },
             Record::Session {
                 token_hash,
@@ -308,6 +319,7 @@ impl Line {
                 currency,
                 categories,
                 row_offers,
+                sales_end_at_ms,
             } => {
                 let rows = rows
                     .into_iter()
@@ -337,7 +349,8 @@ impl Line {
                         .collect(),
                 };
                 let show = Show::with_offer(ShowId(id), title, starts_at_ms, rows, offer)
-                    .map_err(|e| format!("show {id}: {e}"))?;
+                    .map_err(|e| format!("show {id}: {e}"))?
+                    .with_sales_end(sales_end_at_ms);
                 Record::Show(show)
             }
             Line::Seat {
@@ -358,10 +371,11 @@ impl Line {
                     ("booked", None, None, Some(booking)) => SeatState::Booked {
                         booking: BookingId(booking),
                     },
+                    ("blocked", None, None, None) => SeatState::Blocked,
                     _ => {
                         return Err(format!(
                             "seat {index} of show {show_id}: held with a cart and an end, \
-                             or booked with a booking"
+                             booked with a booking, or blocked with neither"
                         ))
                     }
                 },
@@ -407,6 +421,7 @@ impl Line {
                 currency,
                 seats,
                 prices_cents,
+                cancelled_by,
             } => {
                 let status = BookingStatus::ALL
                     .into_iter()
@@ -428,6 +443,19 @@ impl Line {
                     cart: cart_id.map(CartId),
                     prices_cents,
                     currency,
+                    cancelled_by: match (status, cancelled_by.as_deref()) {
+                        (BookingStatus::Confirmed, None) => None,
+                        (BookingStatus::Cancelled, None) => Some(Canceller::Customer),
+                        (BookingStatus::Cancelled, Some(by)) => Some(
+                            Canceller::ALL
+                                .into_iter()
+                                .find(|c| c.as_str() == by)
+                                .ok_or_else(|| format!("booking {id}: no canceller {by:?}"))?,
+                        ),
+                        (BookingStatus::Confirmed, Some(_)) => {
+                            return Err(format!("booking {id}: confirmed, yet cancelled_by"))
+                        }
+                    },
                 })
             }
             Line::Session {

@@ -23,6 +23,7 @@ pub(super) fn seat_state(row: &tokio_postgres::Row) -> StoreResult<(u32, SeatSta
                     .ok_or_else(|| corrupt("booking"))?,
             ),
         },
+        3 => SeatState::Blocked,
         other => return Err(corrupt(&format!("seat state {other}"))),
     };
     Ok((index as u32, seat))
@@ -51,6 +52,7 @@ impl SeatColumns {
         let (code, cart, until_ms, booking) = match state {
             SeatState::Held { cart, until_ms } => (1, Some(cart.0), Some(until_ms as i64), None),
             SeatState::Booked { booking } => (2, None, None, Some(booking.0)),
+            SeatState::Blocked => (3, None, None, None),
             SeatState::Available => unreachable!("an available seat has no row"),
         };
         self.states.push(code);

@@ -257,6 +257,7 @@ async fn a_new_booking_lives_in_its_key_record_until_it_changes_or_the_key_expir
         cart: None,
         prices_cents: vec![],
         currency: "EUR".into(),
+        cancelled_by: None,
     };
     let commit = |key: &str, booking: &Booking, reply_body: StoredBody| WriteSet {
         key: Some(KeyRecord {
@@ -321,7 +322,7 @@ async fn a_new_booking_lives_in_its_key_record_until_it_changes_or_the_key_expir
 
     // A cancel (no key record of a new booking): a record of its own.
     let mut now_cancelled = cancelled.clone();
-    now_cancelled.status = BookingStatus::Cancelled;
+    now_cancelled.cancel(crate::domain::Canceller::Customer);
     write(WriteSet {
         key: None,
         mutations: vec![Mutation::Booking(now_cancelled.clone())],
