@@ -85,6 +85,17 @@ impl Store for Recording {
     fn list_bookings(&self, user: UserId) -> StoreFuture<Vec<Booking>> {
         self.inner.list_bookings(user)
     }
+    fn booking_owner(&self, id: BookingId) -> StoreFuture<Option<UserId>> {
+        self.inner.booking_owner(id)
+    }
+    fn list_show_bookings(
+        &self,
+        show: ShowId,
+        after: Option<(u64, BookingId)>,
+        limit: usize,
+    ) -> StoreFuture<Vec<Booking>> {
+        self.inner.list_show_bookings(show, after, limit)
+    }
     fn load_session(&self, token_hash: [u8; 32]) -> StoreFuture<Option<(UserId, u64)>> {
         self.inner.load_session(token_hash)
     }
