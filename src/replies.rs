@@ -25,6 +25,8 @@ pub enum Code {
     NoSeatsTogether,
     HoldExpired,
     CartClosed,
+    /// A booking, hold or checkout after the show's sales end (v1.2).
+    SalesClosed,
     TooManyHolds,
     RequestInProgress,
     RequestTimeout,
@@ -59,6 +61,7 @@ impl Code {
             Code::NoSeatsTogether => (409, "no-seats-together", "No seats together"),
             Code::HoldExpired => (409, "hold-expired", "Hold expired"),
             Code::CartClosed => (409, "cart-closed", "Cart closed"),
+            Code::SalesClosed => (409, "sales-closed", "Sales closed"),
             Code::TooManyHolds => (409, "too-many-holds", "Too many holds"),
             Code::RequestInProgress => (409, "request-in-progress", "Request in progress"),
             Code::PayloadTooLarge => (413, "payload-too-large", "Payload too large"),
@@ -221,6 +224,18 @@ pub fn no_seats_together(count: u32) -> Reply {
     problem(
         Code::NoSeatsTogether,
         &format!("no {count} free seats side by side in one block"),
+    )
+}
+
+/// 409 `sales-closed`: the show's online sales have ended.
+pub fn sales_closed(show: &Show) -> Reply {
+    let end = show
+        .sales_end_at_ms
+        .map(crate::wire::rfc3339)
+        .unwrap_or_default();
+    problem(
+        Code::SalesClosed,
+        &format!("online sales for this show ended at {end}"),
     )
 }
 

@@ -12,6 +12,7 @@ pub mod ids;
 pub mod key;
 pub mod ledger;
 pub mod offer;
+pub mod sales;
 pub mod seat;
 pub mod show;
 
@@ -24,4 +25,5 @@ pub use ledger::{
 };
 pub use offer::{Accessibility, Category, Offer, OfferError, OfferSpec, RowOffer};
 pub use seat::{Claim, Decision, Holder, Seat, SeatRefusal, SeatState, SeatStatus};
+pub use sales::{MinuteSales, Sales};
 pub use show::{Layout, LayoutError, Row, Show};

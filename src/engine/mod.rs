@@ -6,6 +6,7 @@
 //! store. It decides nothing itself: operations (`ops`) do, in their
 //! actors.
 
+mod box_office;
 mod demo;
 mod export;
 mod partitions;
@@ -19,6 +20,7 @@ pub use crate::ops::create_show::NewShow;
 // the edge calls the facade only: the seats a booking or cart item asks
 // for, a show's public seat map and its events, and the hash a bearer
 // token is compared by.
+pub use crate::ops::block::{BlockAsk, MAX_BLOCK_REASON_CHARS};
 pub use crate::ops::book::{BestAsk, Choice};
 pub use crate::ops::session::token_hash;
 pub use crate::runtime::seat_map::{Resume, SeatEvent, SeatMap};
@@ -26,9 +28,11 @@ pub use crate::runtime::seat_map::{Resume, SeatEvent, SeatMap};
 use crate::actors::seat::LapseHandler;
 use crate::actors::serial::Kind;
 use crate::cluster::Membership;
-use crate::domain::{BookingId, CartId, KeyedRequest, SeatLabel, ShowId, UserId};
+use crate::domain::{BookingId, Canceller, CartId, KeyedRequest, SeatLabel, ShowId, UserId};
 use crate::idempotency::{derived_id, Keys};
-use crate::ops::owners::{BookingOp, Bookings, CartOp, Carts, NewShowOp, NewShows, OwnedBooking};
+use crate::ops::owners::{
+    Blocks, BookingOp, Bookings, CartOp, Carts, NewShowOp, NewShows, OwnedBooking,
+};
 use crate::ops::session::Sessions;
 use crate::ops::{Core, Ctx};
 use crate::replies::{not_found, EngineError};
@@ -45,6 +49,7 @@ use uuid::Uuid;
 const CART_NS: Uuid = Uuid::from_u128(0x6b0f_1c3e_9a57_4d2b_8e61_2f0a_c4d9_7e01);
 const BOOKING_NS: Uuid = Uuid::from_u128(0x6b0f_1c3e_9a57_4d2b_8e61_2f0a_c4d9_7e02);
 const SHOW_NS: Uuid = Uuid::from_u128(0x6b0f_1c3e_9a57_4d2b_8e61_2f0a_c4d9_7e03);
+const BLOCK_NS: Uuid = Uuid::from_u128(0x6b0f_1c3e_9a57_4d2b_8e61_2f0a_c4d9_7e05);
 
 /// Cheap to clone; every clone is the same engine.
 #[derive(Clone)]
@@ -58,6 +63,7 @@ struct Facade {
     carts: Arc<Kind<Carts>>,
     bookings: Arc<Kind<Bookings>>,
     new_shows: Arc<Kind<NewShows>>,
+    blocks: Arc<Kind<Blocks>>,
     sessions: Arc<Sessions>,
 }
 
@@ -112,6 +118,14 @@ impl Engine {
         );
         let new_shows = Kind::new(
             core.clone(),
+            keys.clone(),
+            threads.clone(),
+            capacity,
+            idle_ms,
+            false,
+        );
+        let blocks = Kind::new(
+            core.clone(),
             keys,
             threads.clone(),
             capacity,
@@ -126,6 +140,7 @@ impl Engine {
                 carts,
                 bookings,
                 new_shows,
+                blocks,
             }),
         };
         // Listen to partition changes before loading, so that none is missed.
@@ -235,21 +250,46 @@ impl Engine {
         self.inner.bookings.ask(id, op).await
     }
 
+    /// A cancel by the booking's owner, or, with the admin token, by the
+    /// box office on behalf of whoever owns it (`cancelled_by`).
     pub async fn cancel_booking(&self, user: UserId, id: Option<BookingId>) -> Reply {
         let Some(id) = id else {
             return not_found("booking");
         };
-        // Only the owner's cancel reaches (and activates) the actor.
-        match self.inner.core.store.load_booking(user, id).await {
+        let (owner, by) = match self.booking_owner(user, id).await {
+            Ok(Some(found)) => found,
+            Ok(None) => return not_found("booking"),
+            Err(reply) => return reply,
+        };
+        // Only the owner's cancel (or the box office's) reaches, and
+        // activates, the actor.
+        match self.inner.core.store.load_booking(owner, id).await {
             Ok(Some(_)) => {}
             Ok(None) => return not_found("booking"),
             Err(error) => return EngineError::from(error).reply(),
         }
-        let id = OwnedBooking { owner: user, id };
-        self.inner
-            .bookings
-            .ask(id, BookingOp::Cancel { user })
-            .await
+        let id = OwnedBooking { owner, id };
+        let op = BookingOp::Cancel { user: owner, by };
+        self.inner.bookings.ask(id, op).await
+    }
+
+    /// Whose booking `id` is, as `user` may reach it, and who a cancel by
+    /// `user` would be: the caller's own (customer), or, for the admin,
+    /// anyone's (the box office; its own bookings, as their customer).
+    async fn booking_owner(
+        &self,
+        user: UserId,
+        id: BookingId,
+    ) -> Result<Option<(UserId, Canceller)>, Reply> {
+        if user != UserId::ADMIN {
+            return Ok(Some((user, Canceller::Customer)));
+        }
+        let owner = self.inner.core.store.booking_owner(id).await;
+        match owner.map_err(|error| EngineError::from(error).reply())? {
+            Some(UserId::ADMIN) => Ok(Some((UserId::ADMIN, Canceller::Customer))),
+            Some(owner) => Ok(Some((owner, Canceller::BoxOffice))),
+            None => Ok(None),
+        }
     }
 
     // ---- carts ----

@@ -22,14 +22,22 @@ impl Engine {
         Reply::json(200, &wire::ShowListOut { shows })
     }
 
+    /// One booking: the caller's own, or, with the admin token, anyone's
+    /// (with its owner's id).
     pub async fn get_booking(&self, user: UserId, id: Option<BookingId>) -> Reply {
         let Some(id) = id else {
             return not_found("booking");
         };
-        let found = self.inner.core.store.load_booking(user, id).await;
-        self.read_reply(found.map(|b| {
-            b.map(|b| Reply::json(200, &wire::booking_out(&b)))
-                .unwrap_or_else(|| not_found("booking"))
+        let owner = match self.booking_owner(user, id).await {
+            Ok(Some((owner, _))) => owner,
+            Ok(None) => return not_found("booking"),
+            Err(reply) => return reply,
+        };
+        let found = self.inner.core.store.load_booking(owner, id).await;
+        self.read_reply(found.map(|b| match b {
+            Some(b) if user == UserId::ADMIN => Reply::json(200, &wire::staff_booking_out(&b)),
+            Some(b) => Reply::json(200, &wire::booking_out(&b)),
+            None => not_found("booking"),
         }))
         .await
     }

@@ -74,6 +74,7 @@ fn example_detail(code: Code) -> &'static str {
         Code::SeatRestricted => "companion seats are sold only with a wheelchair seat of their row in the same booking or cart: A2",
         Code::HoldExpired => "a hold in the cart lapsed; nothing was booked",
         Code::CartClosed => "the cart was already checked out",
+        Code::SalesClosed => "online sales for this show ended at 2026-12-01T19:00:00Z",
         Code::TooManyHolds => "you already hold the most seats allowed in this show",
         Code::RequestInProgress => "a request with this Idempotency-Key is still running",
         Code::RequestTimeout => "the request body did not arrive in time",
@@ -87,7 +88,7 @@ fn example_detail(code: Code) -> &'static str {
 }
 
 /// Every code a client may see.
-pub const CODES: [Code; 20] = [
+pub const CODES: [Code; 21] = [
     Code::InvalidRequest,
     Code::IdempotencyKeyMissing,
     Code::IdempotencyKeyInvalid,
@@ -99,6 +100,7 @@ pub const CODES: [Code; 20] = [
     Code::NoSeatsTogether,
     Code::HoldExpired,
     Code::CartClosed,
+    Code::SalesClosed,
     Code::TooManyHolds,
     Code::RequestInProgress,
     Code::RequestTimeout,
@@ -286,5 +288,21 @@ impl IntoResponses for AdminWriteRefusals {
         ]);
         responses.extend(body_and_key_refusals());
         responses
+    }
+}
+
+/// What any admin-only request without a body (a read, an unblock) may be
+/// answered whatever it asks: 401, 403, 429 (an address throttled for
+/// guessing tokens), 503.
+pub struct AdminRefusals;
+
+impl IntoResponses for AdminRefusals {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        BTreeMap::from([
+            ("401".to_string(), reference::<Unauthorized>()),
+            ("403".to_string(), reference::<Forbidden>()),
+            ("429".to_string(), reference::<RateLimited>()),
+            ("503".to_string(), reference::<Overloaded>()),
+        ])
     }
 }

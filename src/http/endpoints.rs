@@ -80,6 +80,22 @@ pub fn endpoints() -> Vec<Endpoint> {
             vec![(M::GET, web::get().to(routes::shows::get_show))],
         ),
         endpoint(
+            "/v1/shows/{show_id}/blocks",
+            vec![(M::POST, web::post().to(routes::blocks::block_seats))],
+        ),
+        endpoint(
+            "/v1/shows/{show_id}/blocks/{seat_id}",
+            vec![(M::DELETE, web::delete().to(routes::blocks::unblock_seat))],
+        ),
+        endpoint(
+            "/v1/shows/{show_id}/sales",
+            vec![(M::GET, web::get().to(routes::sales::sales))],
+        ),
+        endpoint(
+            "/v1/shows/{show_id}/bookings",
+            vec![(M::GET, web::get().to(routes::show_bookings::show_bookings))],
+        ),
+        endpoint(
             "/v1/shows/{show_id}/events",
             vec![(M::GET, web::get().to(routes::events::events))],
         ),

@@ -26,10 +26,12 @@ use utoipa::{Modify, OpenApi};
 #[openapi(
     info(
         title = "boxoffice",
-        version = "1.1.0",
+        version = "1.2.0",
         description = "Seat-reservation HTTP API: contract v1 with its 1.1 additions (seat \
             categories and prices, accessible seats, best available, key look-up, \
-            event-stream resume) and, of 1.2, the admin export (`GET /v1/admin/export`). \
+            event-stream resume) and its 1.2 additions (running a box office: house seats, \
+            sales figures, a show's bookings and cancels on behalf, sales end; the admin \
+            export, `GET /v1/admin/export`). \
             JSON in and out; times are RFC 3339 UTC; ids are opaque strings. Every error is \
             `application/problem+json` (RFC 9457). Every POST except \
             `POST /v1/sessions` requires an `Idempotency-Key` header.",
@@ -41,6 +43,7 @@ use utoipa::{Modify, OpenApi};
         (name = "shows", description = "Shows, their seat maps and live seat events."),
         (name = "bookings", description = "Booking seats in one shot, listing and cancelling bookings."),
         (name = "carts", description = "Holding seats in a cart, then checking it out."),
+        (name = "box office", description = "Running sales (admin): house seats, sales figures, a show's bookings."),
         (name = "operations", description = "Liveness, metrics, this document and the cluster."),
     ),
     paths(
@@ -59,6 +62,10 @@ use utoipa::{Modify, OpenApi};
         routes::cart_items::add_item,
         routes::cart_items::remove_item,
         routes::carts::checkout,
+        routes::blocks::block_seats,
+        routes::blocks::unblock_seat,
+        routes::sales::sales,
+        routes::show_bookings::show_bookings,
         routes::operations::healthz,
         routes::operations::metrics,
         serve,

@@ -5,7 +5,8 @@
 //! fresh random id, so creating one reads nothing but its key (issue 18:
 //! with the key's id, a booking made under the same key before the key
 //! expired had to be looked for first, a store miss on every booking).
-//! Unknown show or seat: 404, stored with the key. Then every seat is
+//! Unknown show or seat: 404, stored with the key; a show whose sales have
+//! ended: 409 `sales-closed`, stored. Then every seat is
 //! prepared in seat order; any refusal: 409 `seat-unavailable` naming
 //! them, stored, nothing booked. Otherwise one atomic write (seats booked,
 //! the booking, the key record), durable, then the seats commit and the
@@ -70,6 +71,9 @@ pub async fn run(
     };
     let answer =
         |reply| async { Done::answer(core.answer_on(&unit, Op::Booking, Some(&req), reply).await) };
+    if unit.show().sales_closed(now_ms()) {
+        return answer(replies::sales_closed(unit.show())).await;
+    }
     let claim = Claim::Book {
         booking: id,
         via_cart: None,
@@ -243,8 +247,10 @@ pub(super) async fn confirm(
     // The answer is kept as a reference to the booking's record (issue 18).
     let outcome = Outcome::effect(reply, mutations)
         .stored_as(crate::domain::StoredBody::CreatedBooking(booking.id));
+    let unit = txn.unit().clone();
     let settled = txn.commit(&core.keys, Some(req), outcome).await;
     if settled.is_applied() {
+        unit.sold(booking);
         crate::metrics::BOOKINGS.inc();
         crate::metrics::SEATS_BOOKED.inc_by(booking.seats.len() as u64);
     }

@@ -1,5 +1,7 @@
 //! `DELETE /v1/bookings/{id}`: the booking turns cancelled and its seats
-//! become available; a repeat answers 204 and changes nothing.
+//! become available; a repeat answers 204 and changes nothing. Its owner
+//! cancels it, or the box office on its behalf (v1.2, `cancelled_by`);
+//! either way it runs here, in the booking's actor, as the owner.
 //!
 //! Runs in the booking's actor. Each seat is asked to give itself back
 //! (`Claim::Release`): only seats this booking still holds change, so a
@@ -15,7 +17,12 @@ use crate::shows::Prepared;
 use crate::store::{Mutation, StoreError};
 use crate::wire::Reply;
 
-pub async fn run(core: Ctx, booking: Option<Booking>, user: UserId) -> Done<Booking> {
+pub async fn run(
+    core: Ctx,
+    booking: Option<Booking>,
+    user: UserId,
+    by: Canceller,
+) -> Done<Booking> {
     let Some(mut booking) = booking.filter(|b| b.owner == user) else {
         return Done::answer(not_found("booking"));
     };
@@ -40,9 +47,13 @@ pub async fn run(core: Ctx, booking: Option<Booking>, user: UserId) -> Done<Book
         Ok(Prepared::Refused(_)) => return Done::answer(replies::overloaded()),
         Err(error) => return Done::answer(error.reply()),
     };
-    booking.cancel(Canceller::Customer);
+    let confirmed = booking.clone();
+    booking.cancel(by);
     let outcome = Outcome::effect(Reply::empty(204), vec![Mutation::Booking(booking.clone())]);
     let settled = txn.commit(&core.keys, None, outcome).await;
+    if settled.is_applied() {
+        unit.refunded(&confirmed);
+    }
     Done {
         record: settled.is_applied().then_some(booking),
         reply: settled.into_reply(),

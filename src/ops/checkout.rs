@@ -3,7 +3,8 @@
 //!
 //! Runs in the cart's actor. The cart decides first: not the caller's
 //! (404), checked out (409 `cart-closed`), empty (400, not stored), a
-//! lapsed hold (409 `hold-expired`, stored). Then every seat is prepared
+//! lapsed hold (409 `hold-expired`, stored), sales ended (409
+//! `sales-closed`, stored). Then every seat is prepared
 //! with `Claim::Book { via_cart }`, granted only while this cart's hold is
 //! live; any refusal is 409 `hold-expired`, nothing booked. Otherwise the
 //! booking, the seats booked, the cart checked out and the key record are
@@ -62,6 +63,9 @@ pub async fn run(core: Ctx, cart: Option<Cart>, req: KeyedRequest) -> Done<Cart>
     let unit = unit
         .clone()
         .expect("a cart with items is bound to their show");
+    if unit.show().sales_closed(now) {
+        return answer(replies::sales_closed(unit.show())).await;
+    }
     let show = unit.id();
     // A wheelchair seat released after its companion was held leaves the
     // companion alone: not sold.

@@ -23,6 +23,8 @@ pub struct NewShow {
     pub starts_at_ms: i64,
     pub rows: Vec<Row>,
     pub offer: OfferSpec,
+    /// When online sales end (ms since the epoch); `None`: never.
+    pub sales_end_at_ms: Option<i64>,
 }
 
 pub async fn run(
@@ -40,7 +42,7 @@ pub async fn run(
         id
     };
     let show = match Show::with_offer(id, new.title, new.starts_at_ms, new.rows, new.offer) {
-        Ok(show) => show,
+        Ok(show) => show.with_sales_end(new.sales_end_at_ms),
         Err(error) => return Done::answer(replies::invalid_request(&error.to_string())),
     };
     let outcome = Outcome::effect(

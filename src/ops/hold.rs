@@ -143,7 +143,8 @@ fn count_hold(
 }
 
 /// The caller's cart and the show asked for, or the answer: 404 for
-/// either (stored with the key), or a failure to find the show (not).
+/// either, 409 `sales-closed` for a show whose sales have ended (stored
+/// with the key), or a failure to find the show (not).
 async fn cart_and_show(
     core: &Ctx,
     cart: Option<Cart>,
@@ -156,6 +157,14 @@ async fn cart_and_show(
         return Err(missing("cart").await);
     };
     match core.show_unit(show).await {
+        // After the show's sales end nothing more is held (stored under
+        // the lease: decided on the show's own record).
+        Ok(Some(unit)) if unit.show().sales_closed(now_ms()) => {
+            let closed = replies::sales_closed(unit.show());
+            Err(Done::answer(
+                core.answer_on(&unit, Op::Hold, Some(req), closed).await,
+            ))
+        }
         Ok(Some(unit)) => Ok((cart, unit)),
         Ok(None) => Err(missing("show").await),
         Err(reply) => Err(Done::answer(reply)),

@@ -8,6 +8,7 @@
 //! seats, goes through `idempotency::Keys::commit`, so an effect and its
 //! key record are one atomic write.
 
+pub mod block;
 pub mod book;
 pub mod cancel;
 pub mod checkout;

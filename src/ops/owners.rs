@@ -1,10 +1,10 @@
 //! The serial actor kinds: which operations a cart, a booking and a show
 //! creation take, and what record each owns (`actors::serial::Owner`).
 
-use super::{book, cancel, checkout, create_cart, create_show, hold, release, Ctx};
+use super::{block, book, cancel, checkout, create_cart, create_show, hold, release, Ctx};
 use crate::actors::serial::{Done, Owner};
 use crate::domain::{
-    Booking, BookingId, Cart, CartId, KeyedRequest, SeatLabel, Show, ShowId, UserId,
+    Booking, BookingId, Canceller, Cart, CartId, KeyedRequest, SeatLabel, Show, ShowId, UserId,
 };
 use crate::store::StoreFuture;
 use futures_util::future::BoxFuture;
@@ -87,8 +87,11 @@ pub enum BookingOp {
         show: Option<ShowId>,
         seats: super::book::Choice,
     },
+    /// A cancel, asked as the booking's owner `user`, by the owner or by
+    /// the box office on its behalf (`by`).
     Cancel {
         user: UserId,
+        by: Canceller,
     },
 }
 
@@ -158,7 +161,7 @@ impl Owner for Bookings {
     ) -> BoxFuture<'static, Done<Booking>> {
         match op {
             BookingOp::Create { req, show, seats } => Box::pin(book::run(ctx, req, show, seats)),
-            BookingOp::Cancel { user } => Box::pin(cancel::run(ctx, booking, user)),
+            BookingOp::Cancel { user, by } => Box::pin(cancel::run(ctx, booking, user, by)),
         }
     }
 }
@@ -200,5 +203,60 @@ impl Owner for NewShows {
         op: NewShowOp,
     ) -> BoxFuture<'static, Done<Show>> {
         Box::pin(create_show::run(ctx, id, show, op.req, op.new))
+    }
+}
+
+/// A block of house seats, asked of the actor of its key.
+#[derive(Clone)]
+pub struct BlockOp {
+    pub req: KeyedRequest,
+    pub ask: block::BlockAsk,
+}
+
+/// The id of a block request's actor: UUIDv5(admin, key), so a retry
+/// meets the request running, or its stored answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct BlockRequestId(pub uuid::Uuid);
+
+impl From<BlockRequestId> for uuid::Uuid {
+    fn from(id: BlockRequestId) -> uuid::Uuid {
+        id.0
+    }
+}
+
+/// Blocks of house seats: one-shot actors that own no record (the seats
+/// are their show's; the key record is the whole of what a block leaves
+/// besides them).
+pub struct Blocks;
+
+impl Owner for Blocks {
+    const KIND: &'static str = "block";
+    type Id = BlockRequestId;
+    type Record = ();
+    type Op = BlockOp;
+    type Ctx = Ctx;
+
+    fn record_id(_: &()) -> BlockRequestId {
+        BlockRequestId(uuid::Uuid::nil())
+    }
+
+    fn load(_ctx: &Ctx, _id: BlockRequestId) -> StoreFuture<Option<()>> {
+        Box::pin(std::future::ready(Ok(None)))
+    }
+
+    fn request(op: &BlockOp) -> Option<&KeyedRequest> {
+        Some(&op.req)
+    }
+
+    fn reads_record(_op: &BlockOp) -> bool {
+        false
+    }
+
+    fn stops_after_run(_op: &BlockOp) -> bool {
+        true
+    }
+
+    fn run(ctx: Ctx, _id: BlockRequestId, _: Option<()>, op: BlockOp) -> BoxFuture<'static, Done<()>> {
+        Box::pin(block::run(ctx, op.req, op.ask))
     }
 }

@@ -21,6 +21,9 @@ pub enum Op {
     Show,
     Session,
     Seed,
+    /// House seats kept back, and given back (v1.2).
+    Block,
+    Unblock,
 }
 
 impl Op {
@@ -36,6 +39,8 @@ impl Op {
             Op::Show => "show",
             Op::Session => "session",
             Op::Seed => "seed",
+            Op::Block => "block",
+            Op::Unblock => "unblock",
         }
     }
 }

@@ -56,7 +56,9 @@ pub enum Resume {
 pub struct SeatMap {
     pub show: Show,
     statuses: Box<[AtomicU8]>,
-    available: AtomicI64,
+    /// Seats by status (`SeatStatus as usize`): the list's `available` and
+    /// the sales figures' counts, kept as statuses change, never counted.
+    counts: [AtomicI64; 4],
     events: broadcast::Sender<SeatEvent>,
     log: Mutex<EventLog>,
 }
@@ -73,7 +75,12 @@ impl SeatMap {
         SeatMap {
             show,
             statuses,
-            available: AtomicI64::new(capacity as i64),
+            counts: [
+                AtomicI64::new(capacity as i64),
+                AtomicI64::new(0),
+                AtomicI64::new(0),
+                AtomicI64::new(0),
+            ],
             events,
             log: Mutex::new(EventLog {
                 next_id: first_event_id.max(1),
@@ -95,11 +102,8 @@ impl SeatMap {
         if old == status {
             return;
         }
-        match (old, status) {
-            (SeatStatus::Available, _) => self.available.fetch_sub(1, Ordering::AcqRel),
-            (_, SeatStatus::Available) => self.available.fetch_add(1, Ordering::AcqRel),
-            _ => 0,
-        };
+        self.counts[old as usize].fetch_sub(1, Ordering::AcqRel);
+        self.counts[status as usize].fetch_add(1, Ordering::AcqRel);
         let mut log = self.log.lock().expect("event log");
         let event = SeatEvent {
             id: log.next_id,
@@ -116,7 +120,12 @@ impl SeatMap {
     }
 
     pub fn available(&self) -> u32 {
-        self.available.load(Ordering::Acquire).max(0) as u32
+        self.count(SeatStatus::Available)
+    }
+
+    /// How many seats show `status` now.
+    pub fn count(&self, status: SeatStatus) -> u32 {
+        self.counts[status as usize].load(Ordering::Acquire).max(0) as u32
     }
 
     /// A new reader of the events, and where it starts: after

@@ -23,6 +23,9 @@ use crate::runtime::{CrashPoints, EngineConfig};
 use crate::store::{Storage, Store, StoreError, StoreResult};
 use dashmap::DashMap;
 use std::collections::HashMap;
+
+/// Bookings read a page at a time when a unit counts its sales figures.
+const SALES_PAGE: usize = 5_000;
 use std::sync::Arc;
 
 /// Every show this engine serves, by id.
@@ -173,6 +176,21 @@ impl Shows {
                     seat: index,
                     until_ms,
                 });
+            }
+        }
+        // The sales figures, counted once from every booking of the show.
+        let mut after = None;
+        loop {
+            let page = self
+                .store
+                .list_show_bookings(unit.id(), after, SALES_PAGE)
+                .await?;
+            for booking in &page {
+                unit.count_sale(booking);
+            }
+            match page.last() {
+                Some(last) if page.len() == SALES_PAGE => after = Some((last.created_at_ms, last.id)),
+                _ => break,
             }
         }
         let mut owners: HashMap<CartId, Option<UserId>> = HashMap::new();

@@ -92,6 +92,11 @@ impl ShowUnit {
 }
 
 impl SeatTxn {
+    /// The show unit whose seats this transaction reserved.
+    pub fn unit(&self) -> &Arc<ShowUnit> {
+        &self.unit
+    }
+
     /// Writes the seats' new states with `outcome`'s records and, for a
     /// keyed request, its key record, in one atomic write; waits until it
     /// is durable; then tells every seat to commit (written) or abort (not

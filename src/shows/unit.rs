@@ -3,7 +3,7 @@
 
 use crate::actors::seat::{LapseHandler, Prepare, Resolve, SeatActor, SeatHome, Stop};
 use crate::cluster::{Membership, ShowFence};
-use crate::domain::{Claim, Decision, SeatState, SeatStatus, Show, ShowId, TxnId};
+use crate::domain::{Booking, Claim, Decision, Sales, SeatState, SeatStatus, Show, ShowId, TxnId};
 use crate::replies::EngineError;
 use crate::runtime::clock::now_ms;
 use crate::runtime::hold_quota::HoldQuota;
@@ -12,7 +12,7 @@ use crate::runtime::seat_map::SeatMap;
 use crate::runtime::threads::ActorThreads;
 use crate::runtime::CrashPoints;
 use crate::store::{Storage, Store, StoreFuture};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 pub struct ShowUnit {
     /// The seat map, the seat actors' registry, and what they share.
@@ -26,6 +26,11 @@ pub struct ShowUnit {
     /// and are refused once it is not current (a node that lost and
     /// regained the partition reloads the show into a new unit first).
     fence: ShowFence,
+    /// The bookings side of the sales figures: counted from the store once
+    /// as the unit loads, then kept up to date by every booking and cancel
+    /// this unit writes. The lock guards these figures only (never a
+    /// seat's state) and is held for an update or a copy.
+    sales: Mutex<Sales>,
 }
 
 impl ShowUnit {
@@ -38,6 +43,7 @@ impl ShowUnit {
         actor_idle_ms: u64,
         on_lapse: LapseHandler,
     ) -> Self {
+        let show_for_sales = show.clone();
         let home = SeatHome {
             show: show.id,
             // Event ids go on from the time in microseconds: past any id
@@ -56,6 +62,7 @@ impl ShowUnit {
             threads,
             crash,
             fence: ShowFence::Alone,
+            sales: Mutex::new(Sales::new(&show_for_sales)),
         }
     }
 
@@ -94,6 +101,29 @@ impl ShowUnit {
     /// The public seat map (and its event stream).
     pub fn map(&self) -> &Arc<SeatMap> {
         &self.home.map
+    }
+
+    /// The bookings side of the sales figures as they stand.
+    pub fn sales(&self) -> Sales {
+        self.sales.lock().expect("sales figures").clone()
+    }
+
+    /// Counts a booking the store holds (while the unit loads).
+    pub(super) fn count_sale(&self, booking: &Booking) {
+        let mut sales = self.sales.lock().expect("sales figures");
+        sales.count(self.show(), booking);
+    }
+
+    /// A booking this unit has just written, confirmed.
+    pub fn sold(&self, booking: &Booking) {
+        let mut sales = self.sales.lock().expect("sales figures");
+        sales.confirmed(self.show(), booking);
+    }
+
+    /// A confirmed booking this unit has just written, cancelled.
+    pub fn refunded(&self, booking: &Booking) {
+        let mut sales = self.sales.lock().expect("sales figures");
+        sales.cancelled(self.show(), booking);
     }
 
     /// Live holds per user in this show (`max_holds_per_user`).

@@ -4,7 +4,7 @@
 use super::reply::Reply;
 use super::schema::one_of;
 use super::time::rfc3339;
-use crate::domain::{Booking, BookingStatus};
+use crate::domain::{Booking, BookingStatus, Canceller};
 use serde::Serialize;
 use utoipa::openapi::schema::Object;
 use utoipa::ToSchema;
@@ -34,6 +34,11 @@ pub struct BookingOut {
     /// ISO 4217 code.
     #[schema(example = "EUR")]
     pub currency: String,
+    /// Who cancelled it, `customer` (its owner) or `box-office` (staff, on
+    /// its behalf); only on a cancelled booking.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = canceller_schema, required = false)]
+    pub cancelled_by: Option<&'static str>,
 }
 
 /// A booked seat's price.
@@ -64,6 +69,7 @@ pub fn booking_out(booking: &Booking) -> BookingOut {
             .collect(),
         total_cents: booking.total_cents(),
         currency: booking.currency.clone(),
+        cancelled_by: booking.cancelled_by.map(Canceller::as_str),
     }
 }
 
@@ -73,6 +79,7 @@ pub fn booking_out(booking: &Booking) -> BookingOut {
 pub fn created_booking(booking: &Booking) -> Reply {
     let mut out = booking_out(booking);
     out.status = crate::domain::BookingStatus::Confirmed.as_str();
+    out.cancelled_by = None;
     Reply::json(201, &out)
 }
 
@@ -81,6 +88,11 @@ pub fn created_booking(booking: &Booking) -> Reply {
 #[schema(as = BookingList)]
 pub struct BookingListOut {
     pub bookings: Vec<BookingOut>,
+}
+
+/// The OpenAPI schema of `cancelled_by`: the values `Canceller` writes.
+fn canceller_schema() -> Object {
+    one_of(Canceller::ALL.map(Canceller::as_str))
 }
 
 /// The OpenAPI schema of a booking's status: the values `BookingStatus`

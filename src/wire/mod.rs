@@ -5,8 +5,10 @@
 //! with their idempotency key and replays them byte for byte.
 
 mod bookings;
+mod box_office;
 mod carts;
 mod cluster;
+mod cursor;
 mod keys;
 mod problem;
 mod reply;
@@ -16,8 +18,10 @@ mod shows;
 mod time;
 
 pub use bookings::*;
+pub use box_office::*;
 pub use carts::*;
 pub use cluster::*;
+pub use cursor::*;
 pub use keys::*;
 pub use problem::*;
 pub use reply::*;

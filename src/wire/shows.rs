@@ -31,6 +31,10 @@ pub struct ShowSummaryOut {
     /// The cheapest and dearest seat, in cents.
     pub lowest_price_cents: u64,
     pub highest_price_cents: u64,
+    /// When online sales end (RFC 3339); only on a show that has an end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime, required = false)]
+    pub sales_end_at: Option<String>,
 }
 
 /// A show's summary as the list shows it.
@@ -45,6 +49,7 @@ pub fn show_summary_out(show: &Show, available: u32) -> ShowSummaryOut {
         currency: show.offer.currency().to_string(),
         lowest_price_cents,
         highest_price_cents,
+        sales_end_at: show.sales_end_at_ms.map(rfc3339),
     }
 }
 
@@ -111,6 +116,11 @@ pub struct ShowOut {
     #[schema(example = "EUR")]
     pub currency: String,
     pub categories: Vec<CategoryOut>,
+    /// When online sales end (RFC 3339); only on a show that has an end
+    /// (so a show without one answers as it did before 1.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime, required = false)]
+    pub sales_end_at: Option<String>,
     pub seats: Vec<SeatOut>,
 }
 
@@ -178,6 +188,7 @@ pub fn show_out(show: &Show, status_of: impl Fn(u32) -> SeatStatus) -> ShowOut {
         starts_at: rfc3339(show.starts_at_ms),
         currency: show.offer.currency().to_string(),
         categories: categories_out(show),
+        sales_end_at: show.sales_end_at_ms.map(rfc3339),
         seats: show
             .layout
             .labels()
@@ -222,6 +233,8 @@ pub fn show_json_start(show: &Show) -> Vec<u8> {
         starts_at: String,
         currency: &'a str,
         categories: Vec<CategoryOut>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        sales_end_at: Option<String>,
     }
     let head = Head {
         id: show.id.to_string(),
@@ -229,6 +242,7 @@ pub fn show_json_start(show: &Show) -> Vec<u8> {
         starts_at: rfc3339(show.starts_at_ms),
         currency: show.offer.currency(),
         categories: categories_out(show),
+        sales_end_at: show.sales_end_at_ms.map(rfc3339),
     };
     let mut out = serde_json::to_vec(&head).expect("replies serialise");
     out.pop(); // its closing brace: the seats follow

@@ -45,7 +45,7 @@ impl NewBookingIn {
             self.seats,
             self.best_available,
             max_seats,
-            |seats| seat_labels(&seats, max_seats),
+            |seats| seat_labels(&seats, max_seats, "booking"),
         )? {
             SeatsAsked::ById(labels) => Choice::Listed(labels),
             SeatsAsked::Best(ask) => Choice::Best(ask),

@@ -4,6 +4,7 @@
 //! what fails is a 400 `invalid-request` before anything runs.
 
 mod bookings;
+mod box_office;
 mod carts;
 mod cluster;
 mod parse_body;
@@ -11,6 +12,7 @@ mod seats;
 mod shows;
 
 pub(crate) use bookings::NewBookingIn;
+pub(crate) use box_office::{blocked_seat, BookingsAsked, NewBlockIn, ShowBookingsQuery};
 pub(crate) use carts::{EmptyIn, NewItemIn};
 pub(crate) use cluster::ClusterQuery;
 pub use parse_body::{parse_body, BodyOf};

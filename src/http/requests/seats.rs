@@ -61,13 +61,18 @@ pub(crate) fn seat_label(text: &str) -> Result<SeatLabel, Reply> {
         .ok_or_else(|| invalid_request(&format!("{text:?} is not a seat id like \"A1\"")))
 }
 
-/// Seat labels of a request: non-empty, no repeats, at most `max`.
-pub(crate) fn seat_labels(seats: &[String], max: usize) -> Result<Vec<SeatLabel>, Reply> {
+/// Seat labels of a request: non-empty, no repeats, at most `max` (per
+/// `what`: a booking, a block).
+pub(crate) fn seat_labels(
+    seats: &[String],
+    max: usize,
+    what: &str,
+) -> Result<Vec<SeatLabel>, Reply> {
     if seats.is_empty() {
         return Err(invalid_request("seats must name at least one seat"));
     }
     if seats.len() > max {
-        return Err(invalid_request(&format!("at most {max} seats per booking")));
+        return Err(invalid_request(&format!("at most {max} seats per {what}")));
     }
     let mut seen = HashSet::new();
     let mut labels = Vec::with_capacity(seats.len());

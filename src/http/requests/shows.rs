@@ -67,6 +67,11 @@ pub(crate) struct NewShowIn {
     #[serde(default)]
     #[schema(example = "EUR", pattern = "^[A-Z]{3}$")]
     currency: Option<String>,
+    /// When online sales end (RFC 3339); from then on bookings, holds and
+    /// checkouts answer 409 `sales-closed`. Absent: never.
+    #[serde(default)]
+    #[schema(format = DateTime)]
+    sales_end_at: Option<String>,
 }
 
 impl NewShowIn {
@@ -75,6 +80,14 @@ impl NewShowIn {
     pub(crate) fn into_new_show(self) -> Result<NewShow, Reply> {
         let starts_at = chrono::DateTime::parse_from_rfc3339(&self.starts_at)
             .map_err(|_| invalid_request("starts_at must be an RFC 3339 time"))?;
+        let sales_end_at_ms = match &self.sales_end_at {
+            None => None,
+            Some(text) => Some(
+                chrono::DateTime::parse_from_rfc3339(text)
+                    .map_err(|_| invalid_request("sales_end_at must be an RFC 3339 time"))?
+                    .timestamp_millis(),
+            ),
+        };
         let (rows, row_offers) = self
             .rows
             .into_iter()
@@ -110,6 +123,7 @@ impl NewShowIn {
                     .collect(),
                 rows: row_offers,
             },
+            sales_end_at_ms,
         };
         Show::with_offer(
             ShowId(uuid::Uuid::nil()),

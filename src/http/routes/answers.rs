@@ -53,7 +53,19 @@ pub async fn keyed_write<T: serde::de::DeserializeOwned>(
     empty: EmptyBody,
     run: impl AsyncFnOnce(KeyedRequest, T) -> Result<Reply, Reply>,
 ) -> HttpResponse {
-    match extract::keyed_raw::<T>(state, req, payload, Caller::User, empty).await {
+    keyed_write_by(state, req, payload, Caller::User, empty, run).await
+}
+
+/// `keyed_write` by `caller` (a user, or the admin alone).
+pub async fn keyed_write_by<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    req: &HttpRequest,
+    payload: web::Payload,
+    caller: Caller,
+    empty: EmptyBody,
+    run: impl AsyncFnOnce(KeyedRequest, T) -> Result<Reply, Reply>,
+) -> HttpResponse {
+    match extract::keyed_raw::<T>(state, req, payload, caller, empty).await {
         Ok((request, body, raw)) => {
             answer_here_or_there(state, req, raw, run(request, body).await).await
         }

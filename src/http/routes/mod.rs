@@ -4,6 +4,7 @@
 //! checks, are `requests/`.
 
 mod answers;
+pub(super) mod blocks;
 pub(super) mod bookings;
 pub(super) mod cart_items;
 pub(super) mod carts;
@@ -13,5 +14,7 @@ pub(super) mod export;
 pub(super) mod idempotency_keys;
 pub(super) mod operations;
 pub(super) mod pages;
+pub(super) mod sales;
 pub(super) mod sessions;
+pub(super) mod show_bookings;
 pub(super) mod shows;

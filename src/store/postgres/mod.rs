@@ -393,25 +393,32 @@ impl Store for PgStore {
         })
     }
 
-    // Interim: the store's indexes for these land in the next commits.
-    fn booking_owner(&self, _id: BookingId) -> StoreFuture<Option<UserId>> {
-        Box::pin(async {
-            Err(StoreError::Io(
-                "booking_owner: not in this build yet".into(),
-            ))
+    // Interim (whole-table reads): the index on the show lands with the
+    // next migration.
+    fn booking_owner(&self, id: BookingId) -> StoreFuture<Option<UserId>> {
+        const SQL: &str = "SELECT owner_id FROM bookings WHERE id = $1";
+        self.rows(SQL, params![id.0], |rows| {
+            Ok(rows.first().map(|row| UserId(row.get(0))))
         })
     }
 
     fn list_show_bookings(
         &self,
-        _show: ShowId,
-        _after: Option<(u64, BookingId)>,
-        _limit: usize,
+        show: ShowId,
+        after: Option<(u64, BookingId)>,
+        limit: usize,
     ) -> StoreFuture<Vec<Booking>> {
-        Box::pin(async {
-            Err(StoreError::Io(
-                "list_show_bookings: not in this build yet".into(),
-            ))
+        const SQL: &str = "SELECT record FROM bookings ORDER BY created_at_ms, id";
+        self.rows(SQL, params![], move |rows| {
+            let mut found = Vec::new();
+            for row in rows {
+                let booking = decode_booking(row.get(0))?;
+                let past = after.is_none_or(|a| (booking.created_at_ms, booking.id.0) > (a.0, a.1 .0));
+                if booking.show == show && past && found.len() < limit {
+                    found.push(booking);
+                }
+            }
+            Ok(found)
         })
     }
 

@@ -427,26 +427,34 @@ impl Store for SledStore {
         ready(SledStore::list_bookings(self, user))
     }
 
-    // Interim: the store's indexes for these land in the next commits.
-    fn booking_owner(&self, _id: BookingId) -> StoreFuture<Option<UserId>> {
-        Box::pin(async {
-            Err(StoreError::Io(
-                "booking_owner: not in this build yet".into(),
-            ))
-        })
+    // Interim (whole-store scans): the indexes land in the next commits.
+    fn booking_owner(&self, id: BookingId) -> StoreFuture<Option<UserId>> {
+        let found = self.records().find_map(|record| match record {
+            Ok(crate::store::dump::Record::Booking(b)) if b.id == id => Some(Ok(b.owner)),
+            Err(error) => Some(Err(error)),
+            _ => None,
+        });
+        ready(found.transpose())
     }
 
     fn list_show_bookings(
         &self,
-        _show: ShowId,
-        _after: Option<(u64, BookingId)>,
-        _limit: usize,
+        show: ShowId,
+        after: Option<(u64, BookingId)>,
+        limit: usize,
     ) -> StoreFuture<Vec<Booking>> {
-        Box::pin(async {
-            Err(StoreError::Io(
-                "list_show_bookings: not in this build yet".into(),
-            ))
-        })
+        let mut found = Vec::new();
+        for record in self.records() {
+            match record {
+                Ok(crate::store::dump::Record::Booking(b)) if b.show == show => found.push(b),
+                Ok(_) => {}
+                Err(error) => return ready(Err(error)),
+            }
+        }
+        found.sort_by_key(|b| (b.created_at_ms, b.id.0));
+        found.retain(|b| after.is_none_or(|a| (b.created_at_ms, b.id.0) > (a.0, a.1 .0)));
+        found.truncate(limit);
+        ready(Ok(found))
     }
 
     fn load_session(&self, token_hash: [u8; 32]) -> StoreFuture<Option<(UserId, u64)>> {
