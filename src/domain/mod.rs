@@ -24,6 +24,6 @@ pub use ledger::{
     judge, Admission, IdempotencyLedger, KeyedRequest, RequestLine, StoredBody, StoredReply,
 };
 pub use offer::{Accessibility, Category, Offer, OfferError, OfferSpec, RowOffer};
-pub use seat::{Claim, Decision, Holder, Seat, SeatRefusal, SeatState, SeatStatus};
 pub use sales::{MinuteSales, Sales};
+pub use seat::{Claim, Decision, Holder, Seat, SeatRefusal, SeatState, SeatStatus};
 pub use show::{Layout, LayoutError, Row, Show};

@@ -173,7 +173,10 @@ mod tests {
         let second = booking(&show, &["A2"], 60_000 * 11);
         sales.confirmed(&show, &first);
         sales.confirmed(&show, &second);
-        assert_eq!((sales.bookings, sales.booked, sales.revenue_cents), (2, 3, 3500));
+        assert_eq!(
+            (sales.bookings, sales.booked, sales.revenue_cents),
+            (2, 3, 3500)
+        );
         assert_eq!(
             sales.by_category,
             vec![

@@ -89,10 +89,7 @@ pub enum BookingOp {
     },
     /// A cancel, asked as the booking's owner `user`, by the owner or by
     /// the box office on its behalf (`by`).
-    Cancel {
-        user: UserId,
-        by: Canceller,
-    },
+    Cancel { user: UserId, by: Canceller },
 }
 
 /// Bookings: a one-shot booking is created in the actor of UUIDv5(user,
@@ -256,7 +253,12 @@ impl Owner for Blocks {
         true
     }
 
-    fn run(ctx: Ctx, _id: BlockRequestId, _: Option<()>, op: BlockOp) -> BoxFuture<'static, Done<()>> {
+    fn run(
+        ctx: Ctx,
+        _id: BlockRequestId,
+        _: Option<()>,
+        op: BlockOp,
+    ) -> BoxFuture<'static, Done<()>> {
         Box::pin(block::run(ctx, op.req, op.ask))
     }
 }

@@ -189,7 +189,9 @@ impl Shows {
                 unit.count_sale(booking);
             }
             match page.last() {
-                Some(last) if page.len() == SALES_PAGE => after = Some((last.created_at_ms, last.id)),
+                Some(last) if page.len() == SALES_PAGE => {
+                    after = Some((last.created_at_ms, last.id))
+                }
                 _ => break,
             }
         }

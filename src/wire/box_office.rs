@@ -3,7 +3,7 @@
 
 use super::bookings::{booking_out, BookingOut};
 use super::reply::Reply;
-use super::time::rfc3339;
+use super::time::{rfc3339, rfc3339_seconds};
 use crate::domain::{Booking, Sales, SeatLabel, SeatStatus, Show, ShowId};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -116,7 +116,7 @@ pub fn sales_out(show: &Show, count: impl Fn(SeatStatus) -> u32, sales: &Sales) 
             .per_minute
             .iter()
             .map(|(minute, figures)| MinuteSalesOut {
-                minute: rfc3339((*minute * 60_000) as i64),
+                minute: rfc3339_seconds((*minute * 60_000) as i64),
                 booked: figures.booked,
                 revenue_cents: figures.revenue_cents,
             })

@@ -76,7 +76,10 @@ mod tests {
             parse_booking_cursor(show, &String::from_utf8(changed).unwrap()),
             None
         );
-        assert_eq!(parse_booking_cursor(show, &cursor[..cursor.len() - 2]), None);
+        assert_eq!(
+            parse_booking_cursor(show, &cursor[..cursor.len() - 2]),
+            None
+        );
         assert_eq!(parse_booking_cursor(show, "not a cursor!"), None);
         assert_eq!(parse_booking_cursor(show, ""), None);
     }

@@ -32,6 +32,7 @@ mod abuse;
 mod actors;
 mod best_available;
 mod bookings;
+mod box_office;
 mod carts;
 mod client_limits;
 mod cluster;

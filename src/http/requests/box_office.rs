@@ -111,16 +111,13 @@ impl ShowBookingsQuery {
                 .parse::<usize>()
                 .ok()
                 .filter(|n| (1..=MAX_PAGE_BOOKINGS).contains(n))
-                .ok_or_else(|| {
-                    invalid_request(&format!("limit must be 1-{MAX_PAGE_BOOKINGS}"))
-                })?,
+                .ok_or_else(|| invalid_request(&format!("limit must be 1-{MAX_PAGE_BOOKINGS}")))?,
         };
         let after = match query.cursor.as_deref() {
             None => None,
-            Some(text) => Some(
-                wire::parse_booking_cursor(show, text)
-                    .ok_or_else(|| invalid_request("cursor: not one this server gave for this show"))?,
-            ),
+            Some(text) => Some(wire::parse_booking_cursor(show, text).ok_or_else(|| {
+                invalid_request("cursor: not one this server gave for this show")
+            })?),
         };
         Ok(BookingsAsked::Page { after, limit })
     }

@@ -41,7 +41,15 @@ pub(crate) async fn block_seats(
         let ask = body.into_ask(show)?;
         Ok(state.engine.block(request, ask).await)
     };
-    keyed_write_by(&state, &req, payload, Caller::Admin, EmptyBody::Invalid, run).await
+    keyed_write_by(
+        &state,
+        &req,
+        payload,
+        Caller::Admin,
+        EmptyBody::Invalid,
+        run,
+    )
+    .await
 }
 
 #[utoipa::path(

@@ -73,11 +73,9 @@ async fn page(
 ) -> Result<Reply, Reply> {
     let bookings = engine.show_bookings(show, after, limit).await?;
     let next_cursor = match bookings.last() {
-        Some(last) if bookings.len() == limit => Some(wire::booking_cursor(
-            show,
-            last.created_at_ms,
-            last.id,
-        )),
+        Some(last) if bookings.len() == limit => {
+            Some(wire::booking_cursor(show, last.created_at_ms, last.id))
+        }
         _ => None,
     };
     let page = wire::ShowBookingPageOut {

@@ -413,7 +413,8 @@ impl Store for PgStore {
             let mut found = Vec::new();
             for row in rows {
                 let booking = decode_booking(row.get(0))?;
-                let past = after.is_none_or(|a| (booking.created_at_ms, booking.id.0) > (a.0, a.1 .0));
+                let past =
+                    after.is_none_or(|a| (booking.created_at_ms, booking.id.0) > (a.0, a.1 .0));
                 if booking.show == show && past && found.len() < limit {
                     found.push(booking);
                 }
