@@ -3,6 +3,7 @@
 //! nothing; one key, one effect).
 
 mod best;
+mod blocks;
 mod carts;
 mod keys;
 mod seats;
