@@ -787,17 +787,17 @@ async fn owner_of(node: &BinaryServer, show: &str) -> String {
 
 /// Two nodes on one database with an even share each, and a show: `a`
 /// owns its partition, `b` does not.
-struct TwoNodes {
-    a: BinaryServer,
-    b: BinaryServer,
+pub(crate) struct TwoNodes {
+    pub(crate) a: BinaryServer,
+    pub(crate) b: BinaryServer,
     /// `b`'s node id.
-    b_id: &'static str,
-    show: String,
+    pub(crate) b_id: &'static str,
+    pub(crate) show: String,
 }
 
 /// Starts two nodes (`lease_ms` 600), waits until each holds 128
 /// partitions and knows the other's address, and creates a show of `rows`.
-async fn two_nodes(storage: &Storage, rows: &[(&str, u32)]) -> TwoNodes {
+pub(crate) async fn two_nodes(storage: &Storage, rows: &[(&str, u32)]) -> TwoNodes {
     let lease = ("BOXOFFICE_LEASE_MS", "600");
     let one = BinaryServer::on(storage, &[("BOXOFFICE_NODE_ID", "node-a"), lease]);
     let two = BinaryServer::on(storage, &[("BOXOFFICE_NODE_ID", "node-b"), lease]);

@@ -36,6 +36,7 @@ mod box_office;
 mod carts;
 mod client_limits;
 mod cluster;
+mod cluster_box_office;
 mod crash_matrix;
 mod dump;
 mod durability;
