@@ -50,6 +50,9 @@ async fn house_seats_are_never_sold_held_or_picked(store: StoreKind) {
         .create_show("House seats", &[("A", 6), ("B", 6)])
         .await;
     let guest = client.guest().await;
+    let events = client.open_events(&show).await;
+    let mut events = events.bytes_stream();
+    let mut buffer = String::new();
 
     let key = new_key();
     let body = json!({"seats": ["A1", "A2"], "reason": "press"});
@@ -65,6 +68,14 @@ async fn house_seats_are_never_sold_held_or_picked(store: StoreKind) {
     );
     expect_map(&client, &show, &[("A1", "blocked"), ("A2", "blocked")]).await;
     expect_available(&client, &show, 10).await;
+    let seen = crate::operations::read_events(&mut events, &mut buffer, 2).await;
+    let blocked_event = |seat: &str| {
+        (
+            "seat".to_string(),
+            json!({"seat_id": seat, "status": "blocked"}),
+        )
+    };
+    assert_eq!(seen, vec![blocked_event("A1"), blocked_event("A2")]);
 
     guest
         .book(&new_key(), &show, &["A1"])
