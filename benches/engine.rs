@@ -406,6 +406,7 @@ async fn engine_with_shows(dir: &std::path::Path, count: usize) -> (Engine, Vec<
                     starts_at_ms: 0,
                     rows,
                     offer: Default::default(),
+                    sales_end_at_ms: None,
                 },
             )
             .await;

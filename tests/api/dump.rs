@@ -172,8 +172,19 @@ async fn a_bad_dump_or_a_store_in_use_is_refused_and_nothing_is_written(store: S
     refused(&target, &path, "cut short");
     // A version this build does not know.
     let mut newer = owned.clone();
-    newer[0] = newer[0].replace(r#""version":1"#, r#""version":2"#);
-    refused(&target, &write("newer.jsonl", &newer), "version 2");
+    let (now, next) = (
+        boxoffice::store::dump::VERSION,
+        boxoffice::store::dump::VERSION + 1,
+    );
+    newer[0] = newer[0].replace(
+        &format!(r#""version":{now}"#),
+        &format!(r#""version":{next}"#),
+    );
+    refused(
+        &target,
+        &write("newer.jsonl", &newer),
+        &format!("version {next}"),
+    );
     // A record that is not one (a seat held with no cart).
     let mut invalid = owned.clone();
     invalid.insert(
