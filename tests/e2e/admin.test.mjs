@@ -237,3 +237,217 @@ test('the preview of a hall over 1,500 seats is drawn on a canvas', async () => 
   assert.equal(posts.length, 0);
   await context.close();
 });
+
+test('a keyboard-only user blocks seats with a reason; the API sees them blocked', async () => {
+  const show = await createShow(server.base, 'House seats', HALL, OFFER);
+  const { context, page, urls } = await signedIn();
+  await openShowView(page, show);
+  // From the heading, one Tab reaches the seat map: one tab stop for all seats.
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'show-title');
+  await page.keyboard.press('Tab');
+  const first = await page.evaluate(() => document.activeElement.dataset.seat);
+  assert.ok(first, 'Tab went into the seat map');
+  await page.keyboard.press('Enter');
+  await page.keyboard.press('ArrowRight');
+  const second = await page.evaluate(() => document.activeElement.dataset.seat);
+  assert.notEqual(second, first);
+  await page.keyboard.press('Space');
+  await expect(() => page.locator('#selection').textContent(), (t) => t.includes('2 seats'));
+  assert.equal(await page.locator(`#seat-${first}`).getAttribute('aria-pressed'), 'true');
+  // Tab leaves the map at once and reaches the reason within a few stops.
+  let stops = 0;
+  while ((await page.evaluate(() => document.activeElement.id)) !== 'block-reason') {
+    await page.keyboard.press('Tab');
+    stops += 1;
+    assert.ok(stops <= 3, `the reason is more than 3 Tabs from the map (${stops})`);
+  }
+  await page.keyboard.type('press night');
+  await page.keyboard.press('Enter');
+  await expect(() => page.locator('#notice').textContent(), (t) => t.includes(`Blocked ${first}, ${second} (press night)`));
+  await expect(() => seatStatus(show), (s) => s.get(first) === 'blocked' && s.get(second) === 'blocked');
+  await expect(() => page.locator(`#seat-${first}`).getAttribute('data-status'), (s) => s === 'blocked');
+  assert.match(await page.locator(`#seat-${first}`).getAttribute('aria-label'), /, blocked/);
+  await expect(() => page.locator('dd[data-figure="blocked"]').textContent(), (t) => t === '2');
+
+  // Unblocked again, with the mouse this time.
+  await page.locator(`#seat-${first}`).click();
+  await page.getByRole('button', { name: 'Unblock selected' }).click();
+  await expect(() => seatStatus(show), (s) => s.get(first) === 'available' && s.get(second) === 'blocked');
+  await expect(() => page.locator(`#seat-${first}`).getAttribute('data-status'), (s) => s === 'available');
+  assertNoTokenInUrls(urls);
+  await context.close();
+});
+
+test('a block whose answer is lost is retried with the same key and blocks once', async () => {
+  const show = await createShow(server.base, 'Retry a block', [['A', 6]]);
+  const { context, page } = await signedIn();
+  await openShowView(page, show);
+  const keys = [];
+  let dropped = false;
+  await page.route('**/blocks', async (route) => {
+    keys.push(route.request().headers()['idempotency-key']);
+    if (!dropped) {
+      dropped = true;
+      const response = await route.fetch();
+      assert.equal(response.status(), 201);
+      await route.abort('connectionreset');
+      return;
+    }
+    await route.continue();
+  });
+  await page.locator('#seat-A2').click();
+  await page.getByRole('button', { name: 'Block selected' }).click();
+  await expect(() => page.locator('#notice').textContent(), (t) => t.includes('Blocked A2'));
+  assert.ok(keys.length >= 2, `expected a retry, saw ${keys.length} request(s)`);
+  assert.ok(keys.every((k) => k && k === keys[0]), `one key for every try: ${keys}`);
+  assert.equal((await seatStatus(show)).get('A2'), 'blocked');
+  await context.close();
+});
+
+test('a booking made through the API appears live; staff cancel it after a confirmation; the CSV', async () => {
+  const show = await createShow(server.base, 'Live sales', HALL, OFFER);
+  await api(server.base, 'POST', `/v1/shows/${show}/blocks`, {
+    token: ADMIN, key: randomUUID(), body: { seats: ['A5', 'A6'], reason: 'press' },
+  });
+  const { context, page, urls } = await signedIn();
+  await expect(() => page.locator(`#show-rows tr[data-show-id="${show}"] td[data-figure="blocked"]`).textContent(),
+    (t) => t === '2');
+  await openShowView(page, show);
+  await expect(() => page.locator('dd[data-figure="booked"]').textContent(), (t) => t === '0');
+
+  const { booking } = await bookThroughApi(show, ['C3', 'C4']);
+  const row = page.locator(`#booking-rows tr[data-booking-id="${booking.id}"]`);
+  await expect(() => row.count(), (n) => n === 1);
+  await expect(() => page.locator('dd[data-figure="booked"]').textContent(), (t) => t === '2');
+  await expect(() => page.locator('dd[data-figure="revenue"]').textContent(), (t) => t.includes('29.00'));
+  await expect(() => page.locator('#seat-C3').getAttribute('data-status'), (s) => s === 'booked');
+  assert.match(await row.textContent(), /C3, C4/);
+  await expect(() => page.locator('#chart-rows tr').count(), (n) => n >= 1);
+  await page.screenshot({ path: shot('admin.png'), fullPage: true });
+
+  // Search by the reference the customer sees, and by user id.
+  const full = await api(server.base, 'GET', `/v1/bookings/${booking.id}`, { token: ADMIN });
+  assert.equal(full.status, 200);
+  const other = await bookThroughApi(show, ['B1']);
+  await expect(() => page.locator('#booking-rows tr').count(), (n) => n === 2);
+  await page.getByLabel('Booking reference or user id').fill(booking.id.slice(0, 8).toUpperCase());
+  await page.getByLabel('Booking reference or user id').press('Enter');
+  await expect(() => page.locator('#booking-rows tr').count(), (n) => n === 1);
+  assert.equal(await page.locator('#booking-rows tr').getAttribute('data-booking-id'), booking.id);
+  await page.getByLabel('Booking reference or user id').fill(full.json.user_id);
+  await page.getByLabel('Booking reference or user id').press('Enter');
+  await expect(() => page.locator('#bookings-status').textContent(), (t) => t.startsWith('1 booking found'));
+  assert.equal(await page.locator('#booking-rows tr').getAttribute('data-booking-id'), booking.id);
+  await page.getByRole('button', { name: 'Show all' }).click();
+  await expect(() => page.locator('#booking-rows tr').count(), (n) => n === 2);
+  assert.ok(other.booking.id);
+
+  // Cancel asks first: Escape keeps the booking, focus goes back.
+  const cancel = row.getByRole('button', { name: /Cancel booking/ });
+  await cancel.click();
+  const dialog = page.locator('#cancel-dialog');
+  await expect(() => dialog.evaluate((d) => d.open), (open) => open);
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'cancel-keep');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'cancel-confirm');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'cancel-keep', 'focus stays in the dialog');
+  await page.keyboard.press('Shift+Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'cancel-confirm', 'both ways');
+  await page.keyboard.press('Escape');
+  await expect(() => dialog.evaluate((d) => d.open), (open) => !open);
+  assert.equal(await page.evaluate(() => document.activeElement.getAttribute('aria-label')),
+    await cancel.getAttribute('aria-label'), 'focus back on the button that opened it');
+  const kept = await api(server.base, 'GET', `/v1/bookings/${booking.id}`, { token: ADMIN });
+  assert.equal(kept.json.status, 'confirmed');
+
+  await cancel.click();
+  assert.match(await page.locator('#cancel-text').textContent(), /seats C3, C4/);
+  await page.getByRole('button', { name: 'Cancel the booking' }).click();
+  await expect(() => page.locator('#notice').textContent(), (t) => t.includes('cancelled'));
+  const cancelled = await api(server.base, 'GET', `/v1/bookings/${booking.id}`, { token: ADMIN });
+  assert.equal(cancelled.json.status, 'cancelled');
+  assert.equal(cancelled.json.cancelled_by, 'box-office');
+  await expect(() => row.textContent(), (t) => t.includes('Cancelled by the box office'));
+  await expect(() => page.locator('#seat-C3').getAttribute('data-status'), (s) => s === 'available');
+  await expect(() => page.locator('dd[data-figure="booked"]').textContent(), (t) => t === '1');
+
+  // The CSV, read with the Authorization header, handed over as a Blob.
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: 'Download CSV' }).click(),
+  ]);
+  assert.match(download.url(), /^blob:/);
+  const lines = readFileSync(await download.path(), 'utf8').trim().split(/\r?\n/);
+  assert.equal(lines[0], 'id,user_id,status,seats,total_cents,currency,created_at');
+  const line = lines.find((l) => l.startsWith(booking.id));
+  assert.ok(line, `the booking is in the CSV: ${lines}`);
+  const [, user, status, seats, total, currency] = line.split(',');
+  assert.deepEqual([user, status, seats, total, currency], [full.json.user_id, 'cancelled', 'C3 C4', '2900', 'EUR']);
+  assert.equal(lines.length, 3);
+  assertNoTokenInUrls(urls);
+  await context.close();
+});
+
+test('bookings are paged: the next page loads on demand', async () => {
+  const show = await createShow(server.base, 'Many bookings', [['A', 60]]);
+  for (let n = 1; n <= 55; n++) await bookThroughApi(show, [`A${n}`]);
+  const { context, page } = await signedIn();
+  await openShowView(page, show);
+  await expect(() => page.locator('#booking-rows tr').count(), (n) => n === 50);
+  await page.getByRole('button', { name: 'Load more bookings' }).click();
+  await expect(() => page.locator('#booking-rows tr').count(), (n) => n === 55);
+  assert.equal(await page.getByRole('button', { name: 'Load more bookings' }).isHidden(), true);
+  await context.close();
+});
+
+test('a large hall in the show view is a canvas; the keyboard selects and blocks', async () => {
+  const show = await createShow(server.base, 'Arena', [['A', 999], ['B', 999]]);
+  const { context, page } = await signedIn();
+  await openShowView(page, show);
+  assert.equal(await page.locator('#seat-map button.seat').count(), 0);
+  await page.locator('#hall').focus();
+  await page.keyboard.press('ArrowRight');
+  const line = await page.locator('#hall-cursor').textContent();
+  const [, row, number] = line.match(/^Row ([A-Z]+), seat (\d+), available/) || [];
+  assert.ok(row, `the cursor line names a free seat: ${line}`);
+  await page.keyboard.press('Enter');
+  await expect(() => page.locator('#hall-cursor').textContent(), (t) => t.includes('selected'));
+  await page.getByRole('button', { name: 'Block selected' }).click();
+  await expect(() => seatStatus(show), (s) => s.get(`${row}${number}`) === 'blocked');
+  await expect(() => page.locator('#hall-cursor').textContent(), (t) => t.includes('blocked'));
+  await context.close();
+});
+
+for (const [size, viewport] of [['desktop', DESKTOP], ['phone', PHONE]]) {
+  test(`axe-core finds nothing in any view of the console (${size})`, async () => {
+    const show = await createShow(server.base, `Axe ${size}`, HALL, OFFER);
+    await bookThroughApi(show, ['B3', 'B4']);
+    await api(server.base, 'POST', `/v1/shows/${show}/blocks`, {
+      token: ADMIN, key: randomUUID(), body: { seats: ['A7'] },
+    });
+    const { context, page } = await consolePage(viewport);
+    await assertAccessible(page, `sign-in (${size})`);
+    await signIn(page, 'wrong');
+    await page.waitForSelector('#signin-error:not([hidden])');
+    await assertAccessible(page, `sign-in with an error (${size})`);
+    await signIn(page);
+    await page.waitForSelector('body[data-view="shows-view"]');
+    await expect(() => page.locator(`#show-rows tr[data-show-id="${show}"] td[data-figure="booked"]`).textContent(),
+      (t) => t === '2');
+    await assertAccessible(page, `the shows list (${size})`);
+    await page.getByRole('link', { name: 'New show' }).click();
+    await page.waitForSelector('#preview-map .seat');
+    await assertAccessible(page, `the create form with its preview (${size})`);
+    await openShowView(page, show);
+    await expect(() => page.locator('#booking-rows tr').count(), (n) => n === 1);
+    await page.locator('#seat-C1').click();
+    await expect(() => page.locator('#chart-rows tr').count(), (n) => n >= 1);
+    await assertAccessible(page, `the show view (${size})`);
+    await page.locator('#booking-rows button').click();
+    await expect(() => page.locator('#cancel-dialog').evaluate((d) => d.open), (open) => open);
+    await assertAccessible(page, `the cancel dialog (${size})`);
+    await page.keyboard.press('Escape');
+    await context.close();
+  });
+}
