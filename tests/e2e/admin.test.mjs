@@ -157,6 +157,7 @@ test('creates a show through the form, with a live preview; errors are shown by 
   const previewSeats = () => page.locator('#preview-map .seat').count();
   await expect(previewSeats, (n) => n === 30);
   await page.getByLabel('Title', { exact: true }).fill('Console premiere');
+  await page.getByLabel('Sales end (optional)').fill('2026-12-24T19:00');
   await page.getByRole('button', { name: 'Add a category' }).click();
   const categories = page.locator('#category-list > li');
   await categories.nth(1).getByLabel('Id', { exact: true }).fill('circle');
@@ -204,6 +205,7 @@ test('creates a show through the form, with a live preview; errors are shown by 
   const show = await api(server.base, 'GET', `/v1/shows/${id}`);
   assert.equal(show.status, 200);
   assert.equal(show.json.seats.length, 44);
+  assert.equal(new Date(show.json.sales_end_at).getTime(), new Date('2026-12-24T19:00').getTime());
   assert.deepEqual(show.json.categories.map((c) => [c.id, c.price_cents]), [['standard', 1200], ['circle', 1450]]);
   const seatOf = (s) => show.json.seats.find((x) => x.id === s);
   assert.equal(seatOf('A3').accessibility, 'wheelchair');
@@ -296,7 +298,7 @@ test('a block whose answer is lost is retried with the same key and blocks once'
     await route.continue();
   });
   await page.locator('#seat-A2').click();
-  await page.getByRole('button', { name: 'Block selected' }).click();
+  await page.getByRole('button', { name: 'Block selected', exact: true }).click();
   await expect(() => page.locator('#notice').textContent(), (t) => t.includes('Blocked A2'));
   assert.ok(keys.length >= 2, `expected a retry, saw ${keys.length} request(s)`);
   assert.ok(keys.every((k) => k && k === keys[0]), `one key for every try: ${keys}`);
@@ -413,7 +415,7 @@ test('a large hall in the show view is a canvas; the keyboard selects and blocks
   assert.ok(row, `the cursor line names a free seat: ${line}`);
   await page.keyboard.press('Enter');
   await expect(() => page.locator('#hall-cursor').textContent(), (t) => t.includes('selected'));
-  await page.getByRole('button', { name: 'Block selected' }).click();
+  await page.getByRole('button', { name: 'Block selected', exact: true }).click();
   await expect(() => seatStatus(show), (s) => s.get(`${row}${number}`) === 'blocked');
   await expect(() => page.locator('#hall-cursor').textContent(), (t) => t.includes('blocked'));
   await context.close();
@@ -451,3 +453,15 @@ for (const [size, viewport] of [['desktop', DESKTOP], ['phone', PHONE]]) {
     await context.close();
   });
 }
+
+test('what the API returns is shown as text, never as markup', async () => {
+  const title = '<img src=x id=injected> & <b>co</b>';
+  const show = await createShow(server.base, title, [['A', 4]]);
+  const { context, page } = await signedIn();
+  const link = page.locator(`#show-rows tr[data-show-id="${show}"] a`);
+  await expect(() => link.textContent(), (t) => t === title);
+  await openShowView(page, show);
+  assert.equal(await page.locator('#show-title').textContent(), title);
+  assert.equal(await page.locator('#injected, #show-rows b, #show-title b').count(), 0, 'no element made from the title');
+  await context.close();
+});
