@@ -397,6 +397,7 @@ function drawPreview() {
     summary.textContent = `${total.toLocaleString()} seats: more than a show may have.`;
     return;
   }
+  renderPreviewLegend(body);
   const seats = previewSeats(body);
   const rows = new Set(seats.map((s) => s.row)).size;
   summary.textContent = `${rows} row${rows === 1 ? '' : 's'}, ${seats.length.toLocaleString()} seat${seats.length === 1 ? '' : 's'}.`;
@@ -423,4 +424,17 @@ function drawPreview() {
     describe: () => '',
     onActivate: () => {},
   });
+}
+
+// Which colour is which category, with its price, under the preview.
+function renderPreviewLegend(body) {
+  const items = (body.categories || []).map((category, i) => {
+    const li = document.createElement('li');
+    const swatch = el('span', null, `seat available category-${i % CATEGORY_COLOURS.length}`);
+    swatch.setAttribute('aria-hidden', 'true');
+    const price = Number.isNaN(category.price_cents) ? '' : ` ${money(category.price_cents, body.currency)}`;
+    li.append(swatch, document.createTextNode(`${category.name || category.id || 'Unnamed'}${price}`));
+    return li;
+  });
+  $('preview-legend').replaceChildren(...items);
 }

@@ -281,10 +281,14 @@ function renderShowRows() {
     const link = el('a', show.title);
     link.href = `#/shows/${show.id}`;
     name.append(link);
-    tr.append(name, el('td', formatTime(show.starts_at)));
-    for (const figure of ['booked', 'held', 'available', 'blocked', 'revenue']) {
+    const starts = el('td', formatTime(show.starts_at), 'starts');
+    starts.dataset.label = 'Starts';
+    tr.append(name, starts);
+    // data-label: the column's name, shown above each figure on phones.
+    for (const [figure, label] of [['booked', 'Sold'], ['held', 'Held'], ['available', 'Free'], ['blocked', 'Blocked'], ['revenue', 'Revenue']]) {
       const td = el('td', '…', 'num');
       td.dataset.figure = figure;
+      td.dataset.label = label;
       tr.append(td);
     }
     body.append(tr);
@@ -297,6 +301,8 @@ async function pollSales(stopped) {
   if (stopped()) return;
   const listed = new Set([...$('show-rows').children].map((tr) => tr.dataset.showId));
   if (admin.shows.length !== listed.size || admin.shows.some((s) => !listed.has(s.id))) renderShowRows();
+  // Past the bound, the list's own count of free seats, no sales.
+  for (const show of admin.shows.slice(MAX_POLLED_SHOWS)) fillShowRow(show, null);
   const queue = admin.shows.slice(0, MAX_POLLED_SHOWS);
   const worker = async () => {
     while (queue.length && !stopped()) {

@@ -418,6 +418,15 @@ test('a large hall in the show view is a canvas; the keyboard selects and blocks
   await page.getByRole('button', { name: 'Block selected', exact: true }).click();
   await expect(() => seatStatus(show), (s) => s.get(`${row}${number}`) === 'blocked');
   await expect(() => page.locator('#hall-cursor').textContent(), (t) => t.includes('blocked'));
+  // A booking elsewhere reaches the canvas through the event stream: the
+  // seat is drawn in the booked colour.
+  await bookThroughApi(show, ['B500']);
+  const drawnAs = () => page.evaluate(() => {
+    const map = showView.map; // eslint-disable-line no-undef
+    map.draw();
+    return map.hall.drawnAs[map.hall.index.get('B500')];
+  });
+  await expect(drawnAs, (colour) => colour === '#50505e');
   await context.close();
 });
 
