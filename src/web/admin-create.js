@@ -41,6 +41,12 @@ function openCreateView() {
   $('create-title').focus();
   if (!$('row-list').children.length) resetForm();
   drawPreview();
+  // The form keeps what was typed; the preview is drawn again on return.
+  admin.leave = () => {
+    clearTimeout(create.previewTimer);
+    if (create.preview) create.preview.destroy();
+    create.preview = null;
+  };
 }
 
 function resetForm() {

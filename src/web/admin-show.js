@@ -55,7 +55,10 @@ function setUpShowView() {
 }
 
 async function openShowView(id) {
+  const hash = location.hash;
   const answer = await read(`/v1/shows/${id}`);
+  // Gone elsewhere (or signed out) while the show was read: nothing to open.
+  if (location.hash !== hash || !admin.token) return;
   if (answer.status !== 200) {
     notify('That show does not exist (any more).', 'error');
     location.hash = '#/';
