@@ -76,7 +76,9 @@ async function openShowView(id) {
   $('block-reason').value = '';
   hideError('block-error', $('block-reason'));
   $('show-title').textContent = view.show.title;
-  const salesEnd = view.show.sales_end_at ? ` · sales end ${formatTime(view.show.sales_end_at)}` : '';
+  const end = view.show.sales_end_at;
+  const closed = end && new Date(end) <= new Date() ? ' (online sales closed; blocks and cancels still work)' : '';
+  const salesEnd = end ? ` · sales end ${formatTime(end)}${closed}` : '';
   $('show-time').textContent = `${formatTime(view.show.starts_at)}${salesEnd}`;
   switchView('show-view');
   $('show-title').focus();
