@@ -276,6 +276,15 @@ test('a keyboard-only user blocks seats with a reason; the API sees them blocked
   await page.getByRole('button', { name: 'Unblock selected' }).click();
   await expect(() => seatStatus(show), (s) => s.get(first) === 'available' && s.get(second) === 'blocked');
   await expect(() => page.locator(`#seat-${first}`).getAttribute('data-status'), (s) => s === 'available');
+
+  // A booked seat cannot be blocked, and a block is all or none.
+  await bookThroughApi(show, ['C9']);
+  await expect(() => page.locator('#seat-C9').getAttribute('data-status'), (s) => s === 'booked');
+  await page.locator('#seat-C8').click();
+  await page.locator('#seat-C9').click();
+  await page.getByRole('button', { name: 'Block selected', exact: true }).click();
+  await expect(() => page.locator('#notice').textContent(), (t) => t.includes('C9 is held or booked'));
+  assert.equal((await seatStatus(show)).get('C8'), 'available', 'nothing blocked');
   assertNoTokenInUrls(urls);
   await context.close();
 });
