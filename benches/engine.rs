@@ -404,6 +404,7 @@ async fn engine_with_shows(dir: &std::path::Path, count: usize) -> (Engine, Vec<
                 NewShow {
                     title: "Bench".into(),
                     starts_at_ms: 0,
+                    sales_end_at_ms: None,
                     rows,
                     offer: Default::default(),
                     sales_end_at_ms: None,

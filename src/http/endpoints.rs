@@ -12,7 +12,7 @@ use actix_web::{web, HttpRequest, Route};
 pub struct Endpoint {
     pub path: &'static str,
     pub routes: Vec<(Method, Route)>,
-    /// In the OpenAPI document (the booking page's files are not API); read
+    /// In the OpenAPI document (the pages' files are not API); read
     /// by the test that holds the document to this table.
     #[cfg_attr(not(test), allow(dead_code))]
     pub documented: bool,
@@ -44,6 +44,18 @@ pub fn endpoints() -> Vec<Endpoint> {
         page_file("/app.js", web::get().to(routes::pages::page_script)),
         page_file("/style.css", web::get().to(routes::pages::page_style)),
         page_file("/favicon.ico", web::get().to(routes::pages::page_icon)),
+        page_file("/seatmap.js", web::get().to(routes::pages::seat_map_script)),
+        page_file("/admin", web::get().to(routes::pages::admin_index)),
+        page_file("/admin.js", web::get().to(routes::pages::admin_script)),
+        page_file(
+            "/admin-create.js",
+            web::get().to(routes::pages::admin_create_script),
+        ),
+        page_file(
+            "/admin-show.js",
+            web::get().to(routes::pages::admin_show_script),
+        ),
+        page_file("/admin.css", web::get().to(routes::pages::admin_style)),
         endpoint(
             "/healthz",
             vec![(M::GET, web::get().to(routes::operations::healthz))],

@@ -19,7 +19,7 @@ const state = {
   bookings: [],          // my bookings (all shows)
   events: null,          // EventSource of the open show
   countdown: null,       // interval id
-  focusSeat: null,       // the seat map's one tab stop (roving tabindex)
+  map: null,             // the seat map (SeatMap, /seatmap.js)
   warnedCart: null,      // the cart whose lapse warning was given
 };
 
@@ -264,250 +264,23 @@ const SPOKEN = {
   'booked': 'booked',
 };
 
-// The seat map is an ARIA grid with one tab stop (roving tabindex): Tab
-// enters it at the last seat focused, the arrow keys move, Home and End go
-// to a row's ends, Enter or Space holds or releases.
+// The seat map, drawn by the shared renderer (/seatmap.js): an ARIA grid
+// of buttons with one tab stop, or a canvas for large halls; a seat's
+// look, its spoken label and what a click does are this page's.
 function renderSeatMap() {
-  const map = $('seat-map');
-  map.replaceChildren();
-  state.rows = [];
-  state.hall = null;
-  if (state.show.seats.length > LARGE_HALL_SEATS) return renderHall(map);
-  const rows = new Map();
-  for (const seat of state.show.seats) {
-    if (!rows.has(seat.row)) rows.set(seat.row, []);
-    rows.get(seat.row).push(seat);
-  }
-  for (const [label, seats] of rows) {
-    state.rows.push(seats.map((s) => s.id));
-    const row = document.createElement('div');
-    row.className = 'row';
-    row.setAttribute('role', 'row');
-    const name = document.createElement('span');
-    name.className = 'row-label';
-    name.textContent = label;
-    name.setAttribute('role', 'rowheader');
-    name.setAttribute('aria-label', `Row ${label}`);
-    row.append(name);
-    for (const seat of seats) {
-      const cell = document.createElement('span');
-      cell.setAttribute('role', 'gridcell');
-      cell.className = 'cell';
-      const button = document.createElement('button');
-      button.type = 'button';
-      button.id = `seat-${seat.id}`;
-      button.dataset.seat = seat.id;
-      // Wheelchair spaces show their symbol (the number is in the label).
-      button.textContent = seat.accessibility === 'wheelchair' ? '\u267F' : seat.number;
-      button.tabIndex = -1;
-      button.addEventListener('click', () => { state.focusSeat = seat.id; onSeat(seat.id); });
-      button.addEventListener('focus', () => moveTabStop(seat.id));
-      cell.append(button);
-      row.append(cell);
-      if (seat.aisle_after) {
-        const aisle = document.createElement('span');
-        aisle.className = 'aisle';
-        aisle.setAttribute('aria-hidden', 'true');
-        row.append(aisle);
-      }
-    }
-    const end = name.cloneNode(true);
-    end.removeAttribute('role');
-    end.removeAttribute('aria-label');
-    end.setAttribute('aria-hidden', 'true');
-    row.append(end);
-    map.append(row);
-  }
-  const middle = state.rows[Math.floor(state.rows.length / 2)] || [];
-  state.focusSeat = middle[Math.floor(middle.length / 2)] || null;
-  map.onkeydown = onMapKey;
+  if (state.map) state.map.destroy();
+  state.map = SeatMap.create($('seat-map'), {
+    seats: state.show.seats,
+    views: seatViews,
+    decorate: decorateSeat,
+    colour: seatColour,
+    describe: describeSeat,
+    onActivate: onSeat,
+    label: 'Seat map',
+    canvasLabel: `Seat map, ${state.show.seats.length} seats. Arrow keys move, Enter or Space holds or releases, plus and minus zoom.`,
+  });
   renderPrices();
   paintSeats();
-}
-
-function moveTabStop(seatId) {
-  if (state.focusSeat && state.focusSeat !== seatId) {
-    const old = document.getElementById(`seat-${state.focusSeat}`);
-    if (old) old.tabIndex = -1;
-  }
-  state.focusSeat = seatId;
-  const button = document.getElementById(`seat-${seatId}`);
-  if (button) button.tabIndex = 0;
-}
-
-function onMapKey(event, move) {
-  const at = state.focusSeat;
-  if (!at) return;
-  const r = state.rows.findIndex((row) => row.includes(at));
-  const c = state.rows[r].indexOf(at);
-  let target = null;
-  switch (event.key) {
-    case 'ArrowLeft': target = state.rows[r][Math.max(0, c - 1)]; break;
-    case 'ArrowRight': target = state.rows[r][Math.min(state.rows[r].length - 1, c + 1)]; break;
-    case 'Home': target = state.rows[r][0]; break;
-    case 'End': target = state.rows[r][state.rows[r].length - 1]; break;
-    case 'ArrowUp':
-    case 'ArrowDown': {
-      const next = state.rows[r + (event.key === 'ArrowUp' ? -1 : 1)];
-      if (!next) return;
-      // The seat in the same place from the centre (rows are centred).
-      const offset = c - (state.rows[r].length - 1) / 2;
-      const column = Math.round((next.length - 1) / 2 + offset);
-      target = next[Math.min(next.length - 1, Math.max(0, column))];
-      break;
-    }
-    default: return;
-  }
-  event.preventDefault();
-  if (move) return move(target);
-  moveTabStop(target);
-  document.getElementById(`seat-${target}`).focus();
-}
-
-// ---------- large halls: a canvas ----------
-//
-// A hall of more than LARGE_HALL_SEATS seats is drawn on a canvas instead
-// of one button per seat (100,000 buttons take seconds to lay out): zoom
-// with the buttons, the wheel or + and -, drag to pan, click a seat to
-// hold or release it. The keyboard works as on the grid (the canvas is one
-// tab stop; arrows move a cursor, Enter or Space acts), and a live line
-// under the map says which seat the cursor is on and its status.
-
-const LARGE_HALL_SEATS = 1500;
-const PITCH = 12; // hall units between seat centres at zoom 1
-const SEAT = 10;
-
-function renderHall(map) {
-  const seats = state.show.seats;
-  const x = new Float32Array(seats.length);
-  const y = new Float32Array(seats.length);
-  const rowsOf = [];
-  let width = 0;
-  let rowIndex = -1;
-  let lastRow = null;
-  const rowSeats = [];
-  seats.forEach((seat, i) => {
-    if (seat.row !== lastRow) {
-      rowIndex += 1;
-      lastRow = seat.row;
-      rowSeats.push([]);
-    }
-    rowSeats[rowIndex].push(i);
-  });
-  // Each row centred; an aisle is one seat wide.
-  const rowWidths = rowSeats.map((row) => row.length * PITCH +
-    row.filter((i) => seats[i].aisle_after).length * PITCH);
-  width = Math.max(...rowWidths);
-  rowSeats.forEach((row, r) => {
-    let at = (width - rowWidths[r]) / 2;
-    for (const i of row) {
-      x[i] = at;
-      y[i] = r * PITCH;
-      at += PITCH + (seats[i].aisle_after ? PITCH : 0);
-    }
-    rowsOf.push(row.map((i) => seats[i].id));
-  });
-  state.rows = rowsOf;
-  const index = new Map(seats.map((s, i) => [s.id, i]));
-  const canvas = document.createElement('canvas');
-  canvas.id = 'hall';
-  canvas.tabIndex = 0;
-  canvas.setAttribute('role', 'application');
-  canvas.setAttribute('aria-roledescription', 'seat map');
-  canvas.setAttribute('aria-label',
-    `Seat map, ${seats.length} seats. Arrow keys move, Enter or Space holds or releases, plus and minus zoom.`);
-  canvas.setAttribute('aria-describedby', 'hall-cursor');
-  const tools = document.createElement('div');
-  tools.className = 'hall-tools';
-  const zoomIn = document.createElement('button');
-  zoomIn.type = 'button';
-  zoomIn.textContent = 'Zoom in';
-  const zoomOut = document.createElement('button');
-  zoomOut.type = 'button';
-  zoomOut.textContent = 'Zoom out';
-  tools.append(zoomIn, zoomOut);
-  const cursorLine = document.createElement('p');
-  cursorLine.id = 'hall-cursor';
-  cursorLine.className = 'hall-cursor';
-  cursorLine.setAttribute('aria-live', 'polite');
-  map.setAttribute('role', 'group');
-  map.append(tools, canvas, cursorLine);
-  const middle = rowsOf[Math.floor(rowsOf.length / 2)];
-  state.focusSeat = middle[Math.floor(middle.length / 2)];
-  state.hall = {
-    canvas, x, y, index, width, height: rowsOf.length * PITCH,
-    scale: 1, panX: 0, panY: 0, frame: null,
-  };
-  fitHall();
-  zoomIn.addEventListener('click', () => zoomHall(1.5));
-  zoomOut.addEventListener('click', () => zoomHall(1 / 1.5));
-  canvas.addEventListener('wheel', (event) => {
-    event.preventDefault();
-    zoomHall(event.deltaY < 0 ? 1.2 : 1 / 1.2, event.offsetX, event.offsetY);
-  }, { passive: false });
-  let drag = null;
-  canvas.addEventListener('pointerdown', (event) => {
-    drag = { x: event.clientX, y: event.clientY, moved: false };
-    canvas.setPointerCapture(event.pointerId);
-  });
-  canvas.addEventListener('pointermove', (event) => {
-    if (!drag) return;
-    const dx = event.clientX - drag.x;
-    const dy = event.clientY - drag.y;
-    if (Math.abs(dx) + Math.abs(dy) > 3) drag.moved = true;
-    if (!drag.moved) return;
-    state.hall.panX += dx;
-    state.hall.panY += dy;
-    drag.x = event.clientX;
-    drag.y = event.clientY;
-    drawHallSoon();
-  });
-  canvas.addEventListener('pointerup', (event) => {
-    const click = drag && !drag.moved;
-    drag = null;
-    if (!click) return;
-    const id = seatAt(event.offsetX, event.offsetY);
-    if (id) {
-      moveCursor(id);
-      onSeat(id);
-    }
-  });
-  canvas.addEventListener('keydown', onHallKey);
-  canvas.addEventListener('focus', () => { describeCursor(); drawHallSoon(); });
-  canvas.addEventListener('blur', drawHallSoon);
-  window.onresize = () => {
-    if (!state.hall) return;
-    fitHall();
-    drawHallSoon();
-  };
-  renderPrices();
-  paintSeats();
-}
-
-function fitHall() {
-  const hall = state.hall;
-  const box = hall.canvas.parentElement.clientWidth || 600;
-  const height = Math.min(Math.max(320, window.innerHeight * 0.6), 720);
-  const ratio = window.devicePixelRatio || 1;
-  hall.canvas.style.width = `${box}px`;
-  hall.canvas.style.height = `${height}px`;
-  hall.canvas.width = Math.round(box * ratio);
-  hall.canvas.height = Math.round(height * ratio);
-  hall.ratio = ratio;
-  hall.scale = Math.min(box / (hall.width + PITCH), height / (hall.height + PITCH));
-  hall.panX = (box - hall.width * hall.scale) / 2;
-  hall.panY = (height - hall.height * hall.scale) / 2;
-}
-
-function zoomHall(factor, atX, atY) {
-  const hall = state.hall;
-  const cx = atX ?? hall.canvas.clientWidth / 2;
-  const cy = atY ?? hall.canvas.clientHeight / 2;
-  const scale = Math.min(Math.max(hall.scale * factor, 0.05), 6);
-  hall.panX = cx - (cx - hall.panX) * (scale / hall.scale);
-  hall.panY = cy - (cy - hall.panY) * (scale / hall.scale);
-  hall.scale = scale;
-  drawHallSoon();
 }
 
 const HALL_COLOURS = {
@@ -515,153 +288,33 @@ const HALL_COLOURS = {
   'mine-held': '#f2c14e', 'mine-booked': '#f2c14e',
 };
 
-function drawHallSoon() {
-  const hall = state.hall;
-  if (!hall || hall.frame) return;
-  hall.frame = requestAnimationFrame(() => {
-    hall.frame = null;
-    drawHall();
-  });
-}
-
 function seatColour(seat, status) {
   return seat.accessibility === 'wheelchair' && status === 'available'
     ? '#2b6cb0' : HALL_COLOURS[status];
 }
 
-// The whole hall, drawn once into a bitmap at most 4096 px wide (pixels
-// written directly: 100,000 fillRect calls took 300 ms), and then only the
-// seats whose status changed: a zoomed-out frame (pan, zoom) is one
-// drawImage of it. Zoomed in further than the bitmap's detail, the
-// visible seats are drawn one by one (few are visible then).
-function colourWord(hex) {
-  const n = parseInt(hex.slice(1), 16);
-  // ImageData is RGBA in memory: little-endian words read ABGR.
-  return ((0xff << 24) | ((n & 0xff) << 16) | (n & 0xff00) | ((n >> 16) & 0xff)) >>> 0;
-}
+// The hall's frame and zoom by name (the browser tests time them).
+function drawHall() { state.map.draw(); }
+function zoomHall(factor) { state.map.zoom(factor); }
 
-function refreshHallCache() {
-  const hall = state.hall;
-  const seats = state.show.seats;
-  if (!hall.cache) {
-    hall.cacheScale = Math.min(1, 4096 / (hall.width + PITCH));
-    hall.cache = document.createElement('canvas');
-    hall.cache.width = Math.ceil((hall.width + PITCH) * hall.cacheScale);
-    hall.cache.height = Math.ceil((hall.height + PITCH) * hall.cacheScale);
-    hall.pixels = hall.cache.getContext('2d').createImageData(hall.cache.width, hall.cache.height);
-    hall.words = new Uint32Array(hall.pixels.data.buffer);
-    hall.drawnAs = new Array(seats.length).fill(null);
-  }
-  const view = seatViews();
-  const k = hall.cacheScale;
-  const width = hall.cache.width;
-  const size = Math.max(1, Math.round(SEAT * k));
-  let [left, top, right, bottom] = [Infinity, Infinity, -1, -1];
-  for (let i = 0; i < seats.length; i++) {
-    const colour = seatColour(seats[i], view(seats[i].id));
-    if (hall.drawnAs[i] === colour) continue;
-    hall.drawnAs[i] = colour;
-    const word = colourWord(colour);
-    const x0 = Math.round(hall.x[i] * k);
-    const y0 = Math.round(hall.y[i] * k);
-    for (let dy = 0; dy < size; dy++) {
-      const at = (y0 + dy) * width + x0;
-      hall.words.fill(word, at, at + size);
-    }
-    left = Math.min(left, x0);
-    top = Math.min(top, y0);
-    right = Math.max(right, x0 + size);
-    bottom = Math.max(bottom, y0 + size);
-  }
-  if (right >= 0) {
-    hall.cache.getContext('2d').putImageData(hall.pixels, 0, 0, left, top, right - left, bottom - top);
-  }
-}
-
-function drawHall() {
-  const hall = state.hall;
-  const ctx = hall.canvas.getContext('2d');
-  const w = hall.canvas.clientWidth;
-  const h = hall.canvas.clientHeight;
-  ctx.setTransform(hall.ratio, 0, 0, hall.ratio, 0, 0);
-  ctx.fillStyle = '#14141c';
-  ctx.fillRect(0, 0, w, h);
-  refreshHallCache();
-  const size = Math.max(SEAT * hall.scale, 1);
-  if (hall.scale <= hall.cacheScale * 1.5) {
-    ctx.drawImage(hall.cache, hall.panX, hall.panY,
-      hall.cache.width * (hall.scale / hall.cacheScale), hall.cache.height * (hall.scale / hall.cacheScale));
-  } else {
-    const seats = state.show.seats;
-    for (let i = 0; i < seats.length; i++) {
-      const sx = hall.panX + hall.x[i] * hall.scale;
-      const sy = hall.panY + hall.y[i] * hall.scale;
-      if (sx < -size || sy < -size || sx > w || sy > h) continue;
-      ctx.fillStyle = hall.drawnAs[i];
-      ctx.fillRect(sx, sy, size, size);
-    }
-  }
-  hall.canvas.dataset.drawn = 'true';
-  const at = hall.index.get(state.focusSeat);
-  if (at !== undefined && document.activeElement === hall.canvas) {
-    ctx.strokeStyle = '#7cc4ff';
-    ctx.lineWidth = 2;
-    ctx.strokeRect(hall.panX + hall.x[at] * hall.scale - 2, hall.panY + hall.y[at] * hall.scale - 2,
-      size + 4, size + 4);
-  }
-}
-
-function seatAt(px, py) {
-  const hall = state.hall;
-  const hx = (px - hall.panX) / hall.scale;
-  const hy = (py - hall.panY) / hall.scale;
-  const r = Math.floor(hy / PITCH);
-  const row = state.rows[r];
-  if (!row || hy - r * PITCH > SEAT) return null;
-  for (const id of row) {
-    const i = hall.index.get(id);
-    if (hx >= hall.x[i] && hx <= hall.x[i] + SEAT) return id;
-  }
-  return null;
-}
-
-function moveCursor(id) {
-  state.focusSeat = id;
-  const hall = state.hall;
-  const i = hall.index.get(id);
-  // Keep the cursor in view.
-  const sx = hall.panX + hall.x[i] * hall.scale;
-  const sy = hall.panY + hall.y[i] * hall.scale;
-  const w = hall.canvas.clientWidth;
-  const h = hall.canvas.clientHeight;
-  if (sx < 0 || sx > w - SEAT * hall.scale) hall.panX += w / 2 - sx;
-  if (sy < 0 || sy > h - SEAT * hall.scale) hall.panY += h / 2 - sy;
-  describeCursor();
-  drawHallSoon();
-}
-
-function describeCursor() {
-  const line = $('hall-cursor');
-  if (!line || !state.hall) return;
-  const seat = state.show.seats[state.hall.index.get(state.focusSeat)];
-  if (!seat) return;
+function describeSeat(seat, view) {
   const kind = seat.accessibility === 'wheelchair' ? ', wheelchair space'
     : seat.accessibility === 'companion' ? ', companion seat' : '';
   const price = seat.price_cents > 0 ? `, ${money(seat.price_cents, state.show.currency)}` : '';
-  line.textContent = `Row ${seat.row}, seat ${seat.number}, ${SPOKEN[seatView(seat.id)]}${kind}${price}`;
+  return `Row ${seat.row}, seat ${seat.number}, ${SPOKEN[view]}${kind}${price}`;
 }
 
-function onHallKey(event) {
-  if (event.key === '+' || event.key === '=') { zoomHall(1.5); return; }
-  if (event.key === '-') { zoomHall(1 / 1.5); return; }
-  if (event.key === 'Enter' || event.key === ' ') {
-    event.preventDefault();
-    onSeat(state.focusSeat);
-    return;
-  }
-  const before = state.focusSeat;
-  onMapKey(event, (target) => moveCursor(target));
-  if (state.focusSeat === before) drawHallSoon();
+function decorateSeat(button, seat, view) {
+  button.className = `seat ${view}${seat.accessibility ? ` ${seat.accessibility}` : ''}`;
+  button.dataset.status = view;
+  const kind = seat.accessibility === 'wheelchair' ? ', wheelchair space'
+    : seat.accessibility === 'companion' ? ', companion seat' : '';
+  const price = seat.price_cents > 0
+    ? `, ${categoryName(seat.category)} ${money(seat.price_cents, state.show.currency)}` : '';
+  button.setAttribute('aria-label', `Row ${seat.row}, seat ${seat.number}, ${SPOKEN[view]}${kind}${price}`);
+  const actionable = view === 'available' || view === 'mine-held';
+  button.setAttribute('aria-disabled', actionable ? 'false' : 'true');
+  button.setAttribute('aria-pressed', view === 'mine-held' ? 'true' : 'false');
 }
 
 function renderPrices() {
@@ -677,27 +330,7 @@ function renderPrices() {
 }
 
 function paintSeats() {
-  if (state.hall) {
-    drawHallSoon();
-    describeCursor();
-    return renderCart();
-  }
-  for (const seat of state.show.seats) {
-    const button = document.getElementById(`seat-${seat.id}`);
-    if (!button) continue;
-    const view = seatView(seat.id);
-    button.className = `seat ${view}${seat.accessibility ? ` ${seat.accessibility}` : ''}`;
-    button.dataset.status = view;
-    button.tabIndex = seat.id === state.focusSeat ? 0 : -1;
-    const kind = seat.accessibility === 'wheelchair' ? ', wheelchair space'
-      : seat.accessibility === 'companion' ? ', companion seat' : '';
-    const price = seat.price_cents > 0
-      ? `, ${categoryName(seat.category)} ${money(seat.price_cents, state.show.currency)}` : '';
-    button.setAttribute('aria-label', `Row ${seat.row}, seat ${seat.number}, ${SPOKEN[view]}${kind}${price}`);
-    const actionable = view === 'available' || view === 'mine-held';
-    button.setAttribute('aria-disabled', actionable ? 'false' : 'true');
-    button.setAttribute('aria-pressed', view === 'mine-held' ? 'true' : 'false');
-  }
+  if (state.map) state.map.paint();
   renderCart();
 }
 

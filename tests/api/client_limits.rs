@@ -172,7 +172,17 @@ async fn behind_a_trusted_proxy_each_client_has_its_own_allowance() {
 #[api_test]
 async fn the_pages_send_a_content_security_policy_and_no_referrer() {
     let server = spawn_app();
-    for path in ["/", "/app.js", "/style.css"] {
+    for path in [
+        "/",
+        "/app.js",
+        "/style.css",
+        "/seatmap.js",
+        "/admin",
+        "/admin.js",
+        "/admin-create.js",
+        "/admin-show.js",
+        "/admin.css",
+    ] {
         let answer = send(&server, reqwest::Method::GET, path, None, None).await;
         assert_eq!(answer.status(), 200, "{path}");
         let policy = answer

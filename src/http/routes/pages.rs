@@ -1,6 +1,7 @@
-//! The booking page: its HTML, script, style sheet and icon, embedded in
-//! the binary (no build step), each served as it is. They are not API, so
-//! they carry no OpenAPI declaration.
+//! The booking page and the staff console (`/admin`): their HTML, scripts,
+//! style sheets and icon, embedded in the binary (no build step), each
+//! served as it is; both draw seats with the shared `/seatmap.js`. They are
+//! not API, so they carry no OpenAPI declaration.
 
 use actix_web::HttpResponse;
 
@@ -8,6 +9,12 @@ const PAGE_HTML: &str = include_str!("../../web/index.html");
 const PAGE_JS: &str = include_str!("../../web/app.js");
 const PAGE_CSS: &str = include_str!("../../web/style.css");
 const PAGE_ICON: &str = include_str!("../../web/favicon.svg");
+const SEAT_MAP_JS: &str = include_str!("../../web/seatmap.js");
+const ADMIN_HTML: &str = include_str!("../../web/admin.html");
+const ADMIN_JS: &str = include_str!("../../web/admin.js");
+const ADMIN_CREATE_JS: &str = include_str!("../../web/admin-create.js");
+const ADMIN_SHOW_JS: &str = include_str!("../../web/admin-show.js");
+const ADMIN_CSS: &str = include_str!("../../web/admin.css");
 
 /// What a page may load and who may frame it: scripts, styles, images and
 /// requests from this server only, no inline script or style, no framing
@@ -45,4 +52,35 @@ pub(crate) async fn page_style() -> HttpResponse {
 /// the name says.
 pub(crate) async fn page_icon() -> HttpResponse {
     page("image/svg+xml", PAGE_ICON)
+}
+
+/// The seat map renderer both pages load.
+pub(crate) async fn seat_map_script() -> HttpResponse {
+    page("text/javascript; charset=utf-8", SEAT_MAP_JS)
+}
+
+/// The staff console: shows and their sales, a show's creation with a
+/// preview of its hall, house seats, bookings. It asks for the admin token
+/// and keeps it in the tab's `sessionStorage`.
+pub(crate) async fn admin_index() -> HttpResponse {
+    page("text/html; charset=utf-8", ADMIN_HTML)
+}
+
+/// The console's sign-in, routing, shows list and the requests they share.
+pub(crate) async fn admin_script() -> HttpResponse {
+    page("text/javascript; charset=utf-8", ADMIN_JS)
+}
+
+/// The console's form that creates a show.
+pub(crate) async fn admin_create_script() -> HttpResponse {
+    page("text/javascript; charset=utf-8", ADMIN_CREATE_JS)
+}
+
+/// The console's view of one show: seat map, house seats, sales, bookings.
+pub(crate) async fn admin_show_script() -> HttpResponse {
+    page("text/javascript; charset=utf-8", ADMIN_SHOW_JS)
+}
+
+pub(crate) async fn admin_style() -> HttpResponse {
+    page("text/css; charset=utf-8", ADMIN_CSS)
 }
