@@ -407,7 +407,6 @@ async fn engine_with_shows(dir: &std::path::Path, count: usize) -> (Engine, Vec<
                     sales_end_at_ms: None,
                     rows,
                     offer: Default::default(),
-                    sales_end_at_ms: None,
                 },
             )
             .await;
