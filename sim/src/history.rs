@@ -27,10 +27,24 @@ pub enum Op {
         show: String,
         seats: Vec<String>,
     },
+    /// `DELETE /v1/bookings/{id}`: by its customer, or by the box office
+    /// on the customer's behalf (`by_staff`, with the admin token).
     Cancel {
         booking: String,
         show: String,
         seats: Vec<String>,
+        by_staff: bool,
+    },
+    /// `POST /v1/shows/{show}/blocks` (staff): house seats taken off sale.
+    Block {
+        show: String,
+        seats: Vec<String>,
+        reason: Option<String>,
+    },
+    /// `DELETE /v1/shows/{show}/blocks/{seat}` (staff): back on sale.
+    Unblock {
+        show: String,
+        seat: String,
     },
 }
 
@@ -42,7 +56,12 @@ impl Op {
             Op::Hold { .. } => "hold",
             Op::Release { .. } => "release",
             Op::Checkout { .. } => "checkout",
-            Op::Cancel { .. } => "cancel",
+            Op::Cancel {
+                by_staff: false, ..
+            } => "cancel",
+            Op::Cancel { by_staff: true, .. } => "staff-cancel",
+            Op::Block { .. } => "block",
+            Op::Unblock { .. } => "unblock",
         }
     }
 }
@@ -126,7 +145,42 @@ pub struct CartObs {
 pub struct FinalState {
     pub bookings: Vec<BookingObs>,
     pub carts: Vec<CartObs>,
-    /// (show, seat) -> "available" | "held" | "booked".
+    /// (show, seat) -> "available" | "held" | "booked" | "blocked".
     pub seat_map: BTreeMap<(String, String), String>,
     pub observed_at_ms: u64,
+    /// The box-office scenario: what the staff's own views say.
+    pub box_office: Option<BoxOfficeObs>,
+}
+
+/// What the staff read back at the end of a box-office run, after every
+/// request had been answered.
+#[derive(Clone, Debug, Default)]
+pub struct BoxOfficeObs {
+    /// `GET /v1/shows/{id}/bookings`, every page; `None` if a page could
+    /// not be read.
+    pub bookings: Option<Vec<ListedBooking>>,
+    /// `GET /v1/shows/{id}/sales`, as it came; `None` if it could not be read.
+    pub sales: Option<serde_json::Value>,
+    /// Each seat's category, from the seat map.
+    pub categories: BTreeMap<String, String>,
+    /// The seat map read just before the sales figures equals the one read
+    /// just after (`FinalState::seat_map`): no hold lapsed in between, so
+    /// the held and available counts must match it too.
+    pub map_steady: bool,
+}
+
+/// One booking of the staff list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListedBooking {
+    pub id: String,
+    pub show: String,
+    /// The engine's id of the customer (not the simulator's user number).
+    pub user_id: String,
+    pub seats: Vec<String>,
+    pub confirmed: bool,
+    pub total_cents: i64,
+    /// (seat, price) as the booking was priced.
+    pub seat_prices: Vec<(String, i64)>,
+    /// `"customer"` or `"box-office"`, for a cancelled booking.
+    pub cancelled_by: Option<String>,
 }

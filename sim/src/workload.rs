@@ -207,6 +207,7 @@ async fn cancel(
         booking: booking.into(),
         show: venue.show.clone(),
         seats: seats.to_vec(),
+        by_staff: false,
     };
     let call = Call {
         method: reqwest::Method::DELETE,

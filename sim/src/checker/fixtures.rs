@@ -85,6 +85,12 @@ pub fn problem(code: &str, status: u16, seats: &[&str]) -> String {
     body.to_string()
 }
 
+/// A block's 201: `{"show_id", "seats", "reason"}`.
+pub fn blocked(seats: &[&str]) -> Option<Answer> {
+    let body = json!({"show_id": SHOW, "seats": seats, "reason": "press"});
+    answer(201, body.to_string())
+}
+
 /// 409 seat-unavailable naming `seats`.
 pub fn taken(seats: &[&str]) -> Option<Answer> {
     answer(409, problem("seat-unavailable", 409, seats))
@@ -195,8 +201,52 @@ impl Hist {
             booking: booking.into(),
             show: SHOW.into(),
             seats: strings(seats),
+            by_staff: false,
         };
         self.event(user, op, None, span, answer(204, String::new()))
+    }
+
+    /// Staff's `DELETE /v1/bookings/{id}` with the admin token: 204.
+    pub fn staff_cancel(
+        &mut self,
+        staff: usize,
+        booking: &str,
+        seats: &[&str],
+        span: (u64, u64),
+    ) -> usize {
+        let op = Op::Cancel {
+            booking: booking.into(),
+            show: SHOW.into(),
+            seats: strings(seats),
+            by_staff: true,
+        };
+        self.event(staff, op, None, span, answer(204, String::new()))
+    }
+
+    /// Staff's `POST /v1/shows/{id}/blocks`.
+    pub fn block(
+        &mut self,
+        staff: usize,
+        key: &str,
+        seats: &[&str],
+        span: (u64, u64),
+        answer: Option<Answer>,
+    ) -> usize {
+        let op = Op::Block {
+            show: SHOW.into(),
+            seats: strings(seats),
+            reason: Some("press".into()),
+        };
+        self.event(staff, op, Some(key), span, answer)
+    }
+
+    /// Staff's `DELETE /v1/shows/{id}/blocks/{seat}`: 204.
+    pub fn unblock(&mut self, staff: usize, seat: &str, span: (u64, u64)) -> usize {
+        let op = Op::Unblock {
+            show: SHOW.into(),
+            seat: seat.into(),
+        };
+        self.event(staff, op, None, span, answer(204, String::new()))
     }
 
     pub fn into_history(self, hold_ttl_ms: u64) -> History {
@@ -251,6 +301,7 @@ pub fn final_state(
         carts,
         seat_map: seat_map(map),
         observed_at_ms,
+        box_office: None,
     }
 }
 
@@ -402,6 +453,7 @@ pub mod planted {
                 ("A4", "booked"),
             ]),
             observed_at_ms: t0 + 1_000,
+            box_office: None,
         };
         (h, final_state)
     }

@@ -19,22 +19,34 @@
 //! 10. no write acknowledged while the database was down
 //!     (`database_outage`, rule `database-outage`).
 //!
+//! The box-office scenario, where staff block seats and cancel on behalf,
+//! adds three, run by `check` too:
+//! 11. no blocked seat is ever sold or held (`blocked_seat`, rule
+//!     `blocked-seat-sold`; the history and the final map);
+//! 12. the sales figures equal the bookings (`sales_figures`, on the staff's
+//!     read-back at the end);
+//! 13. who cancelled a booking is who did (`cancelled_by`).
+//!
 //! What they share: the verdict and the tolerances (`verdict`), and the
 //! reading of answers and acknowledged bookings out of the history
 //! (`answers`). This module runs them all and prints what they found.
 
 mod answers;
+mod blocked_seat;
+mod cancelled_by;
 mod database_outage;
 mod double_booking;
 mod duplicate_effect;
 mod hold_ttl;
 mod linearizable;
 mod lost_booking;
+mod sales_figures;
 mod seat_map;
 mod stale_replay;
 mod takeover;
 mod verdict;
 
+pub use blocked_seat::refused_for_block;
 pub use database_outage::{writes_during_outage, OutageAnswers};
 pub use takeover::late_takeovers;
 pub use verdict::{Violation, CLOCK_SLACK_MS, MAP_LAG_MS};
@@ -57,6 +69,12 @@ pub fn check(history: &History, final_state: &FinalState) -> Vec<Violation> {
     found.extend(hold_ttl::holds_within_ttl(history, final_state));
     found.extend(stale_replay::replays_equal_first_answer(history));
     found.extend(linearizable::seats_linearizable(history, final_state));
+    found.extend(blocked_seat::blocked_seats_not_sold(history, final_state));
+    found.extend(sales_figures::sales_match_bookings(final_state));
+    found.extend(cancelled_by::cancelled_by_who_cancelled(
+        history,
+        final_state,
+    ));
     found
 }
 
@@ -89,6 +107,8 @@ pub fn describe(history: &History, violation: &Violation) -> String {
     out
 }
 
+#[cfg(test)]
+mod box_office_fixtures;
 #[cfg(test)]
 mod fixtures;
 

@@ -1,5 +1,7 @@
 //! Invariant 4, `seat-map`: the seat map equals the bookings plus the live
-//! holds, all read back in the final state. The map may show an expiry up
+//! holds, all read back in the final state. A seat shown `blocked` is
+//! judged by `blocked_seat` (not in a booking or a live hold) and by
+//! `linearizable` (a block nothing undid). The map may show an expiry up
 //! to `MAP_LAG_MS` late and clocks differ by up to `CLOCK_SLACK_MS`, so a
 //! hold near its expiry may be shown either held or available.
 
@@ -35,6 +37,7 @@ pub(super) fn seat_map_matches(final_state: &FinalState) -> Vec<Violation> {
             "booked" => booked.contains(seat),
             "held" => !booked.contains(seat) && maybe.contains(seat),
             "available" => !booked.contains(seat) && !live.contains(seat),
+            "blocked" => true,
             _ => false,
         };
         if !ok {

@@ -1,5 +1,6 @@
 //! Invariant 7, `not-linearizable`: per seat, the history is linearizable.
-//! A seat is a register (free, held by a cart until some time, or booked),
+//! A seat is a register (free, held by a cart until some time, booked, or
+//! blocked by staff),
 //! and every operation on it must take effect at one instant between its
 //! request and its answer, in an order that explains every answer and the
 //! seat map read at the end. Seats are independent, so each is searched
@@ -12,7 +13,7 @@ mod seat_ops;
 use super::verdict::Violation;
 use crate::history::{FinalState, History};
 use search::linearizable;
-use seat_ops::{seat_ops, SeatOp, SeatOpKind};
+use seat_ops::{seat_ops, SeatOp};
 
 /// Most operations per seat the exact search takes on; a seat with more
 /// (a hot seat) is checked on its effects only, refusals sampled out.
@@ -22,13 +23,10 @@ pub(super) fn seats_linearizable(history: &History, final_state: &FinalState) ->
     let mut found = Vec::new();
     for ((show, seat), mut ops) in seat_ops(history) {
         let final_val = final_state.seat_map.get(&(show.clone(), seat.clone()));
-        let effects = ops
-            .iter()
-            .filter(|o| !matches!(o.kind, SeatOpKind::Refused))
-            .count();
+        let effects = ops.iter().filter(|o| !o.kind.only_constrains()).count();
         if ops.len() > MAX_SEARCH_OPS {
             // Keep every effect and as many refusals as fit, earliest first.
-            ops.sort_by_key(|o| (matches!(o.kind, SeatOpKind::Refused), o.start_ms));
+            ops.sort_by_key(|o| (o.kind.only_constrains(), o.start_ms));
             ops.truncate(MAX_SEARCH_OPS.max(effects));
         }
         if ops.len() > 20 {
@@ -58,7 +56,7 @@ pub(super) fn seats_linearizable(history: &History, final_state: &FinalState) ->
 fn shortest_excerpt(mut ops: Vec<SeatOp>, final_val: Option<&str>) -> Vec<SeatOp> {
     let mut i = 0;
     while i < ops.len() {
-        if matches!(ops[i].kind, SeatOpKind::Refused) {
+        if ops[i].kind.only_constrains() {
             let mut without = ops.clone();
             without.remove(i);
             if !linearizable(&without, final_val) {
@@ -289,6 +287,153 @@ mod tests {
         );
         let violations = check(&h.into_history(TTL), &state);
         assert!(violations.is_empty(), "false positives: {violations:#?}");
+    }
+}
+
+#[cfg(test)]
+mod blocks {
+    //! Seats staff block and unblock: refusals a block explains, and
+    //! blocks no order explains.
+
+    use crate::checker::fixtures::*;
+
+    const STAFF: usize = 9;
+
+    #[test]
+    fn refusal_of_a_blocked_seat_and_booking_after_unblock_are_linearizable() {
+        let b1 = answer(201, booking_body("b-1", &["A1"], T + 75));
+        let mut h = Hist::default();
+        h.block(
+            STAFF,
+            "sim-9-1",
+            &["A1", "A2"],
+            (T, T + 10),
+            blocked(&["A1", "A2"]),
+        );
+        h.book(0, "sim-0-1", &["A1"], (T + 20, T + 30), taken(&["A1"]));
+        // Blocking a blocked seat again changes nothing (201).
+        h.block(
+            STAFF,
+            "sim-9-2",
+            &["A2"],
+            (T + 40, T + 50),
+            blocked(&["A2"]),
+        );
+        h.unblock(STAFF, "A1", (T + 60, T + 65));
+        h.book(0, "sim-0-2", &["A1"], (T + 70, T + 80), b1);
+        let state = final_state(
+            vec![booking_obs("b-1", 0, &["A1"], true)],
+            vec![],
+            &[("A1", "booked"), ("A2", "blocked")],
+            T + 1_000,
+        );
+        let violations = check(&h.into_history(TTL), &state);
+        assert!(violations.is_empty(), "false positives: {violations:#?}");
+    }
+
+    #[test]
+    fn block_of_a_booked_seat_acknowledged_is_not_linearizable() {
+        let b1 = answer(201, booking_body("b-1", &["A1"], T + 5));
+        let mut h = Hist::default();
+        h.book(0, "sim-0-1", &["A1"], (T, T + 10), b1);
+        let block = h.block(
+            STAFF,
+            "sim-9-1",
+            &["A1"],
+            (T + 20, T + 30),
+            blocked(&["A1"]),
+        );
+        // The booking is cancelled later and the map ends blocked: only
+        // the block of a booked seat explains nothing.
+        h.cancel(0, "b-1", &["A1"], (T + 40, T + 50));
+        let state = final_state(
+            vec![booking_obs("b-1", 0, &["A1"], false)],
+            vec![],
+            &[("A1", "blocked")],
+            T + 1_000,
+        );
+        let violations = check(&h.into_history(TTL), &state);
+        let lin = only(&violations, "not-linearizable");
+        assert_eq!(lin.len(), 1, "{violations:#?}");
+        assert!(lin[0].events.contains(&block), "{:?}", lin[0].events);
+    }
+
+    #[test]
+    fn block_refused_for_a_free_seat_is_not_linearizable() {
+        // Nobody held or booked A1: a refusal naming it explains nothing.
+        let mut h = Hist::default();
+        h.block(STAFF, "sim-9-1", &["A1"], (T, T + 10), taken(&["A1"]));
+        let state = final_state(vec![], vec![], &[("A1", "available")], T + 1_000);
+        let violations = check(&h.into_history(TTL), &state);
+        assert_eq!(
+            rules(&violations),
+            vec!["not-linearizable"],
+            "{violations:#?}"
+        );
+    }
+
+    #[test]
+    fn block_refused_for_a_booked_seat_is_linearizable() {
+        let b1 = answer(201, booking_body("b-1", &["A1"], T + 5));
+        let mut h = Hist::default();
+        h.book(0, "sim-0-1", &["A1"], (T, T + 10), b1);
+        h.block(
+            STAFF,
+            "sim-9-1",
+            &["A1", "A2"],
+            (T + 20, T + 30),
+            taken(&["A1"]),
+        );
+        let state = final_state(
+            vec![booking_obs("b-1", 0, &["A1"], true)],
+            vec![],
+            &[("A1", "booked"), ("A2", "available")],
+            T + 1_000,
+        );
+        let violations = check(&h.into_history(TTL), &state);
+        assert!(violations.is_empty(), "false positives: {violations:#?}");
+    }
+
+    #[test]
+    fn block_refused_for_a_seat_already_blocked_is_not_linearizable() {
+        // Blocking a blocked seat is no change (201), not a refusal.
+        let mut h = Hist::default();
+        h.block(STAFF, "sim-9-1", &["A1"], (T, T + 10), blocked(&["A1"]));
+        h.block(STAFF, "sim-9-2", &["A1"], (T + 20, T + 30), taken(&["A1"]));
+        let state = final_state(vec![], vec![], &[("A1", "blocked")], T + 1_000);
+        let violations = check(&h.into_history(TTL), &state);
+        assert_eq!(
+            rules(&violations),
+            vec!["not-linearizable"],
+            "{violations:#?}"
+        );
+    }
+
+    #[test]
+    fn blocked_seat_shown_available_is_not_linearizable() {
+        let mut h = Hist::default();
+        h.block(STAFF, "sim-9-1", &["A1"], (T, T + 10), blocked(&["A1"]));
+        let state = final_state(vec![], vec![], &[("A1", "available")], T + 1_000);
+        let violations = check(&h.into_history(TTL), &state);
+        assert_eq!(
+            rules(&violations),
+            vec!["not-linearizable"],
+            "{violations:#?}"
+        );
+    }
+
+    #[test]
+    fn seat_shown_blocked_that_nobody_blocked_is_not_linearizable() {
+        let mut h = Hist::default();
+        h.block(STAFF, "sim-9-1", &["A1"], (T, T + 10), blocked(&["A1"]));
+        h.unblock(STAFF, "A1", (T + 20, T + 30));
+        let state = final_state(vec![], vec![], &[("A1", "blocked")], T + 1_000);
+        let violations = check(&h.into_history(TTL), &state);
+        assert_eq!(
+            rules(&violations),
+            vec!["not-linearizable"],
+            "{violations:#?}"
+        );
     }
 }
 

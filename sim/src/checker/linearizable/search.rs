@@ -8,8 +8,15 @@ use std::collections::BTreeSet;
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum SeatVal {
     Free,
-    Held { cart: String, until_ms: u64 },
-    Booked { booking: String },
+    Held {
+        cart: String,
+        until_ms: u64,
+    },
+    Booked {
+        booking: String,
+    },
+    /// Off sale (a house seat), until staff unblock it.
+    Blocked,
 }
 
 /// Whether some order of `ops`, from a free seat, explains every answer
@@ -138,6 +145,18 @@ fn apply(val: &SeatVal, kind: &SeatOpKind, at: u64) -> Option<SeatVal> {
             SeatVal::Free => None,
             other => Some(other.clone()),
         },
+        SeatOpKind::Block => match &current {
+            SeatVal::Free | SeatVal::Blocked => Some(SeatVal::Blocked),
+            _ => None,
+        },
+        SeatOpKind::Unblock => match &current {
+            SeatVal::Blocked => Some(SeatVal::Free),
+            other => Some(other.clone()),
+        },
+        SeatOpKind::Occupied => match &current {
+            SeatVal::Held { .. } | SeatVal::Booked { .. } => Some(current.clone()),
+            _ => None,
+        },
     }
 }
 
@@ -148,6 +167,7 @@ fn final_matches(val: &SeatVal, final_val: Option<&str>) -> bool {
     match val {
         SeatVal::Free => shown == "available",
         SeatVal::Booked { .. } => shown == "booked",
+        SeatVal::Blocked => shown == "blocked",
         // A hold may have lapsed by the time the map was read.
         SeatVal::Held { .. } => shown == "held" || shown == "available",
     }

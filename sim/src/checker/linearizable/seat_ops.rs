@@ -38,8 +38,25 @@ pub(super) enum SeatOpKind {
     Cancel {
         booking: String,
     },
-    /// A 409 seat-unavailable naming this seat: it was taken at that point.
+    /// A 409 seat-unavailable naming this seat, to a booking or a hold: it
+    /// was held, booked or blocked at that point.
     Refused,
+    /// Staff blocked the seat (a blocked seat stays blocked).
+    Block,
+    /// Staff unblocked the seat (a seat not blocked stays as it was).
+    Unblock,
+    /// A block refused 409 seat-unavailable naming this seat: it was held
+    /// or booked at that point (a blocked seat is blocked again, not
+    /// refused).
+    Occupied,
+}
+
+impl SeatOpKind {
+    /// A refusal (of a booking, a hold or a block): it changed nothing, it
+    /// only tells what the seat was.
+    pub(super) fn only_constrains(&self) -> bool {
+        matches!(self, SeatOpKind::Refused | SeatOpKind::Occupied)
+    }
 }
 
 /// The operations on each seat, by (show, seat).
@@ -153,6 +170,7 @@ impl<'a> Settled<'a> {
                 booking,
                 show,
                 seats,
+                ..
             } => on_each(
                 show,
                 seats,
@@ -160,6 +178,10 @@ impl<'a> Settled<'a> {
                     booking: booking.clone(),
                 },
             ),
+            Op::Block { show, seats, .. } => on_each(show, seats, SeatOpKind::Block),
+            Op::Unblock { show, seat } => {
+                on_each(show, std::slice::from_ref(seat), SeatOpKind::Unblock)
+            }
             Op::CreateCart => Vec::new(),
         }
     }
@@ -173,8 +195,8 @@ fn settles(answer: &Answer) -> bool {
         && answer.status != 429
 }
 
-/// A failed booking or hold answered seat-unavailable: the seats it names
-/// were taken at some point of its interval.
+/// A failed booking, hold or block answered seat-unavailable: the seats
+/// it names were taken at some point of its interval.
 fn refusals(event: &Event, answer: &Answer) -> Vec<((String, String), SeatOpKind)> {
     if answer.code().as_deref() != Some("seat-unavailable") {
         return Vec::new();
@@ -183,6 +205,7 @@ fn refusals(event: &Event, answer: &Answer) -> Vec<((String, String), SeatOpKind
         Op::Book { show, .. } | Op::Hold { show, .. } => {
             on_each(show, &body_seats(answer), SeatOpKind::Refused)
         }
+        Op::Block { show, .. } => on_each(show, &body_seats(answer), SeatOpKind::Occupied),
         _ => Vec::new(),
     }
 }
