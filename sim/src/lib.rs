@@ -16,6 +16,7 @@ mod netns;
 mod read_back;
 pub mod report;
 mod run_config;
+mod staff;
 mod summary;
 pub mod target;
 pub mod workload;
@@ -31,7 +32,7 @@ use std::time::{Duration, Instant};
 use workload::{Plan, Scenario, Venue};
 
 pub use run_config::SimConfig;
-pub use summary::Summary;
+pub use summary::{StaffCounts, Summary};
 
 /// What a run found.
 pub struct Outcome {
@@ -95,12 +96,31 @@ pub async fn run(config: SimConfig) -> std::io::Result<Outcome> {
         futures_util::future::join_all(clients.iter().map(|c| c.get(&path))).await;
     }
 
+    // The box office's staff work with the admin token the show was
+    // created with.
+    let staff_token = (config.scenario == Scenario::BoxOffice)
+        .then(|| admin.clone())
+        .flatten();
+    let staff = staff_token.as_ref().map_or(0, |_| staff::STAFF);
+
     let started = Instant::now();
     let plan = plan_for(&config, started, hold_ttl);
-    let progress = progress_bar(config.progress, config.users as u64);
+    let progress = progress_bar(config.progress, (config.users + staff) as u64);
     let mut tasks = tokio::task::JoinSet::new();
     for client in clients {
         tasks.spawn(workload::run_user(client, venue.clone(), plan));
+    }
+    for member in 0..staff {
+        let user = config.users + member;
+        let client = Client {
+            user,
+            token: staff_token.clone().unwrap_or_default(),
+            shared: shared.clone(),
+            rng: StdRng::seed_from_u64(
+                config.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ user as u64,
+            ),
+        };
+        tasks.spawn(staff::run_staff(client, venue.clone(), plan));
     }
     let faults = match (&server, &config.cluster) {
         (Server::Cluster(nodes), Some(cluster_plan)) => Some(tokio::spawn(cluster::inject(
@@ -130,7 +150,8 @@ pub async fn run(config: SimConfig) -> std::io::Result<Outcome> {
     };
 
     // Holds lapse within the TTL; the map shows it within a second.
-    let final_state = read_back::final_state(&shared, &venue, &tokens).await;
+    let final_state =
+        read_back::final_state(&shared, &venue, &tokens, staff_token.as_deref()).await;
     let history = shared.history.lock().expect("history").clone();
     let mut violations = checker::check(&history, &final_state);
     if let Some(plan) = &config.cluster {
@@ -151,6 +172,9 @@ pub async fn run(config: SimConfig) -> std::io::Result<Outcome> {
         }
     }
     let mut summary = summarize(&shared, &history, &final_state, capacity, crashes, elapsed);
+    if staff > 0 {
+        summary.staff = Some(summary::StaffCounts::of(&history));
+    }
     summary.faults = fault_records;
     summary.fenced = fenced;
     summary.outage_answers = outage_answers;
@@ -262,7 +286,10 @@ async fn open_sessions(shared: &Arc<Shared>, config: &SimConfig) -> std::io::Res
 fn plan_for(config: &SimConfig, started: Instant, hold_ttl: Duration) -> Plan {
     Plan {
         scenario: config.scenario,
-        ramp: if matches!(config.scenario, Scenario::Steady | Scenario::Churn) {
+        ramp: if matches!(
+            config.scenario,
+            Scenario::Steady | Scenario::Churn | Scenario::BoxOffice
+        ) {
             Duration::from_millis(200)
         } else {
             config.duration
@@ -459,5 +486,6 @@ fn summarize(
         fenced: None,
         node_counters: None,
         outage_answers: None,
+        staff: None,
     }
 }

@@ -3,19 +3,23 @@
 //! map): the checker holds it against the history.
 
 use super::client::{Client, Shared};
-use super::history::{BookingObs, CartObs, FinalState, History, ItemObs, Op};
+use super::history::{
+    BookingObs, BoxOfficeObs, CartObs, FinalState, History, ItemObs, ListedBooking, Op,
+};
 use super::workload::Venue;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 /// Reads the final state, each user's part with that user's session
-/// (`tokens[user]`).
+/// (`tokens[user]`), and with `staff` (the admin token, in the box-office
+/// scenario) what the staff see.
 pub(super) async fn final_state(
     shared: &Arc<Shared>,
     venue: &Venue,
     tokens: &[String],
+    staff: Option<&str>,
 ) -> FinalState {
     let reader = |user: usize| Client {
         user,
@@ -43,7 +47,117 @@ pub(super) async fn final_state(
     if let Some(show) = reader(0).get(&format!("/v1/shows/{}", venue.show)).await {
         state.seat_map.extend(seat_statuses(&venue.show, &show));
     }
+    if let Some(admin) = staff {
+        let staff = Client {
+            user: tokens.len(),
+            token: admin.to_string(),
+            shared: shared.clone(),
+            rng: StdRng::seed_from_u64(0),
+        };
+        state.box_office = Some(box_office(&staff, venue, &mut state).await);
+    }
     state
+}
+
+/// The staff's read-back: every page of the show's bookings, and the sales
+/// figures between two reads of the seat map (again, up to five times, if
+/// a hold lapsed between them); the later map becomes the final one.
+async fn box_office(staff: &Client, venue: &Venue, state: &mut FinalState) -> BoxOfficeObs {
+    let mut obs = BoxOfficeObs {
+        bookings: staff_list(staff, &venue.show).await,
+        ..BoxOfficeObs::default()
+    };
+    let show_path = format!("/v1/shows/{}", venue.show);
+    for _ in 0..5 {
+        let before = staff.get(&show_path).await;
+        obs.sales = staff.get(&format!("{show_path}/sales")).await;
+        state.observed_at_ms = crate::engine_facts::now_ms();
+        let Some(after) = staff.get(&show_path).await else {
+            break;
+        };
+        let map: BTreeMap<_, _> = seat_statuses(&venue.show, &after).collect();
+        let before: Option<BTreeMap<_, _>> =
+            before.map(|b| seat_statuses(&venue.show, &b).collect());
+        obs.map_steady = before.as_ref() == Some(&map);
+        obs.categories = after["seats"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|seat| {
+                let id = seat["id"].as_str()?.to_string();
+                Some((id, seat["category"].as_str()?.to_string()))
+            })
+            .collect();
+        state.seat_map = map;
+        if obs.map_steady {
+            break;
+        }
+    }
+    obs
+}
+
+/// Every booking of `show` in the staff list, page after page (`None` if
+/// a page could not be read).
+async fn staff_list(staff: &Client, show: &str) -> Option<Vec<ListedBooking>> {
+    let mut listed = Vec::new();
+    let mut cursor: Option<String> = None;
+    // A list that never ends is a list that could not be read.
+    for _ in 0..10_000 {
+        let mut path = format!("/v1/shows/{show}/bookings?limit=100");
+        if let Some(cursor) = &cursor {
+            path.push_str(&format!("&cursor={}", query_value(cursor)));
+        }
+        let page = staff.get(&path).await?;
+        for booking in page["bookings"].as_array()? {
+            listed.push(listed_booking(show, booking));
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => return Some(listed),
+        }
+    }
+    None
+}
+
+/// A booking as the staff list shows it.
+fn listed_booking(show: &str, booking: &serde_json::Value) -> ListedBooking {
+    let strings = |field: &str| -> Vec<String> {
+        booking[field]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.as_str().map(String::from))
+            .collect()
+    };
+    ListedBooking {
+        id: booking["id"].as_str().unwrap_or_default().into(),
+        show: booking["show_id"].as_str().unwrap_or(show).into(),
+        user_id: booking["user_id"].as_str().unwrap_or_default().into(),
+        seats: strings("seats"),
+        confirmed: booking["status"] == "confirmed",
+        total_cents: booking["total_cents"].as_i64().unwrap_or(-1),
+        seat_prices: booking["seat_prices"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| Some((p["seat_id"].as_str()?.into(), p["price_cents"].as_i64()?)))
+            .collect(),
+        cancelled_by: booking["cancelled_by"].as_str().map(String::from),
+    }
+}
+
+/// `value` made safe for a query string (percent-encoded but for the
+/// unreserved characters).
+pub(crate) fn query_value(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// Each (user, cart id) the history saw created.

@@ -1,6 +1,7 @@
 //! The figures of a run, as printed at its end and shown in its report.
 
 use super::cluster::FaultRecord;
+use super::history::{History, Op};
 
 #[derive(Clone, Debug, Default)]
 pub struct Summary {
@@ -31,6 +32,54 @@ pub struct Summary {
     pub outage_answers: Option<super::checker::OutageAnswers>,
     /// Cluster runs: what the nodes counted about their database.
     pub node_counters: Option<super::cluster::NodeCounters>,
+    /// Box-office runs: what the staff did.
+    pub staff: Option<StaffCounts>,
+}
+
+/// What the box office's staff did in a run, and what it cost the crowd.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StaffCounts {
+    /// Blocks answered 201 (a key retried counts once).
+    pub blocks: u64,
+    /// Blocks refused 409 (a held or booked seat among them).
+    pub blocks_refused: u64,
+    /// Unblocks answered 204.
+    pub unblocks: u64,
+    /// Cancels on behalf answered 204.
+    pub cancels_on_behalf: u64,
+    /// The crowd's bookings and holds refused because of a block (the seat
+    /// certainly blocked all the while).
+    pub refused_for_block: u64,
+}
+
+impl StaffCounts {
+    pub fn of(history: &History) -> StaffCounts {
+        let mut counts = StaffCounts {
+            refused_for_block: super::checker::refused_for_block(history) as u64,
+            ..StaffCounts::default()
+        };
+        let mut keys = std::collections::BTreeSet::new();
+        for event in &history.events {
+            let status = match &event.answer {
+                Some(a) if a.code().as_deref() == Some("request-in-progress") => 0,
+                Some(a) => a.status,
+                None => 0,
+            };
+            match &event.op {
+                Op::Block { .. } if keys.insert((event.user, event.key.clone(), status)) => {
+                    match status {
+                        201 => counts.blocks += 1,
+                        409 => counts.blocks_refused += 1,
+                        _ => {}
+                    }
+                }
+                Op::Unblock { .. } if status == 204 => counts.unblocks += 1,
+                Op::Cancel { by_staff: true, .. } if status == 204 => counts.cancels_on_behalf += 1,
+                _ => {}
+            }
+        }
+        counts
+    }
 }
 
 impl Summary {
@@ -82,6 +131,17 @@ impl Summary {
         }
         if let Some(answers) = &self.outage_answers {
             table.push_str(&format!("| {} |\n", answers.describe()));
+        }
+        if let Some(staff) = &self.staff {
+            table.push_str(&format!(
+                "| staff: blocks / refused / unblocks / cancels on behalf | {} / {} / {} / {} |\n\
+                 | bookings and holds refused for a block | {} |\n",
+                staff.blocks,
+                staff.blocks_refused,
+                staff.unblocks,
+                staff.cancels_on_behalf,
+                staff.refused_for_block
+            ));
         }
         if let Some(counters) = &self.node_counters {
             table.push_str(&format!("| {} |\n", counters.describe()));

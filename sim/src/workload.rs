@@ -19,6 +19,10 @@ pub enum Scenario {
     /// block near the centre (at once or through a cart), often cancel it,
     /// come back. Contention that lasts, for runs with faults in the middle.
     Churn,
+    /// Churn's crowd, who take a moment over the seat map before booking,
+    /// while the box office's staff (`staff`) block and unblock house seats
+    /// and cancel bookings on customers' behalf with the admin token.
+    BoxOffice,
 }
 
 /// The show under test, as the workload needs it.
@@ -56,13 +60,15 @@ pub async fn run_user(mut client: Client, venue: Venue, plan: Plan) {
             book(&mut client, &venue, vec![seat]).await;
         }
         Scenario::Premiere => premiere(&mut client, &venue, plan).await,
-        Scenario::Steady | Scenario::Churn => {
+        Scenario::Steady | Scenario::Churn | Scenario::BoxOffice => {
             let mut holding = None;
             while Instant::now() < plan.until {
-                if plan.scenario == Scenario::Churn {
-                    churn_visit(&mut client, &venue, &mut holding).await;
-                } else {
-                    steady_visit(&mut client, &venue, plan).await;
+                match plan.scenario {
+                    Scenario::Churn => churn_visit(&mut client, &venue, &mut holding, CHURN).await,
+                    Scenario::BoxOffice => {
+                        churn_visit(&mut client, &venue, &mut holding, BOX_OFFICE).await
+                    }
+                    _ => steady_visit(&mut client, &venue, plan).await,
                 }
                 let think = client.rng.gen_range(50..300);
                 tokio::time::sleep(Duration::from_millis(think)).await;
@@ -71,11 +77,11 @@ pub async fn run_user(mut client: Client, venue: Venue, plan: Plan) {
     }
 }
 
-fn status_of(answer: &Option<Answer>) -> u16 {
+pub(crate) fn status_of(answer: &Option<Answer>) -> u16 {
     answer.as_ref().map_or(0, |a| a.status)
 }
 
-async fn seat_map(client: &Client, venue: &Venue) -> Vec<Vec<bool>> {
+pub(crate) async fn seat_map(client: &Client, venue: &Venue) -> Vec<Vec<bool>> {
     let mut free: Vec<Vec<bool>> = venue
         .rows
         .iter()
@@ -96,7 +102,7 @@ async fn seat_map(client: &Client, venue: &Venue) -> Vec<Vec<bool>> {
 }
 
 /// A block of `size` free adjacent seats near the centre, a little random.
-fn pick_block(
+pub(crate) fn pick_block(
     client: &mut Client,
     venue: &Venue,
     free: &[Vec<bool>],
@@ -323,13 +329,35 @@ async fn steady_visit(client: &mut Client, venue: &Venue, plan: Plan) {
 /// back.
 type Kept = (String, Vec<String>, Instant);
 
-/// One visit of a churn user: while it keeps a booking (two to six
-/// seconds), it only looks at the map; then it cancels it and wants a block
-/// near the centre again, booked at once or through a cart. Each user holds
+/// How a churn user goes: how long it keeps a booking (ms, a range), and
+/// up to how long it looks at the seat map before it books (ms, 0: not at
+/// all).
+#[derive(Clone, Copy)]
+struct Pace {
+    keep_ms: (u64, u64),
+    browse_ms: u64,
+}
+
+const CHURN: Pace = Pace {
+    keep_ms: (2_000, 6_000),
+    browse_ms: 0,
+};
+
+/// The box office's crowd: bookings given back sooner, and seats chosen
+/// over a moment in which staff may block them.
+const BOX_OFFICE: Pace = Pace {
+    keep_ms: (500, 2_000),
+    browse_ms: 250,
+};
+
+/// One visit of a churn user: while it keeps a booking (as long as its
+/// `pace` says: churn two to six seconds), it only looks at the map; then it
+/// cancels it and wants a block near the centre again, booked at once or
+/// through a cart (after looking the map over, at the box office). Each user holds
 /// at most one booking, so the show never sells out for good and the
 /// contention lasts; bookings live long enough that a second buyer of the
 /// same seat would overlap the first (`checker::double_booking`).
-async fn churn_visit(client: &mut Client, venue: &Venue, holding: &mut Option<Kept>) {
+async fn churn_visit(client: &mut Client, venue: &Venue, holding: &mut Option<Kept>, pace: Pace) {
     match holding.take() {
         Some(kept) if Instant::now() < kept.2 => {
             seat_map(client, venue).await;
@@ -346,6 +374,10 @@ async fn churn_visit(client: &mut Client, venue: &Venue, holding: &mut Option<Ke
     let Some(seats) = pick_block(client, venue, &free, size) else {
         return;
     };
+    if pace.browse_ms > 0 {
+        let browse = client.rng.gen_range(0..pace.browse_ms);
+        tokio::time::sleep(Duration::from_millis(browse)).await;
+    }
     let answer = if client.rng.gen_bool(0.5) {
         book(client, venue, seats.clone()).await
     } else {
@@ -365,7 +397,7 @@ async fn churn_visit(client: &mut Client, venue: &Venue, holding: &mut Option<Ke
             .as_ref()
             .and_then(|a| a.json())
             .and_then(|b| b["id"].as_str().map(String::from));
-        let keep = Duration::from_millis(client.rng.gen_range(2_000..6_000));
+        let keep = Duration::from_millis(client.rng.gen_range(pace.keep_ms.0..pace.keep_ms.1));
         *holding = booking.map(|id| (id, seats, Instant::now() + keep));
     }
 }

@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 #[derive(clap::Args)]
 pub struct SimulateArgs {
-    /// premiere, steady, hot-seat or churn.
+    /// premiere, steady, hot-seat, churn or box-office (staff block seats
+    /// and cancel on behalf while the crowd books).
     #[arg(long, value_enum, default_value = "premiere")]
     scenario: boxoffice_sim::workload::Scenario,
     /// Simulated users.

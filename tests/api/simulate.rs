@@ -99,6 +99,55 @@ async fn hot_seat_has_exactly_one_buyer() {
     assert_eq!(confirmed[0].seats, vec!["A5".to_string()]);
 }
 
+/// Staff block and unblock seats the crowd wants and cancel bookings on
+/// customers' behalf, through crashes and faults: the checker's staff rules
+/// (no blocked seat sold or held, the sales figures equal the bookings, who
+/// cancelled) hold along with the others, and the staff really did all of
+/// it, some of the crowd refused for a block.
+#[api_test(flavor = "multi_thread", worker_threads = 4)]
+async fn box_office_staff_amid_the_crowd_keep_every_promise() {
+    let outcome = run_clean(SimConfig {
+        scenario: Scenario::BoxOffice,
+        users: 60,
+        seed: 17,
+        rows: 4,
+        seats_per_row: 12,
+        duration: Duration::from_millis(2500),
+        faults: faults(),
+        crash_every: Some(Duration::from_millis(1000)),
+        hold_ttl_secs: 1,
+        ..SimConfig::default()
+    })
+    .await;
+    let summary = &outcome.summary;
+    let staff = summary
+        .staff
+        .clone()
+        .expect("a box-office run counts its staff");
+    assert!(staff.blocks > 0, "{}", summary.table());
+    assert!(staff.unblocks > 0, "{}", summary.table());
+    assert!(staff.cancels_on_behalf > 0, "{}", summary.table());
+    assert!(staff.refused_for_block > 0, "{}", summary.table());
+    let box_office = outcome
+        .final_state
+        .box_office
+        .as_ref()
+        .expect("staff read-back");
+    let listed = box_office
+        .bookings
+        .as_ref()
+        .expect("the staff list was read");
+    let cancelled_by = |who: &str| {
+        listed
+            .iter()
+            .filter(|b| b.cancelled_by.as_deref() == Some(who))
+            .count()
+    };
+    assert!(cancelled_by("box-office") > 0, "{listed:#?}");
+    assert!(cancelled_by("customer") > 0, "{listed:#?}");
+    assert!(box_office.sales.is_some());
+}
+
 /// The command line over HTTP against a real server it kills with -9 and
 /// restarts, writing a report.
 #[api_test]

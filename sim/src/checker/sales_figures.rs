@@ -140,6 +140,10 @@ fn compare(
         "the cancelled bookings",
         problems,
     );
+    let mut ids = std::collections::BTreeSet::new();
+    for booking in bookings.iter().filter(|b| !ids.insert(b.id.as_str())) {
+        problems.push(format!("the staff list shows booking {} twice", booking.id));
+    }
     for booking in &confirmed {
         let priced = booking.seat_prices.iter().map(|(_, p)| p).sum::<i64>();
         if priced != booking.total_cents {
@@ -302,6 +306,11 @@ mod tests {
         assert!(violations
             .iter()
             .any(|v| v.detail.contains("confirmed bookings")));
+        // A booking on two pages.
+        let (_, mut state) = clean_box_office();
+        let again = listed_mut(&mut state)[2].clone();
+        listed_mut(&mut state).push(again);
+        assert!(found(&state).iter().any(|v| v.detail.contains("b-3 twice")));
         // A total that is not the sum of its seats' prices.
         let (_, mut state) = clean_box_office();
         listed_mut(&mut state)[3].total_cents = 1;
