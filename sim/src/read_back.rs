@@ -232,3 +232,46 @@ fn seat_statuses<'a>(
             )
         })
 }
+
+#[cfg(test)]
+mod tests {
+    //! The staff list's bookings as the v1.2 contract shapes them.
+
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_listed_booking_reads_every_field_the_checker_needs() {
+        let booking = json!({
+            "id": "b-1", "show_id": "s-1", "user_id": "u-7", "seats": ["A1", "A2"],
+            "status": "cancelled", "created_at": "2026-12-08T10:31:00Z",
+            "seat_prices": [{"seat_id": "A1", "price_cents": 1200},
+                            {"seat_id": "A2", "price_cents": 900}],
+            "total_cents": 2100, "currency": "EUR", "cancelled_by": "box-office",
+        });
+        assert_eq!(
+            listed_booking("s-1", &booking),
+            ListedBooking {
+                id: "b-1".into(),
+                show: "s-1".into(),
+                user_id: "u-7".into(),
+                seats: vec!["A1".into(), "A2".into()],
+                confirmed: false,
+                total_cents: 2100,
+                seat_prices: vec![("A1".into(), 1200), ("A2".into(), 900)],
+                cancelled_by: Some("box-office".into()),
+            }
+        );
+        let confirmed = json!({"id": "b-2", "status": "confirmed", "total_cents": 0});
+        let confirmed = listed_booking("s-1", &confirmed);
+        assert!(confirmed.confirmed && confirmed.cancelled_by.is_none());
+        assert_eq!(confirmed.show, "s-1");
+    }
+
+    #[test]
+    fn a_cursor_is_percent_encoded_for_the_query() {
+        assert_eq!(query_value("abc-_.~09"), "abc-_.~09");
+        assert_eq!(query_value("a+b/c=="), "a%2Bb%2Fc%3D%3D");
+        assert_eq!(query_value("é&"), "%C3%A9%26");
+    }
+}
