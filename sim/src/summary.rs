@@ -149,3 +149,34 @@ impl Summary {
         table
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::StaffCounts;
+    use crate::checker::box_office_fixtures::*;
+
+    #[test]
+    fn staff_counts_count_each_request_once_by_its_outcome() {
+        let (mut h, _) = clean_box_office();
+        // The first block's key again: a replay, and an attempt told "in
+        // progress" (a concurrent duplicate); neither is another block.
+        let first = replay(
+            201,
+            json!({"show_id": SHOW, "seats": ["A5", "A6"]}).to_string(),
+        );
+        h.block(STAFF, "sim-9-1", &["A5", "A6"], (T + 11, T + 12), first);
+        let busy = answer(409, problem("request-in-progress", 409, &[]));
+        h.block(STAFF, "sim-9-1", &["A5", "A6"], (T + 11, T + 12), busy);
+        let counts = StaffCounts::of(&h.into_history(TTL));
+        assert_eq!(
+            counts,
+            StaffCounts {
+                blocks: 1,
+                blocks_refused: 1,
+                unblocks: 1,
+                cancels_on_behalf: 1,
+                refused_for_block: 1,
+            }
+        );
+    }
+}

@@ -108,9 +108,9 @@ pub fn describe(history: &History, violation: &Violation) -> String {
 }
 
 #[cfg(test)]
-mod box_office_fixtures;
+pub(crate) mod box_office_fixtures;
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 
 #[cfg(test)]
 mod tests {
