@@ -408,11 +408,29 @@ async fn create_venue(
     let rows: Vec<(String, u32)> = (0..config.rows)
         .map(|i| (row_label(i), config.seats_per_row))
         .collect();
-    let body = json!({
+    let mut body = json!({
         "title": format!("Simulated {:?} (seed {})", config.scenario, config.seed),
         "starts_at": "2030-01-01T20:00:00Z",
         "rows": rows.iter().map(|(l, n)| json!({"label": l, "seats": n})).collect::<Vec<_>>(),
     });
+    if config.scenario == Scenario::BoxOffice {
+        // Priced seats in two categories, so the sales figures have money
+        // and categories to get right: the front half of the rows are
+        // stalls, the rest circle.
+        body["categories"] = json!([
+            {"id": "stalls", "name": "Stalls", "price_cents": 4500},
+            {"id": "circle", "name": "Circle", "price_cents": 2800},
+        ]);
+        for (i, row) in body["rows"]
+            .as_array_mut()
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let front = i < rows.len().div_ceil(2);
+            row["category"] = json!(if front { "stalls" } else { "circle" });
+        }
+    }
     let response = shared
         .http
         .post(format!("{}/v1/shows", shared.base()))
