@@ -96,14 +96,19 @@ async fn box_office(staff: &Client, venue: &Venue, state: &mut FinalState) -> Bo
     obs
 }
 
+/// Bookings per page of the staff list read back: small, so that even a
+/// short run's list takes pages and their cursors (a booking lost or
+/// repeated between pages shows in the sales figures' check).
+const PAGE: usize = 25;
+
 /// Every booking of `show` in the staff list, page after page (`None` if
 /// a page could not be read).
 async fn staff_list(staff: &Client, show: &str) -> Option<Vec<ListedBooking>> {
     let mut listed = Vec::new();
     let mut cursor: Option<String> = None;
     // A list that never ends is a list that could not be read.
-    for _ in 0..10_000 {
-        let mut path = format!("/v1/shows/{show}/bookings?limit=100");
+    for _ in 0..100_000 {
+        let mut path = format!("/v1/shows/{show}/bookings?limit={PAGE}");
         if let Some(cursor) = &cursor {
             path.push_str(&format!("&cursor={}", query_value(cursor)));
         }

@@ -137,6 +137,8 @@ async fn box_office_staff_amid_the_crowd_keep_every_promise() {
         .bookings
         .as_ref()
         .expect("the staff list was read");
+    // Read back 25 to a page: the cursors were followed.
+    assert!(listed.len() > 25, "{}", listed.len());
     let cancelled_by = |who: &str| {
         listed
             .iter()
