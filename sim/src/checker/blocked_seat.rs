@@ -9,7 +9,8 @@
 //! unblock may go either way and is not judged.
 //!
 //! At the end: a seat the read-back map shows `blocked` is in no confirmed
-//! booking and no live hold.
+//! booking and no live hold, and some block request named it (the
+//! linearizability search judges the rest, but skips its hottest seats).
 
 use super::answers::body_seats;
 use super::verdict::{Violation, CLOCK_SLACK_MS};
@@ -154,7 +155,36 @@ pub(super) fn blocked_seats_not_sold(
         }
     }
     found.extend(blocked_in_final_state(final_state));
+    found.extend(blocked_without_a_block(history, final_state));
     found
+}
+
+/// Seats the final map shows blocked that no block request named.
+fn blocked_without_a_block(history: &History, final_state: &FinalState) -> Vec<Violation> {
+    let named: BTreeSet<Seat> = history
+        .events
+        .iter()
+        .filter_map(|e| match &e.op {
+            Op::Block { show, seats, .. } => Some(seats.iter().map(|s| (show.clone(), s.clone()))),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    final_state
+        .seat_map
+        .iter()
+        .filter(|(seat, status)| *status == "blocked" && !named.contains(*seat))
+        .map(|(seat, _)| {
+            Violation::new(
+                "blocked-seat-sold",
+                format!(
+                    "seat {} of show {} shows blocked at the end, yet no block named it",
+                    seat.1, seat.0
+                ),
+                Vec::new(),
+            )
+        })
+        .collect()
 }
 
 /// Seats the final map shows blocked that a confirmed booking or a live
@@ -369,6 +399,17 @@ mod tests {
         assert_eq!(live(T + 5_000).len(), 1);
         // A hold that lapsed before the map was read is no hold.
         assert!(live(T + 500).is_empty());
+    }
+
+    #[test]
+    fn a_seat_shown_blocked_that_no_block_named_is_found() {
+        let (h, mut state) = clean_box_office();
+        state
+            .seat_map
+            .insert((SHOW.into(), "A3".into()), "blocked".into());
+        let found = blocked_sold(h, &state);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert!(found[0].detail.contains("A3"), "{}", found[0].detail);
     }
 
     #[test]
