@@ -94,7 +94,10 @@ async fn block(client: &mut Client, venue: &Venue, map: &[SeatView]) {
         .map(|(_, n)| vec![false; *n as usize])
         .collect();
     for seat in map {
-        free[seat.row][seat.number as usize - 1] = seat.status == "available";
+        let index = (seat.number as usize).wrapping_sub(1);
+        if let Some(free) = free[seat.row].get_mut(index) {
+            *free = seat.status == "available";
+        }
     }
     let size = client.rng.gen_range(1..=2);
     let Some(mut seats) = pick_block(client, venue, &free, size) else {
