@@ -99,7 +99,7 @@ async fn box_office(staff: &Client, venue: &Venue, state: &mut FinalState) -> Bo
 /// Bookings per page of the staff list read back: small, so that even a
 /// short run's list takes pages and their cursors (a booking lost or
 /// repeated between pages shows in the sales figures' check).
-const PAGE: usize = 25;
+const PAGE: usize = 10;
 
 /// Every booking of `show` in the staff list, page after page (`None` if
 /// a page could not be read).

@@ -142,32 +142,34 @@ async fn unblock(client: &mut Client, venue: &Venue, seat: &str) {
     client.run(op, call).await;
 }
 
-/// Cancels one of the show's confirmed bookings, picked from a page of the
-/// staff list (the first, or now and then the next).
+/// Pages of the staff list a staff member looks through at most, to find
+/// a booking to cancel.
+const MOST_PAGES: usize = 20;
+
+/// Cancels one of the show's confirmed bookings, picked from the staff
+/// list (oldest first, so the pages are followed to the newest: the crowd
+/// gives its older bookings back).
 async fn cancel_on_behalf(client: &mut Client, venue: &Venue) {
     let list = format!("/v1/shows/{}/bookings?limit=50", venue.show);
-    let Some(mut page) = client.get(&list).await else {
-        return;
-    };
-    if client.rng.gen_bool(0.3) {
-        if let Some(cursor) = page["next_cursor"].as_str() {
-            let cursor = crate::read_back::query_value(cursor);
-            match client.get(&format!("{list}&cursor={cursor}")).await {
-                Some(next) => page = next,
-                None => return,
+    let mut confirmed: Vec<serde_json::Value> = Vec::new();
+    let mut path = list.clone();
+    for _ in 0..MOST_PAGES {
+        let Some(page) = client.get(&path).await else {
+            break;
+        };
+        let bookings = page["bookings"].as_array().into_iter().flatten();
+        confirmed.extend(bookings.filter(|b| b["status"] == "confirmed").cloned());
+        match page["next_cursor"].as_str() {
+            Some(cursor) => {
+                path = format!("{list}&cursor={}", crate::read_back::query_value(cursor))
             }
+            None => break,
         }
     }
-    let confirmed: Vec<&serde_json::Value> = page["bookings"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|b| b["status"] == "confirmed")
-        .collect();
     if confirmed.is_empty() {
         return;
     }
-    let booking = confirmed[client.rng.gen_range(0..confirmed.len())];
+    let booking = &confirmed[client.rng.gen_range(0..confirmed.len())];
     let Some(id) = booking["id"].as_str().map(String::from) else {
         return;
     };

@@ -124,10 +124,26 @@ async fn box_office_staff_amid_the_crowd_keep_every_promise() {
         .staff
         .clone()
         .expect("a box-office run counts its staff");
-    assert!(staff.blocks > 0, "{}", summary.table());
-    assert!(staff.unblocks > 0, "{}", summary.table());
-    assert!(staff.cancels_on_behalf > 0, "{}", summary.table());
-    assert!(staff.refused_for_block > 0, "{}", summary.table());
+    assert!(
+        staff.blocks > 0,
+        "no block acknowledged\n{}",
+        summary.table()
+    );
+    assert!(
+        staff.unblocks > 0,
+        "no unblock acknowledged\n{}",
+        summary.table()
+    );
+    assert!(
+        staff.cancels_on_behalf > 0,
+        "no cancel on behalf acknowledged\n{}",
+        summary.table()
+    );
+    assert!(
+        staff.refused_for_block > 0,
+        "no booking or hold refused for a block\n{}",
+        summary.table()
+    );
     let box_office = outcome
         .final_state
         .box_office
@@ -137,8 +153,9 @@ async fn box_office_staff_amid_the_crowd_keep_every_promise() {
         .bookings
         .as_ref()
         .expect("the staff list was read");
-    // Read back 25 to a page: the cursors were followed.
-    assert!(listed.len() > 25, "{}", listed.len());
+    // Read back 10 to a page: the cursors were followed (23 bookings were
+    // the fewest seen, with two test runs at once on two cores).
+    assert!(listed.len() > 10, "{}", listed.len());
     let cancelled_by = |who: &str| {
         listed
             .iter()
