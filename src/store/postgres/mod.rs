@@ -393,25 +393,31 @@ impl Store for PgStore {
         })
     }
 
-    // Interim: the store's indexes for these land in the next commits.
-    fn booking_owner(&self, _id: BookingId) -> StoreFuture<Option<UserId>> {
-        Box::pin(async {
-            Err(StoreError::Io(
-                "booking_owner: not in this build yet".into(),
-            ))
+    fn booking_owner(&self, id: BookingId) -> StoreFuture<Option<UserId>> {
+        const SQL: &str = "SELECT owner_id FROM bookings WHERE id = $1";
+        self.rows(SQL, params![id.0], |rows| {
+            first(rows, |row| Ok(UserId(row.get(0))))
         })
     }
 
+    /// A keyset page of the index `bookings_by_show` (migration 4).
     fn list_show_bookings(
         &self,
-        _show: ShowId,
-        _after: Option<(u64, BookingId)>,
-        _limit: usize,
+        show: ShowId,
+        after: Option<(u64, BookingId)>,
+        limit: usize,
     ) -> StoreFuture<Vec<Booking>> {
-        Box::pin(async {
-            Err(StoreError::Io(
-                "list_show_bookings: not in this build yet".into(),
-            ))
+        const SQL: &str = "SELECT record FROM bookings
+            WHERE show_id = $1 AND (created_at_ms, id) > ($2, $3)
+            ORDER BY created_at_ms, id LIMIT $4";
+        // No `after`: from before the first (created_at_ms is never negative).
+        let (created, id) = match after {
+            Some((created, id)) => (i64::try_from(created).unwrap_or(i64::MAX), id.0),
+            None => (i64::MIN, Uuid::nil()),
+        };
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.rows(SQL, params![show.0, created, id, limit], |rows| {
+            rows.iter().map(|row| decode_booking(row.get(0))).collect()
         })
     }
 
