@@ -10,11 +10,15 @@ with their answers (requests.json), which the fixture tests replay.
     scripts/make-dump-fixture.py target/debug/boxoffice --data DIR
         writes DIR: the sled data directory itself (a store of the layout
         of the build that wrote it: tests/api/store_format.rs)
+    scripts/make-dump-fixture.py target/debug/boxoffice --data DIR --second-user
+        the same, with a second user's bookings on both shows as well (one-shot,
+        one cancelled, one through a cart: tests/fixtures/sled-format-1)
 """
 import json, os, shutil, subprocess, sys, tempfile, time, urllib.request
 
 BIN = sys.argv[1]
 KEEP_DATA = sys.argv[3] if len(sys.argv) > 3 and sys.argv[2] == "--data" else None
+SECOND_USER = "--second-user" in sys.argv[4:]
 OUT = KEEP_DATA or os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures", "dump-v1")
 ADMIN = "fixture-admin"
 PORT = 18093
@@ -76,6 +80,21 @@ def main():
     paid_cart = keyed("cart-paid", "POST", "/v1/carts", token, {}, 201)["id"]
     keyed("hold-paid", "POST", f"/v1/carts/{paid_cart}/items", token, {"show_id": show, "seat_id": "B6"}, 201)
     keyed("checkout", "POST", f"/v1/carts/{paid_cart}/checkout", token, {}, 201)
+    second = {}
+    if SECOND_USER:
+        status, text = call("POST", "/v1/sessions")
+        assert status == 201
+        fan = json.loads(text)["token"]
+        second["token"] = fan
+        fan_cart = keyed("fan-cart", "POST", "/v1/carts", fan, {}, 201)["id"]
+        keyed("fan-hold", "POST", f"/v1/carts/{fan_cart}/items", fan, {"show_id": show, "seat_id": "A6"}, 201)
+        second["checkout"] = keyed("fan-checkout", "POST", f"/v1/carts/{fan_cart}/checkout", fan, {}, 201)["id"]
+        second["priced"] = keyed("fan-booking-priced", "POST", "/v1/bookings", fan, {"show_id": show, "seats": ["B1"]}, 201)["id"]
+        second["plain"] = keyed("fan-booking-plain", "POST", "/v1/bookings", fan, {"show_id": other, "seats": ["A2"]}, 201)["id"]
+        second["cancelled"] = keyed("fan-booking-cancelled", "POST", "/v1/bookings", fan, {"show_id": other, "seats": ["A3", "A4"]}, 201)["id"]
+        status, _ = call("DELETE", f"/v1/bookings/{second['cancelled']}", fan)
+        assert status == 204
+        second["carts"] = {"paid": fan_cart}
     server.terminate()
     server.wait()
     os.makedirs(OUT, exist_ok=True)
@@ -86,7 +105,8 @@ def main():
     bookings = {"booking": booked["id"], "booking-cancelled": cancelled["id"]}
     with open(os.path.join(OUT, "requests.json"), "w") as out:
         json.dump({"token": token, "admin_token": ADMIN, "bookings": bookings,
-                   "carts": {"open": open_cart, "paid": paid_cart}, "replays": replays}, out, indent=1)
+                   "carts": {"open": open_cart, "paid": paid_cart}, "replays": replays,
+                   **({"second_user": second} if second else {})}, out, indent=1)
         out.write("\n")
 
 main()

@@ -61,6 +61,7 @@ mod power_cut_sled;
 mod races;
 mod reply_after_durable;
 mod requests;
+mod show_bookings;
 mod shows;
 mod simulate;
 mod smoke;

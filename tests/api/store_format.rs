@@ -1,10 +1,14 @@
 //! The store format version (the contract's "Operating the data"): every
 //! store records the version it was written in. A directory from before
-//! versions were recorded (committed in `tests/fixtures/sled-format-0`) is
-//! upgraded at start and serves as it did; a store of a newer version is
+//! versions were recorded (committed in `tests/fixtures/sled-format-0`) and
+//! one of format 1 (`tests/fixtures/sled-format-1`, before the indexes of
+//! bookings by show and by id) are upgraded at start and serve as they
+//! did, every booking in the new indexes; a store of a newer version is
 //! refused, both versions named, and nothing in it changes.
 
 use crate::helpers::*;
+use boxoffice::store::dump::Record;
+use boxoffice::store::SledStore;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -72,24 +76,113 @@ async fn a_sled_store_from_before_format_versions_is_upgraded_and_serves() {
     server.stop();
     assert_eq!(
         std::fs::read_to_string(dir.join("boxoffice-format")).unwrap(),
-        "boxoffice store format 1\n"
+        "boxoffice store format 2\n"
     );
     assert_dir_consistent(&dir);
+    assert_every_booking_indexed(&dir, 3);
     // And again, now of the current format.
     let server = BinaryServer::start(&dir, &[]);
     replay_fixture(&server, &fixture_requests("sled-format-0")).await;
     server.stop();
 }
 
+/// Every booking of the sled store in `dir` (`count` of them: with a
+/// record of its own or inside the key record that made it) is in its
+/// show's index once, in order, as it reads by its owner, and its owner is
+/// found by its id; the shows' indexes hold nothing else.
+fn assert_every_booking_indexed(dir: &Path, count: usize) {
+    let store = SledStore::open(dir).expect("opens");
+    let bookings: Vec<_> = store
+        .records()
+        .filter_map(|record| match record.expect("a record") {
+            Record::Booking(booking) => Some(booking),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(bookings.len(), count, "{bookings:?}");
+    let mut listed = 0;
+    for show in store.list_shows().unwrap() {
+        let page = store.list_show_bookings(show.id, None, 1000).unwrap();
+        assert!(
+            page.windows(2)
+                .all(|w| (w[0].created_at_ms, w[0].id) < (w[1].created_at_ms, w[1].id)),
+            "not oldest first: {page:?}"
+        );
+        listed += page.len();
+    }
+    assert_eq!(listed, count, "the shows' indexes list other bookings");
+    for booking in &bookings {
+        assert_eq!(
+            store.booking_owner(booking.id).unwrap(),
+            Some(booking.owner)
+        );
+        let page = store.list_show_bookings(booking.show, None, 1000).unwrap();
+        assert_eq!(
+            page.iter().filter(|b| *b == booking).count(),
+            1,
+            "{booking:?}"
+        );
+        assert!(store
+            .list_bookings(booking.owner)
+            .unwrap()
+            .contains(booking));
+        assert_eq!(
+            store
+                .load_booking(booking.owner, booking.id)
+                .unwrap()
+                .as_ref(),
+            Some(booking)
+        );
+    }
+}
+
+/// A store of format 1, made by the build before the indexes of bookings
+/// (`tests/fixtures/sled-format-1`: two users' bookings on two shows, kept
+/// in their key records, cancelled, checked out; a hold; a redo record
+/// left by its server's stop), is upgraded at start: its format file says
+/// 2, every booking is in its show's index and its owner's, every key
+/// replays byte for byte, each user's bookings read as they did, and
+/// `boxoffice check` finds seats, bookings, holds and keys in agreement.
+/// Fails if the upgrade leaves the bookings kept in key records out.
+#[api_test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sled_store_of_format_1_is_upgraded_with_every_booking_indexed() {
+    let (_parent, dir) = temp_data_dir();
+    copy_dir(&fixture("sled-format-1").join("data"), &dir);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("boxoffice-format")).unwrap(),
+        "boxoffice store format 1\n"
+    );
+    let requests = fixture_requests("sled-format-1");
+    let server = BinaryServer::start(&dir, &[]);
+    replay_fixture(&server, &requests).await;
+    let second = &requests["second_user"];
+    let fan = server.as_user(second["token"].as_str().unwrap());
+    assert_eq!(fan.bookings().await.len(), 4);
+    let cancelled = fan.booking(second["cancelled"].as_str().unwrap()).await;
+    assert_eq!(cancelled["status"], "cancelled");
+    server.stop();
+    assert_eq!(
+        std::fs::read_to_string(dir.join("boxoffice-format")).unwrap(),
+        "boxoffice store format 2\n"
+    );
+    assert_dir_consistent(&dir);
+    assert_every_booking_indexed(&dir, 7);
+    // And again, now of the current format.
+    let server = BinaryServer::start(&dir, &[]);
+    replay_fixture(&server, &requests).await;
+    server.stop();
+    assert_every_booking_indexed(&dir, 7);
+}
+
 #[api_test]
 fn a_sled_store_of_a_newer_format_is_refused_and_left_as_it_is() {
     let (_parent, dir) = temp_data_dir();
     copy_dir(&fixture("sled-format-0").join("data"), &dir);
-    std::fs::write(dir.join("boxoffice-format"), "boxoffice store format 2\n").unwrap();
+    std::fs::write(dir.join("boxoffice-format"), "boxoffice store format 3\n").unwrap();
     let before = files(&dir);
     refuses_to_start(
         &["--data-dir", dir.to_str().unwrap()],
-        &["store format 2", "formats up to 1", "nothing was changed"],
+        &["store format 3", "formats up to 2", "nothing was changed"],
     );
     assert!(
         files(&dir) == before,
@@ -113,7 +206,7 @@ fn a_database_of_a_newer_schema_is_refused_and_left_as_it_is() {
     let before = postgres::query_text(&url, tables).unwrap();
     refuses_to_start(
         &["--database-url", &url],
-        &["version 99", "versions up to 3", "nothing was changed"],
+        &["version 99", "versions up to 4", "nothing was changed"],
     );
     assert_eq!(postgres::query_text(&url, tables).unwrap(), before);
 }

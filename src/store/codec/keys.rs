@@ -17,6 +17,14 @@ pub const KIND_REDO: u8 = 8;
 /// A booking under its owner (issue 18): one record where there were two
 /// (`KIND_BOOKING` and the owner index `KIND_USER_BOOKING`, still read).
 pub const KIND_OWNED_BOOKING: u8 = 9;
+/// A show's bookings in order (v1.2, store format 2): `[kind][show
+/// 16][created_at_ms 8, big-endian][booking 16]`, so a show's bookings scan
+/// oldest first by `(created_at_ms, id)`; the value says whose the booking
+/// is and where its record is (`codec::indexes`).
+pub const KIND_SHOW_BOOKING: u8 = 10;
+/// A booking's owner by its id alone (v1.2, store format 2): `[kind][booking
+/// 16]`, the value the owner, the show and created_at_ms (`codec::indexes`).
+pub const KIND_BOOKING_OWNER: u8 = 11;
 
 pub(super) fn id_key(kind: u8, id: &Uuid) -> Vec<u8> {
     id_key_with_room(kind, id, 0)
@@ -94,4 +102,21 @@ pub fn key_record_key(user: UserId, key: &IdempotencyKey) -> Vec<u8> {
     let mut out = id_key_with_room(KIND_KEY, &user.0, key.as_str().len());
     out.extend_from_slice(key.as_str().as_bytes());
     out
+}
+
+/// Every entry of `show`'s bookings index.
+pub fn show_booking_prefix(show: ShowId) -> Vec<u8> {
+    id_key(KIND_SHOW_BOOKING, &show.0)
+}
+
+/// The entry of booking `id`, made at `created_at_ms`, in `show`'s index.
+pub fn show_booking_key(show: ShowId, created_at_ms: u64, id: BookingId) -> Vec<u8> {
+    let mut key = id_key_with_room(KIND_SHOW_BOOKING, &show.0, 24);
+    key.extend_from_slice(&created_at_ms.to_be_bytes());
+    key.extend_from_slice(id.0.as_bytes());
+    key
+}
+
+pub fn booking_owner_key(id: BookingId) -> Vec<u8> {
+    id_key(KIND_BOOKING_OWNER, &id.0)
 }

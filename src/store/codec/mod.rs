@@ -5,11 +5,13 @@
 //!
 //! By what it encodes: `keys` (sled's key layout), `seats` (binary, the hot
 //! path), `replies` (idempotency records), `records` (shows and carts),
-//! `bookings` (binary, and the legacy JSON reader); `common` what they all
+//! `bookings` (binary, and the legacy JSON reader), `indexes` (sled's
+//! index entries of bookings, by show and by id); `common` what they all
 //! share.
 
 mod bookings;
 mod common;
+mod indexes;
 mod keys;
 mod records;
 mod replies;
@@ -19,6 +21,7 @@ mod tests;
 
 pub use bookings::*;
 pub use common::{uuid_at, VERSION};
+pub use indexes::*;
 pub use keys::*;
 pub use records::*;
 pub use replies::*;

@@ -165,6 +165,9 @@ pub async fn import<E: std::fmt::Display>(
     Ok(written)
 }
 
+/// Bookings' columns: id, owner_id, show_id, created_at_ms, record.
+type BookingColumns = (Vec<Uuid>, Vec<Uuid>, Vec<Uuid>, Vec<i64>, Vec<Vec<u8>>);
+
 /// Records waiting to be inserted, by table, as the columns' arrays.
 #[derive(Default)]
 struct Batch {
@@ -172,7 +175,7 @@ struct Batch {
     shows: (Vec<Uuid>, Vec<Vec<u8>>),
     seats: SeatColumns,
     carts: (Vec<Uuid>, Vec<Uuid>, Vec<Vec<u8>>),
-    bookings: (Vec<Uuid>, Vec<Uuid>, Vec<i64>, Vec<Vec<u8>>),
+    bookings: BookingColumns,
     sessions: (Vec<Vec<u8>>, Vec<Uuid>, Vec<i64>),
     keys: (Vec<Uuid>, Vec<String>, Vec<i64>, Vec<Vec<u8>>),
 }
@@ -196,8 +199,9 @@ impl Batch {
             Record::Booking(booking) => {
                 self.bookings.0.push(booking.id.0);
                 self.bookings.1.push(booking.owner.0);
-                self.bookings.2.push(booking.created_at_ms as i64);
-                self.bookings.3.push(encode_booking(&booking));
+                self.bookings.2.push(booking.show.0);
+                self.bookings.3.push(booking.created_at_ms as i64);
+                self.bookings.4.push(encode_booking(&booking));
             }
             Record::Session {
                 token_hash,
@@ -253,13 +257,17 @@ impl Batch {
                 vec![&batch.carts.0, &batch.carts.1, &batch.carts.2],
             ),
             (
-                run("INSERT INTO bookings (id, owner_id, created_at_ms, record)
-                     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int8[], $4::bytea[])"),
+                run(
+                    "INSERT INTO bookings (id, owner_id, show_id, created_at_ms, record)
+                     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int8[],
+                                          $5::bytea[])",
+                ),
                 vec![
                     &batch.bookings.0,
                     &batch.bookings.1,
                     &batch.bookings.2,
                     &batch.bookings.3,
+                    &batch.bookings.4,
                 ],
             ),
             (

@@ -41,5 +41,8 @@ pub(super) fn migration_error(error: super::migrations::MigrationError) -> Store
             "the database's schema is version {found}, written by a newer build; this build \
              knows versions up to {known}: run a build at least as new (nothing was changed)"
         )),
+        super::migrations::MigrationError::Record(what) => StoreError::Corrupt(format!(
+            "migrating the schema: {what} (nothing was changed)"
+        )),
     }
 }

@@ -393,33 +393,31 @@ impl Store for PgStore {
         })
     }
 
-    // Interim (whole-table reads): the index on the show lands with the
-    // next migration.
     fn booking_owner(&self, id: BookingId) -> StoreFuture<Option<UserId>> {
         const SQL: &str = "SELECT owner_id FROM bookings WHERE id = $1";
         self.rows(SQL, params![id.0], |rows| {
-            Ok(rows.first().map(|row| UserId(row.get(0))))
+            first(rows, |row| Ok(UserId(row.get(0))))
         })
     }
 
+    /// A keyset page of the index `bookings_by_show` (migration 4).
     fn list_show_bookings(
         &self,
         show: ShowId,
         after: Option<(u64, BookingId)>,
         limit: usize,
     ) -> StoreFuture<Vec<Booking>> {
-        const SQL: &str = "SELECT record FROM bookings ORDER BY created_at_ms, id";
-        self.rows(SQL, params![], move |rows| {
-            let mut found = Vec::new();
-            for row in rows {
-                let booking = decode_booking(row.get(0))?;
-                let past =
-                    after.is_none_or(|a| (booking.created_at_ms, booking.id.0) > (a.0, a.1 .0));
-                if booking.show == show && past && found.len() < limit {
-                    found.push(booking);
-                }
-            }
-            Ok(found)
+        const SQL: &str = "SELECT record FROM bookings
+            WHERE show_id = $1 AND (created_at_ms, id) > ($2, $3)
+            ORDER BY created_at_ms, id LIMIT $4";
+        // No `after`: from before the first (created_at_ms is never negative).
+        let (created, id) = match after {
+            Some((created, id)) => (i64::try_from(created).unwrap_or(i64::MAX), id.0),
+            None => (i64::MIN, Uuid::nil()),
+        };
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.rows(SQL, params![show.0, created, id, limit], |rows| {
+            rows.iter().map(|row| decode_booking(row.get(0))).collect()
         })
     }
 

@@ -6,7 +6,7 @@
 //! the same bytes go into the round's redo record and its inserts.
 
 use super::key_filter::KeyFilter;
-use crate::domain::{BookingStatus, StoredBody, UserId};
+use crate::domain::{BookingId, BookingStatus, StoredBody, UserId};
 use crate::store::codec::*;
 use crate::store::contract::{CommitOutcome, Mutation, StoreError, StoreResult, Ticket, WriteSet};
 use crate::store::group_commit::GroupCommit;
@@ -24,6 +24,15 @@ const MAX_BATCH: usize = 512;
 enum Encoded {
     Put(Vec<u8>, Vec<u8>),
     Delete(Vec<u8>),
+}
+
+impl Encoded {
+    fn as_redo(&self) -> RedoRecord<'_> {
+        match self {
+            Encoded::Put(k, v) => (k.as_slice(), Some(v.as_slice())),
+            Encoded::Delete(k) => (k.as_slice(), None),
+        }
+    }
 }
 
 fn encode<'a>(mutations: impl Iterator<Item = &'a Mutation>) -> Vec<Encoded> {
@@ -65,10 +74,13 @@ fn encode<'a>(mutations: impl Iterator<Item = &'a Mutation>) -> Vec<Encoded> {
 }
 
 /// A write set encoded ahead of the transaction: its idempotency record
-/// (key, value) and its mutations.
+/// (key, value), its mutations, and the index entries of its bookings
+/// (`codec::indexes`), applied last: a reader that finds an entry finds
+/// the record it names.
 pub(super) struct EncodedSet {
     key: Option<KeyPut>,
     writes: Vec<Encoded>,
+    indexes: Vec<Encoded>,
 }
 
 /// An idempotency record to insert: whose it is, its key and its value.
@@ -88,6 +100,7 @@ impl EncodedSet {
             .map_or((0, 0), |put| (1, (put.key.len() + put.value.len()) as u64));
         self.writes
             .iter()
+            .chain(&self.indexes)
             .fold(key, |(records, bytes), write| match write {
                 Encoded::Put(k, v) => (records + 1, bytes + (k.len() + v.len()) as u64),
                 Encoded::Delete(k) => (records + 1, bytes + k.len() as u64),
@@ -106,7 +119,13 @@ impl EncodedSet {
             .as_ref()
             .and_then(|record| match record.reply.body {
                 StoredBody::CreatedBooking(id) => writes.mutations.iter().find_map(|m| match m {
-                    Mutation::Booking(b) if b.id == id && b.status == BookingStatus::Confirmed => {
+                    // The owner's key record: its show index entry finds
+                    // it there (`index_entries`).
+                    Mutation::Booking(b)
+                        if b.id == id
+                            && b.status == BookingStatus::Confirmed
+                            && b.owner == record.user =>
+                    {
                         Some(b)
                     }
                     _ => None,
@@ -126,8 +145,31 @@ impl EncodedSet {
         EncodedSet {
             key,
             writes: encode(rest),
+            indexes: index_entries(writes, made_id),
         }
     }
+}
+
+/// The index entries (`codec::indexes`) of every booking `writes` holds:
+/// a show's bookings and a booking's owner, naming the key record for the
+/// booking `made` kept there, a record of its own for any other (a cancel
+/// rewrites both entries with the same keys, so they follow the booking).
+fn index_entries(writes: &WriteSet, made: Option<BookingId>) -> Vec<Encoded> {
+    let mut out = Vec::new();
+    for mutation in &writes.mutations {
+        if let Mutation::Booking(booking) = mutation {
+            let place = match &writes.key {
+                Some(record) if Some(booking.id) == made => {
+                    BookingPlace::InKeyRecord(record.key.as_str().as_bytes())
+                }
+                _ => BookingPlace::Own,
+            };
+            for (key, value) in booking_index_entries(booking, &place) {
+                out.push(Encoded::Put(key, value));
+            }
+        }
+    }
+    out
 }
 
 /// Applies a commit round's write sets in order. A set whose idempotency
@@ -218,17 +260,18 @@ const REDO_PUT: u8 = 1;
 const REDO_DELETE: u8 = 2;
 
 impl EncodedSet {
-    /// Its records in the order they are applied: mutations, then the key.
+    /// Its records in the order they are applied: mutations, the key,
+    /// then the index entries.
     fn writes_in_order(&self) -> impl Iterator<Item = RedoRecord<'_>> {
-        let mutations = self.writes.iter().map(|write| match write {
-            Encoded::Put(k, v) => (k.as_slice(), Some(v.as_slice())),
-            Encoded::Delete(k) => (k.as_slice(), None),
-        });
         let key = self
             .key
             .iter()
             .map(|put| (put.key.as_slice(), Some(put.value.as_slice())));
-        mutations.chain(key)
+        self.writes
+            .iter()
+            .map(Encoded::as_redo)
+            .chain(key)
+            .chain(self.indexes.iter().map(Encoded::as_redo))
     }
 
     fn apply(&self, db: &sled::Db) -> Result<(), sled::Error> {

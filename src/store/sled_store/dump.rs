@@ -89,7 +89,7 @@ impl SledStore {
                 };
                 Ok((Some(key_record), made))
             }
-            // Indexes (bookings by user), redo records, the format version.
+            // Indexes (bookings by user, by show, their owners), redo records.
             _ => Ok((None, None)),
         }
     }
@@ -196,6 +196,13 @@ impl SledStore {
                 let record = record.map_err(|e| StoreError::Io(e.to_string()))?;
                 let (key, value) = entry_of(&record);
                 store.db.insert(key, value)?;
+                // Every booking of a dump gets a record of its own here
+                // (`entry_of`), and its index entries name it.
+                if let Record::Booking(booking) = &record {
+                    for (key, value) in booking_index_entries(booking, &BookingPlace::Own) {
+                        store.db.insert(key, value)?;
+                    }
+                }
                 written += 1;
             }
             store.db.flush()?;

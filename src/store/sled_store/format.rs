@@ -5,16 +5,21 @@
 //! was written before versions were recorded (format 0, the layout every
 //! build since still reads); opening it upgrades it to the current one.
 //!
-//! Format 1 is format 0 with the file. A change to what the store writes
-//! that an older build would misread raises the version, with its upgrade
-//! here.
+//! Format 1 is format 0 with the file. Format 2 (v1.2) adds the indexes
+//! of bookings by show and by id (`KIND_SHOW_BOOKING`,
+//! `KIND_BOOKING_OWNER`) and blocked seats (seat code 3): a build of
+//! format 1 would not keep the indexes as it writes, so it must refuse the
+//! directory (and it does: it opens formats up to 1). A store of format 0
+//! or 1 is upgraded at open (`sled_store::indexes::index_every_booking`)
+//! before the file says 2. A change to what the store writes that an older
+//! build would misread raises the version, with its upgrade here.
 
 use crate::store::{StoreError, StoreResult};
 use std::io::Write;
 use std::path::Path;
 
 /// The format this build writes, and the newest it opens.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 
 const FILE: &str = "boxoffice-format";
 const PREFIX: &str = "boxoffice store format ";

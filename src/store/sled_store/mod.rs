@@ -16,8 +16,10 @@ mod committer;
 mod directory;
 mod dump;
 pub mod format;
+mod indexes;
 mod key_filter;
 mod options;
+mod upgrade;
 
 pub use options::{SledOptions, DEFAULT_COMMIT_QUEUE_CAPACITY};
 
@@ -98,6 +100,13 @@ impl SledStore {
         let db = config.open().map_err(|error| open_error(dir, error))?;
         verify_every_record(dir, &db)?;
         let first_round = recover(&db)?;
+        if let Some(old) = found.filter(|found| *found < 2) {
+            // Format 2: every booking in its show's index and its owner's,
+            // durably, before the format file says so (cut short, it is
+            // done again next open).
+            let indexed = upgrade::index_every_booking(&db)?;
+            tracing::info!(from = old, bookings = indexed, "indexed every booking");
+        }
         if found != Some(format::FORMAT) {
             // A new store, or one from before versions were recorded (its
             // layout is read as it is): it is now of the current format.
@@ -318,9 +327,9 @@ impl SledStore {
 
     /// A key record that holds a booking (`EncodedSet::new`) gives it a
     /// record of its own first, unless a cancel already wrote one (a
-    /// compare-and-swap from nothing, so it never undoes the cancel). That
-    /// insert precedes the removal in sled's log, so no crash keeps the
-    /// removal without it.
+    /// compare-and-swap from nothing, so it never undoes the cancel), and
+    /// points its index entries there. Those inserts precede the removal
+    /// in sled's log, so no crash keeps the removal without them.
     pub fn sweep_keys(&self, created_before_ms: u64, limit: usize) -> StoreResult<usize> {
         let swept = self.sweep(codec::KIND_KEY, created_before_ms, limit, |value| {
             let reply = decode_reply(value)?;
@@ -332,6 +341,9 @@ impl SledStore {
                     let _ = self
                         .db
                         .compare_and_swap(key, none, Some(encode_booking(booking)))?;
+                    for (key, value) in booking_index_entries(booking, &BookingPlace::Own) {
+                        self.db.insert(key, value)?;
+                    }
                 }
             }
             Ok(reply.created_at_ms)
@@ -427,14 +439,8 @@ impl Store for SledStore {
         ready(SledStore::list_bookings(self, user))
     }
 
-    // Interim (whole-store scans): the indexes land in the next commits.
     fn booking_owner(&self, id: BookingId) -> StoreFuture<Option<UserId>> {
-        let found = self.records().find_map(|record| match record {
-            Ok(crate::store::dump::Record::Booking(b)) if b.id == id => Some(Ok(b.owner)),
-            Err(error) => Some(Err(error)),
-            _ => None,
-        });
-        ready(found.transpose())
+        ready(SledStore::booking_owner(self, id))
     }
 
     fn list_show_bookings(
@@ -443,18 +449,7 @@ impl Store for SledStore {
         after: Option<(u64, BookingId)>,
         limit: usize,
     ) -> StoreFuture<Vec<Booking>> {
-        let mut found = Vec::new();
-        for record in self.records() {
-            match record {
-                Ok(crate::store::dump::Record::Booking(b)) if b.show == show => found.push(b),
-                Ok(_) => {}
-                Err(error) => return ready(Err(error)),
-            }
-        }
-        found.sort_by_key(|b| (b.created_at_ms, b.id.0));
-        found.retain(|b| after.is_none_or(|a| (b.created_at_ms, b.id.0) > (a.0, a.1 .0)));
-        found.truncate(limit);
-        ready(Ok(found))
+        ready(SledStore::list_show_bookings(self, show, after, limit))
     }
 
     fn load_session(&self, token_hash: [u8; 32]) -> StoreFuture<Option<(UserId, u64)>> {
@@ -507,6 +502,8 @@ impl From<sled::Error> for StoreError {
 
 #[cfg(test)]
 mod damage_tests;
+#[cfg(test)]
+mod index_tests;
 #[cfg(test)]
 mod recovery_tests;
 #[cfg(test)]

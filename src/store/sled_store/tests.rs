@@ -221,7 +221,7 @@ async fn many_waiters_share_flushes() {
 /// when its own background threads let go of the database, which may be a
 /// moment after the last handle is dropped (the simulator's restart waits
 /// the same way), so a bounded wait for the lock is part of reopening.
-fn reopen(dir: &std::path::Path) -> SledStore {
+pub(super) fn reopen(dir: &std::path::Path) -> SledStore {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         match SledStore::open(dir) {

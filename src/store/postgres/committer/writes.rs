@@ -23,7 +23,8 @@ pub(super) struct Effects {
     /// (show, seat) -> its state; `Available` deletes the row.
     seats: BTreeMap<(Uuid, i32), SeatState>,
     carts: BTreeMap<Uuid, (Uuid, Vec<u8>)>,
-    bookings: BTreeMap<Uuid, (Uuid, i64, Vec<u8>)>,
+    /// id -> (owner, show, created_at_ms, record).
+    bookings: BTreeMap<Uuid, (Uuid, Uuid, i64, Vec<u8>)>,
     sessions: BTreeMap<Vec<u8>, (Uuid, i64)>,
 }
 
@@ -56,6 +57,7 @@ impl Effects {
             Mutation::Booking(booking) => {
                 let row = (
                     booking.owner.0,
+                    booking.show.0,
                     booking.created_at_ms as i64,
                     encode_booking(booking),
                 );
@@ -126,19 +128,20 @@ async fn effect_statements<'a>(
     if !effects.bookings.is_empty() {
         let statement = client
             .prepare_cached(
-                "INSERT INTO bookings (id, owner_id, created_at_ms, record)
-                 SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int8[], $4::bytea[])
+                "INSERT INTO bookings (id, owner_id, show_id, created_at_ms, record)
+                 SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int8[], $5::bytea[])
                  ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record",
             )
             .await?;
         let ids: Vec<Uuid> = effects.bookings.keys().copied().collect();
         let owners: Vec<Uuid> = effects.bookings.values().map(|b| b.0).collect();
-        let created: Vec<i64> = effects.bookings.values().map(|b| b.1).collect();
-        let records: Vec<&[u8]> = effects.bookings.values().map(|b| b.2.as_slice()).collect();
+        let shows: Vec<Uuid> = effects.bookings.values().map(|b| b.1).collect();
+        let created: Vec<i64> = effects.bookings.values().map(|b| b.2).collect();
+        let records: Vec<&[u8]> = effects.bookings.values().map(|b| b.3.as_slice()).collect();
         writes.push(
             async move {
                 client
-                    .execute(&statement, &[&ids, &owners, &created, &records])
+                    .execute(&statement, &[&ids, &owners, &shows, &created, &records])
                     .await
             }
             .boxed(),
