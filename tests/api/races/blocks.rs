@@ -85,7 +85,7 @@ store_test!(
 );
 /// A block of a whole row races twenty one-seat bookings of that row:
 /// either the block gets every seat and no booking succeeds, or it gets
-/// none and blocks nothing.
+/// none, blocks nothing, and names only seats that were booked.
 async fn a_multi_seat_block_racing_bookings_is_all_or_none(store: StoreKind) {
     let server = store.spawn_app();
     let client = server.client();
@@ -141,6 +141,11 @@ async fn a_multi_seat_block_racing_bookings_is_all_or_none(store: StoreKind) {
             .iter()
             .map(|s| s.as_str().unwrap().to_string())
             .collect();
-        assert_eq!(named, booked, "the refusal names exactly the booked seats");
+        // It names seats that were booked when it asked them; a seat it had
+        // reserved and gave back on refusal may be booked after it.
+        assert!(
+            !named.is_empty() && named.is_subset(&booked),
+            "{named:?} vs {booked:?}"
+        );
     }
 }
