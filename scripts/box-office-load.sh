@@ -77,7 +77,7 @@ for pair in $(seq "$PAIRS"); do
   show=$(new_show "cost-$pair"); COST_SHOWS+=("$show"); echo "$show" > "$LOAD_DIR/shows"
   WRK_KEY_PREFIX=cost-$pair run "bookings-$pair" -s scripts/wrk/book.lua "$BASE"
   new_show "block-$pair" > "$LOAD_DIR/block_show"
-  run "blocks-$pair" -s scripts/wrk/block.lua "$BASE"
+  WRK_KEY_PREFIX=block-$pair run "blocks-$pair" -s scripts/wrk/block.lua "$BASE"
 done
 
 echo "== 2. the figures of a show of 99,900 seats with 50,000 bookings, while it sells"
@@ -87,7 +87,7 @@ while :; do
   booked=$(sales "$BIG" | python3 -c 'import sys,json;print(json.load(sys.stdin)["bookings"])')
   [ "$booked" -ge 50000 ] && break
   round=$((round + 1))
-  WRK_OFFSET=$made WRK_KEY_PREFIX=fill-$round wrk -t$WRK_THREADS -c64 -d2s -s scripts/wrk/book.lua "$BASE" > "$LOAD_DIR/fill.txt"
+  WRK_OFFSET=$made WRK_KEY_PREFIX=fill-$round wrk -t$WRK_THREADS -c64 -d1s -s scripts/wrk/book.lua "$BASE" > "$LOAD_DIR/fill.txt"
   made=$((made + $(awk '/requests in/ {print $1}' "$LOAD_DIR/fill.txt")))
 done
 echo "bookings of the show: $booked"
@@ -105,7 +105,8 @@ sales "$BIG" | python3 -c '
 import sys, json
 s = json.load(sys.stdin)
 assert s["available"] + s["held"] + s["booked"] + s["blocked"] == s["capacity"], s
-print(f"figures: {s[\"bookings\"]} bookings, {s[\"booked\"]} seats booked, {len(s[\"per_minute\"])} minutes")'
+bookings, booked, minutes = s["bookings"], s["booked"], len(s["per_minute"])
+print(f"figures: {bookings} bookings, {booked} seats booked, {minutes} minutes")'
 
 echo "== 3. the CSV of that show"
 rss() { awk '/VmRSS/ {print $2}' "/proc/$SERVER/status"; }

@@ -8,6 +8,7 @@ local threads = 2
 local next_id = 0
 local show = ""
 local admin = ""
+local key_prefix = "block"
 
 function setup(thread)
   thread:set("id", next_id)
@@ -19,6 +20,7 @@ function init(args)
   threads = tonumber(os.getenv("WRK_THREADS") or "2")
   show = io.open(os.getenv("LOAD_DIR") .. "/block_show"):read("*l")
   admin = os.getenv("ADMIN_TOKEN")
+  key_prefix = os.getenv("WRK_KEY_PREFIX") or "block"
 end
 
 local function row_label(row)
@@ -32,7 +34,7 @@ request = function()
   local seat = row_label(math.floor(rest / 999)) .. tostring(rest % 999 + 1)
   local headers = {
     ["Authorization"] = "Bearer " .. admin,
-    ["Idempotency-Key"] = "block-" .. thread_id .. "-" .. counter,
+    ["Idempotency-Key"] = key_prefix .. "-" .. thread_id .. "-" .. counter,
     ["Content-Type"] = "application/json",
   }
   return wrk.format("POST", "/v1/shows/" .. show .. "/blocks", headers,

@@ -63,7 +63,7 @@ impl SledStore {
     /// The booking an index entry names, as it is now: its own record
     /// (which wins: it is newer), else the key record named, else (before
     /// issue 18) its record under its id alone.
-    fn booking_at(
+    pub(super) fn booking_at(
         &self,
         owner: UserId,
         id: BookingId,

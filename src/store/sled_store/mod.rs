@@ -252,19 +252,33 @@ impl SledStore {
             Some(record) => record,
             None => match self.get(&booking_key(id))? {
                 Some(record) => record,
-                None => {
-                    for entry in self.db.scan_prefix(user_key_prefix(owner)) {
-                        let (_, value) = entry?;
-                        if key_record_holds(&value, id) {
-                            let made = booking_in_key_record(&value)?;
-                            return Ok(made.filter(|b| b.owner == owner));
-                        }
-                    }
-                    return Ok(None);
-                }
+                // Inside the key record that made it: its owner entry
+                // names its show entry, which names that key record (store
+                // format 2 gives every booking both; issue 18's scan of the
+                // owner's keys cost a read per key, thousands for a busy
+                // user, on every cancel).
+                None => return self.load_booking_by_index(owner, id),
             },
         };
         Ok(Some(decode_booking(&record)?).filter(|b: &Booking| b.owner == owner))
+    }
+
+    fn load_booking_by_index(&self, owner: UserId, id: BookingId) -> StoreResult<Option<Booking>> {
+        let Some(value) = self.get(&booking_owner_key(id))? else {
+            return Ok(None);
+        };
+        let (indexed_owner, show, created_at_ms) = decode_booking_owner(&value)?;
+        if indexed_owner != owner {
+            return Ok(None);
+        }
+        let Some(entry) = self.get(&show_booking_key(show, created_at_ms, id))? else {
+            return Err(StoreError::Corrupt(format!(
+                "booking {} has an owner entry and no show entry",
+                id.0
+            )));
+        };
+        let (_, place) = decode_show_booking(&entry)?;
+        self.booking_at(owner, id, &place).map(Some)
     }
 
     /// The bookings `user`'s key records hold, as made: a scan of that
