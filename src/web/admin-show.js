@@ -411,9 +411,9 @@ async function moreBookings() {
   if (target) { target.tabIndex = -1; target.focus(); }
 }
 
-// By booking reference (the id, or its first characters, as the booking
-// page shows it) or user id: the show's bookings read page by page, at
-// most SEARCH_MAX_PAGES pages.
+// By booking reference (the id, or its last characters, as the booking
+// page shows it; its first ones, as builds before 1.2 showed it) or user
+// id: the show's bookings read page by page, at most SEARCH_MAX_PAGES pages.
 async function searchBookings(id, query) {
   const view = showView;
   const q = query.toLowerCase();
@@ -430,7 +430,8 @@ async function searchBookings(id, query) {
       return;
     }
     for (const b of answer.json.bookings) {
-      if (b.id.toLowerCase().startsWith(q) || b.user_id.toLowerCase() === q || b.user_id.toLowerCase().startsWith(q)) found.push(b);
+      const id = b.id.toLowerCase();
+      if (id.startsWith(q) || id.endsWith(q) || b.user_id.toLowerCase().startsWith(q)) found.push(b);
     }
     cursor = answer.json.next_cursor;
     pages += 1;
@@ -440,8 +441,11 @@ async function searchBookings(id, query) {
   renderBookings(cursor ? ` (the first ${(pages * SEARCH_PAGE).toLocaleString()} bookings searched)` : '');
 }
 
+// A booking's short reference: the last 8 characters of its id. Not the
+// first: a one-shot booking's id is time-ordered (UUIDv7), so its first
+// characters are the same for every booking of the same minute.
 function reference(booking) {
-  return booking.id.slice(0, 8).toUpperCase();
+  return booking.id.slice(-8).toUpperCase();
 }
 
 function renderBookings(note = '') {

@@ -615,7 +615,9 @@ async function renderBookings() {
     total.textContent = booking.total_cents > 0 ? `Total ${money(booking.total_cents, booking.currency)}` : '';
     const reference = document.createElement('span');
     reference.className = 'reference';
-    reference.textContent = `Ref. ${booking.id.slice(0, 8).toUpperCase()}`;
+    // The id's last characters: its first are the time (UUIDv7), the same
+    // for every booking of a minute; the staff console searches these.
+    reference.textContent = `Ref. ${booking.id.slice(-8).toUpperCase()}`;
     const status = document.createElement('span');
     status.className = 'booking-status';
     status.textContent = booking.status === 'confirmed' ? 'Confirmed' : 'Cancelled';
