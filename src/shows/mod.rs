@@ -23,10 +23,10 @@ use crate::runtime::{CrashPoints, EngineConfig};
 use crate::store::{Storage, Store, StoreError, StoreResult};
 use dashmap::DashMap;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Bookings read a page at a time when a unit counts its sales figures.
 const SALES_PAGE: usize = 5_000;
-use std::sync::Arc;
 
 /// Every show this engine serves, by id.
 pub struct Shows {
