@@ -393,11 +393,12 @@ impl Store for PgStore {
         })
     }
 
+    /// Through the batched point reads of bookings, like `load_booking`:
+    /// under load a statement of its own per cancel on behalf made those
+    /// cost 0.8 x the owner's cancels.
     fn booking_owner(&self, id: BookingId) -> StoreFuture<Option<UserId>> {
-        const SQL: &str = "SELECT owner_id FROM bookings WHERE id = $1";
-        self.rows(SQL, params![id.0], |rows| {
-            first(rows, |row| Ok(UserId(row.get(0))))
-        })
+        let found = self.bookings.get(id.0);
+        Box::pin(async move { Ok(found.await?.map(|booking| booking.owner)) })
     }
 
     /// A keyset page of the index `bookings_by_show` (migration 4).
